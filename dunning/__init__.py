@@ -1,0 +1,1 @@
+"""Dunning and collections automation service."""

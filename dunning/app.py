@@ -1,0 +1,104 @@
+"""The FastAPI application: routers, the one error handler, and start-up."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dunning import auth
+from dunning.clock import Clock, SystemClock
+from dunning.config import Settings, get_settings
+from dunning.db import Database, make_engine
+from dunning.errors import DomainError
+from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               clock: Clock | None = None, embedded_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = database or Database(make_engine(settings.database_url))
+    clock = clock or SystemClock()
+    run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.bootstrap_api_key:
+            with database.session() as session:
+                auth.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
+        worker = None
+        if run_worker:
+            from dunning.scheduler import start_embedded
+            worker = await start_embedded(settings, database, clock)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+
+    app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
+                  description="Dunning and collections automation: ledger ingest, escalation, reminders.")
+    app.state.settings, app.state.db, app.state.clock = settings, database, clock
+    app.include_router(ledger_router)
+    install_error_handlers(app)
+    document_extra_schemas(app, BATCH_SCHEMAS)
+    return app
+
+
+def document_extra_schemas(app: FastAPI, models: list) -> None:
+    """Add request models that routes parse themselves to the OpenAPI components."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            _, defs = models_json_schema([(m, "validation") for m in models],
+                                         ref_template="#/components/schemas/{model}")
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        rows = [_row_error(e) for e in exc.errors()]
+        bad_rows = len({r["index"] for r in rows if r["index"] is not None})
+        message = (f"{bad_rows} row(s) were refused; nothing was written" if bad_rows
+                   else "the request is not valid: " + "; ".join(f"{r['field']}: {r['message']}" for r in rows))
+        return JSONResponse({"error": "invalid", "message": message, "errors": rows}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "internal error; it has been logged"}, status_code=500)
+
+
+def _row_error(error: dict[str, Any]) -> dict[str, Any]:
+    """Turn pydantic's location ("body", "invoices", 3, "total") into row 3, field "total"."""
+    loc = list(error.get("loc", ()))
+    where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header") else None
+    index = None
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        index = loc[1]
+        loc = loc[2:]
+    message = error.get("msg", "invalid")
+    if error.get("type") == "json_invalid":
+        message = f"malformed JSON: {error.get('ctx', {}).get('error', 'could not parse the body')}"
+    elif error.get("type") == "missing":
+        message = "is required"
+    message = message.removeprefix("Value error, ")
+    field = ".".join(str(p) for p in loc) or (where or "body")
+    return {"index": index, "field": field, "message": message}

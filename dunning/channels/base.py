@@ -1,0 +1,50 @@
+"""The transport contract (DESIGN.md section 6).
+
+The outbox renders a message, stores exactly what will go out, then hands an Envelope to the
+transport of its channel. A transport either returns a ProviderReceipt or raises TransportError,
+saying whether trying again could help. It never touches the database: the outbox records the
+outcome, so every transport is testable against a real peer with nothing else running.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+CHANNELS = ("email", "sms", "letter", "agency")
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, permanent: bool, code: str | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ProviderReceipt:
+    provider_id: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: int
+    channel: str
+    recipient: str  # email address, E.164 number, or the postal address block for a letter
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    pdf_path: Path | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)  # agency case file, letter manifest fields
+    metadata: dict[str, Any] = field(default_factory=dict)  # case id, customer external id, registered flag
+
+
+class Transport(Protocol):
+    channel: str
+
+    async def send(self, envelope: Envelope) -> ProviderReceipt: ...
+
+    async def close(self) -> None: ...

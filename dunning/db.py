@@ -1,0 +1,106 @@
+"""Engine, sessions, and the one place that commits.
+
+Services only flush; `Database.session()` (jobs, CLI) and the request dependency in app.py
+commit on success and roll back on error.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(parsed, **kwargs)
+        _sqlite_pragmas(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    # WAL lets readers and the single writer proceed together; busy_timeout makes concurrent
+    # writers queue instead of failing; foreign keys are off by default in SQLite.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below control transactions
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take control of it.
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
+    # of one failing with "database is locked" when it upgrades a read lock mid-transaction.
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(bind: Engine | Connection | Session) -> bool:
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind.dialect.name == "sqlite"
+
+
+class Database:
+    """Hands out sessions bound to an engine, or to one connection (tests roll that back)."""
+
+    def __init__(self, bind: Engine | Connection):
+        self.bind = bind
+        self.engine = bind if isinstance(bind, Engine) else bind.engine
+
+    def new_session(self) -> Session:
+        if isinstance(self.bind, Connection):
+            # the test's outer transaction stays open; commits inside become savepoints
+            return Session(bind=self.bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        return Session(bind=self.bind, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self.new_session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are UTC everywhere; SQLite has no time zones, so store naive UTC and hand back aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utc_column(**kwargs) -> Column:
+    return Column(UTCDateTime(), **kwargs)

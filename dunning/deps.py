@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the request's session (the one commit point), the clock, the caller."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+
+from dunning import auth
+from dunning.clock import Clock
+from dunning.config import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.db.session() as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# scope="function" runs the commit as soon as the route returns and before the response is sent;
+# the default would commit after sending, and a failed commit would reach the client as a 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: int
+    name: str
+    scopes: tuple[str, ...]
+
+    @property
+    def actor(self) -> str:
+        return f"api_key:{self.name}"
+
+
+def require(scope: str):
+    def dependency(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+        key = auth.authenticate(session, authorization)
+        auth.check_scope(key, scope)
+        return Caller(key.id, key.name, tuple(key.scopes))
+
+    dependency.required_scope = scope  # read by the test that walks every route
+    return Depends(dependency)

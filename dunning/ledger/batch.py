@@ -1,0 +1,75 @@
+"""A pushed batch: its valid rows with their positions, and every problem found so far.
+
+Shape errors (a missing field, a bad currency) and business errors (an unknown customer, a
+duplicate) land in the same list, so one 422 names every bad row at once.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from dunning.errors import InvalidInput, TooLarge, row_error
+from dunning.ledger.schemas import MAX_BATCH
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Batch(Generic[M]):
+    items: list[tuple[int, M]]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, models: Sequence[M]) -> "Batch[M]":
+        return cls(list(enumerate(models)))
+
+    @classmethod
+    def validate(cls, rows: Sequence[tuple[int, Any]], model: type[M]) -> "Batch[M]":
+        batch: Batch[M] = cls([])
+        try:  # the fast path: the whole list at once
+            models = TypeAdapter(list[model]).validate_python([r for _, r in rows])
+            batch.items = [(i, m) for (i, _), m in zip(rows, models)]
+            return batch
+        except ValidationError:
+            pass
+        for index, row in rows:
+            try:
+                batch.items.append((index, model.model_validate(row)))
+            except ValidationError as e:
+                for err in e.errors():
+                    where = ".".join(map(str, err["loc"])) or "row"
+                    message = "is required" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+                    batch.add(index, where, message)
+        return batch
+
+    @classmethod
+    def parse(cls, raw: bytes, key: str, model: type[M]) -> "Batch[M]":
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidInput("the body is not valid JSON", detail=[row_error(None, "body", f"malformed JSON: {e}")]) from None
+        if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+            raise InvalidInput(f"the body must be an object with a '{key}' list",
+                               detail=[row_error(None, key, "must be a list of objects")])
+        extra = sorted(set(payload) - {key})
+        if extra:
+            raise InvalidInput(f"unexpected fields: {', '.join(extra)}",
+                               detail=[row_error(None, name, "unexpected field") for name in extra])
+        rows = payload[key]
+        if len(rows) > MAX_BATCH:
+            raise TooLarge(f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; "
+                           "split it into several requests")
+        return cls.validate(list(enumerate(rows)), model)
+
+    def add(self, index: int, field_name: str, message: str) -> None:
+        self.errors.append(row_error(index, field_name, message))
+
+    def raise_if_any(self, what: str) -> None:
+        if self.errors:
+            self.errors.sort(key=lambda e: (e["index"], e["field"]))
+            rows = len({e["index"] for e in self.errors})
+            raise InvalidInput(f"{rows} of the {what} were refused; nothing was written", detail=self.errors)

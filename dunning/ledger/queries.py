@@ -1,0 +1,116 @@
+"""Reading the ledger: customers with balances, invoice lists, the aging report."""
+from __future__ import annotations
+
+import base64
+from datetime import date
+
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
+
+from dunning.errors import InvalidInput, NotFound
+from dunning.ledger.models import Customer, Invoice
+from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, CustomerDetail, CustomerOut,
+                                    InvoiceOut, Page)
+from dunning.money import as_string
+
+OPEN = and_(Invoice.balance_minor > 0, Invoice.voided.is_(False))
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except ValueError:
+        raise InvalidInput("invalid cursor: pass back the next_cursor of the previous page") from None
+
+
+def _page(rows, limit, to_out) -> Page:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=[to_out(r) for r in rows], next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def customer_out(c: Customer) -> CustomerOut:
+    return CustomerOut.model_validate(c, from_attributes=True)
+
+
+def get_customer(session: Session, external_id: str) -> Customer:
+    customer = session.execute(select(Customer).where(Customer.external_id == external_id)).scalar_one_or_none()
+    if customer is None:
+        raise NotFound(f"no customer with external_id '{external_id}'")
+    return customer
+
+
+def list_customers(session: Session, *, limit: int, cursor: str | None) -> Page[CustomerOut]:
+    rows = session.execute(select(Customer).where(Customer.id > decode_cursor(cursor))
+                           .order_by(Customer.id).limit(limit + 1)).scalars().all()
+    return _page(rows, limit, customer_out)
+
+
+def customer_detail(session: Session, external_id: str, today: date) -> CustomerDetail:
+    c = get_customer(session, external_id)
+    overdue = Invoice.due_on < today
+    rows = session.execute(
+        select(Invoice.currency, func.sum(Invoice.balance_minor),
+               func.sum(case((overdue, Invoice.balance_minor), else_=0)),
+               func.min(case((overdue, Invoice.due_on))))
+        .where(Invoice.customer_id == c.id, OPEN).group_by(Invoice.currency).order_by(Invoice.currency)).all()
+    balances = [BalanceOut(currency=cur, open=as_string(total, cur), overdue=as_string(late, cur),
+                           oldest_overdue_due_on=oldest) for cur, total, late, oldest in rows]
+    return CustomerDetail(**customer_out(c).model_dump(), balances=balances, hold_until=c.hold_until,
+                          excluded=c.excluded, policy_name=c.policy_name)
+
+
+def invoice_out(inv: Invoice, customer_external_id: str, today: date) -> InvoiceOut:
+    late = (today - inv.due_on).days if inv.balance_minor > 0 and not inv.voided else 0
+    return InvoiceOut(external_id=inv.external_id, customer_external_id=customer_external_id, number=inv.number,
+                      currency=inv.currency, total=as_string(inv.total_minor, inv.currency),
+                      balance=as_string(inv.balance_minor, inv.currency), issued_on=inv.issued_on,
+                      due_on=inv.due_on, paid_on=inv.paid_on, voided=inv.voided, days_overdue=max(0, late))
+
+
+def list_invoices(session: Session, *, today: date, limit: int, cursor: str | None, customer: str | None,
+                  status: str | None, overdue: bool | None) -> Page[InvoiceOut]:
+    stmt = (select(Invoice, Customer.external_id).join(Customer, Customer.id == Invoice.customer_id)
+            .where(Invoice.id > decode_cursor(cursor)))
+    if customer is not None:
+        stmt = stmt.where(Customer.external_id == customer)
+    if status == "open":
+        stmt = stmt.where(OPEN)
+    elif status == "closed":
+        stmt = stmt.where(~OPEN)
+    if overdue is True:
+        stmt = stmt.where(OPEN, Invoice.due_on < today)
+    elif overdue is False:
+        stmt = stmt.where(~and_(OPEN, Invoice.due_on < today))
+    rows = session.execute(stmt.order_by(Invoice.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=[invoice_out(inv, ext, today) for inv, ext in rows],
+                next_cursor=encode_cursor(rows[-1][0].id) if more and rows else None)
+
+
+BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")
+
+
+def aging(session: Session, as_of: date) -> AgingReport:
+    days = func.julianday(as_of) - func.julianday(Invoice.due_on) if session.get_bind().dialect.name == "sqlite" \
+        else (as_of - Invoice.due_on)
+    bucket = case((days <= 0, 0), (days <= 30, 1), (days <= 60, 2), (days <= 90, 3), else_=4)
+    rows = session.execute(select(Invoice.currency, bucket.label("b"), func.sum(Invoice.balance_minor))
+                           .where(OPEN, Invoice.issued_on <= as_of)
+                           .group_by(Invoice.currency, "b")).all()
+    sums: dict[str, list[int]] = {}
+    for currency, b, amount in rows:
+        sums.setdefault(currency, [0] * 5)[int(b)] += int(amount)
+    out = []
+    for currency in sorted(sums):
+        values = sums[currency]
+        out.append(AgingRow(currency=currency, total=as_string(sum(values), currency),
+                            **{name: as_string(v, currency) for name, v in zip(BUCKETS, values)}))
+    return AgingReport(as_of=as_of, rows=out)

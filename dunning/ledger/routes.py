@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from dunning.clock import today
+from dunning.deps import ClockDep, SessionDep, require
+from dunning.ledger import queries, service
+from dunning.ledger.batch import Batch
+from dunning.ledger.schemas import (AgingReport, CreditNoteBatch, CreditNoteIn, CustomerBatch, CustomerDetail,
+                                    CustomerIn, CustomerOut, InvoiceBatch, InvoiceIn, InvoiceOut, Page,
+                                    PaymentBatch, PaymentIn, UpsertResult)
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+# Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
+# back together in one 422; the OpenAPI document still describes them (see app.py).
+BATCH_SCHEMAS = [CustomerBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+Body = Annotated[bytes, Depends(raw_body)]
+
+
+def documented(model) -> dict:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post("/customers/bulk", dependencies=[require("ingest")], openapi_extra=documented(CustomerBatch))
+def push_customers(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+    return service.push_customers(session, clock, Batch.parse(body, "customers", CustomerIn))
+
+
+@router.post("/invoices/bulk", dependencies=[require("ingest")], openapi_extra=documented(InvoiceBatch))
+def push_invoices(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+    return service.push_invoices(session, clock, Batch.parse(body, "invoices", InvoiceIn))
+
+
+@router.post("/payments/bulk", dependencies=[require("ingest")], openapi_extra=documented(PaymentBatch))
+def push_payments(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+    return service.push_payments(session, clock, Batch.parse(body, "payments", PaymentIn), "payment")
+
+
+@router.post("/credit-notes/bulk", dependencies=[require("ingest")], openapi_extra=documented(CreditNoteBatch))
+def push_credit_notes(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+    return service.push_payments(session, clock, Batch.parse(body, "credit_notes", CreditNoteIn), "credit_note")
+
+
+@router.get("/customers", dependencies=[require("read")])
+def list_customers(session: SessionDep, limit: Limit = 100, cursor: str | None = None) -> Page[CustomerOut]:
+    return queries.list_customers(session, limit=limit, cursor=cursor)
+
+
+@router.get("/customers/{external_id}", dependencies=[require("read")])
+def get_customer(external_id: str, session: SessionDep, clock: ClockDep) -> CustomerDetail:
+    return queries.customer_detail(session, external_id, today(clock))
+
+
+@router.get("/invoices", dependencies=[require("read")])
+def list_invoices(session: SessionDep, clock: ClockDep, limit: Limit = 100, cursor: str | None = None,
+                  customer: str | None = None, status: Literal["open", "closed"] | None = None,
+                  overdue: bool | None = None) -> Page[InvoiceOut]:
+    return queries.list_invoices(session, today=today(clock), limit=limit, cursor=cursor, customer=customer,
+                                 status=status, overdue=overdue)
+
+
+@router.get("/reports/aging", dependencies=[require("read")])
+def aging(session: SessionDep, clock: ClockDep, as_of: date | None = None) -> AgingReport:
+    return queries.aging(session, as_of or today(clock))

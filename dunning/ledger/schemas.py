@@ -1,0 +1,205 @@
+"""What accounting systems send and get back. Single-field rules live here; rules that need two
+fields or the database live in service.py, so every message can name the field it is about."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Generic, Literal, TypeVar
+from zoneinfo import available_timezones
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from dunning.money import check_currency
+
+MAX_BATCH = 10_000
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Amount = Annotated[Decimal | str, Field(description="decimal string or number, at most the currency's decimals")]
+
+
+@lru_cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache
+def _countries() -> frozenset[str]:
+    return frozenset(code for code in get_global("territory_currencies") if len(code) == 2 and code.isalpha())
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerIn(Row):
+    external_id: ExternalId
+    name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    language: str = "en"
+    timezone: str = "UTC"
+    country: str | None = None
+    kind: Literal["business", "consumer"] = "business"
+    address: str | None = Field(default=None, max_length=1000, description="postal address, one line per line")
+    tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(default_factory=list, max_length=50)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        try:
+            return validate_email(v, check_deliverability=False).normalized
+        except EmailNotValidError as e:
+            raise ValueError(f"'{v}' is not an email address: {e}") from None
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        try:
+            return str(Locale.parse(v.replace("-", "_")))
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"'{v}' is not a language code such as 'en' or 'fr'") from None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        if v not in _timezones():
+            raise ValueError(f"'{v}' is not an IANA time zone such as 'Europe/Paris'")
+        return v
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if v.upper() not in _countries():
+            raise ValueError(f"'{v}' is not an ISO 3166 alpha-2 country code such as 'FR'")
+        return v.upper()
+
+
+class InvoiceIn(Row):
+    external_id: ExternalId
+    customer_external_id: ExternalId
+    number: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    currency: str
+    total: Amount
+    balance: Amount | None = Field(default=None, description="what is still open; omitted: all of it, or nothing if paid_on is set")
+    issued_on: date
+    due_on: date
+    paid_on: date | None = None
+    voided: bool = False
+
+    _currency = field_validator("currency")(lambda v: check_currency(v))
+
+
+class PaymentIn(Row):
+    external_id: ExternalId
+    customer_external_id: ExternalId
+    invoice_external_id: ExternalId | None = Field(default=None, description="allocated here first; otherwise oldest open invoice first")
+    currency: str
+    amount: Amount
+    received_on: date
+
+    _currency = field_validator("currency")(lambda v: check_currency(v))
+
+
+class CreditNoteIn(Row):
+    external_id: ExternalId
+    customer_external_id: ExternalId
+    invoice_external_id: ExternalId | None = None
+    currency: str
+    amount: Amount
+    issued_on: date
+
+    _currency = field_validator("currency")(lambda v: check_currency(v))
+
+
+class CustomerBatch(BaseModel):
+    customers: list[CustomerIn] = Field(max_length=MAX_BATCH)
+
+
+class InvoiceBatch(BaseModel):
+    invoices: list[InvoiceIn] = Field(max_length=MAX_BATCH)
+
+
+class PaymentBatch(BaseModel):
+    payments: list[PaymentIn] = Field(max_length=MAX_BATCH)
+
+
+class CreditNoteBatch(BaseModel):
+    credit_notes: list[CreditNoteIn] = Field(max_length=MAX_BATCH)
+
+
+class UpsertResult(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class CustomerOut(BaseModel):
+    external_id: str
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+    timezone: str
+    country: str | None
+    kind: str
+    address: str | None
+    tags: list[str]
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    open: str
+    overdue: str
+    oldest_overdue_due_on: date | None
+
+
+class CustomerDetail(CustomerOut):
+    balances: list[BalanceOut]
+    hold_until: date | None
+    excluded: bool
+    policy_name: str | None
+
+
+class InvoiceOut(BaseModel):
+    external_id: str
+    customer_external_id: str
+    number: str
+    currency: str
+    total: str
+    balance: str
+    issued_on: date
+    due_on: date
+    paid_on: date | None
+    voided: bool
+    days_overdue: int
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class AgingRow(BaseModel):
+    currency: str
+    not_due: str
+    d1_30: str
+    d31_60: str
+    d61_90: str
+    over_90: str
+    total: str
+
+
+class AgingReport(BaseModel):
+    as_of: date
+    rows: list[AgingRow]

@@ -1,0 +1,262 @@
+"""The ledger's rules: validating pushed batches, upserting them, allocating payments, reading
+balances. No HTTP here; callers are the API routes and the CSV importer."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import case, literal, select
+from sqlmodel import Session
+
+from dunning.clock import Clock
+from dunning.ledger.batch import Batch
+from dunning.ledger.bulk import content_hash, lock_rows, lookup, upsert
+from dunning.ledger.models import Allocation, Customer, Invoice, Payment
+from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult
+from dunning.money import to_minor
+
+CUSTOMER = Customer.__table__
+INVOICE = Invoice.__table__
+PAYMENT = Payment.__table__
+
+
+def _duplicates(batch: Batch) -> None:
+    first: dict[str, int] = {}
+    for i, row in batch.items:
+        if row.external_id in first:
+            batch.add(i, "external_id", f"'{row.external_id}' appears twice in this batch (rows {first[row.external_id]} and {i})")
+        else:
+            first[row.external_id] = i
+
+
+def _minor(batch: Batch, index: int, field: str, amount: Any, currency: str) -> int | None:
+    try:
+        value = to_minor(amount, currency)
+    except ValueError as e:
+        batch.add(index, field, str(e))
+        return None
+    if value < 0:
+        batch.add(index, field, "must not be negative")
+        return None
+    return value
+
+
+def normalise_phone(phone: str, country: str | None) -> str:
+    try:
+        number = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        where = f" in {country}" if country else " (no country given: use the international +format)"
+        raise ValueError(f"'{phone}' can't be a phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- customers -------------------------------------------------------------------------------
+
+CUSTOMER_DEFAULTS = {"excluded": False, "refused_channels": [], "invalid_channels": [], "policy_name": None,
+                     "hold_until": None}
+
+
+def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> UpsertResult:
+    _duplicates(batch)
+    values = []
+    for i, r in batch.items:
+        data = r.model_dump()
+        if r.phone:
+            try:
+                data["phone"] = normalise_phone(r.phone, r.country)
+            except ValueError as e:
+                batch.add(i, "phone", str(e))
+        values.append(data)
+    batch.raise_if_any("customers")
+    return _write_customers(session, clock, values)
+
+
+def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]]) -> UpsertResult:
+    now = clock.now()
+    fields = list(CustomerIn.model_fields)
+    for data in values:
+        data["content_hash"] = content_hash(data[f] for f in fields)
+        data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
+    existing = lookup(session, Customer.external_id, (v["external_id"] for v in values), Customer.content_hash)
+    return upsert(session, CUSTOMER, values, conflict=["external_id"], key_of=lambda r: r["external_id"],
+                  existing={k: v[1] for k, v in existing.items()}, insert_only=list(CUSTOMER_DEFAULTS))
+
+
+def customer_ids(session: Session, external_ids) -> dict[str, int]:
+    return {k: v[1] for k, v in lookup(session, Customer.external_id, external_ids, Customer.id).items()}
+
+
+# --- invoices --------------------------------------------------------------------------------
+
+def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
+                  create_customers: bool = False) -> UpsertResult:
+    _duplicates(batch)
+    rows = [r for _, r in batch.items]
+    known = customer_ids(session, (r.customer_external_id for r in rows))
+    missing = {r.customer_external_id for r in rows} - known.keys()
+    values = []
+    for i, r in batch.items:
+        total = _minor(batch, i, "total", r.total, r.currency)
+        balance = None if r.balance is None else _minor(batch, i, "balance", r.balance, r.currency)
+        if r.due_on < r.issued_on:
+            batch.add(i, "due_on", f"due date {r.due_on} is before the issue date {r.issued_on}")
+        if total is not None and balance is not None and balance > total:
+            batch.add(i, "balance", "balance is larger than the invoice total")
+        if r.paid_on is not None and balance:
+            batch.add(i, "balance", "an invoice with paid_on has nothing open: balance must be 0 or omitted")
+        if r.customer_external_id in missing and not create_customers:
+            batch.add(i, "customer_external_id",
+                       f"unknown customer '{r.customer_external_id}': push it to /v1/customers/bulk first")
+        if total is None:
+            continue
+        if balance is None:
+            balance = 0 if r.paid_on is not None else total
+        values.append({
+            "external_id": r.external_id, "customer_external_id": r.customer_external_id, "number": r.number,
+            "currency": r.currency, "total_minor": total, "reported_balance_minor": balance,
+            "issued_on": r.issued_on, "due_on": r.due_on, "paid_on": r.paid_on, "voided": r.voided,
+        })
+    batch.raise_if_any("invoices")
+    if missing:
+        _write_customers(session, clock, [{"external_id": ext, "name": ext, "email": None, "phone": None,
+                                           "language": "en", "timezone": "UTC", "country": None,
+                                           "kind": "business", "address": None, "tags": []}
+                                          for ext in sorted(missing)])
+        known.update(customer_ids(session, missing))
+    now = clock.now()
+    hashed = ("external_id", "customer_external_id", "number", "currency", "total_minor",
+              "reported_balance_minor", "issued_on", "due_on", "paid_on", "voided")
+    for v in values:
+        v["content_hash"] = content_hash(v[f] for f in hashed)
+        v["customer_id"] = known[v.pop("customer_external_id")]
+        v["balance_minor"] = 0 if v["voided"] else v["reported_balance_minor"]
+        v.update(allocated_minor=0, created_at=now, updated_at=now)
+    existing = lookup(session, Invoice.external_id, (v["external_id"] for v in values), Invoice.content_hash)
+    return upsert(session, INVOICE, values, conflict=["external_id"], key_of=lambda r: r["external_id"],
+                  existing={k: v[1] for k, v in existing.items()}, update=_invoice_update,
+                  insert_only=["allocated_minor"])
+
+
+def _invoice_update(stmt) -> dict[str, Any]:
+    """On a re-push, the open balance is recomputed against what our payments already took off."""
+    new, stored = stmt.excluded, INVOICE.c
+    after_payments = new.total_minor - stored.allocated_minor
+    balance = case(
+        (new.voided, literal(0)),
+        (after_payments <= 0, literal(0)),
+        (new.reported_balance_minor < after_payments, new.reported_balance_minor),
+        else_=after_payments,
+    )
+    return {
+        "balance_minor": balance,
+        "paid_on": case((new.paid_on.is_not(None), new.paid_on),
+                        (balance == 0, stored.paid_on), else_=None),
+    }
+
+
+def effective_balance(inv: Invoice) -> int:
+    if inv.voided:
+        return 0
+    return max(0, min(inv.reported_balance_minor, inv.total_minor - inv.allocated_minor))
+
+
+# --- payments and credit notes ---------------------------------------------------------------
+
+def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batch[CreditNoteIn],
+                  kind: str) -> UpsertResult:
+    what = "payments" if kind == "payment" else "credit notes"
+    _duplicates(batch)
+    rows = [r for _, r in batch.items]
+    customers = customer_ids(session, (r.customer_external_id for r in rows))
+    invoices = lookup(session, Invoice.external_id, (r.invoice_external_id for r in rows if r.invoice_external_id),
+                      Invoice.id, Invoice.customer_id, Invoice.currency)
+    values = []
+    for i, r in batch.items:
+        amount = _minor(batch, i, "amount", r.amount, r.currency)
+        if amount == 0:
+            batch.add(i, "amount", "must be more than zero")
+        customer_id = customers.get(r.customer_external_id)
+        if customer_id is None:
+            batch.add(i, "customer_external_id", f"unknown customer '{r.customer_external_id}'")
+        invoice_id = None
+        if r.invoice_external_id:
+            found = invoices.get(r.invoice_external_id)
+            if found is None:
+                batch.add(i, "invoice_external_id", f"unknown invoice '{r.invoice_external_id}'")
+            elif customer_id is not None and found[2] != customer_id:
+                batch.add(i, "invoice_external_id", f"invoice '{r.invoice_external_id}' belongs to another customer")
+            elif found[3] != r.currency:
+                batch.add(i, "currency", f"invoice '{r.invoice_external_id}' is in {found[3]}, not {r.currency}")
+            else:
+                invoice_id = found[1]
+        on = r.received_on if isinstance(r, PaymentIn) else r.issued_on
+        values.append({"kind": kind, "external_id": r.external_id, "customer_id": customer_id,
+                       "invoice_id": invoice_id, "currency": r.currency, "amount_minor": amount,
+                       "received_on": on})
+    batch.raise_if_any(what)
+
+    lock_rows(session, CUSTOMER, (v["customer_id"] for v in values))
+    now = clock.now()
+    for v in values:
+        v["content_hash"] = content_hash(v[f] for f in ("customer_id", "invoice_id", "currency", "amount_minor", "received_on"))
+        v.update(unallocated_minor=v["amount_minor"], created_at=now, updated_at=now)
+    existing = lookup(session, Payment.external_id, (v["external_id"] for v in values), Payment.content_hash,
+                      Payment.id, where=Payment.kind == kind)
+    changed = [v for v in values if existing.get(v["external_id"], (None, None))[1] != v["content_hash"]]
+    _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing])
+    result = upsert(session, PAYMENT, values, conflict=["kind", "external_id"], key_of=lambda r: r["external_id"],
+                    existing={k: v[1] for k, v in existing.items()})
+    if changed:
+        ids = lookup(session, Payment.external_id, (v["external_id"] for v in changed), Payment.id,
+                     where=Payment.kind == kind)
+        _allocate(session, [session.get(Payment, ids[v["external_id"]][1]) for v in changed])
+    return result
+
+
+def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
+    if not payment_ids:
+        return
+    allocations = session.execute(select(Allocation).where(Allocation.payment_id.in_(payment_ids))).scalars().all()
+    for a in allocations:
+        inv = session.get(Invoice, a.invoice_id)
+        inv.allocated_minor -= a.amount_minor
+        inv.balance_minor = effective_balance(inv)
+        if inv.balance_minor > 0 and inv.paid_on is not None:
+            inv.paid_on = None
+        session.delete(a)
+    session.flush()
+
+
+def _allocate(session: Session, payments: list[Payment]) -> None:
+    """The named invoice first, up to its open balance; what is left goes to the oldest open
+    invoices of that customer and currency; what is still left stays as unallocated credit."""
+    open_by_account: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
+    accounts = {(p.customer_id, p.currency) for p in payments}
+    for customer_id, currency in accounts:
+        open_by_account[(customer_id, currency)] = list(session.exec(
+            select(Invoice).where(Invoice.customer_id == customer_id, Invoice.currency == currency,
+                                  Invoice.balance_minor > 0)
+            .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id)).scalars())
+    for p in sorted(payments, key=lambda p: (p.received_on, p.id)):
+        session.refresh(p)
+        remaining = p.amount_minor
+        candidates = open_by_account[(p.customer_id, p.currency)]
+        ordered = sorted(candidates, key=lambda inv: inv.id != p.invoice_id)  # stable: named first
+        for inv in ordered:
+            if remaining == 0:
+                break
+            take = min(remaining, effective_balance(inv))
+            if take <= 0:
+                continue
+            session.add(Allocation(payment_id=p.id, invoice_id=inv.id, amount_minor=take))
+            inv.allocated_minor += take
+            inv.balance_minor = effective_balance(inv)
+            if inv.balance_minor == 0 and inv.paid_on is None:
+                inv.paid_on = p.received_on
+            remaining -= take
+        p.unallocated_minor = remaining
+    session.flush()

@@ -1,0 +1,56 @@
+"""Money as integer minor units plus an ISO 4217 code; never floats."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+MAX_MINOR = 10**15  # fits BIGINT with room for sums; far above any real invoice
+
+
+@lru_cache
+def known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def check_currency(code: str) -> str:
+    code = code.strip().upper()
+    if code not in known_currencies():
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code")
+    return code
+
+
+def exponent(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
+def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
+    """Refuses more decimals than the currency has rather than rounding someone's money."""
+    try:
+        value = Decimal(str(amount).strip()) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation:
+        raise ValueError(f"'{amount}' is not a number") from None
+    if not value.is_finite():
+        raise ValueError("amount must be a finite number")
+    places = exponent(currency)
+    scaled = value.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{currency} has {places} decimal places; '{amount}' has more")
+    minor = int(scaled)
+    if abs(minor) >= MAX_MINOR:
+        raise ValueError("amount is too large")
+    return minor
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-exponent(currency))
+
+
+def as_string(minor: int, currency: str) -> str:
+    """The API's representation: a decimal string with the currency's places ("12.50")."""
+    return f"{from_minor(minor, currency):.{exponent(currency)}f}"
+
+
+def display(minor: int, currency: str, locale: str = "en") -> str:
+    return format_currency(from_minor(minor, currency), currency, locale=locale)

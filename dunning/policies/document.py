@@ -1,0 +1,406 @@
+"""The dunning policy document: what collections teams write, validate and version.
+
+A policy is YAML or JSON text. `parse_policy` turns it into a `Policy` or raises `PolicyError`
+whose errors each name the field path ("paths.high.steps.2.after_days") and, for YAML, the line,
+because the people who write these are not the people who read pydantic tracebacks.
+
+Validation happens in two passes. Pydantic checks shapes and ranges field by field; then
+`Policy._cross_checks` looks at the document as a whole (bands against paths, step order, unique
+keys) and reports each problem at the exact field that causes it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Iterable, Literal
+
+import yaml
+from babel.numbers import is_currency
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dunning.errors import InvalidInput
+from dunning.policies.fees import JURISDICTIONS, to_minor
+
+Kind = Literal["reminder", "formal_notice", "registered_letter", "agency_handoff", "call_task"]
+Channel = Literal["email", "sms", "letter", "task"]
+
+# Which channels make sense for each kind of step. A registered letter is a letter; an agency
+# hand-off tells the debtor in writing (never by text message); a call is a task for a person.
+CHANNELS_FOR_KIND: dict[str, frozenset[str]] = {
+    "reminder": frozenset({"email", "sms", "letter", "task"}),
+    "formal_notice": frozenset({"email", "sms", "letter", "task"}),
+    "registered_letter": frozenset({"letter"}),
+    "agency_handoff": frozenset({"email", "letter", "task"}),
+    "call_task": frozenset({"task"}),
+}
+# Steps heavy enough that, unless the policy says otherwise, a person approves each one.
+HEAVY_KINDS = frozenset({"registered_letter", "agency_handoff"})
+
+Loc = tuple[str | int, ...]
+
+
+class PolicyError(InvalidInput):
+    """An invalid policy document. `errors` is a list of {"line", "field", "message"}."""
+
+    def __init__(self, errors: list[dict[str, Any]], message: str = "invalid policy document"):
+        super().__init__(message, detail=errors)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "; ".join(
+            (f"line {e['line']}: " if e.get("line") else "") + f"{e['field'] or '(document)'}: {e['message']}"
+            for e in self.errors
+        )
+
+
+def _problem(loc: Loc, message: str) -> dict[str, Any]:
+    return {"line": None, "field": ".".join(str(p) for p in loc), "message": message}
+
+
+# ---- field types ------------------------------------------------------------------------------
+
+def _clock_time(value: Any) -> time:
+    # YAML 1.1 reads an unquoted 21:00 as the base-60 integer 1260: refuse numbers outright
+    # rather than guess what was meant.
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        raise ValueError('a time of day must be a quoted "HH:MM" string, e.g. "08:00"')
+    hours, minutes = (int(p) for p in value.strip().split(":"))
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{value!r} is not a time of day")
+    return time(hours, minutes)
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError('an amount must be a decimal string in major units, e.g. "50.00"')
+    try:
+        # str() first: a float typed as 50.10 in the document must become 50.10, not 50.0999...
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("an amount must be zero or more")
+    return amount
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_clock_time)]
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
+
+
+def _check_amounts(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    for currency, amount in amounts.items():
+        if not (len(currency) == 3 and currency.isupper() and is_currency(currency)):
+            raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
+        to_minor(amount, currency)  # raises when there are too many decimals for the currency
+    return amounts
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- the document -----------------------------------------------------------------------------
+
+class Step(_Model):
+    key: Name  # stable id within the path: messages are keyed on it, policy changes map by it
+    after_days: int = Field(ge=-60, le=3650)  # from the anchor due date; negative = before due
+    kind: Kind
+    channels: list[Channel] = Field(min_length=1)
+    template: str = Field(min_length=1)  # defaults to the kind
+    requires_approval: bool  # defaults to true for registered letters and agency hand-offs
+    min_amount: dict[str, Amount] = Field(default_factory=dict)  # per currency; below it the step waits
+    fees: bool = False  # show statutory interest and compensation on this step
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("kind"), str):
+            data = dict(data)
+            data.setdefault("template", data["kind"])
+            data.setdefault("requires_approval", data["kind"] in HEAVY_KINDS)
+        return data
+
+    @field_validator("channels")
+    @classmethod
+    def _channels_fit_kind(cls, channels: list[str], info: Any) -> list[str]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel is listed twice")
+        kind = info.data.get("kind")
+        if kind is not None:
+            wrong = [c for c in channels if c not in CHANNELS_FOR_KIND[kind]]
+            if wrong:
+                allowed = ", ".join(sorted(CHANNELS_FOR_KIND[kind]))
+                raise ValueError(f"{kind} cannot use {', '.join(wrong)} (allowed: {allowed})")
+        return channels
+
+    @field_validator("min_amount")
+    @classmethod
+    def _known_currencies(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        return _check_amounts(amounts)
+
+    def min_amount_minor(self, currency: str) -> int | None:
+        amount = self.min_amount.get(currency)
+        return None if amount is None else to_minor(amount, currency)
+
+
+class Path(_Model):
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+
+    def index_of(self, key: str) -> int | None:
+        return next((i for i, s in enumerate(self.steps) if s.key == key), None)
+
+    @property
+    def lead_days(self) -> int:
+        """How many days before the due date this path starts (0 when it starts after)."""
+        return max(0, -self.steps[0].after_days)
+
+
+class Band(_Model):
+    name: Name
+    below: float | None = Field(None, gt=0, le=1)  # calibrated risk probability; last band open-ended
+    path: Name | None = None  # defaults to the band's name
+
+    @property
+    def path_name(self) -> str:
+        return self.path or self.name
+
+
+class ContactWindow(_Model):
+    start: TimeOfDay = time(8, 0)
+    end: TimeOfDay = time(21, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ContactWindow":
+        if self.start >= self.end:
+            raise ValueError("the window must end after it starts, on the same day")
+        return self
+
+
+class ContactRules(_Model):
+    window: ContactWindow = ContactWindow()  # in the customer's local time
+    business_days_only: bool = True  # no weekends, no public holidays of the customer's country
+    # At least one day: two reminders the same day read as harassment, whatever the steps say.
+    min_days_between_contacts: int = Field(3, ge=1, le=60)
+    max_contacts_per_7_days: int = Field(7, ge=1, le=7)
+
+
+class PromiseRules(_Model):
+    grace_days: int = Field(2, ge=0, le=60)  # after the promised date before the promise is broken
+    max_broken: int = Field(2, ge=0, le=20)  # beyond this many broken promises, a new one no longer pauses
+
+
+class PlanRules(_Model):
+    max_installments: int = Field(6, ge=2, le=60)
+    min_installment_amount: dict[str, Amount] = Field(default_factory=dict)
+    max_months: int = Field(6, ge=1, le=60)
+    reminder_days_before: int = Field(3, ge=0, le=30)
+    grace_days: int = Field(5, ge=0, le=60)
+
+    @field_validator("min_installment_amount")
+    @classmethod
+    def _known_currencies(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        return _check_amounts(amounts)
+
+
+class Policy(_Model):
+    name: Name
+    description: str = ""
+    # Assigned by the policy store when a document is saved; authors leave it out.
+    version: int | None = None
+    bands: list[Band] = Field(min_length=1)
+    paths: dict[Name, Path] = Field(min_length=1)
+    contact: ContactRules = ContactRules()
+    promises: PromiseRules = PromiseRules()
+    plans: PlanRules = PlanRules()
+    # "auto": by the customer's country (see fees.jurisdiction_for); or force one for everyone.
+    jurisdiction: Literal["auto", "FR", "EU", "UK", "US", "none"] = "auto"
+
+    @model_validator(mode="after")
+    def _whole_document(self) -> "Policy":
+        problems = list(self._cross_checks())
+        if problems:
+            raise PolicyError(problems)
+        return self
+
+    def _cross_checks(self) -> Iterable[dict[str, Any]]:
+        seen: set[str] = set()
+        previous_below = 0.0
+        for i, band in enumerate(self.bands):
+            last = i == len(self.bands) - 1
+            if band.name in seen:
+                yield _problem(("bands", i, "name"), f"band {band.name!r} is defined twice")
+            seen.add(band.name)
+            if last and band.below is not None:
+                yield _problem(("bands", i, "below"), "the last band must be open-ended: remove 'below'")
+            if not last and band.below is None:
+                yield _problem(("bands", i, "below"), "every band but the last needs a 'below' threshold")
+            if band.below is not None:
+                if band.below <= previous_below:
+                    yield _problem(("bands", i, "below"), "thresholds must increase from one band to the next")
+                previous_below = band.below
+            if band.path_name not in self.paths:
+                field = "path" if band.path else "name"
+                yield _problem(("bands", i, field), f"no path named {band.path_name!r} under 'paths'")
+        for name, path in self.paths.items():
+            keys: set[str] = set()
+            for j, step in enumerate(path.steps):
+                if step.key in keys:
+                    yield _problem(("paths", name, "steps", j, "key"), f"step key {step.key!r} is used twice in this path")
+                keys.add(step.key)
+                if j and step.after_days < path.steps[j - 1].after_days:
+                    yield _problem(
+                        ("paths", name, "steps", j, "after_days"),
+                        f"steps must be in order: {step.after_days} comes after {path.steps[j - 1].after_days}",
+                    )
+
+    # -- lookups used by the engine --
+
+    def band(self, name: str) -> Band | None:
+        return next((b for b in self.bands if b.name == name), None)
+
+    def band_for(self, probability: float) -> Band:
+        """The band of a calibrated risk probability: the first whose threshold it is below."""
+        for band in self.bands:
+            if band.below is None or probability < band.below:
+                return band
+        return self.bands[-1]
+
+    def path_for_band(self, band: str) -> tuple[str, Path] | None:
+        found = self.band(band)
+        if found is None:
+            return None
+        return found.path_name, self.paths[found.path_name]
+
+
+# ---- parsing ----------------------------------------------------------------------------------
+
+def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Policy:
+    """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'."""
+    if fmt is None:
+        fmt = "json" if text.lstrip().startswith("{") else "yaml"
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PolicyError([{"line": e.lineno, "field": "", "message": f"invalid JSON: {e.msg}"}]) from None
+        root = _yaml_nodes_or_none(text)  # JSON is YAML: line numbers for free, when PyYAML agrees
+        duplicates = list(_duplicate_keys(root, ()))
+        if duplicates:
+            raise PolicyError(duplicates)
+    elif fmt == "yaml":
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else None
+            raise PolicyError([{"line": line, "field": "", "message": f"invalid YAML: {e.problem or e}"}]) from None
+        except yaml.YAMLError as e:
+            raise PolicyError([{"line": None, "field": "", "message": f"invalid YAML: {e}"}]) from None
+        duplicates = list(_duplicate_keys(root, ()))
+        if duplicates:
+            raise PolicyError(duplicates)
+    else:
+        raise ValueError(f"unknown policy format {fmt!r}")
+
+    if not isinstance(data, dict):
+        raise PolicyError([{"line": 1, "field": "", "message": "a policy document must be a mapping of fields"}])
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as e:
+        raise PolicyError([_located(root, _from_pydantic(err)) for err in e.errors()]) from None
+    except PolicyError as e:
+        raise PolicyError([_located(root, err) for err in e.errors]) from None
+
+
+def _from_pydantic(err: Any) -> dict[str, Any]:
+    loc = tuple(err["loc"])
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = f"unknown field {loc[-1]!r}"
+    elif err["type"] == "missing":
+        message = "this field is required"
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return _problem(loc, message)
+
+
+def _located(root: yaml.Node | None, err: dict[str, Any]) -> dict[str, Any]:
+    if err.get("line") is None and root is not None:
+        err = {**err, "line": _line_of(root, err["field"].split(".") if err["field"] else [])}
+    return err
+
+
+def _line_of(node: yaml.Node, loc: list[str]) -> int:
+    """The line of the deepest node on `loc` that exists in the document (1-based).
+
+    A missing field points at its parent; a mapping entry points at its key, which is where a
+    reader looks ("after_days: x" rather than the first line of a nested block).
+    """
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: Loc) -> Iterable[dict[str, Any]]:
+    # PyYAML keeps the last of two equal keys without a word: two `high:` paths would silently
+    # become one. Say so instead.
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            if name in seen:
+                yield {"line": key.start_mark.line + 1, "field": ".".join(str(p) for p in (*loc, name)),
+                       "message": f"{name!r} appears twice"}
+            seen.add(name)
+            yield from _duplicate_keys(value, (*loc, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, i))
+
+
+def _yaml_nodes_or_none(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+
+
+def load_default_policy() -> Policy:
+    from importlib.resources import files
+
+    return parse_policy(files("dunning.policies").joinpath("default.yaml").read_text(encoding="utf-8"), "yaml")
+
+
+__all__ = [
+    "CHANNELS_FOR_KIND",
+    "HEAVY_KINDS",
+    "JURISDICTIONS",
+    "Band",
+    "ContactRules",
+    "ContactWindow",
+    "Path",
+    "PlanRules",
+    "Policy",
+    "PolicyError",
+    "PromiseRules",
+    "Step",
+    "load_default_policy",
+    "parse_policy",
+]

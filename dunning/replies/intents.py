@@ -1,0 +1,696 @@
+"""What a customer meant by their reply: intent, promised date, amount, invoice number.
+
+The rules are data (lexicon/<lang>.yaml); this module only knows how to apply them. Adding a
+language means adding a YAML file.
+
+Confidence is deliberately stingy. The caller acts automatically only at CONFIDENT and hands
+everything else to a person, because a wrong automatic action (pausing a case on a promise nobody
+made, opting out someone who asked a question) costs more than a task in the team's list.
+A reading reaches CONFIDENT only when one intent fired on an unambiguous rule, nothing competes
+with it, and whatever the action needs (the date of a promise) was read without doubt.
+
+Time is never taken from the system clock: relative dates ("vendredi", "next week") are read from
+the moment the message arrived, in the customer's time zone.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dateparser
+import yaml
+
+INTENTS = (
+    "promise_to_pay",
+    "already_paid",
+    "dispute",
+    "installment_request",
+    "opt_out",
+    "opt_in",
+    "help",
+    "callback_request",
+    "unknown",
+)
+CHANNELS = ("sms", "email")
+
+CONFIDENT = 1.0
+
+# When two intents score the same, the reading that protects the customer wins the label
+# (the confidence is low anyway, so a person decides).
+PRECEDENCE = (
+    "opt_out",
+    "dispute",
+    "already_paid",
+    "installment_request",
+    "callback_request",
+    "promise_to_pay",
+    "help",
+    "opt_in",
+)
+
+# Readings that contain another one without contradicting it: "I'll pay in 3 instalments" fires a
+# promise rule, but what the customer asks for is a plan. These hold in every language.
+SUBSUMES = {
+    "installment_request": {"promise_to_pay"},
+    "dispute": {"help"},
+    "callback_request": {"help", "installment_request"},
+}
+
+# Caps applied when the reading is incomplete or doubtful. Anything below CONFIDENT goes to a person;
+# the exact values only order the task list.
+CAP_PROMISE_WITHOUT_DATE = 0.6
+CAP_PAST_DATE = 0.5
+CAP_SEVERAL_DATES = 0.7
+CAP_AMBIGUOUS_DATE = 0.8
+CAP_APPROXIMATE_DATE = 0.9
+CAP_FAR_DATE = 0.7
+CAP_CURRENCY_MISMATCH = 0.7
+CAP_SEVERAL_AMOUNTS = 0.9
+CAP_SEVERAL_INVOICES = 0.9
+# A promise further out than this is more likely a misreading ("15/03" read as next year) than a plan.
+FAR_DATE_DAYS = 92
+# Intents whose automatic handling uses the amount, so a doubtful amount matters.
+AMOUNT_SENSITIVE = {"promise_to_pay", "already_paid"}
+
+LEXICON_DIR = Path(__file__).parent / "lexicon"
+
+# Amount digits, language independent: "250", "250,50", "1 250,00", "1,250.50", "1.250".
+_NUMBER = r"(?<![\w.,])(?:\d{1,3}(?:[ .,']\d{3})+|\d+)(?:[.,]\d{1,2})?(?![\w]|[.,]\d)"
+# A reference with at least one digit, starting and ending with a letter or digit: "42", "f-2024-0042".
+_REF = r"(?=[a-z0-9/-]*\d)[a-z0-9](?:[a-z0-9/-]*[a-z0-9])?"
+# Phone numbers (9+ digits) are masked so their pieces are not read as days or amounts.
+_PHONE = re.compile(r"(?<![\w/])\+?\d(?:[ .-]?\d){8,}(?![\w/])")
+
+_RESOLVERS = frozenset(
+    {
+        "dateparser",
+        "offset",
+        "weekday",
+        "day_of_month",
+        "end_of_month",
+        "end_of_next_month",
+        "end_of_named_month",
+        "this_week",
+        "next_week",
+        "next_month",
+    }
+)
+
+
+class LexiconError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Understanding:
+    intent: str
+    confidence: float
+    promised_date: date | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    invoice_number: str | None = None
+    # Rule ids that fired, "<lang>/<section>/<id>", for the audit trail.
+    matched: tuple[str, ...] = ()
+    # Why the confidence is below CONFIDENT, in words a person can check.
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence >= CONFIDENT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "confident": self.confident,
+            "promised_date": self.promised_date.isoformat() if self.promised_date else None,
+            "amount": str(self.amount) if self.amount is not None else None,
+            "currency": self.currency,
+            "invoice_number": self.invoice_number,
+            "matched": list(self.matched),
+            "reasons": list(self.reasons),
+        }
+
+
+# --------------------------------------------------------------------------- lexicon
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: str
+    intent: str
+    regex: re.Pattern[str]
+    weight: float
+
+
+@dataclass(frozen=True)
+class _Negation:
+    id: str
+    regex: re.Pattern[str]
+    cancels: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _DateRule:
+    id: str
+    regex: re.Pattern[str]
+    resolve: str
+    days: int = 0
+    approximate: bool = False
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    language: str
+    dateparser_languages: tuple[str, ...]
+    date_order: str
+    keywords: dict[str, dict[str, str]]  # channel -> normalised keyword -> intent
+    boilerplate: tuple[re.Pattern[str], ...]
+    rules: tuple[_Rule, ...]
+    negations: tuple[_Negation, ...]
+    dates: tuple[_DateRule, ...]
+    dateparser_rewrites: tuple[tuple[re.Pattern[str], str], ...]
+    weekdays: dict[str, int]
+    months: dict[str, int]
+    currency_markers: dict[str, tuple[str, ...]]  # normalised marker -> ISO codes
+    amount_regex: re.Pattern[str]
+    bare_amounts: tuple[re.Pattern[str], ...]
+    invoice_numbers: tuple[re.Pattern[str], ...]
+
+
+def available_languages() -> list[str]:
+    return sorted(p.stem for p in LEXICON_DIR.glob("*.yaml"))
+
+
+def load_lexicon(lang: str) -> Lexicon:
+    base = re.split(r"[-_]", lang.strip().lower())[0]
+    if base not in available_languages():
+        raise LexiconError(f"no lexicon for language {lang!r}; have {available_languages()}")
+    return _load(LEXICON_DIR / f"{base}.yaml")
+
+
+@lru_cache(maxsize=None)
+def _load(path: Path) -> Lexicon:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return _build(doc, path.stem)
+    except (KeyError, TypeError, re.error, yaml.YAMLError) as exc:
+        raise LexiconError(f"{path.name}: {exc}") from exc
+
+
+def _build(doc: dict[str, Any], stem: str) -> Lexicon:
+    lang = doc["language"]
+    if lang != stem:
+        raise LexiconError(f"{stem}.yaml declares language {lang!r}")
+
+    weekdays = _name_table(doc["weekdays"], 7, "weekdays")
+    months = _name_table(doc["months"], 12, "months")
+    fragments = {
+        "number": _NUMBER,
+        "ref": _REF,
+        "weekday": _alternation(weekdays),
+        "month": _alternation(months),
+        **{name: f"(?:{value})" for name, value in (doc.get("vocab") or {}).items()},
+    }
+
+    def compile_(pattern: str, where: str) -> re.Pattern[str]:
+        def expand(m: re.Match[str]) -> str:
+            if m.group(1) not in fragments:
+                raise LexiconError(f"{stem}.yaml {where}: unknown fragment {{{m.group(1)}}}")
+            return fragments[m.group(1)]
+
+        return re.compile(re.sub(r"\{([a-z_]+)\}", expand, pattern))
+
+    keywords: dict[str, dict[str, str]] = {}
+    for channel, by_intent in doc["keywords"].items():
+        _check(channel in CHANNELS, f"{stem}.yaml keywords: unknown channel {channel!r}")
+        keywords[channel] = {}
+        for intent, words in by_intent.items():
+            _check(intent in INTENTS, f"{stem}.yaml keywords: unknown intent {intent!r}")
+            for word in words:
+                keywords[channel][_bare(normalise(str(word))[0])] = intent
+
+    rules = []
+    for intent, spec in doc["intents"].items():
+        _check(intent in INTENTS and intent != "unknown", f"{stem}.yaml: unknown intent {intent!r}")
+        for rule in spec["rules"]:
+            weight = float(rule["weight"])
+            _check(0 < weight <= 1, f"{stem}.yaml {intent}/{rule['id']}: weight must be in (0, 1]")
+            rules.append(_Rule(rule["id"], intent, compile_(rule["re"], f"{intent}/{rule['id']}"), weight))
+
+    negations = []
+    for neg in doc.get("negations") or []:
+        cancels = frozenset(neg["cancels"])
+        _check(cancels <= set(INTENTS), f"{stem}.yaml negation {neg['id']}: unknown intent in cancels")
+        negations.append(_Negation(neg["id"], compile_(neg["re"], f"negation/{neg['id']}"), cancels))
+
+    dates = []
+    for rule in doc["dates"]:
+        _check(rule["resolve"] in _RESOLVERS, f"{stem}.yaml date {rule['id']}: unknown resolver")
+        regex = compile_(rule["re"], f"dates/{rule['id']}")
+        needs = {"weekday": "weekday", "day_of_month": "day", "end_of_named_month": "month"}.get(rule["resolve"])
+        _check(needs is None or needs in regex.groupindex, f"{stem}.yaml date {rule['id']}: needs (?P<{needs}>...)")
+        dates.append(
+            _DateRule(
+                rule["id"],
+                regex,
+                rule["resolve"],
+                days=int(rule.get("days", 0)),
+                approximate=bool(rule.get("approximate", False)),
+                ambiguous=bool(rule.get("ambiguous", False)),
+            )
+        )
+
+    markers: dict[str, tuple[str, ...]] = {}
+    for code, spellings in doc["currencies"].items():
+        for spelling in spellings:
+            key = normalise(str(spelling))[0]
+            markers[key] = markers.get(key, ()) + (code,)
+    marker_alt = "|".join(
+        re.escape(m) + (r"\b" if m[-1].isalnum() else "") for m in sorted(markers, key=len, reverse=True)
+    )
+    amount_regex = re.compile(
+        rf"(?:(?P<pre>{marker_alt})\s?(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s?(?P<post>{marker_alt}))"
+    )
+
+    bare_amounts = tuple(compile_(p, "bare_amounts") for p in doc.get("bare_amounts") or [])
+    invoice_numbers = tuple(compile_(p, "invoice_numbers") for p in doc["invoice_numbers"])
+    for pattern in bare_amounts:
+        _check("amount" in pattern.groupindex, f"{stem}.yaml bare_amounts: needs (?P<amount>...)")
+    for pattern in invoice_numbers:
+        _check("number" in pattern.groupindex, f"{stem}.yaml invoice_numbers: needs (?P<number>...)")
+
+    return Lexicon(
+        language=lang,
+        dateparser_languages=tuple(doc.get("dateparser_languages") or [lang]),
+        date_order=doc.get("date_order", "DMY"),
+        keywords=keywords,
+        boilerplate=tuple(compile_(p, "boilerplate") for p in doc.get("boilerplate") or []),
+        rules=tuple(rules),
+        negations=tuple(negations),
+        dates=tuple(dates),
+        dateparser_rewrites=tuple(
+            (re.compile(pattern, re.IGNORECASE), replacement)
+            for pattern, replacement in doc.get("dateparser_rewrites") or []
+        ),
+        weekdays=weekdays,
+        months=months,
+        currency_markers=markers,
+        amount_regex=amount_regex,
+        bare_amounts=bare_amounts,
+        invoice_numbers=invoice_numbers,
+    )
+
+
+def _name_table(entries: list[list[str]], size: int, what: str) -> dict[str, int]:
+    _check(len(entries) == size, f"{what}: expected {size} entries, got {len(entries)}")
+    return {normalise(str(name))[0]: index for index, names in enumerate(entries) for name in names}
+
+
+def _alternation(names: dict[str, int]) -> str:
+    # Longest first, so "thursday" is preferred to "thu".
+    return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise LexiconError(message)
+
+
+# --------------------------------------------------------------------------- text
+
+
+# Apostrophes become spaces, so "i'll" reads "i ll" and "j'ai" reads "j ai": patterns then need no
+# quote characters, and write "i ?ll" to also catch the "ill" / "jai" typed on phones.
+_FOLD = {
+    "'": " ", "\u2019": " ", "\u2018": " ", "\u02bc": " ", "`": " ", "\u00b4": " ",
+    "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2013": "-", "\u2014": "-",
+    "\u0153": "oe", "\u0152": "oe", "\u00e6": "ae", "\u00c6": "ae",
+}
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """Lower case, accents folded, apostrophes turned into spaces, whitespace collapsed.
+
+    Also returns, for each character of the result, the index of the character of `text` it came
+    from, so a match on the folded text can be cut out of the original (dates are parsed from the
+    original, where "août" still has its accent).
+    """
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        folded = _FOLD.get(ch)
+        if folded is None:
+            decomposed = unicodedata.normalize("NFKD", ch)
+            folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        for c in folded:
+            if c.isspace():
+                if not out or out[-1] == " ":
+                    continue
+                c = " "
+            out.append(c)
+            index.append(i)
+    while out and out[-1] == " ":
+        out.pop()
+        index.pop()
+    return "".join(out), index
+
+
+def _bare(normalised: str) -> str:
+    # A whole-message keyword survives punctuation and emojis around it: "Stop.", "STOP 🛑".
+    return re.sub(r"^[\W_]+|[\W_]+$", "", normalised)
+
+
+def _mask(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def classify(
+    text: str,
+    *,
+    lang: str,
+    received_at: datetime,
+    tz: str,
+    channel: str = "sms",
+    currency: str | None = None,
+) -> Understanding:
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        raise ValueError("received_at must be timezone-aware")
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS}, not {channel!r}")
+    lex = load_lexicon(lang)
+    norm, index = normalise(text)
+    for pattern in lex.boilerplate:
+        for m in pattern.finditer(norm):
+            norm = _mask(norm, m.start(), m.end())
+
+    bare = _bare(norm)
+    keyword_intent = lex.keywords.get(channel, {}).get(bare)
+    if keyword_intent:
+        return Understanding(
+            keyword_intent, 1.0, matched=(f"{lex.language}/keyword/{channel}/{bare}",)
+        )
+
+    scores, matched = _score(lex, norm)
+    ranked = sorted(scores, key=lambda i: (-scores[i], PRECEDENCE.index(i)))
+    if not ranked:
+        return Understanding("unknown", 0.0, matched=tuple(matched))
+    intent = ranked[0]
+    confidence = scores[intent]
+    reasons: list[str] = []
+    if len(ranked) > 1:
+        runner_up = ranked[1]
+        # A competing reading takes up to half the confidence away.
+        confidence *= 1 - scores[runner_up] / 2
+        reasons.append(f"also reads as {runner_up}")
+    elif confidence < CONFIDENT:
+        reasons.append("only a loose match")
+
+    work = norm
+    caps: list[float] = []
+
+    amounts, work = _find_amounts(lex, work, currency)
+    invoices, work = _find_invoices(lex, work, text, index)
+    for m in _PHONE.finditer(work):
+        work = _mask(work, m.start(), m.end())
+
+    promised: date | None = None
+    if intent == "promise_to_pay":
+        local = received_at.astimezone(ZoneInfo(tz))
+        hits, work = _find_dates(lex, work, text, index, local)
+        matched.extend(f"{lex.language}/dates/{h.rule}" for h in hits)
+        promised = _judge_dates(hits, local.date(), caps, reasons)
+
+    if not amounts:
+        amounts = _find_bare_amounts(lex, work, currency)
+        if amounts:
+            matched.append(f"{lex.language}/bare_amounts")
+    amount, amount_currency = amounts[0] if amounts else (None, None)
+    if intent in AMOUNT_SENSITIVE and amounts:
+        if len({a for a, _ in amounts}) > 1:
+            caps.append(CAP_SEVERAL_AMOUNTS)
+            reasons.append("several amounts mentioned")
+        if currency and amount_currency and amount_currency != currency.upper():
+            caps.append(CAP_CURRENCY_MISMATCH)
+            reasons.append(f"amount in {amount_currency}, case in {currency.upper()}")
+    if len(set(invoices)) > 1:
+        caps.append(CAP_SEVERAL_INVOICES)
+        reasons.append("several invoice numbers mentioned")
+
+    confidence = round(min([confidence, *caps]), 2)
+    return Understanding(
+        intent=intent,
+        confidence=confidence,
+        promised_date=promised,
+        amount=amount,
+        currency=amount_currency,
+        invoice_number=invoices[0] if invoices else None,
+        matched=tuple(matched),
+        reasons=tuple(reasons),
+    )
+
+
+def _score(lex: Lexicon, norm: str) -> tuple[dict[str, float], list[str]]:
+    matched: list[str] = []
+    cancelled: set[str] = set()
+    for neg in lex.negations:
+        if neg.regex.search(norm):
+            cancelled |= neg.cancels
+            matched.append(f"{lex.language}/negations/{neg.id}")
+    scores: dict[str, float] = {}
+    for rule in lex.rules:
+        if rule.intent in cancelled or not rule.regex.search(norm):
+            continue
+        matched.append(f"{lex.language}/{rule.intent}/{rule.id}")
+        scores[rule.intent] = max(scores.get(rule.intent, 0.0), rule.weight)
+    for intent in list(scores):
+        if any(intent in SUBSUMES.get(other, ()) for other in scores):
+            del scores[intent]
+    return scores, matched
+
+
+def _original(text: str, index: list[int], start: int, end: int) -> str:
+    return text[index[start] : index[end - 1] + 1]
+
+
+def _parse_decimal(digits: str) -> Decimal | None:
+    # Currencies have at most two decimals, so a separator followed by one or two digits at the end
+    # is the decimal point whatever the language ("250.50 €" from a French phone is common), and
+    # any other separator groups thousands.
+    digits = digits.replace(" ", "").replace("'", "")
+    m = re.fullmatch(r"([\d.,]*?)(?:[.,](\d{1,2}))?", digits)
+    if not m:
+        return None
+    whole = re.sub(r"[.,]", "", m.group(1)) or "0"
+    try:
+        return Decimal(f"{whole}.{m.group(2)}" if m.group(2) else whole)
+    except InvalidOperation:
+        return None
+
+
+def _find_amounts(
+    lex: Lexicon, work: str, currency: str | None
+) -> tuple[list[tuple[Decimal, str | None]], str]:
+    found = []
+    for m in lex.amount_regex.finditer(work):
+        marker = m.group("pre") or m.group("post")
+        number = m.group("n1") or m.group("n2")
+        value = _parse_decimal(number)
+        if value is None:
+            continue
+        codes = lex.currency_markers[marker]
+        # "$" and "dollars" name several currencies; the case's own one is the likely reading.
+        code = currency.upper() if currency and currency.upper() in codes else codes[0]
+        found.append((value, code))
+        work = _mask(work, m.start(), m.end())
+    return found, work
+
+
+def _find_bare_amounts(
+    lex: Lexicon, work: str, currency: str | None
+) -> list[tuple[Decimal, str | None]]:
+    found = []
+    for pattern in lex.bare_amounts:
+        for m in pattern.finditer(work):
+            value = _parse_decimal(m.group("amount"))
+            if value is not None:
+                found.append((m.start("amount"), value))
+    return [(value, currency.upper() if currency else None) for _, value in sorted(found)]
+
+
+def _find_invoices(lex: Lexicon, work: str, text: str, index: list[int]) -> tuple[list[str], str]:
+    spans = []
+    for pattern in lex.invoice_numbers:
+        for m in pattern.finditer(work):
+            spans.append((m.start("number"), m.end("number")))
+    chosen = _non_overlapping(spans)
+    numbers = [_original(text, index, s, e) for s, e in chosen]
+    for s, e in chosen:
+        work = _mask(work, s, e)
+    return numbers, work
+
+
+def _non_overlapping(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    chosen: list[tuple[int, int]] = []
+    for s, e in sorted(set(spans), key=lambda se: (se[0], -(se[1] - se[0]))):
+        if not chosen or s >= chosen[-1][1]:
+            chosen.append((s, e))
+    return chosen
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@dataclass(frozen=True)
+class _DateHit:
+    rule: str
+    day: date | None
+    approximate: bool = False
+    ambiguous: bool = False
+    note: str | None = None
+
+
+def _find_dates(
+    lex: Lexicon, work: str, text: str, index: list[int], local: datetime
+) -> tuple[list[_DateHit], str]:
+    candidates = []
+    for order, rule in enumerate(lex.dates):
+        for m in rule.regex.finditer(work):
+            if m.end() > m.start():
+                candidates.append((m.start(), -(m.end() - m.start()), order, rule, m))
+    # Longest match wins where phrases overlap: "24th March" over "24th", "fin du mois prochain"
+    # over "mois prochain"; the earlier rule in the file breaks ties.
+    taken: list[tuple[int, int]] = []
+    hits = []
+    for start, neg_len, _, rule, m in sorted(candidates, key=lambda c: (c[1], c[2], c[0])):
+        end = start - neg_len
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        hits.append((start, _resolve(lex, rule, m, _original(text, index, start, end), local)))
+    for s, e in taken:
+        work = _mask(work, s, e)
+    return [hit for _, hit in sorted(hits, key=lambda h: h[0])], work
+
+
+def _resolve(lex: Lexicon, rule: _DateRule, m: re.Match[str], original: str, local: datetime) -> _DateHit:
+    today = local.date()
+
+    def hit(day: date | None, note: str | None = None) -> _DateHit:
+        return _DateHit(rule.id, day, approximate=rule.approximate, ambiguous=rule.ambiguous, note=note)
+
+    kind = rule.resolve
+    if kind == "offset":
+        return hit(today + timedelta(days=rule.days))
+    if kind == "weekday":
+        # Never handed to dateparser: it misses abbreviations ("thurs") and "vendredi prochain".
+        # A weekday always means the next such day; said on that very day it means a week later,
+        # which is a guess, so it is flagged.
+        target = lex.weekdays[m.group("weekday")]
+        ahead = (target - today.weekday()) % 7
+        if ahead == 0:
+            return _DateHit(rule.id, today + timedelta(days=7), ambiguous=True, note="weekday named is today")
+        return hit(today + timedelta(days=ahead))
+    if kind == "day_of_month":
+        # dateparser returns a past day for "le 15" on the 19th despite PREFER_DATES_FROM=future, and
+        # reads "the 1st" as a day in January: the next such day of the month is computed here.
+        day = int(re.sub(r"\D", "", m.group("day")))
+        if not 1 <= day <= 31:
+            return hit(None, note=f"no day {day}")
+        year, month = today.year, today.month
+        if day < today.day:
+            year, month = _next_month(year, month)
+        last = calendar.monthrange(year, month)[1]
+        if day > last:
+            return _DateHit(rule.id, date(year, month, last), approximate=True, note=f"no day {day} in that month")
+        return hit(date(year, month, day))
+    if kind == "end_of_month":
+        return hit(_month_end(today.year, today.month))
+    if kind == "end_of_next_month":
+        return hit(_month_end(*_next_month(today.year, today.month)))
+    if kind == "end_of_named_month":
+        month = lex.months[m.group("month")] + 1
+        year = today.year + (1 if month < today.month else 0)
+        return hit(_month_end(year, month))
+    if kind == "this_week":
+        friday = today + timedelta(days=4 - today.weekday())
+        return hit(max(friday, today))
+    if kind == "next_week":
+        return hit(today + timedelta(days=7 + 4 - today.weekday()))
+    if kind == "next_month":
+        return hit(_month_end(*_next_month(today.year, today.month)))
+    return _dateparser(lex, rule, original, local)
+
+
+def _dateparser(lex: Lexicon, rule: _DateRule, original: str, local: datetime) -> _DateHit:
+    phrase = original
+    for pattern, replacement in lex.dateparser_rewrites:
+        phrase = pattern.sub(replacement, phrase)
+    parsed = dateparser.parse(
+        phrase,
+        languages=list(lex.dateparser_languages),
+        settings={
+            "PREFER_DATES_FROM": "future",
+            # dateparser reads RELATIVE_BASE as wall-clock time and ignores its tzinfo: an aware UTC
+            # base at 23:30 makes "aujourd'hui" the UTC day, not the customer's. So it gets the
+            # customer's local wall clock, naive.
+            "RELATIVE_BASE": local.replace(tzinfo=None),
+            "TIMEZONE": str(local.tzinfo),
+            "RETURN_AS_TIMEZONE_AWARE": False,
+            "DATE_ORDER": lex.date_order,
+        },
+    )
+    if parsed is None:
+        return _DateHit(rule.id, None, note=f"could not read {original!r}")
+    return _DateHit(rule.id, parsed.date(), approximate=rule.approximate, ambiguous=rule.ambiguous)
+
+
+def _judge_dates(hits: list[_DateHit], today: date, caps: list[float], reasons: list[str]) -> date | None:
+    days = sorted({h.day for h in hits if h.day is not None})
+    for h in hits:
+        if h.note:
+            reasons.append(h.note)
+    if not days:
+        caps.append(CAP_PROMISE_WITHOUT_DATE)
+        reasons.append("promise without a date")
+        return None
+    if len(days) > 1:
+        caps.append(CAP_SEVERAL_DATES)
+        reasons.append("several dates: " + ", ".join(d.isoformat() for d in days))
+    chosen = next(h.day for h in hits if h.day is not None)
+    if chosen < today:
+        # A promise cannot be in the past; most often an explicit year that already went by.
+        caps.append(CAP_PAST_DATE)
+        reasons.append(f"date {chosen.isoformat()} is in the past")
+        return None
+    if any(h.ambiguous for h in hits):
+        caps.append(CAP_AMBIGUOUS_DATE)
+        reasons.append("date could mean another week")
+    if any(h.approximate for h in hits):
+        caps.append(CAP_APPROXIMATE_DATE)
+        reasons.append("approximate date")
+    if (chosen - today).days > FAR_DATE_DAYS:
+        caps.append(CAP_FAR_DATE)
+        reasons.append(f"date {chosen.isoformat()} is far ahead")
+    return chosen
+
+
+def _next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])

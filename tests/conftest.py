@@ -1,0 +1,95 @@
+"""Test fixtures: one database per run and kind, a transaction rolled back per test.
+
+Every test that asks for `db` (directly or through `client`) runs on SQLite, and again on
+PostgreSQL when DUNNING_TEST_DATABASE_URL is set.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from dunning import auth
+from dunning.app import create_app
+from dunning.clock import FrozenClock
+from dunning.config import Settings
+from dunning.db import Database, make_engine
+from dunning.migrate import upgrade
+from dunning.tables import metadata
+
+PG_URL = os.environ.get("DUNNING_TEST_DATABASE_URL")
+DB_KINDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday morning
+
+
+@pytest.fixture(scope="session", params=DB_KINDS)
+def engine(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = PG_URL
+        reset = make_engine(url)
+        with reset.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        reset.dispose()
+    engine = make_engine(url)
+    upgrade(engine)  # the migrations, not create_all: they are what production runs
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def db(connection) -> Database:
+    return Database(connection)
+
+
+@pytest.fixture
+def committed_db(engine):
+    """For tests that need several connections to see each other's commits."""
+    yield Database(engine)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(_env_file=None, database_url="sqlite://", var_dir=tmp_path / "var", embedded_worker=False)
+
+
+def make_client(app, secret: str | None) -> TestClient:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return TestClient(app, headers=headers, raise_server_exceptions=False)
+
+
+def new_key(db: Database, clock, scopes: list[str], name: str = "test") -> str:
+    with db.session() as session:
+        return auth.create_key(session, clock, name, scopes)[1]
+
+
+@pytest.fixture
+def app(settings, db, clock):
+    return create_app(settings, database=db, clock=clock, embedded_worker=False)
+
+
+@pytest.fixture
+def client(app, db, clock) -> TestClient:
+    return make_client(app, new_key(db, clock, ["admin"], "admin"))
