@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     smtp_from_name: str = "Collections"
     smtp_reply_domain: str | None = None
     smtp_validate_certs: bool = True
+    smtp_ca_file: Path | None = None  # CA bundle for a relay with a private or self-signed certificate
     smtp_timeout_seconds: float = 30.0
 
     # SMS (unset account: file transport)
@@ -67,12 +68,14 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
-    twilio_api_base: str | None = None
+    twilio_api_base: str | None = None  # e.g. a local fake or an egress proxy instead of https://api.twilio.com
 
     # letters and agency hand-off (unset: file drop under var/outbox)
     letter_provider_url: str | None = None
     agency_webhook_url: str | None = None
     agency_webhook_secret: str | None = None
+    # HTTP calls to Twilio, the letter provider and the agency webhook
+    http_timeout_seconds: float = Field(30.0, gt=0)
 
     # inbound email webhook signature
     inbound_email_secret: str | None = None

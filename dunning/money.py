@@ -21,6 +21,7 @@ def check_currency(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
     return get_currency_precision(currency)
 
@@ -28,7 +29,7 @@ def exponent(currency: str) -> int:
 def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
     """Refuses more decimals than the currency has rather than rounding someone's money."""
     try:
-        value = Decimal(str(amount).strip()) if not isinstance(amount, Decimal) else amount
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
     except InvalidOperation:
         raise ValueError(f"'{amount}' is not a number") from None
     if not value.is_finite():

@@ -312,6 +312,5 @@ def _invoices(rng, cust: dict, mean_count: float, d1: int, reminder_effect: floa
             "kept": kept[replied],
         }
     )
-    for t in (disputes, replies, promises):
-        t.reset_index(drop=True, inplace=True)
-    return invoices, {"disputes": disputes, "replies": replies, "promises": promises}
+    events = {"disputes": disputes, "replies": replies, "promises": promises}
+    return invoices, {k: t.reset_index(drop=True) for k, t in events.items()}

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate
 from typing import Any
 
 import aiosmtplib
@@ -71,8 +72,7 @@ def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
     msg["To"] = formataddr((envelope.metadata.get("recipient_name") or "", envelope.recipient))
     msg["Subject"] = envelope.subject
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = envelope.headers.get("Message-ID") or make_msgid(
-        idstr=f"dunning.{envelope.message_id}", domain=identity.domain)
+    msg["Message-ID"] = envelope.headers.get("Message-ID") or new_message_id(envelope.message_id, identity.domain)
 
     reply_to = _reply_to(envelope, identity)
     if reply_to:
@@ -105,6 +105,13 @@ def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
     return msg
 
 
+def new_message_id(message_id: int, domain: str) -> str:
+    # Like email.utils.make_msgid minus its timestamp and pid, so that with a usual domain the
+    # header fits one line unfolded. Our message id says where it came from; 64 random bits
+    # make it unique across deployments and attempts.
+    return f"<dunning.{message_id}.{secrets.token_hex(8)}@{domain}>"
+
+
 def _reply_to(envelope: Envelope, identity: MailIdentity) -> str | None:
     value = envelope.reply_to
     if not value:
@@ -118,6 +125,8 @@ def _reply_to(envelope: Envelope, identity: MailIdentity) -> str | None:
 
 
 def message_bytes(msg: EmailMessage) -> bytes:
+    # Folded at 78 columns with CRLF line ends. A longer limit would keep List-Unsubscribe on
+    # one line but let non-ASCII subjects grow encoded words past RFC 2047's 75 characters.
     return msg.as_bytes(policy=SMTP_POLICY)
 
 
@@ -132,7 +141,7 @@ class SmtpTransport:
         self.connections_opened = 0  # for tests and the dispatch benchmark
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
-        _check_address(envelope.recipient)
+        check_address(envelope.recipient)
         msg = compose(envelope, self._identity)
         data = message_bytes(msg)
         async with self._lock:
@@ -196,7 +205,11 @@ class SmtpTransport:
             tls_context=_tls_context(s),
             timeout=s.smtp_timeout_seconds,
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()  # a login or STARTTLS failure leaves a half-open socket behind
+            raise
         self._client = client
         self.connections_opened += 1
         return client
@@ -226,7 +239,7 @@ def _classify_reply(stage: str, code: int, message: str) -> TransportError:
     return TransportError(text, permanent=False, code=str(code))
 
 
-def _check_address(address: str) -> None:
+def check_address(address: str) -> None:
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in address):
         raise TransportError(f"not an email address: {address!r}", permanent=True, code="invalid_address")

@@ -58,10 +58,14 @@ PRECEDENCE = (
 
 # Readings that contain another one without contradicting it: "I'll pay in 3 instalments" fires a
 # promise rule, but what the customer asks for is a plan. These hold in every language.
+# A question about who we are ("what is this? I already paid") gives way to anything more specific.
 SUBSUMES = {
-    "installment_request": {"promise_to_pay"},
+    "installment_request": {"promise_to_pay", "help"},
+    "callback_request": {"installment_request", "help"},
     "dispute": {"help"},
-    "callback_request": {"help", "installment_request"},
+    "already_paid": {"help"},
+    "promise_to_pay": {"help"},
+    "opt_out": {"help"},
 }
 
 # Caps applied when the reading is incomplete or doubtful. Anything below CONFIDENT goes to a person;
@@ -75,10 +79,12 @@ CAP_FAR_DATE = 0.7
 CAP_CURRENCY_MISMATCH = 0.7
 CAP_SEVERAL_AMOUNTS = 0.9
 CAP_SEVERAL_INVOICES = 0.9
+CAP_HEDGED = 0.8
 # A promise further out than this is more likely a misreading ("15/03" read as next year) than a plan.
 FAR_DATE_DAYS = 92
-# Intents whose automatic handling uses the amount, so a doubtful amount matters.
-AMOUNT_SENSITIVE = {"promise_to_pay", "already_paid"}
+# Intents where the customer states a commitment or a fact that is acted on as such: a hedge
+# ("I'll try to pay Friday", "je pense avoir payé") or a doubtful amount matters for these.
+COMMITMENTS = {"promise_to_pay", "already_paid"}
 
 LEXICON_DIR = Path(__file__).parent / "lexicon"
 
@@ -177,6 +183,7 @@ class Lexicon:
     boilerplate: tuple[re.Pattern[str], ...]
     rules: tuple[_Rule, ...]
     negations: tuple[_Negation, ...]
+    hedges: tuple[re.Pattern[str], ...]
     dates: tuple[_DateRule, ...]
     dateparser_rewrites: tuple[tuple[re.Pattern[str], str], ...]
     weekdays: dict[str, int]
@@ -237,7 +244,9 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         for intent, words in by_intent.items():
             _check(intent in INTENTS, f"{stem}.yaml keywords: unknown intent {intent!r}")
             for word in words:
-                keywords[channel][_bare(normalise(str(word))[0])] = intent
+                # YAML reads an unquoted yes/no/on as a boolean: insist on strings.
+                _check(isinstance(word, str), f"{stem}.yaml keywords: {word!r} is not a string, quote it")
+                keywords[channel][_bare(normalise(word)[0])] = intent
 
     rules = []
     for intent, spec in doc["intents"].items():
@@ -297,6 +306,7 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         boilerplate=tuple(compile_(p, "boilerplate") for p in doc.get("boilerplate") or []),
         rules=tuple(rules),
         negations=tuple(negations),
+        hedges=tuple(compile_(p, "hedges") for p in doc.get("hedges") or []),
         dates=tuple(dates),
         dateparser_rewrites=tuple(
             (re.compile(pattern, re.IGNORECASE), replacement)
@@ -439,13 +449,18 @@ def classify(
         if amounts:
             matched.append(f"{lex.language}/bare_amounts")
     amount, amount_currency = amounts[0] if amounts else (None, None)
-    if intent in AMOUNT_SENSITIVE and amounts:
+    if intent in COMMITMENTS and amounts:
         if len({a for a, _ in amounts}) > 1:
             caps.append(CAP_SEVERAL_AMOUNTS)
             reasons.append("several amounts mentioned")
         if currency and amount_currency and amount_currency != currency.upper():
             caps.append(CAP_CURRENCY_MISMATCH)
             reasons.append(f"amount in {amount_currency}, case in {currency.upper()}")
+    if intent in COMMITMENTS:
+        hedges = [h for h in lex.hedges if h.search(norm)]
+        if hedges:
+            caps.append(CAP_HEDGED)
+            reasons.append("hedged: " + ", ".join(repr(h.search(norm).group(0)) for h in hedges))
     if len(set(invoices)) > 1:
         caps.append(CAP_SEVERAL_INVOICES)
         reasons.append("several invoice numbers mentioned")

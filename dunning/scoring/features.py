@@ -139,7 +139,7 @@ def features_at(
     payment must not lie before its moment: that would describe it with its own answer.
     """
     led = _Ledger.of(invoices)
-    ms = np.array([_moment_day(m) for m in moments], dtype=np.int64)
+    ms = _moment_days(moments)
     if np.any(led.paid < ms):
         raise ValueError("an invoice cannot be described after its own payment")
     return _build(led, np.arange(len(ms)), ms, late_days, events)
@@ -170,6 +170,16 @@ def _moment_day(at) -> int:
     return day + (1 if ts != ts.normalize() else 0)
 
 
+def _moment_days(moments) -> np.ndarray:
+    """_moment_day for a whole sequence, without a Python loop when it holds datetimes."""
+    arr = np.asarray(moments)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        ns = arr.astype("datetime64[ns]")
+        day = ns.astype("datetime64[D]")
+        return day.astype(np.int64) + (ns != day.astype("datetime64[ns]"))
+    return np.array([_moment_day(m) for m in arr], dtype=np.int64)
+
+
 def _day_to_timestamp(days: np.ndarray) -> np.ndarray:
     out = np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
     out[np.asarray(days) >= _NEVER] = np.datetime64("NaT")
@@ -198,7 +208,7 @@ class _Ledger:
         due = np.maximum(due, issued)
         paid = np.where(paid == _NAT, _NEVER, np.maximum(paid, issued))
         currency = invoices["currency"] if "currency" in invoices else pd.Series("", index=invoices.index)
-        account = invoices.groupby([invoices["customer_id"], currency], sort=False).ngroup().to_numpy(np.int64)
+        account = invoices.groupby([invoices["customer_id"], currency], sort=False, dropna=False).ngroup().to_numpy(np.int64)
         return cls(
             frame=invoices,
             account=account,
@@ -384,8 +394,9 @@ def _event_counts(led: _Ledger, acc: np.ndarray, m: np.ndarray, events: dict) ->
         if mask is not None:
             table = table[np.asarray(mask, dtype=bool)]
         cust = customers.get_indexer(table["customer_id"])
-        ok = cust >= 0
-        days = _days(table[day_col])[ok]
+        days = _days(table[day_col])
+        ok = (cust >= 0) & (days != _NAT)
+        days = days[ok]
         tl = _Timeline(cust[ok].astype(np.int64), days, np.arange(int(ok.sum())))
         lo, hi = tl.span(q_cust, m)
         return (hi - lo).astype(np.float64)
