@@ -1,7 +1,12 @@
 """Imports every table module, so SQLModel.metadata is complete for Alembic and tests."""
 from sqlmodel import SQLModel
 
-from dunning import audit, auth  # noqa: F401
+from dunning import audit, auth, contacts  # noqa: F401
+from dunning.arrangements import models as arrangement_models  # noqa: F401
+from dunning.cases import models as case_models  # noqa: F401
 from dunning.ledger import models as ledger_models  # noqa: F401
+from dunning.outbox import models as outbox_models  # noqa: F401
+from dunning.policies import models as policy_models  # noqa: F401
+from dunning.tasks import models as task_models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -19,8 +19,13 @@ def run() -> None:
     engine.dispose()
 
 
+def _ours(obj, name, type_, reflected, compare_to) -> bool:
+    # APScheduler creates and owns its job table
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
+    context.configure(connection=connection, target_metadata=metadata, include_object=_ours,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -130,10 +129,7 @@ class FileAgencyTransport:
         detail: dict[str, Any] = {}
         if envelope.pdf_path is not None:
             # Beside the JSON as a file too, so a person can open it without decoding base64.
-            pdf = self.directory / f"{stem}.pdf"
-            self.directory.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(envelope.pdf_path, pdf)
-            detail["pdf"] = str(pdf)
+            detail["pdf"] = str(write_atomic(self.directory / f"{stem}.pdf", envelope.pdf_path.read_bytes()))
         detail["case_file"] = str(write_atomic(self.directory / f"{stem}.json", _json_bytes(document)))
         return ProviderReceipt(provider_id=f"file-agency-{stem}", detail=detail)
 

@@ -3,8 +3,9 @@
 The outbox builds a NoticeContext, renders it here, stores the result and hands it to a
 transport; nothing in this module knows about the database. Templates live in one folder per
 channel and language (templates/emails/fr/reminder.txt ...). A language without a template falls
-back to English with a warning, and the fallback text is formatted for English too: French
-number formatting inside an English sentence reads worse than either alone.
+back to English with a warning, and the fallback text is formatted as English is written in
+the customer's country (en_FR for a French customer: "9 October 2025", "1 749,50 €"), never
+with French month names inside an English sentence.
 """
 from __future__ import annotations
 
@@ -158,7 +159,7 @@ def _environment(root: Path) -> Environment:
     )
 
 
-_warned: set[tuple[Path, str]] = set()
+_warned: set[Path] = set()
 
 
 def _root(templates: Path | None) -> Path:
@@ -176,7 +177,7 @@ def _pick_language(root: Path, folder: str, filename: str, language: str) -> str
     if language != FALLBACK_LANGUAGE and fallback.is_file():
         # Once per template and language: a batch of a thousand French customers should not
         # print a thousand identical lines.
-        key = (root / folder / language / filename, language)
+        key = root / folder / language / filename
         if key not in _warned:
             _warned.add(key)
             log.warning("template %s/%s/%s missing: falling back to English", folder, language, filename)
@@ -212,7 +213,8 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
         amount_due_minor=ctx.amount_due_minor,
         money=partial(_money, default_currency=ctx.currency, locale=locale),
         date=lambda value, fmt="long": format_date(value, fmt, locale=locale),
-        percent=lambda rate: format_percent(Decimal(rate) / 100, "#,##0.##%", locale=locale),
+        # The locale's own pattern ("12,15 %" in French), keeping the rate's decimals.
+        percent=lambda rate: format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False),
         fee_label=lambda fee: labels.get(fee.kind, fee.label),
     )
     return variables
@@ -273,11 +275,13 @@ def render_letter_html(name: str, ctx: NoticeContext, *, templates: Path | None 
 
 def html_to_pdf(html: str, path: Path) -> Path:
     # Imported here: WeasyPrint takes most of a second to import and most processes never
-    # print a letter. The HTML carries its CSS inline, so no base URL is needed.
+    # print a letter. The HTML carries its CSS inline, so nothing needs fetching: only data:
+    # URLs are allowed, and a letter can never make the worker read a file or call a URL.
     from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    HTML(string=html).write_pdf(path)
+    HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf(path)
     return path
 
 

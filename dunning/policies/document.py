@@ -18,7 +18,16 @@ from typing import Annotated, Any, Iterable, Literal
 
 import yaml
 from babel.numbers import is_currency
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dunning.errors import InvalidInput
 from dunning.policies.fees import JURISDICTIONS, to_minor
@@ -62,11 +71,14 @@ def _problem(loc: Loc, message: str) -> dict[str, Any]:
 # ---- field types ------------------------------------------------------------------------------
 
 def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
     # YAML 1.1 reads an unquoted 21:00 as the base-60 integer 1260: refuse numbers outright
-    # rather than guess what was meant.
-    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+    # rather than guess what was meant. "HH:MM:SS" is what a JSON dump of the model gives back.
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::00)?", value.strip()) if isinstance(value, str) else None
+    if match is None:
         raise ValueError('a time of day must be a quoted "HH:MM" string, e.g. "08:00"')
-    hours, minutes = (int(p) for p in value.strip().split(":"))
+    hours, minutes = int(match[1]), int(match[2])
     if hours > 23 or minutes > 59:
         raise ValueError(f"{value!r} is not a time of day")
     return time(hours, minutes)
@@ -85,7 +97,7 @@ def _amount(value: Any) -> Decimal:
     return amount
 
 
-TimeOfDay = Annotated[time, BeforeValidator(_clock_time)]
+TimeOfDay = Annotated[time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), when_used="json")]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
 

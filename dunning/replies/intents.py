@@ -80,6 +80,9 @@ CAP_CURRENCY_MISMATCH = 0.7
 CAP_SEVERAL_AMOUNTS = 0.9
 CAP_SEVERAL_INVOICES = 0.9
 CAP_HEDGED = 0.8
+# Weight of a lexicon's `fallbacks` keywords: a suggestion for the person, never an action.
+FALLBACK_KEYWORD_WEIGHT = 0.5
+CAP_SOFTENED_NEGATION = 0.8
 # A promise further out than this is more likely a misreading ("15/03" read as next year) than a plan.
 FAR_DATE_DAYS = 92
 # Intents where the customer states a commitment or a fact that is acted on as such: a hedge
@@ -100,11 +103,17 @@ _RESOLVERS = frozenset(
         "dateparser",
         "offset",
         "weekday",
+        "weekday_next_week",
         "day_of_month",
         "end_of_month",
         "end_of_next_month",
         "end_of_named_month",
+        "start_of_named_month",
+        "middle_of_named_month",
+        "start_of_next_week",
+        "start_of_next_month",
         "this_week",
+        "weekend",
         "next_week",
         "next_month",
     }
@@ -155,6 +164,9 @@ class _Rule:
     intent: str
     regex: re.Pattern[str]
     weight: float
+    # A fallback rule only counts when no ordinary rule of any intent fired: it catches phrasings
+    # the precise rules miss ("money's going in on Friday") without muddying clear readings.
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,9 @@ class _Negation:
     id: str
     regex: re.Pattern[str]
     cancels: frozenset[str]
+    # "I can't pay until Friday" is a promise for Friday: when `unless` also matches, the negation
+    # does not cancel, it only keeps the reading below full confidence.
+    unless: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +252,31 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
 
         return re.compile(re.sub(r"\{([a-z_]+)\}", expand, pattern))
 
+    dates = []
+    for rule in doc["dates"]:
+        _check(rule["resolve"] in _RESOLVERS, f"{stem}.yaml date {rule['id']}: unknown resolver")
+        regex = compile_(rule["re"], f"dates/{rule['id']}")
+        needs = {"weekday": "weekday", "weekday_next_week": "weekday", "day_of_month": "day"}.get(rule["resolve"])
+        if rule["resolve"].endswith("_named_month"):
+            needs = "month"
+        _check(needs is None or needs in regex.groupindex, f"{stem}.yaml date {rule['id']}: needs (?P<{needs}>...)")
+        dates.append(
+            _DateRule(
+                rule["id"],
+                regex,
+                rule["resolve"],
+                days=int(rule.get("days", 0)),
+                approximate=bool(rule.get("approximate", False)),
+                ambiguous=bool(rule.get("ambiguous", False)),
+            )
+        )
+
+    # {when}: any date phrase, for rules that need "a payment word near a date" (named groups dropped,
+    # since several date patterns use the same names).
+    fragments["when"] = "(?:" + "|".join(
+        re.sub(r"\(\?P<\w+>", "(?:", d.regex.pattern) for d in dates
+    ) + ")"
+
     keywords: dict[str, dict[str, str]] = {}
     for channel, by_intent in doc["keywords"].items():
         _check(channel in CHANNELS, f"{stem}.yaml keywords: unknown channel {channel!r}")
@@ -254,30 +294,20 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         for rule in spec["rules"]:
             weight = float(rule["weight"])
             _check(0 < weight <= 1, f"{stem}.yaml {intent}/{rule['id']}: weight must be in (0, 1]")
-            rules.append(_Rule(rule["id"], intent, compile_(rule["re"], f"{intent}/{rule['id']}"), weight))
+            regex = compile_(rule["re"], f"{intent}/{rule['id']}")
+            rules.append(_Rule(rule["id"], intent, regex, weight, bool(rule.get("fallback", False))))
+
+    for intent, pattern in (doc.get("fallbacks") or {}).items():
+        _check(intent in INTENTS and intent != "unknown", f"{stem}.yaml fallbacks: unknown intent {intent!r}")
+        regex = compile_(pattern, f"fallbacks/{intent}")
+        rules.append(_Rule("keyword", intent, regex, FALLBACK_KEYWORD_WEIGHT, fallback=True))
 
     negations = []
     for neg in doc.get("negations") or []:
         cancels = frozenset(neg["cancels"])
         _check(cancels <= set(INTENTS), f"{stem}.yaml negation {neg['id']}: unknown intent in cancels")
-        negations.append(_Negation(neg["id"], compile_(neg["re"], f"negation/{neg['id']}"), cancels))
-
-    dates = []
-    for rule in doc["dates"]:
-        _check(rule["resolve"] in _RESOLVERS, f"{stem}.yaml date {rule['id']}: unknown resolver")
-        regex = compile_(rule["re"], f"dates/{rule['id']}")
-        needs = {"weekday": "weekday", "day_of_month": "day", "end_of_named_month": "month"}.get(rule["resolve"])
-        _check(needs is None or needs in regex.groupindex, f"{stem}.yaml date {rule['id']}: needs (?P<{needs}>...)")
-        dates.append(
-            _DateRule(
-                rule["id"],
-                regex,
-                rule["resolve"],
-                days=int(rule.get("days", 0)),
-                approximate=bool(rule.get("approximate", False)),
-                ambiguous=bool(rule.get("ambiguous", False)),
-            )
-        )
+        unless = compile_(neg["unless"], f"negation/{neg['id']}/unless") if neg.get("unless") else None
+        negations.append(_Negation(neg["id"], compile_(neg["re"], f"negation/{neg['id']}"), cancels, unless))
 
     markers: dict[str, tuple[str, ...]] = {}
     for code, spellings in doc["currencies"].items():
@@ -414,23 +444,26 @@ def classify(
             keyword_intent, 1.0, matched=(f"{lex.language}/keyword/{channel}/{bare}",)
         )
 
-    scores, matched = _score(lex, norm)
+    scores, matched, softened = _score(lex, norm)
     ranked = sorted(scores, key=lambda i: (-scores[i], PRECEDENCE.index(i)))
-    if not ranked:
-        return Understanding("unknown", 0.0, matched=tuple(matched))
-    intent = ranked[0]
-    confidence = scores[intent]
+    # Nothing recognised is "unknown" at zero confidence; amounts and invoice numbers are still read
+    # for the person who gets the task.
+    intent = ranked[0] if ranked else "unknown"
+    confidence = scores.get(intent, 0.0)
     reasons: list[str] = []
     if len(ranked) > 1:
         runner_up = ranked[1]
         # A competing reading takes up to half the confidence away.
         confidence *= 1 - scores[runner_up] / 2
         reasons.append(f"also reads as {runner_up}")
-    elif confidence < CONFIDENT:
+    elif 0 < confidence < CONFIDENT:
         reasons.append("only a loose match")
 
     work = norm
     caps: list[float] = []
+    if intent in softened:
+        caps.append(CAP_SOFTENED_NEGATION)
+        reasons.append("read through a negation (\"not before ...\")")
 
     amounts, work = _find_amounts(lex, work, currency)
     invoices, work = _find_invoices(lex, work, text, index)
@@ -478,23 +511,31 @@ def classify(
     )
 
 
-def _score(lex: Lexicon, norm: str) -> tuple[dict[str, float], list[str]]:
+def _score(lex: Lexicon, norm: str) -> tuple[dict[str, float], list[str], set[str]]:
     matched: list[str] = []
     cancelled: set[str] = set()
+    softened: set[str] = set()
     for neg in lex.negations:
         if neg.regex.search(norm):
-            cancelled |= neg.cancels
-            matched.append(f"{lex.language}/negations/{neg.id}")
+            if neg.unless is not None and neg.unless.search(norm):
+                softened |= neg.cancels
+                matched.append(f"{lex.language}/negations/{neg.id}/unless")
+            else:
+                cancelled |= neg.cancels
+                matched.append(f"{lex.language}/negations/{neg.id}")
     scores: dict[str, float] = {}
-    for rule in lex.rules:
-        if rule.intent in cancelled or not rule.regex.search(norm):
-            continue
-        matched.append(f"{lex.language}/{rule.intent}/{rule.id}")
-        scores[rule.intent] = max(scores.get(rule.intent, 0.0), rule.weight)
+    for fallback in (False, True):
+        for rule in lex.rules:
+            if rule.fallback != fallback or rule.intent in cancelled or not rule.regex.search(norm):
+                continue
+            matched.append(f"{lex.language}/{rule.intent}/{rule.id}")
+            scores[rule.intent] = max(scores.get(rule.intent, 0.0), rule.weight)
+        if scores:
+            break
     for intent in list(scores):
         if any(intent in SUBSUMES.get(other, ()) for other in scores):
             del scores[intent]
-    return scores, matched
+    return scores, matched, softened - cancelled
 
 
 def _original(text: str, index: list[int], start: int, end: int) -> str:
@@ -619,6 +660,11 @@ def _resolve(lex: Lexicon, rule: _DateRule, m: re.Match[str], original: str, loc
         if ahead == 0:
             return _DateHit(rule.id, today + timedelta(days=7), ambiguous=True, note="weekday named is today")
         return hit(today + timedelta(days=ahead))
+    if kind == "weekday_next_week":
+        # "Next Thursday" said on a Wednesday: most people mean the Thursday of next week, since
+        # tomorrow would be "tomorrow". Read as that day in the next Monday-to-Sunday week.
+        target = lex.weekdays[m.group("weekday")]
+        return hit(today - timedelta(days=today.weekday()) + timedelta(days=7 + target))
     if kind == "day_of_month":
         # dateparser returns a past day for "le 15" on the 19th despite PREFER_DATES_FROM=future, and
         # reads "the 1st" as a day in January: the next such day of the month is computed here.
@@ -636,17 +682,27 @@ def _resolve(lex: Lexicon, rule: _DateRule, m: re.Match[str], original: str, loc
         return hit(_month_end(today.year, today.month))
     if kind == "end_of_next_month":
         return hit(_month_end(*_next_month(today.year, today.month)))
-    if kind == "end_of_named_month":
+    if kind.endswith("_named_month"):
+        # The first such day on or after today: "fin avril" in December is next April.
         month = lex.months[m.group("month")] + 1
-        year = today.year + (1 if month < today.month else 0)
-        return hit(_month_end(year, month))
+        for year in (today.year, today.year + 1):
+            day = {"start": 1, "middle": 15, "end": calendar.monthrange(year, month)[1]}[kind.split("_")[0]]
+            if date(year, month, day) >= today:
+                return hit(date(year, month, day))
+    # A week is read as a working week: "next week" means by its Friday, "early next week" its Monday.
+    monday = today - timedelta(days=today.weekday())
     if kind == "this_week":
-        friday = today + timedelta(days=4 - today.weekday())
-        return hit(max(friday, today))
+        return hit(max(monday + timedelta(days=4), today))
     if kind == "next_week":
-        return hit(today + timedelta(days=7 + 4 - today.weekday()))
+        return hit(monday + timedelta(days=7 + 4))
+    if kind == "weekend":
+        return hit(monday + timedelta(days=6))
+    if kind == "start_of_next_week":
+        return hit(monday + timedelta(days=7))
     if kind == "next_month":
         return hit(_month_end(*_next_month(today.year, today.month)))
+    if kind == "start_of_next_month":
+        return hit(date(*_next_month(today.year, today.month), 1))
     return _dateparser(lex, rule, original, local)
 
 

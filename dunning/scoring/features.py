@@ -220,8 +220,8 @@ class _Ledger:
         )
 
     def last_day(self) -> int:
-        settled = self.paid[self.paid < _NEVER]
-        return int(max(self.issued.max(), settled.max() if len(settled) else self.issued.max()))
+        dates = np.concatenate((self.issued, self.paid[self.paid < _NEVER]))
+        return int(dates.max()) if len(dates) else 0
 
 
 # --- timelines -------------------------------------------------------------------------------

@@ -111,12 +111,13 @@ class TrainedModel:
         dm = xgb.DMatrix(self._matrix(X), feature_names=self.features)
         return self.booster.predict(dm, pred_contribs=True)[:, :-1]
 
-    def explain(self, X: pd.DataFrame, top: int = 3) -> list[list[tuple[str, float]]]:
-        """Up to `top` features pushing each row towards "late", strongest first."""
+    def explain(self, X: pd.DataFrame, top: int = 3, min_contribution: float = 0.01) -> list[list[tuple[str, float]]]:
+        """Up to `top` features pushing each row towards "late", strongest first. Pushes smaller
+        than `min_contribution` (in log-odds) are noise, not reasons, and are left out."""
         contrib = self.contributions(X)
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
         return [
-            [(self.features[i], float(row[i])) for i in idx if row[i] > 0]
+            [(self.features[i], float(row[i])) for i in idx if row[i] > min_contribution]
             for row, idx in zip(contrib, order)
         ]
 

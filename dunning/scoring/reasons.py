@@ -19,6 +19,7 @@ NEW_CUSTOMER = "new customer: no payment history yet"
 _HISTORY = {
     "late_rate", "paid_after_due_rate", "mean_days_late", "max_days_late", "last_days_late",
     "mean_days_to_pay", "recent_late_rate", "late_trend", "recent_days_late", "days_late_trend",
+    "std_days_late", "ewm_days_late",
     "days_since_payment", "n_settled",
 }
 
@@ -47,11 +48,11 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
     if feature in _HISTORY and settled == 0:
         return NEW_CUSTOMER
     if isinstance(v, float) and math.isnan(v) and feature not in ("late_trend", "days_late_trend"):
-        return NEW_CUSTOMER if feature in ("amount_ratio", "open_balance_ratio", "overdue_balance_ratio") else feature
+        return NEW_CUSTOMER  # features are only missing where there is no history to compute them from
     late = f"more than {_plural(late_days, 'day')} late" if late_days else "after the due date"
 
     if feature == "n_settled":
-        return f"short payment history: {_plural(settled, 'invoice')} paid so far"
+        return f"{_plural(settled, 'invoice')} paid so far"
     if feature == "late_rate":
         return f"paid {_n(v * settled)} of {_plural(settled, 'earlier invoice')} {late}"
     if feature == "recent_late_rate":
@@ -65,6 +66,10 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
         return f"has paid as much as {_days(v)}"
     if feature == "last_days_late":
         return f"paid the last invoice {_days(v)}"
+    if feature == "std_days_late":
+        return f"irregular payer: payment dates vary by about {_plural(_n(v), 'day')}"
+    if feature == "ewm_days_late":
+        return f"latest payments {_days(v)} on average"
     if feature == "mean_days_to_pay":
         return f"takes {_plural(_n(v), 'day')} to pay on average"
     if feature == "late_trend":
@@ -99,9 +104,9 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
         return f"due in {calendar.month_name[_n(v)]}, when payments tend to slow"
     if feature == "n_invoices":
         n = _n(v)
-        return "first invoice to this customer" if n == 0 else f"only {_plural(n, 'earlier invoice')}"
+        return "first invoice to this customer" if n == 0 else f"{_plural(n, 'earlier invoice')} on record"
     if feature == "tenure_days":
-        return f"customer for only {_plural(_n(v), 'day')}"
+        return f"customer for {_plural(_n(v), 'day')}"
     if feature == "disputes":
         return f"{_plural(_n(v), 'dispute')} raised before"
     if feature == "promises_kept":

@@ -1,6 +1,7 @@
 """The SMTP transport against a real SMTP server on loopback."""
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -166,6 +167,52 @@ async def test_recipient_refusals_are_classified_and_the_connection_survives(tmp
     assert (busy.value.permanent, busy.value.code) == (False, "451")
     assert [r.rcpt_tos for r in handler.received] == [["accounts@customer.example"]]
     assert transport.connections_opened == 1  # RSET after each refusal, no reconnect
+
+
+@pytest.mark.parametrize(("stage", "reply", "permanent"), [
+    ("data", "554 5.7.1 Message rejected as spam", True),
+    ("data", "452 4.3.1 Insufficient system storage", False),
+    ("mail", "553 5.7.1 Sender address not allowed", False),  # our configuration, not this message
+    ("mail", "552 5.3.4 Message size exceeds fixed limit", True),
+])
+async def test_refusals_at_mail_and_data_are_classified(tmp_path, stage, reply, permanent):
+    handler = RecordingHandler()
+    getattr(handler, f"{stage}_replies").append(reply)
+    with smtp_server(handler=handler) as server:
+        transport = SmtpTransport(make_settings(tmp_path, server.port))
+        try:
+            with pytest.raises(TransportError) as failure:
+                await transport.send(envelope(message_id=1))
+            await transport.send(envelope(message_id=2))  # the session is still usable
+        finally:
+            await transport.close()
+    assert (failure.value.permanent, failure.value.code) == (permanent, reply[:3])
+    assert len(handler.received) == 1 and transport.connections_opened == 1
+
+
+async def test_a_421_at_mail_reconnects_and_sends(tmp_path):
+    handler = RecordingHandler()
+    handler.mail_replies.append("421 4.7.0 Too many messages on this connection")
+    with smtp_server(handler=handler) as server:
+        transport = SmtpTransport(make_settings(tmp_path, server.port))
+        try:
+            await transport.send(envelope(message_id=1))
+        finally:
+            await transport.close()
+    assert len(handler.received) == 1
+    assert transport.connections_opened == 2
+
+
+async def test_concurrent_sends_share_the_connection(tmp_path):
+    with smtp_server() as server:
+        transport = SmtpTransport(make_settings(tmp_path, server.port))
+        try:
+            await asyncio.gather(*(transport.send(envelope(message_id=i, recipient=f"c{i}@customer.example"))
+                                   for i in range(8)))
+        finally:
+            await transport.close()
+    assert sorted(r.rcpt_tos[0] for r in server.handler.received) == sorted(f"c{i}@customer.example" for i in range(8))
+    assert server.handler.connections == 1
 
 
 async def test_nobody_listening_is_retryable(tmp_path):

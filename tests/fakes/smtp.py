@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepts.
 
 `RecordingHandler` keeps every accepted message with the connection it came over, so a test
-can count connections; `rcpt_replies` makes it refuse chosen recipients ("550 ...", "451 ...").
+can count connections. `rcpt_replies` makes it refuse chosen recipients ("550 ...", "451 ...");
+`mail_replies` and `data_replies` are queues of answers for the next MAIL FROM / end of DATA.
 `smtp_server(...)` runs it on a free port, plain, STARTTLS or implicit TLS, with optional AUTH,
 and always stops it. `self_signed_cert(dir)` makes a certificate for 127.0.0.1 with openssl.
 """
@@ -12,6 +13,7 @@ import email.policy
 import ssl
 import subprocess
 import threading
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -38,12 +40,21 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.rcpt_replies: dict[str, str] = {}
+        self.mail_replies: deque[str] = deque()
+        self.data_replies: deque[str] = deque()
         self._lock = threading.Lock()
 
     @property
     def connections(self) -> int:
         # Counting protocol objects that delivered mail; held in `received`, so ids stay unique.
         return len({id(r.connection) for r in self.received})
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.mail_replies:
+            return self.mail_replies.popleft()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address)
@@ -53,6 +64,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_replies:
+            return self.data_replies.popleft()
         login = session.auth_data  # what the authenticator put in AuthResult.auth_data
         with self._lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,

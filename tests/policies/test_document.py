@@ -76,6 +76,13 @@ def test_defaults_from_kind_and_contact_rules():
     assert policy.jurisdiction == "auto"
 
 
+def test_a_policy_survives_a_json_round_trip():
+    policy = load_default_policy()
+    dumped = policy.model_dump_json()
+    assert '"start":"08:00"' in dumped and '"EUR":"20.00"' in dumped
+    assert parse_policy(dumped, "json") == policy
+
+
 def test_band_for_probability_and_path():
     policy = load_default_policy()
     assert [policy.band_for(p).name for p in (0.0, 0.19, 0.2, 0.49, 0.5, 1.0)] == [

@@ -55,20 +55,26 @@ def _run(entry: dict) -> tuple[intents.Understanding, list[str]]:
     return got, wrong
 
 
-def _accuracy(section: str) -> tuple[float, list[str]]:
+def _accuracy(section: str) -> tuple[float, list[str], int]:
+    """Share of entries read exactly right, the misses, and how many misses were CONFIDENT.
+
+    A confident miss is the costly kind: the caller would have acted on it without a person.
+    """
     entries = TABLE[section]
     total, right = Counter(), Counter()
     failures = []
+    confident_wrong = 0
     for entry in entries:
         got, wrong = _run(entry)
         key = (entry["lang"], entry["intent"])
         total[key] += 1
         if wrong:
+            confident_wrong += got.confident
             failures.append(f"{entry['text'][:60]!r} [{entry['lang']}]: {'; '.join(wrong)} matched={got.matched}")
         else:
             right[key] += 1
     overall = sum(right.values()) / len(entries)
-    print(f"\n{section}: {sum(right.values())}/{len(entries)} = {overall:.1%}")
+    print(f"\n{section}: {sum(right.values())}/{len(entries)} = {overall:.1%}, confident misses: {confident_wrong}")
     for intent in intents.INTENTS:
         keys = [k for k in total if k[1] == intent]
         if keys:
@@ -77,7 +83,7 @@ def _accuracy(section: str) -> tuple[float, list[str]]:
             print(f"  {intent:20} {n_right:3}/{n_total:<3} {n_right / n_total:6.1%}   ({by_lang})")
     for failure in failures:
         print("  MISS", failure)
-    return overall, failures
+    return overall, failures, confident_wrong
 
 
 def test_table_is_big_and_covers_every_intent_in_both_languages():
@@ -89,15 +95,17 @@ def test_table_is_big_and_covers_every_intent_in_both_languages():
 
 
 def test_table_accuracy():
-    overall, failures = _accuracy("phrases")
+    overall, failures, _ = _accuracy("phrases")
     # The rules were written against this table: every entry must hold.
     assert overall == 1.0, failures
 
 
 def test_held_out_accuracy():
     assert len(TABLE["held_out"]) >= 10
-    overall, _ = _accuracy("held_out")
-    assert overall >= 0.8
+    overall, failures, confident_wrong = _accuracy("held_out")
+    assert overall >= 0.8, failures
+    # Misses must fail safe: a phrasing the rules do not know goes to a person.
+    assert confident_wrong == 0, failures
 
 
 # --------------------------------------------------------------------------- keywords and confidence
@@ -146,12 +154,18 @@ def test_negation_is_never_a_promise():
     for text, lang in [
         ("I can't pay on Friday", "en"),
         ("I will not pay on Friday", "en"),
-        ("I won't be able to pay until Friday", "en"),
         ("je ne peux pas payer vendredi", "fr"),
         ("je vais pas payer vendredi", "fr"),
         ("Je ne paierai pas", "fr"),
     ]:
         assert read(text, lang).intent != "promise_to_pay", text
+
+
+def test_not_before_a_date_is_a_soft_promise():
+    for text, lang in [("I won't be able to pay until Friday", "en"), ("pas possible de payer avant vendredi", "fr")]:
+        got = read(text, lang)
+        assert (got.intent, got.promised_date) == ("promise_to_pay", date(2025, 3, 21)), text
+        assert not got.confident
 
 
 def test_negation_leaves_other_intents_alone():

@@ -1,0 +1,201 @@
+"""Just before a message goes out: check it should still go, then render exactly what will be sent.
+
+The cycle planned the message minutes or days ago; since then the customer may have paid, said
+STOP, disputed an invoice or promised a date. Every check the plan passed is made again here, on
+the data as it is now, and the notice lists the invoices as they stand now (new overdue invoices
+join it, paid ones leave it).
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dunning import audit
+from dunning.arrangements.models import Dispute
+from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
+from dunning.channels import render
+from dunning.channels.base import Envelope
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.contacts import opted_out_channels
+from dunning.ledger.models import Customer, Invoice
+from dunning.links import portal_url, unsubscribe_url
+from dunning.outbox.dispatch import Prepared
+from dunning.outbox.models import SENT, Message
+from dunning.outbox.service import cancel_for_case
+from dunning.policies import calendar, fees, service as policies
+from dunning.policies.engine import InvoiceView
+
+FORMAL = ("formal_notice", "registered_letter", "agency_handoff")
+DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French practice)
+PAUSE_RECHECK = timedelta(hours=1)
+FEE_KINDS = {"interest": "late_interest", "compensation": "recovery_fee"}
+
+
+class Composer:
+    def __init__(self, settings: Settings, clock: Clock):
+        self.settings, self.clock = settings, clock
+        self.documents = settings.var_dir / "documents"
+
+    # -- the re-checks --------------------------------------------------------------------------
+
+    def prepare(self, session: Session, message: Message, now: datetime) -> Prepared:
+        customer = session.get(Customer, message.customer_id)
+        transactional = bool(message.context.get("transactional"))  # a reply to the customer (STOP, HELP)
+        case = session.get(Case, message.case_id) if message.case_id else None
+        if case is not None and not transactional:
+            if case.state == CLOSED:
+                return Prepared("cancel", "the case closed before this message went out")
+            if case.state == ESCALATED and message.channel != "agency":
+                return Prepared("cancel", "the case went to the collection agency")
+            if case.state == PAUSED:
+                # held back, not dropped: if the pause ends in a resume, this step still goes out
+                until = max(case.paused_until or now, now) + PAUSE_RECHECK
+                return Prepared("postpone", f"case paused ({case.pause_reason})", until=until)
+        if message.channel != "agency" and not transactional:
+            if message.channel in opted_out_channels(session, customer.id):
+                return Prepared("cancel", f"the customer opted out of {message.channel}")
+            if message.channel in customer.refused_channels or message.channel in customer.invalid_channels:
+                return Prepared("cancel", f"{message.channel} is refused or invalid for this customer")
+        if message.channel in ("email", "sms"):
+            contact = policies.policy_for(session, customer.policy_name).contact
+            window = (contact.window, contact.business_days_only, customer.country)
+            if not calendar.in_window(now, customer.timezone, *window):
+                until = calendar.next_contact_time(now, customer.timezone, *window)
+                return Prepared("postpone", "outside the customer's contact window", until=until)
+        recipient = self._recipient(customer, message.channel)
+        if recipient is None:
+            return Prepared("cancel", f"no {message.channel} contact for this customer")
+        invoices = self._invoices(session, message, customer, now)
+        if case is not None and not invoices and not message.context.get("extra"):
+            return Prepared("cancel", "nothing overdue is owed any more")
+        return self._render(session, message, customer, case, invoices, recipient, now)
+
+    def _recipient(self, customer: Customer, channel: str) -> str | None:
+        if channel == "email":
+            return customer.email
+        if channel == "sms":
+            return customer.phone
+        if channel == "letter":
+            return f"{customer.name}\n{customer.address}" if customer.address else None
+        if channel == "agency":
+            return self.settings.agency_webhook_url or "file-drop"
+        return None
+
+    def _invoices(self, session: Session, message: Message, customer: Customer, now: datetime) -> list[Invoice]:
+        """The planned invoices still open, plus anything else now overdue in that currency;
+        disputed invoices leave the notice while their dispute is open."""
+        today = calendar.local_date(now, customer.timezone)
+        disputed = set(session.execute(select(Dispute.invoice_id).where(
+            Dispute.customer_id == customer.id, Dispute.status == "open")).scalars())
+        rows = session.execute(select(Invoice).where(
+            Invoice.customer_id == customer.id, Invoice.currency == message.currency, Invoice.balance_minor > 0,
+            Invoice.voided.is_(False)).order_by(Invoice.due_on, Invoice.id)).scalars()
+        planned = set(message.invoice_ids)
+        return [i for i in rows if i.id not in disputed and (i.due_on < today or i.id in planned)]
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def context(self, session: Session, message: Message, customer: Customer, case: Case | None,
+                invoices: list[Invoice], now: datetime) -> render.NoticeContext:
+        today = calendar.local_date(now, customer.timezone)
+        currency = message.currency or (invoices[0].currency if invoices else "EUR")
+        lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
+                                    max(0, (today - i.due_on).days)) for i in invoices]
+        fee_lines = []
+        if message.show_fees:
+            policy = policies.policy_for(session, customer.policy_name)
+            fee_lines = [render.FeeLine(f.label, f.amount_minor, f.calculation, FEE_KINDS.get(f.kind, f.kind))
+                         for f in fees.late_payment_fees(
+                             [InvoiceView(i.id, i.number, i.due_on, i.balance_minor) for i in invoices],
+                             currency=currency, customer_kind=customer.kind, country=customer.country, today=today,
+                             rates=fees.ReferenceRates.from_settings(self.settings), jurisdiction=policy.jurisdiction)]
+        jurisdiction = fees.jurisdiction_for(customer.country)
+        rates = fees.ReferenceRates.from_settings(self.settings)
+        rate = (getattr(rates, jurisdiction.reference).percent + jurisdiction.margin_points
+                if jurisdiction.reference else None)
+        return render.NoticeContext(
+            customer=render.Party(customer.name, customer.language, customer.country, customer.kind, customer.email,
+                                  customer.phone, tuple(l for l in (customer.address or "").splitlines() if l.strip())),
+            creditor=render.creditor_from_settings(self.settings),
+            lines=lines, currency=currency, total_minor=sum(l.balance_minor for l in lines),
+            reference=f"{customer.external_id}-{case.id if case else 0}-{message.step_key or message.kind}",
+            issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
+            deadline=today + timedelta(days=DEADLINE_DAYS) if message.kind in FORMAL else None,
+            interest_rate=rate if message.show_fees else None,
+            portal_url=portal_url(self.settings, customer.id), payment_url=self.settings.payment_url,
+            unsubscribe_url=unsubscribe_url(self.settings, customer.id, message.channel),
+            extra=dict(message.context.get("extra", {})))
+
+    def _render(self, session: Session, message: Message, customer: Customer, case: Case | None,
+                invoices: list[Invoice], recipient: str, now: datetime) -> Prepared:
+        ctx = self.context(session, message, customer, case, invoices, now)
+        token = message.reply_token or secrets.token_urlsafe(12)
+        stored = {"recipient": recipient, "reply_token": token,
+                  "context": {**message.context, "invoices": [l.number for l in ctx.lines],
+                              "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor}}
+        metadata = {"case_id": message.case_id, "customer_external_id": customer.external_id,
+                    "reference": ctx.reference, "recipient_name": customer.name,
+                    "unsubscribe_url": ctx.unsubscribe_url, "registered": message.kind == "registered_letter"}
+        envelope = dict(message_id=message.id, channel=message.channel, recipient=recipient, metadata=metadata)
+        if message.channel == "email":
+            rendered = render.render_email(message.template, ctx)
+            stored.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
+            envelope.update(subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token)
+        elif message.channel == "sms":
+            text = render.render_sms(message.template, ctx)
+            if not message.context.get("transactional") and not self._texted_before(session, customer.id):
+                text = render.with_opt_out_line(text, customer.language)
+            stored.update(body_text=text)
+            envelope.update(text=text)
+        elif message.channel in ("letter", "agency"):
+            pdf = render.render_letter_pdf(message.template, ctx, self.documents / f"message-{message.id}.pdf")
+            stored.update(subject=ctx.reference, pdf_path=str(pdf), body_text=None)
+            envelope.update(pdf_path=pdf, subject=ctx.reference)
+            if message.channel == "agency":
+                envelope.update(payload=case_file(session, customer, case, invoices, ctx))
+        return Prepared("send", stored=stored, envelope=Envelope(**envelope))
+
+    @staticmethod
+    def _texted_before(session: Session, customer_id: int) -> bool:
+        return session.execute(select(Message.id).where(Message.customer_id == customer_id, Message.channel == "sms",
+                                                        Message.status == SENT).limit(1)).first() is not None
+
+    # -- after the send -------------------------------------------------------------------------
+
+    def after_sent(self, session: Session, message: Message) -> None:
+        if message.channel == "agency" and message.case_id:
+            case = session.get(Case, message.case_id)
+            if case.state != ESCALATED:
+                case.state, case.updated_at = ESCALATED, self.clock.now()
+                session.add(case)
+                cancel_for_case(session, self.clock, case.id, "the case went to the collection agency")
+                audit.record(session, self.clock, actor="dispatch", action="case.escalated", subject_type="case",
+                             subject_id=case.id, message_id=message.id)
+
+
+def case_file(session: Session, customer: Customer, case: Case | None, invoices: list[Invoice],
+              ctx: render.NoticeContext) -> dict:
+    """What the agency needs to take the file over: who, what is owed, and what was already tried."""
+    history = session.execute(select(Message).where(Message.customer_id == customer.id, Message.status == SENT)
+                              .order_by(Message.sent_at)).scalars()
+    from dunning.arrangements.models import Promise
+
+    broken = session.execute(select(Promise).where(Promise.customer_id == customer.id,
+                                                   Promise.status == "broken")).scalars()
+    return {
+        "customer": {"external_id": customer.external_id, "name": customer.name, "kind": customer.kind,
+                     "country": customer.country, "language": customer.language},
+        "contacts": {"email": customer.email, "phone": customer.phone, "address": customer.address},
+        "currency": ctx.currency, "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor,
+        "invoices": [{"number": i.number, "issued_on": i.issued_on, "due_on": i.due_on,
+                      "total_minor": i.total_minor, "balance_minor": i.balance_minor} for i in invoices],
+        "messages": [{"sent_at": m.sent_at, "channel": m.channel, "kind": m.kind, "subject": m.subject}
+                     for m in history],
+        "broken_promises": [{"promised_on": p.promised_on, "amount_minor": p.amount_minor} for p in broken],
+        "case": {"id": case.id if case else None, "opened_at": case.opened_at if case else None},
+    }

@@ -1,0 +1,255 @@
+"""The cycle: for every account with money owed, open (or reopen) its case, ask the engine what is
+due, and act on it: plan messages, record passed steps, close cases that are paid.
+
+Planning is idempotent: a message's dedupe key is (case, episode, path, step, channel), inserted
+with ON CONFLICT DO NOTHING, so a second cycle (or two workers at once) plans nothing new. Only
+decisions that change something are audit events (plan, pass, close, open, band change): a
+"not due yet" every five minutes for every case would drown the log.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from dunning.audit import AuditEvent
+from dunning.cases import views
+from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
+from dunning.cases.risk import Risk, risks
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.ledger.bulk import executemany
+from dunning.outbox.models import AWAITING_APPROVAL, PENDING, QUEUED, Message
+from dunning.outbox.service import cancel_for_case
+from dunning.policies import calendar, service as policies
+from dunning.policies.document import Policy
+from dunning.policies.engine import CaseView, Decision, anchor_for, decide
+from dunning.tasks.service import open_task
+
+MAX_LEAD_DAYS = 60  # the earliest a path may start before the due date (policy documents are bounded so)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One decision, as the dry run and the preview show it."""
+
+    case_id: int | None
+    customer_external_id: str
+    customer_name: str
+    currency: str
+    action: str
+    rule: str
+    reason: str
+    step_key: str | None = None
+    kind: str | None = None
+    channels: tuple[str, ...] = ()
+    send_at: datetime | None = None
+    requires_approval: bool = False
+    amount_minor: int = 0
+    invoices: tuple[str, ...] = ()
+
+
+@dataclass
+class CycleReport:
+    counts: Counter = field(default_factory=Counter)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def planned(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "plan"]
+
+
+def dedupe_key(case: Case, decision: Decision, channel: str) -> str:
+    step = decision.step
+    return f"{case.id}:{case.episode}:{step.path}:{step.index}:{channel}"
+
+
+class Cycle:
+    def __init__(self, session: Session, clock: Clock, settings: Settings):
+        self.session, self.clock, self.settings = session, clock, settings
+        self.now = clock.now()
+        self.report = CycleReport()
+        self._policies: dict[str | None, Policy] = {}
+        self._case_updates: dict[int, dict[str, Any]] = {}  # case id -> columns to set
+        self._messages: list[dict[str, Any]] = []
+        self._audit: list[dict[str, Any]] = []
+
+    def policy(self, name: str | None) -> Policy:
+        if name not in self._policies:
+            self._policies[name] = policies.policy_for(self.session, name)
+        return self._policies[name]
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self, customer_ids: set[int] | None = None) -> CycleReport:
+        self._single_cycle_lock()
+        policies.ensure_default(self.session, self.clock)
+        accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=MAX_LEAD_DAYS), customer_ids)
+        cases = views.cases(self.session, set(accounts))
+        if customer_ids is not None:
+            cases = {k: c for k, c in cases.items() if k[0] in customer_ids}
+        customer_ids = {k[0] for k in accounts} | {k[0] for k in cases}
+        customers = views.customers(self.session, customer_ids)
+        customer_risks = risks(self.session, self.settings.late_days_threshold, customer_ids)
+        cases = self._open_cases(accounts, cases, customers, customer_risks)
+        contacts = views.contacts(self.session, self.now)
+        pending = views.cases_with_pending_messages(self.session)
+        for key, case in cases.items():
+            customer = customers[case.customer_id]
+            account = accounts.get(key)
+            view = self._view(case, customer, account, contacts, pending, customer_risks)
+            policy = self.policy(customer.policy_name)
+            decision = decide(view, policy, self.now)
+            self._act(case, customer, view, decision, customer_risks[case.customer_id])
+        self._flush()
+        return self.report
+
+    def _single_cycle_lock(self) -> None:
+        # Two workers may fire the cycle at once; on PostgreSQL the second waits for the first
+        # (SQLite's BEGIN IMMEDIATE already serialises writers). The dedupe keys would keep the
+        # messages single anyway; the lock keeps the case rows from being written twice.
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(728145)"))
+
+    def _band(self, customer: views.CustomerRow, risk: Risk) -> str:
+        return self.policy(customer.policy_name).band_for(risk.probability).name
+
+    def _open_cases(self, accounts, cases, customers, customer_risks) -> dict[tuple[int, str], Case]:
+        """New cases for accounts with something to chase; closed ones reopen as a new episode."""
+        rows = []
+        for key, account in accounts.items():
+            customer = customers[account.customer_id]
+            policy = self.policy(customer.policy_name)
+            band = self._band(customer, customer_risks[account.customer_id])
+            path = policy.path_for_band(band)
+            lead = path[1].lead_days if path else 0
+            today = calendar.local_date(self.now, customer.view.tz)
+            if anchor_for(account.invoices, today, lead_days=lead) is None:
+                continue
+            existing = cases.get(key)
+            if existing is None:
+                rows.append({"customer_id": account.customer_id, "currency": account.currency, "state": ACTIVE,
+                             "episode": 1, "opened_at": self.now, "policy_name": policy.name, "step_index": -1,
+                             "updated_at": self.now})
+            elif existing.state == CLOSED:
+                existing.state, existing.episode, existing.opened_at, existing.closed_at = ACTIVE, existing.episode + 1, self.now, None
+                existing.anchor_due_on = existing.path_name = existing.step_key = existing.step_after_days = None
+                existing.step_index, existing.step_at, existing.policy_version = -1, None, None
+                self.session.add(existing)
+                self._audit_event("case.reopened", existing, customers[existing.customer_id], episode=existing.episode)
+                self.report.counts["reopened"] += 1
+        if rows:
+            stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
+                Case.__table__).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
+            executemany(self.session, stmt, rows)
+            self.session.flush()
+            new_keys = {(r["customer_id"], r["currency"]) for r in rows}
+            for case in self.session.execute(select(Case).where(Case.state == ACTIVE, Case.step_index == -1)).scalars():
+                key = (case.customer_id, case.currency)
+                if key in new_keys and key not in cases:
+                    cases[key] = case
+                    self._audit_event("case.opened", case, customers[case.customer_id])
+                    self.report.counts["opened"] += 1
+        self.session.flush()
+        return {k: c for k, c in cases.items() if c.state != CLOSED}
+
+    def _view(self, case: Case, customer: views.CustomerRow, account, contacts, pending, customer_risks) -> CaseView:
+        state = case.state
+        if state == PAUSED and case.pause_reason == "hold" and case.paused_until and case.paused_until <= self.now:
+            state = ACTIVE  # a manual hold with an end date ends by itself
+            self._update(case, state=ACTIVE, paused_until=None, pause_reason=None)
+        return CaseView(
+            case_id=case.id, currency=case.currency, state=state,
+            invoices=tuple(account.invoices) if account else (), customer=customer.view,
+            contacts=tuple(contacts.get(case.customer_id, ())), band=self._band(customer, customer_risks[case.customer_id]),
+            path_name=case.path_name, policy_version=case.policy_version, current_step_index=case.step_index,
+            current_step_key=case.step_key, current_step_after_days=case.step_after_days,
+            current_step_at=case.step_at, anchor_due_on=case.anchor_due_on, paused_until=case.paused_until,
+            pending_step=case.id in pending)
+
+    # -- acting ---------------------------------------------------------------------------------
+
+    def _act(self, case: Case, customer: views.CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
+        self.report.counts[d.action] += 1
+        self.report.outcomes.append(Outcome(
+            case.id, customer.external_id, customer.name, case.currency, d.action, d.rule, d.reason,
+            d.step.key if d.step else None, d.kind, d.channels, d.send_not_before, d.requires_approval,
+            d.amount_minor, tuple(i.number for i in d.invoices)))
+        changes: dict[str, Any] = {}
+        if d.anchor_due_on is not None and case.anchor_due_on is None:
+            changes["anchor_due_on"] = d.anchor_due_on  # fixed now, so later payments can't move it
+        if case.band != view.band:
+            if case.band is not None:
+                self._audit_event("case.band_changed", case, customer, old_band=case.band, new_band=view.band,
+                                  old_risk=case.risk, new_risk=risk.probability, source=risk.source)
+            changes.update(band=view.band, risk=risk.probability)
+        if d.next_check_at != case.next_check_at:
+            changes["next_check_at"] = d.next_check_at
+        if d.action == "close":
+            changes.update(state=CLOSED, closed_at=self.now, next_check_at=None)
+            cancel_for_case(self.session, self.clock, case.id, "the case closed: nothing overdue is owed")
+            self._audit_event("case.closed", case, customer, reason=d.reason)
+        elif d.action in ("plan", "pass"):
+            changes.update(path_name=d.step.path, policy_version=d.policy_version, step_index=d.step.index,
+                           step_key=d.step.key, step_after_days=d.step.after_days, policy_name=self.policy(customer.policy_name).name)
+            if d.action == "plan":
+                changes["step_at"] = d.send_not_before
+                self._plan(case, customer, d)
+            self._audit_event("case.step_planned" if d.action == "plan" else "case.step_passed", case, customer,
+                              reason=d.reason, rule=d.rule, step=d.step.key, band=d.band, risk=risk.probability,
+                              risk_source=risk.source, policy_version=d.policy_version, channels=list(d.channels))
+        if changes:
+            self._update(case, **changes)
+
+    def _update(self, case: Case, **columns: Any) -> None:
+        self._case_updates.setdefault(case.id, {"_id": case.id, "updated_at": self.now}).update(columns)
+
+    def _plan(self, case: Case, customer: views.CustomerRow, d: Decision) -> None:
+        if d.kind == "call_task":
+            open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
+                      customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,
+                      title=f"Call {customer.name} about {len(d.invoices)} overdue invoice(s)", detail=d.reason)
+            return
+        channels = list(d.channels) + (["agency"] if d.escalates else [])
+        status = AWAITING_APPROVAL if d.requires_approval else QUEUED
+        for channel in channels:
+            self._messages.append({
+                "dedupe_key": dedupe_key(case, d, channel), "case_id": case.id, "customer_id": case.customer_id,
+                "currency": case.currency, "channel": channel, "kind": d.kind, "template": d.template,
+                "path_name": d.step.path, "step_index": d.step.index, "step_key": d.step.key,
+                "policy_version": d.policy_version, "status": status, "send_after": d.send_not_before,
+                "requires_approval": d.requires_approval, "show_fees": d.show_fees,
+                "invoice_ids": [i.id for i in d.invoices], "amount_minor": d.amount_minor, "context": {},
+                "attempts": 0, "created_at": self.now, "updated_at": self.now})
+
+    def _audit_event(self, action: str, case: Case, customer: views.CustomerRow, **data: Any) -> None:
+        self._audit.append({"at": self.now, "actor": "cycle", "action": action, "subject_type": "case",
+                            "subject_id": str(case.id), "data": {"customer": customer.external_id,
+                                                                 "currency": case.currency, **data}})
+
+    def _flush(self) -> None:
+        table = Case.__table__
+        dialect = self.session.get_bind().dialect.name
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in self._case_updates.values():
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        for columns, rows in by_columns.items():
+            stmt = update(table).where(table.c.id == bindparam("_id")).values(
+                {c: bindparam(c) for c in columns if c != "_id"})
+            self.session.execute(stmt, rows)
+        if self._messages:
+            stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)
+            executemany(self.session, stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages)
+        if self._audit:
+            executemany(self.session, insert(AuditEvent.__table__), self._audit)
+        self.session.flush()
+        self.session.expire_all()
+
+
+def run_cycle(session: Session, clock: Clock, settings: Settings, customer_ids: set[int] | None = None) -> CycleReport:
+    return Cycle(session, clock, settings).run(customer_ids)

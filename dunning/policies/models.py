@@ -1,0 +1,22 @@
+"""Policies are stored as versioned documents: a save adds a version, cases record the one they follow."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text, UniqueConstraint, Column
+from sqlmodel import Field, SQLModel
+
+from dunning.db import utc_column
+
+
+class PolicyVersion(SQLModel, table=True):
+    __tablename__ = "policy_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: int
+    format: str = Field(max_length=4)  # yaml | json: the document is kept as written, comments included
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

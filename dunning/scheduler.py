@@ -1,0 +1,78 @@
+"""APScheduler wiring (DESIGN.md section 5): which job runs how often.
+
+The database is the source of truth; the scheduler only fires periodic jobs, each safe to run
+twice or in two processes at once (dedupe keys, SKIP LOCKED claims, an advisory lock on the
+cycle). The job store is SQLAlchemy on the service's own database, so the schedule survives
+restarts; job functions are referenced by name and find the running worker through `_worker`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timezone
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dunning.cases.compose import Composer
+from dunning.cases.cycle import run_cycle
+from dunning.channels.registry import build_transports
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.db import Database
+from dunning.outbox.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+JOB_TABLE = "apscheduler_jobs"
+_worker: "Worker | None" = None
+
+
+class Worker:
+    def __init__(self, settings: Settings, db: Database, clock: Clock):
+        self.settings, self.db, self.clock = settings, db, clock
+        self.dispatcher = Dispatcher(db, clock, build_transports(settings), Composer(settings, clock),
+                                     batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
+        self.scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=db.engine,
+                                                                                   tablename=JOB_TABLE)},
+                                          timezone=timezone.utc,
+                                          job_defaults={"coalesce": True, "max_instances": 1,
+                                                        "misfire_grace_time": 300})
+
+    def cycle(self) -> None:
+        with self.db.session() as session:
+            report = run_cycle(session, self.clock, self.settings)
+        if report.counts:
+            log.info("cycle: %s", dict(report.counts))
+
+    async def start(self) -> None:
+        global _worker
+        _worker = self
+        jobs = [("cycle", "dunning.scheduler:cycle_job", self.settings.cycle_interval_seconds),
+                ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds)]
+        for job_id, func, seconds in jobs:
+            self.scheduler.add_job(func, "interval", seconds=seconds, id=job_id, replace_existing=True)
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        global _worker
+        self.scheduler.shutdown(wait=False)
+        await self.dispatcher.close()
+        _worker = None
+
+
+async def cycle_job() -> None:
+    if _worker is not None:
+        await asyncio.to_thread(_worker.cycle)
+
+
+async def dispatch_job() -> None:
+    if _worker is not None:
+        counts = await _worker.dispatcher.run_once()
+        if any(counts.values()):
+            log.info("dispatch: %s", dict(counts))
+
+
+async def start_embedded(settings: Settings, db: Database, clock: Clock) -> Worker:
+    worker = Worker(settings, db, clock)
+    await worker.start()
+    return worker
