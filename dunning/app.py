@@ -14,7 +14,12 @@ from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
+from dunning.policies import service as policies
+from dunning.cases.routes import router as cases_router
 from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
+from dunning.outbox.routes import router as outbox_router
+from dunning.policies.routes import router as policies_router
+from dunning.web.unsubscribe import router as unsubscribe_router
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.bootstrap_api_key:
-            with database.session() as session:
+        with database.session() as session:
+            policies.ensure_default(session, clock)  # the shipped default, on first start
+            if settings.bootstrap_api_key:
                 auth.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
         worker = None
         if run_worker:
@@ -44,7 +50,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
-    app.include_router(ledger_router)
+    for router in (ledger_router, cases_router, policies_router, outbox_router, unsubscribe_router):
+        app.include_router(router)
     install_error_handlers(app)
     document_extra_schemas(app, BATCH_SCHEMAS)
     return app

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
@@ -29,6 +29,15 @@ def get_settings(request: Request) -> Settings:
 # scope="function" runs the commit as soon as the route returns and before the response is sent;
 # the default would commit after sending, and a failed commit would reach the client as a 2xx.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+# Bodies some routes parse themselves (bulk batches, policy documents), so that every problem is
+# reported their way; the OpenAPI document still describes them.
+Body = Annotated[bytes, Depends(raw_body)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -44,7 +53,9 @@ class Caller:
         return f"api_key:{self.name}"
 
 
-def require(scope: str):
+def require(scope: str) -> Any:
+    """`dependencies=[require("read")]`, or `caller: Caller = require("manage")` to know who acts."""
+
     def dependency(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
         key = auth.authenticate(session, authorization)
         auth.check_scope(key, scope)

@@ -92,4 +92,5 @@ def app(settings, db, clock):
 
 @pytest.fixture
 def client(app, db, clock) -> TestClient:
-    return make_client(app, new_key(db, clock, ["admin"], "admin"))
+    with make_client(app, new_key(db, clock, ["admin"], "admin")) as c:  # start-up runs (default policy)
+        yield c

@@ -33,7 +33,6 @@ from dunning.policies.engine import InvoiceView
 FORMAL = ("formal_notice", "registered_letter", "agency_handoff")
 DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French practice)
 PAUSE_RECHECK = timedelta(hours=1)
-FEE_KINDS = {"interest": "late_interest", "compensation": "recovery_fee"}
 
 
 class Composer:
@@ -109,7 +108,8 @@ class Composer:
         fee_lines = []
         if message.show_fees:
             policy = policies.policy_for(session, customer.policy_name)
-            fee_lines = [render.FeeLine(f.label, f.amount_minor, f.calculation, FEE_KINDS.get(f.kind, f.kind))
+            numbers = {i.id: i.number for i in invoices}
+            fee_lines = [render.FeeLine(f.label, f.amount_minor, f.calculation, f.kind, numbers.get(f.invoice_id))
                          for f in fees.late_payment_fees(
                              [InvoiceView(i.id, i.number, i.due_on, i.balance_minor) for i in invoices],
                              currency=currency, customer_kind=customer.kind, country=customer.country, today=today,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from dunning.audit import AuditEvent
@@ -28,9 +29,10 @@ from dunning.outbox.models import AWAITING_APPROVAL, PENDING, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
-from dunning.policies.engine import CaseView, Decision, anchor_for, decide
+from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
 from dunning.tasks.service import open_task
 
+MAX_PASSES = 10
 MAX_LEAD_DAYS = 60  # the earliest a path may start before the due date (policy documents are bounded so)
 
 
@@ -88,26 +90,32 @@ class Cycle:
 
     def run(self, customer_ids: set[int] | None = None) -> CycleReport:
         self._single_cycle_lock()
+        for case, customer, view, policy, risk in self.views(customer_ids):
+            decision = decide(view, policy, self.now)
+            for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
+                self._act(case, customer, view, decision, risk)
+                if decision.action != "pass":
+                    break
+                view = record_step(view, decision)
+                decision = decide(view, policy, self.now)
+        self._flush()
+        return self.report
+
+    def views(self, customer_ids: set[int] | None = None):
+        """Every case to decide on, with what the engine needs; opens and reopens cases on the way."""
         policies.ensure_default(self.session, self.clock)
         accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=MAX_LEAD_DAYS), customer_ids)
-        cases = views.cases(self.session, set(accounts))
-        if customer_ids is not None:
-            cases = {k: c for k, c in cases.items() if k[0] in customer_ids}
+        cases = views.cases(self.session, set(accounts), customer_ids)
         customer_ids = {k[0] for k in accounts} | {k[0] for k in cases}
         customers = views.customers(self.session, customer_ids)
         customer_risks = risks(self.session, self.settings.late_days_threshold, customer_ids)
         cases = self._open_cases(accounts, cases, customers, customer_risks)
-        contacts = views.contacts(self.session, self.now)
-        pending = views.cases_with_pending_messages(self.session)
+        contacts = views.contacts(self.session, self.now, customer_ids)
+        pending = views.cases_with_pending_messages(self.session, customer_ids)
         for key, case in cases.items():
             customer = customers[case.customer_id]
-            account = accounts.get(key)
-            view = self._view(case, customer, account, contacts, pending, customer_risks)
-            policy = self.policy(customer.policy_name)
-            decision = decide(view, policy, self.now)
-            self._act(case, customer, view, decision, customer_risks[case.customer_id])
-        self._flush()
-        return self.report
+            view = self._view(case, customer, accounts.get(key), contacts, pending, customer_risks)
+            yield case, customer, view, self.policy(customer.policy_name), customer_risks[case.customer_id]
 
     def _single_cycle_lock(self) -> None:
         # Two workers may fire the cycle at once; on PostgreSQL the second waits for the first
@@ -208,6 +216,10 @@ class Cycle:
 
     def _update(self, case: Case, **columns: Any) -> None:
         self._case_updates.setdefault(case.id, {"_id": case.id, "updated_at": self.now}).update(columns)
+        for name, value in columns.items():
+            # the loaded row now reads as what will be written (a pass and a plan in one cycle),
+            # without the ORM also queueing its own UPDATE: the bulk statement in _flush writes it
+            set_committed_value(case, name, value)
 
     def _plan(self, case: Case, customer: views.CustomerRow, d: Decision) -> None:
         if d.kind == "call_task":

@@ -18,6 +18,11 @@ from dunning.outbox.models import IN_DOUBT, PENDING, SENDING, SENT, Message
 from dunning.policies.engine import ContactView, CustomerView, InvoiceView
 
 CONTACT_LOOKBACK = timedelta(days=14)  # the caps look at most 7 days back; spacing a few more
+FEW = 2_000  # up to this many customers, filter in SQL; beyond, one scan is cheaper than chunks
+
+
+def _only(stmt, column, ids: set[int] | None):
+    return stmt.where(column.in_(ids)) if ids is not None and len(ids) <= FEW else stmt
 
 
 @dataclass
@@ -43,6 +48,7 @@ def open_invoices(session: Session, until: date, customer_ids: set[int] | None =
                    Invoice.balance_minor)
             .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= until)
             .order_by(Invoice.customer_id, Invoice.currency, Invoice.due_on, Invoice.id))
+    stmt = _only(stmt, Invoice.customer_id, customer_ids)
     accounts: dict[tuple[int, str], Account] = {}
     for inv_id, customer_id, currency, number, due_on, balance in session.connection().execute(stmt):
         if customer_ids is not None and customer_id not in customer_ids:
@@ -54,10 +60,12 @@ def open_invoices(session: Session, until: date, customer_ids: set[int] | None =
     return accounts
 
 
-def cases(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Case]:
+def cases(session: Session, keys: set[tuple[int, str]], customer_ids: set[int] | None = None) -> dict[tuple[int, str], Case]:
     """Every case that is not closed, and the closed ones of accounts that owe again."""
     found = {}
-    for case in session.execute(select(Case)).scalars():
+    for case in session.execute(_only(select(Case), Case.customer_id, customer_ids)).scalars():
+        if customer_ids is not None and case.customer_id not in customer_ids:
+            continue
         if case.state != CLOSED or (case.customer_id, case.currency) in keys:
             found[(case.customer_id, case.currency)] = case
     return found
@@ -72,11 +80,11 @@ def _hold_until(hold: date | None, tz: str) -> datetime | None:
 
 def customers(session: Session, ids: set[int]) -> dict[int, CustomerRow]:
     opted: dict[int, set[str]] = defaultdict(set)
-    for customer_id, channel in session.connection().execute(select(OptOut.customer_id, OptOut.channel)):
+    for customer_id, channel in session.connection().execute(
+            _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)):
         opted[customer_id].add(channel)
     out = {}
-    for c in session.execute(select(Customer).where(Customer.id.in_(ids)) if len(ids) < 5000
-                             else select(Customer)).scalars():
+    for c in session.execute(_only(select(Customer), Customer.id, ids)).scalars():
         if c.id not in ids:
             continue
         invalid = set(c.invalid_channels)
@@ -93,17 +101,19 @@ def customers(session: Session, ids: set[int]) -> dict[int, CustomerRow]:
     return out
 
 
-def contacts(session: Session, now: datetime) -> dict[int, list[ContactView]]:
+def contacts(session: Session, now: datetime, customer_ids: set[int] | None = None) -> dict[int, list[ContactView]]:
     """Messages sent recently or still to go out, per customer: what the contact caps count."""
     stmt = (select(Message.customer_id, Message.channel, Message.sent_at, Message.send_after)
             .where(Message.status.in_((*PENDING, SENDING, SENT, IN_DOUBT)),
                    Message.send_after >= now - CONTACT_LOOKBACK, Message.channel != "agency"))
+    stmt = _only(stmt, Message.customer_id, customer_ids)
     out: dict[int, list[ContactView]] = defaultdict(list)
     for customer_id, channel, sent_at, send_after in session.execute(stmt):
         out[customer_id].append(ContactView(sent_at or send_after, channel))
     return out
 
 
-def cases_with_pending_messages(session: Session) -> set[int]:
-    stmt = select(Message.case_id).where(Message.status.in_((*PENDING, SENDING))).distinct()
+def cases_with_pending_messages(session: Session, customer_ids: set[int] | None = None) -> set[int]:
+    stmt = _only(select(Message.case_id).where(Message.status.in_((*PENDING, SENDING))).distinct(),
+                 Message.customer_id, customer_ids)
     return {case_id for case_id in session.connection().execute(stmt).scalars() if case_id is not None}

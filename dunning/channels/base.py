@@ -15,10 +15,18 @@ CHANNELS = ("email", "sms", "letter", "agency")
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool, code: str | None = None):
+    """permanent: trying again cannot help. recipient: the address or number itself is bad, so the
+    customer's contact on this channel is invalid (not just this message). uncertain: the
+    provider may already have taken the message (a timeout after the body was sent): sending it
+    again could deliver it twice, so a person decides."""
+
+    def __init__(self, message: str, *, permanent: bool, code: str | None = None, recipient: bool = False,
+                 uncertain: bool = False):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.recipient = recipient
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True)

@@ -186,10 +186,11 @@ class SmtpTransport:
             raise _classify_reply(stage, exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             # Timeouts and broken connections. After DATA was sent the server may have taken
-            # the message: retryable, and the outbox treats such an attempt as in doubt.
+            # the message: retryable, but uncertain, and the outbox puts it in doubt.
             self._drop()
             raise TransportError(f"SMTP {stage}: {type(exc).__name__}: {exc}", permanent=False,
-                                 code=f"{stage}_{'timeout' if isinstance(exc, TimeoutError) else 'connection'}") from exc
+                                 code=f"{stage}_{'timeout' if isinstance(exc, TimeoutError) else 'connection'}",
+                                 uncertain=stage == "data") from exc
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
@@ -235,17 +236,19 @@ def _classify_reply(stage: str, code: int, message: str) -> TransportError:
     if 400 <= code < 500 or stage == "connect":
         return TransportError(text, permanent=False, code=str(code))
     if stage in ("rcpt", "data") or (stage == "mail" and code == 552):
-        return TransportError(text, permanent=True, code=str(code))
+        # Refused at RCPT: the mailbox (unknown user, domain gone); at DATA: this content.
+        return TransportError(text, permanent=True, code=str(code), recipient=stage == "rcpt")
     return TransportError(text, permanent=False, code=str(code))
 
 
 def check_address(address: str) -> None:
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in address):
-        raise TransportError(f"not an email address: {address!r}", permanent=True, code="invalid_address")
+        raise TransportError(f"not an email address: {address!r}", permanent=True, code="invalid_address",
+                             recipient=True)
     if not address.isascii():
         raise TransportError(f"internationalised address not supported: {address!r}", permanent=True,
-                             code="invalid_address")
+                             code="invalid_address", recipient=True)
 
 
 def _tls_context(settings: Any) -> ssl.SSLContext | None:

@@ -51,7 +51,7 @@ class LetterTransport:
         lines = [line.strip() for line in envelope.recipient.splitlines() if line.strip()]
         if len(lines) < 2:
             raise TransportError("a letter needs a name and at least one address line", permanent=True,
-                                 code="invalid_address")
+                                 code="invalid_address", recipient=True)
         pdf = envelope.pdf_path
         if pdf is None:
             if not envelope.html:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache, partial
@@ -32,20 +32,23 @@ CHANNEL_FOLDERS = {"email": "emails", "sms": "sms", "letter": "letters"}
 
 OPT_OUT_LINES = {"en": "Reply STOP to opt out", "fr": "Répondez STOP pour vous désabonner"}
 
-# Fee kinds the fees module emits, named in the customer's language; an unknown kind shows the
-# label the fees module wrote.
+# Fee kinds as dunning.policies.fees emits them (FeeLine.kind), named in the customer's language;
+# an unknown kind shows the label the fees module wrote. The fees module writes one line per
+# invoice, so the label says which invoice it is about.
 FEE_LABELS = {
     "en": {
-        "recovery_fee": "Fixed compensation for recovery costs",
-        "late_interest": "Late payment interest",
-        "admin_fee": "Administration fee",
+        "compensation": "Fixed compensation for recovery costs",
+        "interest": "Late payment interest",
     },
     "fr": {
-        "recovery_fee": "Indemnité forfaitaire pour frais de recouvrement",
-        "late_interest": "Pénalités de retard",
-        "admin_fee": "Frais de dossier",
+        "compensation": "Indemnité forfaitaire pour frais de recouvrement",
+        "interest": "Pénalités de retard",
     },
 }
+FEE_INVOICE = {"en": "invoice {number}", "fr": "facture {number}"}
+
+# Templates about invoices that are not due yet: their sample data lists upcoming invoices.
+PRE_DUE_TEMPLATES = frozenset({"pre_due_nudge"})
 
 # What a template reads from NoticeContext.extra, checked before rendering so a caller that
 # forgot one gets its name rather than a Jinja traceback.
@@ -82,7 +85,8 @@ class FeeLine:
     label: str
     amount_minor: int
     calculation: str  # how the amount was reached, shown to the customer
-    kind: str = "other"  # recovery_fee | late_interest | admin_fee | other
+    kind: str = "other"  # interest | compensation (dunning.policies.fees) | other
+    invoice: str | None = None  # the invoice number the fee is about, when it is about one
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,13 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
         raise TemplateContextError(f"template {name!r} needs extra[{', '.join(missing)}]")
     locale = _locale(language, ctx.customer.country)
     labels = FEE_LABELS.get(language, FEE_LABELS[FALLBACK_LANGUAGE])
+    invoice_label = FEE_INVOICE.get(language, FEE_INVOICE[FALLBACK_LANGUAGE])
+
+    def fee_label(fee: FeeLine) -> str:
+        if fee.kind not in labels:
+            return fee.label
+        return f"{labels[fee.kind]}, {invoice_label.format(number=fee.invoice)}" if fee.invoice else labels[fee.kind]
+
     variables = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
     variables.update(
         ctx=ctx,
@@ -215,7 +226,7 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
         date=lambda value, fmt="long": format_date(value, fmt, locale=locale),
         # The locale's own pattern ("12,15 %" in French), keeping the rate's decimals.
         percent=lambda rate: format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False),
-        fee_label=lambda fee: labels.get(fee.kind, fee.label),
+        fee_label=fee_label,
     )
     return variables
 
@@ -313,7 +324,9 @@ def template_names(templates: Path | None = None) -> dict[str, list[str]]:
     return out
 
 
-def sample_context(language: str = "en", *, kind: str = "business") -> NoticeContext:
+def sample_context(language: str = "en", *, kind: str = "business", upcoming: bool = False) -> NoticeContext:
+    """Plausible data for checks and previews. upcoming: the invoices are not due yet, as a
+    pre-due nudge lists them (nothing late, no fees, no deadline)."""
     country = {"fr": "FR", "en": "GB"}.get(language)
     currency = "EUR" if country == "FR" else "GBP"
     issued = date(2025, 10, 1)
@@ -323,9 +336,12 @@ def sample_context(language: str = "en", *, kind: str = "business") -> NoticeCon
         InvoiceLine("INV-1042", date(2025, 8, 10), date(2025, 9, 9), 9_900, currency, 22),
     ]
     fees = [
-        FeeLine("Recovery costs", 3 * 4_000, f"3 invoices x 40.00 {currency}", "recovery_fee"),
-        FeeLine("Interest", 2_531, f"174,950 {currency} x 12.15% x days late / 365", "late_interest"),
+        FeeLine("Recovery costs", 3 * 4_000, f"3 invoices x 40.00 {currency}", "compensation"),
+        FeeLine("Interest", 2_531, f"174,950 {currency} x 12.15% x days late / 365", "interest"),
     ]
+    if upcoming:
+        lines = [replace(line, due_on=issued + timedelta(days=3 + 7 * i), days_late=0) for i, line in enumerate(lines)]
+        fees = []
     return NoticeContext(
         customer=Party(
             name="Dupont & Fils SARL" if country == "FR" else "Acme Widgets Ltd",
@@ -341,8 +357,8 @@ def sample_context(language: str = "en", *, kind: str = "business") -> NoticeCon
         total_minor=sum(line.balance_minor for line in lines),
         fees=fees,
         fees_total_minor=sum(fee.amount_minor for fee in fees),
-        deadline=issued + timedelta(days=8),
-        interest_rate=Decimal("12.15"),
+        deadline=None if upcoming else issued + timedelta(days=8),
+        interest_rate=None if upcoming else Decimal("12.15"),
         reference="C-000123",
         issued_on=issued,
         portal_url="https://pay.example.com/p/sample-token",
@@ -357,6 +373,10 @@ def sample_context(language: str = "en", *, kind: str = "business") -> NoticeCon
             "agency_name": "Northern Credit Recovery",
         },
     )
+
+
+def sample_for(name: str, language: str, *, kind: str = "business") -> NoticeContext:
+    return sample_context(language, kind=kind, upcoming=name in PRE_DUE_TEMPLATES)
 
 
 def check_all(templates: Path | None = None, *, pdf: bool = False) -> list[Problem]:
@@ -380,7 +400,7 @@ def check_all(templates: Path | None = None, *, pdf: bool = False) -> list[Probl
                     problems.append(Problem(channel, name, language, "missing: falls back to English"))
                     continue
                 for kind in ("business", "consumer"):
-                    ctx = sample_context(language, kind=kind)
+                    ctx = sample_for(name, language, kind=kind)
                     try:
                         out = renderers[channel](name, ctx)
                     except Exception as exc:  # any failure is a finding, not a crash of the check
@@ -418,7 +438,7 @@ def preview(name: str, language: str, out_dir: Path, *, templates: Path | None =
     from dunning.channels.email import MailIdentity, compose
 
     root = _root(templates)
-    ctx = ctx or sample_context(language)
+    ctx = ctx or sample_for(name, language)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = template_names(root)
     written: list[Path] = []

@@ -20,6 +20,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from dunning.channels.base import Envelope, ProviderReceipt, TransportError
 from dunning.channels.gsm import count_segments
@@ -102,10 +103,10 @@ class TwilioSmsTransport:
         except (TwilioRestException, TwilioServiceException) as exc:
             raise classify(exc) from exc
         except requests.RequestException as exc:
-            # Includes a read timeout after Twilio may have accepted the message: retryable,
-            # and the outbox treats the attempt as in doubt.
+            # A read timeout or a connection dropped mid-answer may come after Twilio accepted
+            # the message: retryable, but uncertain, and the outbox puts it in doubt.
             raise TransportError(f"Twilio unreachable: {type(exc).__name__}: {exc}", permanent=False,
-                                 code="connection") from exc
+                                 code="connection", uncertain=not _never_reached(exc)) from exc
 
     async def close(self) -> None:
         session = getattr(self._client.http_client, "session", None)
@@ -124,6 +125,15 @@ def classify(exc: TwilioRestException | TwilioServiceException) -> TransportErro
     else:
         permanent = 400 <= status < 500
     return TransportError(text, permanent=permanent, code=str(code if code is not None else status))
+
+
+def _never_reached(exc: requests.RequestException) -> bool:
+    """The request cannot have reached Twilio: refused or timed out while connecting, or never built."""
+    if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, (requests.ConnectionError, requests.Timeout,
+                                                                          requests.exceptions.ChunkedEncodingError)):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _http_client(settings: Any) -> TwilioHttpClient:

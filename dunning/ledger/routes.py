@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from dunning.clock import today
-from dunning.deps import ClockDep, SessionDep, require
+from dunning.deps import Body, ClockDep, SessionDep, require
 from dunning.ledger import queries, service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import (AgingReport, CreditNoteBatch, CreditNoteIn, CustomerBatch, CustomerDetail,
@@ -17,15 +17,8 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 # Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
-# back together in one 422; the OpenAPI document still describes them (see app.py).
+# back together in one 422 (see app.document_extra_schemas for their OpenAPI description).
 BATCH_SCHEMAS = [CustomerBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-Body = Annotated[bytes, Depends(raw_body)]
 
 
 def documented(model) -> dict:

@@ -155,21 +155,34 @@ def get(session: Session, message_id: int) -> Message:
 
 
 def decide_approval(session: Session, clock: Clock, message_id: int, *, approve: bool, actor: str,
-                    note: str | None) -> Message:
+                    note: str | None) -> list[Message]:
+    """One decision for the whole step: the registered letter and its copy by email, or the agency
+    file and the customer's notice, go together or not at all."""
     message = get(session, message_id)
-    now = clock.now()
-    values = dict(decided_by=actor, decided_at=now, decision_note=note, updated_at=now)
-    if approve:
-        values |= dict(status=QUEUED, send_after=max(message.send_after, now))
-    else:
-        values |= dict(status=REJECTED)
-    if not _move(session, message_id, (AWAITING_APPROVAL,), **values):
+    if message.status != AWAITING_APPROVAL:
         raise Conflict(f"message {message_id} is {message.status}, not awaiting approval")
-    audit.record(session, clock, actor=actor, action="message.approved" if approve else "message.rejected",
-                 subject_type="message", subject_id=message_id, note=note, kind=message.kind,
-                 case_id=message.case_id)
-    session.refresh(message)
-    return message
+    siblings = [message]
+    if message.case_id is not None and message.step_index is not None:
+        siblings = list(session.execute(select(Message).where(
+            Message.case_id == message.case_id, Message.path_name == message.path_name,
+            Message.step_index == message.step_index, Message.status == AWAITING_APPROVAL)).scalars())
+    now = clock.now()
+    for m in siblings:
+        values = dict(decided_by=actor, decided_at=now, decision_note=note, updated_at=now)
+        values |= dict(status=QUEUED, send_after=max(m.send_after, now)) if approve else dict(status=REJECTED)
+        _move(session, m.id, (AWAITING_APPROVAL,), **values)
+        audit.record(session, clock, actor=actor, action="message.approved" if approve else "message.rejected",
+                     subject_type="message", subject_id=m.id, note=note, kind=m.kind, channel=m.channel,
+                     case_id=m.case_id)
+    if not approve and message.case_id is not None:
+        # a person said no to this step: the case must not slide on to an even heavier one
+        from dunning.cases.service import hold_for_review
+
+        hold_for_review(session, clock, message.case_id, actor,
+                        f"step {message.step_key} ({message.kind}) was rejected" + (f": {note}" if note else ""))
+    for m in siblings:
+        session.refresh(m)
+    return siblings
 
 
 def resolve_in_doubt(session: Session, clock: Clock, message_id: int, *, outcome: str, actor: str) -> Message:

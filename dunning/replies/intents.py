@@ -80,9 +80,9 @@ CAP_CURRENCY_MISMATCH = 0.7
 CAP_SEVERAL_AMOUNTS = 0.9
 CAP_SEVERAL_INVOICES = 0.9
 CAP_HEDGED = 0.8
+CAP_SOFTENED_NEGATION = 0.8
 # Weight of a lexicon's `fallbacks` keywords: a suggestion for the person, never an action.
 FALLBACK_KEYWORD_WEIGHT = 0.5
-CAP_SOFTENED_NEGATION = 0.8
 # A promise further out than this is more likely a misreading ("15/03" read as next year) than a plan.
 FAR_DATE_DAYS = 92
 # Intents where the customer states a commitment or a fact that is acted on as such: a hedge
@@ -490,10 +490,10 @@ def classify(
             caps.append(CAP_CURRENCY_MISMATCH)
             reasons.append(f"amount in {amount_currency}, case in {currency.upper()}")
     if intent in COMMITMENTS:
-        hedges = [h for h in lex.hedges if h.search(norm)]
+        hedges = [m.group(0) for m in (h.search(norm) for h in lex.hedges) if m]
         if hedges:
             caps.append(CAP_HEDGED)
-            reasons.append("hedged: " + ", ".join(repr(h.search(norm).group(0)) for h in hedges))
+            reasons.append("hedged: " + ", ".join(repr(h) for h in hedges))
     if len(set(invoices)) > 1:
         caps.append(CAP_SEVERAL_INVOICES)
         reasons.append("several invoice numbers mentioned")
@@ -636,7 +636,11 @@ def _find_dates(
         if any(start < e and s < end for s, e in taken):
             continue
         taken.append((start, end))
-        hits.append((start, _resolve(lex, rule, m, _original(text, index, start, end), local)))
+        hit = _resolve(lex, rule, m, _original(text, index, start, end), local)
+        named = m.groupdict().get("weekday")
+        if named and hit.day and hit.day.weekday() != lex.weekdays[named]:
+            hit = _DateHit(hit.rule, hit.day, hit.approximate, True, f"{named} is not {hit.day.isoformat()}")
+        hits.append((start, hit))
     for s, e in taken:
         work = _mask(work, s, e)
     return [hit for _, hit in sorted(hits, key=lambda h: h[0])], work

@@ -24,6 +24,7 @@ from dunning.channels.render import (
 )
 
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
+NUDGES = ["pre_due_nudge"]
 CONFIRMATIONS = ["promise_confirmation", "plan_confirmation", "installment_reminder", "opt_out_confirmation", "help"]
 
 
@@ -37,8 +38,8 @@ def test_every_template_renders_in_every_language():
 
 def test_the_catalogue_has_every_step_and_confirmation():
     names = template_names()
-    assert set(names["email"]) == set(STEP_KINDS + CONFIRMATIONS)
-    assert set(names["sms"]) == set(STEP_KINDS + CONFIRMATIONS) - {"registered_letter"}
+    assert set(names["email"]) == set(STEP_KINDS + NUDGES + CONFIRMATIONS)
+    assert set(names["sms"]) == set(STEP_KINDS + NUDGES + CONFIRMATIONS) - {"registered_letter"}
     assert set(names["letter"]) == set(STEP_KINDS)
 
 
@@ -164,3 +165,43 @@ def test_preview_writes_what_each_channel_would_send(tmp_path):
 def test_party_defaults_are_safe():
     party = Party(name="X")
     assert party.language == "en" and party.address_lines == ()
+
+
+def test_the_pre_due_nudge_announces_a_due_date_and_no_lateness():
+    ctx = sample_context("en", upcoming=True)
+    one = replace(ctx, lines=ctx.lines[:1], total_minor=ctx.lines[0].balance_minor)
+    mail = render_email("pre_due_nudge", one)
+    assert mail.subject == "Heads-up: invoice INV-1001 is due on 4 October 2025 (£1,200.00)"
+    assert "your invoice INV-1001 for £1,200.00 is due on 4 October 2025" in mail.text
+    several = render_email("pre_due_nudge", ctx)
+    for number in ("INV-1001", "INV-1017", "INV-1042"):
+        assert number in several.text and number in several.html
+    for text in (mail.text, several.text, several.html):
+        assert "late" not in text.replace("Nothing is late", "")
+    fr = render_email("pre_due_nudge", replace(sample_context("fr", upcoming=True), lines=ctx.lines[:1]))
+    assert "arrive à échéance le 4 octobre 2025" in fr.subject and "retard" not in fr.text.replace("Aucun retard", "")
+    assert "is due on 04/10/2025" in render_sms("pre_due_nudge", one)
+
+
+def test_fee_kinds_are_those_the_fees_module_emits():
+    from datetime import date
+
+    from dunning.channels.render import FEE_LABELS, FeeLine
+    from dunning.config import Settings
+    from dunning.policies import fees
+    from dunning.policies.engine import InvoiceView
+
+    emitted = fees.late_payment_fees(
+        [InvoiceView(1, "INV-1001", date(2025, 9, 1), 120_000)], currency="EUR", customer_kind="business",
+        country="FR", today=date(2025, 10, 1), rates=fees.ReferenceRates.from_settings(Settings(_env_file=None)))
+    assert {f.kind for f in emitted} == {"interest", "compensation"}
+    for language in ("en", "fr"):
+        assert {f.kind for f in emitted} <= FEE_LABELS[language].keys()
+
+    ctx = sample_context("fr")
+    ctx = replace(ctx, fees=[FeeLine(f.label, f.amount_minor, f.calculation, f.kind, "INV-1001") for f in emitted])
+    text = plain(render_email("formal_notice", ctx).text)
+    assert "Pénalités de retard, facture INV-1001 : 11,98 €" in text
+    assert "Indemnité forfaitaire pour frais de recouvrement, facture INV-1001 : 40,00 €" in text
+    english = render_email("formal_notice", replace(ctx, customer=replace(ctx.customer, language="en"))).text
+    assert "Late payment interest, invoice INV-1001" in english

@@ -46,10 +46,14 @@ blocked = st.integers(0, 2).flatmap(
 def _renamed_high_path():
     # The default policy uses the same keys on every path, so band changes map by key. This
     # variant's high path has its own keys and days, so band changes must map by position.
+    # It also lets the policy waive approval everywhere: consumers must still get it.
     doc = DEFAULT.model_dump(mode="json")
     for i, step in enumerate(doc["paths"]["high"]["steps"]):
         step["key"] = f"h{i}"
         step["after_days"] = step["after_days"] + i
+    for path in doc["paths"].values():
+        for step in path["steps"]:
+            step["requires_approval"] = False
     return type(DEFAULT).model_validate(doc)
 
 
@@ -143,6 +147,8 @@ def test_a_planned_message_obeys_every_rule(scenario):
     assert calendar.in_window(at, customer.tz, rules.window, rules.business_days_only, customer.country)
     day = calendar.local_date(at, customer.tz)
     assert day >= d.anchor_due_on + timedelta(days=step.after_days)
+    if step.after_days < 0:
+        assert day <= d.anchor_due_on  # a pre-due step never arrives after the due date
     contact_days = {calendar.local_date(c.at, customer.tz) for c in case.contacts}
     assert all((day - c).days >= rules.min_days_between_contacts for c in contact_days)
     assert len([c for c in contact_days if (day - c).days < 7]) < rules.max_contacts_per_7_days

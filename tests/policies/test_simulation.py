@@ -189,6 +189,10 @@ def check_invariants(world: World) -> None:
             # never early: not before its day, relative to the anchor
             local_day = calendar.local_date(d.send_not_before, case.customer.tz)
             assert local_day >= d.anchor_due_on + timedelta(days=d.step.after_days)
+            if d.step.after_days < 0:
+                assert local_day <= d.anchor_due_on, "a pre-due step never arrives after the due date"
+            if case.customer.kind == "consumer" and d.kind in ("registered_letter", "agency_handoff"):
+                assert d.requires_approval
             assert d.send_not_before >= now
     for message in world.sent():
         customer = world.customers[message.customer].view

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class MessageOut(BaseModel):
+    id: int
+    channel: str
+    kind: str
+    status: str
+    step_key: str | None
+    send_after: datetime
+    sent_at: datetime | None
+    requires_approval: bool
+    subject: str | None
+    recipient: str | None
+    last_error: str | None
+
+
+class MessageDetail(MessageOut):
+    customer_external_id: str
+    case_id: int | None
+    currency: str | None
+    amount: str | None
+    body_text: str | None
+    body_html: str | None
+    pdf_path: str | None
+    provider_id: str | None
+    delivery_status: str | None
+    attempts: int
+    decided_by: str | None
+    decision_note: str | None
+
+
+class NextStep(BaseModel):
+    step: str | None
+    kind: str | None
+    due_on: date | None
+    why: str
+
+
+class CaseOut(BaseModel):
+    id: int
+    currency: str
+    state: str
+    episode: int
+    opened_at: datetime
+    closed_at: datetime | None
+    policy_name: str
+    policy_version: int | None
+    band: str | None
+    risk: float | None
+    path: str | None
+    current_step: str | None
+    current_step_at: datetime | None
+    anchor_due_on: date | None
+    paused_until: datetime | None
+    pause_reason: str | None
+    next: NextStep
+    messages: list[MessageOut]
+
+
+class DunningSettingsIn(BaseModel):
+    """What the collections team decides for one customer; fields left out stay as they are."""
+
+    policy_name: str | None = Field(None, description="another policy for this customer; null: the default")
+    hold_until: date | None = Field(None, description="no contact until the end of this date")
+    excluded: bool | None = Field(None, description="never dunned (key account, legal...)")
+    refused_channels: list[Literal["email", "sms", "letter"]] | None = None
+    note: str | None = Field(None, max_length=1000)
+
+
+class ApprovalIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(None, max_length=1000)
+
+
+class ResolveIn(BaseModel):
+    outcome: Literal["sent", "resend", "cancel"]
+    note: str | None = Field(None, max_length=1000)
+
+
+class PauseIn(BaseModel):
+    until: datetime | None = Field(None, description="resumes by itself then; null: until someone resumes it")
+    note: str | None = Field(None, max_length=1000)

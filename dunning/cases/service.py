@@ -1,0 +1,106 @@
+"""Reading a case for people, and the team's per-customer dunning settings."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dunning import audit
+from dunning.cases.cycle import Cycle
+from dunning.cases.models import ACTIVE, PAUSED, Case
+from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.errors import Conflict, NotFound
+from dunning.ledger.models import Customer
+from dunning.ledger.queries import get_customer
+from dunning.outbox.models import Message
+from dunning.policies import service as policies
+from dunning.policies.engine import decide
+from dunning.tasks.service import open_task
+
+
+def case_detail(session: Session, clock: Clock, settings: Settings, external_id: str,
+                currency: str | None = None) -> list[CaseOut]:
+    customer = get_customer(session, external_id)
+    out = []
+    nested = session.begin_nested()  # deciding may open a case: a reader must not write
+    try:
+        found = {case.id: (case, view, policy) for case, _c, view, policy, _r in
+                 Cycle(session, clock, settings).views({customer.id})}
+        cases = session.execute(select(Case).where(Case.customer_id == customer.id).order_by(Case.currency)).scalars()
+        for case in cases:
+            if currency and case.currency != currency:
+                continue
+            if case.id in found:
+                _, view, policy = found[case.id]
+                d = decide(view, policy, clock.now())
+                nxt = NextStep(step=d.step.key if d.step else None, kind=d.kind or (d.step.kind if d.step else None),
+                               due_on=d.due_on, why=d.reason)
+            else:
+                nxt = NextStep(step=None, kind=None, due_on=None, why="nothing is owed")
+            messages = session.execute(select(Message).where(Message.case_id == case.id)
+                                       .order_by(Message.send_after, Message.id)).scalars()
+            out.append(CaseOut(
+                id=case.id, currency=case.currency, state=case.state, episode=case.episode, opened_at=case.opened_at,
+                closed_at=case.closed_at, policy_name=case.policy_name, policy_version=case.policy_version,
+                band=case.band, risk=case.risk, path=case.path_name, current_step=case.step_key,
+                current_step_at=case.step_at, anchor_due_on=case.anchor_due_on, paused_until=case.paused_until,
+                pause_reason=case.pause_reason, next=nxt,
+                messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages]))
+    finally:
+        nested.rollback()
+    if not out:
+        raise NotFound(f"customer '{external_id}' has no case" + (f" in {currency}" if currency else ""))
+    return out
+
+
+def update_settings(session: Session, clock: Clock, external_id: str, change: DunningSettingsIn, actor: str) -> Customer:
+    customer = get_customer(session, external_id)
+    given = change.model_dump(exclude_unset=True)
+    note = given.pop("note", None)
+    if "policy_name" in given and given["policy_name"]:
+        policies.policy_for(session, given["policy_name"])  # refuses an unknown policy
+    before = {k: getattr(customer, k) for k in given}
+    for key, value in given.items():
+        setattr(customer, key, value if value is not None or key in ("policy_name", "hold_until") else getattr(customer, key))
+    session.add(customer)
+    session.flush()
+    audit.record(session, clock, actor=actor, action="customer.dunning_settings", subject_type="customer",
+                 subject_id=external_id, before={k: str(v) for k, v in before.items()},
+                 after={k: str(getattr(customer, k)) for k in given}, note=note)
+    return customer
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until, actor: str) -> Case:
+    case = get_case(session, case_id)
+    if case.state not in (ACTIVE, PAUSED):
+        raise Conflict(f"case {case_id} is {case.state}: only an active case can be paused")
+    case.state, case.pause_reason, case.paused_until, case.updated_at = PAUSED, reason, until, clock.now()
+    session.add(case)
+    audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case_id,
+                 reason=reason, until=until.isoformat() if until else None)
+    return case
+
+
+def resume(session: Session, clock: Clock, case_id: int, *, actor: str, why: str) -> Case:
+    case = get_case(session, case_id)
+    if case.state != PAUSED:
+        raise Conflict(f"case {case_id} is {case.state}, not paused")
+    case.state, case.pause_reason, case.paused_until, case.updated_at = ACTIVE, None, None, clock.now()
+    session.add(case)
+    audit.record(session, clock, actor=actor, action="case.resumed", subject_type="case", subject_id=case_id, why=why)
+    return case
+
+
+def hold_for_review(session: Session, clock: Clock, case_id: int, actor: str, why: str) -> None:
+    case = pause(session, clock, case_id, reason="review", until=None, actor=actor)
+    open_task(session, clock, kind="review", key=f"review:{case_id}:{case.episode}:{case.step_index}",
+              customer_id=case.customer_id, case_id=case_id, title=f"Decide the next step for case {case_id}",
+              detail=why + ". The case is paused until someone resumes it.")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dunning.channels import render
+from dunning.cli.base import app, console, err, fail
+from dunning.config import get_settings
+
+templates_app = typer.Typer(help="Customer-facing templates: check them all, preview one.")
+app.add_typer(templates_app, name="templates")
+
+DirOpt = Annotated[Path | None, typer.Option("--templates", help="a template folder other than the shipped one")]
+
+
+@templates_app.command("check")
+def check(templates: DirOpt = None,
+          pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also turn every letter into a PDF")] = True) -> None:
+    """Render every template in every language with sample data; exit 1 if any has a problem."""
+    if templates is not None and not templates.is_dir():
+        fail(f"no such folder: {templates}")
+    problems = render.check_all(templates, pdf=pdf)
+    names = render.template_names(templates)
+    languages = render.languages(templates)
+    counted = ", ".join(f"{len(v)} {channel}" for channel, v in names.items())
+    if problems:
+        for problem in problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"[red]{len(problems)} problem(s)[/red] in {counted} template(s), languages {', '.join(languages)}")
+        raise typer.Exit(1)
+    console.print(f"{counted} template(s) render in {', '.join(languages)}" + (", letters as PDF" if pdf else ""))
+
+
+@templates_app.command("preview")
+def preview(name: str,
+            lang: Annotated[str, typer.Option("--lang", help="language folder to render, e.g. fr")] = "en",
+            out: Annotated[Path | None, typer.Option("--out", help="default: <var_dir>/previews")] = None,
+            templates: DirOpt = None) -> None:
+    """Write what each channel would send for NAME with sample data: .eml, .sms.txt and .pdf."""
+    known = sorted({n for names in render.template_names(templates).values() for n in names})
+    if name not in known:
+        fail(f"no template named '{name}'; known: {', '.join(known)}")
+    language = render.normalise_language(lang)
+    if language not in render.languages(templates):
+        fail(f"no templates in '{lang}'; languages: {', '.join(render.languages(templates))}")
+    out = out or get_settings().var_dir / "previews"
+    for path in render.preview(name, language, out, templates=templates):
+        console.print(str(path), markup=False, highlight=False)

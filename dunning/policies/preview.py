@@ -1,0 +1,49 @@
+"""What a policy would send over the next days, to whom, by which channel and when: the engine's
+own simulation over the cases as they are now, written nowhere."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from dunning.cases.cycle import Cycle
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.money import as_string
+from dunning.policies import engine, service
+
+
+class PreviewRow(BaseModel):
+    customer_external_id: str
+    customer_name: str
+    currency: str
+    send_at: datetime
+    step: str
+    kind: str
+    channels: list[str]
+    requires_approval: bool
+    amount: str
+    invoices: list[str]
+
+
+def preview(session: Session, clock: Clock, settings: Settings, name: str, document: str | None,
+            days: int) -> list[PreviewRow]:
+    policy = service.validate(name, document) if document else service.policy_for(session, name)
+    rows = []
+    nested = session.begin_nested()  # the cycle opens cases as it goes; none of that is kept
+    try:
+        cycle = Cycle(session, clock, settings)
+        for case, customer, view, customer_policy, _risk in cycle.views():
+            if customer_policy.name != policy.name:
+                continue
+            for send in engine.preview([view], policy, clock.now(), days, clock.now()):
+                rows.append(PreviewRow(customer_external_id=customer.external_id, customer_name=customer.name,
+                                       currency=send.currency, send_at=send.send_at, step=send.step.key,
+                                       kind=send.kind, channels=list(send.channels),
+                                       requires_approval=send.requires_approval,
+                                       amount=as_string(send.amount_minor, send.currency),
+                                       invoices=list(send.invoice_numbers)))
+    finally:
+        nested.rollback()
+    return sorted(rows, key=lambda r: (r.send_at, r.customer_external_id))

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep, require
+from dunning.errors import InvalidInput
+from dunning.policies import preview, service
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+
+class PolicyOut(BaseModel):
+    name: str
+    version: int
+    format: str
+    document: str
+    created_by: str
+    created_at: datetime
+
+
+class PreviewIn(BaseModel):
+    days: int = Field(30, ge=1, le=366)
+    document: str | None = Field(None, description="an unsaved version of the policy to preview instead")
+
+
+def _out(row) -> PolicyOut:
+    return PolicyOut.model_validate(row, from_attributes=True)
+
+
+def _document(body: bytes) -> str:
+    """The body is the YAML or JSON document itself, or JSON {"document": "..."}."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the policy document must be UTF-8 text") from None
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text  # let the policy parser say where the JSON breaks
+        if isinstance(data, dict) and set(data) == {"document"} and isinstance(data["document"], str):
+            return data["document"]
+    return text
+
+
+@router.get("", dependencies=[require("read")])
+def list_policies(session: SessionDep) -> list[PolicyOut]:
+    return [_out(r) for r in service.list_latest(session)]
+
+
+@router.get("/{name}", dependencies=[require("read")])
+def get_policy(name: str, session: SessionDep, version: int | None = None) -> PolicyOut:
+    return _out(service.get(session, name, version))
+
+
+@router.put("/{name}", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/yaml": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "object"}}}}})
+def put_policy(name: str, body: Body, session: SessionDep, clock: ClockDep,
+               caller: Caller = require("manage")) -> PolicyOut:
+    return _out(service.save(session, clock, name, _document(body), caller.actor))
+
+
+@router.post("/{name}/preview", dependencies=[require("manage")])
+def preview_policy(name: str, request: PreviewIn, session: SessionDep, clock: ClockDep,
+                   settings: SettingsDep) -> list[preview.PreviewRow]:
+    return preview.preview(session, clock, settings, name, request.document, request.days)

@@ -1,0 +1,74 @@
+"""The score history: appending a rescore's results, reading each customer's newest score.
+
+Kept free of pandas and XGBoost so the cycle can read scores without loading either.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select
+from sqlmodel import Session
+
+from dunning.ledger.bulk import chunks, executemany
+from dunning.scoring.models import Score
+
+FEW = 1_000  # up to this many customers are asked for by id; more, and reading all newest rows is cheaper
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    customer_id: int
+    currency: str | None
+    probability: float
+    model_version: str
+    reasons: tuple[str, ...]
+    open_invoices: int
+    scored_at: datetime
+
+    def same_as(self, other: "StoredScore") -> bool:
+        return (self.currency, self.probability, self.model_version, self.reasons) == \
+               (other.currency, other.probability, other.model_version, other.reasons)
+
+
+def newest(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, StoredScore]:
+    """Each customer's newest score: the latest scored_at, and the last row written at that moment.
+
+    The inner query is a scan of the (customer_id, scored_at, id) index, the join one index seek
+    per customer: the history behind each customer is never read."""
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    if ids is not None and len(ids) > FEW:
+        found = newest(session)
+        return {cid: found[cid] for cid in ids if cid in found}
+    latest = select(Score.customer_id, func.max(Score.scored_at).label("at")).group_by(Score.customer_id)
+    if ids is not None:
+        latest = latest.where(Score.customer_id.in_(ids))
+    latest = latest.subquery()
+    stmt = (select(Score.id, Score.customer_id, Score.currency, Score.probability, Score.model_version,
+                   Score.reasons, Score.open_invoices, Score.scored_at)
+            .join(latest, and_(Score.customer_id == latest.c.customer_id, Score.scored_at == latest.c.at))
+            .order_by(Score.id))
+    out: dict[int, StoredScore] = {}
+    for row in session.connection().execute(stmt):  # ordered by id: the last row of a moment wins
+        out[row.customer_id] = StoredScore(row.customer_id, row.currency, row.probability, row.model_version,
+                                           tuple(row.reasons), row.open_invoices, row.scored_at)
+    return out
+
+
+def append(session: Session, scores: list[StoredScore]) -> int:
+    """Append the scores that differ from each customer's newest: a second rescore of the same
+    ledger with the same model (a retry, two workers) writes nothing."""
+    if not scores:
+        return 0
+    before = newest(session, (s.customer_id for s in scores))
+    rows: list[dict[str, Any]] = [
+        {"customer_id": s.customer_id, "currency": s.currency, "probability": s.probability,
+         "model_version": s.model_version, "reasons": list(s.reasons), "open_invoices": s.open_invoices,
+         "scored_at": s.scored_at}
+        for s in scores if s.customer_id not in before or not s.same_as(before[s.customer_id])]
+    for part in chunks(rows):
+        executemany(session, insert(Score.__table__), list(part))
+    session.flush()
+    return len(rows)

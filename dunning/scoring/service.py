@@ -1,0 +1,330 @@
+"""Training a challenger and scoring customers, on the deployment's own ledger.
+
+Each job has three steps: read (a session), compute (no session), write (a session). `train()`
+and `rescore()` run them in one session, for the API and the CLI. The scheduled jobs (jobs.py)
+give each step its own short transaction, because on SQLite a transaction holds the one write
+lock from its first statement, and a long training must not stall every ingest behind it.
+
+Champion or challenger. A challenger replaces the champion only if its *recipe* does at least
+as well given the same information: it is trained again on what the champion was trained on,
+and both are scored on the outcomes that matured since (rows neither has seen). The champion
+cannot be scored on the challenger's own holdout: it trained on most of it, and the comparison
+would favour it for having seen the answers. When the recipe ties (same code, same data), the
+challenger wins the tie and brings the newer outcomes with it. With no champion, the challenger
+must beat the baseline on its newest holdout (model.train's rehearsal).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sqlmodel import Session
+
+from dunning import audit
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.scoring import model as xgb_model, registry, scores
+from dunning.scoring.baseline import Baseline
+from dunning.scoring.data import History, load_history
+from dunning.scoring.features import scoring_rows, training_rows
+from dunning.scoring.model import TrainedModel, beats, metrics
+from dunning.scoring.models import BASELINE, CHAMPION, CHALLENGER, ModelVersion
+
+MIN_COMPARISON_ROWS = 50  # outcomes since the champion was trained, before a comparison means anything
+PROMOTED, KEPT, UNCHANGED, NOT_ENOUGH = "promoted", "challenger", "unchanged", "not_enough_data"
+
+
+@dataclass
+class TrainResult:
+    outcome: str  # promoted | challenger | unchanged | not_enough_data
+    message: str
+    version: str | None = None
+    comparison: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.outcome == PROMOTED
+
+
+@dataclass
+class Incumbent:
+    version: str
+    artifact_path: str
+    knew_before: np.datetime64  # the first day its training knew nothing about
+
+
+@dataclass
+class TrainingPlan:
+    now: datetime
+    late_days: int
+    rows: tuple[pd.DataFrame, np.ndarray, pd.DataFrame] | None = None
+    fingerprint: str = ""
+    incumbent: Incumbent | None = None
+    params: dict | None = None
+    rounds: int | None = None
+    result: TrainResult | None = None  # set when there is nothing to train
+
+
+@dataclass
+class Candidate:
+    plan: TrainingPlan
+    model: TrainedModel
+    promote: bool
+    comparison: dict[str, Any]
+
+
+# --- training ----------------------------------------------------------------------------------
+
+def train(session: Session, clock: Clock, settings: Settings, *, actor: str = "system",
+          params: dict | None = None, rounds: int | None = None) -> TrainResult:
+    plan = prepare_training(session, clock, settings, params=params, rounds=rounds)
+    if plan.result is not None:
+        return plan.result
+    return record_training(session, clock, settings, fit_challenger(plan), actor=actor)
+
+
+def prepare_training(session: Session, clock: Clock, settings: Settings, *, params: dict | None = None,
+                     rounds: int | None = None) -> TrainingPlan:
+    late_days = settings.late_days_threshold
+    plan = TrainingPlan(now=clock.now(), late_days=late_days, params=params, rounds=rounds)
+    history = load_history(session)
+    rows = training_rows(history.invoices, late_days=late_days, events=history.events, as_of=plan.now) \
+        if len(history.invoices) else None
+    n = 0 if rows is None else len(rows[1])
+    if n < settings.min_training_invoices:
+        plan.result = TrainResult(NOT_ENOUGH, f"{n} invoices have a final outcome (paid, or more than {late_days} "
+                                              f"days past due); training needs {settings.min_training_invoices} "
+                                              "(DUNNING_MIN_TRAINING_INVOICES). The baseline keeps scoring.")
+        return plan
+    if len(np.unique(rows[1])) < 2:
+        plan.result = TrainResult(NOT_ENOUGH, f"all {n} invoices with a final outcome were "
+                                              f"{'late' if rows[1][0] else 'on time'}: there is nothing to learn yet")
+        return plan
+    plan.rows, plan.fingerprint = rows, fingerprint(rows, late_days, params, rounds)
+    existing = registry.by_fingerprint(session, plan.fingerprint)
+    if existing is not None:
+        plan.result = _unchanged(existing, n)
+        return plan
+    current = registry.champion(session)
+    if current is not None:
+        plan.incumbent = Incumbent(current.version, current.artifact_path,
+                                   knew_before(datetime.fromisoformat(current.training_window["as_of"])))
+    return plan
+
+
+def fit_challenger(plan: TrainingPlan) -> Candidate:
+    """The expensive part; touches no database."""
+    model = xgb_model.train(None, cutoff=plan.now, late_days=plan.late_days, rows=plan.rows, created_at=plan.now,
+                            params=plan.params, rounds=plan.rounds)
+    if plan.incumbent is None:
+        promote, comparison = _against_baseline(model)
+    else:
+        promote, comparison = _against_champion(plan, model)
+    return Candidate(plan, model, promote, comparison)
+
+
+def record_training(session: Session, clock: Clock, settings: Settings, candidate: Candidate, *,
+                    actor: str = "system") -> TrainResult:
+    plan, model = candidate.plan, candidate.model
+    registry.lock(session)
+    existing = registry.by_fingerprint(session, plan.fingerprint)  # again: another training may have won the race
+    if existing is not None:
+        return _unchanged(existing, len(plan.rows[1]))
+    version = model.version
+    path = settings.model_dir / version
+    model.save(path)  # before the row: a row never points at a missing artifact (a failed commit leaves a stray folder)
+    meta = model.metadata
+    row = ModelVersion(
+        version=version, status=CHALLENGER, fingerprint=plan.fingerprint, late_days=plan.late_days,
+        n_rows=meta["n_rows"], features=list(model.features),
+        training_window={**meta["training_window"], "as_of": plan.now.isoformat()},
+        metrics=_json_safe({"rehearsal": meta.get("metrics", {}), "comparison": candidate.comparison,
+                            "late_share": meta["late_share"], "rounds": meta["rounds"]}),
+        artifact_path=str(path), created_at=plan.now)
+    session.add(row)
+    session.flush()
+    audit.record(session, clock, actor=actor, action="model.trained", subject_type="model_version",
+                 subject_id=version, rows=meta["n_rows"], comparison=_json_safe(candidate.comparison))
+    message = candidate.comparison["summary"]
+    if candidate.promote:
+        current = registry.champion(session)
+        expected = plan.incumbent.version if plan.incumbent else None
+        if (current.version if current else None) == expected:
+            registry.promote(session, clock, version, actor)
+            return TrainResult(PROMOTED, f"{version} promoted: {message}", version, candidate.comparison)
+        message = f"the champion changed to {current.version if current else 'none'} during training; compare again"
+    return TrainResult(KEPT, f"{version} kept as a challenger: {message}", version, candidate.comparison)
+
+
+def fingerprint(rows, late_days: int, params: dict | None, rounds: int | None) -> str:
+    """Same training rows, label and recipe: same fingerprint. Hashed column by column, without
+    copying the matrix."""
+    X, y, meta = rows
+    h = hashlib.blake2b(digest_size=16)
+    recipe = {"format": xgb_model.FORMAT, "xgboost": xgb.__version__, "late_days": late_days,
+              "params": {**xgb_model.PARAMS, **(params or {})}, "rounds": rounds, "features": list(X.columns)}
+    h.update(json.dumps(recipe, sort_keys=True, default=str).encode())
+    for column in X.columns:
+        h.update(np.ascontiguousarray(X[column].to_numpy(np.float64)).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    h.update(meta["moment"].to_numpy("datetime64[D]").tobytes())
+    return h.hexdigest()
+
+
+def knew_before(at: datetime) -> np.datetime64:
+    """The first day a training (or score) as of `at` knew nothing about. As in features.py, a
+    moment inside a day knows that whole day; midnight knows only the days before."""
+    at = at.astimezone(timezone.utc)
+    day = at.date() + (timedelta(0) if at.time() == time(0) else timedelta(days=1))
+    return np.datetime64(day, "D")
+
+
+def _unchanged(existing: ModelVersion, n: int) -> TrainResult:
+    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these {n} "
+                                  "outcomes with this recipe; nothing new to learn", existing.version,
+                       existing.metrics.get("comparison", {}))
+
+
+def _against_baseline(model: TrainedModel) -> tuple[bool, dict]:
+    rehearsal = model.metadata.get("metrics") or {}
+    if not rehearsal:
+        return False, {"against": BASELINE, "summary": "too few outcomes to hold the newest back and test on them"}
+    ours, base = rehearsal["model"], rehearsal["baseline"]
+    won = beats(ours, base)
+    return won, {"against": BASELINE, "rows": ours["n"], "rows_from": rehearsal["holdout_from"],
+                 "challenger": ours, "incumbent": base,
+                 "summary": f"AUC {_f(ours['auc'])} against the baseline's {_f(base['auc'])}, Brier "
+                            f"{_f(ours['brier'])} against {_f(base['brier'])}, on the newest {ours['n']} outcomes"}
+
+
+def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, dict]:
+    inc = plan.incumbent
+    X, y, meta = plan.rows
+    due = meta["due_on"].to_numpy("datetime64[D]")
+    seen = due + np.timedelta64(plan.late_days, "D") < inc.knew_before  # matured when the champion trained
+    new = ~seen
+    base = {"against": inc.version, "rows": int(new.sum()), "rows_from": str(inc.knew_before)}
+    if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
+        return False, {**base, "summary": f"only {int(new.sum())} outcomes matured since {inc.version} was trained; "
+                                          f"a comparison needs {MIN_COMPARISON_ROWS} of both kinds"}
+    champion = registry.load_path(inc.artifact_path)
+    if champion is None or not set(champion.features) <= set(X.columns):
+        promote, found = _against_baseline(model)
+        return promote, {**found, "summary": f"the champion {inc.version} cannot score these rows (artifact "
+                                             f"missing or other features); {found['summary']}"}
+    moments = meta["moment"].to_numpy("datetime64[D]")
+    trial = xgb_model.fit(X[seen], y[seen], moments[seen], params=plan.params, rounds=plan.rounds)
+    ours = metrics(y[new], trial.predict_proba(X[new]))
+    theirs = metrics(y[new], champion.predict_proba(X[new]))
+    baseline = metrics(y[new], Baseline.fit(y[seen], late_days=plan.late_days).predict_proba(X[new]))
+    won = beats(ours, theirs)
+    return won, {**base, "challenger": ours, "incumbent": theirs, "baseline": baseline,
+                 "summary": f"given what {inc.version} knew, its recipe scores AUC {_f(ours['auc'])} against "
+                            f"{_f(theirs['auc'])} and Brier {_f(ours['brier'])} against {_f(theirs['brier'])} on "
+                            f"the {ours['n']} outcomes that matured since"}
+
+
+def _f(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.3f}"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN (an AUC over one class) is not JSON; PostgreSQL's json type refuses it."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+@dataclass
+class RescoreResult:
+    scorer: str  # the model version, or "baseline"
+    customers: int
+    written: int
+    scored_at: datetime
+
+
+@dataclass
+class ScoringInput:
+    now: datetime
+    history: History
+    version: str
+    model: TrainedModel | None  # None: the baseline scores
+
+
+def rescore(session: Session, clock: Clock, settings: Settings) -> RescoreResult:
+    data = read_for_scoring(session, clock)
+    computed = score_customers(data, settings.late_days_threshold)
+    return store_scores(session, computed, data)
+
+
+def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
+    now = clock.now()
+    current = registry.champion(session)
+    model = registry.load(current) if current is not None else None
+    return ScoringInput(now, load_history(session), current.version if model is not None else BASELINE, model)
+
+
+def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredScore]:
+    """Each customer with open invoices at `now`, scored as of `now`.
+
+    A case's probability is the open-balance-weighted mean of its open invoices' probabilities:
+    the expected share of the money owed that will come late, so a large risky invoice counts for
+    more than a small one. Cases are per currency; a customer owing in several is given its
+    riskiest account, since it is one debtor and the cycle asks one risk per customer. The reasons
+    are those of the invoice weighing most in that account's risk."""
+    inv = data.history.invoices
+    if inv.empty:
+        return []
+    X, meta = scoring_rows(inv, data.now, late_days=late_days, events=data.history.events)
+    if X.empty:
+        return []
+    model: TrainedModel | Baseline = data.model if data.model is not None else _baseline(data, late_days)
+    # Weight: the open balance; an invoice paid since `now` (a replay of the past) was wholly open then.
+    rows = inv.loc[meta.index]
+    weight = np.where(rows["paid_on"].isna(), rows["open_minor"], rows["total_minor"]).astype(np.float64)
+    frame = pd.DataFrame({"customer_id": meta["customer_id"].to_numpy(), "currency": meta["currency"].to_numpy(),
+                          "weight": weight, "p": model.predict_proba(X)}, index=X.index)
+    frame["wp"] = frame["weight"] * frame["p"]
+    accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(wp=("wp", "sum"), w=("weight", "sum"),
+                                                                       n=("p", "size"))
+    accounts["probability"] = np.where(accounts["w"] > 0, accounts["wp"] / accounts["w"].where(accounts["w"] > 0, 1), 0)
+    accounts = accounts.reset_index().sort_values(["customer_id", "probability"], ascending=[True, False], kind="stable")
+    riskiest = accounts.drop_duplicates("customer_id")
+    driver = frame.sort_values("wp", kind="stable").drop_duplicates(["customer_id", "currency"], keep="last")
+    driver = driver.reset_index().merge(riskiest[["customer_id", "currency"]], on=["customer_id", "currency"])
+    driver = driver.set_index("customer_id")["index"]
+    picked = riskiest.set_index("customer_id")
+    reasons = model.reasons(X.loc[driver.reindex(picked.index).to_numpy()])
+    return [scores.StoredScore(int(cid), cur, round(float(p), 6), data.version, tuple(r), int(n), data.now)
+            for cid, cur, p, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
+
+
+def store_scores(session: Session, computed: list[scores.StoredScore], data: ScoringInput) -> RescoreResult:
+    written = scores.append(session, computed)
+    return RescoreResult(data.version, len(computed), written, data.now)
+
+
+def _baseline(data: ScoringInput, late_days: int) -> Baseline:
+    """No champion: the baseline, its prior the late share of every outcome known at `now`."""
+    _, y, _ = training_rows(data.history.invoices, late_days=late_days, events=data.history.events, as_of=data.now)
+    return Baseline.fit(y, late_days=late_days)
+
+
+def champion_is(session: Session, version: str) -> bool:
+    current = registry.champion(session)
+    return current is not None and current.version == version and current.status == CHAMPION

@@ -1,0 +1,72 @@
+"""One-click unsubscribe (RFC 8058) from the List-Unsubscribe header, and the same link for people.
+
+Public by design: the signed token is the authorisation, and it names one customer and one channel.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from jinja2 import Template
+
+from dunning import audit
+from dunning.contacts import opt_out
+from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.errors import DomainError
+from dunning.ledger.models import Customer
+from dunning.links import read_token
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = Template("""<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
+<h1>{{ title }}</h1><p>{{ text }}</p>
+{% if form %}<form method="post"><button type="submit">{{ button }}</button></form>{% endif %}
+</body></html>""", autoescape=True)
+
+WORDS = {
+    "en": {"ask": ("Unsubscribe", "Stop receiving payment reminders by {ch}?", "Unsubscribe"),
+           "done": ("Unsubscribed", "You will receive no more reminders by {ch}.", "")},
+    "fr": {"ask": ("Désabonnement", "Ne plus recevoir de relances par {ch} ?", "Me désabonner"),
+           "done": ("Désabonné", "Vous ne recevrez plus de relances par {ch}.", "")},
+}
+CHANNEL_NAMES = {"en": {"email": "email", "sms": "text message", "letter": "post"},
+                 "fr": {"email": "e-mail", "sms": "SMS", "letter": "courrier"}}
+
+
+def _page(customer: Customer | None, state: str, channel: str, status: int = 200) -> HTMLResponse:
+    lang = (customer.language if customer else "en")[:2]
+    lang = lang if lang in WORDS else "en"
+    title, text, button = WORDS[lang][state]
+    ch = CHANNEL_NAMES[lang].get(channel, channel)
+    return HTMLResponse(PAGE.render(lang=lang, title=title, text=text.format(ch=ch), button=button,
+                                    form=state == "ask"), status_code=status)
+
+
+def _refused(message: str) -> HTMLResponse:
+    return HTMLResponse(PAGE.render(lang="en", title="Link not valid", text=message, form=False), status_code=403)
+
+
+@router.get("/unsubscribe/{token}")
+def confirm(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    try:
+        claims = read_token(settings, "unsubscribe", token, max_age_days=365)
+    except DomainError as e:
+        return _refused(e.message)
+    return _page(session.get(Customer, claims.customer_id), "ask", claims.channel or "email")
+
+
+@router.post("/unsubscribe/{token}")
+def unsubscribe(token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
+    try:
+        claims = read_token(settings, "unsubscribe", token, max_age_days=365)
+    except DomainError as e:
+        return _refused(e.message)
+    customer = session.get(Customer, claims.customer_id)
+    if customer is None:
+        return _refused("this link is not valid")
+    channel = claims.channel or "email"
+    if opt_out(session, clock, customer.id, channel, "unsubscribe_link"):
+        audit.record(session, clock, actor=f"customer:{customer.external_id}", action="contact.opt_out",
+                     subject_type="customer", subject_id=customer.external_id, channel=channel, source="link")
+    return _page(customer, "done", channel)

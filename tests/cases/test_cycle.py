@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from dunning.audit import AuditEvent
+from dunning.cases.models import Case
+from dunning.outbox.models import Message
+from tests.builders import customer, invoice, payment
+from tests.cases.helpers import cycle, dispatch, messages
+
+ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
+
+
+def seed(client, *, kind="business", invoices=3, due=date(2026, 2, 20)):
+    client.post("/v1/customers/bulk", json={"customers": [customer("C1", kind=kind, address=ADDRESS)]})
+    r = client.post("/v1/invoices/bulk", json={"invoices": [
+        invoice(f"I{i}", due=due + timedelta(days=i), total="400.00") for i in range(invoices)]})
+    assert r.status_code == 200, r.text
+
+
+def test_one_consolidated_message_per_step_and_channel_and_a_rerun_adds_nothing(client, db, clock, settings):
+    seed(client)
+    report = cycle(db, clock, settings)
+    assert report.counts["opened"] == 1 and report.counts["plan"] == 1, report.outcomes
+    first = messages(db)
+    assert {m.channel for m in first} and all(m.status == "queued" for m in first)
+    assert all(len(m.invoice_ids) == 3 for m in first)  # every overdue invoice of the case, in one notice
+    for _ in range(3):
+        again = cycle(db, clock, settings)
+        assert again.counts["plan"] == 0
+    assert [m.id for m in messages(db)] == [m.id for m in first]
+
+
+def test_every_plan_is_an_audit_event_with_rule_policy_version_and_band(client, db, clock, settings):
+    seed(client)
+    cycle(db, clock, settings)
+    with db.session() as s:
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "case.step_planned")).scalar_one()
+    assert event.data["policy_version"] == 1 and event.data["band"] in ("low", "medium", "high")
+    assert event.data["rule"] == "planned" and "policy 'default' v1" in event.data["reason"]
+
+
+def test_a_payment_that_clears_the_case_closes_it_and_cancels_what_is_queued(client, db, clock, settings):
+    seed(client)
+    cycle(db, clock, settings)
+    assert messages(db, status="queued")
+    client.post("/v1/payments/bulk", json={"payments": [payment(amount="1200.00")]})
+    report = cycle(db, clock, settings)
+    assert report.counts["close"] == 1
+    assert {m.status for m in messages(db)} == {"cancelled"}
+    with db.session() as s:
+        assert s.execute(select(Case.state)).scalar() == "closed"
+
+
+def test_a_new_overdue_invoice_joins_the_next_notice(client, db, clock, settings):
+    seed(client, invoices=1)
+    cycle(db, clock, settings)
+    dispatch(db, clock, settings)
+    client.post("/v1/invoices/bulk", json={"invoices": [invoice("LATE", due=date(2026, 2, 25), total="80.00")]})
+    for _ in range(30):
+        clock.advance(days=1)
+        cycle(db, clock, settings)
+        dispatch(db, clock, settings)
+        later = [m for m in messages(db, status="sent") if m.channel == "email"]
+        if len(later) >= 2:
+            break
+    assert "N-LATE" in later[-1].context["invoices"] and "N-I0" in later[-1].context["invoices"]
+
+
+def test_a_closed_case_reopens_as_a_new_episode(client, db, clock, settings):
+    seed(client, invoices=1)
+    cycle(db, clock, settings)
+    client.post("/v1/payments/bulk", json={"payments": [payment(amount="400.00")]})
+    cycle(db, clock, settings)
+    client.post("/v1/invoices/bulk", json={"invoices": [invoice("NEXT", due=date(2026, 2, 26))]})
+    report = cycle(db, clock, settings)
+    assert report.counts["reopened"] == 1 and report.counts["plan"] == 1
+    with db.session() as s:
+        case = s.execute(select(Case)).scalar_one()
+    assert case.episode == 2 and case.state == "active"
+
+
+def test_the_case_endpoint_shows_state_step_and_next(client, db, clock, settings):
+    seed(client)
+    cycle(db, clock, settings)
+    [case] = client.get("/v1/customers/C1/case").json()
+    assert case["state"] == "active" and case["current_step"] is not None
+    assert case["next"]["step"] is not None and case["messages"]
+    assert client.get("/v1/customers/nobody/case").status_code == 404
+
+
+def test_dry_run_writes_nothing(client, db, clock, settings):
+    seed(client)
+    session = db.new_session()
+    from dunning.cases.cycle import run_cycle
+    report = run_cycle(session, clock, settings)
+    session.rollback()
+    session.close()
+    assert report.planned
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(Message)).scalar() == 0
+        assert s.execute(select(func.count()).select_from(Case)).scalar() == 0
