@@ -1,6 +1,7 @@
 """The FastAPI application: routers, the one error handler, and start-up."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,10 +16,13 @@ from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
 from dunning.policies import service as policies
+from dunning.arrangements.routes import router as arrangements_router
 from dunning.cases.routes import router as cases_router
 from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
 from dunning.outbox.routes import router as outbox_router
 from dunning.policies.routes import router as policies_router
+from dunning.replies.routes import router as replies_router
+from dunning.scoring.routes import router as scoring_router
 from dunning.web.unsubscribe import router as unsubscribe_router
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             policies.ensure_default(session, clock)  # the shipped default, on first start
             if settings.bootstrap_api_key:
                 auth.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
+        if settings.demo:
+            await asyncio.to_thread(load_demo_if_empty, settings, database, clock)
         worker = None
         if run_worker:
             from dunning.scheduler import start_embedded
@@ -50,11 +56,27 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
-    for router in (ledger_router, cases_router, policies_router, outbox_router, unsubscribe_router):
+    for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
+                   replies_router, unsubscribe_router):
         app.include_router(router)
     install_error_handlers(app)
     document_extra_schemas(app, BATCH_SCHEMAS)
     return app
+
+
+def load_demo_if_empty(settings: Settings, database: Database, clock: Clock) -> None:
+    """DUNNING_DEMO=true: the demo portfolio on a first start, so the loop has something to chase."""
+    from dunning.cli.demo import is_empty, load_demo  # only when asked: it brings in the simulation
+
+    if not is_empty(database):
+        return
+    try:
+        report = load_demo(database, clock, settings)
+    except DomainError as e:  # a real transport configured: start without the demo rather than not at all
+        log.warning("demo not loaded: %s", e.message)
+        return
+    log.info("demo loaded: %d customers, %d invoices, %d messages planned", report.customers, report.invoices,
+             report.planned)
 
 
 def document_extra_schemas(app: FastAPI, models: list) -> None:

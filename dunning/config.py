@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     bootstrap_api_key: str | None = None
     embedded_worker: bool = True
+    demo: bool = False  # load the demo portfolio at `serve` start-up when the database has no customers
     max_batch: int = Field(10_000, ge=1)
 
     # scheduler
@@ -79,6 +80,15 @@ class Settings(BaseSettings):
 
     # inbound email webhook signature
     inbound_email_secret: str | None = None
+    inbound_email_max_bytes: int = Field(25_000_000, ge=1_000)
+    # the SharedKey secret of Twilio webhooks that carry X-Twilio-Webhooks-Signature-Settings
+    # (without that header Twilio signs with the auth token)
+    twilio_webhook_key: str | None = None
+
+    # replies and arrangements
+    arrangements_interval_seconds: int = Field(3600, ge=1)
+    already_paid_pause_days: int = Field(5, ge=0, le=60)  # time for a payment the customer says they made to arrive
+    dispute_response_days: int = Field(14, ge=1, le=120)  # the team's deadline to answer a dispute
 
     # customer portal links
     portal_link_days: int = Field(30, ge=1)

@@ -14,6 +14,7 @@ from datetime import timezone
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from dunning.arrangements import jobs as arrangement_jobs
 from dunning.cases.compose import Composer
 from dunning.cases.cycle import run_cycle
 from dunning.channels.registry import build_transports
@@ -21,10 +22,14 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
 from dunning.outbox.dispatch import Dispatcher
+from dunning.scoring import jobs as scoring_jobs
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
 _worker: "Worker | None" = None
+# Scoring runs at night, UTC, when the ledger is quiet; the retrain comes after that night's rescore.
+RESCORE_CRON = {"hour": 2, "minute": 0}
+RETRAIN_CRON = {"day_of_week": "sun", "hour": 3, "minute": 0}
 
 
 class Worker:
@@ -44,13 +49,29 @@ class Worker:
         if report.counts:
             log.info("cycle: %s", dict(report.counts))
 
+    def arrangements(self) -> None:
+        counts = arrangement_jobs.run_once(self.db, self.clock, self.settings)
+        if counts:
+            log.info("arrangements: %s", dict(counts))
+
+    def rescore(self) -> None:
+        scoring_jobs.rescore(self.db, self.clock, self.settings)
+
+    def retrain(self) -> None:
+        scoring_jobs.retrain(self.db, self.clock, self.settings)
+
     async def start(self) -> None:
         global _worker
         _worker = self
         jobs = [("cycle", "dunning.scheduler:cycle_job", self.settings.cycle_interval_seconds),
-                ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds)]
+                ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds),
+                ("arrangements", "dunning.scheduler:arrangements_job", self.settings.arrangements_interval_seconds)]
         for job_id, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=job_id, replace_existing=True)
+        self.scheduler.add_job("dunning.scheduler:rescore_job", "cron", id="rescore", replace_existing=True,
+                               **RESCORE_CRON)
+        self.scheduler.add_job("dunning.scheduler:retrain_job", "cron", id="retrain", replace_existing=True,
+                               **RETRAIN_CRON)
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -63,6 +84,21 @@ class Worker:
 async def cycle_job() -> None:
     if _worker is not None:
         await asyncio.to_thread(_worker.cycle)
+
+
+async def arrangements_job() -> None:
+    if _worker is not None:
+        await asyncio.to_thread(_worker.arrangements)
+
+
+async def rescore_job() -> None:
+    if _worker is not None:
+        await asyncio.to_thread(_worker.rescore)
+
+
+async def retrain_job() -> None:
+    if _worker is not None:
+        await asyncio.to_thread(_worker.retrain)
 
 
 async def dispatch_job() -> None:

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dunning import audit
@@ -19,26 +19,40 @@ from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
 from dunning.channels import render
 from dunning.channels.base import Envelope
+from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opted_out_channels
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
-from dunning.outbox.models import SENT, Message
+from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, fees, service as policies
+from dunning.policies.document import Policy
 from dunning.policies.engine import InvoiceView
 
-FORMAL = ("formal_notice", "registered_letter", "agency_handoff")
+HANDOFF = "agency_handoff"
+FORMAL = ("formal_notice", "registered_letter", HANDOFF)
 DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French practice)
 PAUSE_RECHECK = timedelta(hours=1)
+HANDOFF_RECHECK = timedelta(minutes=15)
 
 
 class Composer:
     def __init__(self, settings: Settings, clock: Clock):
         self.settings, self.clock = settings, clock
         self.documents = settings.var_dir / "documents"
+        self.mail_domain = MailIdentity.from_settings(settings).domain
+
+    @staticmethod
+    def _policy(session: Session, customer: Customer) -> Policy:
+        # Read once per claim transaction, not once per message: a batch is prepared in one
+        # session, and a policy saved meanwhile applies from the next batch.
+        cache = session.info.setdefault("compose.policies", {})
+        if customer.policy_name not in cache:
+            cache[customer.policy_name] = policies.policy_for(session, customer.policy_name)
+        return cache[customer.policy_name]
 
     # -- the re-checks --------------------------------------------------------------------------
 
@@ -49,7 +63,8 @@ class Composer:
         if case is not None and not transactional:
             if case.state == CLOSED:
                 return Prepared("cancel", "the case closed before this message went out")
-            if case.state == ESCALATED and message.channel != "agency":
+            # The hand-off itself (the case file and the customer's notice of it) still goes.
+            if case.state == ESCALATED and message.kind != HANDOFF:
                 return Prepared("cancel", "the case went to the collection agency")
             if case.state == PAUSED:
                 # held back, not dropped: if the pause ends in a resume, this step still goes out
@@ -60,12 +75,16 @@ class Composer:
                 return Prepared("cancel", f"the customer opted out of {message.channel}")
             if message.channel in customer.refused_channels or message.channel in customer.invalid_channels:
                 return Prepared("cancel", f"{message.channel} is refused or invalid for this customer")
-        if message.channel in ("email", "sms"):
-            contact = policies.policy_for(session, customer.policy_name).contact
+        if message.channel in ("email", "sms") and not transactional:  # an answer to the customer goes at once
+            contact = self._policy(session, customer).contact
             window = (contact.window, contact.business_days_only, customer.country)
             if not calendar.in_window(now, customer.timezone, *window):
                 until = calendar.next_contact_time(now, customer.timezone, *window)
                 return Prepared("postpone", "outside the customer's contact window", until=until)
+        if message.kind == HANDOFF and message.channel != "agency" and case is not None:
+            waiting = self._handoff_notice(session, message, now)
+            if waiting is not None:
+                return waiting
         recipient = self._recipient(customer, message.channel)
         if recipient is None:
             return Prepared("cancel", f"no {message.channel} contact for this customer")
@@ -73,6 +92,17 @@ class Composer:
         if case is not None and not invoices and not message.context.get("extra"):
             return Prepared("cancel", "nothing overdue is owed any more")
         return self._render(session, message, customer, case, invoices, recipient, now)
+
+    def _handoff_notice(self, session: Session, message: Message, now: datetime) -> Prepared | None:
+        """The customer hears that the agency has the file once the agency has it, not before."""
+        sent = session.execute(select(Message.status).where(
+            Message.case_id == message.case_id, Message.path_name == message.path_name,
+            Message.step_index == message.step_index, Message.channel == "agency")).scalar_one_or_none()
+        if sent is None or sent == SENT:
+            return None
+        if sent in (FAILED, CANCELLED, REJECTED):
+            return Prepared("cancel", f"the case file did not reach the agency ({sent})")
+        return Prepared("postpone", "waits for the case file to reach the agency", until=now + HANDOFF_RECHECK)
 
     def _recipient(self, customer: Customer, channel: str) -> str | None:
         if channel == "email":
@@ -105,17 +135,18 @@ class Composer:
         currency = message.currency or (invoices[0].currency if invoices else "EUR")
         lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
                                     max(0, (today - i.due_on).days)) for i in invoices]
+        policy = self._policy(session, customer)
+        rates = fees.ReferenceRates.from_settings(self.settings)
         fee_lines = []
         if message.show_fees:
-            policy = policies.policy_for(session, customer.policy_name)
             numbers = {i.id: i.number for i in invoices}
             fee_lines = [render.FeeLine(f.label, f.amount_minor, f.calculation, f.kind, numbers.get(f.invoice_id))
                          for f in fees.late_payment_fees(
                              [InvoiceView(i.id, i.number, i.due_on, i.balance_minor) for i in invoices],
                              currency=currency, customer_kind=customer.kind, country=customer.country, today=today,
-                             rates=fees.ReferenceRates.from_settings(self.settings), jurisdiction=policy.jurisdiction)]
-        jurisdiction = fees.jurisdiction_for(customer.country)
-        rates = fees.ReferenceRates.from_settings(self.settings)
+                             rates=rates, jurisdiction=policy.jurisdiction)]
+        # The rate quoted in the wording is the one the fee lines used: the policy may force a jurisdiction.
+        jurisdiction = fees.jurisdiction_for(customer.country, policy.jurisdiction)
         rate = (getattr(rates, jurisdiction.reference).percent + jurisdiction.margin_points
                 if jurisdiction.reference else None)
         return render.NoticeContext(
@@ -145,7 +176,13 @@ class Composer:
         if message.channel == "email":
             rendered = render.render_email(message.template, ctx)
             stored.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
-            envelope.update(subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token)
+            # The Message-ID comes from the stored reply token, so a second attempt (a retry, or a
+            # resend a person chose for a message in doubt) carries the same one and the
+            # recipient's mail system can recognise the copy.
+            headers = {"Message-ID": f"<dunning.{message.id}.{token}@{self.mail_domain}>",
+                       "X-Dunning-Message-Id": str(message.id)}
+            envelope.update(subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token,
+                            headers=headers)
         elif message.channel == "sms":
             text = render.render_sms(message.template, ctx)
             if not message.context.get("transactional") and not self._texted_before(session, customer.id):
@@ -173,9 +210,15 @@ class Composer:
             if case.state != ESCALATED:
                 case.state, case.updated_at = ESCALATED, self.clock.now()
                 session.add(case)
-                cancel_for_case(session, self.clock, case.id, "the case went to the collection agency")
+                cancel_for_case(session, self.clock, case.id, "the case went to the collection agency",
+                                keep_kind=HANDOFF)
                 audit.record(session, self.clock, actor="dispatch", action="case.escalated", subject_type="case",
                              subject_id=case.id, message_id=message.id)
+            # The customer's notice of the hand-off was held back for this: it may go now.
+            session.execute(update(Message).where(
+                Message.case_id == message.case_id, Message.path_name == message.path_name,
+                Message.step_index == message.step_index, Message.kind == HANDOFF, Message.status == QUEUED)
+                .values(send_after=self.clock.now()).execution_options(synchronize_session=False))
 
 
 def case_file(session: Session, customer: Customer, case: Case | None, invoices: list[Invoice],

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from dunning.audit import AuditEvent
@@ -189,14 +188,15 @@ class Cycle:
             d.step.key if d.step else None, d.kind, d.channels, d.send_not_before, d.requires_approval,
             d.amount_minor, tuple(i.number for i in d.invoices)))
         changes: dict[str, Any] = {}
-        if d.anchor_due_on is not None and case.anchor_due_on is None:
+        if d.anchor_due_on is not None and self._current(case, "anchor_due_on") is None:
             changes["anchor_due_on"] = d.anchor_due_on  # fixed now, so later payments can't move it
-        if case.band != view.band:
-            if case.band is not None:
-                self._audit_event("case.band_changed", case, customer, old_band=case.band, new_band=view.band,
+        band = self._current(case, "band")
+        if band != view.band:
+            if band is not None:
+                self._audit_event("case.band_changed", case, customer, old_band=band, new_band=view.band,
                                   old_risk=case.risk, new_risk=risk.probability, source=risk.source)
             changes.update(band=view.band, risk=risk.probability)
-        if d.next_check_at != case.next_check_at:
+        if d.next_check_at != self._current(case, "next_check_at"):
             changes["next_check_at"] = d.next_check_at
         if d.action == "close":
             changes.update(state=CLOSED, closed_at=self.now, next_check_at=None)
@@ -216,10 +216,11 @@ class Cycle:
 
     def _update(self, case: Case, **columns: Any) -> None:
         self._case_updates.setdefault(case.id, {"_id": case.id, "updated_at": self.now}).update(columns)
-        for name, value in columns.items():
-            # the loaded row now reads as what will be written (a pass and a plan in one cycle),
-            # without the ORM also queueing its own UPDATE: the bulk statement in _flush writes it
-            set_committed_value(case, name, value)
+
+    def _current(self, case: Case, name: str) -> Any:
+        """A case column as this cycle will leave it (a pass then a plan read each other's changes)."""
+        pending = self._case_updates.get(case.id)
+        return pending[name] if pending and name in pending else getattr(case, name)
 
     def _plan(self, case: Case, customer: views.CustomerRow, d: Decision) -> None:
         if d.kind == "call_task":
@@ -253,7 +254,7 @@ class Cycle:
         for columns, rows in by_columns.items():
             stmt = update(table).where(table.c.id == bindparam("_id")).values(
                 {c: bindparam(c) for c in columns if c != "_id"})
-            self.session.execute(stmt, rows)
+            executemany(self.session, stmt, rows)
         if self._messages:
             stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)
             executemany(self.session, stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages)

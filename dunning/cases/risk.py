@@ -1,5 +1,6 @@
-"""Where a case's risk comes from. The scoring module stores scores; until a customer has one,
-the plain rule scores: the customer's smoothed prior late rate, (late + 2 * overall) / (settled + 2)."""
+"""Where a case's risk comes from: the customer's newest stored score (the nightly rescore writes
+them, with the champion model or the baseline); until a customer has one, the plain rule scores:
+the customer's smoothed prior late rate, (late + 2 * overall) / (settled + 2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,8 +9,10 @@ from sqlalchemy import Integer, case, cast, func, select
 from sqlmodel import Session
 
 from dunning.ledger.models import Invoice
+from dunning.scoring import scores
 
 STRENGTH = 2.0
+NO_HISTORY_PRIOR = 0.2  # the late rate assumed before the ledger holds a single settled invoice
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ def baseline_risks(session: Session, late_days: int, customer_ids: set[int] | No
                            .where(Invoice.paid_on.is_not(None), Invoice.voided.is_(False))
                            .group_by(Invoice.customer_id)).all()
     settled_all = sum(r[1] for r in rows)
-    prior = (sum(r[2] for r in rows) / settled_all) if settled_all else 0.2
+    prior = (sum(r[2] for r in rows) / settled_all) if settled_all else NO_HISTORY_PRIOR
     out: dict[int, Risk] = {}
     for customer_id, settled, n_late in rows:
         if customer_ids is None or customer_id in customer_ids:
@@ -43,4 +46,9 @@ def baseline_risks(session: Session, late_days: int, customer_ids: set[int] | No
 
 
 def risks(session: Session, late_days: int, customer_ids: set[int]) -> dict[int, Risk]:
-    return baseline_risks(session, late_days, customer_ids)
+    stored = scores.newest(session, customer_ids)
+    out = {cid: Risk(s.probability, s.model_version, s.reasons) for cid, s in stored.items()}
+    never_scored = set(customer_ids) - out.keys()
+    if never_scored:
+        out.update(baseline_risks(session, late_days, never_scored))
+    return out

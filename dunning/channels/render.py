@@ -56,6 +56,7 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "promise_confirmation": ("promised_on", "promised_minor"),
     "plan_confirmation": ("installments",),
     "installment_reminder": ("installment",),
+    "installment_missed": ("installment",),
 }
 
 
@@ -204,6 +205,12 @@ def _money(minor: int, currency: str | None = None, *, default_currency: str, lo
     return format_currency(amount, code, locale=locale)
 
 
+def _as_date(value: Any) -> Any:
+    # Extras stored with a queued message (promise and plan confirmations) come back from its
+    # JSON column as ISO strings.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
     missing = [key for key in REQUIRED_EXTRA.get(name, ()) if key not in ctx.extra]
     if missing:
@@ -223,7 +230,7 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
         lang=language,
         amount_due_minor=ctx.amount_due_minor,
         money=partial(_money, default_currency=ctx.currency, locale=locale),
-        date=lambda value, fmt="long": format_date(value, fmt, locale=locale),
+        date=lambda value, fmt="long": format_date(_as_date(value), fmt, locale=locale),
         # The locale's own pattern ("12,15 %" in French), keeping the rate's decimals.
         percent=lambda rate: format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False),
         fee_label=fee_label,

@@ -41,6 +41,8 @@ PERMANENT_CODES = {
     21617,  # body too long (over 1600 characters)
     21635,  # 'To' cannot be a landline
 }
+# The number itself is wrong: the customer's SMS contact is invalid, not just this message.
+RECIPIENT_CODES = {21211, 21614, 21635}
 RETRYABLE_CODES = {
     20003,  # authentication failed: a credentials fix lets the queue drain
     20429,  # too many requests
@@ -124,7 +126,8 @@ def classify(exc: TwilioRestException | TwilioServiceException) -> TransportErro
         permanent = False
     else:
         permanent = 400 <= status < 500
-    return TransportError(text, permanent=permanent, code=str(code if code is not None else status))
+    return TransportError(text, permanent=permanent, code=str(code if code is not None else status),
+                          recipient=code in RECIPIENT_CODES)
 
 
 def _never_reached(exc: requests.RequestException) -> bool:

@@ -1,8 +1,18 @@
 """Dispatch: claim what is due, re-check it, store what will go out, send, record the outcome.
 
-The claim and the re-checks happen in one transaction that commits before any transport is
-called; each outcome is committed on its own right after its send. A crash between the two
-leaves the message `sending`, which `recover_in_doubt` turns into `in_doubt` for a person.
+Three kinds of transaction, each committed before the next step, so that a crash anywhere leaves
+every message in a state that says what is known about it:
+
+1. claim (one per batch): the re-checks and rendering; due messages move to `sending` with
+   exactly what will go out. Nothing has reached a transport yet.
+2. hand-over (one per group of a few messages): the previous group's outcomes, and an attempt row
+   for each message of the next group. Only then are they given to their transports.
+3. a last one for the outcomes of the last group.
+
+After a crash, `recover_stale` finds the messages left `sending`: with an unfinished attempt
+they are in doubt (a person decides), without one they go back to the queue. Grouping the
+hand-over bounds the in-doubt messages of a crash to one group while paying one commit per
+group instead of one per message.
 """
 from __future__ import annotations
 
@@ -16,9 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlmodel import Session
 
-from dunning.channels.base import Envelope, Transport, TransportError
+from dunning.channels.base import Envelope, ProviderReceipt, Transport, TransportError
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.outbox import service
@@ -51,27 +62,39 @@ def worker_id() -> str:
 @dataclass
 class Claimed:
     message_id: int
-    attempt_id: int
     channel: str
     envelope: Envelope
+    attempt_id: int | None = None
+
+
+@dataclass
+class Outcome:
+    item: Claimed
+    receipt: ProviderReceipt | None = None
+    error: TransportError | None = None
 
 
 class Dispatcher:
     def __init__(self, db: Database, clock: Clock, transports: Mapping[str, Transport], composer: Composer, *,
-                 batch: int = 200, max_attempts: int = 8, worker: str | None = None):
+                 batch: int = 200, group: int = 10, max_attempts: int = 8, worker: str | None = None):
         self.db, self.clock, self.transports, self.composer = db, clock, transports, composer
-        self.batch, self.max_attempts = batch, max_attempts
+        self.batch, self.group, self.max_attempts = batch, max(1, group), max_attempts
         self.worker = worker or worker_id()
 
     def _claim(self) -> tuple[list[Claimed], Counter]:
         counts: Counter = Counter()
         claimed = []
         with self.db.session() as session:
-            counts["in_doubt"] += len(service.recover_in_doubt(session, self.clock))
+            recovered = service.recover_stale(session, self.clock)
+            counts["in_doubt"] += len(recovered.in_doubt)
+            counts["requeued"] += len(recovered.requeued)
         with self.db.session() as session:
             now = self.clock.now()
-            for message_id in service.due_ids(session, now, self.batch):
-                message = session.get(Message, message_id)
+            ids = service.due_ids(session, now, self.batch)
+            # One query for the batch; the composer's own reads go through the same identity map.
+            messages = {m.id: m for m in session.execute(select(Message).where(Message.id.in_(ids))).scalars()}
+            for message_id in ids:
+                message = messages[message_id]
                 try:
                     with session.begin_nested():
                         prepared = self.composer.prepare(session, message, now)
@@ -86,38 +109,60 @@ class Dispatcher:
                 elif prepared.action == "postpone":
                     service.postpone(session, self.clock, message_id, prepared.until, prepared.why)
                     counts["postponed"] += 1
-                else:
-                    for name, value in prepared.stored.items():
-                        setattr(message, name, value)
-                    attempt = service.start_sending(session, self.clock, message, self.worker)
-                    if attempt is not None:
-                        claimed.append(Claimed(message_id, attempt.id, message.channel, prepared.envelope))
+                elif service.claim(session, self.clock, message_id, self.worker, **prepared.stored):
+                    claimed.append(Claimed(message_id, message.channel, prepared.envelope))
         return claimed, counts
 
-    def _record(self, item: Claimed, receipt=None, error: TransportError | None = None) -> str:
+    def _hand_over(self, group: list[Claimed], done: list[Outcome], counts: Counter) -> list[Claimed]:
+        """Record `done`, then write the attempts of `group`; returns the messages safe to send."""
         with self.db.session() as session:
-            message = session.get(Message, item.message_id)
-            if error is None:
-                service.mark_sent(session, self.clock, item.message_id, item.attempt_id, receipt)
+            self._record(session, done, counts)
+            attempts = service.hand_over(session, self.clock, [item.message_id for item in group], self.worker)
+        handed = []
+        for item in group:
+            if item.message_id in attempts:
+                item.attempt_id = attempts[item.message_id]
+                handed.append(item)
+            else:  # taken back by a recovery while this worker was slow: someone else owns it now
+                counts["lost_claim"] += 1
+        return handed
+
+    def _record(self, session: Session, done: list[Outcome], counts: Counter) -> None:
+        if not done:
+            return
+        messages = {m.id: m for m in session.execute(
+            select(Message).where(Message.id.in_([o.item.message_id for o in done]))).scalars()}
+        sent = [(o.item.message_id, o.item.attempt_id, o.receipt) for o in done if o.error is None]
+        service.mark_sent(session, self.clock, sent)
+        counts["sent"] += len(sent)
+        for o in done:
+            message = messages[o.item.message_id]
+            if o.error is None:
                 self.composer.after_sent(session, message)
-                return "sent"
-            return service.mark_error(session, self.clock, message, item.attempt_id, error, self.max_attempts)
+            else:
+                counts[service.mark_error(session, self.clock, message, o.item.attempt_id, o.error,
+                                          self.max_attempts)] += 1
+
+    async def _send(self, item: Claimed) -> Outcome:
+        transport = self.transports[item.channel]
+        try:
+            return Outcome(item, receipt=await transport.send(item.envelope))
+        except TransportError as e:
+            return Outcome(item, error=e)
+        except Exception as e:
+            # A bug or an unexpected library error, perhaps after the provider took the message:
+            # a person looks at it rather than a retry sending it twice.
+            log.exception("transport %s raised", item.channel)
+            return Outcome(item, error=TransportError(f"{type(e).__name__}: {e}", permanent=False, uncertain=True))
 
     async def run_once(self) -> Counter:
         claimed, counts = await asyncio.to_thread(self._claim)
-        for item in claimed:
-            transport = self.transports[item.channel]
-            try:
-                receipt = await transport.send(item.envelope)
-            except TransportError as e:
-                outcome = await asyncio.to_thread(self._record, item, None, e)
-            except Exception as e:  # a bug or an unexpected library error: retry, and let a person see it
-                log.exception("transport %s raised", item.channel)
-                outcome = await asyncio.to_thread(self._record, item, None,
-                                                  TransportError(f"{type(e).__name__}: {e}", permanent=False))
-            else:
-                outcome = await asyncio.to_thread(self._record, item, receipt)
-            counts[outcome] += 1
+        done: list[Outcome] = []
+        for start in range(0, len(claimed), self.group):
+            handed = await asyncio.to_thread(self._hand_over, claimed[start:start + self.group], done, counts)
+            done = [await self._send(item) for item in handed]
+        if done:
+            await asyncio.to_thread(self._hand_over, [], done, counts)
         return counts
 
     async def drain(self, rounds: int = 1000) -> Counter:
@@ -126,7 +171,8 @@ class Dispatcher:
         for _ in range(rounds):
             counts = await self.run_once()
             total.update(counts)
-            if not any(counts[k] for k in ("sent", "failed", "queued", "cancelled", "postponed")):
+            if not any(counts[k] for k in ("sent", "failed", "queued", "cancelled", "postponed", "requeued",
+                                            "in_doubt")):
                 break
         return total
 

@@ -5,9 +5,10 @@ crash can never move one message twice.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from dunning import audit
@@ -44,15 +45,30 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     return list(session.execute(stmt).scalars())
 
 
-def start_sending(session: Session, clock: Clock, message: Message, worker: str) -> Attempt | None:
+def claim(session: Session, clock: Clock, message_id: int, worker: str, **stored) -> bool:
+    """queued -> sending, with what will go out (`stored`). Not an attempt yet: nothing has been
+    handed to a transport, and a crash before `hand_over` puts the message back in the queue."""
     now = clock.now()
-    if not _move(session, message.id, (QUEUED,), status=SENDING, claimed_by=worker, claimed_at=now,
-                 attempts=Message.attempts + 1, updated_at=now):
-        return None
-    attempt = Attempt(message_id=message.id, worker=worker, started_at=now)
-    session.add(attempt)
+    return _move(session, message_id, (QUEUED,), status=SENDING, claimed_by=worker, claimed_at=now,
+                 attempts=Message.attempts + 1, updated_at=now, **stored)
+
+
+def hand_over(session: Session, clock: Clock, message_ids: list[int], worker: str) -> dict[int, int]:
+    """Write the attempt rows of messages about to reach a transport, and only for those this worker
+    still holds (a recovery may have taken one back). Committed before the first of them is sent:
+    after a crash, a message with an unfinished attempt is in doubt, one without is not.
+    Returns message id -> attempt id."""
+    if not message_ids:
+        return {}
+    now = clock.now()
+    # Renewing claimed_at starts the lease again: it runs from the hand-over, not from the claim.
+    held = list(session.execute(
+        update(Message).where(Message.id.in_(message_ids), Message.status == SENDING, Message.claimed_by == worker)
+        .values(claimed_at=now).returning(Message.id).execution_options(synchronize_session=False)).scalars())
+    attempts = [Attempt(message_id=i, worker=worker, started_at=now) for i in held]
+    session.add_all(attempts)
     session.flush()
-    return attempt
+    return {a.message_id: a.id for a in attempts}
 
 
 def postpone(session: Session, clock: Clock, message_id: int, until: datetime, why: str) -> None:
@@ -63,9 +79,12 @@ def cancel(session: Session, clock: Clock, message_id: int, why: str) -> bool:
     return _move(session, message_id, PENDING, status=CANCELLED, last_error=why, updated_at=clock.now())
 
 
-def cancel_for_case(session: Session, clock: Clock, case_id: int, why: str) -> int:
-    ids = session.execute(select(Message.id).where(Message.case_id == case_id, Message.status.in_(PENDING))).scalars()
-    return sum(cancel(session, clock, i, why) for i in list(ids))
+def cancel_for_case(session: Session, clock: Clock, case_id: int, why: str, *, keep_kind: str | None = None) -> int:
+    """keep_kind: messages of that kind stay (the customer's notice of an agency hand-off)."""
+    stmt = select(Message.id).where(Message.case_id == case_id, Message.status.in_(PENDING))
+    if keep_kind is not None:
+        stmt = stmt.where(Message.kind != keep_kind)
+    return sum(cancel(session, clock, i, why) for i in list(session.execute(stmt).scalars()))
 
 
 def _finish(session: Session, clock: Clock, attempt_id: int, outcome: str, error: str | None = None) -> None:
@@ -73,19 +92,33 @@ def _finish(session: Session, clock: Clock, attempt_id: int, outcome: str, error
                     .values(finished_at=clock.now(), outcome=outcome, error=error))
 
 
-def mark_sent(session: Session, clock: Clock, message_id: int, attempt_id: int, receipt: ProviderReceipt) -> bool:
+def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, int, ProviderReceipt]]) -> None:
+    """(message id, attempt id, receipt) of messages the transports took; two statements for all."""
+    if not sent:
+        return
     now = clock.now()
-    moved = _move(session, message_id, (SENDING,), status=SENT, sent_at=now, provider_id=receipt.provider_id,
-                  segments=receipt.detail.get("segments"), last_error=None, updated_at=now)
-    _finish(session, clock, attempt_id, "sent")
-    return moved
+    message, attempt = Message.__table__, Attempt.__table__
+    session.execute(
+        # From in_doubt too: a recovery that gave up on a slow worker is answered by its receipt.
+        update(message).where(message.c.id == bindparam("_id"), (message.c.status == SENDING) | (message.c.status == IN_DOUBT))
+        .values(status=SENT, sent_at=now, provider_id=bindparam("_provider_id"), segments=bindparam("_segments"),
+                last_error=None, updated_at=now),
+        [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, _, r in sent])
+    session.execute(update(attempt).where(attempt.c.id == bindparam("_id"))
+                    .values(finished_at=now, outcome=SENT), [{"_id": a} for _, a, _ in sent])
 
 
 def mark_error(session: Session, clock: Clock, message: Message, attempt_id: int, error: TransportError,
                max_attempts: int) -> str:
-    """Retryable: back to queued with exponential backoff, until the attempts run out."""
+    """Uncertain: in doubt. Retryable: back to queued with exponential backoff, until the attempts
+    run out. Permanent: failed, and a bad address makes the contact invalid."""
     now = clock.now()
     text = f"{error.code or ''} {error}".strip()[:1000]
+    if error.uncertain:
+        _move(session, message.id, (SENDING,), status=IN_DOUBT, last_error=text, updated_at=now)
+        _finish(session, clock, attempt_id, IN_DOUBT, text)
+        _doubt(session, clock, message, f"the {message.channel} provider may have taken it before the error: {text}")
+        return IN_DOUBT
     if not error.permanent and message.attempts < max_attempts:
         _move(session, message.id, (SENDING,), status=QUEUED, send_after=now + backoff(message.attempts),
               last_error=text, updated_at=now)
@@ -93,13 +126,13 @@ def mark_error(session: Session, clock: Clock, message: Message, attempt_id: int
         return QUEUED
     _move(session, message.id, (SENDING,), status=FAILED, last_error=text, updated_at=now)
     _finish(session, clock, attempt_id, "failed", text)
-    if error.permanent:
+    if error.permanent and error.recipient:
         mark_contact_invalid(session, clock, message, text)
     else:
+        why = "was refused" if error.permanent else f"failed after {message.attempts} attempts"
         open_task(session, clock, kind="review", key=f"failed:{message.id}", customer_id=message.customer_id,
                   case_id=message.case_id, message_id=message.id,
-                  title=f"{message.channel} message {message.id} failed after {message.attempts} attempts",
-                  detail=text)
+                  title=f"{message.channel} message {message.id} {why}", detail=text)
     return FAILED
 
 
@@ -124,27 +157,48 @@ def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: 
                  subject_id=customer.external_id, channel=message.channel, message_id=message.id, error=why)
 
 
-def recover_in_doubt(session: Session, clock: Clock, lease: timedelta = SEND_LEASE) -> list[int]:
-    """A message still `sending` long after its claim belongs to a worker that died mid-send: it may
-    or may not have left. It is never sent again without a person deciding."""
+def _doubt(session: Session, clock: Clock, message: Message, why: str) -> None:
+    open_task(session, clock, kind="in_doubt", key=f"in_doubt:{message.id}", customer_id=message.customer_id,
+              case_id=message.case_id, message_id=message.id,
+              title=f"{message.channel} message {message.id} may or may not have been sent",
+              detail=f"{why}. Check with the provider, then mark it sent, send it again or cancel it")
+    audit.record(session, clock, actor="system", action="message.in_doubt", subject_type="message",
+                 subject_id=message.id, claimed_by=message.claimed_by, why=why)
+
+
+@dataclass
+class Recovered:
+    in_doubt: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+
+
+def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE) -> Recovered:
+    """Messages still `sending` long after their claim belong to a worker that died. Those it had
+    handed to a transport (an attempt without an outcome) may or may not have left: in doubt, never
+    sent again without a person deciding. Those it had only claimed never left: queued again."""
     now = clock.now()
     stale = list(session.execute(select(Message).where(Message.status == SENDING,
                                                        Message.claimed_at < now - lease)).scalars())
-    moved = []
+    found = Recovered()
+    if not stale:
+        return found
+    handed = set(session.execute(select(Attempt.message_id).where(
+        Attempt.message_id.in_([m.id for m in stale]), Attempt.finished_at.is_(None))).scalars())
     for message in stale:
+        if message.id not in handed:
+            if _move(session, message.id, (SENDING,), status=QUEUED, attempts=Message.attempts - 1, claimed_by=None,
+                     claimed_at=None, updated_at=now,
+                     last_error=f"claimed by {message.claimed_by}, which stopped before sending it"):
+                found.requeued.append(message.id)
+            continue
         if not _move(session, message.id, (SENDING,), status=IN_DOUBT, updated_at=now):
             continue
         session.execute(update(Attempt).where(Attempt.message_id == message.id, Attempt.finished_at.is_(None))
                         .values(finished_at=now, outcome=IN_DOUBT))
-        open_task(session, clock, kind="in_doubt", key=f"in_doubt:{message.id}", customer_id=message.customer_id,
-                  case_id=message.case_id, message_id=message.id,
-                  title=f"{message.channel} message {message.id} may or may not have been sent",
-                  detail=f"claimed by {message.claimed_by} at {message.claimed_at:%Y-%m-%d %H:%M} UTC and never "
-                         "confirmed; check with the provider, then mark it sent, send it again or cancel it")
-        audit.record(session, clock, actor="system", action="message.in_doubt", subject_type="message",
-                     subject_id=message.id, claimed_by=message.claimed_by)
-        moved.append(message.id)
-    return moved
+        _doubt(session, clock, message, f"handed to a transport by {message.claimed_by} at "
+                                        f"{message.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed")
+        found.in_doubt.append(message.id)
+    return found
 
 
 def get(session: Session, message_id: int) -> Message:

@@ -60,6 +60,7 @@ def in_window(at: datetime, tz: str, window: Window, business_days_only: bool, c
     return window.start <= wall.time() < window.end
 
 
+@lru_cache(maxsize=65_536)  # the cycle asks for the same few days in the same few zones thousands of times
 def wall_to_utc(day: date, at: time, tz: str) -> datetime:
     """The first instant whose local wall time is at or after `day at`.
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Iterable, Literal
 import yaml
 from babel.numbers import is_currency
 from pydantic import (
+    PrivateAttr,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,7 +31,7 @@ from pydantic import (
 )
 
 from dunning.errors import InvalidInput
-from dunning.policies.fees import JURISDICTIONS, to_minor
+from dunning.policies.fees import to_minor
 
 Kind = Literal["reminder", "formal_notice", "registered_letter", "agency_handoff", "call_task"]
 Channel = Literal["email", "sms", "letter", "task"]
@@ -219,6 +220,7 @@ class PlanRules(_Model):
 
 
 class Policy(_Model):
+    _bands_by_name: dict[str, "Band"] = PrivateAttr(default_factory=dict)
     name: Name
     description: str = ""
     # Assigned by the policy store when a document is saved; authors leave it out.
@@ -271,8 +273,12 @@ class Policy(_Model):
 
     # -- lookups used by the engine --
 
+    def model_post_init(self, _context: Any) -> None:
+        # the engine looks bands up for every case of every cycle
+        self._bands_by_name = {b.name: b for b in self.bands}
+
     def band(self, name: str) -> Band | None:
-        return next((b for b in self.bands if b.name == name), None)
+        return self._bands_by_name.get(name)
 
     def band_for(self, probability: float) -> Band:
         """The band of a calibrated risk probability: the first whose threshold it is below."""
@@ -403,7 +409,6 @@ def load_default_policy() -> Policy:
 __all__ = [
     "CHANNELS_FOR_KIND",
     "HEAVY_KINDS",
-    "JURISDICTIONS",
     "Band",
     "ContactRules",
     "ContactWindow",

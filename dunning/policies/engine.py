@@ -45,16 +45,27 @@ R12 Contact rules push the send time, they never drop a step: the send time is t
     leaves at most max_contacts_per_7_days contact days in any 7 consecutive days.
 R13 Every decision carries a reason for the audit log naming the rule, the policy and its
     version, the band and the path.
+R14 A promise to pay pauses the case until the promised day plus the policy's grace days are
+    over (customer's time); once the customer has broken more than max_broken promises, a new
+    promise is noted but no longer pauses (promise_pauses, promise_pause_until).
+
+Contract with the cycle: all datetimes are timezone-aware UTC. Store Decision.anchor_due_on on
+the case the first time it is given and never change it while the case is open (R3: a case left
+unanchored would re-anchor after every payment). After a "plan", store the step (record_step)
+and set pending_step until the message is sent or fails; if the message is cancelled unsent
+(pause, opt-out), restore the previous step fields so the step is planned again, not lost.
+Pass every contact of the customer in `contacts`, including messages planned but not yet sent
+(at their send time), so the caps hold across the customer's cases in several currencies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Literal, Sequence
 
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
-from dunning.policies.fees import format_money
+from dunning.policies.fees import FeeLine, ReferenceRates, format_money, late_payment_fees
 
 Action = Literal["plan", "pass", "wait", "close", "none"]
 
@@ -103,7 +114,7 @@ class CaseView:
     current_step_key: str | None = None
     current_step_after_days: int | None = None
     current_step_at: datetime | None = None  # send time of the last step sent (a passed step keeps it)
-    anchor_due_on: date | None = None  # None: not anchored yet, decide() computes it
+    anchor_due_on: date | None = None  # None: not anchored yet; store decide()'s and keep it
     paused_until: datetime | None = None
     pending_step: bool = False  # the last step's message is not sent yet (awaiting approval, queued)
 
@@ -394,7 +405,7 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     if not channels:
         kind, template, channels, fallback, approval = "call_task", "call_task", ("task",), True, False
         notes.append("no channel left: a call task replaces the message")
-    elif False:
+    elif customer.kind == "consumer" and step.kind in ("registered_letter", "agency_handoff") and not approval:
         approval = True
         notes.append("consumer: a person approves this step")
     elif approval:
@@ -445,6 +456,33 @@ class _Context:
             step=self.step,
             **fields,
         )
+
+
+# ---- what a message states, and promises ----------------------------------------------------------
+
+def fee_lines(decision: Decision, case: CaseView, policy: Policy, rates: ReferenceRates, now: datetime) -> list[FeeLine]:
+    """Statutory fees to show on a planned step that asks for them (policy `fees: true`); else none."""
+    if decision.action != "plan" or not decision.show_fees:
+        return []
+    return late_payment_fees(
+        decision.invoices,
+        currency=case.currency,
+        customer_kind=case.customer.kind,
+        country=case.customer.country,
+        today=calendar.local_date(now, case.customer.tz),
+        rates=rates,
+        jurisdiction=policy.jurisdiction,
+    )
+
+
+def promise_pauses(policy: Policy, broken_so_far: int) -> bool:
+    """A promise to pay pauses the case unless the customer already broke more than max_broken."""
+    return broken_so_far <= policy.promises.max_broken
+
+
+def promise_pause_until(policy: Policy, promised_on: date, tz: str) -> datetime:
+    """The pause for a promise ends when the promised day and its grace days are over, locally."""
+    return calendar.start_of_day(promised_on + timedelta(days=policy.promises.grace_days + 1), tz)
 
 
 # ---- acting on a decision, and the preview -----------------------------------------------------

@@ -35,7 +35,6 @@ from babel.numbers import get_currency_precision
 EU_MEMBER_STATES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
 )
-JURISDICTIONS = ("FR", "EU", "UK", "US", "none")
 DAYS_IN_YEAR = 365
 
 

@@ -1,7 +1,8 @@
 """The ledger as the scoring core reads it: one invoice frame and the dated conversations.
 
 The frame has the columns features.py expects (customer_id, invoice_id, issued_on, due_on,
-paid_on, amount, currency) plus `open_minor`, the open balance the rescore weighs invoices by.
+paid_on, amount, currency) plus `total_minor` and `open_minor`, which the rescore weighs invoices
+by.
 
 It is read with one Core select and no ORM objects, dates cast to text in SQL and parsed by
 pandas in one vectorised call: turning a million rows into date objects one by one would cost
@@ -13,7 +14,9 @@ Left out, on purpose:
 - invoices with nothing open but no payment date (pushed with balance 0 and no `paid_on`): they
   are neither open nor usable history, since when they were paid is unknown and inventing a date
   would invent a label.
-- replies: there is no inbound-message table yet, so the `replies` feature is 0 for everyone.
+
+Replies are every inbound message matched to a customer, whatever it said: answering at all is
+what the `replies` feature measures.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from sqlmodel import Session
 from dunning.arrangements.models import Dispute, Promise
 from dunning.ledger.models import Invoice
 from dunning.money import exponent
+from dunning.replies.models import InboundMessage
 
 COLUMNS = ["invoice_id", "customer_id", "issued_on", "due_on", "paid_on", "total_minor", "open_minor", "currency"]
 
@@ -52,15 +56,17 @@ def load_invoices(session: Session) -> pd.DataFrame:
     currency = pd.Series(raw["currency"], dtype=object)
     total = np.asarray(raw["total_minor"], dtype=np.float64)
     # Major units, whatever the currency's decimals: the model's amount features compare like with like.
-    scale = currency.map({c: 10.0 ** -exponent(c) for c in pd.unique(currency)}).to_numpy(np.float64)
+    # Divided, not multiplied by 0.01: the quotient is the double nearest the decimal amount.
+    scale = currency.map({c: 10.0 ** exponent(c) for c in pd.unique(currency)}).to_numpy(np.float64)
     return pd.DataFrame({
         "customer_id": np.asarray(raw["customer_id"], dtype=np.int64),
         "invoice_id": np.asarray(raw["invoice_id"], dtype=np.int64),
         "issued_on": _dates(raw["issued_on"]),
         "due_on": _dates(raw["due_on"]),
         "paid_on": _dates(raw["paid_on"]),
-        "amount": total * scale if len(total) else total,
+        "amount": total / scale if len(total) else total,
         "currency": currency,
+        "total_minor": np.asarray(raw["total_minor"], dtype=np.int64),
         "open_minor": np.asarray(raw["open_minor"], dtype=np.int64),
     })
 
@@ -72,6 +78,8 @@ def _dates(values) -> pd.Series:
 def load_events(session: Session) -> dict[str, pd.DataFrame]:
     conn = session.connection()
     disputes = conn.execute(select(Dispute.customer_id, Dispute.opened_at)).all()
+    replies = conn.execute(select(InboundMessage.customer_id, InboundMessage.received_at)
+                           .where(InboundMessage.customer_id.is_not(None))).all()
     # A promise counts once it is decided (kept or broken), on the day it was: settled_at when the
     # ledger recorded it, else the end of its grace period.
     promises = conn.execute(select(Promise.customer_id, Promise.created_at, Promise.settled_at, Promise.grace_until,
@@ -79,6 +87,8 @@ def load_events(session: Session) -> dict[str, pd.DataFrame]:
     return {
         "disputes": pd.DataFrame({"customer_id": pd.Series([r[0] for r in disputes], dtype=np.int64),
                                   "at": _utc([r[1] for r in disputes])}),
+        "replies": pd.DataFrame({"customer_id": pd.Series([r[0] for r in replies], dtype=np.int64),
+                                 "at": _utc([r[1] for r in replies])}),
         "promises": pd.DataFrame({
             "customer_id": pd.Series([r[0] for r in promises], dtype=np.int64),
             "at": _utc([r[1] for r in promises]),

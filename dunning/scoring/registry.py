@@ -50,12 +50,16 @@ def versions(session: Session) -> list[ModelVersion]:
 
 
 def load(row: ModelVersion) -> TrainedModel | None:
+    return load_path(row.version, row.artifact_path)
+
+
+def load_path(version: str, path: str) -> TrainedModel | None:
     """The version's artifact, or None (logged) when it is missing or unreadable: the baseline
     then scores, which is better than not scoring at all."""
     try:
-        return TrainedModel.load(Path(row.artifact_path))
+        return TrainedModel.load(Path(path))
     except (OSError, ValueError, KeyError) as e:
-        log.error("model %s: cannot load its artifact at %s: %s", row.version, row.artifact_path, e)
+        log.error("model %s: cannot load its artifact at %s: %s", version, path, e)
         return None
 
 

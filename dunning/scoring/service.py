@@ -1,7 +1,7 @@
-"""Training a challenger and scoring customers, on the deployment's own ledger.
+"""Training a challenger on the deployment's own ledger, and deciding whether it takes over.
 
-Each job has three steps: read (a session), compute (no session), write (a session). `train()`
-and `rescore()` run them in one session, for the API and the CLI. The scheduled jobs (jobs.py)
+Training has three steps: read (a session), fit (no session), record (a session). `train()` runs
+them in one session, for the API and the CLI. The scheduled jobs (jobs.py)
 give each step its own short transaction, because on SQLite a transaction holds the one write
 lock from its first statement, and a long training must not stall every ingest behind it.
 
@@ -30,12 +30,12 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.scoring import model as xgb_model, registry, scores
+from dunning.scoring import model as xgb_model, registry
 from dunning.scoring.baseline import Baseline
-from dunning.scoring.data import History, load_history
-from dunning.scoring.features import scoring_rows, training_rows
+from dunning.scoring.data import load_history
+from dunning.scoring.features import training_rows
 from dunning.scoring.model import TrainedModel, beats, metrics
-from dunning.scoring.models import BASELINE, CHAMPION, CHALLENGER, ModelVersion
+from dunning.scoring.models import BASELINE, CHALLENGER, ModelVersion
 
 MIN_COMPARISON_ROWS = 50  # outcomes since the champion was trained, before a comparison means anything
 PROMOTED, KEPT, UNCHANGED, NOT_ENOUGH = "promoted", "challenger", "unchanged", "not_enough_data"
@@ -114,8 +114,7 @@ def prepare_training(session: Session, clock: Clock, settings: Settings, *, para
         return plan
     current = registry.champion(session)
     if current is not None:
-        plan.incumbent = Incumbent(current.version, current.artifact_path,
-                                   knew_before(datetime.fromisoformat(current.training_window["as_of"])))
+        plan.incumbent = Incumbent(current.version, current.artifact_path, knew_before(current.created_at))
     return plan
 
 
@@ -145,13 +144,13 @@ def record_training(session: Session, clock: Clock, settings: Settings, candidat
         version=version, status=CHALLENGER, fingerprint=plan.fingerprint, late_days=plan.late_days,
         n_rows=meta["n_rows"], features=list(model.features),
         training_window={**meta["training_window"], "as_of": plan.now.isoformat()},
-        metrics=_json_safe({"rehearsal": meta.get("metrics", {}), "comparison": candidate.comparison,
+        metrics=json_safe({"rehearsal": meta.get("metrics", {}), "comparison": candidate.comparison,
                             "late_share": meta["late_share"], "rounds": meta["rounds"]}),
         artifact_path=str(path), created_at=plan.now)
     session.add(row)
     session.flush()
     audit.record(session, clock, actor=actor, action="model.trained", subject_type="model_version",
-                 subject_id=version, rows=meta["n_rows"], comparison=_json_safe(candidate.comparison))
+                 subject_id=version, rows=meta["n_rows"], comparison=json_safe(candidate.comparison))
     message = candidate.comparison["summary"]
     if candidate.promote:
         current = registry.champion(session)
@@ -214,7 +213,7 @@ def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, di
     if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
         return False, {**base, "summary": f"only {int(new.sum())} outcomes matured since {inc.version} was trained; "
                                           f"a comparison needs {MIN_COMPARISON_ROWS} of both kinds"}
-    champion = registry.load_path(inc.artifact_path)
+    champion = registry.load_path(inc.version, inc.artifact_path)
     if champion is None or not set(champion.features) <= set(X.columns):
         promote, found = _against_baseline(model)
         return promote, {**found, "summary": f"the champion {inc.version} cannot score these rows (artifact "
@@ -235,96 +234,14 @@ def _f(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN (an AUC over one class) is not JSON; PostgreSQL's json type refuses it."""
     if isinstance(value, float):
         return None if math.isnan(value) else value
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     return value
-
-
-# --- scoring -----------------------------------------------------------------------------------
-
-@dataclass
-class RescoreResult:
-    scorer: str  # the model version, or "baseline"
-    customers: int
-    written: int
-    scored_at: datetime
-
-
-@dataclass
-class ScoringInput:
-    now: datetime
-    history: History
-    version: str
-    model: TrainedModel | None  # None: the baseline scores
-
-
-def rescore(session: Session, clock: Clock, settings: Settings) -> RescoreResult:
-    data = read_for_scoring(session, clock)
-    computed = score_customers(data, settings.late_days_threshold)
-    return store_scores(session, computed, data)
-
-
-def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
-    now = clock.now()
-    current = registry.champion(session)
-    model = registry.load(current) if current is not None else None
-    return ScoringInput(now, load_history(session), current.version if model is not None else BASELINE, model)
-
-
-def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredScore]:
-    """Each customer with open invoices at `now`, scored as of `now`.
-
-    A case's probability is the open-balance-weighted mean of its open invoices' probabilities:
-    the expected share of the money owed that will come late, so a large risky invoice counts for
-    more than a small one. Cases are per currency; a customer owing in several is given its
-    riskiest account, since it is one debtor and the cycle asks one risk per customer. The reasons
-    are those of the invoice weighing most in that account's risk."""
-    inv = data.history.invoices
-    if inv.empty:
-        return []
-    X, meta = scoring_rows(inv, data.now, late_days=late_days, events=data.history.events)
-    if X.empty:
-        return []
-    model: TrainedModel | Baseline = data.model if data.model is not None else _baseline(data, late_days)
-    # Weight: the open balance; an invoice paid since `now` (a replay of the past) was wholly open then.
-    rows = inv.loc[meta.index]
-    weight = np.where(rows["paid_on"].isna(), rows["open_minor"], rows["total_minor"]).astype(np.float64)
-    frame = pd.DataFrame({"customer_id": meta["customer_id"].to_numpy(), "currency": meta["currency"].to_numpy(),
-                          "weight": weight, "p": model.predict_proba(X)}, index=X.index)
-    frame["wp"] = frame["weight"] * frame["p"]
-    accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(wp=("wp", "sum"), w=("weight", "sum"),
-                                                                       n=("p", "size"))
-    accounts["probability"] = np.where(accounts["w"] > 0, accounts["wp"] / accounts["w"].where(accounts["w"] > 0, 1), 0)
-    accounts = accounts.reset_index().sort_values(["customer_id", "probability"], ascending=[True, False], kind="stable")
-    riskiest = accounts.drop_duplicates("customer_id")
-    driver = frame.sort_values("wp", kind="stable").drop_duplicates(["customer_id", "currency"], keep="last")
-    driver = driver.reset_index().merge(riskiest[["customer_id", "currency"]], on=["customer_id", "currency"])
-    driver = driver.set_index("customer_id")["index"]
-    picked = riskiest.set_index("customer_id")
-    reasons = model.reasons(X.loc[driver.reindex(picked.index).to_numpy()])
-    return [scores.StoredScore(int(cid), cur, round(float(p), 6), data.version, tuple(r), int(n), data.now)
-            for cid, cur, p, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
-
-
-def store_scores(session: Session, computed: list[scores.StoredScore], data: ScoringInput) -> RescoreResult:
-    written = scores.append(session, computed)
-    return RescoreResult(data.version, len(computed), written, data.now)
-
-
-def _baseline(data: ScoringInput, late_days: int) -> Baseline:
-    """No champion: the baseline, its prior the late share of every outcome known at `now`."""
-    _, y, _ = training_rows(data.history.invoices, late_days=late_days, events=data.history.events, as_of=data.now)
-    return Baseline.fit(y, late_days=late_days)
-
-
-def champion_is(session: Session, version: str) -> bool:
-    current = registry.champion(session)
-    return current is not None and current.version == version and current.status == CHAMPION

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:59:22.140571
+Create Date: 2026-11-22 08:12:50.312193
 """
 from alembic import op
 import sqlalchemy as sa
@@ -69,6 +69,27 @@ def upgrade() -> None:
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_external_id'), ['external_id'], unique=True)
         batch_op.create_index(batch_op.f('ix_customer_phone'), ['phone'], unique=False)
+
+    op.create_table('model_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('late_days', sa.Integer(), nullable=False),
+    sa.Column('n_rows', sa.Integer(), nullable=False),
+    sa.Column('features', sa.JSON(), nullable=False),
+    sa.Column('training_window', sa.JSON(), nullable=False),
+    sa.Column('metrics', sa.JSON(), nullable=False),
+    sa.Column('artifact_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('created_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('promoted_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.Column('retired_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('fingerprint'),
+    sa.UniqueConstraint('version')
+    )
+    with op.batch_alter_table('model_version', schema=None) as batch_op:
+        batch_op.create_index('uq_model_version_champion', ['status'], unique=True, sqlite_where=sa.text("status = 'champion'"), postgresql_where=sa.text("status = 'champion'"))
 
     op.create_table('policy_version',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -152,27 +173,44 @@ def upgrade() -> None:
     with op.batch_alter_table('opt_out', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opt_out_customer_id'), ['customer_id'], unique=False)
 
-    op.create_table('dispute',
+    op.create_table('score',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('invoice_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('reason_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('text', sa.Text(), nullable=True),
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('respond_by', sa.Date(), nullable=True),
-    sa.Column('opened_at', dunning.db.UTCDateTime(), nullable=False),
-    sa.Column('resolved_at', dunning.db.UTCDateTime(), nullable=True),
-    sa.Column('resolved_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
+    sa.Column('probability', sa.Float(), nullable=False),
+    sa.Column('model_version', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('open_invoices', sa.Integer(), nullable=False),
+    sa.Column('scored_at', dunning.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
-    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('dispute', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_dispute_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dispute_invoice_id'), ['invoice_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dispute_status'), ['status'], unique=False)
+    with op.batch_alter_table('score', schema=None) as batch_op:
+        batch_op.create_index('ix_score_customer_newest', ['customer_id', 'scored_at', 'id'], unique=False)
+
+    op.create_table('installment_plan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('outside_policy', sa.Boolean(), nullable=False),
+    sa.Column('invoice_ids', sa.JSON(), nullable=False),
+    sa.Column('counted_from', sa.Date(), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['dunning_case.id'], ),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('installment_plan', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_installment_plan_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_installment_plan_status'), ['status'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -256,7 +294,10 @@ def upgrade() -> None:
     sa.Column('grace_until', sa.Date(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('paid_minor_at_promise', sa.BigInteger(), nullable=False),
+    sa.Column('pauses_case', sa.Boolean(), nullable=False),
+    sa.Column('counted_from', sa.Date(), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('created_at', dunning.db.UTCDateTime(), nullable=False),
     sa.Column('settled_at', dunning.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['dunning_case.id'], ),
@@ -279,6 +320,22 @@ def upgrade() -> None:
     with op.batch_alter_table('allocation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_allocation_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_allocation_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('installment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['plan_id'], ['installment_plan.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('plan_id', 'number')
+    )
+    with op.batch_alter_table('installment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_installment_plan_id'), ['plan_id'], unique=False)
 
     op.create_table('message_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -321,11 +378,87 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_task_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_task_open', ['status', 'due_at'], unique=False)
 
+    op.create_table('dispute',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('reason_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('respond_by', sa.Date(), nullable=True),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('opened_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('opened_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.Column('resolved_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('dispute', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispute_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispute_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispute_status'), ['status'], unique=False)
+
+    op.create_table('inbound_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('dedupe_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('sender', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('message_id', sa.Integer(), nullable=True),
+    sa.Column('matched_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('raw_text', sa.Text(), nullable=False),
+    sa.Column('reply_text', sa.Text(), nullable=False),
+    sa.Column('intent', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('extracted', sa.JSON(), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('promise_id', sa.Integer(), nullable=True),
+    sa.Column('dispute_id', sa.Integer(), nullable=True),
+    sa.Column('answer_message_id', sa.Integer(), nullable=True),
+    sa.Column('answer_text', sa.Text(), nullable=True),
+    sa.Column('attachments', sa.JSON(), nullable=False),
+    sa.Column('received_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['answer_message_id'], ['message.id'], ),
+    sa.ForeignKeyConstraint(['case_id'], ['dunning_case.id'], ),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.ForeignKeyConstraint(['dispute_id'], ['dispute.id'], ),
+    sa.ForeignKeyConstraint(['message_id'], ['message.id'], ),
+    sa.ForeignKeyConstraint(['promise_id'], ['promise.id'], ),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dedupe_key')
+    )
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_message_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_message_intent'), ['intent'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_message_intent'))
+        batch_op.drop_index(batch_op.f('ix_inbound_message_customer_id'))
+
+    op.drop_table('inbound_message')
+    with op.batch_alter_table('dispute', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispute_status'))
+        batch_op.drop_index(batch_op.f('ix_dispute_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_dispute_customer_id'))
+
+    op.drop_table('dispute')
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_index('ix_task_open')
         batch_op.drop_index(batch_op.f('ix_task_customer_id'))
@@ -335,6 +468,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_attempt_message_id'))
 
     op.drop_table('message_attempt')
+    with op.batch_alter_table('installment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_installment_plan_id'))
+
+    op.drop_table('installment')
     with op.batch_alter_table('allocation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_allocation_payment_id'))
         batch_op.drop_index(batch_op.f('ix_allocation_invoice_id'))
@@ -357,12 +494,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_message_case')
 
     op.drop_table('message')
-    with op.batch_alter_table('dispute', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_dispute_status'))
-        batch_op.drop_index(batch_op.f('ix_dispute_invoice_id'))
-        batch_op.drop_index(batch_op.f('ix_dispute_customer_id'))
+    with op.batch_alter_table('installment_plan', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_installment_plan_status'))
+        batch_op.drop_index(batch_op.f('ix_installment_plan_customer_id'))
 
-    op.drop_table('dispute')
+    op.drop_table('installment_plan')
+    with op.batch_alter_table('score', schema=None) as batch_op:
+        batch_op.drop_index('ix_score_customer_newest')
+
+    op.drop_table('score')
     with op.batch_alter_table('opt_out', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_opt_out_customer_id'))
 
@@ -382,6 +522,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_policy_version_name'))
 
     op.drop_table('policy_version')
+    with op.batch_alter_table('model_version', schema=None) as batch_op:
+        batch_op.drop_index('uq_model_version_champion', sqlite_where=sa.text("status = 'champion'"), postgresql_where=sa.text("status = 'champion'"))
+
+    op.drop_table('model_version')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_phone'))
         batch_op.drop_index(batch_op.f('ix_customer_external_id'))

@@ -133,6 +133,7 @@ async def test_an_untrusted_certificate_is_refused_as_retryable(tmp_path, cert):
         finally:
             await transport.close()
     assert failure.value.permanent is False
+    assert failure.value.uncertain is False  # nothing was sent: safe to retry
     assert server.handler.received == []
 
 
@@ -163,8 +164,8 @@ async def test_recipient_refusals_are_classified_and_the_connection_survives(tmp
             await transport.send(envelope(message_id=3))
         finally:
             await transport.close()
-    assert (gone.value.permanent, gone.value.code) == (True, "550")
-    assert (busy.value.permanent, busy.value.code) == (False, "451")
+    assert (gone.value.permanent, gone.value.code, gone.value.recipient) == (True, "550", True)
+    assert (busy.value.permanent, busy.value.code, busy.value.recipient) == (False, "451", False)
     assert [r.rcpt_tos for r in handler.received] == [["accounts@customer.example"]]
     assert transport.connections_opened == 1  # RSET after each refusal, no reconnect
 
@@ -187,7 +188,33 @@ async def test_refusals_at_mail_and_data_are_classified(tmp_path, stage, reply, 
         finally:
             await transport.close()
     assert (failure.value.permanent, failure.value.code) == (permanent, reply[:3])
+    assert not failure.value.recipient and not failure.value.uncertain  # about the content or us, not the address
     assert len(handler.received) == 1 and transport.connections_opened == 1
+
+
+class SilentAfterData(RecordingHandler):
+    """Takes the whole message, then never answers: the client cannot know whether it was kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        await self.release.wait()
+        return "250 OK"
+
+
+async def test_no_answer_after_the_body_is_uncertain(tmp_path):
+    handler = SilentAfterData()
+    with smtp_server(handler=handler) as server:
+        transport = SmtpTransport(make_settings(tmp_path, server.port, smtp_timeout_seconds=0.3))
+        try:
+            with pytest.raises(TransportError) as failure:
+                await transport.send(envelope())
+        finally:
+            await transport.close()
+            server.controller.loop.call_soon_threadsafe(handler.release.set)
+    assert (failure.value.permanent, failure.value.code, failure.value.uncertain) == (False, "data_timeout", True)
 
 
 async def test_a_421_at_mail_reconnects_and_sends(tmp_path):
@@ -224,6 +251,7 @@ async def test_nobody_listening_is_retryable(tmp_path):
         await transport.send(envelope())
     await transport.close()
     assert failure.value.permanent is False
+    assert failure.value.uncertain is False  # nothing was sent: safe to retry
 
 
 async def test_a_message_id_from_the_outbox_is_kept(tmp_path):
@@ -241,5 +269,5 @@ async def test_a_bad_address_fails_before_connecting(tmp_path):
     transport = SmtpTransport(make_settings(tmp_path, 9))  # nothing is contacted
     with pytest.raises(TransportError) as failure:
         await transport.send(envelope(recipient="not-an-address"))
-    assert (failure.value.permanent, failure.value.code) == (True, "invalid_address")
+    assert (failure.value.permanent, failure.value.code, failure.value.recipient) == (True, "invalid_address", True)
     assert transport.connections_opened == 0

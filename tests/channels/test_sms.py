@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 
@@ -9,6 +10,7 @@ from dunning.channels.base import Envelope, TransportError
 from dunning.channels.render import render_sms, sample_context, with_opt_out_line
 from dunning.channels.sms import TwilioSmsTransport
 from dunning.config import Settings
+from tests.fakes import LoopbackHTTPServer, Reply
 from tests.fakes.twilio_api import FakeTwilio
 
 pytestmark = pytest.mark.anyio
@@ -130,6 +132,25 @@ async def test_an_unreachable_api_is_retryable(tmp_path):
     finally:
         await transport.close()
     assert (failure.value.permanent, failure.value.code) == (False, "connection")
+    assert failure.value.uncertain is False  # the request never left: safe to retry
+
+
+async def test_no_answer_after_the_request_is_uncertain(tmp_path):
+    answered = threading.Event()
+
+    def hang(request):
+        answered.wait(10)  # until the client has given up
+        return Reply(201, b"{}")
+
+    with LoopbackHTTPServer(hang) as slow:
+        transport = TwilioSmsTransport(make_settings(tmp_path, slow.url, http_timeout_seconds=0.3))
+        try:
+            with pytest.raises(TransportError) as failure:
+                await transport.send(sms("Hello"))
+        finally:
+            answered.set()
+            await transport.close()
+    assert (failure.value.permanent, failure.value.uncertain) == (False, True)
 
 
 def test_a_sender_is_required(tmp_path):

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
-from random import Random
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -259,10 +258,22 @@ def contact_rules(draw) -> ContactRules:
     )
 
 
+def _waived(policy: Policy) -> Policy:
+    # A policy that waives approval everywhere: consumers must still get a person's approval.
+    doc = policy.model_dump(mode="json")
+    for path in doc["paths"].values():
+        for step in path["steps"]:
+            step["requires_approval"] = False
+    return Policy.model_validate(doc)
+
+
+WAIVED = _waived(DEFAULT)
+
+
 @st.composite
 def worlds(draw):
     rules = draw(st.one_of(st.just(DEFAULT.contact), contact_rules()))
-    policy = DEFAULT.model_copy(update={"contact": rules})
+    policy = draw(st.sampled_from([DEFAULT, WAIVED])).model_copy(update={"contact": rules})
     people = {f"c{i}": draw(customers(f"c{i}")) for i in range(draw(st.integers(1, 4)))}
     events: dict[date, list] = defaultdict(list)
     for day, who, what, size in draw(st.lists(

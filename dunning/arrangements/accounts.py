@@ -1,0 +1,78 @@
+"""What an arrangement needs to know about an account: its case, what it owes, what came in."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dunning import audit
+from dunning.arrangements.models import Dispute
+from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
+from dunning.clock import Clock
+from dunning.ledger.models import Customer, Invoice, Payment
+from dunning.policies import calendar
+
+
+def local_today(clock: Clock, customer: Customer) -> date:
+    return calendar.local_date(clock.now(), customer.timezone)
+
+
+def open_case(session: Session, customer_id: int, currency: str) -> Case | None:
+    """The account's case unless it is closed (an escalated one is returned: callers decide)."""
+    case = session.execute(select(Case).where(Case.customer_id == customer_id, Case.currency == currency)
+                           ).scalar_one_or_none()
+    return case if case is not None and case.state != CLOSED else None
+
+
+def open_invoices(session: Session, customer_id: int, currency: str, *, undisputed: bool = True) -> list[Invoice]:
+    stmt = (select(Invoice).where(Invoice.customer_id == customer_id, Invoice.currency == currency,
+                                  Invoice.balance_minor > 0, Invoice.voided.is_(False))
+            .order_by(Invoice.due_on, Invoice.id))
+    if undisputed:
+        disputed = select(Dispute.invoice_id).where(Dispute.customer_id == customer_id, Dispute.status == "open")
+        stmt = stmt.where(Invoice.id.not_in(disputed))
+    return list(session.execute(stmt).scalars())
+
+
+def overdue_minor(session: Session, customer_id: int, currency: str, today: date) -> int:
+    """What the reminders ask for: undisputed open balance already due."""
+    return sum(i.balance_minor for i in open_invoices(session, customer_id, currency) if i.due_on < today)
+
+
+def payments_since(session: Session, customer_id: int, currency: str, since: date) -> list[tuple[date, int]]:
+    """Payments (credit notes are not money from the customer) received on or after `since`, in
+    the order they came in."""
+    rows = session.execute(select(Payment.received_on, Payment.amount_minor).where(
+        Payment.customer_id == customer_id, Payment.currency == currency, Payment.kind == "payment",
+        Payment.received_on >= since).order_by(Payment.received_on, Payment.id)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def paid_since(session: Session, customer_id: int, currency: str, since: date) -> int:
+    return int(session.execute(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+        Payment.customer_id == customer_id, Payment.currency == currency, Payment.kind == "payment",
+        Payment.received_on >= since)).scalar())
+
+
+def pause_case(session: Session, clock: Clock, case: Case, *, reason: str, until: datetime | None, actor: str,
+               replaces: tuple[str, ...] = ()) -> bool:
+    """Pause for an arrangement. A pause a person chose (a hold, a review) or another arrangement
+    not in `replaces` is left alone: the arrangement is recorded, the person's decision stands."""
+    if case.state == ACTIVE or (case.state == PAUSED and case.pause_reason in (reason, *replaces)):
+        case.state, case.pause_reason, case.paused_until, case.updated_at = PAUSED, reason, until, clock.now()
+        session.add(case)
+        audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case.id,
+                     reason=reason, until=until.isoformat() if until else None)
+        return True
+    return False
+
+
+def resume_case(session: Session, clock: Clock, case: Case, *, reason: str, actor: str, why: str) -> bool:
+    """Lift a pause this arrangement set; any other pause stays."""
+    if case.state != PAUSED or case.pause_reason != reason:
+        return False
+    case.state, case.pause_reason, case.paused_until, case.updated_at = ACTIVE, None, None, clock.now()
+    session.add(case)
+    audit.record(session, clock, actor=actor, action="case.resumed", subject_type="case", subject_id=case.id, why=why)
+    return True

@@ -1,0 +1,111 @@
+"""Disputes: an invoice the customer contests leaves the notices while the dispute is open (the
+cycle and the composer skip invoices with an open Dispute row); the rest of the case goes on.
+Each dispute is a task for the team, due on the response deadline."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dunning import audit
+from dunning.arrangements import accounts
+from dunning.arrangements.models import Dispute
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.errors import Conflict, NotFound
+from dunning.ledger.models import Customer, Invoice
+from dunning.money import display
+from dunning.policies import calendar
+from dunning.tasks.models import Task
+from dunning.tasks.service import open_task
+
+OUTCOMES = ("upheld", "rejected", "withdrawn")
+
+
+def open_for(session: Session, invoice_id: int) -> Dispute | None:
+    return session.execute(select(Dispute).where(Dispute.invoice_id == invoice_id, Dispute.status == "open")
+                           ).scalar_one_or_none()
+
+
+def open_dispute(session: Session, clock: Clock, settings: Settings, *, invoice: Invoice, reason_code: str,
+                 text: str | None, source: str, actor: str, existing_ok: bool = False) -> Dispute:
+    """existing_ok: a second reply about the same invoice joins the open dispute instead of failing."""
+    current = open_for(session, invoice.id)
+    if current is not None:
+        if existing_ok:
+            return current
+        raise Conflict(f"invoice {invoice.number} already has an open dispute ({current.id})")
+    customer = session.get(Customer, invoice.customer_id)
+    respond_by = accounts.local_today(clock, customer) + timedelta(days=settings.dispute_response_days)
+    dispute = Dispute(invoice_id=invoice.id, customer_id=customer.id, reason_code=reason_code, text=text,
+                      source=source, respond_by=respond_by, opened_by=actor, opened_at=clock.now())
+    session.add(dispute)
+    session.flush()
+    task = open_task(session, clock, kind="dispute", key=f"dispute:{dispute.id}", customer_id=customer.id,
+                     title=f"{customer.name} disputes invoice {invoice.number}"
+                           f" ({display(invoice.balance_minor, invoice.currency)} open)",
+                     detail=f"Reason: {reason_code}" + (f"\n\n{text}" if text else "") +
+                            f"\n\nAnswer by {respond_by.isoformat()}; the invoice is left out of reminders until"
+                            " the dispute is resolved.",
+                     due_at=calendar.start_of_day(respond_by, customer.timezone), invoice=invoice.external_id)
+    dispute.task_id = task.id
+    session.add(dispute)
+    audit.record(session, clock, actor=actor, action="dispute.opened", subject_type="invoice",
+                 subject_id=invoice.external_id, dispute_id=dispute.id, reason_code=reason_code, source=source)
+    return dispute
+
+
+def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, note: str | None, actor: str) -> Dispute:
+    dispute = open_for(session, invoice.id)
+    if dispute is None:
+        raise NotFound(f"invoice {invoice.number} has no open dispute")
+    dispute.status, dispute.outcome, dispute.note = "resolved", outcome, note
+    dispute.resolved_at, dispute.resolved_by = clock.now(), actor
+    session.add(dispute)
+    if dispute.task_id is not None:
+        task = session.get(Task, dispute.task_id)
+        if task is not None and task.status == "open":
+            task.status, task.done_at, task.done_by = "done", clock.now(), actor
+            session.add(task)
+    audit.record(session, clock, actor=actor, action="dispute.resolved", subject_type="invoice",
+                 subject_id=invoice.external_id, dispute_id=dispute.id, outcome=outcome, note=note)
+    return dispute
+
+
+def get_invoice(session: Session, external_id: str) -> Invoice:
+    invoice = session.execute(select(Invoice).where(Invoice.external_id == external_id)).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound(f"no invoice with external_id '{external_id}'")
+    return invoice
+
+
+def find_invoice(session: Session, customer_id: int, reference: str) -> Invoice | None:
+    """The customer's invoice a reply names: its number or external id, exactly or as written with
+    other separators or leading zeros ("f 2024 42" for "F-2024-0042"); None unless exactly one fits."""
+    invoices = list(session.execute(select(Invoice).where(Invoice.customer_id == customer_id,
+                                                          Invoice.voided.is_(False))).scalars())
+    wanted = reference.strip().lower()
+    exact = [i for i in invoices if wanted in (i.number.lower(), i.external_id.lower())]
+    if len(exact) == 1:
+        return exact[0]
+
+    def shape(value: str) -> tuple[str, ...]:
+        return tuple(p.lstrip("0") or "0" if p.isdigit() else p for p in re.findall(r"[a-z]+|\d+", value.lower()))
+
+    loose = [i for i in invoices if shape(reference) in (shape(i.number), shape(i.external_id))]
+    if len(loose) == 1:
+        return loose[0]
+    # "invoice 42": the digits alone, when only one invoice ends with that number.
+    if reference.strip().isdigit():
+        number = reference.strip().lstrip("0") or "0"
+        tail = [i for i in invoices if (shape(i.number) or ("",))[-1] == number]
+        if len(tail) == 1:
+            return tail[0]
+    return None
+
+
+def list_for(session: Session, customer_id: int) -> list[Dispute]:
+    return list(session.execute(select(Dispute).where(Dispute.customer_id == customer_id)
+                                .order_by(Dispute.opened_at.desc(), Dispute.id.desc())).scalars())

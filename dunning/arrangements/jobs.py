@@ -1,0 +1,60 @@
+"""The hourly arrangements job: judge promises, move plans, end pauses that are over.
+
+Safe to run twice, late, or in two workers: every transition re-checks the state it leaves,
+notices and tasks are keyed, and on PostgreSQL the run holds an advisory lock so two workers
+take turns. Cases it resumes are planned at once (the cycle runs for those customers in the
+same transaction) instead of waiting for the next cycle.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from dunning.arrangements import payment_checks, plan_progress, promises
+from dunning.arrangements.models import Promise
+from dunning.cases.cycle import run_cycle
+from dunning.cases.models import Case
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.db import Database
+
+LOCK_ID = 728146  # the cycle holds 728145
+
+
+def run(session: Session, clock: Clock, settings: Settings) -> Counter:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
+    counts: Counter = Counter()
+    resumed: set[int] = set()
+
+    for promise in list(session.execute(select(Promise).where(Promise.status == "open").order_by(Promise.id)).scalars()):
+        outcome = promises.judge(session, clock, promise)
+        if outcome:
+            counts[f"promise_{outcome}"] += 1
+            if outcome == "broken" and promise.case_id:
+                resumed.add(promise.case_id)
+
+    for plan in plan_progress.active_plans(session):
+        outcome = plan_progress.advance(session, clock, plan)
+        if outcome:
+            counts[f"plan_{outcome}"] += 1
+            if plan.case_id:
+                resumed.add(plan.case_id)
+
+    for case in promises.end_pauses(session, clock) + payment_checks.end_pauses(session, clock):
+        counts["pause_ended"] += 1
+        resumed.add(case.id)
+    session.flush()
+
+    if resumed:
+        customers = set(session.execute(select(Case.customer_id).where(Case.id.in_(resumed))).scalars())
+        report = run_cycle(session, clock, settings, customers)
+        counts["planned"] += report.counts.get("plan", 0)
+    return counts
+
+
+def run_once(db: Database, clock: Clock, settings: Settings) -> Counter:
+    with db.session() as session:
+        return run(session, clock, settings)

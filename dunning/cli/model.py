@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dunning.cli.base import app, console, domain_errors, fail, open_database
+from dunning.clock import SystemClock
+from dunning.config import get_settings
+from dunning.scoring import jobs, registry
+from dunning.scoring.data import load_history
+from dunning.scoring.service import json_safe
+
+model_app = typer.Typer(help="The risk model: train, list, promote, roll back, rescore, backtest.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("train")
+@domain_errors
+def train() -> None:
+    """Train a challenger; promote it if it beats the champion (or the baseline); rescore if promoted."""
+    settings = get_settings()
+    with console.status("training..."):
+        result = jobs.retrain(open_database(settings), SystemClock(), settings, actor="cli")
+    console.print(result.message, markup=False, highlight=False)
+
+
+@model_app.command("list")
+def list_versions() -> None:
+    """Every version, newest first, with the figures that decided its promotion."""
+    with open_database().session() as session:
+        rows = registry.versions(session)
+    if not rows:
+        console.print("no model trained yet: the baseline scores")
+        return
+    table = Table("version", "status", "trained (UTC)", "rows", "AUC", "baseline AUC")
+    table.columns[0].no_wrap = True
+    for r in rows:
+        rehearsal = r.metrics.get("rehearsal") or {}
+        table.add_row(r.version, r.status, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.n_rows),
+                      _f((rehearsal.get("model") or {}).get("auc")), _f((rehearsal.get("baseline") or {}).get("auc")))
+    console.print(table)
+    console.print("AUC: rehearsal on the newest outcomes, trained without them. Decided on:")
+    for r in rows:
+        console.print(f"  {r.version}: {(r.metrics.get('comparison') or {}).get('summary', '')} "
+                      f"[dim]({r.artifact_path})[/dim]", highlight=False)
+
+
+@model_app.command("promote")
+@domain_errors
+def promote(version: str) -> None:
+    """Make VERSION the champion (also the way back to any earlier version)."""
+    with open_database().session() as session:
+        registry.promote(session, SystemClock(), version, "cli")
+    console.print(f"{version} is the champion; its scores apply from the next rescore (`model rescore` now)")
+
+
+@model_app.command("rollback")
+@domain_errors
+def rollback() -> None:
+    """Back to the champion before the current one."""
+    with open_database().session() as session:
+        row = registry.rollback(session, SystemClock(), "cli")
+    console.print(f"{row.version} is the champion again; its scores apply from the next rescore")
+
+
+@model_app.command("rescore")
+@domain_errors
+def rescore() -> None:
+    """Score every customer with open invoices now, with the champion (or the baseline)."""
+    settings = get_settings()
+    with console.status("scoring..."):
+        r = jobs.rescore(open_database(settings), SystemClock(), settings)
+    console.print(f"{r.customers} customers scored with {r.scorer}; {r.written} new scores stored")
+
+
+@model_app.command("backtest")
+@domain_errors
+def backtest(cutoff: Annotated[str, typer.Option(help="train on what was known before this day (YYYY-MM-DD), "
+                                                      "test on invoices issued from it")],
+             late_days: Annotated[int | None, typer.Option(help="late = paid more than this many days after due "
+                                                                "(default DUNNING_LATE_DAYS_THRESHOLD)")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+             plot: Annotated[Path | None, typer.Option(help="write ROC and calibration curves to this PNG")] = None
+             ) -> None:
+    """Train as of the cutoff on this database's history, test on what came after, beside the baseline."""
+    from dunning.scoring import backtest as bt
+
+    try:
+        day = date.fromisoformat(cutoff)
+    except ValueError:
+        fail(f"--cutoff takes a date such as 2013-07-01, not '{cutoff}'")
+    settings = get_settings()
+    with open_database(settings).session() as session:
+        history = load_history(session)
+    if history.invoices.empty:
+        fail("the database holds no invoices: import a history first (see README, 'Importing a CSV export')")
+    result = bt.backtest(history.invoices, day, late_days=settings.late_days_threshold if late_days is None
+                         else late_days, events=history.events)
+    if plot is not None:
+        bt.plot(result, plot)
+    if as_json:
+        typer.echo(json.dumps(json_safe({k: v for k, v in result.items() if k != "curves"})))
+        return
+    table = Table("", "ROC AUC", "PR AUC", "Brier", title=f"cutoff {result['cutoff']}, late = more than "
+                  f"{result['late_days']} days after due; train {result['n_train']}, test {result['n_test']} invoices")
+    table.add_row("model", _f(result["auc"]), _f(result["pr_auc"]), _f(result["brier"]))
+    table.add_row("baseline (smoothed prior late rate)", _f(result["baseline_auc"]), _f(result["baseline_pr_auc"]),
+                  _f(result["baseline_brier"]))
+    table.add_row("rule: prior late rate", _f(result["rule_auc"]), "", "")
+    console.print(table)
+    if plot is not None:
+        console.print(f"curves written to {plot}")
+
+
+def _f(x) -> str:
+    return "" if x is None or x != x else f"{x:.3f}"

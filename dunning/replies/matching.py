@@ -1,0 +1,83 @@
+"""Who wrote, and about which case.
+
+SMS: the sender's E.164 number against customers' phones. Email, most specific first: the plus
+address token of our Reply-To (Message.reply_token), then In-Reply-To / References against the
+Message-IDs we sent (Message.provider_id), then the sender's address against customers' emails.
+The case is the one of the message answered when there is one, else the customer's open case
+(the most recently active if there are several currencies).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dunning.cases.models import CLOSED, Case
+from dunning.config import Settings
+from dunning.ledger.models import Customer
+from dunning.outbox.models import SENT, Message
+from dunning.replies.mail import InboundMail, extract_reply_token
+
+
+@dataclass
+class Match:
+    customer: Customer | None
+    case: Case | None
+    message: Message | None
+    matched_by: str  # phone | reply_token | in_reply_to | references | sender | none
+    note: str | None = None
+
+
+def _case(session: Session, customer: Customer, message: Message | None) -> Case | None:
+    if message is not None and message.case_id is not None:
+        case = session.get(Case, message.case_id)
+        if case is not None and case.state != CLOSED:
+            return case
+    return session.execute(select(Case).where(Case.customer_id == customer.id, Case.state != CLOSED)
+                           .order_by(Case.updated_at.desc(), Case.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def _found(session: Session, customer: Customer, message: Message | None, how: str) -> Match:
+    return Match(customer, _case(session, customer, message), message, how)
+
+
+def sms_sender(session: Session, number: str) -> Match:
+    number = number.strip()
+    customers = list(session.execute(select(Customer).where(Customer.phone == number)).scalars())
+    last_sent = session.execute(select(Message).where(Message.channel == "sms", Message.recipient == number,
+                                                      Message.status == SENT)
+                                .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1)).scalar_one_or_none()
+    if len(customers) == 1:
+        message = last_sent if last_sent is not None and last_sent.customer_id == customers[0].id else None
+        return _found(session, customers[0], message, "phone")
+    if len(customers) > 1 and last_sent is not None:
+        # A shared number (a small business and its owner): the last one we texted is answering.
+        owner = next((c for c in customers if c.id == last_sent.customer_id), None)
+        if owner is not None:
+            return _found(session, owner, last_sent, "phone")
+    note = f"{len(customers)} customers have this number" if customers else None
+    return Match(None, None, None, "none", note)
+
+
+def email_sender(session: Session, settings: Settings, mail: InboundMail) -> Match:
+    mailbox = settings.smtp_from_address.partition("@")[0].partition("+")[0] or None
+    token = extract_reply_token(mail.recipients, mailbox=mailbox)
+    if token:
+        message = session.execute(select(Message).where(Message.reply_token == token)).scalars().first()
+        if message is not None:
+            return _found(session, session.get(Customer, message.customer_id), message, "reply_token")
+    for how, ids in (("in_reply_to", [mail.in_reply_to] if mail.in_reply_to else []),
+                     ("references", list(reversed(mail.references)))):
+        for message_id in ids:
+            message = session.execute(select(Message).where(Message.provider_id == message_id)).scalars().first()
+            if message is not None:
+                return _found(session, session.get(Customer, message.customer_id), message, how)
+    if mail.from_address:
+        customers = list(session.execute(select(Customer).where(
+            func.lower(Customer.email) == mail.from_address.lower())).scalars())
+        if len(customers) == 1:
+            return _found(session, customers[0], None, "sender")
+        if customers:
+            return Match(None, None, None, "none", f"{len(customers)} customers have this address")
+    return Match(None, None, None, "none")

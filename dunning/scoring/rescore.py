@@ -1,0 +1,121 @@
+"""Scoring customers: each customer with open invoices, as of now, with the champion or the baseline.
+
+`rescore()` reads, computes and writes in one session (the CLI); the nightly job (jobs.py) gives
+the read and the write their own short transactions and computes in between.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session
+
+from dunning.cases.risk import NO_HISTORY_PRIOR, baseline_risks
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.errors import NotFound
+from dunning.ledger.models import Customer
+from dunning.policies import service as policies
+from dunning.scoring import registry, scores
+from dunning.scoring.baseline import Baseline
+from dunning.scoring.data import History, load_history
+from dunning.scoring.features import scoring_rows, training_rows
+from dunning.scoring.model import TrainedModel
+from dunning.scoring.models import BASELINE
+from dunning.scoring.schemas import ScoreOut
+
+
+@dataclass
+class RescoreResult:
+    scorer: str  # the model version, or "baseline"
+    customers: int
+    written: int
+    scored_at: datetime
+
+
+@dataclass
+class ScoringInput:
+    now: datetime
+    history: History
+    version: str
+    model: TrainedModel | None  # None: the baseline scores
+
+
+def rescore(session: Session, clock: Clock, settings: Settings) -> RescoreResult:
+    data = read_for_scoring(session, clock)
+    computed = score_customers(data, settings.late_days_threshold)
+    return store_scores(session, computed, data)
+
+
+def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
+    now = clock.now()
+    current = registry.champion(session)
+    model = registry.load(current) if current is not None else None
+    return ScoringInput(now, load_history(session), current.version if model is not None else BASELINE, model)
+
+
+def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredScore]:
+    """Each customer with open invoices at `now`, scored as of `now`.
+
+    A case's probability is the open-balance-weighted mean of its open invoices' probabilities:
+    the expected share of the money owed that will come late, so a large risky invoice counts for
+    more than a small one. Cases are per currency; a customer owing in several is given its
+    riskiest account, since it is one debtor and the cycle asks one risk per customer. The reasons
+    are those of the invoice weighing most in that account's risk."""
+    inv = data.history.invoices
+    if inv.empty:
+        return []
+    X, meta = scoring_rows(inv, data.now, late_days=late_days, events=data.history.events)
+    if X.empty:
+        return []
+    model: TrainedModel | Baseline = data.model if data.model is not None else _baseline(data, late_days)
+    # Weight: the open balance; an invoice paid since `now` (a replay of the past) was wholly open then.
+    rows = inv.loc[meta.index]
+    weight = np.where(rows["paid_on"].isna(), rows["open_minor"], rows["total_minor"]).astype(np.float64)
+    frame = pd.DataFrame({"row": X.index, "customer_id": meta["customer_id"].to_numpy(),
+                          "currency": meta["currency"].to_numpy(), "weight": weight, "p": model.predict_proba(X)})
+    frame["wp"] = frame["weight"] * frame["p"]
+    accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(wp=("wp", "sum"), w=("weight", "sum"),
+                                                                       n=("p", "size"))
+    accounts["probability"] = np.where(accounts["w"] > 0, accounts["wp"] / accounts["w"].where(accounts["w"] > 0, 1), 0)
+    accounts = accounts.reset_index().sort_values(["customer_id", "probability"], ascending=[True, False], kind="stable")
+    riskiest = accounts.drop_duplicates("customer_id")
+    driver = frame.sort_values("wp", kind="stable").drop_duplicates(["customer_id", "currency"], keep="last")
+    picked = riskiest.set_index("customer_id")
+    driver = driver.merge(riskiest[["customer_id", "currency"]], on=["customer_id", "currency"]).set_index("customer_id")
+    reasons = model.reasons(X.loc[driver["row"].reindex(picked.index).to_numpy()])
+    return [scores.StoredScore(int(cid), cur, round(float(p), 6), data.version, tuple(r), int(n), data.now)
+            for cid, cur, p, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
+
+
+def store_scores(session: Session, computed: list[scores.StoredScore], data: ScoringInput) -> RescoreResult:
+    written = scores.append(session, computed)
+    return RescoreResult(data.version, len(computed), written, data.now)
+
+
+def _baseline(data: ScoringInput, late_days: int) -> Baseline:
+    """No champion: the baseline, its prior the late share of every outcome known at `now`."""
+    _, y, _ = training_rows(data.history.invoices, late_days=late_days, events=data.history.events, as_of=data.now)
+    if len(y) == 0:
+        return Baseline(prior=NO_HISTORY_PRIOR, late_days=late_days)
+    return Baseline.fit(y, late_days=late_days)
+
+
+def customer_score(session: Session, settings: Settings, customer: Customer) -> ScoreOut:
+    """The score the cycle would use for this customer now, with its band in the customer's policy."""
+    try:
+        policy = policies.policy_for(session, customer.policy_name)
+    except NotFound:  # nothing stored yet (the first start stores it): the shipped default applies
+        policy = policies.validate(policies.DEFAULT, policies.default_document())
+    stored = scores.newest(session, [customer.id]).get(customer.id)
+    if stored is not None:
+        return ScoreOut(customer_external_id=customer.external_id, probability=stored.probability,
+                        band=policy.band_for(stored.probability).name, model_version=stored.model_version,
+                        reasons=list(stored.reasons), currency=stored.currency, scored_at=stored.scored_at, stored=True)
+    risk = baseline_risks(session, settings.late_days_threshold, {customer.id})[customer.id]
+    return ScoreOut(customer_external_id=customer.external_id, probability=risk.probability,
+                    band=policy.band_for(risk.probability).name, model_version=BASELINE,
+                    reasons=["never scored: this is the baseline, computed now", *risk.reasons], currency=None,
+                    scored_at=None, stored=False)

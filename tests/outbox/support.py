@@ -1,0 +1,86 @@
+"""Building an outbox to dispatch: data through the ledger service, the cycle at the clock's time,
+and a Dispatcher with the real transports the Settings configure."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from dunning.cases.compose import Composer
+from dunning.cases.cycle import CycleReport, run_cycle
+from dunning.channels.registry import build_transports
+from dunning.config import Settings
+from dunning.ledger import service as ledger
+from dunning.ledger.batch import Batch
+from dunning.ledger.models import Customer
+from dunning.ledger.schemas import CustomerIn, InvoiceIn
+from dunning.outbox.dispatch import Dispatcher
+from dunning.outbox.models import Message
+from dunning.policies import service as policies
+from dunning.tasks.models import Task
+
+ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
+
+
+def outbox_settings(settings: Settings, **overrides: Any) -> Settings:
+    values = dict(public_url="https://dunning.example.com", smtp_from_address="collections@example.com",
+                  smtp_from_name="Example Collections", smtp_reply_domain="replies.example.com")
+    values.update(overrides)
+    return settings.model_copy(update=values)
+
+
+def smtp(port: int) -> dict[str, Any]:
+    return dict(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", smtp_timeout_seconds=5)
+
+
+def seed(db, clock, customers: list[dict], invoices: list[dict]) -> dict[str, int]:
+    """Customers and invoices as an accounting system pushes them; returns external id -> customer id."""
+    with db.session() as session:
+        ledger.push_customers(session, clock, Batch.of([CustomerIn(**c) for c in customers]))
+        ledger.push_invoices(session, clock, Batch.of([InvoiceIn(**i) for i in invoices]))
+        return ledger.customer_ids(session, [c["external_id"] for c in customers])
+
+
+def use_policy(db, clock, document: str) -> None:
+    with db.session() as session:
+        policies.save(session, clock, "default", document, "test")
+
+
+def cycle(db, clock, settings) -> CycleReport:
+    with db.session() as session:
+        return run_cycle(session, clock, settings)
+
+
+def dispatch(db, clock, settings, **kwargs: Any) -> Counter:
+    dispatcher = Dispatcher(db, clock, build_transports(settings), Composer(settings, clock), **kwargs)
+
+    async def go() -> Counter:
+        try:
+            return await dispatcher.drain()
+        finally:
+            await dispatcher.close()
+
+    return asyncio.run(go())
+
+
+def messages(db, **where: Any) -> list[Message]:
+    with db.session() as session:
+        stmt = select(Message).order_by(Message.id)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(Message, name) == value)
+        return list(session.execute(stmt).scalars())
+
+
+def tasks(db, **where: Any) -> list[Task]:
+    with db.session() as session:
+        stmt = select(Task).order_by(Task.id)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(Task, name) == value)
+        return list(session.execute(stmt).scalars())
+
+
+def customer_row(db, customer_id: int) -> Customer:
+    with db.session() as session:
+        return session.get(Customer, customer_id)
