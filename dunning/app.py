@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from dunning import auth
+from dunning import auth, web
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
@@ -23,7 +23,7 @@ from dunning.outbox.routes import router as outbox_router
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
-from dunning.web.unsubscribe import router as unsubscribe_router
+from dunning.web.errors import error_page, is_web
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
-                   replies_router, unsubscribe_router):
+                   replies_router):
         app.include_router(router)
+    web.install(app)  # the desk, the portal and unsubscribe pages
     install_error_handlers(app)
     document_extra_schemas(app, BATCH_SCHEMAS)
     return app
@@ -98,20 +99,27 @@ def document_extra_schemas(app: FastAPI, models: list) -> None:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if is_web(request):
+            return error_page(request, exc.status, "Not found" if exc.status == 404 else "Not possible", exc.message)
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         rows = [_row_error(e) for e in exc.errors()]
+        if is_web(request):
+            return error_page(request, 422, "Not possible", "The form is not complete: " + "; ".join(
+                f"{r['field']}: {r['message']}" for r in rows))
         bad_rows = len({r["index"] for r in rows if r["index"] is not None})
         message = (f"{bad_rows} row(s) were refused; nothing was written" if bad_rows
                    else "the request is not valid: " + "; ".join(f"{r['field']}: {r['message']}" for r in rows))
         return JSONResponse({"error": "invalid", "message": message, "errors": rows}, status_code=422)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
+        if is_web(request):
+            return error_page(request, 500, "Something went wrong", "The error has been logged.")
         return JSONResponse({"error": "internal", "message": "internal error; it has been logged"}, status_code=500)
 
 

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     # customer portal links
     portal_link_days: int = Field(30, ge=1)
 
+    # the collections desk: sessions and password lock-out (times from the injected clock)
+    desk_session_hours: int = Field(12, ge=1, le=24 * 30)  # a session ends this long after sign-in
+    desk_idle_minutes: int = Field(60, ge=5)  # ...or after this long without a request
+    login_max_failures: int = Field(5, ge=1, le=100)  # wrong passwords in a row before the account locks
+    login_lockout_minutes: int = Field(15, ge=1)
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":
         if self.environment == "production":

@@ -10,5 +10,6 @@ from dunning.policies import models as policy_models  # noqa: F401
 from dunning.replies import models as reply_models  # noqa: F401
 from dunning.scoring import models as scoring_models  # noqa: F401
 from dunning.tasks import models as task_models  # noqa: F401
+from dunning.web.auth import models as desk_models  # noqa: F401
 
 metadata = SQLModel.metadata

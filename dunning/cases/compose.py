@@ -45,12 +45,14 @@ class Composer:
         self.documents = settings.var_dir / "documents"
         self.mail_domain = MailIdentity.from_settings(settings).domain
 
-    @staticmethod
-    def _policy(session: Session, customer: Customer) -> Policy:
+    def _policy(self, session: Session, customer: Customer) -> Policy:
         # Read once per claim transaction, not once per message: a batch is prepared in one
         # session, and a policy saved meanwhile applies from the next batch.
         cache = session.info.setdefault("compose.policies", {})
         if customer.policy_name not in cache:
+            if not customer.policy_name or customer.policy_name == policies.DEFAULT:
+                # Messages can be due before any cycle stored the default (an import, a reply).
+                policies.ensure_default(session, self.clock)
             cache[customer.policy_name] = policies.policy_for(session, customer.policy_name)
         return cache[customer.policy_name]
 

@@ -8,8 +8,10 @@ decisions that change something are audit events (plan, pass, close, open, band 
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +34,7 @@ from dunning.policies.engine import CaseView, Decision, anchor_for, decide, reco
 from dunning.tasks.service import open_task
 
 MAX_PASSES = 10
-MAX_LEAD_DAYS = 60  # the earliest a path may start before the due date (policy documents are bounded so)
+CaseRow = SimpleNamespace  # a dunning_case row read with Core: the cycle writes its changes back in bulk
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,12 @@ class CycleReport:
         return [o for o in self.outcomes if o.action == "plan"]
 
 
-def dedupe_key(case: Case, decision: Decision, channel: str) -> str:
+def digest(view: CaseView, policy: Policy) -> str:
+    # repr of frozen dataclasses is deterministic across processes, unlike hash()
+    return hashlib.blake2b(repr((view, policy.name, policy.version)).encode(), digest_size=16).hexdigest()
+
+
+def dedupe_key(case: CaseRow, decision: Decision, channel: str) -> str:
     step = decision.step
     return f"{case.id}:{case.episode}:{step.path}:{step.index}:{channel}"
 
@@ -90,6 +97,11 @@ class Cycle:
     def run(self, customer_ids: set[int] | None = None) -> CycleReport:
         self._single_cycle_lock()
         for case, customer, view, policy, risk in self.views(customer_ids):
+            fingerprint = digest(view, policy)
+            if self._unchanged(case, fingerprint):
+                self.report.counts["unchanged"] += 1
+                continue
+            self._update(case, fingerprint=fingerprint, decided_at=self.now)
             decision = decide(view, policy, self.now)
             for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
                 self._act(case, customer, view, decision, risk)
@@ -103,7 +115,7 @@ class Cycle:
     def views(self, customer_ids: set[int] | None = None):
         """Every case to decide on, with what the engine needs; opens and reopens cases on the way."""
         policies.ensure_default(self.session, self.clock)
-        accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=MAX_LEAD_DAYS), customer_ids)
+        accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=self._max_lead()), customer_ids)
         cases = views.cases(self.session, set(accounts), customer_ids)
         customer_ids = {k[0] for k in accounts} | {k[0] for k in cases}
         customers = views.customers(self.session, customer_ids)
@@ -116,6 +128,20 @@ class Cycle:
             view = self._view(case, customer, accounts.get(key), contacts, pending, customer_risks)
             yield case, customer, view, self.policy(customer.policy_name), customer_risks[case.customer_id]
 
+    def _max_lead(self) -> int:
+        """How far ahead invoices matter: the earliest any stored policy starts before a due date."""
+        leads = [path.lead_days for row in policies.list_latest(self.session)
+                 for path in policies.parsed(row).paths.values()]
+        return max(leads, default=0) + 1  # a day more: customers' local dates run ahead of UTC
+
+    def _unchanged(self, case: CaseRow, fingerprint: str) -> bool:
+        """The engine is a function of the case view, the policy and the time. Same view and policy
+        as at the last decision, earlier today, and nothing due to wake it: same answer. Every case is
+        decided afresh at least once a day, so the date alone can never leave one behind."""
+        return (case.fingerprint == fingerprint and case.decided_at is not None
+                and case.decided_at.date() == self.now.date()
+                and (case.next_check_at is None or case.next_check_at > self.now))
+
     def _single_cycle_lock(self) -> None:
         # Two workers may fire the cycle at once; on PostgreSQL the second waits for the first
         # (SQLite's BEGIN IMMEDIATE already serialises writers). The dedupe keys would keep the
@@ -126,46 +152,48 @@ class Cycle:
     def _band(self, customer: views.CustomerRow, risk: Risk) -> str:
         return self.policy(customer.policy_name).band_for(risk.probability).name
 
-    def _open_cases(self, accounts, cases, customers, customer_risks) -> dict[tuple[int, str], Case]:
+    def _open_cases(self, accounts, cases, customers, customer_risks) -> dict[tuple[int, str], CaseRow]:
         """New cases for accounts with something to chase; closed ones reopen as a new episode."""
         rows = []
         for key, account in accounts.items():
+            existing = cases.get(key)
+            if existing is not None and existing.state != CLOSED:
+                continue
             customer = customers[account.customer_id]
             policy = self.policy(customer.policy_name)
-            band = self._band(customer, customer_risks[account.customer_id])
-            path = policy.path_for_band(band)
-            lead = path[1].lead_days if path else 0
+            path = policy.path_for_band(self._band(customer, customer_risks[account.customer_id]))
             today = calendar.local_date(self.now, customer.view.tz)
-            if anchor_for(account.invoices, today, lead_days=lead) is None:
+            if anchor_for(account.invoices, today, lead_days=path[1].lead_days if path else 0) is None:
                 continue
-            existing = cases.get(key)
             if existing is None:
                 rows.append({"customer_id": account.customer_id, "currency": account.currency, "state": ACTIVE,
                              "episode": 1, "opened_at": self.now, "policy_name": policy.name, "step_index": -1,
                              "updated_at": self.now})
-            elif existing.state == CLOSED:
-                existing.state, existing.episode, existing.opened_at, existing.closed_at = ACTIVE, existing.episode + 1, self.now, None
-                existing.anchor_due_on = existing.path_name = existing.step_key = existing.step_after_days = None
-                existing.step_index, existing.step_at, existing.policy_version = -1, None, None
-                self.session.add(existing)
-                self._audit_event("case.reopened", existing, customers[existing.customer_id], episode=existing.episode)
+            else:
+                reset = dict(state=ACTIVE, episode=existing.episode + 1, opened_at=self.now, closed_at=None,
+                             anchor_due_on=None, path_name=None, step_key=None, step_after_days=None, step_index=-1,
+                             step_at=None, policy_version=None, fingerprint=None, decided_at=None,
+                             paused_until=None, pause_reason=None)
+                vars(existing).update(reset)
+                self._update(existing, **reset)
+                self._audit_event("case.reopened", existing, customer, episode=existing.episode)
                 self.report.counts["reopened"] += 1
         if rows:
             stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
                 Case.__table__).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
             executemany(self.session, stmt, rows)
-            self.session.flush()
             new_keys = {(r["customer_id"], r["currency"]) for r in rows}
-            for case in self.session.execute(select(Case).where(Case.state == ACTIVE, Case.step_index == -1)).scalars():
-                key = (case.customer_id, case.currency)
+            table = Case.__table__
+            for row in self.session.connection().execute(
+                    select(table).where(table.c.state == ACTIVE, table.c.step_index == -1, table.c.opened_at == self.now)):
+                key = (row.customer_id, row.currency)
                 if key in new_keys and key not in cases:
-                    cases[key] = case
-                    self._audit_event("case.opened", case, customers[case.customer_id])
+                    cases[key] = SimpleNamespace(**row._mapping)
+                    self._audit_event("case.opened", cases[key], customers[row.customer_id])
                     self.report.counts["opened"] += 1
-        self.session.flush()
         return {k: c for k, c in cases.items() if c.state != CLOSED}
 
-    def _view(self, case: Case, customer: views.CustomerRow, account, contacts, pending, customer_risks) -> CaseView:
+    def _view(self, case: CaseRow, customer: views.CustomerRow, account, contacts, pending, customer_risks) -> CaseView:
         state = case.state
         if state == PAUSED and case.pause_reason == "hold" and case.paused_until and case.paused_until <= self.now:
             state = ACTIVE  # a manual hold with an end date ends by itself
@@ -181,7 +209,7 @@ class Cycle:
 
     # -- acting ---------------------------------------------------------------------------------
 
-    def _act(self, case: Case, customer: views.CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
+    def _act(self, case: CaseRow, customer: views.CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
         self.report.counts[d.action] += 1
         self.report.outcomes.append(Outcome(
             case.id, customer.external_id, customer.name, case.currency, d.action, d.rule, d.reason,
@@ -214,15 +242,15 @@ class Cycle:
         if changes:
             self._update(case, **changes)
 
-    def _update(self, case: Case, **columns: Any) -> None:
+    def _update(self, case: CaseRow, **columns: Any) -> None:
         self._case_updates.setdefault(case.id, {"_id": case.id, "updated_at": self.now}).update(columns)
 
-    def _current(self, case: Case, name: str) -> Any:
+    def _current(self, case: CaseRow, name: str) -> Any:
         """A case column as this cycle will leave it (a pass then a plan read each other's changes)."""
         pending = self._case_updates.get(case.id)
         return pending[name] if pending and name in pending else getattr(case, name)
 
-    def _plan(self, case: Case, customer: views.CustomerRow, d: Decision) -> None:
+    def _plan(self, case: CaseRow, customer: views.CustomerRow, d: Decision) -> None:
         if d.kind == "call_task":
             open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
                       customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,

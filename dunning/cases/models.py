@@ -37,4 +37,8 @@ class Case(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     pause_reason: str | None = Field(default=None, max_length=30)
     next_check_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
+    # What the engine last saw (a digest of the case view and policy version) and when: a cycle
+    # skips a case whose inputs are unchanged since earlier that day and that nothing wakes yet.
+    fingerprint: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))

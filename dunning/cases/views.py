@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,14 +73,16 @@ def open_invoices(session: Session, until: date, customer_ids: set[int] | None =
     return accounts
 
 
-def cases(session: Session, keys: set[tuple[int, str]], customer_ids: set[int] | None = None) -> dict[tuple[int, str], Case]:
-    """Every case that is not closed, and the closed ones of accounts that owe again."""
+def cases(session: Session, keys: set[tuple[int, str]], customer_ids: set[int] | None = None) -> dict[tuple[int, str], SimpleNamespace]:
+    """Every case that is not closed, and the closed ones of accounts that owe again, as plain
+    mutable records (the cycle writes them back in bulk; ORM objects would cost more than the cycle)."""
     found = {}
-    for case in session.execute(_only(select(Case), Case.customer_id, customer_ids)).scalars():
-        if customer_ids is not None and case.customer_id not in customer_ids:
+    stmt = _only(select(Case.__table__), Case.customer_id, customer_ids)
+    for row in session.connection().execute(stmt):
+        if customer_ids is not None and row.customer_id not in customer_ids:
             continue
-        if case.state != CLOSED or (case.customer_id, case.currency) in keys:
-            found[(case.customer_id, case.currency)] = case
+        if row.state != CLOSED or (row.customer_id, row.currency) in keys:
+            found[(row.customer_id, row.currency)] = SimpleNamespace(**row._mapping)
     return found
 
 

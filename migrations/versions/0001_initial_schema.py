@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 08:12:50.312193
+Create Date: 2026-11-22 08:20:56.845350
 """
 from alembic import op
 import sqlalchemy as sa
@@ -70,6 +70,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_external_id'), ['external_id'], unique=True)
         batch_op.create_index(batch_op.f('ix_customer_phone'), ['phone'], unique=False)
 
+    op.create_table('desk_user',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', dunning.db.UTCDateTime(), nullable=True),
+    sa.Column('last_login_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('desk_user', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_desk_user_email'), ['email'], unique=True)
+
     op.create_table('model_version',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -105,6 +122,22 @@ def upgrade() -> None:
     with op.batch_alter_table('policy_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_policy_version_name'), ['name'], unique=False)
 
+    op.create_table('desk_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('flash', sa.JSON(), nullable=False),
+    sa.Column('created_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('last_seen_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', dunning.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['desk_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    with op.batch_alter_table('desk_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_desk_session_user_id'), ['user_id'], unique=False)
+
     op.create_table('dunning_case',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -126,6 +159,8 @@ def upgrade() -> None:
     sa.Column('paused_until', dunning.db.UTCDateTime(), nullable=True),
     sa.Column('pause_reason', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
     sa.Column('next_check_at', dunning.db.UTCDateTime(), nullable=True),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('decided_at', dunning.db.UTCDateTime(), nullable=True),
     sa.Column('updated_at', dunning.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -518,6 +553,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dunning_case_next_check_at'))
 
     op.drop_table('dunning_case')
+    with op.batch_alter_table('desk_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_desk_session_user_id'))
+
+    op.drop_table('desk_session')
     with op.batch_alter_table('policy_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_version_name'))
 
@@ -526,6 +565,10 @@ def downgrade() -> None:
         batch_op.drop_index('uq_model_version_champion', sqlite_where=sa.text("status = 'champion'"), postgresql_where=sa.text("status = 'champion'"))
 
     op.drop_table('model_version')
+    with op.batch_alter_table('desk_user', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_desk_user_email'))
+
+    op.drop_table('desk_user')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_phone'))
         batch_op.drop_index(batch_op.f('ix_customer_external_id'))

@@ -1,0 +1,134 @@
+"""Customers: the list, and one customer's page with invoices, cases, timeline and actions."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from dunning.arrangements.models import Dispute
+from dunning.cases import service as cases
+from dunning.cases.models import CLOSED, Case
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.contacts import opted_out_channels
+from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.errors import NotFound
+from dunning.ledger.models import Customer, Invoice
+from dunning.ledger.queries import OPEN, get_customer
+from dunning.policies import service as policies
+from dunning.web.desk import accounts, timeline
+from dunning.web.desk.deps import Agent, Manager, act, render
+
+router = APIRouter(prefix="/desk/customers", include_in_schema=False)
+PAGE = 100
+
+
+@router.get("")
+def customer_list(desk: Agent, session: SessionDep, clock: ClockDep, q: str = "") -> HTMLResponse:
+    today = clock.now().date()
+    overdue = (select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.balance_minor).label("overdue"))
+               .where(OPEN, Invoice.due_on < today).group_by(Invoice.customer_id, Invoice.currency).subquery())
+    stmt = (select(Customer, Case, overdue.c.overdue)
+            .outerjoin(Case, (Case.customer_id == Customer.id) & (Case.state != CLOSED))
+            .outerjoin(overdue, (overdue.c.customer_id == Customer.id) & (overdue.c.currency == Case.currency)))
+    if q.strip():
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Customer.name).like(like), func.lower(Customer.external_id).like(like),
+                              func.lower(Customer.email).like(like)))
+    else:
+        stmt = stmt.where(Case.id.is_not(None))  # without a search: the customers being chased
+    rows = session.execute(stmt.order_by(func.coalesce(overdue.c.overdue, 0).desc(), Customer.name).limit(PAGE)).all()
+    return render(session, desk, "desk/customers.html", active="customers", rows=rows, q=q, limit=PAGE)
+
+
+def _cases(session: Session, clock: Clock, settings: Settings, customer: Customer):
+    try:
+        return cases.case_detail(session, clock, settings, customer.external_id)
+    except NotFound:
+        return []
+
+
+@router.get("/{external_id}")
+def customer_page(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
+                  settings: SettingsDep) -> HTMLResponse:
+    customer = get_customer(session, external_id)
+    invoices = session.execute(select(Invoice).where(Invoice.customer_id == customer.id)
+                               .order_by(Invoice.balance_minor == 0, Invoice.due_on, Invoice.id).limit(200)).scalars().all()
+    open_disputes = {d.invoice_id: d for d in session.execute(
+        select(Dispute).where(Dispute.customer_id == customer.id, Dispute.status == "open")).scalars()}
+    currencies = sorted({i.currency for i in invoices if i.balance_minor > 0 and not i.voided})
+    return render(session, desk, "desk/customer.html", active="customers", customer=customer,
+                  cases=_cases(session, clock, settings, customer), invoices=invoices, disputes=open_disputes,
+                  currencies=currencies, today=clock.now().date(), events=timeline.build(session, customer),
+                  opted_out=sorted(opted_out_channels(session, customer.id)),
+                  policies=[p.name for p in policies.list_latest(session)])
+
+
+def _back(external_id: str) -> str:
+    return f"/desk/customers/{external_id}"
+
+
+@router.post("/{external_id}/hold")
+def hold(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
+         case_id: Annotated[int, Form()], until: Annotated[date | None, Form()] = None) -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id),
+               lambda: accounts.hold(session, clock, customer, case_id, until, desk.actor),
+               "Case on hold" + (f" through {until:%-d %b %Y}" if until else " until someone resumes it"))
+
+
+@router.post("/{external_id}/resume")
+def resume(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
+           case_id: Annotated[int, Form()]) -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id),
+               lambda: accounts.resume(session, clock, customer, case_id, desk.actor), "Case resumed")
+
+
+@router.post("/{external_id}/policy")
+def change_policy(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
+                  policy_name: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id),
+               lambda: accounts.set_policy(session, clock, customer, policy_name, desk.actor),
+               f"Policy set to {policy_name or 'the default'}; it applies from the next step")
+
+
+@router.post("/{external_id}/promise")
+def promise(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
+            currency: Annotated[str, Form(max_length=3)], promised_on: Annotated[date, Form()],
+            amount: Annotated[str, Form(max_length=30)] = "") -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id),
+               lambda: accounts.promise(session, clock, customer, currency, promised_on, amount.strip() or None,
+                                        desk.actor),
+               lambda r: "Promise recorded" + (": the case is paused until then" if r.paused else
+                                               "; the case was not paused (see the worklist)"))
+
+
+@router.post("/{external_id}/plan")
+def plan(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
+         currency: Annotated[str, Form(max_length=3)], count: Annotated[int, Form()],
+         first_due: Annotated[date, Form()], outside_policy: Annotated[bool, Form()] = False) -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    # setting the policy's bounds aside is a manager's decision
+    outside = outside_policy and desk.can("manager")
+    return act(session, desk, _back(external_id),
+               lambda: accounts.plan(session, clock, customer, currency, count, first_due, outside_policy=outside,
+                                     actor=desk.actor),
+               lambda c: f"Plan of {len(c.installments)} payments set up" + (": the case is paused" if c.paused else ""))
+
+
+@router.post("/{external_id}/disputes/{dispute_id}/resolve")
+def resolve_dispute(external_id: str, dispute_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+                    outcome: Annotated[Literal["upheld", "rejected", "withdrawn"], Form()],
+                    note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id),
+               lambda: accounts.resolve_dispute(session, clock, customer, dispute_id, outcome, note or None,
+                                                desk.actor),
+               f"Dispute {outcome}")

@@ -1,0 +1,96 @@
+"""The outbox: what is planned, waiting, sent, failed or in doubt, and each message as rendered."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import TemplateError
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dunning.cases.compose import Composer
+from dunning.cases.models import Case
+from dunning.channels import render as channels
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.errors import NotFound
+from dunning.ledger.models import Customer, Invoice
+from dunning.outbox import service as outbox
+from dunning.outbox.models import Attempt, Message
+from dunning.web.desk.deps import Agent, render
+
+router = APIRouter(prefix="/desk/outbox", include_in_schema=False)
+STATUSES = ("planned", "awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
+PAGE = 200
+
+
+@router.get("")
+def outbox_list(desk: Agent, session: SessionDep, status: str = "", channel: str = "") -> HTMLResponse:
+    stmt = select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
+    if status:
+        stmt = stmt.where(Message.status == status)
+    if channel:
+        stmt = stmt.where(Message.channel == channel)
+    rows = session.execute(stmt.order_by(Message.send_after.desc(), Message.id.desc()).limit(PAGE)).all()
+    counts = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
+    return render(session, desk, "desk/outbox.html", active="outbox", rows=rows, counts=counts, status=status,
+                  channel=channel, statuses=STATUSES, limit=PAGE)
+
+
+@dataclass
+class Rendered:
+    """What the page shows: the stored copy once sent, a rendering made now before that."""
+    stored: bool
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    pdf: bool = False
+    problem: str | None = None
+
+
+def rendering(session: Session, clock: Clock, settings: Settings, message: Message) -> Rendered:
+    if message.body_text or message.body_html or message.pdf_path:
+        return Rendered(True, message.subject, message.body_text, message.body_html,
+                        pdf=bool(message.pdf_path) and Path(message.pdf_path).is_file())
+    if message.status not in ("planned", "awaiting_approval", "queued"):
+        return Rendered(False, problem="nothing was rendered for this message")
+    customer = session.get(Customer, message.customer_id)
+    case = session.get(Case, message.case_id) if message.case_id else None
+    invoices = list(session.execute(select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1]))
+                                    .order_by(Invoice.due_on, Invoice.id)).scalars())
+    try:
+        ctx = Composer(settings, clock).context(session, message, customer, case, invoices, clock.now())
+        if message.channel == "email":
+            email = channels.render_email(message.template, ctx)
+            return Rendered(False, email.subject, email.text, email.html)
+        if message.channel == "sms":
+            return Rendered(False, text=channels.render_sms(message.template, ctx))
+        return Rendered(False, ctx.reference, html=channels.render_letter_html(message.template, ctx))
+    except (TemplateError, channels.TemplateContextError, ValueError, LookupError) as e:
+        # a template the team broke must not take the outbox page down with it
+        return Rendered(False, problem=f"could not render a preview: {e}")
+
+
+@router.get("/{message_id}")
+def message_page(message_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+                 settings: SettingsDep) -> HTMLResponse:
+    message = outbox.get(session, message_id)
+    attempts = session.execute(select(Attempt).where(Attempt.message_id == message.id)
+                               .order_by(Attempt.started_at)).scalars().all()
+    return render(session, desk, "desk/message.html", active="outbox", m=message,
+                  customer=session.get(Customer, message.customer_id), attempts=attempts,
+                  shown=rendering(session, clock, settings, message))
+
+
+@router.get("/{message_id}/pdf")
+def message_pdf(message_id: int, desk: Agent, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    message = outbox.get(session, message_id)
+    path = Path(message.pdf_path) if message.pdf_path else None
+    # the path is ours, but serve nothing outside the var directory whatever a row says
+    if path is None or not path.is_file() or not path.resolve().is_relative_to(settings.var_dir.resolve()):
+        raise NotFound(f"message {message_id} has no stored PDF")
+    return FileResponse(path, media_type="application/pdf", filename=f"message-{message.id}.pdf",
+                        content_disposition_type="inline")

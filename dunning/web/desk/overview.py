@@ -1,0 +1,17 @@
+"""The desk's front page: the KPIs of the whole book."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from dunning.deps import ClockDep, SessionDep
+from dunning.web import kpis
+from dunning.web.desk import figures
+from dunning.web.desk.deps import Agent, render
+
+router = APIRouter(prefix="/desk", include_in_schema=False)
+
+
+@router.get("")
+def overview(desk: Agent, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    return render(session, desk, "desk/overview.html", active="overview", o=figures.load(session, clock), k=kpis)

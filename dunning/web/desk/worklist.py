@@ -1,0 +1,123 @@
+"""The worklist: steps waiting for approval, then the team's open tasks (calls, disputes, replies
+nobody could read, messages in doubt...), each with its assignee, notes and completion."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dunning.deps import ClockDep, SessionDep
+from dunning.ledger.models import Customer
+from dunning.outbox import service as outbox
+from dunning.outbox.models import AWAITING_APPROVAL, Message
+from dunning.tasks.models import Task
+from dunning.web.auth import users
+from dunning.web.desk import tasks
+from dunning.web.desk.deps import Agent, Manager, act, render
+
+router = APIRouter(prefix="/desk", include_in_schema=False)
+
+
+@dataclass
+class Approval:
+    """One step of one case: its messages (a registered letter and its email copy...) are decided together."""
+    customer: Customer
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def first(self) -> Message:
+        return self.messages[0]
+
+
+def approvals(session: Session) -> list[Approval]:
+    grouped: dict[tuple, Approval] = {}
+    for message, customer in session.execute(
+            select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
+            .where(Message.status == AWAITING_APPROVAL).order_by(Message.send_after, Message.id)):
+        key = (message.case_id, message.path_name, message.step_index) if message.case_id else (message.id,)
+        grouped.setdefault(key, Approval(customer)).messages.append(message)
+    return list(grouped.values())
+
+
+def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me: str):
+    stmt = (select(Task, Customer).outerjoin(Customer, Customer.id == Task.customer_id).where(Task.status == status))
+    if kind:
+        stmt = stmt.where(Task.kind == kind)
+    if who == "mine":
+        stmt = stmt.where(Task.assignee == me)
+    elif who == "unassigned":
+        stmt = stmt.where(Task.assignee.is_(None))
+    order = (Task.done_at.desc(),) if status == "done" else (Task.due_at.is_(None), Task.due_at, Task.created_at)
+    return session.execute(stmt.order_by(*order, Task.id).limit(200)).all()
+
+
+@router.get("/worklist")
+def worklist(desk: Agent, session: SessionDep, kind: str | None = None,
+             who: Literal["all", "mine", "unassigned"] = "all",
+             status: Literal["open", "done"] = "open") -> HTMLResponse:
+    rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
+    message_ids = [t.message_id for t, _ in rows if t.message_id]
+    message_status = dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(message_ids))).all()) \
+        if message_ids else {}
+    counts = dict(session.execute(select(Task.kind, func.count()).where(Task.status == "open")
+                                  .group_by(Task.kind)).all())
+    return render(session, desk, "desk/worklist.html", active="worklist", approvals=approvals(session), rows=rows,
+                  counts=counts, kind=kind, who=who, status=status, message_status=message_status,
+                  people=[u for u in users.list_all(session) if u.active])
+
+
+def _back(kind: str | None = None) -> str:
+    return "/desk/worklist" + (f"?kind={kind}" if kind else "")
+
+
+@router.post("/tasks/{task_id}/assign")
+def assign(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+           assignee: Annotated[str, Form(max_length=320)] = "") -> RedirectResponse:
+    return act(session, desk, _back(), lambda: tasks.assign(session, clock, task_id, assignee or None, desk.actor),
+               lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"))
+
+
+@router.post("/tasks/{task_id}/note")
+def note(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+         text: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+    return act(session, desk, _back(), lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
+               f"Note added to task {task_id}")
+
+
+@router.post("/tasks/{task_id}/done")
+def done(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+         note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+    return act(session, desk, _back(), lambda: tasks.complete(session, clock, task_id, desk.actor, note),
+               f"Task {task_id} done")
+
+
+@router.post("/approvals/{message_id}")
+def decide(message_id: int, desk: Manager, session: SessionDep, clock: ClockDep,
+           decision: Annotated[Literal["approve", "reject"], Form()],
+           note: Annotated[str, Form(max_length=1000)] = "",
+           back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
+    approve = decision == "approve"
+    return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist",
+               lambda: outbox.decide_approval(session, clock, message_id, approve=approve, actor=desk.actor,
+                                              note=note or None),
+               lambda ms: f"{'Approved' if approve else 'Rejected'}: {', '.join(f'{m.channel} {m.kind}' for m in ms)}"
+                          + (" — queued to go out" if approve else " — the case is paused for review"))
+
+
+@router.post("/messages/{message_id}/resolve")
+def resolve(message_id: int, desk: Manager, session: SessionDep, clock: ClockDep,
+            outcome: Annotated[Literal["sent", "resend", "cancel"], Form()],
+            back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
+    def resolve_and_close():
+        message = outbox.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
+        for task in session.execute(select(Task).where(Task.message_id == message_id, Task.kind == "in_doubt",
+                                                       Task.status == "open")).scalars():
+            tasks.complete(session, clock, task.id, desk.actor, f"message marked {outcome}")
+        return message
+
+    return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist", resolve_and_close,
+               lambda m: f"Message {m.id}: {m.status}")

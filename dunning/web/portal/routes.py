@@ -1,0 +1,117 @@
+"""The customer portal: one signed link per customer (dunning/links.py) shows what they owe and
+lets them act. The link is the only authority: the customer id comes from its signature, never
+from the URL or a form."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Callable
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.errors import DomainError
+from dunning.ledger.models import Customer
+from dunning.links import read_token
+from dunning.web.auth import csrf
+from dunning.web.errors import CsrfRefused, WebRefusal
+from dunning.web.portal import actions, statement
+from dunning.web.portal.words import REASONS, Words, language, locale
+from dunning.web.templating import page
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+DONE = ("promise", "promise_noted", "plan", "plan_request", "dispute", "contact", "channel")
+
+
+class LinkRefused(WebRefusal):
+    """Tampered, expired, or naming no customer: the same plain page, whichever it was."""
+
+
+async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Customer:
+    try:
+        claims = read_token(settings, "portal", token)
+    except DomainError as e:
+        raise LinkRefused(e.message) from None
+    customer = session.get(Customer, claims.customer_id)
+    if customer is None:
+        raise LinkRefused("this link is not valid")
+    if request.method == "POST":
+        form = await request.form()
+        submitted = form.get(csrf.FIELD)
+        if not csrf.valid(request, settings, f"portal:{customer.id}", submitted if isinstance(submitted, str) else None):
+            raise CsrfRefused()
+    return customer
+
+
+PortalCustomer = Annotated[Customer, Depends(portal_customer)]
+
+
+def _page(request: Request, session, clock, settings, token: str, customer: Customer, *, done: str | None = None,
+          error: str | None = None, failed: str | None = None, status: int = 200) -> HTMLResponse:
+    lang = language(customer.language)
+    words = Words(lang)
+    form_token, cookie = csrf.issue(request, settings, f"portal:{customer.id}")
+    response = page("portal/page.html", status=status, s=statement.load(session, clock, settings, customer, lang),
+                    t=words, lang=lang, loc=locale(lang, customer.country), token=token, csrf_token=form_token,
+                    done=done, error=error, failed=failed, settings=settings, reasons=REASONS)
+    csrf.set_cookie(response, settings, cookie)
+    return response
+
+
+@router.get("/{token}")
+def show(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+         settings: SettingsDep, done: str | None = None) -> HTMLResponse:
+    return _page(request, session, clock, settings, token, customer, done=done if done in DONE else None)
+
+
+def _act(request: Request, session, clock, settings, token: str, customer: Customer, form: str,
+         action: Callable[[Words], str]) -> HTMLResponse | RedirectResponse:
+    savepoint = session.begin_nested()
+    try:
+        done = action(Words(language(customer.language)))
+        savepoint.commit()
+    except DomainError as e:
+        savepoint.rollback()
+        return _page(request, session, clock, settings, token, customer, error=e.message, failed=form,
+                     status=e.status)
+    return RedirectResponse(f"/portal/{token}?done={done}#{form}", status_code=303)
+
+
+@router.post("/{token}/promise")
+def promise(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+            settings: SettingsDep, currency: Annotated[str, Form(max_length=3)],
+            promised_on: Annotated[date, Form()]):
+    return _act(request, session, clock, settings, token, customer, f"promise-{currency}",
+                lambda w: actions.promise(session, clock, customer, currency, promised_on, w))
+
+
+@router.post("/{token}/plan")
+def plan(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+         settings: SettingsDep, currency: Annotated[str, Form(max_length=3)], count: Annotated[int, Form()],
+         first_due: Annotated[date, Form()]):
+    return _act(request, session, clock, settings, token, customer, f"plan-{currency}",
+                lambda w: actions.plan(session, clock, customer, currency, count, first_due, w))
+
+
+@router.post("/{token}/dispute")
+def dispute(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+            settings: SettingsDep, invoice_id: Annotated[int, Form()], reason: Annotated[str, Form(max_length=40)],
+            text: Annotated[str, Form(max_length=5000)] = ""):
+    return _act(request, session, clock, settings, token, customer, "dispute",
+                lambda w: actions.dispute(session, clock, settings, customer, invoice_id, reason, text, w))
+
+
+@router.post("/{token}/contact")
+def contact(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+            settings: SettingsDep, email: Annotated[str, Form(max_length=320)] = "",
+            phone: Annotated[str, Form(max_length=40)] = ""):
+    return _act(request, session, clock, settings, token, customer, "contact",
+                lambda w: actions.update_contact(session, clock, customer, email, phone, w))
+
+
+@router.post("/{token}/channels")
+def channels(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
+             settings: SettingsDep, channel: Annotated[str, Form(max_length=10)],
+             wanted: Annotated[bool, Form()]):
+    return _act(request, session, clock, settings, token, customer, "channels",
+                lambda w: actions.set_channel(session, clock, customer, channel, wanted))

@@ -1,0 +1,120 @@
+"""What the portal shows one customer. Every query here is scoped by the customer id the signed
+link names, and nothing else: no id from the URL or a form reaches this module."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dunning.arrangements import accounts, plans
+from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
+from dunning.cases.models import Case
+from dunning.clock import Clock
+from dunning.config import Settings
+from dunning.contacts import opted_out_channels
+from dunning.ledger.models import Customer, Invoice
+from dunning.outbox.models import SENT, Message
+from dunning.policies import fees, service as policies
+from dunning.policies.document import PlanRules
+from dunning.policies.engine import InvoiceView
+from dunning.web import installments
+from dunning.web.portal.words import FEE_LABELS
+
+CHANNELS = ("email", "sms")  # letters carry the formal notices the law expects: no opting out of those
+
+
+@dataclass
+class Fee:
+    label: str
+    amount_minor: int
+
+
+@dataclass
+class Account:
+    currency: str
+    invoices: list[Invoice]
+    disputed: set[int]
+    balance_minor: int
+    overdue_minor: int
+    fees: list[Fee]
+    promise: Promise | None
+    plan: tuple[InstallmentPlan, list[Installment]] | None
+    plan_counts: list[tuple[int, bool]]  # (number of payments, granted at once)
+
+    @property
+    def fees_minor(self) -> int:
+        return sum(f.amount_minor for f in self.fees)
+
+    @property
+    def total_minor(self) -> int:
+        return self.balance_minor + self.fees_minor
+
+    @property
+    def disputable(self) -> list[Invoice]:
+        return [i for i in self.invoices if i.id not in self.disputed]
+
+
+@dataclass
+class Statement:
+    customer: Customer
+    today: date
+    accounts: list[Account]
+    rules: PlanRules
+    opted_out: frozenset[str]
+    reachable: list[str] = field(default_factory=list)
+
+
+def _fees_claimed(session: Session, customer: Customer, currency: str) -> bool:
+    """Fees show once a notice claiming them went out in the case's current episode, never before:
+    the portal must not ask for more than the customer was told."""
+    case = session.execute(select(Case).where(Case.customer_id == customer.id, Case.currency == currency)
+                           ).scalar_one_or_none()
+    if case is None:
+        return False
+    return session.execute(select(Message.id).where(
+        Message.case_id == case.id, Message.show_fees.is_(True), Message.status == SENT,
+        Message.created_at >= case.opened_at).limit(1)).first() is not None
+
+
+def _fees(session: Session, settings: Settings, customer: Customer, currency: str, invoices: list[Invoice],
+          disputed: set[int], today: date, lang: str, jurisdiction: str) -> list[Fee]:
+    if not _fees_claimed(session, customer, currency):
+        return []
+    lines = fees.late_payment_fees(
+        [InvoiceView(i.id, i.number, i.due_on, i.balance_minor, i.id in disputed) for i in invoices],
+        currency=currency, customer_kind=customer.kind, country=customer.country, today=today,
+        rates=fees.ReferenceRates.from_settings(settings), jurisdiction=jurisdiction)
+    numbers = {i.id: i.number for i in invoices}
+    return [Fee(FEE_LABELS[lang][line.kind].format(number=numbers.get(line.invoice_id, "")), line.amount_minor)
+            for line in lines]
+
+
+def load(session: Session, clock: Clock, settings: Settings, customer: Customer, lang: str) -> Statement:
+    today = accounts.local_today(clock, customer)
+    policy = policies.policy_for(session, customer.policy_name)
+    invoices = list(session.execute(select(Invoice).where(
+        Invoice.customer_id == customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False))
+        .order_by(Invoice.currency, Invoice.due_on, Invoice.id)).scalars())
+    disputed = set(session.execute(select(Dispute.invoice_id).where(
+        Dispute.customer_id == customer.id, Dispute.status == "open")).scalars())
+    open_promises = {p.currency: p for p in session.execute(select(Promise).where(
+        Promise.customer_id == customer.id, Promise.status == "open")).scalars()}
+    active_plans = {p.currency: (p, rows) for p, rows in plans.list_for(session, customer.id) if p.status == "active"}
+    out = []
+    for currency in sorted({i.currency for i in invoices}):
+        mine = [i for i in invoices if i.currency == currency]
+        undisputed = [i for i in mine if i.id not in disputed]
+        balance = sum(i.balance_minor for i in undisputed)
+        counts = [(n, not installments.policy_problems(balance, n, today, currency=currency, today=today,
+                                                     rules=policy.plans))
+                  for n in range(2, installments.MAX_OFFERED + 1)] if balance else []
+        out.append(Account(
+            currency=currency, invoices=mine, disputed=disputed, balance_minor=balance,
+            overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
+            fees=_fees(session, settings, customer, currency, mine, disputed, today, lang, policy.jurisdiction),
+            promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts))
+    opted = opted_out_channels(session, customer.id)
+    reachable = [c for c in CHANNELS if (customer.email if c == "email" else customer.phone)]
+    return Statement(customer, today, out, policy.plans, opted, reachable)

@@ -1,0 +1,65 @@
+"""The Jinja2 environment of the desk and the portal (templates/web), with autoescape always on."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from fastapi.responses import HTMLResponse
+
+from dunning.money import from_minor
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates" / "web"
+STATIC = ROOT / "static"
+
+
+def money(minor: int | None, currency: str | None, locale: str = "en") -> str:
+    if minor is None or currency is None:
+        return "—"
+    return format_currency(from_minor(minor, currency), currency, locale=locale)
+
+
+def day(value: date | datetime | None, locale: str = "en", style: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, style, locale=locale)
+
+
+def when(value: datetime | None) -> str:
+    """Desk timestamps are shown in UTC and say so: the team may sit in several time zones."""
+    if value is None:
+        return "—"
+    return value.astimezone(timezone.utc).strftime("%-d %b %Y %H:%M UTC")
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_percent(Decimal(str(value)) / 100, f"#,##0{'.' + '0' * digits if digits else ''}%", locale="en")
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, f"#,##0{'.' + '0' * digits if digits else ''}", locale="en")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(money=money, day=day, when=when, percent=percent, number=number)
+    return env
+
+
+def page(template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    html = environment().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=headers)
