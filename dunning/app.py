@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from dunning import auth, web
+from dunning import auth
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
@@ -23,6 +23,7 @@ from dunning.outbox.routes import router as outbox_router
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
+from dunning.web import site
 from dunning.web.errors import error_page, is_web
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
                    replies_router):
         app.include_router(router)
-    web.install(app)  # the desk, the portal and unsubscribe pages
+    site.install(app)  # the desk, the portal and unsubscribe pages
     install_error_handlers(app)
     document_extra_schemas(app, BATCH_SCHEMAS)
     return app

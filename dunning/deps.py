@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from dunning import auth
@@ -28,6 +28,10 @@ def get_settings(request: Request) -> Settings:
 
 # scope="function" runs the commit as soon as the route returns and before the response is sent;
 # the default would commit after sending, and a failed commit would reach the client as a 2xx.
+# A row id in a URL: bounded, so that a number past the database's integer range is a 422, not
+# an overflow inside the driver.
+RowId = Annotated[int, Path(ge=1, le=2**53)]
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

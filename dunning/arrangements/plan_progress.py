@@ -24,7 +24,7 @@ from dunning.clock import Clock
 from dunning.ledger.models import Customer
 from dunning.money import display
 from dunning.outbox.models import CANCELLED, PENDING, Message
-from dunning.policies import service as policies
+from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
 from dunning.tasks.service import open_task
 
@@ -65,7 +65,8 @@ def advance(session: Session, clock: Clock, plan: InstallmentPlan) -> str | None
     plan.paid_minor = min(plan.total_minor, sum(a for _, a in payments))
     session.add_all([plan, *rows])
 
-    owed = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, plan.currency))
+    # Disputed invoices count here: a dispute is not a payment.
+    owed = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, plan.currency, undisputed=False))
     if all(r.status == "paid" for r in rows) or owed == 0:
         _end(session, clock, plan, "completed", "the plan is paid")
         return "completed"
@@ -81,20 +82,25 @@ def advance(session: Session, clock: Clock, plan: InstallmentPlan) -> str | None
         if today > row.due_on:
             row.status = "missed"
             session.add(row)
-            _notice(session, clock, plan, row, rows, customer, case, channel, "installment_missed")
+            _notice(session, clock, plan, row, rows, customer, case, channel, "installment_missed", policy)
         elif today >= row.due_on - timedelta(days=rules.reminder_days_before):
-            _notice(session, clock, plan, row, rows, customer, case, channel, "installment_reminder")
+            _notice(session, clock, plan, row, rows, customer, case, channel, "installment_reminder", policy)
     return None
 
 
 def _notice(session: Session, clock: Clock, plan: InstallmentPlan, row: Installment, rows: list[Installment],
-            customer: Customer, case: Case | None, channel: str | None, template: str) -> None:
+            customer: Customer, case: Case | None, channel: str | None, template: str, policy: Policy) -> None:
     if channel is None:
         return  # nowhere to write to: the plan goes on, and the missed installment shows on the plan
+    # Transactional messages skip the contact window at dispatch (an answer goes at once); these
+    # are not answers, and the job also runs at night, so they wait for the window here.
+    contact = policy.contact
+    send_after = calendar.next_contact_time(clock.now(), customer.timezone, contact.window,
+                                            contact.business_days_only, customer.country)
     notices.queue(session, clock, dedupe_key=f"plan:{plan.id}:{row.number}:{template}", customer=customer, case=case,
                   currency=plan.currency, channel=channel, template=template,
                   extra={"installment": installment_extra(row), "installment_count": len(rows)},
-                  amount_minor=row.amount_minor - row.paid_minor)
+                  amount_minor=row.amount_minor - row.paid_minor, send_after=send_after)
 
 
 def _end(session: Session, clock: Clock, plan: InstallmentPlan, status: str, why: str) -> None:

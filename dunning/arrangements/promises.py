@@ -2,10 +2,10 @@
 
 A promise is KEPT when the payments of that customer and currency received from the day it was
 made (the customer's local day; credit notes do not count) add up to the promised amount, or
-when nothing undisputed is owed any more in that currency. It is BROKEN when neither is true
-once the promised day and the policy's grace days are over. A kept promise leaves the pause to
-run to its end (the customer was told "no reminders until then"); a broken one resumes the case
-at once.
+when nothing is owed any more in that currency (a dispute is not a payment). It is BROKEN when
+neither is true once the promised day and the policy's grace days are over. A kept promise leaves
+the pause to run to its end (the customer was told "no reminders until then"); a broken one
+resumes the case at once.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
-from dunning.arrangements.models import Promise
+from dunning.arrangements.models import InstallmentPlan, Promise
 from dunning.cases.models import ESCALATED, PAUSED, Case
 from dunning.clock import Clock
-from dunning.errors import InvalidInput
+from dunning.errors import Conflict, InvalidInput
 from dunning.ledger.models import Customer
 from dunning.money import display
 from dunning.outbox.models import Message
@@ -62,6 +62,12 @@ def record(session: Session, clock: Clock, *, customer: Customer, currency: str,
         raise InvalidInput(f"nothing is owed in {currency}: there is nothing to promise" if amount_minor == 0
                            else "the promised amount must be more than zero")
 
+    plan = session.execute(select(InstallmentPlan.id).where(
+        InstallmentPlan.customer_id == customer.id, InstallmentPlan.currency == currency,
+        InstallmentPlan.status == "active")).scalar()
+    if plan is not None:
+        # A date promised during a plan is about an installment: a person sorts out which.
+        raise Conflict(f"plan {plan} is running in {currency}: its installments are the payment dates")
     policy = policies.policy_for(session, customer.policy_name)
     broken = broken_count(session, customer.id)
     pauses = promise_pauses(policy, broken)
@@ -130,7 +136,7 @@ def judge(session: Session, clock: Clock, promise: Promise) -> str | None:
     customer = session.get(Customer, promise.customer_id)
     today = accounts.local_today(clock, customer)
     promise.paid_minor = accounts.paid_since(session, customer.id, promise.currency, promise.counted_from)
-    owed = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, promise.currency))
+    owed = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, promise.currency, undisputed=False))
     if promise.paid_minor >= promise.amount_minor or owed == 0:
         outcome = "kept"
     elif today > promise.grace_until:

@@ -8,28 +8,30 @@ join it, paid ones leave it).
 from __future__ import annotations
 
 import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dunning import audit
-from dunning.arrangements.models import Dispute
+from dunning.arrangements.models import Dispute, Promise
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
 from dunning.channels import render
 from dunning.channels.base import Envelope
 from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.contacts import opted_out_channels
+from dunning.errors import InvalidInput, NotFound
+from dunning.contacts import OptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, fees, service as policies
-from dunning.policies.document import Policy
+from dunning.policies.document import Policy, load_default_policy
 from dunning.policies.engine import InvoiceView
 
 HANDOFF = "agency_handoff"
@@ -39,29 +41,108 @@ PAUSE_RECHECK = timedelta(hours=1)
 HANDOFF_RECHECK = timedelta(minutes=15)
 
 
+@dataclass
+class Snapshot:
+    """Everything the re-checks and the rendering read, loaded for a whole dispatch batch in a
+    handful of queries (a batch of 200 costs the same few round trips as one message), so that
+    deciding and rendering need no database: the dispatcher does them outside any transaction."""
+
+    customers: dict[int, Customer]
+    cases: dict[int, Case]
+    opted_out: dict[int, set[str]]
+    disputed: set[int]  # invoice ids with an open dispute
+    open_invoices: dict[tuple[int, str], list[Invoice]]  # (customer, currency) -> oldest due first
+    texted: set[int]  # customers who were already sent a text (and so had the opt-out line)
+    agency_status: dict[tuple[int, str | None, int | None], str]  # (case, path, step) -> the case file's status
+    policies: dict[str | None, Policy | None]  # by customer.policy_name; None: no such policy
+    sent_history: dict[int, list[Message]] = field(default_factory=dict)  # for case files: what was tried
+    broken_promises: dict[int, list[Promise]] = field(default_factory=dict)
+
+
+def snapshot(session: Session, messages: list[Message]) -> Snapshot:
+    customer_ids = {m.customer_id for m in messages}
+    customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(customer_ids))).scalars()}
+    case_ids = {m.case_id for m in messages if m.case_id is not None}
+    opted: dict[int, set[str]] = defaultdict(set)
+    for customer_id, channel in session.execute(select(OptOut.customer_id, OptOut.channel)
+                                                .where(OptOut.customer_id.in_(customer_ids))):
+        opted[customer_id].add(channel)
+    invoices: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
+    for invoice in session.execute(select(Invoice).where(
+            Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
+            .order_by(Invoice.due_on, Invoice.id)).scalars():
+        invoices[(invoice.customer_id, invoice.currency)].append(invoice)
+    handoffs = {m.case_id for m in messages if m.kind == HANDOFF and m.channel != "agency" and m.case_id}
+    agency = {} if not handoffs else {
+        (case_id, path, step): status for case_id, path, step, status in session.execute(
+            select(Message.case_id, Message.path_name, Message.step_index, Message.status)
+            .where(Message.case_id.in_(handoffs), Message.channel == "agency"))}
+    texters = {m.customer_id for m in messages if m.channel == "sms"}
+    agency_customers = {m.customer_id for m in messages if m.channel == "agency"}
+    history: dict[int, list[Message]] = defaultdict(list)
+    broken: dict[int, list[Promise]] = defaultdict(list)
+    if agency_customers:
+        for m in session.execute(select(Message).where(Message.customer_id.in_(agency_customers),
+                                                       Message.status == SENT).order_by(Message.sent_at)).scalars():
+            history[m.customer_id].append(m)
+        for p in session.execute(select(Promise).where(Promise.customer_id.in_(agency_customers),
+                                                       Promise.status == "broken")).scalars():
+            broken[p.customer_id].append(p)
+    return Snapshot(
+        customers=customers,
+        cases={c.id: c for c in session.execute(select(Case).where(Case.id.in_(case_ids))).scalars()} if case_ids else {},
+        opted_out=opted,
+        disputed=set(session.execute(select(Dispute.invoice_id).where(
+            Dispute.customer_id.in_(customer_ids), Dispute.status == "open")).scalars()),
+        open_invoices=invoices,
+        texted=set(session.execute(select(Message.customer_id).where(
+            Message.customer_id.in_(texters), Message.channel == "sms", Message.status == SENT)
+            .distinct()).scalars()) if texters else set(),
+        agency_status=agency,
+        policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}},
+        sent_history=history, broken_promises=broken)
+
+
+def _policy(session: Session, name: str | None) -> Policy | None:
+    try:
+        return policies.policy_for(session, name)
+    except NotFound:  # nothing stored yet (messages due before any cycle ran): the shipped default
+        return load_default_policy()
+    except InvalidInput:  # a policy name nobody saved: that customer's messages fail, not the batch
+        return None
+
+
 class Composer:
     def __init__(self, settings: Settings, clock: Clock):
         self.settings, self.clock = settings, clock
         self.documents = settings.var_dir / "documents"
         self.mail_domain = MailIdentity.from_settings(settings).domain
+        self.creditor = render.creditor_from_settings(settings)
+        self.rates = fees.ReferenceRates.from_settings(settings)
 
-    def _policy(self, session: Session, customer: Customer) -> Policy:
-        # Read once per claim transaction, not once per message: a batch is prepared in one
-        # session, and a policy saved meanwhile applies from the next batch.
-        cache = session.info.setdefault("compose.policies", {})
-        if customer.policy_name not in cache:
-            if not customer.policy_name or customer.policy_name == policies.DEFAULT:
-                # Messages can be due before any cycle stored the default (an import, a reply).
-                policies.ensure_default(session, self.clock)
-            cache[customer.policy_name] = policies.policy_for(session, customer.policy_name)
-        return cache[customer.policy_name]
+    def preload(self, session: Session, messages: list[Message]) -> Snapshot:
+        """Read what `decide` needs for all of `messages` at once (the dispatcher's batch)."""
+        return snapshot(session, messages)
 
     # -- the re-checks --------------------------------------------------------------------------
 
+    @staticmethod
+    def _policy(snap: Snapshot, customer: Customer) -> Policy:
+        policy = snap.policies.get(customer.policy_name)
+        if policy is None:
+            raise InvalidInput(f"customer {customer.external_id} follows policy {customer.policy_name!r}, "
+                               "which does not exist")
+        return policy
+
     def prepare(self, session: Session, message: Message, now: datetime) -> Prepared:
-        customer = session.get(Customer, message.customer_id)
+        """One message on its own (an answer rendered for a reply, a preview)."""
+        return self.decide(snapshot(session, [message]), message, now)
+
+    def decide(self, snap: Snapshot, message: Message, now: datetime) -> Prepared:
+        """Send (rendered), cancel or postpone; from the snapshot alone, writing nothing."""
+        customer = snap.customers[message.customer_id]
         transactional = bool(message.context.get("transactional"))  # a reply to the customer (STOP, HELP)
-        case = session.get(Case, message.case_id) if message.case_id else None
+        case = snap.cases.get(message.case_id) if message.case_id else None
         if case is not None and not transactional:
             if case.state == CLOSED:
                 return Prepared("cancel", "the case closed before this message went out")
@@ -73,33 +154,32 @@ class Composer:
                 until = max(case.paused_until or now, now) + PAUSE_RECHECK
                 return Prepared("postpone", f"case paused ({case.pause_reason})", until=until)
         if message.channel != "agency" and not transactional:
-            if message.channel in opted_out_channels(session, customer.id):
+            if message.channel in snap.opted_out.get(customer.id, ()):
                 return Prepared("cancel", f"the customer opted out of {message.channel}")
             if message.channel in customer.refused_channels or message.channel in customer.invalid_channels:
                 return Prepared("cancel", f"{message.channel} is refused or invalid for this customer")
         if message.channel in ("email", "sms") and not transactional:  # an answer to the customer goes at once
-            contact = self._policy(session, customer).contact
+            contact = self._policy(snap, customer).contact
             window = (contact.window, contact.business_days_only, customer.country)
             if not calendar.in_window(now, customer.timezone, *window):
                 until = calendar.next_contact_time(now, customer.timezone, *window)
                 return Prepared("postpone", "outside the customer's contact window", until=until)
         if message.kind == HANDOFF and message.channel != "agency" and case is not None:
-            waiting = self._handoff_notice(session, message, now)
+            waiting = self._handoff_notice(snap, message, now)
             if waiting is not None:
                 return waiting
         recipient = self._recipient(customer, message.channel)
         if recipient is None:
             return Prepared("cancel", f"no {message.channel} contact for this customer")
-        invoices = self._invoices(session, message, customer, now)
+        invoices = self._invoices(snap, message, customer, now)
         if case is not None and not invoices and not message.context.get("extra"):
             return Prepared("cancel", "nothing overdue is owed any more")
-        return self._render(session, message, customer, case, invoices, recipient, now)
+        return self._render(snap, message, customer, case, invoices, recipient, now)
 
-    def _handoff_notice(self, session: Session, message: Message, now: datetime) -> Prepared | None:
+    @staticmethod
+    def _handoff_notice(snap: Snapshot, message: Message, now: datetime) -> Prepared | None:
         """The customer hears that the agency has the file once the agency has it, not before."""
-        sent = session.execute(select(Message.status).where(
-            Message.case_id == message.case_id, Message.path_name == message.path_name,
-            Message.step_index == message.step_index, Message.channel == "agency")).scalar_one_or_none()
+        sent = snap.agency_status.get((message.case_id, message.path_name, message.step_index))
         if sent is None or sent == SENT:
             return None
         if sent in (FAILED, CANCELLED, REJECTED):
@@ -117,28 +197,27 @@ class Composer:
             return self.settings.agency_webhook_url or "file-drop"
         return None
 
-    def _invoices(self, session: Session, message: Message, customer: Customer, now: datetime) -> list[Invoice]:
+    @staticmethod
+    def _invoices(snap: Snapshot, message: Message, customer: Customer, now: datetime) -> list[Invoice]:
         """The planned invoices still open, plus anything else now overdue in that currency;
         disputed invoices leave the notice while their dispute is open."""
         today = calendar.local_date(now, customer.timezone)
-        disputed = set(session.execute(select(Dispute.invoice_id).where(
-            Dispute.customer_id == customer.id, Dispute.status == "open")).scalars())
-        rows = session.execute(select(Invoice).where(
-            Invoice.customer_id == customer.id, Invoice.currency == message.currency, Invoice.balance_minor > 0,
-            Invoice.voided.is_(False)).order_by(Invoice.due_on, Invoice.id)).scalars()
         planned = set(message.invoice_ids)
-        return [i for i in rows if i.id not in disputed and (i.due_on < today or i.id in planned)]
+        return [i for i in snap.open_invoices.get((customer.id, message.currency), ())
+                if i.id not in snap.disputed and (i.due_on < today or i.id in planned)]
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def context(self, session: Session, message: Message, customer: Customer, case: Case | None,
-                invoices: list[Invoice], now: datetime) -> render.NoticeContext:
+    def context(self, session: Session | None, snap: Snapshot, message: Message, customer: Customer,
+                case: Case | None, invoices: list[Invoice], now: datetime) -> render.NoticeContext:
+        """The notice's data (the outbox page previews with it too). `session` is not read: the
+        snapshot holds everything."""
         today = calendar.local_date(now, customer.timezone)
         currency = message.currency or (invoices[0].currency if invoices else "EUR")
         lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
                                     max(0, (today - i.due_on).days)) for i in invoices]
-        policy = self._policy(session, customer)
-        rates = fees.ReferenceRates.from_settings(self.settings)
+        policy = self._policy(snap, customer)
+        rates = self.rates
         fee_lines = []
         if message.show_fees:
             numbers = {i.id: i.number for i in invoices}
@@ -154,7 +233,7 @@ class Composer:
         return render.NoticeContext(
             customer=render.Party(customer.name, customer.language, customer.country, customer.kind, customer.email,
                                   customer.phone, tuple(l for l in (customer.address or "").splitlines() if l.strip())),
-            creditor=render.creditor_from_settings(self.settings),
+            creditor=self.creditor,
             lines=lines, currency=currency, total_minor=sum(l.balance_minor for l in lines),
             reference=f"{customer.external_id}-{case.id if case else 0}-{message.step_key or message.kind}",
             issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
@@ -164,9 +243,9 @@ class Composer:
             unsubscribe_url=unsubscribe_url(self.settings, customer.id, message.channel),
             extra=dict(message.context.get("extra", {})))
 
-    def _render(self, session: Session, message: Message, customer: Customer, case: Case | None,
+    def _render(self, snap: Snapshot, message: Message, customer: Customer, case: Case | None,
                 invoices: list[Invoice], recipient: str, now: datetime) -> Prepared:
-        ctx = self.context(session, message, customer, case, invoices, now)
+        ctx = self.context(None, snap, message, customer, case, invoices, now)
         token = message.reply_token or secrets.token_urlsafe(12)
         stored = {"recipient": recipient, "reply_token": token,
                   "context": {**message.context, "invoices": [l.number for l in ctx.lines],
@@ -187,7 +266,7 @@ class Composer:
                             headers=headers)
         elif message.channel == "sms":
             text = render.render_sms(message.template, ctx)
-            if not message.context.get("transactional") and not self._texted_before(session, customer.id):
+            if not message.context.get("transactional") and customer.id not in snap.texted:
                 text = render.with_opt_out_line(text, customer.language)
             stored.update(body_text=text)
             envelope.update(text=text)
@@ -196,15 +275,13 @@ class Composer:
             stored.update(subject=ctx.reference, pdf_path=str(pdf), body_text=None)
             envelope.update(pdf_path=pdf, subject=ctx.reference)
             if message.channel == "agency":
-                envelope.update(payload=case_file(session, customer, case, invoices, ctx))
+                envelope.update(payload=case_file(snap, customer, case, invoices, ctx))
         return Prepared("send", stored=stored, envelope=Envelope(**envelope))
 
-    @staticmethod
-    def _texted_before(session: Session, customer_id: int) -> bool:
-        return session.execute(select(Message.id).where(Message.customer_id == customer_id, Message.channel == "sms",
-                                                        Message.status == SENT).limit(1)).first() is not None
-
     # -- after the send -------------------------------------------------------------------------
+
+    follow_up = frozenset({"agency"})  # a case file that reached the agency escalates the case
+    slow_channels = frozenset({"letter", "agency"})  # rendered to PDF
 
     def after_sent(self, session: Session, message: Message) -> None:
         if message.channel == "agency" and message.case_id:
@@ -223,15 +300,11 @@ class Composer:
                 .values(send_after=self.clock.now()).execution_options(synchronize_session=False))
 
 
-def case_file(session: Session, customer: Customer, case: Case | None, invoices: list[Invoice],
+def case_file(snap: Snapshot, customer: Customer, case: Case | None, invoices: list[Invoice],
               ctx: render.NoticeContext) -> dict:
     """What the agency needs to take the file over: who, what is owed, and what was already tried."""
-    history = session.execute(select(Message).where(Message.customer_id == customer.id, Message.status == SENT)
-                              .order_by(Message.sent_at)).scalars()
-    from dunning.arrangements.models import Promise
-
-    broken = session.execute(select(Promise).where(Promise.customer_id == customer.id,
-                                                   Promise.status == "broken")).scalars()
+    history = snap.sent_history.get(customer.id, [])
+    broken = snap.broken_promises.get(customer.id, [])
     return {
         "customer": {"external_id": customer.external_id, "name": customer.name, "kind": customer.kind,
                      "country": customer.country, "language": customer.language},

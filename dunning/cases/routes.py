@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from dunning.cases import service
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, PauseIn
 from dunning.clock import today
-from dunning.deps import Caller, ClockDep, SessionDep, SettingsDep, require
+from dunning.deps import RowId, Caller, ClockDep, SessionDep, SettingsDep, require
 from dunning.ledger.queries import customer_detail
 from dunning.ledger.schemas import CustomerDetail
 
@@ -27,13 +27,13 @@ def update_dunning_settings(external_id: str, change: DunningSettingsIn, session
 
 
 @router.post("/cases/{case_id}/pause")
-def pause_case(case_id: int, body: PauseIn, session: SessionDep, clock: ClockDep,
+def pause_case(case_id: RowId, body: PauseIn, session: SessionDep, clock: ClockDep,
                caller: Caller = require("manage")) -> dict:
     case = service.pause(session, clock, case_id, reason="hold", until=body.until, actor=caller.actor)
     return {"id": case.id, "state": case.state, "paused_until": case.paused_until}
 
 
 @router.post("/cases/{case_id}/resume")
-def resume_case(case_id: int, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> dict:
+def resume_case(case_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> dict:
     case = service.resume(session, clock, case_id, actor=caller.actor, why="resumed by a person")
     return {"id": case.id, "state": case.state}

@@ -27,17 +27,19 @@ fix lets the queue drain instead of leaving a batch marked failed for good. The 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 import secrets
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate
 from typing import Any
 
 import aiosmtplib
 
+from dunning.channels import mime
 from dunning.channels.base import Envelope, ProviderReceipt, TransportError
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._=-]{1,64}$")
@@ -65,18 +67,25 @@ class MailIdentity:
         return f"{local}+{token}@{self.domain}"
 
 
-def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
-    """The message exactly as it goes on the wire; the file transport writes the same bytes."""
-    msg = EmailMessage()
-    msg["From"] = formataddr((identity.from_name, identity.from_address))
-    msg["To"] = formataddr((envelope.metadata.get("recipient_name") or "", envelope.recipient))
-    msg["Subject"] = envelope.subject
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = envelope.headers.get("Message-ID") or new_message_id(envelope.message_id, identity.domain)
+@dataclass(frozen=True)
+class Composed:
+    data: bytes  # exactly what goes on the wire; the file transport writes the same bytes
+    message_id: str
+    reply_to: str | None
 
+
+def compose_bytes(envelope: Envelope, identity: MailIdentity) -> Composed:
+    message_id = envelope.headers.get("Message-ID") or new_message_id(envelope.message_id, identity.domain)
+    headers = [
+        ("From", formataddr((identity.from_name, identity.from_address))),
+        ("To", formataddr((envelope.metadata.get("recipient_name") or "", envelope.recipient))),
+        ("Subject", envelope.subject),
+        ("Date", formatdate(usegmt=True)),
+        ("Message-ID", message_id),
+    ]
     reply_to = _reply_to(envelope, identity)
     if reply_to:
-        msg["Reply-To"] = reply_to
+        headers.append(("Reply-To", reply_to))
     unsubscribe = envelope.metadata.get("unsubscribe_url")
     targets = []
     if reply_to:
@@ -84,25 +93,30 @@ def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
     if unsubscribe:
         targets.append(f"<{unsubscribe}>")
     if targets:
-        msg["List-Unsubscribe"] = ", ".join(targets)
+        headers.append(("List-Unsubscribe", ", ".join(targets)))
     if unsubscribe and unsubscribe.startswith("https://"):
         # RFC 8058: mailbox providers POST to the https target; only valid with an https URL.
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     # Out-of-office robots honour this and stay quiet, so the reply parser sees people.
-    msg["Auto-Submitted"] = "auto-generated"
-    for name, value in envelope.headers.items():
-        if name.lower() not in _OWN_HEADERS and name.lower() != "message-id":
-            msg[name] = value
-
-    # Quoted-printable keeps every line 7-bit: the bytes stored are the bytes sent, whether or
-    # not the relay offers 8BITMIME.
-    msg.set_content(envelope.text, cte="quoted-printable")
-    if envelope.html:
-        msg.add_alternative(envelope.html, subtype="html", cte="quoted-printable")
+    headers.append(("Auto-Submitted", "auto-generated"))
+    headers += [(name, value) for name, value in envelope.headers.items()
+                if name.lower() not in _OWN_HEADERS and name.lower() != "message-id"]
+    attachment = None
     if envelope.pdf_path is not None:
-        msg.add_attachment(envelope.pdf_path.read_bytes(), maintype="application", subtype="pdf",
-                           filename=envelope.metadata.get("attachment_name") or envelope.pdf_path.name)
-    return msg
+        attachment = (envelope.pdf_path.read_bytes(),
+                      envelope.metadata.get("attachment_name") or envelope.pdf_path.name, "application/pdf")
+    try:
+        # Quoted-printable keeps every line 7-bit: the bytes stored are the bytes sent, whether
+        # or not the relay offers 8BITMIME.
+        data = mime.message(headers, envelope.text, envelope.html, attachment)
+    except mime.HeaderError as exc:
+        raise TransportError(str(exc), permanent=True, code="bad_header") from exc
+    return Composed(data, message_id, reply_to)
+
+
+def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
+    """The message as the standard library reads it (previews, tests)."""
+    return email.message_from_bytes(compose_bytes(envelope, identity).data, policy=email.policy.default)
 
 
 def new_message_id(message_id: int, domain: str) -> str:
@@ -124,10 +138,6 @@ def _reply_to(envelope: Envelope, identity: MailIdentity) -> str | None:
     return identity.reply_address(value)
 
 
-def message_bytes(msg: EmailMessage) -> bytes:
-    # Folded at 78 columns with CRLF line ends. A longer limit would keep List-Unsubscribe on
-    # one line but let non-ASCII subjects grow encoded words past RFC 2047's 75 characters.
-    return msg.as_bytes(policy=SMTP_POLICY)
 
 
 class SmtpTransport:
@@ -142,12 +152,11 @@ class SmtpTransport:
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
         check_address(envelope.recipient)
-        msg = compose(envelope, self._identity)
-        data = message_bytes(msg)
+        msg = compose_bytes(envelope, self._identity)
         async with self._lock:
-            reply = await self._transmit(self._identity.from_address, envelope.recipient, data)
-        return ProviderReceipt(provider_id=msg["Message-ID"],
-                               detail={"smtp_reply": reply, "bytes": len(data), "reply_to": msg["Reply-To"]})
+            reply = await self._transmit(self._identity.from_address, envelope.recipient, msg.data)
+        return ProviderReceipt(provider_id=msg.message_id,
+                               detail={"smtp_reply": reply, "bytes": len(msg.data), "reply_to": msg.reply_to})
 
     async def close(self) -> None:
         async with self._lock:

@@ -19,7 +19,7 @@ from typing import Any
 
 from dunning.channels.agency import case_file_document
 from dunning.channels.base import Envelope, ProviderReceipt
-from dunning.channels.email import MailIdentity, check_address, compose, message_bytes
+from dunning.channels.email import MailIdentity, check_address, compose_bytes
 from dunning.channels.gsm import count_segments
 
 
@@ -44,9 +44,9 @@ class FileEmailTransport:
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
         check_address(envelope.recipient)
-        msg = compose(envelope, self._identity)
-        path = write_atomic(self.directory / f"{envelope.message_id}.eml", message_bytes(msg))
-        return ProviderReceipt(provider_id=msg["Message-ID"], detail={"path": str(path)})
+        msg = compose_bytes(envelope, self._identity)
+        path = write_atomic(self.directory / f"{envelope.message_id}.eml", msg.data)
+        return ProviderReceipt(provider_id=msg.message_id, detail={"path": str(path)})
 
     async def close(self) -> None:
         return None

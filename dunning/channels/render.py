@@ -21,8 +21,10 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency, format_percent, get_currency_precision
+from babel.numbers import format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+
+from dunning.channels import moneyfmt
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +203,9 @@ def _locale(language: str, country: str | None) -> Locale:
 
 def _money(minor: int, currency: str | None = None, *, default_currency: str, locale: Locale) -> str:
     code = currency or default_currency
-    amount = Decimal(minor).scaleb(-get_currency_precision(code))
-    return format_currency(amount, code, locale=locale)
+    if isinstance(minor, int):
+        return moneyfmt.formatter(str(locale), code)(minor)
+    return moneyfmt.babel_money(minor, code, locale)
 
 
 def _as_date(value: Any) -> Any:
@@ -442,7 +445,7 @@ def preview(name: str, language: str, out_dir: Path, *, templates: Path | None =
             ctx: NoticeContext | None = None) -> list[Path]:
     """Write what each channel would send for `name` with sample data: .eml, .sms.txt, .pdf."""
     from dunning.channels.base import Envelope
-    from dunning.channels.email import MailIdentity, compose
+    from dunning.channels.email import MailIdentity, compose_bytes
 
     root = _root(templates)
     ctx = ctx or sample_for(name, language)
@@ -458,7 +461,7 @@ def preview(name: str, language: str, out_dir: Path, *, templates: Path | None =
         identity = MailIdentity(from_address=ctx.creditor.email or "collections@example.com",
                                 from_name=ctx.creditor.name, reply_domain=None)
         path = out_dir / f"{stem}.eml"
-        path.write_bytes(compose(envelope, identity).as_bytes())
+        path.write_bytes(compose_bytes(envelope, identity).data)
         written.append(path)
     if name in names["sms"]:
         path = out_dir / f"{stem}.sms.txt"

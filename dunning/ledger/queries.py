@@ -24,9 +24,12 @@ def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except ValueError:
-        raise InvalidInput("invalid cursor: pass back the next_cursor of the previous page") from None
+        value = -1
+    if not 0 <= value <= 2**53:
+        raise InvalidInput("invalid cursor: pass back the next_cursor of the previous page")
+    return value
 
 
 def _page(rows, limit, to_out) -> Page:

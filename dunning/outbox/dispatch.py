@@ -1,18 +1,24 @@
 """Dispatch: claim what is due, re-check it, store what will go out, send, record the outcome.
 
-Three kinds of transaction, each committed before the next step, so that a crash anywhere leaves
-every message in a state that says what is known about it:
+Each step commits before the next, so that a crash anywhere leaves every message in a state that
+says what is known about it:
 
-1. claim (one per batch): the re-checks and rendering; due messages move to `sending` with
-   exactly what will go out. Nothing has reached a transport yet.
-2. hand-over (one per group of a few messages): the previous group's outcomes, and an attempt row
-   for each message of the next group. Only then are they given to their transports.
-3. a last one for the outcomes of the last group.
+1. claim (one short transaction per batch): due messages move to `sending`, held by this worker,
+   and everything the re-checks and templates read is loaded at once (the composer's snapshot).
+2. decide and render, group by group, outside any transaction.
+3. hand-over (one transaction per group): the previous group's outcomes; this group's decisions
+   (exactly what will go out is stored, what is not going after all is released); an attempt
+   row for each message about to reach a transport. Only then are they sent.
+4. a last transaction for the outcomes of the last group.
 
-After a crash, `recover_stale` finds the messages left `sending`: with an unfinished attempt
-they are in doubt (a person decides), without one they go back to the queue. Grouping the
-hand-over bounds the in-doubt messages of a crash to one group while paying one commit per
-group instead of one per message.
+After a crash, `recover_stale` finds the messages left `sending`: with an unfinished attempt they
+are in doubt (a person decides), without one they never reached a transport and go back to the
+queue. Grouping bounds the in-doubt messages of a crash to one group, for one commit per group
+instead of one per message.
+
+While one group is on the wire the next is rendered, on the event loop between the replies of
+the provider: the time spent waiting on it is not wasted. On PostgreSQL `drain` also claims the
+next batch while the current one is sent.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -33,16 +39,18 @@ from dunning.channels.base import Envelope, ProviderReceipt, Transport, Transpor
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.outbox import service
-from dunning.outbox.models import Message
+from dunning.outbox.models import CANCELLED, QUEUED, Message
 
 log = logging.getLogger(__name__)
+# Outcomes that mean another round could find more to do.
+ACTIVITY = ("sent", "failed", "queued", "cancelled", "postponed", "requeued", "in_doubt")
 
 
 @dataclass
 class Prepared:
     """What the composer decided for one due message."""
 
-    action: str  # send | cancel | postpone
+    action: str  # send | cancel | postpone | fail
     why: str = ""
     until: datetime | None = None
     envelope: Envelope | None = None
@@ -50,7 +58,16 @@ class Prepared:
 
 
 class Composer(Protocol):
-    def prepare(self, session: Session, message: Message, now: datetime) -> Prepared: ...
+    follow_up: frozenset[str]  # channels whose sent messages `after_sent` must see
+    slow_channels: frozenset[str]  # channels whose rendering is too slow for the event loop (PDFs)
+
+    def preload(self, session: Session, messages: list[Message]) -> Any:
+        """Read, in a few queries, all that `decide` needs for these messages."""
+        ...
+
+    def decide(self, snapshot: Any, message: Message, now: datetime) -> Prepared:
+        """From the preloaded snapshot alone, with no database: the dispatcher records the decision."""
+        ...
 
     def after_sent(self, session: Session, message: Message) -> None: ...
 
@@ -64,7 +81,14 @@ class Claimed:
     message_id: int
     channel: str
     envelope: Envelope
-    attempt_id: int | None = None
+
+
+@dataclass
+class Batch:
+    now: datetime
+    messages: list[Message] = field(default_factory=list)
+    snapshot: Any = None
+    counts: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -76,72 +100,97 @@ class Outcome:
 
 class Dispatcher:
     def __init__(self, db: Database, clock: Clock, transports: Mapping[str, Transport], composer: Composer, *,
-                 batch: int = 200, group: int = 10, max_attempts: int = 8, worker: str | None = None):
+                 batch: int = 200, group: int = 20, max_attempts: int = 8, worker: str | None = None):
         self.db, self.clock, self.transports, self.composer = db, clock, transports, composer
         self.batch, self.group, self.max_attempts = batch, max(1, group), max_attempts
         self.worker = worker or worker_id()
+        # Claiming ahead runs two transactions at once. SQLite has a single writer: each hand-over
+        # would wait for the claim beside it, so there it claims after sending; so does a Database
+        # bound to one connection (a test's rolled-back transaction).
+        self.claim_ahead = db.bind is db.engine and db.engine.dialect.name != "sqlite"
 
-    def _claim(self) -> tuple[list[Claimed], Counter]:
-        counts: Counter = Counter()
-        claimed = []
+    def _claim(self) -> Batch:
+        batch = Batch(now=self.clock.now())
         with self.db.session() as session:
             recovered = service.recover_stale(session, self.clock)
-            counts["in_doubt"] += len(recovered.in_doubt)
-            counts["requeued"] += len(recovered.requeued)
+            batch.counts["in_doubt"] += len(recovered.in_doubt)
+            batch.counts["requeued"] += len(recovered.requeued)
         with self.db.session() as session:
-            now = self.clock.now()
-            ids = service.due_ids(session, now, self.batch)
-            # One query for the batch; the composer's own reads go through the same identity map.
-            messages = {m.id: m for m in session.execute(select(Message).where(Message.id.in_(ids))).scalars()}
-            for message_id in ids:
-                message = messages[message_id]
-                try:
-                    with session.begin_nested():
-                        prepared = self.composer.prepare(session, message, now)
-                except Exception as e:  # a template or data problem: this message can't go, the rest can
-                    log.exception("message %s could not be prepared", message_id)
-                    service.fail_unsendable(session, self.clock, message, f"{type(e).__name__}: {e}")
-                    counts["failed"] += 1
-                    continue
-                if prepared.action == "cancel":
-                    service.cancel(session, self.clock, message_id, prepared.why)
-                    counts["cancelled"] += 1
-                elif prepared.action == "postpone":
-                    service.postpone(session, self.clock, message_id, prepared.until, prepared.why)
-                    counts["postponed"] += 1
-                elif service.claim(session, self.clock, message_id, self.worker, **prepared.stored):
-                    claimed.append(Claimed(message_id, message.channel, prepared.envelope))
-        return claimed, counts
+            held = service.claim(session, self.clock, self.worker, service.due_ids(session, batch.now, self.batch))
+            if held:
+                batch.messages = list(session.execute(select(Message).where(Message.id.in_(held))
+                                                      .order_by(Message.send_after, Message.id)).scalars())
+                batch.snapshot = self.composer.preload(session, batch.messages)
+        return batch
 
-    def _hand_over(self, group: list[Claimed], done: list[Outcome], counts: Counter) -> list[Claimed]:
-        """Record `done`, then write the attempts of `group`; returns the messages safe to send."""
+    def _decide(self, snapshot: Any, message: Message, now: datetime) -> Prepared:
+        try:
+            return self.composer.decide(snapshot, message, now)
+        except Exception as e:  # a template or data problem: this message can't go, the rest can
+            log.exception("message %s could not be prepared", message.id)
+            return Prepared("fail", f"{type(e).__name__}: {e}")
+
+    async def _prepare(self, batch: Batch, messages: list[Message]) -> list[tuple[Message, Prepared]]:
+        """Decide and render on the event loop, yielding after each message so that the sends in
+        flight get their replies handled in between: rendering fills the time spent waiting on
+        the provider. A letter's PDF takes far longer, and is made in a thread."""
+        decided = []
+        for message in messages:
+            if message.channel in self.composer.slow_channels:
+                prepared = await asyncio.to_thread(self._decide, batch.snapshot, message, batch.now)
+            else:
+                prepared = self._decide(batch.snapshot, message, batch.now)
+                await asyncio.sleep(0)
+            decided.append((message, prepared))
+        return decided
+
+    def _hand_over(self, decided: list[tuple[Message, Prepared]], done: list[Outcome], counts: Counter) -> list[Claimed]:
+        """One transaction: the previous group's outcomes; this group's decisions (what will go out is
+        stored, what will not is released); an attempt for each message about to go. Returns the
+        messages safe to send."""
         with self.db.session() as session:
             self._record(session, done, counts)
-            attempts = service.hand_over(session, self.clock, [item.message_id for item in group], self.worker)
-        handed = []
-        for item in group:
-            if item.message_id in attempts:
-                item.attempt_id = attempts[item.message_id]
-                handed.append(item)
-            else:  # taken back by a recovery while this worker was slow: someone else owns it now
-                counts["lost_claim"] += 1
-        return handed
+            ready = self._store(session, decided, counts)
+            held = service.hand_over(session, self.clock, [c.message_id for c in ready], self.worker)
+        return [c for c in ready if c.message_id in held]
+
+    def _store(self, session: Session, decided: list[tuple[Message, Prepared]], counts: Counter) -> list[Claimed]:
+        ready = []
+        for message, prepared in decided:
+            if prepared.action == "send":
+                ready.append((message, prepared))
+            elif prepared.action == "cancel":
+                counts["cancelled"] += service.release(session, self.clock, self.worker, message.id, CANCELLED,
+                                                       prepared.why)
+            elif prepared.action == "postpone":
+                counts["postponed"] += service.release(session, self.clock, self.worker, message.id, QUEUED,
+                                                       prepared.why, send_after=prepared.until)
+            else:
+                service.fail_unsendable(session, self.clock, self.worker, message, prepared.why)
+                counts["failed"] += 1
+        held = service.store(session, self.clock, self.worker, [(m.id, p.stored) for m, p in ready])
+        # One not held was taken back by a recovery while this worker was slow: someone else owns it.
+        counts["lost_claim"] += len(ready) - len(held)
+        return [Claimed(m.id, m.channel, p.envelope) for m, p in ready if m.id in held]
 
     def _record(self, session: Session, done: list[Outcome], counts: Counter) -> None:
         if not done:
             return
-        messages = {m.id: m for m in session.execute(
-            select(Message).where(Message.id.in_([o.item.message_id for o in done]))).scalars()}
-        sent = [(o.item.message_id, o.item.attempt_id, o.receipt) for o in done if o.error is None]
+        sent = [(o.item.message_id, o.receipt) for o in done if o.error is None]
         service.mark_sent(session, self.clock, sent)
         counts["sent"] += len(sent)
-        for o in done:
+        # Whole rows only where something follows: an error, or a channel whose send moves the case.
+        follow = [o for o in done if o.error is not None or o.item.channel in self.composer.follow_up]
+        if not follow:
+            return
+        messages = {m.id: m for m in session.execute(
+            select(Message).where(Message.id.in_([o.item.message_id for o in follow]))).scalars()}
+        for o in follow:
             message = messages[o.item.message_id]
             if o.error is None:
                 self.composer.after_sent(session, message)
             else:
-                counts[service.mark_error(session, self.clock, message, o.item.attempt_id, o.error,
-                                          self.max_attempts)] += 1
+                counts[service.mark_error(session, self.clock, message, o.error, self.max_attempts)] += 1
 
     async def _send(self, item: Claimed) -> Outcome:
         transport = self.transports[item.channel]
@@ -155,25 +204,56 @@ class Dispatcher:
             log.exception("transport %s raised", item.channel)
             return Outcome(item, error=TransportError(f"{type(e).__name__}: {e}", permanent=False, uncertain=True))
 
-    async def run_once(self) -> Counter:
-        claimed, counts = await asyncio.to_thread(self._claim)
-        done: list[Outcome] = []
-        for start in range(0, len(claimed), self.group):
-            handed = await asyncio.to_thread(self._hand_over, claimed[start:start + self.group], done, counts)
-            done = [await self._send(item) for item in handed]
-        if done:
-            await asyncio.to_thread(self._hand_over, [], done, counts)
+    async def _process(self, batch: Batch) -> Counter:
+        """Group by group, in a pipeline: while one group is on the wire, the next is rendered (on
+        the event loop, between the provider's replies) and handed over (in a thread, with the
+        outcomes of the group before). Two groups at most are ever handed over and unconfirmed."""
+        groups = [batch.messages[i:i + self.group] for i in range(0, len(batch.messages), self.group)]
+        if not groups:
+            return batch.counts
+        counts, previous = batch.counts, []
+        handed = await asyncio.to_thread(self._hand_over, await self._prepare(batch, groups[0]), [], counts)
+        for k in range(len(groups)):
+            # Sends of one transport share its connection in turn; gathering them lets each build
+            # its bytes while the one before is on the wire.
+            sending = asyncio.ensure_future(asyncio.gather(*(self._send(item) for item in handed)))
+            following = None
+            if k + 1 < len(groups):
+                decided = await self._prepare(batch, groups[k + 1])
+                following = asyncio.ensure_future(asyncio.to_thread(self._hand_over, decided, previous, counts))
+                previous = []
+            done = list(await sending)
+            if following is not None:
+                handed = await following
+            previous = previous + done
+        await asyncio.to_thread(self._hand_over, [], previous, counts)
         return counts
+
+    async def run_once(self) -> Counter:
+        return await self._process(await asyncio.to_thread(self._claim))
 
     async def drain(self, rounds: int = 1000) -> Counter:
         """Run until nothing due is left (dispatch --once, tests)."""
         total: Counter = Counter()
-        for _ in range(rounds):
-            counts = await self.run_once()
-            total.update(counts)
-            if not any(counts[k] for k in ("sent", "failed", "queued", "cancelled", "postponed", "requeued",
-                                            "in_doubt")):
-                break
+        next_batch = asyncio.ensure_future(asyncio.to_thread(self._claim))
+        try:
+            for _ in range(rounds):
+                batch = await next_batch
+                # The next batch is claimed while this one is sent, unless sending this one can change
+                # what the next should be (a case file that escalates its case).
+                ahead = (self.claim_ahead and bool(batch.messages)
+                         and not any(m.channel in self.composer.follow_up for m in batch.messages))
+                next_batch = asyncio.ensure_future(asyncio.to_thread(self._claim)) if ahead else None
+                counts = await self._process(batch)
+                total.update(counts)
+                if next_batch is None:
+                    if not any(counts[k] for k in ACTIVITY):
+                        break
+                    next_batch = asyncio.ensure_future(asyncio.to_thread(self._claim))
+        finally:
+            if next_batch is not None and not next_batch.done():
+                # Claimed but never handed over: a later run (or the recovery) picks them up.
+                total.update((await next_batch).counts)
         return total
 
     async def close(self) -> None:

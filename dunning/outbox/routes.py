@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from dunning.cases.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
-from dunning.deps import Caller, ClockDep, SessionDep, require
+from dunning.deps import RowId, Caller, ClockDep, SessionDep, require
 from dunning.ledger.models import Customer
 from dunning.money import as_string
 from dunning.outbox import service
@@ -31,7 +31,7 @@ def list_approvals(session: SessionDep) -> list[MessageDetail]:
 
 
 @router.post("/approvals/{message_id}")
-def decide_approval(message_id: int, decision: ApprovalIn, session: SessionDep, clock: ClockDep,
+def decide_approval(message_id: RowId, decision: ApprovalIn, session: SessionDep, clock: ClockDep,
                     caller: Caller = require("manage")) -> list[MessageDetail]:
     """Approving or rejecting a step decides every message of that step (letter and agency file alike)."""
     messages = service.decide_approval(session, clock, message_id, approve=decision.decision == "approve",
@@ -51,12 +51,12 @@ def list_messages(session: SessionDep, status: str | None = None, customer: str 
 
 
 @router.get("/messages/{message_id}", dependencies=[require("read")])
-def get_message(message_id: int, session: SessionDep) -> MessageDetail:
+def get_message(message_id: RowId, session: SessionDep) -> MessageDetail:
     return detail(session, service.get(session, message_id))
 
 
 @router.post("/messages/{message_id}/resolve")
-def resolve(message_id: int, body: ResolveIn, session: SessionDep, clock: ClockDep,
+def resolve(message_id: RowId, body: ResolveIn, session: SessionDep, clock: ClockDep,
             caller: Caller = require("manage")) -> MessageDetail:
     """A person's answer for a message in doubt after a crash: it was sent, send it again, or cancel it."""
     return detail(session, service.resolve_in_doubt(session, clock, message_id, outcome=body.outcome,

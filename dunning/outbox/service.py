@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from dunning import audit
@@ -45,34 +45,71 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     return list(session.execute(stmt).scalars())
 
 
-def claim(session: Session, clock: Clock, message_id: int, worker: str, **stored) -> bool:
-    """queued -> sending, with what will go out (`stored`). Not an attempt yet: nothing has been
-    handed to a transport, and a crash before `hand_over` puts the message back in the queue."""
-    now = clock.now()
-    return _move(session, message_id, (QUEUED,), status=SENDING, claimed_by=worker, claimed_at=now,
-                 attempts=Message.attempts + 1, updated_at=now, **stored)
+STORED = ("recipient", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")
 
 
-def hand_over(session: Session, clock: Clock, message_ids: list[int], worker: str) -> dict[int, int]:
-    """Write the attempt rows of messages about to reach a transport, and only for those this worker
-    still holds (a recovery may have taken one back). Committed before the first of them is sent:
-    after a crash, a message with an unfinished attempt is in doubt, one without is not.
-    Returns message id -> attempt id."""
+def _held(session: Session, message_ids, worker: str) -> set[int]:
+    return set(session.execute(select(Message.id).where(
+        Message.id.in_(list(message_ids)), Message.status == SENDING, Message.claimed_by == worker)).scalars())
+
+
+def claim(session: Session, clock: Clock, worker: str, message_ids: list[int]) -> set[int]:
+    """queued -> sending for this worker, in one statement: nobody else will prepare or send them.
+    Not an attempt yet: a crash before `hand_over` puts them back in the queue. Returns the ids
+    this worker now holds (all of them, under the sweep's lock; asking keeps that an observation)."""
     if not message_ids:
-        return {}
+        return set()
+    now = clock.now()
+    session.execute(update(Message).where(Message.id.in_(message_ids), Message.status == QUEUED)
+                    .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=Message.attempts + 1,
+                            updated_at=now).execution_options(synchronize_session=False))
+    return _held(session, message_ids, worker)
+
+
+def store(session: Session, clock: Clock, worker: str, prepared: list[tuple[int, dict]]) -> set[int]:
+    """Record exactly what will go out (the STORED columns) before it goes, in one statement.
+    Returns the ids this worker still holds: a recovery may have taken back a slow worker's claim."""
+    if not prepared:
+        return set()
+    table = Message.__table__
+    session.execute(
+        update(table).where(table.c.id == bindparam("_id"), table.c.status == SENDING,
+                            table.c.claimed_by == worker)
+        .values(updated_at=clock.now(), **{name: bindparam(f"_{name}") for name in STORED}),
+        [{"_id": message_id, **{f"_{name}": stored.get(name) for name in STORED}} for message_id, stored in prepared])
+    return _held(session, [i for i, _ in prepared], worker)
+
+
+def release(session: Session, clock: Clock, worker: str, message_id: int, status: str, why: str,
+            send_after: datetime | None = None) -> bool:
+    """A claimed message that is not going after all: cancelled, failed, or back in the queue
+    until `send_after`. It was no attempt."""
+    values = dict(status=status, last_error=why[:1000], claimed_by=None, claimed_at=None,
+                  attempts=Message.attempts - 1, updated_at=clock.now())
+    if send_after is not None:
+        values["send_after"] = send_after
+    result = session.execute(update(Message).where(Message.id == message_id, Message.status == SENDING,
+                                                   Message.claimed_by == worker)
+                             .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def hand_over(session: Session, clock: Clock, message_ids: list[int], worker: str) -> set[int]:
+    """Open an attempt for each message about to reach a transport, for those this worker still
+    holds (a recovery may have taken one back). Committed before the first of them is sent: after
+    a crash, a message with an open attempt is in doubt, one without never left. A message has at
+    most one open attempt, so its outcome closes it by message id. Returns the ids handed over."""
+    if not message_ids:
+        return set()
     now = clock.now()
     # Renewing claimed_at starts the lease again: it runs from the hand-over, not from the claim.
     held = list(session.execute(
         update(Message).where(Message.id.in_(message_ids), Message.status == SENDING, Message.claimed_by == worker)
         .values(claimed_at=now).returning(Message.id).execution_options(synchronize_session=False)).scalars())
-    attempts = [Attempt(message_id=i, worker=worker, started_at=now) for i in held]
-    session.add_all(attempts)
-    session.flush()
-    return {a.message_id: a.id for a in attempts}
-
-
-def postpone(session: Session, clock: Clock, message_id: int, until: datetime, why: str) -> None:
-    _move(session, message_id, (QUEUED,), send_after=until, last_error=why, updated_at=clock.now())
+    if held:
+        session.execute(insert(Attempt.__table__), [{"message_id": i, "worker": worker, "started_at": now}
+                                                    for i in held])
+    return set(held)
 
 
 def cancel(session: Session, clock: Clock, message_id: int, why: str) -> bool:
@@ -87,13 +124,13 @@ def cancel_for_case(session: Session, clock: Clock, case_id: int, why: str, *, k
     return sum(cancel(session, clock, i, why) for i in list(session.execute(stmt).scalars()))
 
 
-def _finish(session: Session, clock: Clock, attempt_id: int, outcome: str, error: str | None = None) -> None:
-    session.execute(update(Attempt).where(Attempt.id == attempt_id)
+def _finish(session: Session, clock: Clock, message_id: int, outcome: str, error: str | None = None) -> None:
+    session.execute(update(Attempt).where(Attempt.message_id == message_id, Attempt.finished_at.is_(None))
                     .values(finished_at=clock.now(), outcome=outcome, error=error))
 
 
-def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, int, ProviderReceipt]]) -> None:
-    """(message id, attempt id, receipt) of messages the transports took; two statements for all."""
+def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, ProviderReceipt]]) -> None:
+    """(message id, receipt) of messages the transports took; two statements for all."""
     if not sent:
         return
     now = clock.now()
@@ -103,29 +140,28 @@ def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, int, Provide
         update(message).where(message.c.id == bindparam("_id"), (message.c.status == SENDING) | (message.c.status == IN_DOUBT))
         .values(status=SENT, sent_at=now, provider_id=bindparam("_provider_id"), segments=bindparam("_segments"),
                 last_error=None, updated_at=now),
-        [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, _, r in sent])
-    session.execute(update(attempt).where(attempt.c.id == bindparam("_id"))
-                    .values(finished_at=now, outcome=SENT), [{"_id": a} for _, a, _ in sent])
+        [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, r in sent])
+    session.execute(update(attempt).where(attempt.c.message_id == bindparam("_id"), attempt.c.finished_at.is_(None))
+                    .values(finished_at=now, outcome=SENT), [{"_id": m} for m, _ in sent])
 
 
-def mark_error(session: Session, clock: Clock, message: Message, attempt_id: int, error: TransportError,
-               max_attempts: int) -> str:
+def mark_error(session: Session, clock: Clock, message: Message, error: TransportError, max_attempts: int) -> str:
     """Uncertain: in doubt. Retryable: back to queued with exponential backoff, until the attempts
     run out. Permanent: failed, and a bad address makes the contact invalid."""
     now = clock.now()
     text = f"{error.code or ''} {error}".strip()[:1000]
     if error.uncertain:
         _move(session, message.id, (SENDING,), status=IN_DOUBT, last_error=text, updated_at=now)
-        _finish(session, clock, attempt_id, IN_DOUBT, text)
+        _finish(session, clock, message.id, IN_DOUBT, text)
         _doubt(session, clock, message, f"the {message.channel} provider may have taken it before the error: {text}")
         return IN_DOUBT
     if not error.permanent and message.attempts < max_attempts:
         _move(session, message.id, (SENDING,), status=QUEUED, send_after=now + backoff(message.attempts),
               last_error=text, updated_at=now)
-        _finish(session, clock, attempt_id, "retry", text)
+        _finish(session, clock, message.id, "retry", text)
         return QUEUED
     _move(session, message.id, (SENDING,), status=FAILED, last_error=text, updated_at=now)
-    _finish(session, clock, attempt_id, "failed", text)
+    _finish(session, clock, message.id, "failed", text)
     if error.permanent and error.recipient:
         mark_contact_invalid(session, clock, message, text)
     else:
@@ -136,10 +172,9 @@ def mark_error(session: Session, clock: Clock, message: Message, attempt_id: int
     return FAILED
 
 
-def fail_unsendable(session: Session, clock: Clock, message: Message, why: str) -> None:
-    """Rendering or re-checking raised: nothing left; the team sees why."""
-    now = clock.now()
-    _move(session, message.id, (QUEUED,), status=FAILED, last_error=why[:1000], updated_at=now)
+def fail_unsendable(session: Session, clock: Clock, worker: str, message: Message, why: str) -> None:
+    """Re-checking or rendering raised: it cannot go as it is; the team sees why."""
+    release(session, clock, worker, message.id, FAILED, why)
     open_task(session, clock, kind="review", key=f"failed:{message.id}", customer_id=message.customer_id,
               case_id=message.case_id, message_id=message.id,
               title=f"{message.channel} message {message.id} could not be prepared", detail=why)

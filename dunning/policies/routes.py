@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep, require
@@ -53,7 +55,8 @@ def list_policies(session: SessionDep) -> list[PolicyOut]:
 
 
 @router.get("/{name}", dependencies=[require("read")])
-def get_policy(name: str, session: SessionDep, version: int | None = None) -> PolicyOut:
+def get_policy(name: str, session: SessionDep,
+               version: Annotated[int | None, Query(ge=1, le=2**31)] = None) -> PolicyOut:
     return _out(service.get(session, name, version))
 
 

@@ -6,6 +6,7 @@ SMS answers (TwiML), where a customer who texted expects a word back; by email t
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +18,8 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.models import Customer
 from dunning.outbox.models import Message
+
+log = logging.getLogger(__name__)
 
 LINES = {
     "en": {
@@ -50,12 +53,16 @@ def line(name: str, language: str, settings: Settings, **values: Any) -> str:
 
 
 def sms_template(session: Session, clock: Clock, settings: Settings, *, template: str, customer: Customer,
-                 case: Case | None, extra: dict[str, Any] | None = None) -> str:
-    """A template rendered for an SMS answer, with the same context the outbox would give it."""
+                 case: Case | None, extra: dict[str, Any] | None = None) -> str | None:
+    """A template rendered for an SMS answer exactly as the outbox would render it: the composer
+    prepares a transactional message that is never stored, and its text becomes the TwiML."""
     now = clock.now()
     message = Message(dedupe_key="twiml-answer", case_id=case.id if case else None, customer_id=customer.id,
                       currency=case.currency if case else None, channel="sms", kind=template, template=template,
-                      send_after=now, context={"transactional": True, "extra": extra or {}}, created_at=now,
-                      updated_at=now)
-    ctx = Composer(settings, clock).context(session, message, customer, case, [], now)
-    return render.render_sms(template, ctx)
+                      send_after=now, invoice_ids=[], created_at=now, updated_at=now,
+                      context={"transactional": True, "extra": extra or {"answer": template}})
+    prepared = Composer(settings, clock).prepare(session, message, now)
+    if prepared.action != "send" or prepared.envelope is None:
+        log.warning("no %s answer for customer %s: %s", template, customer.external_id, prepared.why)
+        return None
+    return prepared.envelope.text

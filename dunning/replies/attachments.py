@@ -20,6 +20,8 @@ def safe_name(name: str | None, index: int, content_type: str) -> str:
 
 
 def keep(var_dir: Path, inbound_id: int, attachments: list[Attachment]) -> list[dict[str, Any]]:
+    # Written before the request commits: a rolled-back request leaves an orphan folder behind,
+    # never a stored reply pointing at a file that is not there.
     folder = var_dir / "inbound" / str(inbound_id)
     folder.mkdir(parents=True, exist_ok=True)
     kept = []

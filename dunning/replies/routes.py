@@ -63,7 +63,10 @@ def twilio_status(form: TwilioForm, session: SessionDep, clock: ClockDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/email", openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {}}}})
+# Documented as octet-stream (what generic clients and fuzzers can send); the body is read as raw
+# bytes whatever its declared type, so message/rfc822 is accepted the same.
+@router.post("/email", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def inbound_email(body: Body, session: SessionDep, clock: ClockDep, settings: SettingsDep,
                   _caller: Annotated[Caller | None, Depends(email_caller)]) -> dict:
     """A reply by email, as the raw MIME message an inbound-mail provider forwards."""

@@ -69,7 +69,7 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
             return Handled(seen, seen.answer_text, duplicate=True)
 
     customer, case = match.customer, match.case
-    language = _language(customer, incoming.text)
+    language = _language(customer, incoming.text, incoming.received_at)
     understanding = classify(incoming.text, lang=language, received_at=incoming.received_at,
                              tz=customer.timezone if customer else "UTC", channel=incoming.channel,
                              currency=case.currency if case else None)
@@ -103,20 +103,18 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
     return Handled(row, outcome.answer)
 
 
-def _language(customer: Customer | None, text: str) -> str:
+def _language(customer: Customer | None, text: str, at: datetime) -> str:
     """The customer's language when we can read it; else the lexicon that reads the text best."""
     languages = available_languages()
     if customer is not None:
         base = customer.language.split("-")[0].split("_")[0].lower()
         if base in languages:
             return base
-    return guess_language(text)
+    return guess_language(text, at)
 
 
-def guess_language(text: str) -> str:
-    from datetime import timezone
-
-    at = datetime(2000, 1, 3, 12, tzinfo=timezone.utc)  # only the intent's strength matters here
+def guess_language(text: str, at: datetime) -> str:
+    # The most confident reading wins; on a tie (nothing recognised) English.
     scored = [(classify(text, lang=lang, received_at=at, tz="UTC").confidence, lang == "en", lang)
               for lang in available_languages()]
     return max(scored)[2] if scored else "en"

@@ -1,7 +1,8 @@
 """Scoring customers: each customer with open invoices, as of now, with the champion or the baseline.
 
-`rescore()` reads, computes and writes in one session (the CLI); the nightly job (jobs.py) gives
-the read and the write their own short transactions and computes in between.
+`rescore()` reads, computes and writes in one session; the job (jobs.py, which the scheduler and
+the CLI run) gives the read and the write their own short transactions and computes in between.
+Scores are appended; the cycle reads each customer's newest (cases/risk.py).
 """
 from __future__ import annotations
 
@@ -57,25 +58,46 @@ def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
 
 
 def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredScore]:
-    """Each customer with open invoices at `now`, scored as of `now`.
+    """Each customer with open invoices at `now`, scored as of `now` (the steps below, in order)."""
+    X, meta = open_invoice_rows(data, late_days)
+    if X.empty:
+        return []
+    model = scorer(data, late_days)
+    return per_customer(data, X, meta, model.predict_proba(X), model)
+
+
+def open_invoice_rows(data: ScoringInput, late_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The invoices open at `now`, described with what was known then."""
+    if data.history.invoices.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    return scoring_rows(data.history.invoices, data.now, late_days=late_days, events=data.history.events)
+
+
+def scorer(data: ScoringInput, late_days: int) -> TrainedModel | Baseline:
+    return data.model if data.model is not None else _baseline(data, late_days)
+
+
+def per_customer(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p: np.ndarray,
+                 model: TrainedModel | Baseline) -> list[scores.StoredScore]:
+    picked = riskiest_accounts(data, X, meta, p)
+    return scored(data, picked, model.reasons(X.loc[picked["row"].to_numpy()]))
+
+
+def riskiest_accounts(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p: np.ndarray) -> pd.DataFrame:
+    """From invoice probabilities to one row per customer: currency, probability, open invoices,
+    and `row`, the invoice (a row of X) whose reasons explain it.
 
     A case's probability is the open-balance-weighted mean of its open invoices' probabilities:
     the expected share of the money owed that will come late, so a large risky invoice counts for
     more than a small one. Cases are per currency; a customer owing in several is given its
     riskiest account, since it is one debtor and the cycle asks one risk per customer. The reasons
-    are those of the invoice weighing most in that account's risk."""
-    inv = data.history.invoices
-    if inv.empty:
-        return []
-    X, meta = scoring_rows(inv, data.now, late_days=late_days, events=data.history.events)
-    if X.empty:
-        return []
-    model: TrainedModel | Baseline = data.model if data.model is not None else _baseline(data, late_days)
+    are those of the invoice weighing most in that account's risk: explaining one row per customer
+    rather than every open invoice is also most of the cost saved."""
+    inv = data.history.invoices.loc[meta.index]
     # Weight: the open balance; an invoice paid since `now` (a replay of the past) was wholly open then.
-    rows = inv.loc[meta.index]
-    weight = np.where(rows["paid_on"].isna(), rows["open_minor"], rows["total_minor"]).astype(np.float64)
+    weight = np.where(inv["paid_on"].isna(), inv["open_minor"], inv["total_minor"]).astype(np.float64)
     frame = pd.DataFrame({"row": X.index, "customer_id": meta["customer_id"].to_numpy(),
-                          "currency": meta["currency"].to_numpy(), "weight": weight, "p": model.predict_proba(X)})
+                          "currency": meta["currency"].to_numpy(), "weight": weight, "p": p})
     frame["wp"] = frame["weight"] * frame["p"]
     accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(wp=("wp", "sum"), w=("weight", "sum"),
                                                                        n=("p", "size"))
@@ -83,11 +105,13 @@ def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredSco
     accounts = accounts.reset_index().sort_values(["customer_id", "probability"], ascending=[True, False], kind="stable")
     riskiest = accounts.drop_duplicates("customer_id")
     driver = frame.sort_values("wp", kind="stable").drop_duplicates(["customer_id", "currency"], keep="last")
-    picked = riskiest.set_index("customer_id")
-    driver = driver.merge(riskiest[["customer_id", "currency"]], on=["customer_id", "currency"]).set_index("customer_id")
-    reasons = model.reasons(X.loc[driver["row"].reindex(picked.index).to_numpy()])
-    return [scores.StoredScore(int(cid), cur, round(float(p), 6), data.version, tuple(r), int(n), data.now)
-            for cid, cur, p, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
+    picked = riskiest.merge(driver[["customer_id", "currency", "row"]], on=["customer_id", "currency"])
+    return picked.set_index("customer_id")[["currency", "probability", "n", "row"]]
+
+
+def scored(data: ScoringInput, picked: pd.DataFrame, reasons: list[list[str]]) -> list[scores.StoredScore]:
+    return [scores.StoredScore(int(cid), cur, round(float(q), 6), data.version, tuple(r), int(n), data.now)
+            for cid, cur, q, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
 
 
 def store_scores(session: Session, computed: list[scores.StoredScore], data: ScoringInput) -> RescoreResult:

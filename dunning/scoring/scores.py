@@ -5,9 +5,8 @@ Kept free of pandas and XGBoost so the cycle can read scores without loading eit
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, select
 from sqlmodel import Session
@@ -18,8 +17,7 @@ from dunning.scoring.models import Score
 FEW = 1_000  # up to this many customers are asked for by id; more, and reading all newest rows is cheaper
 
 
-@dataclass(frozen=True)
-class StoredScore:
+class StoredScore(NamedTuple):  # a tuple: a rescore builds one per customer, a hundred thousand at a time
     customer_id: int
     currency: str | None
     probability: float

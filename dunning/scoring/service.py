@@ -1,9 +1,9 @@
 """Training a challenger on the deployment's own ledger, and deciding whether it takes over.
 
 Training has three steps: read (a session), fit (no session), record (a session). `train()` runs
-them in one session, for the API and the CLI. The scheduled jobs (jobs.py)
-give each step its own short transaction, because on SQLite a transaction holds the one write
-lock from its first statement, and a long training must not stall every ingest behind it.
+them in the request's session, for the API; the jobs (jobs.py, which the scheduler and the CLI
+use) give each step its own short transaction, because on SQLite a transaction holds the one
+write lock from its first statement, and a long training must not stall every ingest behind it.
 
 Champion or challenger. A challenger replaces the champion only if its *recipe* does at least
 as well given the same information: it is trained again on what the champion was trained on,
@@ -79,8 +79,6 @@ class Candidate:
     promote: bool
     comparison: dict[str, Any]
 
-
-# --- training ----------------------------------------------------------------------------------
 
 def train(session: Session, clock: Clock, settings: Settings, *, actor: str = "system",
           params: dict | None = None, rounds: int | None = None) -> TrainResult:

@@ -43,7 +43,7 @@ def is_web(request: Request) -> bool:
 
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
     portal = request.url.path.startswith("/portal")
-    return page("error.html", status=status, title=title, message=message, portal=portal)
+    return page("error.html", status_code=status, title=title, message=message, portal=portal)
 
 
 def to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:

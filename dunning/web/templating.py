@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from fastapi.responses import HTMLResponse
 
 from dunning.money import from_minor
@@ -40,6 +41,15 @@ def when(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%-d %b %Y %H:%M UTC")
 
 
+def compact(minor: int, currency: str) -> str:
+    """Chart labels: "€12K" rather than "€12,345.67"."""
+    return format_compact_currency(from_minor(minor, currency), currency, locale="en", fraction_digits=1)
+
+
+def csrf_input(token: str) -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+
 def percent(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "—"
@@ -56,10 +66,11 @@ def number(value: float | int | None, digits: int = 0) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=money, day=day, when=when, percent=percent, number=number)
+    env.filters.update(money=money, day=day, when=when, percent=percent, number=number, compact=compact)
+    env.globals.update(csrf_input=csrf_input)
     return env
 
 
-def page(template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def page(template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     html = environment().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -2,7 +2,7 @@
 the plan and the case resumes at its next formal step."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -137,3 +137,20 @@ def test_the_job_is_safe_to_run_twice(client, db, clock, settings, started):
     assert len(tasks(db, kind="plan_default")) == 1
     with db.session() as s:
         assert len(s.execute(select(AuditEvent).where(AuditEvent.action == "case.steps_passed")).all()) == 1
+
+
+def test_a_promise_while_a_plan_runs_is_refused_the_installments_are_the_dates(client, started):
+    plan(client)
+    r = client.post("/v1/customers/C1/promises", json={"amount": "133.00", "currency": "EUR", "date": "2026-04-12"})
+    assert r.status_code == 409 and "installments are the payment dates" in r.json()["message"]
+
+
+def test_a_reminder_found_at_night_waits_for_the_contact_window(client, db, clock, settings, started):
+    plan(client)
+    clock.set(datetime(2026, 3, 6, 23, 30, tzinfo=timezone.utc))  # 00:30 on the 7th in Paris: 3 days before
+    run_once(db, clock, settings)
+    [reminder] = messages(db, template="installment_reminder")
+    assert reminder.send_after == datetime(2026, 3, 7, 7, 0, tzinfo=timezone.utc)  # 08:00 in Paris
+    dispatch(db, clock, settings)
+    [reminder] = messages(db, template="installment_reminder")
+    assert reminder.status == "queued"

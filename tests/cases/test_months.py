@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from dunning.cases.models import Case
+from dunning.ledger.models import Customer
 from dunning.outbox.service import decide_approval
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
@@ -46,7 +47,8 @@ def test_two_customers_walk_their_paths_day_by_day(client, db, clock, settings):
     with db.session() as s:
         cases = {c.id: c for c in s.execute(select(Case)).scalars()}
         tasks = list(s.execute(select(Task).where(Task.kind == "call")).scalars())
-    who = {c.id: ("GOOD" if c.customer_id == 1 else "LATE") for c in cases.values()}
+        external = dict(s.execute(select(Customer.id, Customer.external_id)).all())
+    who = {c.id: external[c.customer_id] for c in cases.values()}
     for m in messages(db, status="sent"):
         sent[who[m.case_id]].append((m.step_key, m.channel, m.sent_at.astimezone(PARIS).date().isoformat()))
     for t in tasks:

@@ -25,7 +25,8 @@ from dunning.channels.render import (
 
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
 NUDGES = ["pre_due_nudge"]
-CONFIRMATIONS = ["promise_confirmation", "plan_confirmation", "installment_reminder", "opt_out_confirmation", "help"]
+CONFIRMATIONS = ["promise_confirmation", "plan_confirmation", "installment_reminder", "installment_missed",
+                 "opt_out_confirmation", "help"]
 
 
 def plain(text: str) -> str:

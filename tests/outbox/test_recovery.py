@@ -93,14 +93,16 @@ def test_a_resend_a_person_asks_for_carries_the_same_message_id(db, clock, setti
 def test_a_worker_does_not_send_what_a_recovery_took_back(db, clock, settings):
     rows = plan(db, clock, settings, 3)
     slow = Dispatcher(db, clock, {"email": ScriptedTransport()}, Composer(settings, clock), worker="slow")
-    claimed, _ = slow._claim()
-    assert len(claimed) == 3
+    batch = slow._claim()
+    decided = [(m, slow._decide(batch.snapshot, m, batch.now)) for m in batch.messages]
+    assert [p.action for _, p in decided] == ["send"] * 3
     clock.advance(LATER)  # the slow worker stalls past its lease; another worker recovers its claims
     with db.session() as session:
         recovered = service.recover_stale(session, clock)
     assert sorted(recovered.requeued) == [r.id for r in rows] and not recovered.in_doubt
     counts = Counter()
-    assert slow._hand_over(claimed, [], counts) == [] and counts["lost_claim"] == 3
+    assert slow._hand_over(decided, [], counts) == [] and counts["lost_claim"] == 3
+    assert all(m.status == "queued" and m.body_text is None for m in messages(db))
 
 
 def test_attempts_run_out_into_a_review_task(db, clock, settings):

@@ -70,6 +70,8 @@ def test_an_unknown_number_gets_a_neutral_answer_and_a_task(client, anonymous, d
     assert row.task_id == task.id
     with db.session() as s:
         assert s.execute(select(Promise)).first() is None
+    # with no customer to tell us, the language is the one the text reads best in
+    assert answer(text_in(anonymous, "je paierai vendredi", sender="+33699999999")).startswith("Merci")
 
 
 def test_a_reading_below_full_confidence_goes_to_a_person_instead_of_acting(client, anonymous, db, clock, settings):

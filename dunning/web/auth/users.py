@@ -7,7 +7,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dunning import audit
@@ -87,7 +87,10 @@ def authenticate(session: Session, clock: Clock, settings: Settings, email: str,
                      subject_type="desk_user", subject_id=user.email)
         return None
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
+        # counted in SQL: two wrong guesses at the same moment both count
+        session.execute(update(DeskUser).where(DeskUser.id == user.id)
+                        .values(failed_logins=DeskUser.failed_logins + 1).execution_options(synchronize_session=False))
+        session.refresh(user)
         if user.failed_logins >= settings.login_max_failures:
             user.locked_until, user.failed_logins = now + timedelta(minutes=settings.login_lockout_minutes), 0
             audit.record(session, clock, actor="system", action="desk_user.locked", subject_type="desk_user",

@@ -57,8 +57,8 @@ Manager = Annotated[Desk, role("manager")]
 Admin = Annotated[Desk, role("admin")]
 
 
-def render(session: Session, desk: Desk, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    return page(template, status=status, desk=desk, csrf_token=desk.row.csrf_token,
+def render(session: Session, desk: Desk, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return page(template, status_code=status_code, desk=desk, csrf_token=desk.row.csrf_token,
                 flashes=sessions.take_flash(session, desk.row), **context)
 
 

@@ -26,7 +26,7 @@ def _safe_next(target: str | None) -> str:
 def _form(request: Request, settings, *, next_url: str, email: str = "", error: str | None = None,
           status: int = 200) -> HTMLResponse:
     token, cookie = csrf.issue(request, settings, "login")
-    response = page("desk/login.html", status=status, csrf_token=token, next_url=next_url, email=email,
+    response = page("desk/login.html", status_code=status, csrf_token=token, next_url=next_url, email=email,
                     error=error, max_failures=settings.login_max_failures, lockout=settings.login_lockout_minutes)
     csrf.set_cookie(response, settings, cookie)
     return response

@@ -10,7 +10,7 @@ from jinja2 import TemplateError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from dunning.cases.compose import Composer
+from dunning.cases.compose import Composer, snapshot
 from dunning.cases.models import Case
 from dunning.channels import render as channels
 from dunning.clock import Clock
@@ -62,7 +62,8 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
     invoices = list(session.execute(select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1]))
                                     .order_by(Invoice.due_on, Invoice.id)).scalars())
     try:
-        ctx = Composer(settings, clock).context(session, message, customer, case, invoices, clock.now())
+        ctx = Composer(settings, clock).context(session, snapshot(session, [message]), message, customer, case,
+                                                invoices, clock.now())
         if message.channel == "email":
             email = channels.render_email(message.template, ctx)
             return Rendered(False, email.subject, email.text, email.html)

@@ -3,6 +3,7 @@ the next 30 days would send before anything is saved."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form
@@ -23,7 +24,9 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
 @router.get("")
-def policy_list(desk: Manager, session: SessionDep) -> HTMLResponse:
+def policy_list(desk: Manager, session: SessionDep, new: str = "") -> HTMLResponse:
+    if new.strip():  # the "new policy" form: its editor starts from the default document
+        return RedirectResponse(f"/desk/policies/{quote(new.strip().lower(), safe='')}", status_code=303)
     used = dict(session.execute(select(Customer.policy_name, func.count()).group_by(Customer.policy_name)).all())
     return render(session, desk, "desk/policies.html", active="policies", rows=service.list_latest(session),
                   used=used)
@@ -32,7 +35,7 @@ def policy_list(desk: Manager, session: SessionDep) -> HTMLResponse:
 def _editor(session: Session, desk: Desk, name: str, document: str, *, errors=None, rows=None, status: int = 200,
             version: int | None = None) -> HTMLResponse:
     lines_with_errors = sorted({e["line"] for e in errors or [] if e.get("line")})
-    return render(session, desk, "desk/policy.html", status=status, active="policies", name=name, document=document,
+    return render(session, desk, "desk/policy.html", status_code=status, active="policies", name=name, document=document,
                   errors=errors or [], bad_lines=lines_with_errors, rows=rows, days=PREVIEW_DAYS, version=version,
                   line_count=max(document.count("\n") + 1, 1))
 

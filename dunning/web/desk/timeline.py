@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from dunning.arrangements import plans
-from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
+from dunning.arrangements.models import Dispute, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer, Invoice

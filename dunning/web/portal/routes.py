@@ -26,6 +26,11 @@ DONE = ("promise", "promise_noted", "plan", "plan_request", "dispute", "contact"
 class LinkRefused(WebRefusal):
     """Tampered, expired, or naming no customer: the same plain page, whichever it was."""
 
+    title = "This link cannot be used"
+
+    def __init__(self, message: str):
+        super().__init__(message[:1].upper() + message[1:] + ".")
+
 
 async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Customer:
     try:
@@ -46,14 +51,21 @@ async def portal_customer(token: str, request: Request, session: SessionDep, set
 PortalCustomer = Annotated[Customer, Depends(portal_customer)]
 
 
+def _shown(settings) -> dict:
+    # only what the page shows: the template never sees the secrets
+    return {"company_name": settings.company_name, "company_email": settings.company_email,
+            "company_phone": settings.company_phone, "payment_url": settings.payment_url,
+            "dispute_response_days": settings.dispute_response_days}
+
+
 def _page(request: Request, session, clock, settings, token: str, customer: Customer, *, done: str | None = None,
           error: str | None = None, failed: str | None = None, status: int = 200) -> HTMLResponse:
     lang = language(customer.language)
     words = Words(lang)
     form_token, cookie = csrf.issue(request, settings, f"portal:{customer.id}")
-    response = page("portal/page.html", status=status, s=statement.load(session, clock, settings, customer, lang),
+    response = page("portal/page.html", status_code=status, s=statement.load(session, clock, settings, customer, lang),
                     t=words, lang=lang, loc=locale(lang, customer.country), token=token, csrf_token=form_token,
-                    done=done, error=error, failed=failed, settings=settings, reasons=REASONS)
+                    done=done, error=error, failed=failed, reasons=REASONS, settings=_shown(settings))
     csrf.set_cookie(response, settings, cookie)
     return response
 

@@ -15,6 +15,7 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opted_out_channels
 from dunning.ledger.models import Customer, Invoice
+from dunning.money import to_minor
 from dunning.outbox.models import SENT, Message
 from dunning.policies import fees, service as policies
 from dunning.policies.document import PlanRules
@@ -42,6 +43,7 @@ class Account:
     promise: Promise | None
     plan: tuple[InstallmentPlan, list[Installment]] | None
     plan_counts: list[tuple[int, bool]]  # (number of payments, granted at once)
+    min_installment_minor: int | None
 
     @property
     def fees_minor(self) -> int:
@@ -114,7 +116,9 @@ def load(session: Session, clock: Clock, settings: Settings, customer: Customer,
             currency=currency, invoices=mine, disputed=disputed, balance_minor=balance,
             overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
             fees=_fees(session, settings, customer, currency, mine, disputed, today, lang, policy.jurisdiction),
-            promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts))
+            promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts,
+            min_installment_minor=to_minor(minimum, currency) if (minimum := policy.plans.min_installment_amount.get(
+                currency)) is not None else None))
     opted = opted_out_channels(session, customer.id)
     reachable = [c for c in CHANNELS if (customer.email if c == "email" else customer.phone)]
     return Statement(customer, today, out, policy.plans, opted, reachable)
