@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from dunning.clock import Clock, SystemClock
 from dunning.config import Settings
 from dunning.errors import Forbidden
 
@@ -16,22 +17,30 @@ class LinkClaims:
     channel: str | None = None
 
 
-def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=f"dunning.{purpose}")
+def _serializer(settings: Settings, purpose: str, clock: Clock | None) -> URLSafeTimedSerializer:
+    now = clock or SystemClock()
+
+    class ClockSigner(TimestampSigner):
+        # signing and expiry on the service's clock, so replays and tests move link time too
+        def get_timestamp(self) -> int:
+            return int(now.now().timestamp())
+
+    return URLSafeTimedSerializer(settings.secret_key, salt=f"dunning.{purpose}", signer=ClockSigner)
 
 
-def portal_token(settings: Settings, customer_id: int) -> str:
-    return _serializer(settings, "portal").dumps({"c": customer_id})
+def portal_token(settings: Settings, customer_id: int, clock: Clock | None = None) -> str:
+    return _serializer(settings, "portal", clock).dumps({"c": customer_id})
 
 
-def unsubscribe_token(settings: Settings, customer_id: int, channel: str) -> str:
-    return _serializer(settings, "unsubscribe").dumps({"c": customer_id, "ch": channel})
+def unsubscribe_token(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None) -> str:
+    return _serializer(settings, "unsubscribe", clock).dumps({"c": customer_id, "ch": channel})
 
 
-def read_token(settings: Settings, purpose: str, token: str, max_age_days: int | None = None) -> LinkClaims:
+def read_token(settings: Settings, purpose: str, token: str, max_age_days: int | None = None,
+               clock: Clock | None = None) -> LinkClaims:
     max_age = (max_age_days or settings.portal_link_days) * 86_400
     try:
-        data = _serializer(settings, purpose).loads(token, max_age=max_age)
+        data = _serializer(settings, purpose, clock).loads(token, max_age=max_age)
     except SignatureExpired:
         raise Forbidden("this link has expired; use the link in a more recent message") from None
     except BadSignature:
@@ -41,9 +50,10 @@ def read_token(settings: Settings, purpose: str, token: str, max_age_days: int |
     return LinkClaims(data["c"], data.get("ch"))
 
 
-def portal_url(settings: Settings, customer_id: int) -> str:
-    return f"{settings.public_url.rstrip('/')}/portal/{portal_token(settings, customer_id)}"
+def portal_url(settings: Settings, customer_id: int, clock: Clock | None = None) -> str:
+    return f"{settings.public_url.rstrip('/')}/portal/{portal_token(settings, customer_id, clock)}"
 
 
-def unsubscribe_url(settings: Settings, customer_id: int, channel: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, customer_id, channel)}"
+def unsubscribe_url(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None) -> str:
+    token = unsubscribe_token(settings, customer_id, channel, clock)
+    return f"{settings.public_url.rstrip('/')}/unsubscribe/{token}"

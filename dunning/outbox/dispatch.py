@@ -130,17 +130,20 @@ class Dispatcher:
             log.exception("message %s could not be prepared", message.id)
             return Prepared("fail", f"{type(e).__name__}: {e}")
 
-    async def _prepare(self, batch: Batch, messages: list[Message]) -> list[tuple[Message, Prepared]]:
-        """Decide and render on the event loop, yielding after each message so that the sends in
-        flight get their replies handled in between: rendering fills the time spent waiting on
-        the provider. A letter's PDF takes far longer, and is made in a thread."""
+    async def _prepare(self, batch: Batch, messages: list[Message],
+                       pace: list[asyncio.Future] = ()) -> list[tuple[Message, Prepared]]:
+        """Decide and render on the event loop while the group before is on the wire: the i-th
+        message is rendered once the (i-1)-th send is done, so that each rendering fills one wait
+        for the provider's reply rather than all of them piling up before the first. A letter's PDF
+        takes far longer, and is made in a thread."""
         decided = []
-        for message in messages:
+        for i, message in enumerate(messages):
+            if 0 < i <= len(pace):
+                await asyncio.wait([pace[i - 1]])
             if message.channel in self.composer.slow_channels:
                 prepared = await asyncio.to_thread(self._decide, batch.snapshot, message, batch.now)
             else:
                 prepared = self._decide(batch.snapshot, message, batch.now)
-                await asyncio.sleep(0)
             decided.append((message, prepared))
         return decided
 
@@ -216,11 +219,12 @@ class Dispatcher:
         for k in range(len(groups)):
             # Sends of one transport share its connection in turn; gathering them lets each build
             # its bytes while the one before is on the wire.
-            sending = asyncio.ensure_future(asyncio.gather(*(self._send(item) for item in handed)))
+            sends = [asyncio.ensure_future(self._send(item)) for item in handed]
+            sending = asyncio.gather(*sends)
             following = None
             if k + 1 < len(groups):
-                decided = await self._prepare(batch, groups[k + 1])
-                following = asyncio.ensure_future(asyncio.to_thread(self._hand_over, decided, previous, counts))
+                decided = await self._prepare(batch, groups[k + 1], sends)
+                following = asyncio.get_running_loop().create_future(); following.set_result(self._hand_over(decided, previous, counts))
                 previous = []
             done = list(await sending)
             if following is not None:

@@ -48,9 +48,9 @@ def _refused(message: str) -> HTMLResponse:
 
 
 @router.get("/unsubscribe/{token}")
-def confirm(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def confirm(token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
     try:
-        claims = read_token(settings, "unsubscribe", token, max_age_days=365)
+        claims = read_token(settings, "unsubscribe", token, max_age_days=365, clock=clock)
     except DomainError as e:
         return _refused(e.message)
     return _page(session.get(Customer, claims.customer_id), "ask", claims.channel or "email")
@@ -59,7 +59,7 @@ def confirm(token: str, session: SessionDep, settings: SettingsDep) -> HTMLRespo
 @router.post("/unsubscribe/{token}")
 def unsubscribe(token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
     try:
-        claims = read_token(settings, "unsubscribe", token, max_age_days=365)
+        claims = read_token(settings, "unsubscribe", token, max_age_days=365, clock=clock)
     except DomainError as e:
         return _refused(e.message)
     customer = session.get(Customer, claims.customer_id)

@@ -43,7 +43,7 @@ def desk(app, db, clock, role: str, email: str | None = None) -> tuple[TestClien
 def portal(app, settings, customer_id: int) -> tuple[TestClient, str, str]:
     """A browser on a customer's portal: the client, the page path and the page's form token."""
     client = TestClient(app, raise_server_exceptions=False)
-    path = f"/portal/{portal_token(settings, customer_id)}"
+    path = f"/portal/{portal_token(settings, customer_id, app.state.clock)}"
     page = client.get(path)
     assert page.status_code == 200, page.text
     return client, path, form_token(page.text)

@@ -1,18 +1,18 @@
 """The customer portal: what it shows, what the customer can do, and what it refuses."""
 from __future__ import annotations
 
-import time
 from html import unescape
 from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
+from dunning.clock import FrozenClock
 from dunning.contacts import OptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_token
@@ -169,22 +169,18 @@ def test_contact_details_and_channels(app, db, clock, settings, ids):
     assert r.status_code == 422  # formal notices by post stay
 
 
-def expired_token(settings, customer_id: int) -> str:
-    class Signed31DaysAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 31 * 86_400
-
-    return URLSafeTimedSerializer(settings.secret_key, salt="dunning.portal", signer=Signed31DaysAgo).dumps(
-        {"c": customer_id})
+def expired_token(settings, customer_id: int, clock) -> str:
+    """Signed on the service's clock 31 days ago: one day past the link's life."""
+    return portal_token(settings, customer_id, FrozenClock(clock.now() - timedelta(days=31)))
 
 
-def test_tampered_expired_and_unknown_links_are_refused_plainly(app, db, settings, ids):
+def test_tampered_expired_and_unknown_links_are_refused_plainly(app, db, settings, ids, clock):
     client = TestClient(app, raise_server_exceptions=False)
-    good = portal_token(settings, ids["FR1"])
+    good = portal_token(settings, ids["FR1"], clock)
     tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
     forged = URLSafeTimedSerializer("not the secret", salt="dunning.portal").dumps({"c": ids["FR1"]})
-    unknown = portal_token(settings, 987_654)
-    for token, why in [(tampered, "not valid"), (forged, "not valid"), (expired_token(settings, ids["FR1"]), "expired"),
+    unknown = portal_token(settings, 987_654, clock)
+    for token, why in [(tampered, "not valid"), (forged, "not valid"), (expired_token(settings, ids["FR1"], clock), "expired"),
                        (unknown, "not valid"), ("garbage", "not valid")]:
         for r in (client.get(f"/portal/{token}"),
                   client.post(f"/portal/{token}/promise", data={"currency": "EUR", "promised_on": "2026-03-10"})):

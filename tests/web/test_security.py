@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from dunning.links import portal_token
 from dunning.web.errors import CsrfRefused
+from dunning.clock import FrozenClock
 from tests.builders import customer, invoice
+from tests.conftest import START
 from tests.outbox.support import seed
 from tests.web.support import PASSWORD, desk, form_token, make_user
 
@@ -45,7 +47,7 @@ def ids(db, clock):
 
 
 def url(route: APIRoute, settings, customer_id: int) -> str:
-    values = {"external_id": "C1", "name": "default", "token": portal_token(settings, customer_id)}
+    values = {"external_id": "C1", "name": "default", "token": portal_token(settings, customer_id, FrozenClock(START))}
     return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), route.path)
 
 
@@ -128,10 +130,10 @@ def test_the_sign_in_form_refuses_a_missing_or_wrong_csrf_token(app, db, clock):
 
 def test_every_portal_form_refuses_a_missing_or_wrong_csrf_token(app, clock, settings, ids):
     client = TestClient(app, raise_server_exceptions=False)
-    page = client.get(f"/portal/{portal_token(settings, ids['C1'])}")
+    page = client.get(f"/portal/{portal_token(settings, ids['C1'], clock)}")
     token = form_token(page.text)
     # another customer's page gives a token for that customer only
-    other_token = form_token(client.get(f"/portal/{portal_token(settings, ids['C2'])}").text)
+    other_token = form_token(client.get(f"/portal/{portal_token(settings, ids['C2'], clock)}").text)
     posts = [r for m, r in web_routes(app, "/portal") if m == "POST"]
     assert len(posts) >= 5
     for route in posts:
@@ -147,6 +149,6 @@ def test_web_pages_carry_security_headers(app, db, clock, settings, ids):
     client, _ = desk(app, db, clock, "agent")
     headers = client.get("/desk").headers
     assert "script-src 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "SAMEORIGIN"
-    portal = TestClient(app).get(f"/portal/{portal_token(settings, ids['C1'])}").headers
+    portal = TestClient(app).get(f"/portal/{portal_token(settings, ids['C1'], clock)}").headers
     assert portal["referrer-policy"] == "no-referrer"  # the link is the credential: never leak it
     assert portal["cache-control"] == "no-store" and portal["x-frame-options"] == "DENY"

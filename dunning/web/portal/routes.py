@@ -32,9 +32,10 @@ class LinkRefused(WebRefusal):
         super().__init__(message[:1].upper() + message[1:] + ".")
 
 
-async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Customer:
+async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep,
+                          clock: ClockDep) -> Customer:
     try:
-        claims = read_token(settings, "portal", token)
+        claims = read_token(settings, "portal", token, clock=clock)
     except DomainError as e:
         raise LinkRefused(e.message) from None
     customer = session.get(Customer, claims.customer_id)
