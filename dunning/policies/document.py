@@ -203,7 +203,7 @@ class ContactRules(_Model):
 
 class PromiseRules(_Model):
     grace_days: int = Field(2, ge=0, le=60)  # after the promised date before the promise is broken
-    max_broken: int = Field(2, ge=0, le=20)  # beyond this many broken promises, a new one no longer pauses
+    max_broken: int = Field(2, ge=0, le=20)  # after this many broken promises, a new one no longer pauses
 
 
 class PlanRules(_Model):

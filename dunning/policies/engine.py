@@ -46,8 +46,8 @@ R12 Contact rules push the send time, they never drop a step: the send time is t
 R13 Every decision carries a reason for the audit log naming the rule, the policy and its
     version, the band and the path.
 R14 A promise to pay pauses the case until the promised day plus the policy's grace days are
-    over (customer's time); once the customer has broken more than max_broken promises, a new
-    promise is noted but no longer pauses (promise_pauses, promise_pause_until).
+    over (customer's time); once the customer has broken max_broken promises, a new promise is
+    noted but no longer pauses (promise_pauses, promise_pause_until).
 
 Contract with the cycle: all datetimes are timezone-aware UTC. Store Decision.anchor_due_on on
 the case the first time it is given and never change it while the case is open (R3: a case left
@@ -476,8 +476,8 @@ def fee_lines(decision: Decision, case: CaseView, policy: Policy, rates: Referen
 
 
 def promise_pauses(policy: Policy, broken_so_far: int) -> bool:
-    """A promise to pay pauses the case unless the customer already broke more than max_broken."""
-    return broken_so_far <= policy.promises.max_broken
+    """A promise to pay pauses the case until the customer has broken max_broken of them."""
+    return broken_so_far < policy.promises.max_broken
 
 
 def promise_pause_until(policy: Policy, promised_on: date, tz: str) -> datetime:

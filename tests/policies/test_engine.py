@@ -427,7 +427,7 @@ def test_promises_pause_until_the_grace_days_are_over_and_stop_pausing_after_too
     default_rules = POLICY.promises  # grace 2 days, max 2 broken
     assert (default_rules.grace_days, default_rules.max_broken) == (2, 2)
     assert promise_pause_until(POLICY, date(2025, 3, 21), "Europe/Paris") == utc(2025, 3, 23, 23)  # 24th, 00:00
-    assert [promise_pauses(POLICY, n) for n in range(4)] == [True, True, True, False]
+    assert [promise_pauses(POLICY, n) for n in range(4)] == [True, True, False, False]
 
 
 # ---- preview -------------------------------------------------------------------------------------------

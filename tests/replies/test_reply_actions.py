@@ -147,7 +147,7 @@ def test_an_installment_request_and_a_callback_request_become_tasks(client, anon
 
 
 def test_a_customer_whose_promises_keep_breaking_cannot_pause_the_case(client, anonymous, db, clock, settings):
-    start(client, db, clock, settings, max_broken=0)
+    start(client, db, clock, settings, max_broken=1)
     answer(text_in(anonymous, "je paierai demain"))
     assert the_case(db).state == "paused"
     for _ in range(4):
