@@ -29,7 +29,7 @@ from dunning.ledger import service as ledger  # noqa: E402
 from dunning.ledger.batch import Batch  # noqa: E402
 from dunning.ledger.schemas import CustomerIn, InvoiceIn  # noqa: E402
 from dunning.migrate import upgrade  # noqa: E402
-from dunning.outbox.dispatch import Dispatcher  # noqa: E402
+from dunning.outbox.dispatch import Dispatcher, settle_heap  # noqa: E402
 from dunning.outbox.models import Message  # noqa: E402
 from dunning.policies import service as policies  # noqa: E402
 
@@ -141,6 +141,7 @@ def main() -> None:
                                 smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
                                 smtp_reply_domain="replies.example.com", public_url="https://dunning.example.com")
             plan(db, clock, settings)
+            settle_heap()  # as `main.py dispatch` does once set up
             elapsed, raw, sent, connections = asyncio.run(run(db, clock, settings, port))
             assert sent == MESSAGES, sent
             engine.dispose()

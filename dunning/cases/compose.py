@@ -23,8 +23,8 @@ from dunning.channels.base import Envelope
 from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.errors import InvalidInput, NotFound
 from dunning.contacts import OptOut
+from dunning.errors import InvalidInput, NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
@@ -61,8 +61,8 @@ class Snapshot:
 
 def snapshot(session: Session, messages: list[Message]) -> Snapshot:
     customer_ids = {m.customer_id for m in messages}
-    customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(customer_ids))).scalars()}
     case_ids = {m.case_id for m in messages if m.case_id is not None}
+    customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(customer_ids))).scalars()}
     opted: dict[int, set[str]] = defaultdict(set)
     for customer_id, channel in session.execute(select(OptOut.customer_id, OptOut.channel)
                                                 .where(OptOut.customer_id.in_(customer_ids))):
@@ -72,35 +72,46 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
             Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
             .order_by(Invoice.due_on, Invoice.id)).scalars():
         invoices[(invoice.customer_id, invoice.currency)].append(invoice)
-    handoffs = {m.case_id for m in messages if m.kind == HANDOFF and m.channel != "agency" and m.case_id}
-    agency = {} if not handoffs else {
-        (case_id, path, step): status for case_id, path, step, status in session.execute(
-            select(Message.case_id, Message.path_name, Message.step_index, Message.status)
-            .where(Message.case_id.in_(handoffs), Message.channel == "agency"))}
-    texters = {m.customer_id for m in messages if m.channel == "sms"}
-    agency_customers = {m.customer_id for m in messages if m.channel == "agency"}
-    history: dict[int, list[Message]] = defaultdict(list)
-    broken: dict[int, list[Promise]] = defaultdict(list)
-    if agency_customers:
-        for m in session.execute(select(Message).where(Message.customer_id.in_(agency_customers),
-                                                       Message.status == SENT).order_by(Message.sent_at)).scalars():
-            history[m.customer_id].append(m)
-        for p in session.execute(select(Promise).where(Promise.customer_id.in_(agency_customers),
-                                                       Promise.status == "broken")).scalars():
-            broken[p.customer_id].append(p)
-    return Snapshot(
+    snap = Snapshot(
         customers=customers,
-        cases={c.id: c for c in session.execute(select(Case).where(Case.id.in_(case_ids))).scalars()} if case_ids else {},
+        cases={c.id: c for c in session.execute(select(Case).where(Case.id.in_(case_ids))).scalars()},
         opted_out=opted,
         disputed=set(session.execute(select(Dispute.invoice_id).where(
             Dispute.customer_id.in_(customer_ids), Dispute.status == "open")).scalars()),
         open_invoices=invoices,
-        texted=set(session.execute(select(Message.customer_id).where(
-            Message.customer_id.in_(texters), Message.channel == "sms", Message.status == SENT)
-            .distinct()).scalars()) if texters else set(),
-        agency_status=agency,
-        policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}},
-        sent_history=history, broken_promises=broken)
+        texted=_texted(session, {m.customer_id for m in messages if m.channel == "sms"}),
+        agency_status=_case_file_status(session, messages),
+        policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}})
+    _agency_history(session, snap, {m.customer_id for m in messages if m.channel == "agency"})
+    return snap
+
+
+def _texted(session: Session, customer_ids: set[int]) -> set[int]:
+    if not customer_ids:
+        return set()
+    return set(session.execute(select(Message.customer_id).where(
+        Message.customer_id.in_(customer_ids), Message.channel == "sms", Message.status == SENT).distinct()).scalars())
+
+
+def _case_file_status(session: Session, messages: list[Message]) -> dict:
+    """For each customer's notice of a hand-off: where the case file of the same step stands."""
+    cases = {m.case_id for m in messages if m.kind == HANDOFF and m.channel != "agency" and m.case_id}
+    if not cases:
+        return {}
+    return {(case_id, path, step): status for case_id, path, step, status in session.execute(
+        select(Message.case_id, Message.path_name, Message.step_index, Message.status)
+        .where(Message.case_id.in_(cases), Message.channel == "agency"))}
+
+
+def _agency_history(session: Session, snap: Snapshot, customer_ids: set[int]) -> None:
+    if not customer_ids:
+        return
+    for m in session.execute(select(Message).where(Message.customer_id.in_(customer_ids), Message.status == SENT)
+                             .order_by(Message.sent_at)).scalars():
+        snap.sent_history.setdefault(m.customer_id, []).append(m)
+    for p in session.execute(select(Promise).where(Promise.customer_id.in_(customer_ids),
+                                                   Promise.status == "broken")).scalars():
+        snap.broken_promises.setdefault(p.customer_id, []).append(p)
 
 
 def _policy(session: Session, name: str | None) -> Policy | None:

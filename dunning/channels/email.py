@@ -23,17 +23,16 @@ permanent. A 5xx to MAIL FROM, or a failed login, says our sender or account is 
 every message would fail the same way, so it is retryable with a code the team can see, and a
 fix lets the queue drain instead of leaving a batch marked failed for good. The exception is
 552 at MAIL (the declared size is over the server's limit): that one is about the message.
+A refusal at RCPT also marks the error `recipient` (the address itself is bad), and a timeout or
+a dropped connection once the body was sent marks it `uncertain` (the server may have kept it).
 """
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
 import secrets
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any
 
@@ -112,11 +111,6 @@ def compose_bytes(envelope: Envelope, identity: MailIdentity) -> Composed:
     except mime.HeaderError as exc:
         raise TransportError(str(exc), permanent=True, code="bad_header") from exc
     return Composed(data, message_id, reply_to)
-
-
-def compose(envelope: Envelope, identity: MailIdentity) -> EmailMessage:
-    """The message as the standard library reads it (previews, tests)."""
-    return email.message_from_bytes(compose_bytes(envelope, identity).data, policy=email.policy.default)
 
 
 def new_message_id(message_id: int, domain: str) -> str:

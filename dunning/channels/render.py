@@ -163,14 +163,28 @@ def _environment(root: Path) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the code and change with a deployment (a restart); checking every
+        # file's modification time on every render costs a dispatch run thousands of stat calls.
+        auto_reload=False,
     )
 
 
 _warned: set[Path] = set()
+_present: set[Path] = set()
+
+
+def _is_file(path: Path) -> bool:
+    # Only what exists is remembered: a translation added later is found without a restart.
+    if path in _present:
+        return True
+    if path.is_file():
+        _present.add(path)
+        return True
+    return False
 
 
 def _root(templates: Path | None) -> Path:
-    return (templates or TEMPLATES_DIR).resolve()
+    return templates.resolve() if templates is not None else TEMPLATES_DIR
 
 
 def normalise_language(language: str | None) -> str:
@@ -178,10 +192,10 @@ def normalise_language(language: str | None) -> str:
 
 
 def _pick_language(root: Path, folder: str, filename: str, language: str) -> str:
-    if (root / folder / language / filename).is_file():
+    if _is_file(root / folder / language / filename):
         return language
     fallback = root / folder / FALLBACK_LANGUAGE / filename
-    if language != FALLBACK_LANGUAGE and fallback.is_file():
+    if language != FALLBACK_LANGUAGE and _is_file(fallback):
         # Once per template and language: a batch of a thousand French customers should not
         # print a thousand identical lines.
         key = root / folder / language / filename
@@ -249,7 +263,7 @@ def _render(root: Path, folder: str, name: str, suffixes: tuple[str, ...], ctx: 
     env = _environment(root)
     return [
         env.get_template(f"{folder}/{language}/{name}{suffix}").render(variables)
-        if i == 0 or (root / folder / language / f"{name}{suffix}").is_file() else None
+        if i == 0 or _is_file(root / folder / language / f"{name}{suffix}") else None
         for i, suffix in enumerate(suffixes)
     ]
 

@@ -77,12 +77,16 @@ class TwilioSmsTransport:
             http_client=_http_client(settings),
         )
         self._status_callback = settings.public_url.rstrip("/") + STATUS_CALLBACK_PATH
+        # The library's HTTP client keeps one requests.Session, which is not made for several
+        # threads at once: concurrent callers (the dispatcher sends a group together) take turns.
+        self._lock = anyio.Lock()
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
         if not envelope.text.strip():
             raise TransportError("empty SMS body", permanent=True, code="21602")
         segments = count_segments(envelope.text)
-        message = await anyio.to_thread.run_sync(self._create, envelope)
+        async with self._lock:
+            message = await anyio.to_thread.run_sync(self._create, envelope)
         return ProviderReceipt(
             provider_id=message.sid,
             detail={

@@ -13,7 +13,7 @@ from dunning.channels.registry import build_transports
 from dunning.cli.base import app, clock_at, console, domain_errors, open_database
 from dunning.config import get_settings
 from dunning.money import display
-from dunning.outbox.dispatch import Dispatcher
+from dunning.outbox.dispatch import Dispatcher, settle_heap
 
 NowOpt = Annotated[str | None, typer.Option("--now", help="act as if it were this UTC timestamp (replays, simulations)")]
 
@@ -49,6 +49,7 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
     settings, clock = get_settings(), clock_at(now)
     dispatcher = Dispatcher(open_database(settings), clock, build_transports(settings), Composer(settings, clock),
                             batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
+    settle_heap()
 
     async def go():
         try:
@@ -75,6 +76,7 @@ def worker() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     w = Worker(settings, open_database(settings), SystemClock())
+    settle_heap()
 
     async def go():
         await w.start()

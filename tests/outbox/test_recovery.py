@@ -117,3 +117,30 @@ def test_attempts_run_out_into_a_review_task(db, clock, settings):
     assert (row.status, row.attempts) == ("failed", 3)
     [task] = tasks(db, kind="review")
     assert "failed after 3 attempts" in task.title
+
+
+@pytest.mark.committed
+def test_a_batch_claimed_ahead_and_not_sent_goes_back_to_the_queue(committed_db, clock, settings):
+    plan(committed_db, clock, settings, 12)
+    transport = ScriptedTransport()
+    dispatcher = Dispatcher(committed_db, clock, {"email": transport}, Composer(settings, clock), batch=5)
+    dispatcher.claim_ahead = True  # as on PostgreSQL; SQLite only makes the two transactions take turns
+    counts = asyncio.run(dispatcher.drain(rounds=1))
+    assert counts["sent"] == 5 and len(transport.sent) == 5
+    left = [m for m in messages(committed_db) if m.status != "sent"]
+    assert len(left) == 7
+    assert all(m.status == "queued" and m.attempts == 0 and m.claimed_by is None for m in left)
+    assert asyncio.run(dispatcher.drain())["sent"] == 7  # nothing waits out a lease
+
+
+def test_a_message_that_cannot_be_rendered_fails_alone(db, clock, settings):
+    rows = plan(db, clock, settings, 3)
+    with db.session() as session:
+        session.get(Message, rows[1].id).template = "no_such_template"
+    transport = ScriptedTransport()
+    counts = run(Dispatcher(db, clock, {"email": transport}, Composer(settings, clock)))
+    assert (counts["sent"], counts["failed"]) == (2, 1)
+    broken = messages(db, id=rows[1].id)[0]
+    assert broken.status == "failed" and broken.attempts == 0 and "no_such_template" in broken.last_error
+    [task] = tasks(db, kind="review")
+    assert task.message_id == broken.id and "could not be prepared" in task.title
