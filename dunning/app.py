@@ -15,6 +15,7 @@ from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
+from dunning.inputs import RefuseNulInUrls
 from dunning.policies import service as policies
 from dunning.arrangements.routes import router as arrangements_router
 from dunning.cases.routes import router as cases_router
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
+    app.add_middleware(RefuseNulInUrls)
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
                    replies_router):

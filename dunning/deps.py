@@ -30,7 +30,7 @@ def get_settings(request: Request) -> Settings:
 # the default would commit after sending, and a failed commit would reach the client as a 2xx.
 # A row id in a URL: bounded, so that a number past the database's integer range is a 422, not
 # an overflow inside the driver.
-RowId = Annotated[int, Path(ge=1, le=2**53)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 

@@ -4,8 +4,9 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from dunning.inputs import Input
 from dunning.ledger.schemas import Amount
 from dunning.money import as_string, check_currency
 
@@ -13,8 +14,8 @@ Source = Literal["api", "portal", "desk"]
 Notify = Literal["email", "sms"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _In(Input):
+    pass
 
 
 class _Currency(_In):

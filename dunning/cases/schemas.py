@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dunning.inputs import Input
+
 
 class MessageOut(BaseModel):
     id: int
@@ -63,7 +65,7 @@ class CaseOut(BaseModel):
     messages: list[MessageOut]
 
 
-class DunningSettingsIn(BaseModel):
+class DunningSettingsIn(Input):
     """What the collections team decides for one customer; fields left out stay as they are."""
 
     policy_name: str | None = Field(None, description="another policy for this customer; null: the default")
@@ -73,16 +75,16 @@ class DunningSettingsIn(BaseModel):
     note: str | None = Field(None, max_length=1000)
 
 
-class ApprovalIn(BaseModel):
+class ApprovalIn(Input):
     decision: Literal["approve", "reject"]
     note: str | None = Field(None, max_length=1000)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     outcome: Literal["sent", "resend", "cancel"]
     note: str | None = Field(None, max_length=1000)
 
 
-class PauseIn(BaseModel):
+class PauseIn(Input):
     until: datetime | None = Field(None, description="resumes by itself then; null: until someone resumes it")
     note: str | None = Field(None, max_length=1000)

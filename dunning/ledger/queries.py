@@ -27,7 +27,7 @@ def decode_cursor(cursor: str | None) -> int:
         value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except ValueError:
         value = -1
-    if not 0 <= value <= 2**53:
+    if not 0 <= value <= 2**31 - 1:
         raise InvalidInput("invalid cursor: pass back the next_cursor of the previous page")
     return value
 

@@ -11,8 +11,9 @@ from zoneinfo import available_timezones
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from dunning.inputs import Input
 from dunning.money import check_currency
 
 MAX_BATCH = 10_000
@@ -31,8 +32,8 @@ def _countries() -> frozenset[str]:
     return frozenset(code for code in get_global("territory_currencies") if len(code) == 2 and code.isalpha())
 
 
-class Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Row(Input):
+    pass
 
 
 class CustomerIn(Row):

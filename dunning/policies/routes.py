@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from dunning.inputs import Input
 from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep, require
 from dunning.errors import InvalidInput
 from dunning.policies import preview, service
@@ -24,7 +25,7 @@ class PolicyOut(BaseModel):
     created_at: datetime
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(Input):
     days: int = Field(30, ge=1, le=366)
     document: str | None = Field(None, description="an unsaved version of the policy to preview instead")
 

@@ -43,6 +43,14 @@ class Incoming:
     subject: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Whatever arrives is kept, but as text a database can store: PostgreSQL refuses NUL
+        # characters, which a binary body mislabelled as text brings in.
+        for name in ("sender", "text", "raw_text", "recipient", "subject"):
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                setattr(self, name, value.replace("\x00", ""))
+
 
 @dataclass
 class Handled:

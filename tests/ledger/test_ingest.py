@@ -130,3 +130,11 @@ def test_amounts_follow_the_currency_decimals(client):
     bad = client.post("/v1/invoices/bulk", json={"invoices": [invoice("jpy2", currency="JPY", total="1500.5")]})
     assert bad.status_code == 422
     assert client.get("/v1/invoices?customer=C1").json()["items"][0]["total"] == "1500"
+
+
+def test_text_a_database_cannot_store_is_refused_not_crashed_on(client):
+    r = client.post("/v1/customers/bulk", json={"customers": [customer("A", name="Bad\x00name")]})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"index": 0, "field": "name", "message": "must not contain NUL characters"}]
+    assert client.get("/v1/customers/A%00B").status_code == 422
+    assert client.get("/v1/invoices", params={"customer": "A\x00"}).status_code == 422

@@ -15,7 +15,7 @@ from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opted_out_channels
-from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
 from dunning.errors import NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import OPEN, get_customer
@@ -124,7 +124,7 @@ def plan(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
 
 
 @router.post("/{external_id}/disputes/{dispute_id}/resolve")
-def resolve_dispute(external_id: str, dispute_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+def resolve_dispute(external_id: str, dispute_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
                     outcome: Annotated[Literal["upheld", "rejected", "withdrawn"], Form()],
                     note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
     customer = get_customer(session, external_id)

@@ -15,7 +15,7 @@ from dunning.cases.models import Case
 from dunning.channels import render as channels
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
 from dunning.errors import NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox import service as outbox
@@ -76,7 +76,7 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
 
 
 @router.get("/{message_id}")
-def message_page(message_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+def message_page(message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
                  settings: SettingsDep) -> HTMLResponse:
     message = outbox.get(session, message_id)
     attempts = session.execute(select(Attempt).where(Attempt.message_id == message.id)
@@ -87,7 +87,7 @@ def message_page(message_id: int, desk: Agent, session: SessionDep, clock: Clock
 
 
 @router.get("/{message_id}/pdf")
-def message_pdf(message_id: int, desk: Agent, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def message_pdf(message_id: RowId, desk: Agent, session: SessionDep, settings: SettingsDep) -> FileResponse:
     message = outbox.get(session, message_id)
     path = Path(message.pdf_path) if message.pdf_path else None
     # the path is ours, but serve nothing outside the var directory whatever a row says

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from dunning.deps import ClockDep, SessionDep
+from dunning.deps import RowId, ClockDep, SessionDep
 from dunning.errors import Conflict
 from dunning.web.auth import users
 from dunning.web.auth.models import ROLES
@@ -32,13 +32,13 @@ def create(desk: Admin, session: SessionDep, clock: ClockDep, email: Annotated[s
 
 
 @router.post("/{user_id}/unlock")
-def unlock(user_id: int, desk: Admin, session: SessionDep, clock: ClockDep) -> RedirectResponse:
+def unlock(user_id: RowId, desk: Admin, session: SessionDep, clock: ClockDep) -> RedirectResponse:
     return act(session, desk, "/desk/users", lambda: users.unlock(session, clock, user_id, desk.actor),
                lambda u: f"{u.email} unlocked")
 
 
 @router.post("/{user_id}/active")
-def set_active(user_id: int, desk: Admin, session: SessionDep, clock: ClockDep,
+def set_active(user_id: RowId, desk: Admin, session: SessionDep, clock: ClockDep,
                active: Annotated[bool, Form()]) -> RedirectResponse:
     def change():
         if user_id == desk.user.id and not active:

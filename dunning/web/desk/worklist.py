@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from dunning.deps import ClockDep, SessionDep
+from dunning.deps import RowId, ClockDep, SessionDep
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox
 from dunning.outbox.models import AWAITING_APPROVAL, Message
@@ -75,28 +75,28 @@ def _back(kind: str | None = None) -> str:
 
 
 @router.post("/tasks/{task_id}/assign")
-def assign(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+def assign(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
            assignee: Annotated[str, Form(max_length=320)] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.assign(session, clock, task_id, assignee or None, desk.actor),
                lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"))
 
 
 @router.post("/tasks/{task_id}/note")
-def note(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+def note(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
          text: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
                f"Note added to task {task_id}")
 
 
 @router.post("/tasks/{task_id}/done")
-def done(task_id: int, desk: Agent, session: SessionDep, clock: ClockDep,
+def done(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
          note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.complete(session, clock, task_id, desk.actor, note),
                f"Task {task_id} done")
 
 
 @router.post("/approvals/{message_id}")
-def decide(message_id: int, desk: Manager, session: SessionDep, clock: ClockDep,
+def decide(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
            decision: Annotated[Literal["approve", "reject"], Form()],
            note: Annotated[str, Form(max_length=1000)] = "",
            back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
@@ -109,7 +109,7 @@ def decide(message_id: int, desk: Manager, session: SessionDep, clock: ClockDep,
 
 
 @router.post("/messages/{message_id}/resolve")
-def resolve(message_id: int, desk: Manager, session: SessionDep, clock: ClockDep,
+def resolve(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
             outcome: Annotated[Literal["sent", "resend", "cancel"], Form()],
             back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
     def resolve_and_close():
