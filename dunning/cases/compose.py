@@ -29,6 +29,7 @@ from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
+from dunning.cases.service import rewind_undelivered_step
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, fees, service as policies
 from dunning.policies.document import Policy, load_default_policy
@@ -293,6 +294,10 @@ class Composer:
 
     follow_up = frozenset({"agency"})  # a case file that reached the agency escalates the case
     slow_channels = frozenset({"letter", "agency"})  # rendered to PDF
+
+    def after_unsent(self, session: Session, message: Message) -> None:
+        if message.case_id is not None and message.step_index is not None:
+            rewind_undelivered_step(session, self.clock, message.case_id, message.path_name, message.step_index)
 
     def after_sent(self, session: Session, message: Message) -> None:
         if message.channel == "agency" and message.case_id:

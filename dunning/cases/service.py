@@ -1,7 +1,7 @@
 """Reading a case for people, and the team's per-customer dunning settings."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dunning import audit
@@ -13,7 +13,9 @@ from dunning.config import Settings
 from dunning.errors import Conflict, NotFound
 from dunning.ledger.models import Customer
 from dunning.ledger.queries import get_customer
-from dunning.outbox.models import Message
+from dunning.outbox.models import CANCELLED, FAILED, REJECTED, SENT, Message
+
+UNDELIVERED = (CANCELLED, FAILED, REJECTED)
 from dunning.policies import service as policies
 from dunning.policies.engine import decide
 from dunning.tasks.service import open_task
@@ -104,3 +106,33 @@ def hold_for_review(session: Session, clock: Clock, case_id: int, actor: str, wh
     open_task(session, clock, kind="review", key=f"review:{case_id}:{case.episode}:{case.step_index}",
               customer_id=case.customer_id, case_id=case_id, title=f"Decide the next step for case {case_id}",
               detail=why + ". The case is paused until someone resumes it.")
+
+
+def rewind_undelivered_step(session: Session, clock: Clock, case_id: int, path_name: str | None,
+                            step_index: int) -> bool:
+    """A step none of whose messages went out (every one cancelled or failed for good, e.g. the
+    customer said STOP in between) did not happen: the case goes back one step so the cycle plans it
+    again with what is left (another channel, or a call task). Otherwise the next step would follow
+    a notice the customer never got."""
+    case = session.get(Case, case_id)
+    if case is None or case.state != ACTIVE or case.path_name != path_name or case.step_index != step_index:
+        return False
+    siblings = session.execute(select(Message.status).where(
+        Message.case_id == case_id, Message.path_name == path_name, Message.step_index == step_index,
+        Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"))).scalars().all()
+    if any(status not in UNDELIVERED for status in siblings):
+        return False
+    path = policies.policy_for(session, None if case.policy_name == policies.DEFAULT else case.policy_name).paths.get(path_name)
+    previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
+    case.step_index = step_index - 1
+    case.step_key = previous.key if previous else None
+    case.step_after_days = previous.after_days if previous else None
+    # spacing counts from the last contact that happened, not from the one that did not
+    case.step_at = session.execute(select(func.max(Message.sent_at)).where(
+        Message.case_id == case_id, Message.status == SENT,
+        Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"))).scalar()
+    case.fingerprint, case.updated_at = None, clock.now()
+    session.add(case)
+    audit.record(session, clock, actor="dispatch", action="case.step_rewound", subject_type="case", subject_id=case_id,
+                 step_index=step_index, why="no message of the step went out")
+    return True

@@ -40,7 +40,7 @@ from dunning.channels.base import Envelope, ProviderReceipt, Transport, Transpor
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.outbox import service
-from dunning.outbox.models import CANCELLED, QUEUED, Message
+from dunning.outbox.models import CANCELLED, FAILED, QUEUED, Message
 
 log = logging.getLogger(__name__)
 # Outcomes that mean another round could find more to do.
@@ -71,6 +71,10 @@ class Composer(Protocol):
         ...
 
     def after_sent(self, session: Session, message: Message) -> None: ...
+
+    def after_unsent(self, session: Session, message: Message) -> None:
+        """A message that will never go out (cancelled, failed for good)."""
+        ...
 
 
 def settle_heap() -> None:
@@ -175,6 +179,7 @@ class Dispatcher:
             elif prepared.action == "cancel":
                 counts["cancelled"] += service.release(session, self.clock, self.worker, message.id, CANCELLED,
                                                        prepared.why)
+                self.composer.after_unsent(session, message)
             elif prepared.action == "postpone":
                 counts["postponed"] += service.release(session, self.clock, self.worker, message.id, QUEUED,
                                                        prepared.why, send_after=prepared.until)
@@ -203,7 +208,10 @@ class Dispatcher:
             if o.error is None:
                 self.composer.after_sent(session, message)
             else:
-                counts[service.mark_error(session, self.clock, message, o.error, self.max_attempts)] += 1
+                outcome = service.mark_error(session, self.clock, message, o.error, self.max_attempts)
+                counts[outcome] += 1
+                if outcome == FAILED:
+                    self.composer.after_unsent(session, message)
 
     async def _send(self, item: Claimed) -> Outcome:
         transport = self.transports[item.channel]
