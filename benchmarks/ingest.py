@@ -2,6 +2,7 @@
 service on loopback, against raw sqlite3 executemany of the same rows in the same run."""
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import sys
@@ -70,14 +71,18 @@ def main() -> None:
                                                                       timeout=300) as client:
             for part in range(0, CUSTOMERS, BATCH):
                 client.post("/v1/customers/bulk", json={"customers": customers[part:part + BATCH]}).raise_for_status()
+            # the bodies are encoded beforehand, as the floor's rows are prepared beforehand: what is
+            # timed is the service (HTTP, parsing, validation, writing), not the client's JSON encoder
+            bodies = [json.dumps({"invoices": invoices[part:part + BATCH]}).encode()
+                      for part in range(0, INVOICES, BATCH)]
+            headers = {"Content-Type": "application/json"}
             started = time.perf_counter()
-            for part in range(0, INVOICES, BATCH):
-                r = client.post("/v1/invoices/bulk", json={"invoices": invoices[part:part + BATCH]})
-                r.raise_for_status()
+            for body in bodies:
+                client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
             elapsed = time.perf_counter() - started
             replay_started = time.perf_counter()
-            for part in range(0, INVOICES, BATCH):
-                client.post("/v1/invoices/bulk", json={"invoices": invoices[part:part + BATCH]}).raise_for_status()
+            for body in bodies:
+                client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
             replay = time.perf_counter() - replay_started
             server_peak = peak_rss_mb(pid)
     rate = INVOICES / elapsed

@@ -22,7 +22,8 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
          create_customers: bool = False) -> None:
     if not path.is_file():
         fail(f"no such file: {path}")
-    total = sum(1 for _ in path.open(encoding="utf-8-sig")) - 1
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:  # only counting lines here
+        total = sum(1 for _ in handle) - 1
     database = open_database()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as progress:

@@ -62,8 +62,11 @@ class Batch(Generic[M]):
 
     @classmethod
     def parse(cls, raw: bytes, key: str, model: type[M]) -> "Batch[M]":
+        # JSON can only carry a NUL character escaped, so a body without the escape has none
+        nul = b"\\u0000" in raw
         try:  # the fast path: a good batch never becomes Python dicts
-            return cls(list(enumerate(getattr(_wrapped(key, model).validate_json(raw), key))))
+            batch = cls(list(enumerate(getattr(_wrapped(key, model).validate_json(raw), key))))
+            return batch.refuse_nul() if nul else batch
         except ValidationError:
             pass  # parse again slowly, to say exactly what is wrong with which row
         try:
@@ -81,7 +84,17 @@ class Batch(Generic[M]):
         if len(rows) > MAX_BATCH:
             raise TooLarge(f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; "
                            "split it into several requests")
-        return cls.validate(list(enumerate(rows)), model)
+        batch = cls.validate(list(enumerate(rows)), model)
+        return batch.refuse_nul() if nul else batch
+
+    def refuse_nul(self) -> "Batch[M]":
+        """Text a database cannot store (PostgreSQL refuses NUL) is a row error, not a crash later."""
+        for index, row in self.items:
+            for name, value in row:
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and "\x00" in v for v in values):
+                    self.add(index, name, "must not contain NUL characters")
+        return self
 
     def add(self, index: int, field_name: str, message: str) -> None:
         self.errors.append(row_error(index, field_name, message))

@@ -77,15 +77,39 @@ def upsert(session: Session, table: Table, rows: list[dict[str, Any]], *, confli
             continue
         to_write.append(row)
     if to_write:
-        stmt = insert_for(session, table)
-        set_ = {name: stmt.excluded[name] for name in to_write[0] if name not in (*conflict, *insert_only, "created_at")}
-        set_.update(update(stmt) if update else {})
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
-        executemany(session, stmt, to_write)
+        _write(session, table, to_write, conflict, update, insert_only)
     return result
 
 
-def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> None:
+def insert_or_update(session: Session, table: Table, rows: list[dict[str, Any]], *, key: str = "external_id",
+                     update: Callable[[Any], dict[str, Any]] | None = None,
+                     insert_only: Sequence[str] = ()) -> UpsertResult:
+    """`upsert` without looking first: most pushes are new records, so insert them all (ON CONFLICT
+    DO NOTHING) and only when some were already there, read the stored hashes and update the rows
+    whose content differs. A concurrent writer's row counts as already there, and still gets our
+    content when it differs, so nothing pushed is silently dropped."""
+    if not rows:
+        return UpsertResult()
+    stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=[key])
+    created = executemany(session, stmt, rows)
+    if created == len(rows):
+        return UpsertResult(created=created)
+    stored = lookup(session, table.c[key], (r[key] for r in rows), table.c.content_hash)
+    differ = [r for r in rows if stored[r[key]][1] != r["content_hash"]]
+    if differ:
+        _write(session, table, differ, [key], update, insert_only)
+    return UpsertResult(created=created, updated=len(differ), unchanged=len(rows) - created - len(differ))
+
+
+def _write(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
+           update: Callable[[Any], dict[str, Any]] | None, insert_only: Sequence[str]) -> None:
+    stmt = insert_for(session, table)
+    set_ = {name: stmt.excluded[name] for name in rows[0] if name not in (*conflict, *insert_only, "created_at")}
+    set_.update(update(stmt) if update else {})
+    executemany(session, stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_), rows)
+
+
+def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> int:
     """Compile once and hand plain values to the driver's executemany.
 
     SQLAlchemy's executemany builds and type-processes a parameter set per row, which costs more
@@ -98,7 +122,7 @@ def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> None:
     names = compiled.positiontup if compiled.positional else list(compiled.params)
     columns = [_column(rows, name, compiled.params, convert) for name in names]
     params = list(zip(*columns)) if compiled.positional else [dict(zip(names, values)) for values in zip(*columns)]
-    conn.exec_driver_sql(str(compiled), params)
+    return conn.exec_driver_sql(str(compiled), params).rowcount
 
 
 def _column(rows: list[dict[str, Any]], name: str, literals: dict[str, Any], convert) -> list[Any]:

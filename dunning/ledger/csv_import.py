@@ -54,21 +54,30 @@ def _rows(path: Path, kind: str, mapping: dict[str, str], date_format: str | Non
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = {name: mapping.get(name, name) for name in fields}
-        for offset, raw in enumerate(reader):
-            row: dict[str, Any] = dict(defaults)
-            for name, column in columns.items():
-                value = (raw.get(column) or "").strip()
-                if value:
-                    row[name] = value
-            if date_format:
-                for name in DATE_FIELDS & row.keys():
-                    try:
-                        row[name] = datetime.strptime(row[name], date_format).date().isoformat()
-                    except ValueError:
-                        pass  # left as text: validation reports it with its field
-            if "tags" in row and isinstance(row["tags"], str):
-                row["tags"] = [t.strip() for t in row["tags"].split(";") if t.strip()]
-            yield offset + 2, row  # line 1 is the header
+        try:
+            yield from _parse(reader, columns, date_format, defaults)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise InvalidInput(f"{path.name} is not a CSV file this can read (UTF-8 text, comma-separated; "
+                               f"stopped near line {reader.line_num + 1}): {e}") from None
+
+
+def _parse(reader: csv.DictReader, columns: dict[str, str], date_format: str | None,
+           defaults: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for offset, raw in enumerate(reader):
+        row: dict[str, Any] = dict(defaults)
+        for name, column in columns.items():
+            value = (raw.get(column) or "").strip()
+            if value:
+                row[name] = value
+        if date_format:
+            for name in DATE_FIELDS & row.keys():
+                try:
+                    row[name] = datetime.strptime(row[name], date_format).date().isoformat()
+                except ValueError:
+                    pass  # left as text: validation reports it with its field
+        if "tags" in row and isinstance(row["tags"], str):
+            row["tags"] = [t.strip() for t in row["tags"].split(";") if t.strip()]
+        yield offset + 2, row  # line 1 is the header
 
 
 def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapping: dict[str, str],
@@ -83,7 +92,7 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
     try:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
-            batch = Batch.validate(chunk, KINDS[kind])
+            batch = Batch.validate(chunk, KINDS[kind]).refuse_nul()
             for line, item in batch.items:  # duplicates across chunks; within one, the service finds them
                 if item.external_id in seen and seen[item.external_id] < chunk[0][0]:
                     batch.add(line, "external_id", f"'{item.external_id}' is already on line {seen[item.external_id]}")

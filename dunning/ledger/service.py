@@ -12,10 +12,10 @@ from sqlmodel import Session
 
 from dunning.clock import Clock
 from dunning.ledger.batch import Batch
-from dunning.ledger.bulk import content_hash, lock_rows, lookup, upsert
+from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult
-from dunning.money import to_minor
+from dunning.money import check_currency, to_minor
 
 CUSTOMER = Customer.__table__
 INVOICE = Invoice.__table__
@@ -29,6 +29,14 @@ def _duplicates(batch: Batch) -> None:
             batch.add(i, "external_id", f"'{row.external_id}' appears twice in this batch (rows {first[row.external_id]} and {i})")
         else:
             first[row.external_id] = i
+
+
+def _currency(batch: Batch, index: int, code: str) -> str | None:
+    try:
+        return check_currency(code)
+    except ValueError as e:
+        batch.add(index, "currency", str(e))
+        return None
 
 
 def _minor(batch: Batch, index: int, field: str, amount: Any, currency: str) -> int | None:
@@ -81,9 +89,7 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     for data in values:
         data["content_hash"] = content_hash(data[f] for f in fields)
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
-    existing = lookup(session, Customer.external_id, (v["external_id"] for v in values), Customer.content_hash)
-    return upsert(session, CUSTOMER, values, conflict=["external_id"], key_of=lambda r: r["external_id"],
-                  existing={k: v[1] for k, v in existing.items()}, insert_only=list(CUSTOMER_DEFAULTS))
+    return insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS))
 
 
 def customer_ids(session: Session, external_ids) -> dict[str, int]:
@@ -100,8 +106,11 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
     missing = {r.customer_external_id for r in rows} - known.keys()
     values = []
     for i, r in batch.items:
-        total = _minor(batch, i, "total", r.total, r.currency)
-        balance = None if r.balance is None else _minor(batch, i, "balance", r.balance, r.currency)
+        currency = _currency(batch, i, r.currency)
+        total = balance = None
+        if currency is not None:
+            total = _minor(batch, i, "total", r.total, currency)
+            balance = None if r.balance is None else _minor(batch, i, "balance", r.balance, currency)
         if r.due_on < r.issued_on:
             batch.add(i, "due_on", f"due date {r.due_on} is before the issue date {r.issued_on}")
         if total is not None and balance is not None and balance > total:
@@ -117,7 +126,7 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
             balance = 0 if r.paid_on is not None else total
         values.append({
             "external_id": r.external_id, "customer_external_id": r.customer_external_id, "number": r.number,
-            "currency": r.currency, "total_minor": total, "reported_balance_minor": balance,
+            "currency": currency, "total_minor": total, "reported_balance_minor": balance,
             "issued_on": r.issued_on, "due_on": r.due_on, "paid_on": r.paid_on, "voided": r.voided,
         })
     batch.raise_if_any("invoices")
@@ -135,10 +144,7 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
         v["customer_id"] = known[v.pop("customer_external_id")]
         v["balance_minor"] = 0 if v["voided"] else v["reported_balance_minor"]
         v.update(allocated_minor=0, created_at=now, updated_at=now)
-    existing = lookup(session, Invoice.external_id, (v["external_id"] for v in values), Invoice.content_hash)
-    return upsert(session, INVOICE, values, conflict=["external_id"], key_of=lambda r: r["external_id"],
-                  existing={k: v[1] for k, v in existing.items()}, update=_invoice_update,
-                  insert_only=["allocated_minor"])
+    return insert_or_update(session, INVOICE, values, update=_invoice_update, insert_only=["allocated_minor"])
 
 
 def _invoice_update(stmt) -> dict[str, Any]:
@@ -176,7 +182,8 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
                       Invoice.id, Invoice.customer_id, Invoice.currency)
     values = []
     for i, r in batch.items:
-        amount = _minor(batch, i, "amount", r.amount, r.currency)
+        currency = _currency(batch, i, r.currency)
+        amount = None if currency is None else _minor(batch, i, "amount", r.amount, currency)
         if amount == 0:
             batch.add(i, "amount", "must be more than zero")
         customer_id = customers.get(r.customer_external_id)
@@ -189,13 +196,13 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
                 batch.add(i, "invoice_external_id", f"unknown invoice '{r.invoice_external_id}'")
             elif customer_id is not None and found[2] != customer_id:
                 batch.add(i, "invoice_external_id", f"invoice '{r.invoice_external_id}' belongs to another customer")
-            elif found[3] != r.currency:
-                batch.add(i, "currency", f"invoice '{r.invoice_external_id}' is in {found[3]}, not {r.currency}")
+            elif currency is not None and found[3] != currency:
+                batch.add(i, "currency", f"invoice '{r.invoice_external_id}' is in {found[3]}, not {currency}")
             else:
                 invoice_id = found[1]
         on = r.received_on if isinstance(r, PaymentIn) else r.issued_on
         values.append({"kind": kind, "external_id": r.external_id, "customer_id": customer_id,
-                       "invoice_id": invoice_id, "currency": r.currency, "amount_minor": amount,
+                       "invoice_id": invoice_id, "currency": currency, "amount_minor": amount,
                        "received_on": on})
     batch.raise_if_any(what)
 

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from dunning.cli import app as cli
 from dunning.config import get_settings
 from dunning.db import Database, make_engine
+from dunning.errors import InvalidInput
 from dunning.ledger.csv_import import import_file
 from dunning.ledger.models import Customer, Invoice
 
@@ -81,3 +82,11 @@ def test_the_ibm_sample_imports_through_the_command_line(tmp_path, monkeypatch):
     assert count(db, Customer) == 100
     with db.session() as s:
         assert s.execute(select(func.count()).where(Invoice.paid_on.is_not(None))).scalar() == 2466
+
+
+def test_a_file_that_is_not_csv_text_is_refused_with_a_message(db, clock, tmp_path):
+    path = tmp_path / "picture.csv"
+    path.write_bytes(b"external_id,name\nA,\x89PNG\x00\xff\xfe\n")
+    with pytest.raises(InvalidInput, match="not a CSV file"):
+        import_file(db, clock, path, "customers", mapping={})
+    assert count(db, Customer) == 0
