@@ -25,8 +25,8 @@ from dunning.ledger.schemas import UpsertResult
 CHUNK = 2_000  # well under SQLite's bound-parameter limit
 
 
-def content_hash(values: Iterable[Any]) -> str:
-    return hashlib.blake2b(repr(tuple(values)).encode(), digest_size=16).hexdigest()
+def content_hash(values: tuple) -> str:
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -135,6 +135,8 @@ def _column(rows: list[dict[str, Any]], name: str, literals: dict[str, Any], con
         return values
     if isinstance(sample, datetime) and all(v is sample for v in values):
         return [convert(sample)] * len(values)  # created_at / updated_at: one timestamp per batch
+    if type(sample) is date and convert is _sqlite_value:
+        return [None if v is None else v.isoformat() for v in values]
     return [None if v is None else convert(v) for v in values]
 
 

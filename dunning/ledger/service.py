@@ -87,7 +87,7 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     now = clock.now()
     fields = list(CustomerIn.model_fields)
     for data in values:
-        data["content_hash"] = content_hash(data[f] for f in fields)
+        data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
     return insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS))
 
@@ -140,7 +140,7 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
     hashed = ("external_id", "customer_external_id", "number", "currency", "total_minor",
               "reported_balance_minor", "issued_on", "due_on", "paid_on", "voided")
     for v in values:
-        v["content_hash"] = content_hash(v[f] for f in hashed)
+        v["content_hash"] = content_hash(tuple(map(v.__getitem__, hashed)))
         v["customer_id"] = known[v.pop("customer_external_id")]
         v["balance_minor"] = 0 if v["voided"] else v["reported_balance_minor"]
         v.update(allocated_minor=0, created_at=now, updated_at=now)
@@ -171,6 +171,9 @@ def effective_balance(inv: Invoice) -> int:
 
 
 # --- payments and credit notes ---------------------------------------------------------------
+
+PAYMENT_HASHED = ("customer_id", "invoice_id", "currency", "amount_minor", "received_on")
+
 
 def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batch[CreditNoteIn],
                   kind: str) -> UpsertResult:
@@ -209,7 +212,7 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
     lock_rows(session, CUSTOMER, (v["customer_id"] for v in values))
     now = clock.now()
     for v in values:
-        v["content_hash"] = content_hash(v[f] for f in ("customer_id", "invoice_id", "currency", "amount_minor", "received_on"))
+        v["content_hash"] = content_hash(tuple(map(v.__getitem__, PAYMENT_HASHED)))
         v.update(unallocated_minor=v["amount_minor"], created_at=now, updated_at=now)
     existing = lookup(session, Payment.external_id, (v["external_id"] for v in values), Payment.content_hash,
                       Payment.id, where=Payment.kind == kind)
