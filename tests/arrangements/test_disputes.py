@@ -2,7 +2,7 @@
 the team has a task with a deadline; resolving brings the invoice back."""
 from __future__ import annotations
 
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
 from tests.replies.support import day, seed, the_case
 

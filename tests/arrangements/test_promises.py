@@ -8,7 +8,7 @@ from sqlalchemy import select
 from dunning.arrangements.jobs import run_once
 from dunning.audit import AuditEvent
 from tests.builders import payment
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
 from tests.replies.support import day, seed, the_case
 

@@ -8,8 +8,8 @@ from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
-from tests.cases.helpers import cycle, dispatch, messages
-from tests.cases.test_cycle import ADDRESS
+from tests.outbox.support import cycle, dispatch, messages
+from tests.outbox.support import ADDRESS
 
 REGISTERED_NO_APPROVAL = """
 name: default

@@ -8,10 +8,7 @@ from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.outbox.models import Message
 from tests.builders import customer, invoice, payment
-from tests.cases.helpers import cycle, dispatch, messages
-
-ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
-
+from tests.outbox.support import ADDRESS, cycle, dispatch, messages
 
 def seed(client, *, kind="business", invoices=3, due=date(2026, 2, 20)):
     client.post("/v1/customers/bulk", json={"customers": [customer("C1", kind=kind, address=ADDRESS)]})

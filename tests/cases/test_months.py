@@ -12,8 +12,8 @@ from dunning.ledger.models import Customer
 from dunning.outbox.service import decide_approval
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
-from tests.cases.helpers import cycle, dispatch, messages
-from tests.cases.test_cycle import ADDRESS
+from tests.outbox.support import cycle, dispatch, messages
+from tests.outbox.support import ADDRESS
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -8,7 +8,7 @@ from dunning.audit import AuditEvent
 from dunning.contacts import opt_out
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 
 ONE_STEP = """
 name: default

@@ -22,6 +22,18 @@ from dunning.policies import service as policies
 from dunning.tasks.models import Task
 
 ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
+LEEDS = "Unit 4, Riverside Park\nLeeds LS1 4AB\nUnited Kingdom"
+# An email reminder, then a registered letter that waits for a manager's approval.
+REMINDER_THEN_REGISTERED = """
+name: default
+bands: [{name: only}]
+paths:
+  only:
+    steps:
+      - {key: r1, after_days: 1, kind: reminder, channels: [email]}
+      - {key: reg, after_days: 3, kind: registered_letter, channels: [letter], fees: true}
+contact: {business_days_only: false, min_days_between_contacts: 1}
+"""
 
 
 def outbox_settings(settings: Settings, **overrides: Any) -> Settings:

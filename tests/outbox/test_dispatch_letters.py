@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from dunning.outbox.service import decide_approval
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages, seed, use_policy
+from tests.outbox.support import LEEDS, cycle, dispatch, messages, seed, use_policy
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
 
@@ -23,7 +23,6 @@ paths:
       - {key: reg, after_days: 3, kind: registered_letter, channels: [letter], fees: true}
 contact: {business_days_only: false, min_days_between_contacts: 1}
 """
-LEEDS = "Unit 4, Riverside Park\nLeeds LS1 4AB\nUnited Kingdom"
 
 
 def pdf_text(path) -> str:

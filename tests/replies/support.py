@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from dunning.arrangements.jobs import run_once
 from dunning.cases.models import Case
 from tests.builders import customer, invoice
-from tests.cases.helpers import cycle, dispatch
+from tests.outbox.support import cycle, dispatch
 
 SID = "AC" + "1" * 32
 TOKEN = "fake-auth-token"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dunning.arrangements.models import Promise
 from dunning.replies.models import InboundMessage
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
 from tests.replies.support import PHONE, day, seed, text_in, the_case
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from dunning.contacts import OptOut
 from dunning.replies.models import InboundMessage
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.conftest import make_client, new_key
 from tests.outbox.support import tasks
 from tests.replies.support import EMAIL_SECRET, day, mail_in, seed, the_case

@@ -10,7 +10,7 @@ from dunning.arrangements.jobs import run_once
 from dunning.arrangements.models import Dispute, Promise
 from dunning.contacts import OptOut
 from dunning.replies.models import InboundMessage
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
 from tests.replies.support import day, seed, text_in, the_case
 

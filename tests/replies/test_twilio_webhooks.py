@@ -13,7 +13,7 @@ from dunning.arrangements.models import Promise
 from dunning.ledger.models import Customer
 from dunning.outbox.models import Message
 from dunning.replies.models import InboundMessage
-from tests.cases.helpers import cycle, dispatch, messages
+from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
 from tests.replies.support import PUBLIC_URL, SMS_PATH, STATUS_PATH, seed, sign, sms_form, text_in, the_case
 

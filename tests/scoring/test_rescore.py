@@ -19,7 +19,7 @@ from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
 from dunning.scoring.features import scoring_rows, training_rows
 from dunning.scoring.models import Score
-from tests.cases.helpers import cycle
+from tests.outbox.support import cycle
 from tests.scoring.ledger import as_of, push, world
 
 WORLD = world()

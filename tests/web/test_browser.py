@@ -16,7 +16,7 @@ import pytest
 from dunning.app import create_app
 from dunning.policies import service as policies
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages, seed, use_policy
+from tests.outbox.support import REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, use_policy
 from tests.server import serving
 from tests.web.support import PASSWORD, make_user
 
@@ -30,16 +30,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.committed,
               pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")]
 sync_api = pytest.importorskip("playwright.sync_api")
 
-POLICY = """
-name: default
-bands: [{name: only}]
-paths:
-  only:
-    steps:
-      - {key: r1, after_days: 1, kind: reminder, channels: [email]}
-      - {key: reg, after_days: 3, kind: registered_letter, channels: [letter], fees: true}
-contact: {business_days_only: false, min_days_between_contacts: 1}
-"""
+POLICY = REMINDER_THEN_REGISTERED
 
 
 @pytest.fixture

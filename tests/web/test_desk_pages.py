@@ -15,22 +15,12 @@ from dunning.outbox.models import Message
 from dunning.policies import service as policies
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages, seed, tasks, use_policy
+from tests.outbox.support import LEEDS, REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, tasks, use_policy
 from tests.web.support import desk
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
 
-LETTERS = """
-name: default
-bands: [{name: only}]
-paths:
-  only:
-    steps:
-      - {key: r1, after_days: 1, kind: reminder, channels: [email]}
-      - {key: reg, after_days: 3, kind: registered_letter, channels: [letter], fees: true}
-contact: {business_days_only: false, min_days_between_contacts: 1}
-"""
-LEEDS = "Unit 4, Riverside Park\nLeeds LS1 4AB\nUnited Kingdom"
+LETTERS = REMINDER_THEN_REGISTERED
 
 
 @pytest.fixture
