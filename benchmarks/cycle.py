@@ -63,7 +63,7 @@ def main() -> None:
         ("cycle", f"{elapsed:.2f} s: {counts['opened']:,} cases opened, {counts['plan']:,} steps planned, "
                   f"{counts['pass']:,} passed, {counts['wait']:,} waiting"),
         ("next cycle, an hour later", f"{second:.2f} s: {again.counts['plan']:,} planned"),
-        ("steady state, another hour later", f"{steady:.2f} s: nothing changed, nothing re-decided"),
+        ("steady state, another hour later", f"{steady:.2f} s: nothing changed, nothing looked at"),
         ("floor: raw sqlite3 read of the open invoices", f"{floor_s:.2f} s"),
         ("ratio first cycle / floor", f"{elapsed / floor_s:.1f}x  (goal: within 5x)"),
         ("ratio steady state / floor", f"{steady / floor_s:.1f}x"),

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning.audit import AuditEvent
-from dunning.cases import views
+from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
@@ -96,6 +96,13 @@ class Cycle:
 
     def run(self, customer_ids: set[int] | None = None) -> CycleReport:
         self._single_cycle_lock()
+        if customer_ids is None:
+            policies.ensure_default(self.session, self.clock)
+            customer_ids = sweep.due_customers(self.session, self.now,
+                                               self.now.date() + timedelta(days=self._max_lead()))
+            self.report.counts["looked_at"] = len(customer_ids)
+            if not customer_ids:
+                return self.report
         for case, customer, view, policy, risk in self.views(customer_ids):
             fingerprint = digest(view, policy)
             if self._unchanged(case, fingerprint):

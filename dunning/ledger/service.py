@@ -11,6 +11,7 @@ from sqlalchemy import case, literal, select
 from sqlmodel import Session
 
 from dunning.clock import Clock
+from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
@@ -89,7 +90,10 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     for data in values:
         data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
-    return insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS))
+    result = insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS))
+    if result.updated:
+        touch(session, customer_ids(session, (v["external_id"] for v in values)).values())
+    return result
 
 
 def customer_ids(session: Session, external_ids) -> dict[str, int]:
@@ -144,7 +148,9 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
         v["customer_id"] = known[v.pop("customer_external_id")]
         v["balance_minor"] = 0 if v["voided"] else v["reported_balance_minor"]
         v.update(allocated_minor=0, created_at=now, updated_at=now)
-    return insert_or_update(session, INVOICE, values, update=_invoice_update, insert_only=["allocated_minor"])
+    result = insert_or_update(session, INVOICE, values, update=_invoice_update, insert_only=["allocated_minor"])
+    touch(session, {v["customer_id"] for v in values})  # the next cycle looks at these accounts
+    return result
 
 
 def _invoice_update(stmt) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Which cases a cycle must look at: the sweep narrows, the engine decides.
+
+A case is looked at when something it depends on may have changed since it was last decided:
+- it was never decided, or not yet today (every case is decided afresh once a day, so nothing a
+  writer forgot to mark can hold a case back for longer than that);
+- its own wake-up time (the engine's next_check_at: a due date, the end of a pause) has come;
+- a writer marked it (decided_at set to NULL): every ORM change to a case, a customer, an invoice,
+  a dispute or an opt-out does so through the events below, and bulk writers call `touch`;
+- one of its messages moved (sent, failed, approved...), a newer score arrived, or a policy was
+  saved since;
+- or it does not exist yet: an account with money coming due and no open case.
+Marking is conservative: a case looked at for nothing is decided on the same digest and skipped.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import event, exists, func, or_, select, update
+from sqlmodel import Session
+
+from dunning.arrangements.models import Dispute
+from dunning.cases.models import CLOSED, Case
+from dunning.contacts import OptOut
+from dunning.ledger.bulk import chunks
+from dunning.ledger.models import Customer, Invoice
+from dunning.outbox.models import Message
+from dunning.policies.models import PolicyVersion
+from dunning.scoring.models import Score
+
+CASE = Case.__table__
+
+
+def touch(session: Session, customer_ids: Iterable[int]) -> None:
+    """The next cycle looks at these customers' cases again."""
+    ids = sorted(set(customer_ids))
+    for part in chunks(ids):
+        session.execute(update(CASE).where(CASE.c.customer_id.in_(part), CASE.c.decided_at.is_not(None))
+                        .values(decided_at=None).execution_options(synchronize_session=False))
+
+
+def _touch_on(connection, customer_id: int | None) -> None:
+    if customer_id is not None:
+        connection.execute(update(CASE).where(CASE.c.customer_id == customer_id, CASE.c.decided_at.is_not(None))
+                           .values(decided_at=None))
+
+
+@event.listens_for(Case, "before_update")
+def _case_changed(_mapper, _connection, case: Case) -> None:
+    # an ORM write is never the cycle's own (it writes with Core): a pause, a resume, a rewind
+    case.decided_at = None
+
+
+for _model, _column in ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "customer_id"),
+                        (OptOut, "customer_id")):
+    for _when in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _when, lambda _m, connection, target, _c=_column: _touch_on(connection, getattr(target, _c)))
+
+
+def due_customers(session: Session, now: datetime, horizon) -> set[int]:
+    """Customers with a case to look at (see the module's docstring)."""
+    start_of_day = datetime.combine(now.date(), time(0), now.tzinfo)
+    newest_policy = session.execute(select(func.max(PolicyVersion.created_at))).scalar()
+    stale = or_(Case.decided_at.is_(None), Case.decided_at < start_of_day, Case.next_check_at <= now,
+                # at or after: with a frozen clock (a replay, a test) both can be the same instant
+                exists().where(Message.case_id == Case.id, Message.updated_at >= Case.decided_at),
+                exists().where(Score.customer_id == Case.customer_id, Score.scored_at >= Case.decided_at))
+    if newest_policy is not None:
+        stale = or_(stale, Case.decided_at <= newest_policy)
+    ids = set(session.connection().execute(select(Case.customer_id).where(Case.state != CLOSED, stale)).scalars())
+    # accounts owing soon with no open case: new, or a closed case to reopen
+    has_case = exists().where(Case.customer_id == Invoice.customer_id, Case.currency == Invoice.currency,
+                              Case.state != CLOSED)
+    ids.update(session.connection().execute(
+        select(Invoice.customer_id).where(Invoice.balance_minor > 0, Invoice.voided.is_(False),
+                                          Invoice.due_on <= horizon, ~has_case).distinct()).scalars())
+    return ids
