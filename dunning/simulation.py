@@ -45,6 +45,7 @@ Everyone
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -148,6 +149,11 @@ def generate_portfolio(
     return Portfolio(customers, invoices, events, start, end)
 
 
+def _ascii(text: str) -> str:
+    # "chloé" -> "chloe": plenty of mail servers still refuse non-ASCII addresses (no SMTPUTF8)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _pick(rng, options: dict[str, float], n: int) -> np.ndarray:
     keys = np.array(list(options))
     p = np.array(list(options.values()), dtype=np.float64)
@@ -191,7 +197,7 @@ def _customers(rng, n: int, d0: int, d1: int, payer_types: dict[str, float]):
         for f, l, t, c, b in zip(first, last, trade, country, business)
     ]
     email = [
-        f"{'accounts' if b else f.lower()}.{i}@{dom}"
+        f"{'accounts' if b else _ascii(f.lower())}.{i}@{dom}"
         for i, (f, b, dom) in enumerate(zip(first, business, domain))
     ]
 
