@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     bootstrap_api_key: str | None = None
     embedded_worker: bool = True
     demo: bool = False  # load the demo portfolio at `serve` start-up when the database has no customers
-    max_batch: int = Field(10_000, ge=1)
 
     # scheduler
     cycle_interval_seconds: int = Field(300, ge=1)
