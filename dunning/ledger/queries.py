@@ -32,10 +32,10 @@ def decode_cursor(cursor: str | None) -> int:
     return value
 
 
-def _page(rows, limit, to_out) -> Page:
-    more = len(rows) > limit
+def _page(rows, limit, to_out, last_id=lambda row: row.id) -> Page:
+    more = len(rows) > limit  # one row more than asked for says there is a next page
     rows = rows[:limit]
-    return Page(items=[to_out(r) for r in rows], next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
+    return Page(items=[to_out(r) for r in rows], next_cursor=encode_cursor(last_id(rows[-1])) if more and rows else None)
 
 
 def customer_out(c: Customer) -> CustomerOut:
@@ -92,10 +92,7 @@ def list_invoices(session: Session, *, today: date, limit: int, cursor: str | No
     elif overdue is False:
         stmt = stmt.where(~and_(OPEN, Invoice.due_on < today))
     rows = session.execute(stmt.order_by(Invoice.id).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=[invoice_out(inv, ext, today) for inv, ext in rows],
-                next_cursor=encode_cursor(rows[-1][0].id) if more and rows else None)
+    return _page(rows, limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
 
 
 BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")
