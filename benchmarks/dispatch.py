@@ -77,8 +77,8 @@ def plan(db: Database, clock: FrozenClock, settings: Settings) -> None:
                 for i in range(MESSAGES) for k in range(1 + i % 3)]
     with db.session() as session:
         policies.save(session, clock, "default", ONE_REMINDER, "benchmark")
-        ledger.push_customers(session, clock, Batch.of(customers))
-        ledger.push_invoices(session, clock, Batch.of(invoices))
+        ledger.push_customers(session, clock, Batch.of(CustomerIn, customers))
+        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, invoices))
     with db.session() as session:
         result = run_cycle(session, clock, settings)
     assert result.counts["plan"] == MESSAGES, result.counts

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import event, exists, func, or_, select, update
+from sqlalchemy import bindparam, event, exists, func, or_, select, update
 from sqlmodel import Session
 
 from dunning.arrangements.models import Dispute
@@ -34,9 +34,10 @@ CASE = Case.__table__
 def touch(session: Session, customer_ids: Iterable[int]) -> None:
     """The next cycle looks at these customers' cases again."""
     ids = sorted(set(customer_ids))
+    stmt = (update(CASE).where(CASE.c.customer_id.in_(bindparam("ids", expanding=True)), CASE.c.decided_at.is_not(None))
+            .values(decided_at=None).execution_options(synchronize_session=False))
     for part in chunks(ids):
-        session.execute(update(CASE).where(CASE.c.customer_id.in_(part), CASE.c.decided_at.is_not(None))
-                        .values(decided_at=None).execution_options(synchronize_session=False))
+        session.execute(stmt, {"ids": part})
 
 
 def _touch_on(connection, customer_id: int | None) -> None:

@@ -98,10 +98,10 @@ def load_demo(db: Database, clock: Clock, settings: Settings, *, customers: int 
 
 def push_portfolio(session: Session, clock: Clock, portfolio: Portfolio, *, seed: int = 0) -> int:
     """The portfolio through the ledger's own validation and upsert, as an accounting system pushes it."""
-    ledger.push_customers(session, clock, Batch.of(_customers(portfolio.customers, seed)))
+    ledger.push_customers(session, clock, Batch.of(CustomerIn, _customers(portfolio.customers, seed)))
     invoices = _invoices(portfolio.invoice_records())
     for start in range(0, len(invoices), CHUNK):
-        ledger.push_invoices(session, clock, Batch.of(invoices[start:start + CHUNK]))
+        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, invoices[start:start + CHUNK]))
     return len(invoices)
 
 

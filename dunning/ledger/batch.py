@@ -11,24 +11,29 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from dunning.errors import InvalidInput, TooLarge, row_error
 from dunning.ledger.schemas import MAX_BATCH
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
 
 
 @lru_cache
-def _list_of(model: type[BaseModel]) -> TypeAdapter:
-    return TypeAdapter(list[model])
+def _one(row_type: type) -> TypeAdapter:
+    return TypeAdapter(row_type)
 
 
 @lru_cache
-def _wrapped(key: str, model: type[BaseModel]) -> TypeAdapter:
+def _list_of(row_type: type) -> TypeAdapter:
+    return TypeAdapter(list[row_type])
+
+
+@lru_cache
+def _wrapped(key: str, row_type: type) -> TypeAdapter:
     """{key: [rows]} with nothing else, up to the batch limit: validated straight from the bytes."""
     wrapper = create_model(f"{key}_batch", __config__=ConfigDict(extra="forbid"),
-                           **{key: (list[model], Field(max_length=MAX_BATCH))})
+                           **{key: (list[row_type], Field(max_length=MAX_BATCH))})
     return TypeAdapter(wrapper)
 
 
@@ -38,21 +43,22 @@ class Batch(Generic[M]):
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, models: Sequence[M]) -> "Batch[M]":
-        return cls(list(enumerate(models)))
+    def of(cls, row_type: type[M], rows: Sequence[dict[str, Any]]) -> "Batch[M]":
+        """Rows built in code (the demo, tests): validated like pushed ones."""
+        return cls.validate(list(enumerate(rows)), row_type)
 
     @classmethod
-    def validate(cls, rows: Sequence[tuple[int, Any]], model: type[M]) -> "Batch[M]":
+    def validate(cls, rows: Sequence[tuple[int, Any]], row_type: type[M]) -> "Batch[M]":
         batch: Batch[M] = cls([])
         try:  # the fast path: the whole list at once
-            models = _list_of(model).validate_python([r for _, r in rows])
-            batch.items = [(i, m) for (i, _), m in zip(rows, models)]
+            valid = _list_of(row_type).validate_python([r for _, r in rows])
+            batch.items = [(i, m) for (i, _), m in zip(rows, valid)]
             return batch
         except ValidationError:
             pass
         for index, row in rows:
             try:
-                batch.items.append((index, model.model_validate(row)))
+                batch.items.append((index, _one(row_type).validate_python(row)))
             except ValidationError as e:
                 for err in e.errors():
                     where = ".".join(map(str, err["loc"])) or "row"
@@ -61,11 +67,11 @@ class Batch(Generic[M]):
         return batch
 
     @classmethod
-    def parse(cls, raw: bytes, key: str, model: type[M]) -> "Batch[M]":
+    def parse(cls, raw: bytes, key: str, row_type: type[M]) -> "Batch[M]":
         # JSON can only carry a NUL character escaped, so a body without the escape has none
         nul = b"\\u0000" in raw
         try:  # the fast path: a good batch never becomes Python dicts
-            batch = cls(list(enumerate(getattr(_wrapped(key, model).validate_json(raw), key))))
+            batch = cls(list(enumerate(getattr(_wrapped(key, row_type).validate_json(raw), key))))
             return batch.refuse_nul() if nul else batch
         except ValidationError:
             pass  # parse again slowly, to say exactly what is wrong with which row
@@ -84,13 +90,13 @@ class Batch(Generic[M]):
         if len(rows) > MAX_BATCH:
             raise TooLarge(f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; "
                            "split it into several requests")
-        batch = cls.validate(list(enumerate(rows)), model)
+        batch = cls.validate(list(enumerate(rows)), row_type)
         return batch.refuse_nul() if nul else batch
 
     def refuse_nul(self) -> "Batch[M]":
         """Text a database cannot store (PostgreSQL refuses NUL) is a row error, not a crash later."""
         for index, row in self.items:
-            for name, value in row:
+            for name, value in row.items():
                 values = value if isinstance(value, list) else [value]
                 if any(isinstance(v, str) and "\x00" in v for v in values):
                     self.add(index, name, "must not contain NUL characters")

@@ -12,18 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.errors import InvalidInput
 from dunning.ledger import service
 from dunning.ledger.batch import Batch
-from dunning.ledger.schemas import CustomerIn, InvoiceIn, UpsertResult
+from dunning.ledger.schemas import CustomerIn, InvoiceIn, UpsertResult, fields_of
 
 CHUNK = 5_000
 DATE_FIELDS = {"issued_on", "due_on", "paid_on"}
-KINDS: dict[str, type[BaseModel]] = {"customers": CustomerIn, "invoices": InvoiceIn}
+KINDS: dict[str, type] = {"customers": CustomerIn, "invoices": InvoiceIn}
 
 
 @dataclass
@@ -47,7 +45,7 @@ def parse_map(text: str | None) -> dict[str, str]:
 
 def _rows(path: Path, kind: str, mapping: dict[str, str], date_format: str | None,
           defaults: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    fields = KINDS[kind].model_fields
+    fields = fields_of(KINDS[kind])
     unknown = set(mapping) - set(fields)
     if unknown:
         raise InvalidInput(f"--map names unknown fields: {', '.join(sorted(unknown))}")
@@ -94,9 +92,10 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
             chunk = rows[start:start + CHUNK]
             batch = Batch.validate(chunk, KINDS[kind]).refuse_nul()
             for line, item in batch.items:  # duplicates across chunks; within one, the service finds them
-                if item.external_id in seen and seen[item.external_id] < chunk[0][0]:
-                    batch.add(line, "external_id", f"'{item.external_id}' is already on line {seen[item.external_id]}")
-                seen.setdefault(item.external_id, line)
+                key = item["external_id"]
+                if key in seen and seen[key] < chunk[0][0]:
+                    batch.add(line, "external_id", f"'{key}' is already on line {seen[key]}")
+                seen.setdefault(key, line)
             try:
                 if kind == "customers":
                     result = service.push_customers(session, clock, batch)

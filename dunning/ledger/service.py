@@ -15,7 +15,7 @@ from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
-from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult
+from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
 from dunning.money import check_currency, to_minor
 
 CUSTOMER = Customer.__table__
@@ -26,10 +26,11 @@ PAYMENT = Payment.__table__
 def _duplicates(batch: Batch) -> None:
     first: dict[str, int] = {}
     for i, row in batch.items:
-        if row.external_id in first:
-            batch.add(i, "external_id", f"'{row.external_id}' appears twice in this batch (rows {first[row.external_id]} and {i})")
+        key = row["external_id"]
+        if key in first:
+            batch.add(i, "external_id", f"'{key}' appears twice in this batch (rows {first[key]} and {i})")
         else:
-            first[row.external_id] = i
+            first[key] = i
 
 
 def _currency(batch: Batch, index: int, code: str) -> str | None:
@@ -73,20 +74,19 @@ def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> 
     _duplicates(batch)
     values = []
     for i, r in batch.items:
-        data = r.model_dump()
-        if r.phone:
+        if r["phone"]:
             try:
-                data["phone"] = normalise_phone(r.phone, r.country)
+                r["phone"] = normalise_phone(r["phone"], r["country"])
             except ValueError as e:
                 batch.add(i, "phone", str(e))
-        values.append(data)
+        values.append(r)
     batch.raise_if_any("customers")
     return _write_customers(session, clock, values)
 
 
 def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]]) -> UpsertResult:
     now = clock.now()
-    fields = list(CustomerIn.model_fields)
+    fields = fields_of(CustomerIn)
     for data in values:
         data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
@@ -105,33 +105,32 @@ def customer_ids(session: Session, external_ids) -> dict[str, int]:
 def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
                   create_customers: bool = False) -> UpsertResult:
     _duplicates(batch)
-    rows = [r for _, r in batch.items]
-    known = customer_ids(session, (r.customer_external_id for r in rows))
-    missing = {r.customer_external_id for r in rows} - known.keys()
+    known = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
+    missing = {r["customer_external_id"] for _, r in batch.items} - known.keys()
     values = []
     for i, r in batch.items:
-        currency = _currency(batch, i, r.currency)
+        currency = _currency(batch, i, r["currency"])
         total = balance = None
         if currency is not None:
-            total = _minor(batch, i, "total", r.total, currency)
-            balance = None if r.balance is None else _minor(batch, i, "balance", r.balance, currency)
-        if r.due_on < r.issued_on:
-            batch.add(i, "due_on", f"due date {r.due_on} is before the issue date {r.issued_on}")
+            total = _minor(batch, i, "total", r["total"], currency)
+            balance = None if r["balance"] is None else _minor(batch, i, "balance", r["balance"], currency)
+        if r["due_on"] < r["issued_on"]:
+            batch.add(i, "due_on", f"due date {r['due_on']} is before the issue date {r['issued_on']}")
         if total is not None and balance is not None and balance > total:
             batch.add(i, "balance", "balance is larger than the invoice total")
-        if r.paid_on is not None and balance:
+        if r["paid_on"] is not None and balance:
             batch.add(i, "balance", "an invoice with paid_on has nothing open: balance must be 0 or omitted")
-        if r.customer_external_id in missing and not create_customers:
+        if r["customer_external_id"] in missing and not create_customers:
             batch.add(i, "customer_external_id",
-                       f"unknown customer '{r.customer_external_id}': push it to /v1/customers/bulk first")
+                       f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first")
         if total is None:
             continue
         if balance is None:
-            balance = 0 if r.paid_on is not None else total
+            balance = 0 if r["paid_on"] is not None else total
         values.append({
-            "external_id": r.external_id, "customer_external_id": r.customer_external_id, "number": r.number,
-            "currency": currency, "total_minor": total, "reported_balance_minor": balance,
-            "issued_on": r.issued_on, "due_on": r.due_on, "paid_on": r.paid_on, "voided": r.voided,
+            "external_id": r["external_id"], "customer_external_id": r["customer_external_id"],
+            "number": r["number"], "currency": currency, "total_minor": total, "reported_balance_minor": balance,
+            "issued_on": r["issued_on"], "due_on": r["due_on"], "paid_on": r["paid_on"], "voided": r["voided"],
         })
     batch.raise_if_any("invoices")
     if missing:
@@ -185,34 +184,34 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
                   kind: str) -> UpsertResult:
     what = "payments" if kind == "payment" else "credit notes"
     _duplicates(batch)
-    rows = [r for _, r in batch.items]
-    customers = customer_ids(session, (r.customer_external_id for r in rows))
-    invoices = lookup(session, Invoice.external_id, (r.invoice_external_id for r in rows if r.invoice_external_id),
+    customers = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
+    invoices = lookup(session, Invoice.external_id,
+                      (r["invoice_external_id"] for _, r in batch.items if r["invoice_external_id"]),
                       Invoice.id, Invoice.customer_id, Invoice.currency)
+    dated = "received_on" if kind == "payment" else "issued_on"
     values = []
     for i, r in batch.items:
-        currency = _currency(batch, i, r.currency)
-        amount = None if currency is None else _minor(batch, i, "amount", r.amount, currency)
+        currency = _currency(batch, i, r["currency"])
+        amount = None if currency is None else _minor(batch, i, "amount", r["amount"], currency)
         if amount == 0:
             batch.add(i, "amount", "must be more than zero")
-        customer_id = customers.get(r.customer_external_id)
+        customer_id = customers.get(r["customer_external_id"])
         if customer_id is None:
-            batch.add(i, "customer_external_id", f"unknown customer '{r.customer_external_id}'")
+            batch.add(i, "customer_external_id", f"unknown customer '{r['customer_external_id']}'")
         invoice_id = None
-        if r.invoice_external_id:
-            found = invoices.get(r.invoice_external_id)
+        if invoice := r["invoice_external_id"]:
+            found = invoices.get(invoice)
             if found is None:
-                batch.add(i, "invoice_external_id", f"unknown invoice '{r.invoice_external_id}'")
+                batch.add(i, "invoice_external_id", f"unknown invoice '{invoice}'")
             elif customer_id is not None and found[2] != customer_id:
-                batch.add(i, "invoice_external_id", f"invoice '{r.invoice_external_id}' belongs to another customer")
+                batch.add(i, "invoice_external_id", f"invoice '{invoice}' belongs to another customer")
             elif currency is not None and found[3] != currency:
-                batch.add(i, "currency", f"invoice '{r.invoice_external_id}' is in {found[3]}, not {currency}")
+                batch.add(i, "currency", f"invoice '{invoice}' is in {found[3]}, not {currency}")
             else:
                 invoice_id = found[1]
-        on = r.received_on if isinstance(r, PaymentIn) else r.issued_on
-        values.append({"kind": kind, "external_id": r.external_id, "customer_id": customer_id,
+        values.append({"kind": kind, "external_id": r["external_id"], "customer_id": customer_id,
                        "invoice_id": invoice_id, "currency": currency, "amount_minor": amount,
-                       "received_on": on})
+                       "received_on": r[dated]})
     batch.raise_if_any(what)
 
     lock_rows(session, CUSTOMER, (v["customer_id"] for v in values))

@@ -50,8 +50,8 @@ def smtp(port: int) -> dict[str, Any]:
 def seed(db, clock, customers: list[dict], invoices: list[dict]) -> dict[str, int]:
     """Customers and invoices as an accounting system pushes them; returns external id -> customer id."""
     with db.session() as session:
-        ledger.push_customers(session, clock, Batch.of([CustomerIn(**c) for c in customers]))
-        ledger.push_invoices(session, clock, Batch.of([InvoiceIn(**i) for i in invoices]))
+        ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**c) for c in customers]))
+        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, [InvoiceIn(**i) for i in invoices]))
         return ledger.customer_ids(session, [c["external_id"] for c in customers])
 
 

@@ -67,8 +67,8 @@ def test_arrangements_run_breaks_an_overdue_promise_once(database):
     clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
     with database.session() as s:
         policies.ensure_default(s, clock)  # what the service's start-up does
-        ledger.push_customers(s, clock, Batch.of([CustomerIn(**customer("C1"))]))
-        ledger.push_invoices(s, clock, Batch.of([InvoiceIn(**invoice("I1"))]))
+        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
+        ledger.push_invoices(s, clock, Batch.of(InvoiceIn, [InvoiceIn(**invoice("I1"))]))
         c1 = s.execute(select(Customer)).scalar_one()
         promises.record(s, clock, customer=c1, currency="EUR", promised_on=date(2026, 3, 6), amount_minor=None,
                         source="desk", actor="test")

@@ -24,8 +24,8 @@ def invoice(ext, total, currency="EUR", **over) -> InvoiceIn:
 
 
 def seed(session, clock):
-    ledger.push_customers(session, clock, Batch.of([CustomerIn(external_id="C1", name="One")]))
-    ledger.push_invoices(session, clock, Batch.of([
+    ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
+    ledger.push_invoices(session, clock, Batch.of(InvoiceIn, [
         invoice("paid", "120.50", paid_on=date(2026, 2, 20)),
         invoice("open", "80.00"),
         invoice("part", "100.00", balance="30.00"),

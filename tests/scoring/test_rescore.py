@@ -111,8 +111,8 @@ def customer_with_two_accounts(db, clock):
         rows.append(InvoiceIn(external_id=f"open-{cur}", customer_external_id="C1", number=f"O-{cur}", currency=cur,
                               total="100.00", issued_on=date(2026, 1, 5), due_on=date(2026, 2, 4)))
     with db.session() as s:
-        ledger.push_customers(s, clock, Batch.of([CustomerIn(external_id="C1", name="One")]))
-        ledger.push_invoices(s, clock, Batch.of(rows))
+        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
+        ledger.push_invoices(s, clock, Batch.of(InvoiceIn, rows))
         return s.execute(select(Customer.id)).scalar_one()
 
 
@@ -135,7 +135,7 @@ def add_score(db, cid: int, p: float, at: datetime, version: str = "v1") -> None
 def test_risks_read_the_newest_score_and_fall_back_to_the_baseline(db, clock, settings):
     cid = customer_with_two_accounts(db, clock)
     with db.session() as s:
-        ledger.push_customers(s, clock, Batch.of([CustomerIn(external_id="C2", name="Two")]))
+        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C2", name="Two")]))
         never = s.execute(select(Customer.id).where(Customer.external_id == "C2")).scalar_one()
     now = clock.now()
     add_score(db, cid, 0.3, now - timedelta(days=2))

@@ -77,7 +77,7 @@ def test_overview_figures_from_a_small_ledger(db, clock):
         invoice("E", "K1", total="250.00", issued_on="2025-10-01", due=date(2025, 10, 31), paid_on="2026-02-05")])
     now = clock.now()
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of([
+        ledger.push_payments(session, clock, Batch.of(PaymentIn, [
             PaymentIn(**payment("PA", "K1", "400.00", invoice_external_id="A", received_on="2026-02-10")),
             PaymentIn(**payment("PB", "K1", "300.00", invoice_external_id="B", received_on="2026-02-15"))]), "payment")
         for status in ("kept", "kept", "kept", "broken", "open"):
