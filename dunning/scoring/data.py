@@ -33,6 +33,7 @@ from dunning.money import exponent
 from dunning.replies.models import InboundMessage
 
 COLUMNS = ["invoice_id", "customer_id", "issued_on", "due_on", "paid_on", "total_minor", "open_minor", "currency"]
+ROW = np.dtype([(name, "U3" if name == "currency" else np.int64) for name in COLUMNS])  # dates as day numbers
 
 
 @dataclass
@@ -60,23 +61,24 @@ def load_invoices(session: Session) -> pd.DataFrame:
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    table = np.array(rows, dtype=object).reshape(len(rows), len(COLUMNS))
-    raw = {name: table[:, i] for i, name in enumerate(COLUMNS)}
+    # Straight into typed columns: numpy converts the tuples in C, where an object array first
+    # and a conversion per column after cost twice as much.
+    raw = np.array(rows, dtype=ROW)
     currency = pd.Series(raw["currency"], dtype=object)
-    total = raw["total_minor"].astype(np.int64)
+    total = raw["total_minor"]
     # Major units, whatever the currency's decimals: the model's amount features compare like with like.
     # Divided, not multiplied by 0.01: the quotient is the double nearest the decimal amount.
     scale = currency.map({c: 10.0 ** exponent(c) for c in pd.unique(currency)}).to_numpy(np.float64)
     return pd.DataFrame({
-        "customer_id": raw["customer_id"].astype(np.int64),
-        "invoice_id": raw["invoice_id"].astype(np.int64),
+        "customer_id": raw["customer_id"],
+        "invoice_id": raw["invoice_id"],
         "issued_on": _dates(raw["issued_on"]),
         "due_on": _dates(raw["due_on"]),
         "paid_on": _dates(raw["paid_on"]),
         "amount": total / scale if len(total) else total.astype(np.float64),
         "currency": currency,
         "total_minor": total,
-        "open_minor": raw["open_minor"].astype(np.int64),
+        "open_minor": raw["open_minor"],
     })
 
 
@@ -92,7 +94,7 @@ def _epoch_days(column, conn):
 
 
 def _dates(days: np.ndarray) -> np.ndarray:
-    days = days.astype(np.int64)
+    days = np.asarray(days, dtype=np.int64)
     out = days.astype("datetime64[D]").astype("datetime64[ns]")
     out[days == _NO_DATE] = np.datetime64("NaT")
     return out

@@ -30,7 +30,7 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from dunning.scoring import reasons as reason_text
+from dunning.scoring import reasons as reason_text, shap
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import FEATURES, training_rows
 
@@ -108,18 +108,18 @@ class TrainedModel:
         """Per-row, per-feature SHAP contributions to the margin (bias column dropped)."""
         if len(X) == 0:
             return np.zeros((0, len(self.features)))
-        dm = xgb.DMatrix(self._matrix(X), feature_names=self.features)
-        return self.booster.predict(dm, pred_contribs=True)[:, :-1]
+        return shap.contributions(self.booster, self._matrix(X), self.features)
 
     def explain(self, X: pd.DataFrame, top: int = 3, min_contribution: float = 0.01) -> list[list[tuple[str, float]]]:
         """Up to `top` features pushing each row towards "late", strongest first. Pushes smaller
         than `min_contribution` (in log-odds) are noise, not reasons, and are left out."""
         contrib = self.contributions(X)
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
-        return [
-            [(self.features[i], float(row[i])) for i in idx if row[i] > min_contribution]
-            for row, idx in zip(contrib, order)
-        ]
+        weights = np.take_along_axis(contrib, order, axis=1)
+        names = np.array(self.features, dtype=object)[order]
+        # as Python lists: indexing numpy row by row costs more than the whole sort
+        return [[(name, weight) for name, weight in zip(row_names, row_weights) if weight > min_contribution]
+                for row_names, row_weights in zip(names.tolist(), weights.tolist())]
 
     def reasons(self, X: pd.DataFrame, top: int = 3) -> list[list[str]]:
         late_days = int(self.metadata.get("late_days", 15))

@@ -24,6 +24,10 @@ _HISTORY = {
 }
 
 
+# What a sentence reads besides its own feature.
+CONTEXT = {"n_settled", "recent_late_rate", "recent_days_late"}
+
+
 def _n(x: float) -> int:
     return int(round(x))
 
@@ -120,8 +124,16 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
 
 def describe(X: pd.DataFrame, explanations: list[list[tuple[str, float]]], late_days: int = 15) -> list[list[str]]:
     """Sentences for each row's explanation (as from TrainedModel.explain), duplicates merged."""
+    used = {feature for expl in explanations for feature, _ in expl}
+    # Each row as a small dict of what its sentences read: a whole record per row (to_dict) cost
+    # more than all the sentences.
+    values = {name: X[name].tolist() for name in X.columns if name in used or name in CONTEXT}
+    context = [name for name in CONTEXT if name in values]
     out = []
-    for row, expl in zip(X.to_dict("records"), explanations):
+    for i, expl in enumerate(explanations):
+        row = {name: values[name][i] for name in context}
+        for feature, _weight in expl:
+            row[feature] = values[feature][i]
         seen: list[str] = []
         for feature, _weight in expl:
             text = sentence(feature, row, late_days)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, func, insert, select
 from sqlmodel import Session
 
-from dunning.ledger.bulk import chunks, executemany
+from dunning.ledger.bulk import executemany
 from dunning.scoring.models import Score
 
 FEW = 1_000  # up to this many customers are asked for by id; more, and reading all newest rows is cheaper
@@ -66,7 +66,7 @@ def append(session: Session, scores: list[StoredScore]) -> int:
          "model_version": s.model_version, "reasons": list(s.reasons), "open_invoices": s.open_invoices,
          "scored_at": s.scored_at}
         for s in scores if s.customer_id not in before or not s.same_as(before[s.customer_id])]
-    for part in chunks(rows):
-        executemany(session, insert(Score.__table__), list(part))
+    if rows:
+        executemany(session, insert(Score.__table__), rows)  # one statement, compiled once
     session.flush()
     return len(rows)
