@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import bindparam, event, exists, func, or_, select, update
+from sqlalchemy import event, exists, func, or_, select, update
 from sqlmodel import Session
 
 from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
 from dunning.contacts import OptOut
-from dunning.ledger.bulk import chunks
+from dunning.ledger.bulk import one_of
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import Message
 from dunning.policies.models import PolicyVersion
@@ -34,10 +34,11 @@ CASE = Case.__table__
 def touch(session: Session, customer_ids: Iterable[int]) -> None:
     """The next cycle looks at these customers' cases again."""
     ids = sorted(set(customer_ids))
-    stmt = (update(CASE).where(CASE.c.customer_id.in_(bindparam("ids", expanding=True)), CASE.c.decided_at.is_not(None))
-            .values(decided_at=None).execution_options(synchronize_session=False))
-    for part in chunks(ids):
-        session.execute(stmt, {"ids": part})
+    if not ids:
+        return
+    which = one_of(CASE.c.customer_id, "ids", session.get_bind().dialect.name)
+    session.execute(update(CASE).where(which, CASE.c.decided_at.is_not(None)).values(decided_at=None)
+                    .execution_options(synchronize_session=False), {"ids": ids})
 
 
 def _touch_on(connection, customer_id: int | None) -> None:
