@@ -83,7 +83,7 @@ def _once(path: Path) -> dict:
     from dunning.clock import FrozenClock
     from dunning.db import Database, make_engine
     from dunning.scoring import rescore as scoring
-    from dunning.scoring.jobs import collector_paused
+    from dunning.memory import collector_paused
 
     engine = make_engine(f"sqlite:///{path}")
     db, clock = Database(engine), FrozenClock(NOW)

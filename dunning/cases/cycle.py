@@ -26,6 +26,7 @@ from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.bulk import executemany
+from dunning.memory import collector_paused
 from dunning.outbox.models import AWAITING_APPROVAL, PENDING, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, service as policies
@@ -300,4 +301,5 @@ class Cycle:
 
 
 def run_cycle(session: Session, clock: Clock, settings: Settings, customer_ids: set[int] | None = None) -> CycleReport:
-    return Cycle(session, clock, settings).run(customer_ids)
+    with collector_paused():  # a batch job: see dunning/memory.py
+        return Cycle(session, clock, settings).run(customer_ids)

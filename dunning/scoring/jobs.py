@@ -8,44 +8,15 @@ that finds every score unchanged appends nothing.
 """
 from __future__ import annotations
 
-import gc
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
+from dunning.memory import collector_paused
 from dunning.scoring import rescore as scoring, service
 
 log = logging.getLogger(__name__)
-
-
-_pause_lock = threading.Lock()
-_pauses = 0
-_was_enabled = True
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: a rescore allocates millions of rows, tuples and lists
-    that hold no cycles (reference counting frees them), and the collector, woken again and again
-    by the allocations, walked the whole heap each time: a third of the job. Re-entrant across
-    threads (the embedded worker runs jobs next to the API); the collector resumes after the last."""
-    global _pauses, _was_enabled
-    with _pause_lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
 
 
 def rescore(db: Database, clock: Clock, settings: Settings) -> scoring.RescoreResult:

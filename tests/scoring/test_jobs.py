@@ -38,35 +38,3 @@ def test_the_worker_schedules_a_nightly_rescore_and_a_weekly_retrain(settings, c
         trigger = found[job_id].trigger
         assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "UTC"
         assert expected in repr(trigger), repr(trigger)
-
-
-def test_the_collector_is_paused_inside_a_job_and_resumes_after_the_last_one():
-    import gc
-    import threading
-
-    assert gc.isenabled()
-    inside_thread = threading.Event()
-    release = threading.Event()
-
-    def other_job():
-        with jobs.collector_paused():
-            inside_thread.set()
-            release.wait(5)
-
-    with jobs.collector_paused():
-        assert not gc.isenabled()
-        worker = threading.Thread(target=other_job)
-        worker.start()
-        inside_thread.wait(5)
-    assert not gc.isenabled()  # the other job still runs
-    release.set()
-    worker.join(5)
-    assert gc.isenabled()
-
-    gc.disable()  # a process that turned the collector off keeps it off
-    try:
-        with jobs.collector_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
