@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -22,16 +22,9 @@ from sqlmodel import Session
 
 from dunning.ledger.schemas import UpsertResult
 
-CHUNK = 2_000  # well under SQLite's bound-parameter limit
-
 
 def content_hash(values: tuple) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def lookup(session: Session, column: ColumnElement, keys: Iterable[Any], *extra: ColumnElement,
@@ -171,6 +164,7 @@ def lock_rows(session: Session, table: Table, ids: Iterable[int]) -> None:
     """Serialise writers that touch the same rows (PostgreSQL; SQLite already has one writer)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    ids = sorted(set(ids))  # a fixed order, so two writers can't deadlock on each other
-    for part in chunks(ids):
-        session.execute(select(table.c.id).where(table.c.id.in_(part)).order_by(table.c.id).with_for_update())
+    ids = sorted(set(ids))
+    if ids:  # in id order, so two writers can't deadlock on each other
+        session.execute(select(table.c.id).where(one_of(table.c.id, "ids", "postgresql")).order_by(table.c.id)
+                        .with_for_update(), {"ids": ids})
