@@ -94,12 +94,18 @@ class Batch(Generic[M]):
         return batch.refuse_nul() if nul else batch
 
     def refuse_nul(self) -> "Batch[M]":
-        """Text a database cannot store (PostgreSQL refuses NUL) is a row error, not a crash later."""
+        """Text a database cannot store (PostgreSQL refuses NUL) is a row error, not a crash later.
+        Such rows leave the batch at once: the service looks their keys up before it refuses the
+        batch, and PostgreSQL refuses a NUL even as a query parameter."""
+        clean = []
         for index, row in self.items:
-            for name, value in row.items():
-                values = value if isinstance(value, list) else [value]
-                if any(isinstance(v, str) and "\x00" in v for v in values):
-                    self.add(index, name, "must not contain NUL characters")
+            bad = [name for name, value in row.items()
+                   if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value]))]
+            for name in bad:
+                self.add(index, name, "must not contain NUL characters")
+            if not bad:
+                clean.append((index, row))
+        self.items = clean
         return self
 
     def add(self, index: int, field_name: str, message: str) -> None:

@@ -138,3 +138,15 @@ def test_text_a_database_cannot_store_is_refused_not_crashed_on(client):
     assert r.json()["errors"] == [{"index": 0, "field": "name", "message": "must not contain NUL characters"}]
     assert client.get("/v1/customers/A%00B").status_code == 422
     assert client.get("/v1/invoices", params={"customer": "A\x00"}).status_code == 422
+
+
+@pytest.mark.parametrize("path, key, row", [
+    ("/v1/invoices/bulk", "invoices", invoice("I1", customer_external_id="C\x00")),
+    ("/v1/payments/bulk", "payments", payment("P1", "C\x00", "10.00")),
+])
+def test_a_nul_in_a_key_is_refused_before_any_lookup(client, path, key, row):
+    # the keys are looked up before the batch is refused: PostgreSQL would reject the NUL there
+    client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
+    r = client.post(path, json={key: [row]})
+    assert r.status_code == 422, r.text
+    assert {"index": 0, "field": "customer_external_id", "message": "must not contain NUL characters"} in r.json()["errors"]
