@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from dunning.errors import NotFound
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -81,6 +84,17 @@ class Database:
             raise
         finally:
             session.close()
+
+
+T = TypeVar("T")
+
+
+def get_row(session: Session, model: type[T], row_id: int, what: str) -> T:
+    """The row with this primary key, or NotFound naming it ("no case 12")."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    return row
 
 
 class UTCDateTime(TypeDecorator):

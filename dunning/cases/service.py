@@ -10,6 +10,7 @@ from dunning.cases.models import ACTIVE, PAUSED, Case
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.db import get_row
 from dunning.errors import Conflict, NotFound
 from dunning.ledger.models import Customer
 from dunning.ledger.queries import get_customer
@@ -74,10 +75,7 @@ def update_settings(session: Session, clock: Clock, external_id: str, change: Du
 
 
 def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
+    return get_row(session, Case, case_id, "case")
 
 
 def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until, actor: str) -> Case:

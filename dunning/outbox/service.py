@@ -14,7 +14,8 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.clock import Clock
 from dunning.channels.base import ProviderReceipt, TransportError
-from dunning.errors import Conflict, NotFound
+from dunning.db import get_row
+from dunning.errors import Conflict
 from dunning.ledger.models import Customer
 from dunning.outbox.models import (AWAITING_APPROVAL, CANCELLED, FAILED, IN_DOUBT, PENDING, QUEUED, REJECTED,
                                    SENDING, SENT, Attempt, Message)
@@ -237,10 +238,7 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
 
 
 def get(session: Session, message_id: int) -> Message:
-    message = session.get(Message, message_id)
-    if message is None:
-        raise NotFound(f"no message {message_id}")
-    return message
+    return get_row(session, Message, message_id, "message")
 
 
 def decide_approval(session: Session, clock: Clock, message_id: int, *, approve: bool, actor: str,

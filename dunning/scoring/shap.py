@@ -26,8 +26,9 @@ MAX_SPLITS = 12  # per group of trees: up to 4,096 patterns, still few next to t
 
 def contributions(booster: xgb.Booster, matrix: np.ndarray, features: list[str]) -> np.ndarray:
     """Per-row, per-feature SHAP contributions to the margin (the bias column dropped)."""
-    groups = _groups(booster)
-    if groups is None or len(matrix) < 1_000:  # few rows: the recursion is cheaper than the set-up
+    # few rows: the recursion is cheaper than reading the trees
+    groups = _groups(booster) if len(matrix) >= 1_000 else None
+    if groups is None:
         return booster.predict(xgb.DMatrix(matrix, feature_names=features), pred_contribs=True)[:, :-1]
     rows = len(matrix)
     columns = np.ascontiguousarray(matrix.T)  # one feature's values contiguous: read once per split

@@ -13,7 +13,8 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.errors import Conflict, InvalidInput, NotFound
+from dunning.db import get_row
+from dunning.errors import Conflict, InvalidInput
 from dunning.web.auth import sessions
 from dunning.web.auth.models import ROLES, DeskUser
 
@@ -66,10 +67,7 @@ def by_email(session: Session, email: str) -> DeskUser | None:
 
 
 def get(session: Session, user_id: int) -> DeskUser:
-    user = session.get(DeskUser, user_id)
-    if user is None:
-        raise NotFound(f"no desk user {user_id}")
-    return user
+    return get_row(session, DeskUser, user_id, "desk user")
 
 
 def authenticate(session: Session, clock: Clock, settings: Settings, email: str, password: str) -> DeskUser | None:

@@ -6,16 +6,14 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.clock import Clock
-from dunning.errors import Conflict, InvalidInput, NotFound
+from dunning.db import get_row
+from dunning.errors import Conflict, InvalidInput
 from dunning.tasks.models import Task
 from dunning.web.auth.models import DeskUser
 
 
 def get(session: Session, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
-    return task
+    return get_row(session, Task, task_id, "task")
 
 
 def assign(session: Session, clock: Clock, task_id: int, assignee: str | None, actor: str) -> Task:
