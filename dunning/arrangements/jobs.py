@@ -12,7 +12,7 @@ from collections import Counter
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from dunning.arrangements import payment_checks, plan_progress, promises
+from dunning.arrangements import away, payment_checks, plan_progress, promises
 from dunning.arrangements.models import Promise
 from dunning.cases.cycle import run_cycle
 from dunning.cases.models import Case
@@ -43,7 +43,8 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
             if plan.case_id:
                 resumed.add(plan.case_id)
 
-    for case in promises.end_pauses(session, clock) + payment_checks.end_pauses(session, clock):
+    for case in (promises.end_pauses(session, clock) + payment_checks.end_pauses(session, clock)
+                 + away.end_pauses(session, clock)):
         counts["pause_ended"] += 1
         resumed.add(case.id)
     session.flush()

@@ -15,7 +15,7 @@ from dunning.config import Settings
 from dunning.contacts import opt_out
 from dunning.outbox.models import Message
 from dunning.outbox.service import mark_contact_invalid
-from dunning.replies import matching, service
+from dunning.replies import matching, service, trust
 from dunning.replies.mail import parse_inbound
 from dunning.replies.twilio import FormParams, twiml
 
@@ -49,14 +49,17 @@ def email_signature_ok(settings: Settings, body: bytes, header: str) -> bool:
 def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes) -> dict[str, Any]:
     mail = parse_inbound(raw)
     match = matching.email_sender(session, settings, mail)
+    headers = trust.read_headers(raw)
+    verdict = trust.judge(match.matched_by, headers)
     text = mail.reply_text or _subject_words(mail.subject, match)
     incoming = service.Incoming(channel="email", sender=mail.from_address or "(no sender)",
                                 recipient=next(iter(mail.recipients), None), text=text, raw_text=mail.text,
                                 received_at=clock.now(), provider_id=mail.message_id, subject=mail.subject,
-                                attachments=mail.attachments)
+                                attachments=mail.attachments, trusted=verdict.trusted, untrusted_why=verdict.why,
+                                is_autoreply=headers.is_autoreply)
     handled = service.handle(session, clock, settings, incoming, match)
     row = handled.inbound
-    return {"id": row.id, "duplicate": handled.duplicate, "matched_by": row.matched_by,
+    return {"id": row.id, "duplicate": handled.duplicate, "matched_by": row.matched_by, "trusted": verdict.trusted,
             "customer_id": row.customer_id, "case_id": row.case_id, "intent": row.intent,
             "confidence": row.confidence, "action": row.action, "task_id": row.task_id,
             "promise_id": row.promise_id, "dispute_id": row.dispute_id,

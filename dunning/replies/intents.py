@@ -37,6 +37,10 @@ INTENTS = (
     "opt_in",
     "help",
     "callback_request",
+    "hardship",
+    "out_of_office",
+    "complaint",
+    "question",
     "unknown",
 )
 CHANNELS = ("sms", "email")
@@ -47,11 +51,15 @@ CONFIDENT = 1.0
 # (the confidence is low anyway, so a person decides).
 PRECEDENCE = (
     "opt_out",
+    "out_of_office",
+    "hardship",
     "dispute",
     "already_paid",
     "installment_request",
     "callback_request",
     "promise_to_pay",
+    "complaint",
+    "question",
     "help",
     "opt_in",
 )
@@ -65,7 +73,12 @@ SUBSUMES = {
     "dispute": {"help"},
     "already_paid": {"help"},
     "promise_to_pay": {"help"},
-    "opt_out": {"help"},
+    "opt_out": {"help", "complaint"},
+    # An autoreply's words are a machine's ("for urgent matters call ..."), not the customer's.
+    "out_of_office": set(INTENTS) - {"opt_out", "out_of_office"},
+    "hardship": {"help", "complaint", "question"},
+    "question": {"help"},
+    "complaint": {"help"},
 }
 
 # Caps applied when the reading is incomplete or doubtful. Anything below CONFIDENT goes to a person;
@@ -81,6 +94,10 @@ CAP_SEVERAL_AMOUNTS = 0.9
 CAP_SEVERAL_INVOICES = 0.9
 CAP_HEDGED = 0.8
 CAP_SOFTENED_NEGATION = 0.8
+# "Remove the late fee and I'll pay today": a promise that depends on us is an offer, not a commitment.
+CAP_CONDITIONAL = 0.5
+# "I can only pay 100": part of the debt; a person agrees to it or not.
+CAP_PARTIAL = 0.6
 # Weight of a lexicon's `fallbacks` keywords: a suggestion for the person, never an action.
 FALLBACK_KEYWORD_WEIGHT = 0.5
 # A promise further out than this is more likely a misreading ("15/03" read as next year) than a plan.
@@ -132,6 +149,20 @@ class Understanding:
     amount: Decimal | None = None
     currency: str | None = None
     invoice_number: str | None = None
+    # What a promise depends on, in the customer's words ("remove the late fee"): never acted on.
+    condition: str | None = None
+    # The customer offers part of the debt ("half", "only 100").
+    partial: bool = False
+    # What an installment request asks for, when said: "in 3 instalments", "over 6 months".
+    installments: int | None = None
+    months: int | None = None
+    # An out-of-office reply's return date: the day contact may resume after.
+    return_on: date | None = None
+    # Channels the reply MAY withdraw consent for. Not empty means: stop that channel now, whatever
+    # else the reply says (fail safe); the label may still be another intent.
+    opt_out_channels: tuple[str, ...] = ()
+    # Every other intent that was read, for the person who gets the task.
+    also: tuple[str, ...] = ()
     # Rule ids that fired, "<lang>/<section>/<id>", for the audit trail.
     matched: tuple[str, ...] = ()
     # Why the confidence is below CONFIDENT, in words a person can check.
@@ -150,6 +181,13 @@ class Understanding:
             "amount": str(self.amount) if self.amount is not None else None,
             "currency": self.currency,
             "invoice_number": self.invoice_number,
+            "condition": self.condition,
+            "partial": self.partial,
+            "installments": self.installments,
+            "months": self.months,
+            "return_on": self.return_on.isoformat() if self.return_on else None,
+            "opt_out_channels": list(self.opt_out_channels),
+            "also": list(self.also),
             "matched": list(self.matched),
             "reasons": list(self.reasons),
         }
@@ -207,6 +245,22 @@ class Lexicon:
     amount_regex: re.Pattern[str]
     bare_amounts: tuple[re.Pattern[str], ...]
     invoice_numbers: tuple[re.Pattern[str], ...]
+    opt_out: _OptOutWords
+    conditions: tuple[re.Pattern[str], ...]
+    partial: tuple[re.Pattern[str], ...]
+    installment_counts: tuple[re.Pattern[str], ...]
+    installment_months: tuple[re.Pattern[str], ...]
+    numbers: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _OptOutWords:
+    """How a lexicon recognises a withdrawal of consent beyond its rules (see `opt_out` in en.yaml)."""
+
+    fillers: re.Pattern[str] | None  # words that keep a bare keyword a keyword: "stop svp"
+    revocation: re.Pattern[str] | None  # in an SMS, these words revoke consent wherever they stand
+    not_revocation: tuple[re.Pattern[str], ...]  # phrases that only look like it: "end of the month"
+    channels: dict[str, re.Pattern[str]]  # sms | email | calls | all -> words naming it
 
 
 def available_languages() -> list[str]:
@@ -243,6 +297,9 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         "month": _alternation(months),
         **{name: f"(?:{value})" for name, value in (doc.get("vocab") or {}).items()},
     }
+    # {count}: a small number in digits or words ("3", "three", "trois"), for installment counts.
+    numbers = {normalise(str(word))[0]: int(value) for word, value in (doc.get("numbers") or {}).items()}
+    fragments["count"] = "(?:" + "|".join([r"\d{1,2}", *(re.escape(w) for w in sorted(numbers, key=len, reverse=True))]) + ")"
 
     def compile_(pattern: str, where: str) -> re.Pattern[str]:
         def expand(m: re.Match[str]) -> str:
@@ -321,6 +378,24 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         rf"(?:(?P<pre>{marker_alt})\s?(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s?(?P<post>{marker_alt}))"
     )
 
+    spec = doc.get("opt_out") or {}
+    opt_out_words = _OptOutWords(
+        fillers=compile_(spec["fillers"], "opt_out/fillers") if spec.get("fillers") else None,
+        revocation=compile_(spec["revocation"], "opt_out/revocation") if spec.get("revocation") else None,
+        not_revocation=tuple(compile_(p, "opt_out/not_revocation") for p in spec.get("not_revocation") or []),
+        channels={name: compile_(p, f"opt_out/channels/{name}") for name, p in (spec.get("channels") or {}).items()},
+    )
+    _check(set(opt_out_words.channels) <= {"sms", "email", "calls", "all"}, f"{stem}.yaml opt_out/channels: "
+           "only sms, email, calls, all")
+    conditions = tuple(compile_(p, "conditions") for p in doc.get("conditions") or [])
+    for pattern in conditions:
+        _check("condition" in pattern.groupindex, f"{stem}.yaml conditions: needs (?P<condition>...)")
+    plans = doc.get("installments") or {}
+    counts = tuple(compile_(p, "installments/count") for p in plans.get("count") or [])
+    months_re = tuple(compile_(p, "installments/months") for p in plans.get("months") or [])
+    for pattern in counts + months_re:
+        _check("n" in pattern.groupindex, f"{stem}.yaml installments: needs (?P<n>...)")
+
     bare_amounts = tuple(compile_(p, "bare_amounts") for p in doc.get("bare_amounts") or [])
     invoice_numbers = tuple(compile_(p, "invoice_numbers") for p in doc["invoice_numbers"])
     for pattern in bare_amounts:
@@ -348,6 +423,12 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         amount_regex=amount_regex,
         bare_amounts=bare_amounts,
         invoice_numbers=invoice_numbers,
+        opt_out=opt_out_words,
+        conditions=conditions,
+        partial=tuple(compile_(p, "partial") for p in doc.get("partial") or []),
+        installment_counts=counts,
+        installment_months=months_re,
+        numbers=numbers,
     )
 
 
@@ -437,14 +518,14 @@ def classify(
         for m in pattern.finditer(norm):
             norm = _mask(norm, m.start(), m.end())
 
-    bare = _bare(norm)
-    keyword_intent = lex.keywords.get(channel, {}).get(bare)
+    keyword_intent, bare = _keyword(lex, norm, channel)
     if keyword_intent:
-        return Understanding(
-            keyword_intent, 1.0, matched=(f"{lex.language}/keyword/{channel}/{bare}",)
-        )
+        channels = _named_channels(lex, norm, channel) if keyword_intent == "opt_out" else ()
+        return Understanding(keyword_intent, 1.0, opt_out_channels=channels,
+                             matched=(f"{lex.language}/keyword/{channel}/{bare}",))
 
     scores, matched, softened = _score(lex, norm)
+    opt_out_channels = _withdrawn_channels(lex, norm, channel, scores, matched)
     ranked = sorted(scores, key=lambda i: (-scores[i], PRECEDENCE.index(i)))
     # Nothing recognised is "unknown" at zero confidence; amounts and invoice numbers are still read
     # for the person who gets the task.
@@ -471,11 +552,17 @@ def classify(
         work = _mask(work, m.start(), m.end())
 
     promised: date | None = None
-    if intent == "promise_to_pay":
-        local = received_at.astimezone(ZoneInfo(tz))
+    return_on: date | None = None
+    local = received_at.astimezone(ZoneInfo(tz))
+    if "promise_to_pay" in ranked:
+        # Read for a runner-up promise too: the person who gets the task starts from its date.
         hits, work = _find_dates(lex, work, text, index, local)
         matched.extend(f"{lex.language}/dates/{h.rule}" for h in hits)
-        promised = _judge_dates(hits, local.date(), caps, reasons)
+        promised = _judge_dates(hits, local.date(), caps if intent == "promise_to_pay" else [], reasons)
+    elif intent == "out_of_office":
+        hits, work = _find_dates(lex, work, text, index, local)
+        matched.extend(f"{lex.language}/dates/{h.rule}" for h in hits)
+        return_on = _return_date(hits, local.date())
 
     if not amounts:
         amounts = _find_bare_amounts(lex, work, currency)
@@ -494,9 +581,26 @@ def classify(
         if hedges:
             caps.append(CAP_HEDGED)
             reasons.append("hedged: " + ", ".join(repr(h) for h in hedges))
+    condition = partial = None
+    if "promise_to_pay" in ranked:
+        condition = _condition(lex, norm, text, index)
+        if condition:
+            caps.append(CAP_CONDITIONAL)
+            reasons.append(f"on a condition: {condition!r}")
+        partial = next((m.group(0) for m in (p.search(norm) for p in lex.partial) if m), None)
+        if partial:
+            caps.append(CAP_PARTIAL)
+            reasons.append(f"part of the debt: {partial!r}")
+    installments = months = None
+    if intent in ("installment_request", "hardship"):
+        installments = _count(lex, lex.installment_counts, norm)
+        months = _count(lex, lex.installment_months, norm)
     if len(set(invoices)) > 1:
         caps.append(CAP_SEVERAL_INVOICES)
         reasons.append("several invoice numbers mentioned")
+    if opt_out_channels and intent != "opt_out":
+        caps.append(0.0)  # whatever else it says, a person reads a reply that may be an opt-out
+        reasons.append("may also withdraw consent for " + ", ".join(opt_out_channels))
 
     confidence = round(min([confidence, *caps]), 2)
     return Understanding(
@@ -506,9 +610,102 @@ def classify(
         amount=amount,
         currency=amount_currency,
         invoice_number=invoices[0] if invoices else None,
+        condition=condition,
+        partial=bool(partial),
+        installments=installments,
+        months=months,
+        return_on=return_on,
+        opt_out_channels=opt_out_channels,
+        also=tuple(ranked[1:]),
         matched=tuple(matched),
         reasons=tuple(reasons),
     )
+
+
+def out_of_office(is_autoreply: bool, date_text: str | None, *, lang: str, received_at: datetime,
+                  tz: str) -> Understanding | None:
+    """An autoreply (told by its headers) read for its return date only: its words are a
+    machine's, so nothing else in it is acted on. None when it is not an autoreply."""
+    if not is_autoreply:
+        return None
+    lex = load_lexicon(lang)
+    text = date_text or ""
+    norm, index = normalise(text)
+    for m in _PHONE.finditer(norm):  # "call 06 12 34 56 78" holds no day
+        norm = _mask(norm, m.start(), m.end())
+    hits, _ = _find_dates(lex, norm, text, index, received_at.astimezone(ZoneInfo(tz)))
+    back = _return_date(hits, received_at.astimezone(ZoneInfo(tz)).date())
+    return Understanding("out_of_office", 1.0, return_on=back,
+                         matched=("autoreply", *(f"{lex.language}/dates/{h.rule}" for h in hits)))
+
+
+def _keyword(lex: Lexicon, norm: str, channel: str) -> tuple[str | None, str]:
+    """A whole-message keyword. Courtesy words around an opt-out keyword keep it one: "stop svp",
+    "STOP please!!" are as clear as "STOP" (the carrier only knows the bare word, we know both)."""
+    keywords = lex.keywords.get(channel, {})
+    bare = _bare(norm)
+    if bare in keywords:
+        return keywords[bare], bare
+    fillers = lex.opt_out.fillers
+    if fillers is not None:
+        stripped = _bare(re.sub(r"\s+", " ", fillers.sub(" ", norm)).strip())
+        if keywords.get(stripped) == "opt_out":
+            return "opt_out", stripped
+    return None, bare
+
+
+def _withdrawn_channels(lex: Lexicon, norm: str, channel: str, scores: dict[str, float],
+                        matched: list[str]) -> tuple[str, ...]:
+    """The channels a reply may opt out of, read generously (fail safe): any opt-out rule, the
+    fallback words even when another intent fired, and in an SMS the revocation words of FCC 24-24
+    anywhere in the message. The channels are the ones named ("stop texting me" by email is SMS),
+    both for "stop contacting me", else the one the reply came by."""
+    words = lex.opt_out
+    text = norm
+    for pattern in words.not_revocation:
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    found = "opt_out" in scores or any(
+        r.intent == "opt_out" and r.regex.search(text) for r in lex.rules)
+    if not found and channel == "sms" and words.revocation is not None and words.revocation.search(text):
+        found = True
+        matched.append(f"{lex.language}/opt_out/revocation")
+    if not found:
+        return ()
+    if "opt_out" not in scores:
+        scores["opt_out"] = FALLBACK_KEYWORD_WEIGHT
+    return _named_channels(lex, text, channel)
+
+
+def _named_channels(lex: Lexicon, text: str, channel: str) -> tuple[str, ...]:
+    words = lex.opt_out.channels
+    named = tuple(c for c in ("email", "sms") if c in words and words[c].search(text))
+    if named:
+        return named
+    if "all" in words and words["all"].search(text):
+        return ("email", "sms")
+    if "calls" in words and words["calls"].search(text):
+        return ()  # "stop calling me": calls are made by people, who read the task
+    return (channel,)
+
+
+def _condition(lex: Lexicon, norm: str, text: str, index: list[int]) -> str | None:
+    for pattern in lex.conditions:
+        m = pattern.search(norm)
+        if m and m.group("condition").strip():
+            start, end = m.span("condition")
+            return _original(text, index, start, end).strip(" ,.;!?")
+    return None
+
+
+def _count(lex: Lexicon, patterns: tuple[re.Pattern[str], ...], norm: str) -> int | None:
+    for pattern in patterns:
+        m = pattern.search(norm)
+        if m:
+            word = m.group("n")
+            value = int(word) if word.isdigit() else lex.numbers.get(word)
+            if value and 1 < value <= 60:
+                return value
+    return None
 
 
 def _score(lex: Lexicon, norm: str) -> tuple[dict[str, float], list[str], set[str]]:
@@ -761,6 +958,13 @@ def _judge_dates(hits: list[_DateHit], today: date, caps: list[float], reasons: 
         caps.append(CAP_FAR_DATE)
         reasons.append(f"date {chosen.isoformat()} is far ahead")
     return chosen
+
+
+def _return_date(hits: list[_DateHit], today: date) -> date | None:
+    """An out-of-office reply's return: the latest day it names ("away from 2 to 11 January, back
+    on the 12th"), if it is not in the past."""
+    days = [h.day for h in hits if h.day is not None and h.day >= today]
+    return max(days) if days else None
 
 
 def _next_month(year: int, month: int) -> tuple[int, int]:

@@ -1,32 +1,38 @@
 """Acting on a reply: read it, store it, do what it asks when we are sure, else hand it to a person.
 
-Only a CONFIDENT reading acts by itself (see intents.py for how stingy that is); everything else
+What a reading leads to is decided by `routing.route` (pure): only a confident, unconditional
+reading of the whole debt, from a sender we can place (an SMS from the customer's number, or an
+email answering a message of ours that no provider failed), acts by itself; everything else
 becomes a task with what was read, so the team starts from a suggestion rather than from scratch.
-STOP and HELP follow carrier practice: one confirmation for STOP and then silence on that channel
-until the customer opts in again; HELP says who we are and how to reach a person.
+Opt-outs are read generously and honoured at once, whoever sent them (fail safe): one
+confirmation on the channel the reply came by, then silence on the channels named until the
+customer opts in again; HELP says who we are and how to reach a person.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning import audit
-from dunning.arrangements import disputes, notices, payment_checks, promises
+from dunning.arrangements import accounts, away, disputes, notices, payment_checks, promises
 from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opt_in, opt_out, opted_out_channels
 from dunning.errors import DomainError
 from dunning.ledger.models import Customer, Invoice
-from dunning.money import to_minor
+from dunning.money import from_minor, to_minor
 from dunning.replies import answers, attachments as stored_files
-from dunning.replies.intents import Understanding, available_languages, classify
+from dunning.replies.intents import Understanding, out_of_office
+from dunning.replies.language import read_reply
 from dunning.replies.mail import Attachment
 from dunning.replies.matching import Match
 from dunning.replies.models import InboundMessage
+from dunning.replies.routing import Route, route
 from dunning.tasks.models import Task
 from dunning.tasks.service import open_task
 
@@ -42,6 +48,10 @@ class Incoming:
     recipient: str | None = None
     subject: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    # Email only: whether the mail may act by itself (trust.judge), and why not.
+    trusted: bool = True
+    untrusted_why: str | None = None
+    is_autoreply: bool = False
 
     def __post_init__(self) -> None:
         # Whatever arrives is kept, but as text a database can store: PostgreSQL refuses NUL
@@ -77,10 +87,13 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
             return Handled(seen, seen.answer_text, duplicate=True)
 
     customer, case = match.customer, match.case
-    language = _language(customer, incoming.text, incoming.received_at)
-    understanding = classify(incoming.text, lang=language, received_at=incoming.received_at,
-                             tz=customer.timezone if customer else "UTC", channel=incoming.channel,
-                             currency=case.currency if case else None)
+    tz = customer.timezone if customer else "UTC"
+    language, understanding = read_reply(incoming.text, customer_language=customer.language if customer else None,
+                                         received_at=incoming.received_at, tz=tz, channel=incoming.channel,
+                                         currency=case.currency if case else None)
+    away = out_of_office(incoming.is_autoreply, incoming.text, lang=language, received_at=incoming.received_at, tz=tz)
+    if away is not None:
+        understanding = away
     row = InboundMessage(channel=incoming.channel, dedupe_key=key, sender=incoming.sender[:320],
                          recipient=(incoming.recipient or "")[:320] or None,
                          customer_id=customer.id if customer else None, case_id=case.id if case else None,
@@ -105,27 +118,11 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
     session.add(row)
     session.flush()
     audit.record(session, clock, actor=f"customer:{incoming.channel}", action="reply.received",
-                 subject_type="customer", subject_id=customer.external_id if customer else incoming.sender,
+                 subject_type="customer", subject_id=(customer.external_id if customer else incoming.sender)[:200],
                  inbound_id=row.id, intent=understanding.intent, confidence=understanding.confidence,
-                 action_taken=outcome.action, matched_by=match.matched_by)
+                 action_taken=outcome.action, matched_by=match.matched_by, trusted=incoming.trusted,
+                 untrusted_why=incoming.untrusted_why, route=act.route.label if act.route else None)
     return Handled(row, outcome.answer)
-
-
-def _language(customer: Customer | None, text: str, at: datetime) -> str:
-    """The customer's language when we can read it; else the lexicon that reads the text best."""
-    languages = available_languages()
-    if customer is not None:
-        base = customer.language.split("-")[0].split("_")[0].lower()
-        if base in languages:
-            return base
-    return guess_language(text, at)
-
-
-def guess_language(text: str, at: datetime) -> str:
-    # The most confident reading wins; on a tie (nothing recognised) English.
-    scored = [(classify(text, lang=lang, received_at=at, tz="UTC").confidence, lang == "en", lang)
-              for lang in available_languages()]
-    return max(scored)[2] if scored else "en"
 
 
 class _Act:
@@ -137,30 +134,38 @@ class _Act:
         self.case: Case | None = match.case
         self.sms = incoming.channel == "sms"
         self.actor = f"customer:{incoming.channel}"
+        self.route: Route | None = None
 
     def run(self) -> _Outcome:
         if self.customer is None:
             return self.unknown_sender()
-        if self.u.confident and self.u.intent == "opt_out":
-            return self.stop()
-        if self.u.confident and self.u.intent == "opt_in":
-            return self.start()
-        outcome = self.understood() if self.u.confident else self.to_person("not sure what the customer means")
+        self.route = r = route(self.u, trusted=self.incoming.trusted, untrusted_why=self.incoming.untrusted_why,
+                               balance=self._balance(), today=accounts.local_today(self.clock, self.customer))
+        if r.opt_out:
+            outcome = self.stop(r.opt_out)
+            if r.task:
+                outcome.task = self.to_person(r.task).task
+            return outcome
+        if r.action is not None:
+            outcome = {
+                "promise": self.promise,
+                "payment_check": self.already_paid,
+                "dispute": self.dispute,
+                "callback": self.callback,
+                "help": self.help,
+                "opt_in": self.start,
+                "away": self.away,
+            }[r.action]()
+        elif r.task is not None:
+            outcome = self.to_person(r.task)
+        else:
+            outcome = _Outcome("no_action")  # an autoreply without a return date
+        if self.incoming.is_autoreply or self.u.intent == "out_of_office":
+            outcome.answer = None  # never answer a machine: two autoresponders would loop
         if self.incoming.channel in opted_out_channels(self.session, self.customer.id):
             # After STOP, nothing more on that channel until START: the action stands, the answer goes.
             outcome.answer = None
         return outcome
-
-    def understood(self) -> _Outcome:
-        handler = {
-            "promise_to_pay": self.promise,
-            "already_paid": self.already_paid,
-            "dispute": self.dispute,
-            "installment_request": lambda: self.to_person("asks for an installment plan"),
-            "callback_request": self.callback,
-            "help": self.help,
-        }.get(self.u.intent)
-        return handler() if handler else self.to_person("nothing we act on by ourselves")
 
     # -- the intents ----------------------------------------------------------------------------
 
@@ -173,11 +178,19 @@ class _Act:
         return _Outcome("unknown_sender", answers.line("unknown_sender", self.language, self.settings) if self.sms
                         else None, task)
 
-    def stop(self) -> _Outcome:
-        news = opt_out(self.session, self.clock, self.customer.id, self.incoming.channel,
-                       source="sms_stop" if self.sms else "email_reply")
-        if not news:
-            return _Outcome("already_opted_out")  # a second STOP gets no answer
+    def stop(self, channels: tuple[str, ...]) -> _Outcome:
+        news = [c for c in channels if opt_out(self.session, self.clock, self.customer.id, c,
+                                               source="sms_stop" if self.sms else "email_reply")]
+        if news:
+            # What was queued before stays queued and is cancelled when it comes due: the
+            # composer checks consent at send time for every kind of message.
+            audit.record(self.session, self.clock, actor=self.actor, action="contact.opted_out",
+                         subject_type="customer", subject_id=self.customer.external_id, channels=news,
+                         inbound_id=self.row.id)
+        if self.incoming.channel not in news:
+            # A second STOP gets no answer; an opt-out of another channel is confirmed by nothing
+            # sent on the channel the customer asked us to leave.
+            return _Outcome("opted_out" if news else "already_opted_out")
         if self.sms:
             return _Outcome("opted_out", self._template("opt_out_confirmation"))
         message = self._queue_email("opt_out_confirmation", force=True)
@@ -190,6 +203,12 @@ class _Act:
                          subject_type="customer", subject_id=self.customer.external_id, channel=self.incoming.channel)
         answer = answers.line("opted_in", self.language, self.settings) if news and self.sms else None
         return _Outcome("opted_in" if news else "already_opted_in", answer)
+
+    def away(self) -> _Outcome:
+        if self.case is None:
+            return _Outcome("no_action")
+        paused = away.hold(self.session, self.clock, self.case, self.customer, self.u.return_on, self.actor)
+        return _Outcome("away_until" if paused else "no_action")
 
     def help(self) -> _Outcome:
         if self.sms:
@@ -299,6 +318,13 @@ class _Act:
                              currency=self.case.currency if self.case else None, channel="email", template=template,
                              extra={"answer": template})
 
+    def _balance(self) -> Decimal | None:
+        """What the case owes now, in major units: a promise of less is a partial one."""
+        if self.case is None:
+            return None
+        owed = sum(i.balance_minor for i in accounts.open_invoices(self.session, self.customer.id, self.case.currency))
+        return from_minor(owed, self.case.currency) if owed else None
+
     def _currency(self) -> str | None:
         if self.case is not None:
             return self.case.currency
@@ -325,7 +351,23 @@ class _Act:
             read.append(f"amount {u.amount} {u.currency or ''}".strip())
         if u.invoice_number:
             read.append(f"invoice {u.invoice_number}")
+        if u.condition:
+            read.append(f"on condition: {u.condition}")
+        if u.partial:
+            read.append("part of the debt")
+        if u.installments:
+            read.append(f"{u.installments} installments")
+        if u.months:
+            read.append(f"over {u.months} months")
+        if u.return_on:
+            read.append(f"back on {u.return_on.isoformat()}")
+        if u.opt_out_channels:
+            read.append("stopped: " + ", ".join(u.opt_out_channels))
+        if u.also:
+            read.append("also reads as " + ", ".join(u.also))
         reasons = f"\nWhy not sure: {'; '.join(u.reasons)}" if u.reasons and not u.confident else ""
+        if not self.incoming.trusted:
+            reasons += f"\nNot acted on: {self.incoming.untrusted_why}"
         subject = f"Subject: {self.incoming.subject}\n" if self.incoming.subject else ""
         return (f"From {self.incoming.sender} by {self.incoming.channel}:\n{subject}\n{self.incoming.text}\n\n"
                 f"Read as: {', '.join(read)}{reasons}")

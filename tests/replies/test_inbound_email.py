@@ -19,9 +19,12 @@ from tests.replies.support import EMAIL_SECRET, day, mail_in, seed, the_case
 MESSAGES = Path(__file__).parent / "messages"
 
 
-def mail(text: str, sender: str = "c1@example.com", message_id: str = "<m1@customer.example>") -> bytes:
+def mail(text: str, sender: str = "c1@example.com", message_id: str = "<m1@customer.example>",
+         in_reply_to: str | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, "collections@example.com", "Re: facture", message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
     msg.set_content(text)
     return msg.as_bytes()
 
@@ -54,7 +57,9 @@ def test_an_api_key_with_the_ingest_scope_may_post_instead_of_a_signature(app, c
     seed(client, first="email")
     with make_client(app, new_key(db, clock, ["ingest"], "mailer")) as mailer:
         r = mailer.post("/v1/inbound/email", content=mail("Je paierai vendredi."))
-    assert r.status_code == 200 and r.json()["action"] == "promise_recorded" and r.json()["matched_by"] == "sender"
+    # Matched by the sender's address alone: read and handed to a person, never acted on (trust.py).
+    assert r.status_code == 200 and r.json()["matched_by"] == "sender"
+    assert (r.json()["action"], r.json()["trusted"]) == ("task", False)
     with make_client(app, new_key(db, clock, ["read"], "reader")) as reader:
         assert reader.post("/v1/inbound/email", content=mail("STOP", message_id="<m2@x>")).status_code == 403
     assert count(db) == 1
@@ -105,7 +110,11 @@ def test_stop_by_email_is_confirmed_once_by_email_and_then_email_goes_quiet(clie
 def test_help_by_email_is_answered_by_email(client, anonymous, db, clock, settings):
     seed(client, first="email")
     cycle(db, clock, settings)
-    assert mail_in(anonymous, mail("Aide")).json()["action"] == "help_sent"
+    dispatch(db, clock, settings)
+    [reminder] = messages(db)
+    assert mail_in(anonymous, mail("Aide")).json()["action"] == "task"  # the sender's address alone does not act
+    assert mail_in(anonymous, mail("Aide", message_id="<m2@x>", in_reply_to=reminder.provider_id)
+                   ).json()["action"] == "help_sent"
     dispatch(db, clock, settings)
     [help_mail] = messages(db, template="help")
     assert help_mail.status == "sent" and "+44 20 7946 0000" in help_mail.body_text

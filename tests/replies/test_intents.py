@@ -146,10 +146,17 @@ def test_keywords_belong_to_their_channel():
     assert read("Yes", channel="email").intent == "unknown"
 
 
-def test_a_keyword_inside_a_sentence_is_not_exact():
-    got = read("Stop please")
-    assert got.intent == "opt_out"
-    assert not got.confident
+def test_courtesy_around_an_opt_out_keyword_keeps_it_a_keyword():
+    for text, lang in [("Stop please", "en"), ("stop svp", "fr"), ("stop svp", "en"), ("STOP merci !", "fr")]:
+        got = read(text, lang)
+        assert (got.intent, got.confident, got.opt_out_channels) == ("opt_out", True, ("sms",)), text
+    assert read("Yes please").intent != "opt_in"  # only opt-outs are read generously
+
+
+def test_a_keyword_inside_a_sentence_is_not_exact_but_still_stops_the_channel():
+    got = read("stop it, you're annoying")
+    assert got.intent == "opt_out" and not got.confident
+    assert got.opt_out_channels == ("sms",)
 
 
 def test_two_intents_share_the_confidence():
@@ -207,6 +214,13 @@ def test_to_dict_is_json():
         "amount": "250.50",
         "currency": "EUR",
         "invoice_number": "F-2024-0042",
+        "condition": None,
+        "partial": False,
+        "installments": None,
+        "months": None,
+        "return_on": None,
+        "opt_out_channels": [],
+        "also": [],
         "matched": data["matched"],
         "reasons": [],
     }
@@ -472,7 +486,9 @@ def test_any_text_gets_a_reading(text, lang, channel):
     got = read(text, lang, channel=channel)
     assert got.intent in intents.INTENTS
     assert 0.0 <= got.confidence <= 1.0
-    assert got.promised_date is None or got.intent == "promise_to_pay"
+    # A runner-up promise keeps its date, for the person who reads the task.
+    assert got.promised_date is None or "promise_to_pay" in (got.intent, *got.also)
+    assert got.return_on is None or got.intent == "out_of_office"
     json.dumps(got.to_dict())
 
 

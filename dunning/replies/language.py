@@ -1,0 +1,76 @@
+"""Which lexicon reads a reply: the language it is written in when that is clear, else the
+customer's.
+
+Detection is lingua's, built for short text, with only the languages we have a lexicon for
+loaded (a detector of all its languages takes a second and a gigabyte; two take a fraction of
+that). It is imported on first use, so the command line starts without it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from dunning.replies.intents import Understanding, available_languages, classify
+
+# Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
+MIN_LETTERS = 12
+MIN_CONFIDENCE = 0.9
+
+
+@lru_cache(maxsize=1)
+def _detector() -> tuple[Any, dict[Any, str]]:
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    languages = {}
+    for code in available_languages():
+        try:
+            languages[Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))] = code
+        except (AttributeError, ValueError):
+            continue  # a lexicon for a language lingua does not know: read by the customer's language only
+    if len(languages) < 2:
+        return None, languages
+    return LanguageDetectorBuilder.from_languages(*languages).build(), languages
+
+
+def detect(text: str) -> str | None:
+    """The lexicon language `text` is written in, or None when too short or unclear to say."""
+    if len(re.findall(r"[^\W\d_]", text)) < MIN_LETTERS:
+        return None
+    detector, codes = _detector()
+    if detector is None:
+        return None
+    values = detector.compute_language_confidence_values(text[:2000])
+    if not values or values[0].value < MIN_CONFIDENCE:
+        return None
+    return codes.get(values[0].language)
+
+
+def reading_language(text: str, customer_language: str | None) -> str:
+    """The written language when detected, else the customer's (when we have its lexicon), else English."""
+    found = detect(text)
+    if found is not None:
+        return found
+    base = re.split(r"[-_]", (customer_language or "").strip().lower())[0]
+    return base if base in available_languages() else "en"
+
+
+def read_reply(text: str, *, customer_language: str | None, received_at: datetime, tz: str, channel: str,
+               currency: str | None) -> tuple[str, Understanding]:
+    """Classify in the language the reply is written in. An opt-out is looked for in every
+    lexicon as well (fail safe): "stop texting me" from a French customer is still an opt-out."""
+    lang = reading_language(text, customer_language)
+    u = classify(text, lang=lang, received_at=received_at, tz=tz, channel=channel, currency=currency)
+    if u.opt_out_channels or u.intent == "opt_out":
+        return lang, u
+    for other in available_languages():
+        if other == lang:
+            continue
+        alt = classify(text, lang=other, received_at=received_at, tz=tz, channel=channel, currency=currency)
+        if alt.opt_out_channels:
+            return lang, replace(u, opt_out_channels=alt.opt_out_channels, confidence=0.0,
+                                 matched=u.matched + alt.matched,
+                                 reasons=u.reasons + (f"reads as an opt-out in {other}",))
+    return lang, u
