@@ -76,3 +76,11 @@ def resume_case(session: Session, clock: Clock, case: Case, *, reason: str, acto
     session.add(case)
     audit.record(session, clock, actor=actor, action="case.resumed", subject_type="case", subject_id=case.id, why=why)
     return True
+
+
+def end_pauses(session: Session, clock: Clock, *, reason: str, why: str) -> list[Case]:
+    """Resume the cases whose pause for `reason` is over."""
+    over = session.execute(select(Case).where(Case.state == PAUSED, Case.pause_reason == reason,
+                                              Case.paused_until <= clock.now())).scalars()
+    return [case for case in list(over)
+            if resume_case(session, clock, case, reason=reason, actor="arrangements", why=why)]

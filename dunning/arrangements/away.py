@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning.arrangements import accounts
-from dunning.cases.models import PAUSED, Case
+from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.ledger.models import Customer
 from dunning.policies import calendar
@@ -25,10 +24,5 @@ def hold(session: Session, clock: Clock, case: Case, customer: Customer, back_on
 
 
 def end_pauses(session: Session, clock: Clock) -> list[Case]:
-    ended = []
-    for case in list(session.execute(select(Case).where(Case.state == PAUSED, Case.pause_reason == REASON,
-                                                        Case.paused_until <= clock.now())).scalars()):
-        if accounts.resume_case(session, clock, case, reason=REASON, actor="arrangements",
-                                why="the customer is back from the absence their autoreply gave"):
-            ended.append(case)
-    return ended
+    return accounts.end_pauses(session, clock, reason=REASON,
+                               why="the customer is back from the absence their autoreply gave")

@@ -1,8 +1,9 @@
 """Messages about an arrangement (confirmations, installment reminders, STOP/HELP answers by email).
 
 They are queued in the outbox like any message, marked transactional: the composer sends them
-while the case is paused (that is when they matter) and outside the dunning contact rules. The
-dedupe key makes queueing idempotent, so the hourly job may run twice.
+while the case is paused (that is when they matter) and outside the dunning contact rules, but
+never to a channel the customer opted out of by the time they go. The dedupe key makes queueing
+idempotent, so the hourly job may run twice.
 """
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ from dunning.outbox.service import cancel
 
 
 def reachable_channels(session: Session, customer: Customer) -> list[str]:
-    """Email and SMS the customer can receive, email first. A transactional message skips the
-    composer's opt-out check, so the choice is made here."""
+    """Email and SMS the customer can receive, email first (the composer checks again at send time)."""
     blocked = set(opted_out_channels(session, customer.id)) | set(customer.refused_channels) | set(customer.invalid_channels)
     have = {"email": customer.email, "sms": customer.phone}
     return [c for c in ("email", "sms") if have[c] and c not in blocked]

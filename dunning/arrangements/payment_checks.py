@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning.arrangements import accounts
-from dunning.cases.models import PAUSED, Case
+from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.models import Customer
@@ -26,10 +25,5 @@ def hold(session: Session, clock: Clock, settings: Settings, case: Case, custome
 
 
 def end_pauses(session: Session, clock: Clock) -> list[Case]:
-    resumed = []
-    for case in list(session.execute(select(Case).where(Case.state == PAUSED, Case.pause_reason == REASON,
-                                                        Case.paused_until <= clock.now())).scalars()):
-        if accounts.resume_case(session, clock, case, reason=REASON, actor="arrangements",
-                                why="no payment arrived while the customer's payment was checked"):
-            resumed.append(case)
-    return resumed
+    return accounts.end_pauses(session, clock, reason=REASON,
+                               why="no payment arrived while the customer's payment was checked")

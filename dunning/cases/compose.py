@@ -36,6 +36,7 @@ from dunning.policies.document import Policy, load_default_policy
 from dunning.policies.engine import InvoiceView
 
 HANDOFF = "agency_handoff"
+OPT_OUT_CONFIRMATION = "opt_out_confirmation"
 FORMAL = ("formal_notice", "registered_letter", HANDOFF)
 DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French practice)
 PAUSE_RECHECK = timedelta(hours=1)
@@ -165,7 +166,10 @@ class Composer:
                 # held back, not dropped: if the pause ends in a resume, this step still goes out
                 until = max(case.paused_until or now, now) + PAUSE_RECHECK
                 return Prepared("postpone", f"case paused ({case.pause_reason})", until=until)
-        if message.channel != "agency" and not transactional:
+        # Consent is checked for every kind of message, answers and confirmations included: one
+        # queued before an opt-out never goes after it. The single exception is the confirmation
+        # of that opt-out itself (FCC 24-24 allows one).
+        if message.channel != "agency" and message.template != OPT_OUT_CONFIRMATION:
             if message.channel in snap.opted_out.get(customer.id, ()):
                 return Prepared("cancel", f"the customer opted out of {message.channel}")
             if message.channel in customer.refused_channels or message.channel in customer.invalid_channels:
