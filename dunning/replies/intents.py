@@ -77,7 +77,8 @@ SUBSUMES = {
     # An autoreply's words are a machine's ("for urgent matters call ..."), not the customer's.
     "out_of_office": set(INTENTS) - {"opt_out", "out_of_office"},
     "hardship": {"help", "complaint", "question"},
-    "question": {"help"},
+    # "How can I pay?" reads "I can pay" too: the question is what a person answers.
+    "question": {"help", "promise_to_pay"},
     "complaint": {"help"},
 }
 
@@ -961,10 +962,10 @@ def _judge_dates(hits: list[_DateHit], today: date, caps: list[float], reasons: 
 
 
 def _return_date(hits: list[_DateHit], today: date) -> date | None:
-    """An out-of-office reply's return: the latest day it names ("away from 2 to 11 January, back
-    on the 12th"), if it is not in the past."""
-    days = [h.day for h in hits if h.day is not None and h.day >= today]
-    return max(days) if days else None
+    """An out-of-office reply's return: the last day it names ("away from 17 to 27 March", "until
+    11 January, back on the 12th"), if it is not in the past."""
+    days = [h.day for h in hits if h.day is not None]
+    return days[-1] if days and days[-1] >= today else None
 
 
 def _next_month(year: int, month: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from dunning.replies.intents import Understanding, available_languages, classify
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
 MIN_LETTERS = 12
-MIN_CONFIDENCE = 0.9
+MIN_CONFIDENCE = 0.8
 
 
 @lru_cache(maxsize=1)

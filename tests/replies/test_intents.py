@@ -90,8 +90,10 @@ def _accuracy(section: str) -> tuple[float, list[str], int]:
 def test_table_is_big_and_covers_every_intent_in_both_languages():
     phrases = TABLE["phrases"]
     assert len(phrases) >= 80
+    # The intents issue 12 added are covered by the newer table, routing.yaml (test_routing.py).
+    newer = yaml.safe_load((Path(__file__).parent / "routing.yaml").read_text(encoding="utf-8"))["rows"]
     for lang in ("en", "fr"):
-        seen = {p["intent"] for p in phrases if p["lang"] == lang}
+        seen = {p["intent"] for p in [*phrases, *newer] if p["lang"] == lang}
         assert seen == set(intents.INTENTS), (lang, set(intents.INTENTS) - seen)
 
 
@@ -153,10 +155,10 @@ def test_courtesy_around_an_opt_out_keyword_keeps_it_a_keyword():
     assert read("Yes please").intent != "opt_in"  # only opt-outs are read generously
 
 
-def test_a_keyword_inside_a_sentence_is_not_exact_but_still_stops_the_channel():
-    got = read("stop it, you're annoying")
+def test_a_loose_opt_out_is_not_exact_but_still_stops_the_channel():
+    got = read("pls leave me alone")
     assert got.intent == "opt_out" and not got.confident
-    assert got.opt_out_channels == ("sms",)
+    assert got.opt_out_channels == ("email", "sms")
 
 
 def test_two_intents_share_the_confidence():
