@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,9 +21,50 @@ app.add_typer(arrangements_app, name="arrangements")
 NowOpt = Annotated[str | None, typer.Option("--now", help="act as if it were this UTC timestamp")]
 
 
+# A batch line is one reply: bounded so one line cannot hold the process.
+MAX_BATCH_LINE = 64 * 1024
+BATCH_KEYS = {"text", "lang", "channel", "tz", "currency", "now"}
+
+
+def classify_line(line: str) -> dict:
+    """One line of a batch: the reading (`classify --json`'s keys) or {"error": ...}."""
+    if len(line) > MAX_BATCH_LINE:
+        return {"error": f"line longer than {MAX_BATCH_LINE} characters"}
+    try:
+        item = json.loads(line)
+    except ValueError as e:
+        return {"error": f"not JSON: {e}"}
+    if not isinstance(item, dict):
+        return {"error": "each line must be a JSON object"}
+    unknown = set(item) - BATCH_KEYS
+    if unknown:
+        return {"error": f"unknown keys: {', '.join(sorted(unknown))}"}
+    text = item.get("text")
+    fields = {k: item.get(k, default) for k, default in
+              (("lang", "en"), ("channel", "sms"), ("tz", "UTC"), ("currency", None), ("now", None))}
+    if not isinstance(text, str) or not all(v is None or isinstance(v, str) for v in fields.values()):
+        return {"error": "text must be a string, and lang, channel, tz, currency, now strings"}
+    if fields["channel"] not in CHANNELS:
+        return {"error": f"channel must be one of {', '.join(CHANNELS)}"}
+    try:
+        at = datetime.fromisoformat(fields["now"]) if fields["now"] else datetime.now(timezone.utc)
+    except ValueError:
+        return {"error": f"now must be an ISO timestamp such as 2026-03-01T09:00:00Z, not {fields['now']!r}"}
+    try:
+        u = classify(text, lang=fields["lang"], received_at=at if at.tzinfo else at.replace(tzinfo=timezone.utc),
+                     tz=fields["tz"], channel=fields["channel"], currency=fields["currency"])
+    except LexiconError as e:
+        return {"error": str(e)}
+    except (ValueError, KeyError, OverflowError) as e:  # an unknown time zone, a date out of range
+        return {"error": f"cannot read with these options: {e}"}
+    return u.to_dict()
+
+
 @replies_app.command("classify")
 def classify_command(
-    text: Annotated[str, typer.Argument(help="the reply, as the customer wrote it")],
+    text: Annotated[str | None, typer.Argument(help="the reply, as the customer wrote it")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="a JSONL file: one {text, lang, channel, tz, "
+                                                "currency, now} per line; prints one JSON line per input")] = None,
     lang: Annotated[str, typer.Option("--lang", help="the customer's language (a lexicon: en, fr)")] = "en",
     tz: Annotated[str, typer.Option("--tz", help="the customer's IANA time zone, for relative dates")] = "UTC",
     channel: Annotated[str, typer.Option("--channel", help="sms or email (keywords differ)")] = "sms",
@@ -30,6 +73,16 @@ def classify_command(
     now: NowOpt = None,
 ) -> None:
     """Show what the service understands in TEXT: intent, date, amount, invoice number, confidence."""
+    if batch is not None:
+        try:
+            with batch.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    print(json.dumps(classify_line(line.rstrip("\n")), ensure_ascii=False), flush=True)
+        except OSError as e:
+            fail(f"cannot read {batch}: {e.strerror}")
+        return
+    if text is None:
+        fail("give a TEXT or --batch FILE")
     if channel not in CHANNELS:
         fail(f"--channel must be one of {', '.join(CHANNELS)}")
     try:
