@@ -91,9 +91,11 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
     language, understanding = read_reply(incoming.text, customer_language=customer.language if customer else None,
                                          received_at=incoming.received_at, tz=tz, channel=incoming.channel,
                                          currency=case.currency if case else None)
-    away = out_of_office(incoming.is_autoreply, incoming.text, lang=language, received_at=incoming.received_at, tz=tz)
-    if away is not None:
-        understanding = away
+    # An autoreply (told by its headers) is read for its return date only.
+    autoreply = out_of_office(incoming.is_autoreply, incoming.text, lang=language, received_at=incoming.received_at,
+                              tz=tz)
+    if autoreply is not None:
+        understanding = autoreply
     row = InboundMessage(channel=incoming.channel, dedupe_key=key, sender=incoming.sender[:320],
                          recipient=(incoming.recipient or "")[:320] or None,
                          customer_id=customer.id if customer else None, case_id=case.id if case else None,
