@@ -242,8 +242,7 @@ class Composer:
         statement = None
         if message.show_fees:  # raises MissingRate when a reference rate it needs is not known yet
             statement = fees.late_payment_fees(
-                [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(i.id, ())), i.id)
-                 for i in invoices],
+                [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(i.id, ()))) for i in invoices],
                 currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
                 book=snap.rates, jurisdiction=self._policy(snap, customer).jurisdiction)
         fee_lines = fee_text.notice_lines(statement, customer.language, customer.country) if statement else []

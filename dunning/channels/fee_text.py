@@ -38,10 +38,6 @@ def wording_language(language: str | None) -> str:
     return lang if (WORDING_DIR / f"{lang}.yaml").is_file() else FALLBACK_LANGUAGE
 
 
-def languages() -> list[str]:
-    return sorted(p.stem for p in WORDING_DIR.glob("*.yaml"))
-
-
 @dataclass(frozen=True)
 class Writer:
     """Formats the lines of one statement for one reader."""

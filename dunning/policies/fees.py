@@ -40,7 +40,6 @@ class Debt:
     due_on: date
     balance_minor: int  # still owed on the as-of day
     payments: tuple[tuple[date, int], ...] = ()  # (paid on, amount) of the payments allocated to it
-    key: Any = None  # the invoice's id, handed back on each line
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,6 @@ class FeeLine:
     kind: Literal["interest", "compensation"]
     invoice: str
     amount_minor: int
-    key: Any = None
     # interest: the balance, the days [start, end] and the rate period they fall in
     principal_minor: int = 0
     start: date | None = None
@@ -116,7 +114,7 @@ def late_payment_fees(debts: Iterable[Debt], *, currency: str, customer_kind: st
             lines.extend(interest_lines(debt, rule, customer_kind, as_of, book))
             fixed = rule.compensation.amount(money.from_minor(debt.balance_minor, currency), currency, customer_kind)
             if fixed:
-                lines.append(FeeLine("compensation", debt.invoice, money.to_minor(fixed, currency), debt.key,
+                lines.append(FeeLine("compensation", debt.invoice, money.to_minor(fixed, currency),
                                      debt_minor=debt.balance_minor))
     return FeeStatement(rule, currency, as_of, tuple(lines))
 
@@ -131,7 +129,7 @@ def interest_lines(debt: Debt, rule: Rule, kind: str, as_of: date, book: RateBoo
             amount = Decimal(owed) * period.rate * ((end - start).days + 1) / (100 * DAYS_IN_YEAR)
             amount_minor = int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
             if amount_minor > 0:
-                lines.append(FeeLine("interest", debt.invoice, amount_minor, debt.key, principal_minor=owed,
+                lines.append(FeeLine("interest", debt.invoice, amount_minor, principal_minor=owed,
                                      start=start, end=end, period=period))
     return lines
 

@@ -140,8 +140,6 @@ RULES: dict[str, Rule] = {
     "NL": Rule("NL", "ecb_mro", B2B_8, EUR_40),
     "BE": Rule("BE", "ecb_mro", B2B_8, EUR_40, round_up_to=Decimal("0.5")),
 }
-# What a policy's `jurisdiction` may name besides "auto": a rule, or nobody's.
-CHOICES = ("auto", *RULES, "UK", "US", "none")
 
 
 def rule_for(country: str | None, override: str = "auto") -> Rule | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -42,10 +42,6 @@ def half_year_start(day: date) -> date:
 
 def half_year_end(day: date) -> date:
     return date(day.year, 6, 30) if day.month <= 6 else date(day.year, 12, 31)
-
-
-def next_half_year(day: date) -> date:
-    return half_year_end(day) + timedelta(days=1)
 
 
 class MissingRate(InvalidInput):

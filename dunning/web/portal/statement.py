@@ -14,7 +14,6 @@ from dunning.channels import fee_text
 from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
 from dunning.cases.models import Case
 from dunning.clock import Clock
-from dunning.config import Settings
 from dunning.contacts import opted_out_channels
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import payments_by_invoice
@@ -93,7 +92,7 @@ def _fees(session: Session, customer: Customer, currency: str, invoices: list[In
     paid = payments_by_invoice(session, {i.id for i in late})
     try:
         statement = fees.late_payment_fees(
-            [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(paid.get(i.id, ())), i.id) for i in late],
+            [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(paid.get(i.id, ()))) for i in late],
             currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
             book=rate_store.load_book(session), jurisdiction=jurisdiction)
     except MissingRate as missing:  # the notice waits for the rate too; nothing is shown rather than a guess
@@ -107,7 +106,7 @@ def _fees(session: Session, customer: Customer, currency: str, invoices: list[In
     return list(rows.values())
 
 
-def load(session: Session, clock: Clock, settings: Settings, customer: Customer, lang: str) -> Statement:
+def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     today = accounts.local_today(clock, customer)
     policy = policies.policy_for(session, customer.policy_name)
     invoices = list(session.execute(select(Invoice).where(
