@@ -16,7 +16,7 @@ from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
 from dunning.inputs import RefuseNulInUrls
-from dunning.policies import service as policies
+from dunning.policies import rate_store, service as policies
 from dunning.arrangements.routes import router as arrangements_router
 from dunning.cases.routes import router as cases_router
 from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(app: FastAPI):
         with database.session() as session:
             policies.ensure_default(session, clock)  # the shipped default, on first start
+            rate_store.warn_gaps(session, clock)  # a rate missing for this half-year holds notices back
             if settings.bootstrap_api_key:
                 auth.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
         if settings.demo:

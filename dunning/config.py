@@ -1,8 +1,6 @@
 """One Settings object, read from DUNNING_* environment variables and an optional .env file."""
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -43,12 +41,6 @@ class Settings(BaseSettings):
     company_email: str = "collections@example.com"
     company_phone: str = "+44 20 7946 0000"
     payment_url: str | None = None
-
-    # statutory reference rates for late-payment interest (percent) and the date they apply from
-    ecb_reference_rate: Decimal = Decimal("2.15")
-    ecb_reference_rate_date: date = date(2025, 7, 1)
-    boe_base_rate: Decimal = Decimal("4.00")
-    boe_base_rate_date: date = date(2025, 8, 7)
 
     # email (unset host: file transport under var/outbox)
     smtp_host: str | None = None

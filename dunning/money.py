@@ -69,5 +69,10 @@ def as_string(minor: int, currency: str) -> str:
     return f"{from_minor(minor, currency):.{exponent(currency)}f}"
 
 
+def with_code(minor: int, currency: str) -> str:
+    """For reasons in the audit log and messages to the team: "1,234.50 EUR", the same everywhere."""
+    return f"{from_minor(minor, currency):,.{exponent(currency)}f} {currency}"
+
+
 def display(minor: int, currency: str, locale: str = "en") -> str:
     return format_currency(from_minor(minor, currency), currency, locale=locale)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.arrangements.models import Dispute, Promise
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
-from dunning.channels import render
+from dunning.channels import fee_text, render
 from dunning.channels.base import Envelope
 from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
@@ -26,14 +26,15 @@ from dunning.config import Settings
 from dunning.contacts import OptOut
 from dunning.errors import InvalidInput, NotFound
 from dunning.ledger.models import Customer, Invoice
+from dunning.ledger.queries import payments_by_invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
 from dunning.cases.service import rewind_undelivered_step
 from dunning.outbox.service import cancel_for_case
-from dunning.policies import calendar, fees, service as policies
+from dunning.policies import calendar, fees, rate_store, service as policies
 from dunning.policies.document import Policy, load_default_policy
-from dunning.policies.engine import InvoiceView
+from dunning.policies.rates import MissingRate, RateBook
 
 HANDOFF = "agency_handoff"
 OPT_OUT_CONFIRMATION = "opt_out_confirmation"
@@ -41,6 +42,7 @@ FORMAL = ("formal_notice", "registered_letter", HANDOFF)
 DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French practice)
 PAUSE_RECHECK = timedelta(hours=1)
 HANDOFF_RECHECK = timedelta(minutes=15)
+RATE_RECHECK = timedelta(hours=1)  # a notice waiting for a reference rate looks again this often
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Snapshot:
     texted: set[int]  # customers who were already sent a text (and so had the opt-out line)
     agency_status: dict[tuple[int, str | None, int | None], str]  # (case, path, step) -> the case file's status
     policies: dict[str | None, Policy | None]  # by customer.policy_name; None: no such policy
+    rates: RateBook  # the shipped reference-rate histories with the team's additions
+    payments: dict[int, list[tuple]] = field(default_factory=dict)  # invoice id -> [(received_on, amount)]
     sent_history: dict[int, list[Message]] = field(default_factory=dict)  # for case files: what was tried
     broken_promises: dict[int, list[Promise]] = field(default_factory=dict)
 
@@ -83,7 +87,10 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
         open_invoices=invoices,
         texted=_texted(session, {m.customer_id for m in messages if m.channel == "sms"}),
         agency_status=_case_file_status(session, messages),
-        policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}})
+        policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}},
+        rates=rate_store.load_book(session),
+        payments=payments_by_invoice(session, {i.id for rows in invoices.values() for i in rows}
+                                     if any(m.show_fees for m in messages) else set()))
     _agency_history(session, snap, {m.customer_id for m in messages if m.channel == "agency"})
     return snap
 
@@ -131,7 +138,6 @@ class Composer:
         self.documents = settings.var_dir / "documents"
         self.mail_domain = MailIdentity.from_settings(settings).domain
         self.creditor = render.creditor_from_settings(settings)
-        self.rates = fees.ReferenceRates.from_settings(settings)
 
     def preload(self, session: Session, messages: list[Message]) -> Snapshot:
         """Read what `decide` needs for all of `messages` at once (the dispatcher's batch)."""
@@ -190,7 +196,12 @@ class Composer:
         invoices = self._invoices(snap, message, customer, now)
         if case is not None and not invoices and not message.context.get("extra"):
             return Prepared("cancel", "nothing overdue is owed any more")
-        return self._render(snap, message, customer, case, invoices, recipient, now)
+        try:
+            return self._render(snap, message, customer, case, invoices, recipient, now)
+        except MissingRate as missing:
+            # Never a guessed statutory rate on a formal notice: it waits, and the team is asked (once).
+            return Prepared("postpone", missing.message, until=now + RATE_RECHECK,
+                            task=rate_store.missing_task(missing))
 
     @staticmethod
     def _handoff_notice(snap: Snapshot, message: Message, now: datetime) -> Prepared | None:
@@ -232,20 +243,16 @@ class Composer:
         currency = message.currency or (invoices[0].currency if invoices else "EUR")
         lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
                                     max(0, (today - i.due_on).days)) for i in invoices]
-        policy = self._policy(snap, customer)
-        rates = self.rates
-        fee_lines = []
-        if message.show_fees:
-            numbers = {i.id: i.number for i in invoices}
-            fee_lines = [render.FeeLine(f.label, f.amount_minor, f.calculation, f.kind, numbers.get(f.invoice_id))
-                         for f in fees.late_payment_fees(
-                             [InvoiceView(i.id, i.number, i.due_on, i.balance_minor) for i in invoices],
-                             currency=currency, customer_kind=customer.kind, country=customer.country, today=today,
-                             rates=rates, jurisdiction=policy.jurisdiction)]
-        # The rate quoted in the wording is the one the fee lines used: the policy may force a jurisdiction.
-        jurisdiction = fees.jurisdiction_for(customer.country, policy.jurisdiction)
-        rate = (getattr(rates, jurisdiction.reference).percent + jurisdiction.margin_points
-                if jurisdiction.reference else None)
+        statement = None
+        if message.show_fees:  # raises MissingRate when a reference rate it needs is not known yet
+            statement = fees.late_payment_fees(
+                [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(i.id, ()))) for i in invoices],
+                currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
+                book=snap.rates, jurisdiction=self._policy(snap, customer).jurisdiction)
+        fee_lines = fee_text.notice_lines(statement, customer.language, customer.country) if statement else []
+        deadline = None
+        if message.kind in FORMAL:
+            deadline = calendar.business_day_on_or_after(today + timedelta(days=DEADLINE_DAYS), customer.country)
         return render.NoticeContext(
             customer=render.Party(customer.name, customer.language, customer.country, customer.kind, customer.email,
                                   customer.phone, tuple(l for l in (customer.address or "").splitlines() if l.strip())),
@@ -253,8 +260,8 @@ class Composer:
             lines=lines, currency=currency, total_minor=sum(l.balance_minor for l in lines),
             reference=f"{customer.external_id}-{case.id if case else 0}-{message.step_key or message.kind}",
             issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
-            deadline=today + timedelta(days=DEADLINE_DAYS) if message.kind in FORMAL else None,
-            interest_rate=rate if message.show_fees else None,
+            claimed_fees=[line.as_data(currency) for line in statement.lines] if statement else [],
+            deadline=deadline, interest_rate=statement.current_rate if statement else None,
             portal_url=portal_url(self.settings, customer.id, self.clock), payment_url=self.settings.payment_url,
             unsubscribe_url=unsubscribe_url(self.settings, customer.id, message.channel, self.clock),
             extra=dict(message.context.get("extra", {})))
@@ -265,7 +272,8 @@ class Composer:
         token = message.reply_token or secrets.token_urlsafe(12)
         stored = {"recipient": recipient, "reply_token": token,
                   "context": {**message.context, "invoices": [l.number for l in ctx.lines],
-                              "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor}}
+                              "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor,
+                              "fees": ctx.claimed_fees, "issued_on": ctx.issued_on.isoformat()}}
         metadata = {"case_id": message.case_id, "customer_external_id": customer.external_id,
                     "reference": ctx.reference, "recipient_name": customer.name,
                     "unsubscribe_url": ctx.unsubscribe_url, "registered": message.kind == "registered_letter"}
@@ -329,7 +337,7 @@ def case_file(snap: Snapshot, customer: Customer, case: Case | None, invoices: l
         "customer": {"external_id": customer.external_id, "name": customer.name, "kind": customer.kind,
                      "country": customer.country, "language": customer.language},
         "contacts": {"email": customer.email, "phone": customer.phone, "address": customer.address},
-        "currency": ctx.currency, "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor,
+        "currency": ctx.currency, "total_minor": ctx.total_minor, **fees_claimed(history, case, ctx),
         "invoices": [{"number": i.number, "issued_on": i.issued_on, "due_on": i.due_on,
                       "total_minor": i.total_minor, "balance_minor": i.balance_minor} for i in invoices],
         "messages": [{"sent_at": m.sent_at, "channel": m.channel, "kind": m.kind, "subject": m.subject}
@@ -337,3 +345,17 @@ def case_file(snap: Snapshot, customer: Customer, case: Case | None, invoices: l
         "broken_promises": [{"promised_on": p.promised_on, "amount_minor": p.amount_minor} for p in broken],
         "case": {"id": case.id if case else None, "opened_at": case.opened_at if case else None},
     }
+
+
+def fees_claimed(history: list[Message], case: Case | None, ctx: render.NoticeContext) -> dict:
+    """The statutory fees the case's latest notice claimed (a hand-off step usually states none of
+    its own): what the agency may pursue, as the customer was told it, and as of which day."""
+    if ctx.fees_total_minor:
+        return {"fees_minor": ctx.fees_total_minor, "fees": ctx.claimed_fees, "fees_as_of": ctx.issued_on}
+    claimed = [m for m in history if case is not None and m.case_id == case.id and m.currency == ctx.currency
+               and m.show_fees and m.context.get("fees_minor")]
+    if not claimed:
+        return {"fees_minor": 0, "fees": [], "fees_as_of": None}
+    latest = claimed[-1]  # history is in the order sent
+    return {"fees_minor": latest.context["fees_minor"], "fees": latest.context.get("fees", []),
+            "fees_as_of": latest.context.get("issued_on")}

@@ -34,21 +34,6 @@ CHANNEL_FOLDERS = {"email": "emails", "sms": "sms", "letter": "letters"}
 
 OPT_OUT_LINES = {"en": "Reply STOP to opt out", "fr": "Répondez STOP pour vous désabonner"}
 
-# Fee kinds as dunning.policies.fees emits them (FeeLine.kind), named in the customer's language;
-# an unknown kind shows the label the fees module wrote. The fees module writes one line per
-# invoice, so the label says which invoice it is about.
-FEE_LABELS = {
-    "en": {
-        "compensation": "Fixed compensation for recovery costs",
-        "interest": "Late payment interest",
-    },
-    "fr": {
-        "compensation": "Indemnité forfaitaire pour frais de recouvrement",
-        "interest": "Pénalités de retard",
-    },
-}
-FEE_INVOICE = {"en": "invoice {number}", "fr": "facture {number}"}
-
 # Templates about invoices that are not due yet: their sample data lists upcoming invoices.
 PRE_DUE_TEMPLATES = frozenset({"pre_due_nudge"})
 
@@ -85,6 +70,7 @@ class InvoiceLine:
 
 @dataclass(frozen=True)
 class FeeLine:
+    """A fee as a notice lists it, already in the customer's words (channels/fee_text.py)."""
     label: str
     amount_minor: int
     calculation: str  # how the amount was reached, shown to the customer
@@ -110,6 +96,7 @@ class NoticeContext:
     issued_on: date
     fees: list[FeeLine] = field(default_factory=list)
     fees_total_minor: int = 0
+    claimed_fees: list[dict[str, Any]] = field(default_factory=list)  # the fees as data: stored, and sent to the agency
     deadline: date | None = None
     interest_rate: Decimal | None = None  # annual percent, quoted in formal wording
     portal_url: str | None = None
@@ -206,7 +193,7 @@ def _pick_language(root: Path, folder: str, filename: str, language: str) -> str
     raise TemplateNotFound(f"{folder}/{language}/{filename}")
 
 
-def _locale(language: str, country: str | None) -> Locale:
+def locale_for(language: str, country: str | None) -> Locale:
     if country:
         try:
             return Locale.parse(f"{language}_{country.upper()}")
@@ -232,15 +219,7 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
     missing = [key for key in REQUIRED_EXTRA.get(name, ()) if key not in ctx.extra]
     if missing:
         raise TemplateContextError(f"template {name!r} needs extra[{', '.join(missing)}]")
-    locale = _locale(language, ctx.customer.country)
-    labels = FEE_LABELS.get(language, FEE_LABELS[FALLBACK_LANGUAGE])
-    invoice_label = FEE_INVOICE.get(language, FEE_INVOICE[FALLBACK_LANGUAGE])
-
-    def fee_label(fee: FeeLine) -> str:
-        if fee.kind not in labels:
-            return fee.label
-        return f"{labels[fee.kind]}, {invoice_label.format(number=fee.invoice)}" if fee.invoice else labels[fee.kind]
-
+    locale = locale_for(language, ctx.customer.country)
     variables = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
     variables.update(
         ctx=ctx,
@@ -250,7 +229,6 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
         date=lambda value, fmt="long": format_date(_as_date(value), fmt, locale=locale),
         # The locale's own pattern ("12,15 %" in French), keeping the rate's decimals.
         percent=lambda rate: format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False),
-        fee_label=fee_label,
     )
     return variables
 
@@ -359,10 +337,9 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         InvoiceLine("INV-1017", date(2025, 7, 20), date(2025, 8, 19), 45_050, currency, 43),
         InvoiceLine("INV-1042", date(2025, 8, 10), date(2025, 9, 9), 9_900, currency, 22),
     ]
-    fees = [
-        FeeLine("Recovery costs", 3 * 4_000, f"3 invoices x 40.00 {currency}", "compensation"),
-        FeeLine("Interest", 2_531, f"174,950 {currency} x 12.15% x days late / 365", "interest"),
-    ]
+    fees, rate = [], None
+    if not upcoming and kind == "business":
+        fees, rate = _sample_fees(lines, language, country, currency, issued)
     if upcoming:
         lines = [replace(line, due_on=issued + timedelta(days=3 + 7 * i), days_late=0) for i, line in enumerate(lines)]
         fees = []
@@ -382,7 +359,7 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         fees=fees,
         fees_total_minor=sum(fee.amount_minor for fee in fees),
         deadline=None if upcoming else issued + timedelta(days=8),
-        interest_rate=None if upcoming else Decimal("12.15"),
+        interest_rate=rate,
         reference="C-000123",
         issued_on=issued,
         portal_url="https://pay.example.com/p/sample-token",
@@ -397,6 +374,18 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
             "agency_name": "Northern Credit Recovery",
         },
     )
+
+
+def _sample_fees(lines: list[InvoiceLine], language: str, country: str | None, currency: str,
+                 issued: date) -> tuple[list[FeeLine], Decimal | None]:
+    """The fee lines the law gives the sample invoices, worded as a real notice words them."""
+    from dunning.channels import fee_text
+    from dunning.policies import fees, rates
+
+    statement = fees.late_payment_fees(
+        [fees.Debt(line.number, line.due_on, line.balance_minor) for line in lines], currency=currency,
+        customer_kind="business", country=country, as_of=issued, book=rates.shipped())
+    return fee_text.notice_lines(statement, language, country), statement.current_rate
 
 
 def sample_for(name: str, language: str, *, kind: str = "business") -> NoticeContext:

@@ -8,12 +8,25 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from dunning.errors import InvalidInput, NotFound
-from dunning.ledger.models import Customer, Invoice
+from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, CustomerDetail, CustomerOut,
                                     InvoiceOut, Page)
 from dunning.money import as_string
 
 OPEN = and_(Invoice.balance_minor > 0, Invoice.voided.is_(False))
+
+
+def payments_by_invoice(session: Session, invoice_ids: set[int]) -> dict[int, list[tuple[date, int]]]:
+    """(received on, amount) of the payments allocated to each invoice, for interest that stops on
+    what each paid from its date. Credit notes are left out: a credited amount was never owed."""
+    out: dict[int, list[tuple[date, int]]] = {}
+    if invoice_ids:
+        for invoice_id, received_on, amount in session.execute(
+                select(Allocation.invoice_id, Payment.received_on, Allocation.amount_minor)
+                .join(Payment, Payment.id == Allocation.payment_id)
+                .where(Allocation.invoice_id.in_(invoice_ids), Payment.kind == "payment")):
+            out.setdefault(invoice_id, []).append((received_on, amount))
+    return out
 
 
 def encode_cursor(last_id: int) -> str:

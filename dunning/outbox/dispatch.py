@@ -41,6 +41,7 @@ from dunning.clock import Clock
 from dunning.db import Database
 from dunning.outbox import service
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, Message
+from dunning.tasks.service import open_task
 
 log = logging.getLogger(__name__)
 # Outcomes that mean another round could find more to do.
@@ -56,6 +57,7 @@ class Prepared:
     until: datetime | None = None
     envelope: Envelope | None = None
     stored: dict = field(default_factory=dict)  # columns of Message to record before sending
+    task: dict | None = None  # a task for the team to open with the decision (tasks.service.open_task's arguments)
 
 
 class Composer(Protocol):
@@ -183,6 +185,8 @@ class Dispatcher:
             elif prepared.action == "postpone":
                 counts["postponed"] += service.release(session, self.clock, self.worker, message.id, QUEUED,
                                                        prepared.why, send_after=prepared.until)
+                if prepared.task is not None:
+                    open_task(session, self.clock, **prepared.task)
             else:
                 service.fail_unsendable(session, self.clock, self.worker, message, prepared.why)
                 counts["failed"] += 1

@@ -40,6 +40,15 @@ def is_business_day(d: date, country: str | None) -> bool:
     return not country or d not in _holidays(country.upper(), d.year)
 
 
+def business_day_on_or_after(d: date, country: str | None) -> date:
+    """A deadline that falls on a weekend or public holiday moves to the next business day."""
+    for _ in range(31):  # no country has a month without a business day
+        if is_business_day(d, country):
+            return d
+        d += timedelta(days=1)
+    raise ValueError(f"no business day within a month of {d.isoformat()} in {country}")
+
+
 @lru_cache(maxsize=256)
 def zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from dunning.errors import InvalidInput
-from dunning.policies.fees import to_minor
+from dunning.money import to_minor
 
 Kind = Literal["reminder", "formal_notice", "registered_letter", "agency_handoff", "call_task"]
 Channel = Literal["email", "sms", "letter", "task"]
@@ -230,8 +230,8 @@ class Policy(_Model):
     contact: ContactRules = ContactRules()
     promises: PromiseRules = PromiseRules()
     plans: PlanRules = PlanRules()
-    # "auto": by the customer's country (see fees.jurisdiction_for); or force one for everyone.
-    jurisdiction: Literal["auto", "FR", "EU", "UK", "US", "none"] = "auto"
+    # "auto": by the customer's country (see law.rule_for); or force one law for everyone.
+    jurisdiction: Literal["auto", "GB", "UK", "FR", "DE", "EU", "ES", "IT", "NL", "BE", "US", "none"] = "auto"
 
     @model_validator(mode="after")
     def _whole_document(self) -> "Policy":

@@ -65,7 +65,7 @@ from typing import Any, Iterable, Literal, Sequence
 
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
-from dunning.policies.fees import FeeLine, ReferenceRates, format_money, late_payment_fees
+from dunning.money import with_code
 
 Action = Literal["plan", "pass", "wait", "close", "none"]
 
@@ -390,8 +390,8 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
         return context.decision(
             "wait",
             "below_minimum",
-            f"step {step.key!r} waits: {format_money(amount, case.currency)} overdue is below the minimum"
-            f" of {format_money(minimum, case.currency)}",
+            f"step {step.key!r} waits: {with_code(amount, case.currency)} overdue is below the minimum"
+            f" of {with_code(minimum, case.currency)}",
             due_on=due_on,
         )
 
@@ -459,21 +459,6 @@ class _Context:
 
 
 # ---- what a message states, and promises ----------------------------------------------------------
-
-def fee_lines(decision: Decision, case: CaseView, policy: Policy, rates: ReferenceRates, now: datetime) -> list[FeeLine]:
-    """Statutory fees to show on a planned step that asks for them (policy `fees: true`); else none."""
-    if decision.action != "plan" or not decision.show_fees:
-        return []
-    return late_payment_fees(
-        decision.invoices,
-        currency=case.currency,
-        customer_kind=case.customer.kind,
-        country=case.customer.country,
-        today=calendar.local_date(now, case.customer.tz),
-        rates=rates,
-        jurisdiction=policy.jurisdiction,
-    )
-
 
 def promise_pauses(policy: Policy, broken_so_far: int) -> bool:
     """A promise to pay pauses the case until the customer has broken max_broken of them."""

@@ -1,220 +1,152 @@
-"""Statutory late-payment interest and fixed recovery compensation, by jurisdiction.
+"""Statutory late-payment interest and fixed recovery compensation: the arithmetic.
 
 These are amounts a creditor is *entitled to claim*, shown on a notice with their arithmetic so the
 customer (and the collections team) can check them. Nothing here books a charge: a fee line is
-information until a person decides to invoice it.
+information until a person decides to invoice it. Which rate and which fixed sum is law.py's; the
+words a customer reads are channels/fee_text.py's.
 
-Money is integer minor units; every computation goes through Decimal with an explicit
-ROUND_HALF_UP, never through float.
+How interest is counted (the laws' own worked examples: GB, FR and DE, reproduced in the tests):
+- it runs from the day after the due date; a statement "as of" a day counts that day;
+- on the balance actually outstanding each day: money paid after the due date earned interest up
+  to and including the day it was paid (as many days as it came late), and none after. Credit
+  notes reduce the debt from the start: a credited amount was never owed;
+- one line per stretch of days with one balance and one rate (a part payment, or a new
+  half-year where the law reads the reference rate again, starts a new line);
+- each line is balance × rate × days / 365 (365 in leap years too, as the examples count),
+  rounded half up to the currency's minor unit; the invoice's interest is the sum of its lines.
 
-The rules (business-to-business only everywhere; consumers are owed none of this):
-- FR  late penalties at the ECB refinancing rate + 10 points; EUR 40 fixed compensation per
-      late invoice (Code de commerce L441-10).
-- EU  default for other member states (Directive 2011/7/EU): reference rate + 8 points; EUR 40 per
-      late invoice.
-- UK  Late Payment of Commercial Debts (Interest) Act 1998: Bank of England base rate + 8 %;
-      fixed GBP 40 below GBP 1,000, GBP 70 below GBP 10,000, GBP 100 above, per invoice.
-- US  no statutory late fee: nothing unless the contract says so, which is outside this engine.
-
-Simplifications, each in the debtor's favour so a notice never overstates a claim:
-- interest runs on the balance still open today for every day since the due date; money paid
-  part-way through does not earn the creditor interest for the days it was late;
-- the fixed compensation is only stated in its own currency (EUR 40 on EUR invoices, GBP on GBP):
-  converting it would need an exchange rate we do not hold;
-- days are counted on a 365-day year, leap years included.
+The fixed compensation is stated only in its own currency (EUR 40 on EUR invoices, GBP on GBP):
+converting it would need an exchange rate we do not hold. Money is integer minor units and all
+arithmetic Decimal, never float.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Literal, Protocol
+from typing import Any, Iterable, Literal
 
-from babel.numbers import get_currency_precision
+from dunning import money
+from dunning.policies.law import RatePeriod, Rule, rule_for
+from dunning.policies.rates import RateBook
 
-EU_MEMBER_STATES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
 DAYS_IN_YEAR = 365
 
 
-# ---- money helpers, shared with the policy document ------------------------------------------
-
-def currency_exponent(currency: str) -> int:
-    return get_currency_precision(currency)
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """A major-unit Decimal to integer minor units; refuses more decimals than the currency has."""
-    exponent = currency_exponent(currency)
-    scaled = amount.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more decimals than {currency} allows ({exponent})")
-    return int(scaled)
-
-
-def major(amount_minor: int, currency: str) -> Decimal:
-    return Decimal(amount_minor).scaleb(-currency_exponent(currency))
-
-
-def format_money(amount_minor: int, currency: str) -> str:
-    exponent = currency_exponent(currency)
-    return f"{major(amount_minor, currency):,.{exponent}f} {currency}"
-
-
-def _percent(rate: Decimal) -> str:
-    # 12.15 -> "12.15", 12 -> "12.00", 2.125 -> "2.125": never hide a digit of a legal rate.
-    exponent = rate.normalize().as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{rate:.{places}f}"
-
-
-# ---- inputs -----------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
-class ReferenceRate:
-    name: str  # as printed: "ECB rate", "Bank of England base rate"
-    percent: Decimal
-    as_of: date
-
-
-@dataclass(frozen=True)
-class ReferenceRates:
-    ecb: ReferenceRate
-    boe: ReferenceRate
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "ReferenceRates":
-        return cls(
-            ecb=ReferenceRate("ECB rate", Decimal(settings.ecb_reference_rate), settings.ecb_reference_rate_date),
-            boe=ReferenceRate(
-                "Bank of England base rate", Decimal(settings.boe_base_rate), settings.boe_base_rate_date
-            ),
-        )
-
-
-class FeeInvoice(Protocol):
-    # engine.InvoiceView satisfies this
-    id: Any
-    number: str
+class Debt:
+    """One late invoice, as the fee computation sees it."""
+    invoice: str  # the number shown to the customer
     due_on: date
-    balance_minor: int
-    disputed: bool
+    balance_minor: int  # still owed on the as-of day
+    payments: tuple[tuple[date, int], ...] = ()  # (paid on, amount) of the payments allocated to it
 
 
 @dataclass(frozen=True)
 class FeeLine:
-    label: str
-    amount_minor: int
-    currency: str
-    calculation: str
     kind: Literal["interest", "compensation"]
-    invoice_id: Any = None
+    invoice: str
+    amount_minor: int
+    # interest: the balance, the days [start, end] and the rate period they fall in
+    principal_minor: int = 0
+    start: date | None = None
+    end: date | None = None
+    period: RatePeriod | None = None
+    # compensation: the debt it was sized by
+    debt_minor: int = 0
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1 if self.start and self.end else 0
+
+    @property
+    def rate(self) -> Decimal | None:
+        return self.period.rate if self.period else None
+
+    def as_data(self, currency: str) -> dict[str, Any]:
+        """What a stored message and a case file keep of the line (JSON-safe)."""
+        return {"kind": self.kind, "invoice": self.invoice, "amount": money.as_string(self.amount_minor, currency),
+                "rate": str(self.rate) if self.rate is not None else None,
+                "from": self.start.isoformat() if self.start else None,
+                "to": self.end.isoformat() if self.end else None}
 
 
 @dataclass(frozen=True)
-class Jurisdiction:
-    code: str
-    name: str
-    reference: Literal["ecb", "boe"] | None  # None: no statutory interest
-    margin_points: Decimal
-    compensation_currency: str | None = None
+class FeeStatement:
+    rule: Rule | None
+    currency: str
+    as_of: date
+    lines: tuple[FeeLine, ...] = field(default_factory=tuple)
 
-    def compensation_minor(self, balance_minor: int, currency: str) -> int:
-        """The fixed recovery sum for one late invoice, in minor units (0 when none applies)."""
-        if currency != self.compensation_currency:
-            return 0
-        if self.code == "UK":
-            owed = major(balance_minor, currency)
-            pounds = 40 if owed < 1_000 else 70 if owed < 10_000 else 100
-            return to_minor(Decimal(pounds), currency)
-        return to_minor(Decimal(40), currency)
+    def _sum(self, kind: str) -> int:
+        return sum(line.amount_minor for line in self.lines if line.kind == kind)
 
+    @property
+    def interest_minor(self) -> int:
+        return self._sum("interest")
 
-_JURISDICTIONS = {
-    "FR": Jurisdiction("FR", "France", "ecb", Decimal(10), "EUR"),
-    "EU": Jurisdiction("EU", "European Union (Directive 2011/7/EU)", "ecb", Decimal(8), "EUR"),
-    "UK": Jurisdiction("UK", "United Kingdom", "boe", Decimal(8), "GBP"),
-    "US": Jurisdiction("US", "United States", None, Decimal(0)),
-    "none": Jurisdiction("none", "no statutory fees", None, Decimal(0)),
-}
+    @property
+    def compensation_minor(self) -> int:
+        return self._sum("compensation")
 
+    @property
+    def total_minor(self) -> int:
+        return self.interest_minor + self.compensation_minor
 
-def jurisdiction_for(country: str | None, override: str = "auto") -> Jurisdiction:
-    if override != "auto":
-        return _JURISDICTIONS[override]
-    code = (country or "").upper()
-    if code == "FR":
-        return _JURISDICTIONS["FR"]
-    if code in EU_MEMBER_STATES:
-        return _JURISDICTIONS["EU"]
-    if code in ("GB", "UK"):
-        return _JURISDICTIONS["UK"]
-    if code == "US":
-        return _JURISDICTIONS["US"]
-    return _JURISDICTIONS["none"]
+    @property
+    def current_rate(self) -> Decimal | None:
+        """The annual rate running on the as-of day, when every debt still late has the same one
+        (quoted in the letters' legal wording); None when they differ or none runs."""
+        rates = {line.rate for line in self.lines if line.kind == "interest" and line.end == self.as_of}
+        return rates.pop() if len(rates) == 1 else None
 
 
-# ---- the computation ----------------------------------------------------------------------------
-
-def late_payment_fees(
-    invoices: Iterable[FeeInvoice],
-    *,
-    currency: str,
-    customer_kind: str,
-    country: str | None,
-    today: date,
-    rates: ReferenceRates,
-    jurisdiction: str = "auto",
-) -> list[FeeLine]:
-    """What may be claimed today on these invoices, one line per invoice and kind of fee.
-
-    Disputed invoices and invoices not yet late carry nothing; consumers carry nothing.
-    """
-    if customer_kind != "business":
-        return []
-    rules = jurisdiction_for(country, jurisdiction)
+def late_payment_fees(debts: Iterable[Debt], *, currency: str, customer_kind: str, country: str | None,
+                      as_of: date, book: RateBook, jurisdiction: str = "auto") -> FeeStatement:
+    """What may be claimed on `as_of` for these debts: interest lines, then the fixed sum, for each
+    debt oldest first. Raises rates.MissingRate when a reference rate it needs is not known yet."""
+    rule = rule_for(country, jurisdiction)
     lines: list[FeeLine] = []
-    for invoice in sorted(invoices, key=lambda i: (i.due_on, str(i.number))):
-        days_late = (today - invoice.due_on).days
-        if invoice.disputed or invoice.balance_minor <= 0 or days_late <= 0:
+    if rule is not None:
+        for debt in sorted(debts, key=lambda d: (d.due_on, d.invoice)):
+            if debt.balance_minor <= 0 or debt.due_on >= as_of:
+                continue
+            lines.extend(interest_lines(debt, rule, customer_kind, as_of, book))
+            fixed = rule.compensation.amount(money.from_minor(debt.balance_minor, currency), currency, customer_kind)
+            if fixed:
+                lines.append(FeeLine("compensation", debt.invoice, money.to_minor(fixed, currency),
+                                     debt_minor=debt.balance_minor))
+    return FeeStatement(rule, currency, as_of, tuple(lines))
+
+
+def interest_lines(debt: Debt, rule: Rule, kind: str, as_of: date, book: RateBook) -> list[FeeLine]:
+    first = debt.due_on + timedelta(days=1)
+    lines = []
+    for period in rule.periods(first, as_of, kind, book):
+        if period.rate <= 0:
             continue
-        if rules.reference is not None:
-            line = _interest(invoice, days_late, currency, rules, getattr(rates, rules.reference))
-            if line.amount_minor > 0:
-                lines.append(line)
-        fixed = rules.compensation_minor(invoice.balance_minor, currency)
-        if fixed:
-            lines.append(
-                FeeLine(
-                    label=f"Fixed recovery compensation, invoice {invoice.number}",
-                    amount_minor=fixed,
-                    currency=currency,
-                    calculation=f"{format_money(fixed, currency)} per late invoice ({rules.name})",
-                    kind="compensation",
-                    invoice_id=invoice.id,
-                )
-            )
+        for start, end, owed in balances(debt, period.start, period.end):
+            amount = Decimal(owed) * period.rate * ((end - start).days + 1) / (100 * DAYS_IN_YEAR)
+            amount_minor = int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            if amount_minor > 0:
+                lines.append(FeeLine("interest", debt.invoice, amount_minor, principal_minor=owed,
+                                     start=start, end=end, period=period))
     return lines
 
 
-def _interest(
-    invoice: FeeInvoice, days_late: int, currency: str, rules: Jurisdiction, reference: ReferenceRate
-) -> FeeLine:
-    rate = reference.percent + rules.margin_points
-    exact = Decimal(invoice.balance_minor) * rate / Decimal(100) * Decimal(days_late) / Decimal(DAYS_IN_YEAR)
-    amount_minor = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    calculation = (
-        f"{format_money(invoice.balance_minor, currency)} × {_percent(rate)} % × {days_late}/{DAYS_IN_YEAR} days"
-        f" = {format_money(amount_minor, currency)}"
-        f" ({reference.name} {_percent(reference.percent)} % as of {reference.as_of.isoformat()}"
-        f" + {rules.margin_points.normalize():f} points, {rules.name})"
-    )
-    return FeeLine(
-        label=f"Late-payment interest, invoice {invoice.number}",
-        amount_minor=amount_minor,
-        currency=currency,
-        calculation=calculation,
-        kind="interest",
-        invoice_id=invoice.id,
-    )
+def balances(debt: Debt, first: date, last: date) -> list[tuple[date, date, int]]:
+    """(start, end, amount owed) over [first, last]: an amount paid on day P was owed through P."""
+    paid: dict[date, int] = {}
+    for on, amount in debt.payments:
+        if on >= first and amount > 0:
+            day = min(on, last)
+            paid[day] = paid.get(day, 0) + amount
+    owed = debt.balance_minor + sum(paid.values())
+    out, start = [], first
+    for day in sorted(paid):
+        out.append((start, day, owed))
+        owed -= paid[day]
+        start = day + timedelta(days=1)
+    if start <= last and owed > 0:
+        out.append((start, last, owed))
+    return [(s, e, o) for s, e, o in out if o > 0 and s <= e]

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from dunning.db import utc_column
 
 KINDS = ("call", "dispute", "reply", "in_doubt", "approval", "contact_invalid", "unknown_sender", "broken_promise",
-         "plan_default", "review")
+         "plan_default", "review", "rate_missing")
 
 
 class Task(SQLModel, table=True):

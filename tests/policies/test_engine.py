@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 
@@ -20,14 +19,12 @@ from dunning.policies.engine import (
     InvoiceView,
     anchor_for,
     decide,
-    fee_lines,
     preview,
     promise_pause_until,
     promise_pauses,
     record_step,
     still_owed,
 )
-from dunning.policies.fees import ReferenceRate, ReferenceRates
 
 POLICY_YAML = """
 name: unit
@@ -405,22 +402,12 @@ def test_every_decision_is_explained():
 
 # ---- fees and promises -------------------------------------------------------------------------------
 
-RATES = ReferenceRates(ReferenceRate("ECB rate", Decimal("2.15"), date(2025, 7, 1)),
-                       ReferenceRate("Bank of England base rate", Decimal("4.00"), date(2025, 8, 7)))
-
-
-def test_fees_only_on_steps_that_show_them_and_only_for_businesses():
+def test_only_steps_that_ask_for_fees_show_them():
     now = utc(2025, 4, 2, 10)
     reminder = decide(at_step("r1", utc(2025, 3, 6, 7)), POLICY, now)
-    assert reminder.step.key == "r2" and fee_lines(reminder, at_step("r1"), POLICY, RATES, now) == []
-    c = at_step("r2", utc(2025, 3, 13, 7))
-    notice = decide(c, POLICY, now)
+    assert reminder.step.key == "r2" and not reminder.show_fees
+    notice = decide(at_step("r2", utc(2025, 3, 13, 7)), POLICY, now)
     assert notice.step.key == "notice" and notice.show_fees
-    interest, fixed = fee_lines(notice, c, POLICY, RATES, now)
-    assert interest.calculation.startswith("100.00 EUR × 12.15 % × 30/365 days = 1.00 EUR")
-    assert fixed.amount_minor == 40_00
-    consumer = replace(c, customer=replace(PARIS, kind="consumer"))
-    assert fee_lines(decide(consumer, POLICY, now), consumer, POLICY, RATES, now) == []
 
 
 def test_promises_pause_until_the_grace_days_are_over_and_stop_pausing_after_too_many_broken():

@@ -69,7 +69,7 @@ def test_the_statement_in_the_customers_language_with_fees_and_total(app, settin
     # the notice claimed fees, so the portal shows them: 40 € per late invoice (France), and interest
     # at the ECB rate + 10 points: 100 € x 12.15 % x 29/365 = 0.97 €, 200 € x 12.15 % x 20/365 = 1.33 €
     assert "Indemnité forfaitaire pour frais de recouvrement, facture N-I1" in page
-    assert "Intérêts de retard, facture N-I2" in page
+    assert "Pénalités de retard, facture N-I2" in page
     assert "682,30\u00a0€" in page  # 600 € open + 80 € + 2.30 €
     assert "dont échu 300,00\u00a0€" in page
     assert 'href="https://pay.example.com/acme"' in page and "Payer maintenant" in page

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from dunning.deps import ClockDep, SessionDep
+from dunning.policies import rate_store
 from dunning.web import kpis
 from dunning.web.desk import figures
 from dunning.web.desk.deps import Agent, render
@@ -14,4 +15,7 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 
 @router.get("")
 def overview(desk: Agent, session: SessionDep, clock: ClockDep) -> HTMLResponse:
-    return render(session, desk, "desk/overview.html", active="overview", o=figures.load(session, clock), k=kpis)
+    # A series without its rate for this half-year holds back every notice that claims fees.
+    missing = rate_store.gaps(rate_store.load_book(session), clock.now().date())
+    return render(session, desk, "desk/overview.html", active="overview", o=figures.load(session, clock), k=kpis,
+                  missing_rates=missing)

@@ -64,7 +64,7 @@ def _page(request: Request, session, clock, settings, token: str, customer: Cust
     lang = language(customer.language)
     words = Words(lang)
     form_token, cookie = csrf.issue(request, settings, f"portal:{customer.id}")
-    response = page("portal/page.html", status_code=status, s=statement.load(session, clock, settings, customer, lang),
+    response = page("portal/page.html", status_code=status, s=statement.load(session, clock, customer),
                     t=words, lang=lang, loc=locale(lang, customer.country), token=token, csrf_token=form_token,
                     done=done, error=error, failed=failed, reasons=REASONS, settings=_shown(settings))
     csrf.set_cookie(response, settings, cookie)

@@ -2,6 +2,7 @@
 link names, and nothing else: no id from the URL or a form reaches this module."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -9,19 +10,21 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning.arrangements import accounts, plans
+from dunning.channels import fee_text
 from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
 from dunning.cases.models import Case
 from dunning.clock import Clock
-from dunning.config import Settings
 from dunning.contacts import opted_out_channels
 from dunning.ledger.models import Customer, Invoice
+from dunning.ledger.queries import payments_by_invoice
 from dunning.money import to_minor
 from dunning.outbox.models import SENT, Message
-from dunning.policies import fees, service as policies
+from dunning.policies import fees, rate_store, service as policies
 from dunning.policies.document import PlanRules
-from dunning.policies.engine import InvoiceView
+from dunning.policies.rates import MissingRate
 from dunning.web import installments
-from dunning.web.portal.words import FEE_LABELS
+
+log = logging.getLogger(__name__)
 
 CHANNELS = ("email", "sms")  # letters carry the formal notices the law expects: no opting out of those
 
@@ -80,20 +83,30 @@ def _fees_claimed(session: Session, customer: Customer, currency: str) -> bool:
         Message.created_at >= case.opened_at).limit(1)).first() is not None
 
 
-def _fees(session: Session, settings: Settings, customer: Customer, currency: str, invoices: list[Invoice],
-          disputed: set[int], today: date, lang: str, jurisdiction: str) -> list[Fee]:
+def _fees(session: Session, customer: Customer, currency: str, invoices: list[Invoice], disputed: set[int],
+          today: date, jurisdiction: str) -> list[Fee]:
+    """One row per invoice and kind of fee, as of today, in the customer's words."""
     if not _fees_claimed(session, customer, currency):
         return []
-    lines = fees.late_payment_fees(
-        [InvoiceView(i.id, i.number, i.due_on, i.balance_minor, i.id in disputed) for i in invoices],
-        currency=currency, customer_kind=customer.kind, country=customer.country, today=today,
-        rates=fees.ReferenceRates.from_settings(settings), jurisdiction=jurisdiction)
-    numbers = {i.id: i.number for i in invoices}
-    return [Fee(FEE_LABELS[lang][line.kind].format(number=numbers.get(line.invoice_id, "")), line.amount_minor)
-            for line in lines]
+    late = [i for i in invoices if i.id not in disputed]
+    paid = payments_by_invoice(session, {i.id for i in late})
+    try:
+        statement = fees.late_payment_fees(
+            [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(paid.get(i.id, ()))) for i in late],
+            currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
+            book=rate_store.load_book(session), jurisdiction=jurisdiction)
+    except MissingRate as missing:  # the notice waits for the rate too; nothing is shown rather than a guess
+        log.warning("portal of customer %s shows no fees: %s", customer.external_id, missing.message)
+        return []
+    writer = fee_text.Writer.of(customer.language, customer.country, currency)
+    rows: dict[tuple[str, str], Fee] = {}
+    for line in statement.lines:
+        row = rows.setdefault((line.invoice, line.kind), Fee(writer.label(line), 0))
+        row.amount_minor += line.amount_minor
+    return list(rows.values())
 
 
-def load(session: Session, clock: Clock, settings: Settings, customer: Customer, lang: str) -> Statement:
+def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     today = accounts.local_today(clock, customer)
     policy = policies.policy_for(session, customer.policy_name)
     invoices = list(session.execute(select(Invoice).where(
@@ -115,7 +128,7 @@ def load(session: Session, clock: Clock, settings: Settings, customer: Customer,
         out.append(Account(
             currency=currency, invoices=mine, disputed=disputed, balance_minor=balance,
             overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
-            fees=_fees(session, settings, customer, currency, mine, disputed, today, lang, policy.jurisdiction),
+            fees=_fees(session, customer, currency, mine, disputed, today, policy.jurisdiction),
             promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts,
             min_installment_minor=to_minor(minimum, currency) if (minimum := policy.plans.min_installment_amount.get(
                 currency)) is not None else None))

@@ -94,13 +94,6 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 REASONS = ("not_received", "wrong_amount", "already_paid", "not_ordered", "quality", "other")
-FEE_LABELS = {
-    "en": {"interest": "Late payment interest, invoice {number}", "compensation": "Fixed recovery compensation, "
-                                                                                 "invoice {number}"},
-    "fr": {"interest": "Intérêts de retard, facture {number}",
-           "compensation": "Indemnité forfaitaire pour frais de recouvrement, facture {number}"},
-}
-
 
 def language(customer_language: str | None) -> str:
     lang = normalise_language(customer_language)
