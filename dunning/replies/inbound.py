@@ -49,7 +49,8 @@ def email_signature_ok(settings: Settings, body: bytes, header: str) -> bool:
 def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes) -> dict[str, Any]:
     mail = parse_inbound(raw)
     match = matching.email_sender(session, settings, mail)
-    text = mail.reply_text or _subject_words(mail.subject, match)
+    # The rules read what the customer wrote: no quote, no forwarded message, no signature.
+    text = mail.own_text or _subject_words(mail.subject, match)
     incoming = service.Incoming(channel="email", sender=mail.from_address or "(no sender)",
                                 recipient=next(iter(mail.recipients), None), text=text, raw_text=mail.text,
                                 received_at=clock.now(), provider_id=mail.message_id, subject=mail.subject,
