@@ -13,6 +13,7 @@ from sqlmodel import Session
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opt_out
+from dunning.inputs import storable
 from dunning.outbox.models import Message
 from dunning.outbox.service import mark_contact_invalid
 from dunning.replies import matching, service
@@ -27,13 +28,16 @@ DELIVERY_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent
 # Final delivery errors about the number itself (not the content or the carrier's mood).
 DEAD_NUMBER_CODES = {"30005", "30006"}  # unknown destination, landline or unreachable carrier
 UNSUBSCRIBED_CODE = "21610"  # the recipient sent STOP to the carrier
+SMS_BODY_CHARS = 10_000  # Twilio joins at most 10 segments (1,600 characters); far above
 
 
 def receive_sms(session: Session, clock: Clock, settings: Settings, form: FormParams) -> str:
-    sender = form.get("From", "")
-    incoming = service.Incoming(channel="sms", sender=sender, recipient=form.get("To"), text=form.get("Body", ""),
-                                raw_text=form.get("Body", ""), received_at=clock.now(),
-                                provider_id=form.get("MessageSid") or form.get("SmsSid"))
+    # Signed by Twilio, so kept: but as text a database can store, in lengths its columns take.
+    sender = storable(form.get("From", ""), 320).strip()
+    body = storable(form.get("Body", ""), SMS_BODY_CHARS)
+    incoming = service.Incoming(channel="sms", sender=sender, recipient=storable(form.get("To", ""), 320) or None,
+                                text=body, raw_text=body, received_at=clock.now(),
+                                provider_id=storable(form.get("MessageSid") or form.get("SmsSid") or "", 64) or None)
     handled = service.handle(session, clock, settings, incoming, matching.sms_sender(session, sender))
     return twiml(handled.answer)
 
