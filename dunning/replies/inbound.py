@@ -16,7 +16,7 @@ from dunning.contacts import opt_out
 from dunning.inputs import storable
 from dunning.outbox.models import Message
 from dunning.outbox.service import mark_contact_invalid
-from dunning.replies import matching, service
+from dunning.replies import matching, service, undelivered
 from dunning.replies.mail import parse_inbound
 from dunning.replies.twilio import FormParams, twiml
 
@@ -52,6 +52,8 @@ def email_signature_ok(settings: Settings, body: bytes, header: str) -> bool:
 
 def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes) -> dict[str, Any]:
     mail = parse_inbound(raw)
+    if mail.bounce is not None:
+        return undelivered.receive_bounce(session, clock, settings, mail)
     match = matching.email_sender(session, settings, mail)
     # The rules read what the customer wrote: no quote, no forwarded message, no signature.
     text = mail.own_text or _subject_words(mail.subject, match)

@@ -1,8 +1,9 @@
 """Inbound email: headers, body, attachments, and what the message says.
 
 `parse_inbound(raw)` is the one door: it gives the headers (cleaned of characters a database cannot
-store), the text, the part the customer wrote (`reply_text`, see replytext.py), language hints and
-the attachments.
+store), the text, the part the customer wrote (`reply_text`, see replytext.py), language hints,
+whether it is a bounce (bounces.py) or an automatic reply with the return date it gives
+(autoreplies.py), and the attachments.
 
 Bounds come first: the standard library's MIME parser recurses once per nested part, so a message
 nested thousands of levels deep would exhaust the stack. Its structure is counted in the raw bytes
@@ -24,6 +25,8 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
 from dunning.inputs import storable
+from dunning.replies.autoreplies import Autoreply, read_autoreply
+from dunning.replies.bounces import Bounce, read_bounce
 from dunning.replies.htmltext import html_to_text, tidy
 from dunning.replies.replytext import read_reply
 
@@ -75,12 +78,29 @@ class InboundMail:
     # Languages the message says it is in: Content-Language, then the language of the client's
     # quote header ("Le ... a écrit :" is a French client). Hints, not a detection.
     language_hints: tuple[str, ...] = ()
+    # A delivery status notification: one of our messages did not arrive (bounces.py). Not a reply.
+    bounce: Bounce | None = None
+    # An out-of-office or other automatic answer, with the return date it gives (autoreplies.py).
+    autoreply: Autoreply | None = None
     # Why the body was not read (over the bounds above); headers are still there.
     unreadable: str | None = None
 
     @property
     def recipients(self) -> list[str]:
         return [*self.to_addresses, *self.cc_addresses, *self.delivered_to]
+
+    @property
+    def is_bounce(self) -> bool:
+        return self.bounce is not None
+
+    @property
+    def is_autoreply(self) -> bool:
+        return self.autoreply is not None
+
+    @property
+    def return_text(self) -> str | None:
+        """An out-of-office's return date as written ("back on 12 January"), when it gives one."""
+        return self.autoreply.return_text if self.autoreply else None
 
 
 def parse_inbound(raw: bytes) -> InboundMail:
@@ -97,6 +117,7 @@ def parse_inbound(raw: bytes) -> InboundMail:
 
     from_name, from_address = _first_address(msg, "from")
     subject = _header(msg, "subject") or ""
+    bounce = None if unreadable else read_bounce(msg, subject=subject, from_address=from_address)
     languages = [*_content_languages(msg), *(reply.languages if reply else ())]
     return InboundMail(
         from_address=from_address,
@@ -116,6 +137,9 @@ def parse_inbound(raw: bytes) -> InboundMail:
         forwarded=reply.forwarded if reply else None,
         own_text=reply.own_text if reply else "",
         language_hints=tuple(dict.fromkeys(languages)),
+        bounce=bounce,
+        # A bounce carries Auto-Submitted too; it is a bounce, not an automatic reply.
+        autoreply=None if bounce else read_autoreply(msg, subject=subject, text=reply.own_text if reply else ""),
         unreadable=unreadable,
     )
 

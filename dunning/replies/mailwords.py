@@ -57,6 +57,7 @@ class Words:
     device: re.Pattern[str]
     sign_off: re.Pattern[str]
     autoreply_subject: re.Pattern[str]
+    bounce_subject: re.Pattern[str]
     returns: tuple[Template, ...]
 
     def language_of_headers(self, keys: list[str]) -> str | None:
@@ -153,7 +154,7 @@ def words() -> Words:
     originals: dict[str, str] = {}
     forwardeds: dict[str, str] = {}
     forward_lines: list[str] = []
-    devices, sign_offs, subjects = [], [], []
+    devices, sign_offs, subjects, bounce_subjects = [], [], [], []
     # Languages first, the shapes common to all last: a match then names the client's language.
     for path in sorted(DIRECTORY.glob("*.yaml"), key=lambda p: (p.stem == "common", p.stem)):
         lang = path.stem
@@ -175,6 +176,7 @@ def words() -> Words:
         devices += [_compile(t, lang, _SLOTS, whole_line=True, tail=r"(?:\s*<[^\s<>]{1,200}>)?").pattern.pattern
                     for t in data.get("device", [])]
         sign_offs += data.get("sign_off", [])
+        bounce_subjects += (data.get("bounce") or {}).get("subject", [])
         autoreply = data.get("autoreply") or {}
         subjects += autoreply.get("subject", [])
         if autoreply.get("return"):
@@ -201,5 +203,6 @@ def words() -> Words:
         device=re.compile("|".join(f"(?:{d})" for d in devices), FLAGS),
         sign_off=re.compile(rf"^(?:{_alternatives(sign_offs)})(?!\w)[\s,.!]*(?:\S.{{0,40}})?$", FLAGS),
         autoreply_subject=re.compile(rf"(?<!\w)(?:{_alternatives(subjects)})(?!\w)", FLAGS),
+        bounce_subject=re.compile(rf"(?<!\w)(?:{_alternatives(bounce_subjects)})(?!\w)", FLAGS),
         returns=tuple(returns),
     )
