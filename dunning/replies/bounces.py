@@ -27,7 +27,7 @@ from dunning.replies.mailwords import words
 ADDRESS, REFUSED, DELAYED = "address", "refused", "delayed"
 MAX_FAILURES = 20  # a report names its recipients; more than this is not one of our messages
 
-_DAEMONS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon", "mail.delivery.system"}
+_DAEMONS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon"}
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE = re.compile(r"(?<![\d.#-])#?([45]\d\d)(?=[ -]|$)", re.M)
@@ -42,11 +42,11 @@ _COPY = re.compile(
 _UNKNOWN = re.compile(
     r"user unknown|unknown (?:user|recipient|domain)|user not exist|no such (?:user|mailbox|recipient|domain)"
     r"|does not exist|doesn't exist|not recogni[sz]ed|not listed in|(?:address|recipient) (?:not found|unknown)"
-    r"|address rejected|recipient address rejected|not found|invalid (?:recipient|mailbox|address|domain|userid)"
+    r"|address rejected|not found|invalid (?:recipient|mailbox|address|domain|userid)"
     r"|mailbox (?:unavailable|not found)|unrouteable|host (?:or domain name )?not found"
     r"|(?:is|been) (?:disabled|deactivated|inactive)|no mailbox here|doesn't have an? [\w. -]{1,40} account", re.I)
 # Words of a policy refusal, which can come with "address rejected": SPF, spam lists, rate limits.
-_POLICY = re.compile(r"spf|dmarc|dkim|spam|blacklist|blocklist|blocked|listed|rate|policy|reputation|sender", re.I)
+_POLICY = re.compile(r"spf|dmarc|dkim|spam|blacklist|blocklist|blocked|rate|policy|reputation|sender", re.I)
 _PERMANENT_WORDS = re.compile(r"permanent(?:ly)?|given up|failed permanently|will not (?:try|retry)", re.I)
 _TEMPORARY_WORDS = re.compile(r"delayed|will (?:keep )?(?:re)?try|temporar|has not yet been delivered|deferred", re.I)
 
@@ -68,9 +68,6 @@ class Bounce:
     failures: tuple[Failure, ...]
     original_message_ids: tuple[str, ...]  # the returned message's Message-ID (and the report's own pointers)
     original_addresses: tuple[str, ...]  # its Reply-To, From and To: where our reply token would be
-
-    def of_kind(self, kind: str) -> list[Failure]:
-        return [f for f in self.failures if f.kind == kind]
 
 
 def read_bounce(msg: EmailMessage, *, subject: str, from_address: str | None) -> Bounce | None:

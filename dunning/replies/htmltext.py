@@ -1,11 +1,11 @@
 """HTML mail as the text a mail client shows, with quoted parts marked the way plain text marks them.
 
 Line breaks follow the rendering (a <div> or <li> starts a line, a paragraph is set off by a blank
-line unless it is one of Outlook's margin-less MsoNormal paragraphs, <br> always breaks). With `mark_quotes`, every line inside a <blockquote> starts with "> "
-(one per level), a horizontal rule becomes Outlook's line of underscores, the header of Outlook's
-reply (divRplyFwdMsg and its relatives) is preceded by that line, and a signature block
-(gmail_signature, moz-signature) by the "-- " delimiter: the plain-text rules of replytext.py then
-read an HTML reply exactly like a plain one.
+line unless it is one of Outlook's margin-less MsoNormal paragraphs, <br> always breaks). With
+`mark_quotes`, every line inside a <blockquote> starts with "> " (one per level), a horizontal rule
+becomes Outlook's line of underscores, the header of Outlook's reply (divRplyFwdMsg and its
+relatives) is preceded by that line, and a signature block (gmail_signature, moz-signature) by the
+"-- " delimiter: the plain-text rules of replytext.py then read an HTML reply like a plain one.
 """
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def email_signature_ok(settings: Settings, body: bytes, header: str) -> bool:
 def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes) -> dict[str, Any]:
     mail = parse_inbound(raw)
     if mail.bounce is not None:
-        return undelivered.receive_bounce(session, clock, settings, mail)
+        return undelivered.receive_bounce(session, clock, settings, mail, mail.bounce)
     match = matching.email_sender(session, settings, mail)
     # The rules read what the customer wrote: no quote, no forwarded message, no signature.
     text = mail.own_text or _subject_words(mail.subject, match)

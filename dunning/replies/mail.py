@@ -105,19 +105,19 @@ class InboundMail:
 
 def parse_inbound(raw: bytes) -> InboundMail:
     unreadable = too_complex(raw)
-    if unreadable is not None:
-        msg: EmailMessage = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)  # type: ignore[assignment]
-        text, html, reply, attachments = f"[{unreadable}: the body was not read]", None, None, []
+    if unreadable is None:
+        msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
     else:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
-        text, html, body_parts = _bodies(msg)
-        subject = _header(msg, "subject") or ""
-        reply = read_reply(text, forward=bool(_FORWARD_SUBJECT.match(subject))) if text else None
-        attachments = [_attachment(p) for p in _attachment_parts(msg, body_parts)]
-
+        msg = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)  # type: ignore[assignment]
     from_name, from_address = _first_address(msg, "from")
     subject = _header(msg, "subject") or ""
-    bounce = None if unreadable else read_bounce(msg, subject=subject, from_address=from_address)
+    if unreadable is None:
+        text, html, body_parts = _bodies(msg)
+        reply = read_reply(text, forward=bool(_FORWARD_SUBJECT.match(subject))) if text else None
+        attachments = [_attachment(p) for p in _attachment_parts(msg, body_parts)]
+        bounce = read_bounce(msg, subject=subject, from_address=from_address)
+    else:
+        text, html, reply, attachments, bounce = f"[{unreadable}: the body was not read]", None, None, [], None
     languages = [*_content_languages(msg), *(reply.languages if reply else ())]
     return InboundMail(
         from_address=from_address,
@@ -290,8 +290,6 @@ _LOOSE_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "as
 
 def decode_text(part: EmailMessage) -> str:
     payload = part.get_payload(decode=True) or b""
-    if isinstance(payload, str):  # a message/* part: its payload is a list, never decoded bytes
-        payload = payload.encode("utf-8", "replace")
     declared = (part.get_content_charset() or "us-ascii").lower()
     candidates = ["utf-8", "cp1252"] if declared in _LOOSE_LABELS else [declared, "utf-8", "cp1252"]
     for charset in candidates:
@@ -320,5 +318,5 @@ def _attachment(part: EmailMessage) -> Attachment:
         filename=_clean(part.get_filename() or "", 255) or None,
         content_type=part.get_content_type(),
         size=len(content),
-        content=content if isinstance(content, bytes) else b"",
+        content=content,
     )

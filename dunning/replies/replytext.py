@@ -32,9 +32,9 @@ _MAX_SIGNATURE_LINES = 8
 _SEPARATOR = re.compile(r"^\s*[-_=~*]{5,}\s*$")
 _SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
 _SENTENCE_END = re.compile(r"[.!?]$")
-# A link broken over two lines by a client's wrapping, inside a quote: "(http://...) >"
 # The end of an attribution that a client broke after the address, looking like a quote: "> wrote:"
 _TAIL = re.compile(r">\s*\w{1,20}(?:\(\w+\))?\s*:")
+# A link broken over two lines by a client's wrapping, inside a quote: "(http://...) >"
 _LINK_LINE = re.compile(r"[(<]?\s*(?:https?://|www\.)\S+\s*[)>]?\s*>?")
 
 
@@ -81,7 +81,7 @@ def read_reply(text: str, *, forward: bool = False) -> Reply:
             if split.lang:
                 languages.append(split.lang)
             if not history and (split.kind == "forwarded" or (forward and split.kind == "header")):
-                forwarded = "\n".join(lines[i:]).strip()
+                forwarded = tidy("\n".join(lines[i:]))
                 kept += lines[i:]
                 break
             if split.prefix:

@@ -2,7 +2,9 @@
 
 The bounced message is found by the returned Message-ID (what the SMTP transport stored as the
 message's provider id), else by the reply token of the returned Reply-To, else by the failed
-address among the emails we sent. Then, per failure (bounces.py classes them):
+address among the emails we sent. Only the first two act by themselves: anybody can write a
+notice naming an address, nobody outside can quote our random Message-ID or token. Then, per
+failure (bounces.py classes them):
 - the address does not exist: the customer's email is marked invalid exactly as a refusal at
   SMTP time marks it (outbox.service.mark_contact_invalid: one task, one audit event), and the
   email messages still queued to them are cancelled, their steps planned again on what is left;
@@ -34,9 +36,8 @@ from dunning.tasks.service import open_task
 BOUNCED = "bounced"  # Message.delivery_status of a sent email that came back
 
 
-def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: InboundMail) -> dict[str, Any]:
-    bounce = mail.bounce
-    assert bounce is not None
+def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: InboundMail,
+                   bounce: Bounce) -> dict[str, Any]:
     out: dict[str, Any] = {"bounce": True, "failures": [
         {"recipient": f.recipient, "kind": f.kind, "status": f.status} for f in bounce.failures]}
     if not bounce.failures:
@@ -44,7 +45,7 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     message, matched_by = _bounced_message(session, settings, bounce)
     if message is None:
         task = open_task(session, clock, kind="review", key=f"bounce:{mail.message_id or _summary(bounce)[:200]}",
-                         title="A bounce that matches no email we sent"[:300],
+                         title="A bounce that matches no email we sent",
                          detail=f"From {mail.from_address or '(no sender)'}, subject: {mail.subject}\n\n{_summary(bounce)}")
         return {**out, "action": "unmatched", "task_id": task.id}
     customer = session.get(Customer, message.customer_id)
@@ -57,10 +58,14 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     message.delivery_status, message.last_error = BOUNCED, failure.reason[:1000]
     message.updated_at = clock.now()
     session.add(message)
-    if failure.kind == ADDRESS and (customer.email or "").lower() == failure.recipient:
+    ours = matched_by != "recipient"  # our Message-ID or reply token: nobody outside could have made it up
+    if failure.kind == ADDRESS and ours and (customer.email or "").lower() == failure.recipient:
         return {**out, **_invalid(session, clock, customer, message, failure)}
-    # Refused for another reason, or an address the customer no longer has: a person decides.
-    why = ("the address is no longer the customer's" if failure.kind == ADDRESS else "the address is kept")
+    # Refused for another reason, an address the customer no longer has, or a notice anyone could
+    # have written (it names the address but not our message): a person decides.
+    why = ("the address is kept" if failure.kind != ADDRESS
+           else "the address is no longer the customer's" if (customer.email or "").lower() != failure.recipient
+           else "the notice does not quote our message, so the address is kept until someone checks")
     key = f"bounce:{message.id}"
     new = _task(session, key) is None
     task = open_task(session, clock, kind="review", key=key, customer_id=customer.id, case_id=message.case_id,

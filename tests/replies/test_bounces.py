@@ -173,3 +173,14 @@ def test_a_bounce_of_an_address_the_customer_no_longer_has_is_left_to_a_person(c
     body = mail_in(anonymous, returning("bounce_qmail.eml", reminded)).json()
     assert body["action"] == "refused"
     assert customer(db).invalid_channels == [] and "no longer" in tasks(db)[0].detail
+
+
+def test_a_notice_that_only_names_the_address_is_left_to_a_person(anonymous, db, reminded):
+    """Anybody can send us a "bounce" naming a customer's address; only our own Message-ID or reply
+    token, which nobody outside has seen, makes it act by itself."""
+    raw = returning("bounce_qmail.eml", reminded, message_id=False).replace(
+        f"collections+{reminded.reply_token}@example.com".encode(), b"collections@example.com")
+    body = mail_in(anonymous, raw).json()
+    assert (body["matched_by"], body["action"]) == ("recipient", "refused")
+    assert customer(db).invalid_channels == [] and [m.status for m in messages(db)] == ["sent", QUEUED]
+    assert "does not quote our message" in tasks(db)[0].detail
