@@ -1,7 +1,10 @@
 """The base of request models, and a guard for URLs: text that a database cannot store is refused
-as bad input (PostgreSQL rejects NUL characters in text; without this they would surface as 500s)."""
+as bad input (PostgreSQL rejects NUL characters in text; without this they would surface as 500s).
+Text a provider sends on someone else's behalf (an SMS, a mail header) is cleaned instead: losing
+a customer's reply would be worse than dropping an invisible character from it."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -16,6 +19,15 @@ def _no_nul(value: Any) -> Any:
         for item in value:
             _no_nul(item)
     return value
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def storable(value: str, limit: int) -> str:
+    """Text that arrives from a provider and must be kept rather than refused (an SMS, a mail
+    header): control characters other than tab and line breaks dropped, the length bounded."""
+    return _UNSTORABLE.sub("", value[: limit * 2])[:limit]
 
 
 class Input(BaseModel):

@@ -13,9 +13,10 @@ from sqlmodel import Session
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opt_out
+from dunning.inputs import storable
 from dunning.outbox.models import Message
 from dunning.outbox.service import mark_contact_invalid
-from dunning.replies import matching, service, trust
+from dunning.replies import matching, service, trust, undelivered
 from dunning.replies.mail import parse_inbound
 from dunning.replies.twilio import FormParams, twiml
 
@@ -27,13 +28,16 @@ DELIVERY_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent
 # Final delivery errors about the number itself (not the content or the carrier's mood).
 DEAD_NUMBER_CODES = {"30005", "30006"}  # unknown destination, landline or unreachable carrier
 UNSUBSCRIBED_CODE = "21610"  # the recipient sent STOP to the carrier
+SMS_BODY_CHARS = 10_000  # Twilio joins at most 10 segments (1,600 characters); far above
 
 
 def receive_sms(session: Session, clock: Clock, settings: Settings, form: FormParams) -> str:
-    sender = form.get("From", "")
-    incoming = service.Incoming(channel="sms", sender=sender, recipient=form.get("To"), text=form.get("Body", ""),
-                                raw_text=form.get("Body", ""), received_at=clock.now(),
-                                provider_id=form.get("MessageSid") or form.get("SmsSid"))
+    # Signed by Twilio, so kept: but as text a database can store, in lengths its columns take.
+    sender = storable(form.get("From", ""), 320).strip()
+    body = storable(form.get("Body", ""), SMS_BODY_CHARS)
+    incoming = service.Incoming(channel="sms", sender=sender, recipient=storable(form.get("To", ""), 320) or None,
+                                text=body, raw_text=body, received_at=clock.now(),
+                                provider_id=storable(form.get("MessageSid") or form.get("SmsSid") or "", 64) or None)
     handled = service.handle(session, clock, settings, incoming, matching.sms_sender(session, sender))
     return twiml(handled.answer)
 
@@ -48,15 +52,18 @@ def email_signature_ok(settings: Settings, body: bytes, header: str) -> bool:
 
 def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes) -> dict[str, Any]:
     mail = parse_inbound(raw)
+    if mail.bounce is not None:
+        return undelivered.receive_bounce(session, clock, settings, mail, mail.bounce)
     match = matching.email_sender(session, settings, mail)
     headers = trust.read_headers(raw)
     verdict = trust.judge(match.matched_by, headers)
-    text = mail.reply_text or _subject_words(mail.subject, match)
+    # The rules read what the customer wrote: no quote, no forwarded message, no signature.
+    text = mail.own_text or _subject_words(mail.subject, match)
     incoming = service.Incoming(channel="email", sender=mail.from_address or "(no sender)",
                                 recipient=next(iter(mail.recipients), None), text=text, raw_text=mail.text,
                                 received_at=clock.now(), provider_id=mail.message_id, subject=mail.subject,
                                 attachments=mail.attachments, trusted=verdict.trusted, untrusted_why=verdict.why,
-                                is_autoreply=headers.is_autoreply)
+                                is_autoreply=mail.is_autoreply, return_text=mail.return_text)
     handled = service.handle(session, clock, settings, incoming, match)
     row = handled.inbound
     return {"id": row.id, "duplicate": handled.duplicate, "matched_by": row.matched_by, "trusted": verdict.trusted,

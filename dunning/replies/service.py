@@ -52,6 +52,7 @@ class Incoming:
     trusted: bool = True
     untrusted_why: str | None = None
     is_autoreply: bool = False
+    return_text: str | None = None  # the autoreply's own "back on ..." phrase, when the mail reader found one
 
     def __post_init__(self) -> None:
         # Whatever arrives is kept, but as text a database can store: PostgreSQL refuses NUL
@@ -92,7 +93,7 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
                                          received_at=incoming.received_at, tz=tz, channel=incoming.channel,
                                          currency=case.currency if case else None)
     # An autoreply (told by its headers) is read for its return date only.
-    autoreply = out_of_office(incoming.is_autoreply, incoming.text, lang=language, received_at=incoming.received_at,
+    autoreply = out_of_office(incoming.is_autoreply, incoming.return_text or incoming.text, lang=language, received_at=incoming.received_at,
                               tz=tz)
     if autoreply is not None:
         understanding = autoreply

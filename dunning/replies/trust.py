@@ -28,12 +28,6 @@ MAX_HEADER_BYTES = 256 * 1024
 
 _RESULT = re.compile(r"(?:^|[;\s])(?P<method>[a-z][a-z0-9-]*)\s*=\s*(?P<result>[a-z]+)", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
-_AUTOREPLY_SUBJECT = re.compile(
-    r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|autoreply|out of (?:the )?office|r[ée]ponse automatique|"
-    r"absence du bureau|abwesenheitsnotiz|automatische antwort|respuesta autom[áa]tica|risposta automatica)\b",
-    re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Verdict:
     method: str  # dmarc | spf | dkim | arc | compauth
@@ -50,7 +44,6 @@ class Trust:
 @dataclass(frozen=True)
 class MailHeaders:
     verdicts: tuple[Verdict, ...]
-    is_autoreply: bool
 
 
 def read_headers(raw: bytes) -> MailHeaders:
@@ -60,7 +53,7 @@ def read_headers(raw: bytes) -> MailHeaders:
     head = raw[: end if end >= 0 else MAX_HEADER_BYTES]
     msg = BytesHeaderParser(policy=compat32).parsebytes(head)
     verdicts = tuple(v for name in RESULT_HEADERS for value in msg.get_all(name) or [] for v in _verdicts(name, str(value)))
-    return MailHeaders(verdicts, _autoreply(msg))
+    return MailHeaders(verdicts)
 
 
 def _verdicts(header: str, value: str) -> list[Verdict]:
@@ -74,17 +67,6 @@ def _verdicts(header: str, value: str) -> list[Verdict]:
         if method in CHECKED:
             found.append(Verdict(method, m.group("result").lower(), header))
     return found
-
-
-def _autoreply(msg) -> bool:
-    auto = (msg.get("Auto-Submitted") or "").strip().lower()
-    if auto and not auto.startswith("no"):
-        return True
-    if any(msg.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Autoresponder")):
-        return True
-    if (msg.get("Precedence") or "").strip().lower() == "auto_reply":
-        return True
-    return bool(_AUTOREPLY_SUBJECT.match(str(msg.get("Subject") or "")))
 
 
 def judge(matched_by: str, headers: MailHeaders) -> Trust:

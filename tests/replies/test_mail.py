@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dunning.replies.intents import classify
-from dunning.replies.mail import extract_reply_token, html_to_text, parse_inbound, strip_reply
+from dunning.replies.htmltext import html_to_text
+from dunning.replies.mail import extract_reply_token, parse_inbound
+from dunning.replies.replytext import split_reply
 
 MESSAGES = Path(__file__).parent / "messages"
 
@@ -18,7 +20,7 @@ def load(name: str):
 
 
 def understand(mail, lang: str, tz: str = "Europe/Paris"):
-    return classify(mail.reply_text, lang=lang, received_at=mail.date, tz=tz, channel="email", currency="EUR")
+    return classify(mail.own_text, lang=lang, received_at=mail.date, tz=tz, channel="email", currency="EUR")
 
 
 # --------------------------------------------------------------------------- real messages
@@ -35,8 +37,11 @@ def test_gmail_reply_keeps_only_the_new_part():
     assert mail.date == datetime(2025, 3, 19, 11, 2, 41, tzinfo=timezone.utc)
     # The full text keeps the quote (our own reminder, with its STOP instruction)...
     assert "Reply STOP" in mail.text
-    # ...the reply does not: the attribution wrapped over two lines, the "> " lines, the sign-off.
-    assert mail.reply_text == "I'll pay on Friday, sorry for the delay."
+    # ...the reply does not: the attribution wrapped over two lines, the "> " lines. The rules read
+    # it without the sign-off.
+    assert mail.reply_text == "I'll pay on Friday, sorry for the delay.\n\nThanks,\nJohn"
+    assert mail.own_text == "I'll pay on Friday, sorry for the delay."
+    assert mail.language_hints == ("en",)
     got = understand(mail, "en")
     assert (got.intent, got.promised_date, got.confident) == ("promise_to_pay", date(2025, 3, 21), True)
 
@@ -45,11 +50,12 @@ def test_outlook_french_header_block_and_encoded_subject():
     mail = load("outlook_fr_quoted.eml")
     # Windows-1252 encoded word, with Outlook's no-break space before the colon.
     assert mail.subject == "RE\u00a0: Relance : facture F-2024-0042"
-    assert mail.reply_text == (
+    assert mail.own_text == (
         "Bonjour,\n\nNous contestons la facture F-2024-0042 : la prestation n\u2019a jamais été réalisée."
     )
-    assert "Service comptabilité – ACME SARL" in mail.text  # en dash from windows-1252 0x96
+    assert mail.reply_text.endswith("Service comptabilité – ACME SARL\nTél. : 01 23 45 67 89")  # en dash: cp1252 0x96
     assert "STOP" not in mail.reply_text
+    assert mail.language_hints == ("fr",)  # "De :", "Envoyé :", "À :", "Objet :"
     got = understand(mail, "fr")
     assert (got.intent, got.invoice_number) == ("dispute", "F-2024-0042")
 
@@ -57,15 +63,14 @@ def test_outlook_french_header_block_and_encoded_subject():
 def test_outlook_html_is_cut_at_its_reply_header():
     mail = load("outlook_fr_quoted.eml")
     assert mail.html is not None
-    reply = strip_reply(html_to_text(mail.html, drop_quotes=True))
-    assert reply == mail.reply_text
+    assert split_reply(html_to_text(mail.html, mark_quotes=True)).text == mail.reply_text
 
 
 def test_iphone_latin1_quoted_printable():
     mail = load("iphone_latin1_fr.eml")
     assert mail.from_name == "Renée Lévesque"
     assert mail.subject == "Re\u00a0: Relance échéance dépassée facture F-2024-0042"
-    assert mail.reply_text == "Bonjour,\n\nJe réglerai la facture F-2024-0042 vendredi, 250,50 euros."
+    assert mail.reply_text == mail.own_text == "Bonjour,\n\nJe réglerai la facture F-2024-0042 vendredi, 250,50 euros."
     got = understand(mail, "fr")
     assert (got.intent, got.promised_date, got.amount) == ("promise_to_pay", date(2025, 3, 21), Decimal("250.50"))
     assert got.invoice_number == "F-2024-0042"
@@ -77,7 +82,7 @@ def test_html_only_message():
     assert mail.text.startswith(
         "Hello,\n\nI already paid invoice INV-1001 last week by bank transfer.\nCould you check again?"
     )
-    assert mail.reply_text == (
+    assert mail.own_text == (
         "Hello,\n\nI already paid invoice INV-1001 last week by bank transfer.\nCould you check again?"
     )
     got = understand(mail, "en")
@@ -96,7 +101,7 @@ def test_remittance_advice_attachments_and_plus_address():
     assert mail.cc_addresses == ["finance@globex.example", "ap+archive@globex.example"]
     assert mail.delivered_to == ["collections+c-8f3a2@acme.example"]
     assert extract_reply_token(mail.recipients, mailbox="collections") == "c-8f3a2"
-    assert mail.reply_text.endswith("paid today by bank transfer.")
+    assert mail.own_text.endswith("paid today by bank transfer.")
     assert understand(mail, "en").intent == "already_paid"
 
 
@@ -104,49 +109,61 @@ def test_charset_declared_latin1_but_written_in_windows_1252():
     mail = load("mislabelled_cp1252_fr.eml")
     assert "120 € réclamés" in mail.text and "n\u2019ai" in mail.text
     assert mail.subject == "Re: Votre facture impayée"
-    assert mail.reply_text == "Bonjour,\n\nJe n\u2019ai jamais reçu la marchandise, je ne paierai pas les 120 € réclamés."
+    assert mail.own_text == "Bonjour,\n\nJe n\u2019ai jamais reçu la marchandise, je ne paierai pas les 120 € réclamés."
+    assert mail.reply_text.endswith("--\nPaul Durand\n06 11 22 33 44")  # the signature stays for a person
     assert understand(mail, "fr").intent == "dispute"
 
 
 def test_outlook_original_message_separator():
     mail = load("outlook_original_message_en.eml")
     assert mail.from_name == "Smith, Bob"
-    assert mail.reply_text == "Can we set up a payment plan? I can do 100 a month."
+    assert mail.own_text == "Can we set up a payment plan? I can do 100 a month."
     assert understand(mail, "en", tz="America/Chicago").intent == "installment_request"
 
 
-# --------------------------------------------------------------------------- stripping, piece by piece
+# --------------------------------------------------------------------------- reading, piece by piece
+
+
+def reply(text: str) -> str:
+    return split_reply(text).text
+
+
+def own(text: str) -> str:
+    return split_reply(text).own_text
 
 
 def test_inline_answers_between_quotes_are_kept():
     text = "> Can you pay invoice 42?\nYes, on Friday.\n> And invoice 43?\nThat one I dispute."
-    assert strip_reply(text) == "Yes, on Friday.\nThat one I dispute."
+    assert reply(text) == "Yes, on Friday.\nThat one I dispute."
 
 
 def test_signature_delimiter():
-    assert strip_reply("I will pay tomorrow.\n-- \nJohn Smith\nACME Ltd") == "I will pay tomorrow."
+    assert reply("I will pay tomorrow.\n-- \nJohn Smith\nACME Ltd") == "I will pay tomorrow.\n--\nJohn Smith\nACME Ltd"
+    assert own("I will pay tomorrow.\n-- \nJohn Smith\nACME Ltd") == "I will pay tomorrow."
 
 
 def test_sign_off_keeps_what_came_before_and_the_message_itself():
-    assert strip_reply("Hi,\nI paid on Monday.\nBest regards,\nAnna") == "Hi,\nI paid on Monday."
-    assert strip_reply("Cordialement") == "Cordialement"  # nothing above: that is the message
-    assert strip_reply("Merci, je paierai vendredi") == "Merci, je paierai vendredi"
+    assert own("Hi,\nI paid on Monday.\nBest regards,\nAnna") == "Hi,\nI paid on Monday."
+    assert reply("Hi,\nI paid on Monday.\nBest regards,\nAnna") == "Hi,\nI paid on Monday.\nBest regards,\nAnna"
+    assert own("Cordialement") == "Cordialement"  # nothing above: that is the message
+    assert own("Merci, je paierai vendredi") == "Merci, je paierai vendredi"
     long_tail = "I paid.\nThanks\n" + "\n".join(f"line {i} of a real answer" for i in range(10))
-    assert strip_reply(long_tail) == long_tail  # not a signature: too much follows
+    assert own(long_tail) == long_tail  # not a signature: too much follows
+    assert own("Ich zahle am Freitag.\n\nMit freundlichen Grüßen\nMax Muster\nTel. 030 1234567") == "Ich zahle am Freitag."
 
 
 def test_lines_that_only_look_like_attributions_are_kept():
     text = "On Friday I'll pay.\nLe 15 je paierai le reste."
-    assert strip_reply(text) == text
+    assert reply(text) == text
     quoted = "On Friday I'll pay.\nOn Wed, 19 Mar 2025 at 10:15, Acme <c@acme.example>\nwrote:\n> reminder"
-    assert strip_reply(quoted) == "On Friday I'll pay."
+    assert reply(quoted) == "On Friday I'll pay."
 
 
 def test_french_attribution_and_mobile_footer():
     text = "Je paierai lundi.\n\nLe mer. 19 mars 2025 à 10:15, Acme <c@acme.example> a écrit :\n> Relance"
-    assert strip_reply(text) == "Je paierai lundi."
-    assert strip_reply("Ok pour lundi\n\nEnvoyé de mon iPhone") == "Ok pour lundi"
-    assert strip_reply("Done.\n\nSent from my Galaxy\n\n> quoted") == "Done."
+    assert reply(text) == "Je paierai lundi."
+    assert reply("Ok pour lundi\n\nEnvoyé de mon iPhone") == "Ok pour lundi"
+    assert reply("Done.\n\nSent from my Galaxy\n\n> quoted") == "Done."
 
 
 def test_html_to_text_breaks_like_a_mail_client():
@@ -154,9 +171,11 @@ def test_html_to_text_breaks_like_a_mail_client():
     assert html_to_text(html) == "Hello\nWorld\n\nPara\n\na\nb\nx&y é"
 
 
-def test_gmail_quote_div_is_dropped_from_the_reply():
-    html = '<div dir="ltr">Already paid</div><div class="gmail_quote">On Wed, X wrote:<blockquote>STOP</blockquote></div>'
-    assert html_to_text(html, drop_quotes=True) == "Already paid"
+def test_html_quotes_are_marked_like_plain_quotes():
+    html = ('<div dir="ltr">Already paid</div><div class="gmail_quote">On Wed, 19 Mar 2025 at 10:15, X wrote:'
+            '<blockquote>STOP</blockquote></div>')
+    assert html_to_text(html, mark_quotes=True) == "Already paid\nOn Wed, 19 Mar 2025 at 10:15, X wrote:\n\n> STOP"
+    assert reply(html_to_text(html, mark_quotes=True)) == "Already paid"
     assert "STOP" in html_to_text(html)
 
 
