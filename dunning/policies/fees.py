@@ -32,6 +32,8 @@ from typing import Any, Iterable, Literal, Protocol
 
 from babel.numbers import get_currency_precision
 
+from dunning.money import to_minor
+
 EU_MEMBER_STATES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
 )
@@ -42,15 +44,6 @@ DAYS_IN_YEAR = 365
 
 def currency_exponent(currency: str) -> int:
     return get_currency_precision(currency)
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """A major-unit Decimal to integer minor units; refuses more decimals than the currency has."""
-    exponent = currency_exponent(currency)
-    scaled = amount.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more decimals than {currency} allows ({exponent})")
-    return int(scaled)
 
 
 def major(amount_minor: int, currency: str) -> Decimal:

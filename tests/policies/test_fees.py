@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from dunning.money import to_minor
 from dunning.policies.engine import InvoiceView
 from dunning.policies.fees import (
     FeeLine,
@@ -14,7 +15,6 @@ from dunning.policies.fees import (
     format_money,
     jurisdiction_for,
     late_payment_fees,
-    to_minor,
 )
 
 RATES = ReferenceRates(
