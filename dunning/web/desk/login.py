@@ -7,12 +7,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.inputs import BoundedRoute
 from dunning.web.auth import csrf, sessions, users
 from dunning.web.desk.deps import Agent
 from dunning.web.errors import CsrfRefused
 from dunning.web.templating import page
 
-router = APIRouter(prefix="/desk", include_in_schema=False)
+router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedRoute)
 
 
 def _safe_next(target: str | None) -> str:
