@@ -11,17 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from dunning import auth
-from dunning.arrangements.routes import router as arrangements_router
 from dunning.bounds import explain
-from dunning.cases.routes import router as cases_router
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
 from dunning.inputs import UrlGuard
+from dunning.policies import service as policies
+from dunning.arrangements.routes import router as arrangements_router
+from dunning.cases.routes import router as cases_router
 from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
 from dunning.outbox.routes import router as outbox_router
-from dunning.policies import service as policies
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 import pydantic_core
@@ -139,15 +138,16 @@ _AT = re.compile(r" at line (\d+) column (\d+)$")
 
 
 def load_json(raw: bytes | str) -> Any:
-    """JSON as Python objects with exact numbers (decimals as Decimal, never float), or
-    json.JSONDecodeError. Syntax, nesting and number sizes are checked by pydantic-core's parser
-    in Rust before the standard library builds anything from the text."""
+    """JSON as Python objects, or json.JSONDecodeError. A number with decimals stays the text that
+    was written ("10.000000000000000001"), never a float: the fields that take one (amounts,
+    thresholds) parse it from there. Syntax, nesting and number sizes are checked by
+    pydantic-core's parser in Rust before the standard library builds anything from the text."""
     try:
         pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError as e:
         raise decode_error(str(e), raw) from None
     try:
-        return json.loads(raw, parse_float=Decimal)
+        return json.loads(raw, parse_float=str)
     except ValueError as e:  # what the first parser let through and this one refuses (rare)
         raise decode_error(str(e), raw) from None
 

@@ -18,7 +18,6 @@ from dunning.errors import InvalidInput, TooLarge, row_error
 from dunning.ledger.schemas import MAX_BATCH, MULTILINE_FIELDS
 
 M = TypeVar("M")  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
-AMOUNT_FIELDS = ("total", "balance", "amount")
 # JSON carries a control character in a string only escaped ("\n", "\u0007"), or as DEL, a C1
 # control (UTF-8 C2 80-9F) or a line separator (E2 80 A8/A9): a body with none of these bytes has
 # no text to check, and the bulk path pays nothing for the check.
@@ -79,12 +78,12 @@ class Batch(Generic[M]):
             problem = next((err for err in e.errors() if err["type"] == "json_invalid"), None)
             if problem is not None:  # syntax, nesting deeper than the parser takes, a number too long
                 raise _malformed(problem["msg"].removeprefix("Invalid JSON: ")) from None
-            rows = None  # parse again slowly, to say exactly what is wrong with which row
-        if rows is not None and not any(type(row.get(name)) is float for row in rows for name in AMOUNT_FIELDS):
+            rows = None
+        if rows is not None:
             batch = cls(list(enumerate(rows)))
             return batch.refuse_text() if controls else batch
-        # the slow path, also for JSON numbers with decimals: parsed again so that each is the
-        # Decimal written, not the float the fast parser made of it (10.000000000000000001 != 10.0)
+        # Parsed again slowly, to say exactly what is wrong with which row; also a batch with JSON
+        # numbers with decimals, each now read as the text that was written (schemas.Amount)
         try:
             payload = load_json(raw)
         except json.JSONDecodeError as e:

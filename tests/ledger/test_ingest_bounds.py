@@ -97,15 +97,13 @@ def test_a_json_number_is_read_as_written_not_as_a_float(client, db, c1):
     assert client.get("/v1/invoices").json()["items"][0]["total"] == "10.50"
 
 
-@pytest.mark.parametrize("number", [b"1e999999", b"1E+3", b"-0.001"])
-def test_json_numbers_with_exponents_or_too_many_decimals(client, c1, number):
+@pytest.mark.parametrize("number, words", [(b"1e999999", "is not an amount"), (b"1E+3", "is not an amount"),
+                                           (b"10.0e0", "is not an amount"), (b"-0.001", "decimal places")])
+def test_json_numbers_follow_the_grammar_as_written(client, c1, number, words):
     body = (b'{"invoices": [{"external_id": "I1", "customer_external_id": "C1", "number": "N", "currency": "EUR",'
             b' "total": ' + number + b', "issued_on": "2026-01-01", "due_on": "2026-02-01"}]}')
-    r = client.post("/v1/invoices/bulk", content=body, headers=JSON)
-    if number == b"1E+3":  # exactly 1000: no rounding, so it is taken
-        assert r.status_code == 200, r.text
-    else:
-        assert [(i, f) for i, f, _ in refused(r)] == [(0, "total")]
+    errors = refused(client.post("/v1/invoices/bulk", content=body, headers=JSON))
+    assert errors[0][:2] == (0, "total") and words in errors[0][2] and number.decode() in errors[0][2]
 
 
 def test_a_thousand_deep_body_is_a_quick_422(client):
