@@ -30,19 +30,6 @@ def check_day(value: date) -> date:
     return value
 
 
-def explain(error: dict[str, Any]) -> str:
-    """pydantic's message for one error, as the service words it (the date window's own words
-    rather than "Input should be greater than or equal to 1900-01-01")."""
-    if error.get("type") == "missing":
-        return "is required"
-    ctx = error.get("ctx") or {}
-    if str(ctx.get("ge")) == EARLIEST.isoformat() or str(ctx.get("le")) == LATEST.isoformat():
-        return f"{error.get('input')} is out of range: {WINDOW}"
-    if ctx.get("pattern") == NOT_A_DOT_SEGMENT:
-        return "'.' and '..' cannot be ids: no link can carry them"
-    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
-
-
 def check_moment(value: datetime) -> datetime:
     """A moment's own calendar day, before any time zone arithmetic: 9999-12-31T23:59:59-12:00
     is a valid datetime that no conversion to UTC survives."""
@@ -145,14 +132,14 @@ def load_json(raw: bytes | str) -> Any:
     try:
         pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError as e:
-        raise decode_error(str(e), raw) from None
+        raise _decode_error(str(e), raw) from None
     try:
         return json.loads(raw, parse_float=str)
     except ValueError as e:  # what the first parser let through and this one refuses (rare)
-        raise decode_error(str(e), raw) from None
+        raise _decode_error(str(e), raw) from None
 
 
-def decode_error(message: str, raw: bytes | str) -> json.JSONDecodeError:
+def _decode_error(message: str, raw: bytes | str) -> json.JSONDecodeError:
     """pydantic-core says "... at line 3 column 7": a JSONDecodeError pointing there."""
     doc = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     found = _AT.search(message)
@@ -163,3 +150,18 @@ def decode_error(message: str, raw: bytes | str) -> json.JSONDecodeError:
         pos = min(starts[min(line_no, len(starts)) - 1] + column - 1, len(doc))
         message = message[:found.start()]
     return json.JSONDecodeError(message, doc, pos)
+
+
+# ---- messages ---------------------------------------------------------------------------------
+
+def explain(error: dict[str, Any]) -> str:
+    """pydantic's message for one error, as the service words it (the date window's own words
+    rather than "Input should be greater than or equal to 1900-01-01")."""
+    if error.get("type") == "missing":
+        return "is required"
+    ctx = error.get("ctx") or {}
+    if str(ctx.get("ge")) == EARLIEST.isoformat() or str(ctx.get("le")) == LATEST.isoformat():
+        return f"{error.get('input')} is out of range: {WINDOW}"
+    if ctx.get("pattern") == NOT_A_DOT_SEGMENT:
+        return "'.' and '..' cannot be ids: no link can carry them"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")

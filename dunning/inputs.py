@@ -51,6 +51,16 @@ class Input(BaseModel):
         return _storable(value, info.field_name in cls._multiline)
 
 
+def form_problem(form: Any) -> str | None:
+    """What no field of a submitted form may carry (NUL, control characters), whatever its own
+    type says: the desk's and the portal's forms are checked here before any route sees them, a
+    net under the types of their fields."""
+    for name, value in form.multi_items():
+        if isinstance(value, str) and (problem := text_problem(value, multiline=True)):
+            return f"{name}: {problem}"
+    return None
+
+
 class BoundedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -122,4 +132,6 @@ class UrlGuard:
                 return
             if b"%" in raw_path:
                 scope = {**scope, "path": routed_path(raw_path)}
+            elif not raw_path:  # a server that does not say (raw_path is optional): "%" at least survives
+                scope = {**scope, "path": scope["path"].replace("%", "%25")}
         await self.app(scope, receive, send)

@@ -19,6 +19,8 @@ MAX_BATCH = 10_000
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
                                               pattern=NOT_A_DOT_SEGMENT)]
+
+
 def _not_a_float(value: float) -> float:
     raise ValueError("an amount with decimals is read from its text, never from a float")
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from html import unescape
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
@@ -14,7 +15,7 @@ from dunning.ledger.models import Customer, Invoice
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, seed
-from tests.web.support import desk, portal
+from tests.web.support import desk, form_token, portal
 
 WINDOW = "is out of range: dates run from 1900-01-01 to 2200-12-31"
 
@@ -59,6 +60,8 @@ def test_portal_forms(app, db, clock, settings, ids):
                                               "csrf_token": token}), "count")
     refused(client.post(f"{path}/contact", data={"email": "", "phone": "+33 6\n12 34 56 78", "csrf_token": token}),
             "one line")
+    refused(client.post(f"{path}/channels", data={"channel": "sms", "wanted": "false", "note": "\x00",
+                                                  "csrf_token": token}), "note: must not contain NUL")
     assert (count(db, Dispute), count(db, InstallmentPlan), count(db, Promise)) == (0, 0, 0)
     # free text keeps its line breaks
     ok = client.post(f"{path}/dispute", data={"invoice_id": invoice_id, "reason": "quality",
@@ -83,6 +86,9 @@ def test_desk_forms(app, db, clock, ids):
     with db.session() as s:
         task_id = open_task(s, clock, kind="call", title="Call C1", customer_id=ids["C1"]).id
     refused(client.post(f"/desk/tasks/{task_id}/note", data={"text": "\x00", "csrf_token": token}), "NUL")
+    # a field whose own type would take any text still meets the net every desk form passes
+    refused(client.post("/desk/customers/C1/policy", data={"policy_name": "", "extra": "\x1b[2J", "csrf_token": token}),
+            "extra: must not contain control characters (U+001B")
     with db.session() as s:
         assert s.get(Customer, ids["C1"]).policy_name is None
         assert s.get(Case, case_id).state != "paused"
@@ -92,6 +98,14 @@ def test_desk_forms(app, db, clock, ids):
                                                         "csrf_token": token})
     assert "is not an amount" in unescape(r.text)
     assert count(db, Promise) == 0
+
+
+def test_a_nul_in_the_sign_in_email_is_refused(app):
+    # PostgreSQL refuses a NUL even as a query parameter: the sign-in was a 500 there
+    client = TestClient(app, raise_server_exceptions=False)
+    page = client.get("/desk/login")
+    refused(client.post("/desk/login", data={"email": "ada\x00@example.com", "password": "x",
+                                             "csrf_token": form_token(page.text)}), "NUL")
 
 
 def test_desk_search_and_filters_are_bounded(app, db, clock, ids):

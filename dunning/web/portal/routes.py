@@ -12,11 +12,11 @@ from dunning import bounds
 from dunning.bounds import Day, Id
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
-from dunning.inputs import BoundedRoute
+from dunning.inputs import BoundedRoute, form_problem
 from dunning.ledger.models import Customer
 from dunning.links import read_token
 from dunning.web.auth import csrf
-from dunning.web.errors import CsrfRefused, WebRefusal
+from dunning.web.errors import CsrfRefused, FormRefused, WebRefusal
 from dunning.web.portal import actions, statement
 from dunning.web.portal.words import REASONS, Words, language, locale
 from dunning.web.templating import page
@@ -48,6 +48,8 @@ async def portal_customer(token: str, request: Request, session: SessionDep, set
         submitted = form.get(csrf.FIELD)
         if not csrf.valid(request, settings, f"portal:{customer.id}", submitted if isinstance(submitted, str) else None):
             raise CsrfRefused()
+        if problem := form_problem(form):
+            raise FormRefused(problem)
     return customer
 
 
