@@ -12,6 +12,7 @@ from sqlalchemy import select
 from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer, Invoice
+from dunning.policies.service import default_document
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, seed
@@ -87,8 +88,8 @@ def test_desk_forms(app, db, clock, ids):
         task_id = open_task(s, clock, kind="call", title="Call C1", customer_id=ids["C1"]).id
     refused(client.post(f"/desk/tasks/{task_id}/note", data={"text": "\x00", "csrf_token": token}), "NUL")
     # a field whose own type would take any text still meets the net every desk form passes
-    refused(client.post("/desk/customers/C1/policy", data={"policy_name": "", "extra": "\x1b[2J", "csrf_token": token}),
-            "extra: must not contain control characters (U+001B")
+    refused(client.post("/desk/customers/C1/policy", data={"policy_name": "", "extra": "\x00", "csrf_token": token}),
+            "extra: must not contain NUL characters")
     with db.session() as s:
         assert s.get(Customer, ids["C1"]).policy_name is None
         assert s.get(Case, case_id).state != "paused"
@@ -106,6 +107,14 @@ def test_a_nul_in_the_sign_in_email_is_refused(app):
     page = client.get("/desk/login")
     refused(client.post("/desk/login", data={"email": "ada\x00@example.com", "password": "x",
                                              "csrf_token": form_token(page.text)}), "NUL")
+
+
+def test_the_policy_editor_shows_a_stray_control_character_at_its_line(app, db, clock):
+    client, token = desk(app, db, clock, "manager")
+    document = default_document().replace("description:", "description: \x07", 1)
+    page = client.post("/desk/policies/default", data={"document": document, "action": "preview", "csrf_token": token})
+    text = refused(page, "must not contain control characters (U+0007")
+    assert f'data-line="{document[:document.index(chr(7))].count(chr(10)) + 1}"' in text
 
 
 def test_desk_search_and_filters_are_bounded(app, db, clock, ids):
