@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from dunning import auth
+from dunning.bounds import explain
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
-from dunning.inputs import RefuseNulInUrls
+from dunning.inputs import UrlGuard
 from dunning.policies import rate_store, service as policies
 from dunning.arrangements.routes import router as arrangements_router
 from dunning.cases.routes import router as cases_router
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
-    app.add_middleware(RefuseNulInUrls)
+    app.add_middleware(UrlGuard)
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
                    replies_router):
@@ -112,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         rows = [_row_error(e) for e in exc.errors()]
         if is_web(request):
-            return error_page(request, 422, "Not possible", "The form is not complete: " + "; ".join(
+            return error_page(request, 422, "Not possible", "The form cannot be accepted: " + "; ".join(
                 f"{r['field']}: {r['message']}" for r in rows))
         bad_rows = len({r["index"] for r in rows if r["index"] is not None})
         message = (f"{bad_rows} row(s) were refused; nothing was written" if bad_rows
@@ -129,17 +130,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _row_error(error: dict[str, Any]) -> dict[str, Any]:
     """Turn pydantic's location ("body", "invoices", 3, "total") into row 3, field "total"."""
+    if error.get("type") == "json_invalid":  # its location is a character offset, not a field
+        return {"index": None, "field": "body",
+                "message": f"malformed JSON: {error.get('ctx', {}).get('error', 'could not parse the body')}"}
     loc = list(error.get("loc", ()))
     where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header") else None
     index = None
     if len(loc) >= 2 and isinstance(loc[1], int):
         index = loc[1]
         loc = loc[2:]
-    message = error.get("msg", "invalid")
-    if error.get("type") == "json_invalid":
-        message = f"malformed JSON: {error.get('ctx', {}).get('error', 'could not parse the body')}"
-    elif error.get("type") == "missing":
-        message = "is required"
-    message = message.removeprefix("Value error, ")
     field = ".".join(str(p) for p in loc) or (where or "body")
-    return {"index": index, "field": field, "message": message}
+    return {"index": index, "field": field, "message": explain(error)}

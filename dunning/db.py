@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from dunning.errors import NotFound
@@ -118,3 +120,43 @@ class UTCDateTime(TypeDecorator):
 
 def utc_column(**kwargs) -> Column:
     return Column(UTCDateTime(), **kwargs)
+
+
+# ---- sums that cannot overflow ------------------------------------------------------------------
+# PostgreSQL sums BIGINT into NUMERIC and never overflows; SQLite sums into a 64-bit integer and
+# raises "integer overflow" beyond it. Sums across customers (the aging report, the desk's figures)
+# and sums of payments have no bound at the door, so on SQLite they add the high and the low 32
+# bits of each value separately, each of which fits 64 bits for fewer than 2^31 rows, and Python
+# puts the two together. (Sums within one customer and currency are bounded at ingest instead: see
+# money.MAX_ACCOUNT.)
+
+class _ExactSum(TypeDecorator):
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is None or isinstance(value, int):
+            return value
+        if isinstance(value, str):  # SQLite: "high:low"
+            high, _, low = value.partition(":")
+            return (int(high) << 32) + int(low)
+        return int(value)  # PostgreSQL: a Decimal
+
+
+class exact_sum(FunctionElement):
+    """SUM(expression) of integers, exact on both databases whatever the total."""
+
+    type = _ExactSum()
+    inherit_cache = True
+    name = "exact_sum"
+
+
+@compiles(exact_sum)
+def _sum(element, compiler, **kw):
+    return f"sum({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(exact_sum, "sqlite")
+def _sum_in_halves(element, compiler, **kw):
+    value = compiler.process(element.clauses, **kw)
+    return f"(sum(({value}) >> 32) || ':' || sum(({value}) & 4294967295))"

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from dunning import auth
+from dunning.bounds import Id, line
 from dunning.clock import Clock
 from dunning.config import Settings
 
@@ -29,8 +30,11 @@ def get_settings(request: Request) -> Settings:
 # scope="function" runs the commit as soon as the route returns and before the response is sent;
 # the default would commit after sending, and a failed commit would reach the client as a 2xx.
 # A row id in a URL: bounded, so that a number past the database's integer range is a 422, not
-# an overflow inside the driver.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# an overflow inside the driver. An external id as its accounting system wrote it ("INV/2026/0001"):
+# routes take it as {external_id:segment} (see dunning/inputs.py).
+RowId = Annotated[Id, Path()]
+ExternalId = Annotated[line(200, 1), Path()]
+PolicyName = Annotated[line(100, 1), Path()]
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 

@@ -1,12 +1,25 @@
 """Money as integer minor units plus an ISO 4217 code; never floats."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
-MAX_MINOR = 10**15  # fits BIGINT with room for sums; far above any real invoice
+# Bounds that keep every sum in 64 bits (README "Input bounds"):
+# - one amount is below 10^15 minor units (EUR 9,999,999,999,999.99), far above any real invoice;
+# - within one customer and currency, the open balances of 10^9 minor units (EUR 10,000,000.00) or
+#   more add up to at most 10^18 (checked at ingest, only for accounts a batch gives such a balance,
+#   so ordinary batches pay nothing for it).
+# Any sum within an account (its open balance, a notice's total, a plan, a promise) is then below
+# 10^18 + n * 10^9, which fits a signed 64-bit integer for any n below 2^31 invoices. Sums across
+# customers and sums of payments have no such bound and are computed exactly (db.exact_sum).
+MAX_MINOR = 10**15
+LARGE_MINOR = 10**9
+MAX_ACCOUNT = 10**18
+# An amount's text is at most this long, checked before anything else reads it.
+MAX_AMOUNT_LENGTH = 40
+GRAMMAR = "digits, optionally a '.' and decimals, optionally a leading '-' (e.g. 1234.50)"
 
 
 @lru_cache
@@ -28,36 +41,56 @@ def exponent(currency: str) -> int:
 
 
 def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
-    """Refuses more decimals than the currency has rather than rounding someone's money."""
+    """Minor units, exactly, or ValueError: more decimals than the currency has is refused, never
+    rounded, and the size of what is given is checked before any number is built from it.
+
+    Text follows one strict grammar (GRAMMAR): no '+', exponent, separator ('1_000', '1,000'),
+    inner space or non-ASCII digit ('１０'), each of which some system reads differently; and
+    "1e999990" would have built a million-digit integer."""
     if isinstance(amount, str):
-        # "1234.50", the usual shape, without building a Decimal (a batch has ten thousand of them);
-        # anything else (a sign, an exponent, "½") takes the Decimal path below
-        amount = amount.strip()
-        whole, _, fraction = amount.partition(".")
-        if 0 < len(whole) <= 15 and whole.isascii() and whole.isdigit() and (
-                not fraction or fraction.isascii() and fraction.isdigit()):
-            fraction = fraction.rstrip("0")
-            places = exponent(currency)
-            if len(fraction) > places:
-                raise ValueError(f"{currency} has {places} decimal places; '{amount}' has more")
-            minor = int(whole + fraction.ljust(places, "0"))
-            if minor >= MAX_MINOR:
-                raise ValueError("amount is too large")
-            return minor
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise ValueError(f"'{amount}' is not a number") from None
-    if not value.is_finite():
-        raise ValueError("amount must be a finite number")
-    places = exponent(currency)
-    scaled = value.scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{currency} has {places} decimal places; '{amount}' has more")
-    minor = int(scaled)
-    if abs(minor) >= MAX_MINOR:
-        raise ValueError("amount is too large")
-    return minor
+        text = amount.strip() if len(amount) <= 2 * MAX_AMOUNT_LENGTH else amount
+        negative = text[:1] == "-"
+        # str methods rather than a regular expression: a batch has ten thousand amounts
+        whole, dot, fraction = (text[1:] if negative else text).partition(".")
+        if not (len(text) <= MAX_AMOUNT_LENGTH and whole.isdigit() and whole.isascii() and (
+                not dot or fraction.isdigit() and fraction.isascii())):
+            if len(text) > MAX_AMOUNT_LENGTH:
+                raise ValueError(f"'{text[:MAX_AMOUNT_LENGTH]}...' is too long for an amount "
+                                 f"(at most {MAX_AMOUNT_LENGTH} characters)")
+            raise ValueError(f"'{text}' is not an amount: write {GRAMMAR}")
+        places = exponent(currency)
+        fraction = fraction.rstrip("0")
+        if len(fraction) > places:
+            raise ValueError(f"{currency} has {places} decimal places; '{text}' has more")
+        minor = int(whole + fraction.ljust(places, "0"))
+        if minor >= MAX_MINOR:
+            raise ValueError(_too_large(currency))
+        return -minor if negative else minor
+    if isinstance(amount, bool):
+        raise ValueError(f"{amount} is not an amount")
+    if isinstance(amount, int):
+        if abs(amount) >= MAX_MINOR:  # before turning it into text: the integer may be of any size
+            raise ValueError(_too_large(currency))
+        return to_minor(str(amount), currency)
+    if isinstance(amount, float):
+        # a float says no more than its shortest repr ("0.1"); one that needs an exponent is refused
+        return to_minor(repr(amount), currency)
+    if isinstance(amount, Decimal):
+        # an exact JSON number: digits and exponent bounded before its text is built, so that
+        # Decimal("1E+999999") costs nothing
+        if not amount.is_finite():
+            raise ValueError("an amount must be a finite number")
+        _, digits, exp = amount.as_tuple()
+        if exp > MAX_AMOUNT_LENGTH:
+            raise ValueError(_too_large(currency))
+        if len(digits) > MAX_AMOUNT_LENGTH or exp < -MAX_AMOUNT_LENGTH:
+            raise ValueError(f"{amount} is too long for an amount (at most {MAX_AMOUNT_LENGTH} digits)")
+        return to_minor(f"{amount:f}", currency)
+    raise ValueError(f"{type(amount).__name__} is not an amount")
+
+
+def _too_large(currency: str) -> str:
+    return f"amount is too large: at most {as_string(MAX_MINOR - 1, currency)} {currency}"
 
 
 def from_minor(minor: int, currency: str) -> Decimal:

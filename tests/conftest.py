@@ -9,6 +9,7 @@ import os
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -19,6 +20,12 @@ from dunning.config import Settings
 from dunning.db import Database, make_engine
 from dunning.migrate import upgrade
 from dunning.tables import metadata
+
+# Property tests explore the same examples on every run, so a red build names a real regression and
+# can be replayed; HYPOTHESIS_PROFILE=explore draws new examples when hunting for bugs on purpose.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PG_URL = os.environ.get("DUNNING_TEST_DATABASE_URL")
 DB_KINDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

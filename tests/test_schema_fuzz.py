@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import new_key
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 25
 
 
 def test_no_generated_request_gets_a_server_error(app, db, clock):

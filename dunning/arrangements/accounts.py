@@ -10,6 +10,7 @@ from dunning import audit
 from dunning.arrangements.models import Dispute
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.clock import Clock
+from dunning.db import exact_sum
 from dunning.ledger.models import Customer, Invoice, Payment
 from dunning.policies import calendar
 
@@ -50,7 +51,7 @@ def payments_since(session: Session, customer_id: int, currency: str, since: dat
 
 
 def paid_since(session: Session, customer_id: int, currency: str, since: date) -> int:
-    return int(session.execute(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+    return int(session.execute(select(func.coalesce(exact_sum(Payment.amount_minor), 0)).where(
         Payment.customer_id == customer_id, Payment.currency == currency, Payment.kind == "payment",
         Payment.received_on >= since)).scalar())
 

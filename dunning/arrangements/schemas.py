@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-import datetime as dt
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from dunning import bounds
+from dunning.bounds import Day
 from dunning.inputs import Input
 from dunning.ledger.schemas import Amount
 from dunning.money import as_string, check_currency
@@ -19,7 +20,7 @@ class _In(Input):
 
 
 class _Currency(_In):
-    currency: str
+    currency: bounds.line(10)
 
     @field_validator("currency")
     @classmethod
@@ -29,7 +30,7 @@ class _Currency(_In):
 
 class PromiseIn(_Currency):
     amount: Amount
-    date: dt.date = Field(description="the day the customer will pay, in their time zone")
+    date: Day = Field(description="the day the customer will pay, in their time zone")
     source: Source = "api"
     notify: Notify | None = Field(None, description="confirm the promise to the customer on this channel")
 
@@ -56,7 +57,7 @@ class PromiseOut(BaseModel):
 
 
 class InstallmentIn(_In):
-    due_on: date
+    due_on: Day
     amount: Amount
 
 
@@ -102,13 +103,13 @@ class PlanOut(BaseModel):
 class DisputeIn(_In):
     reason_code: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$",
                              description="e.g. not_received, wrong_amount, not_ordered, quality")
-    text: str | None = Field(None, max_length=10_000)
+    text: bounds.text(10_000) | None = None
     source: Source = "api"
 
 
 class ResolveIn(_In):
     outcome: Literal["upheld", "rejected", "withdrawn"]
-    note: str | None = Field(None, max_length=10_000)
+    note: bounds.text(10_000) | None = None
 
 
 class DisputeOut(BaseModel):

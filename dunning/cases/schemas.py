@@ -5,7 +5,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dunning.bounds import Day, Moment, line, text
 from dunning.inputs import Input
+
+Note = text(1000)
 
 
 class MessageOut(BaseModel):
@@ -68,23 +71,23 @@ class CaseOut(BaseModel):
 class DunningSettingsIn(Input):
     """What the collections team decides for one customer; fields left out stay as they are."""
 
-    policy_name: str | None = Field(None, description="another policy for this customer; null: the default")
-    hold_until: date | None = Field(None, description="no contact until the end of this date")
+    policy_name: line(100) | None = Field(None, description="another policy for this customer; null: the default")
+    hold_until: Day | None = Field(None, description="no contact until the end of this date")
     excluded: bool | None = Field(None, description="never dunned (key account, legal...)")
     refused_channels: list[Literal["email", "sms", "letter"]] | None = None
-    note: str | None = Field(None, max_length=1000)
+    note: Note | None = None
 
 
 class ApprovalIn(Input):
     decision: Literal["approve", "reject"]
-    note: str | None = Field(None, max_length=1000)
+    note: Note | None = None
 
 
 class ResolveIn(Input):
     outcome: Literal["sent", "resend", "cancel"]
-    note: str | None = Field(None, max_length=1000)
+    note: Note | None = None
 
 
 class PauseIn(Input):
-    until: datetime | None = Field(None, description="resumes by itself then; null: until someone resumes it")
-    note: str | None = Field(None, max_length=1000)
+    until: Moment | None = Field(None, description="resumes by itself then; null: until someone resumes it")
+    note: Note | None = None

@@ -5,6 +5,7 @@ from datetime import datetime
 import typer
 from rich.console import Console
 
+from dunning.bounds import check_moment
 from dunning.clock import Clock, FrozenClock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
@@ -29,9 +30,13 @@ def clock_at(now: str | None) -> Clock:
     if not now:
         return SystemClock()
     try:
-        return FrozenClock(datetime.fromisoformat(now))
+        moment = datetime.fromisoformat(now)
     except ValueError:
         fail(f"--now takes an ISO timestamp such as 2026-03-01T09:00:00Z, not '{now}'")
+    try:
+        return FrozenClock(check_moment(moment))
+    except ValueError as e:
+        fail(f"--now: {e}")
 
 
 def fail(message: str, code: int = 2):

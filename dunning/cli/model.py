@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dunning.bounds import WINDOW, check_day
 from dunning.cli.base import app, console, domain_errors, fail, open_database
 from dunning.clock import SystemClock
 from dunning.config import get_settings
@@ -91,9 +92,9 @@ def backtest(cutoff: Annotated[str, typer.Option(help="train on what was known b
     from dunning.scoring import backtest as bt
 
     try:
-        day = date.fromisoformat(cutoff)
+        day = check_day(date.fromisoformat(cutoff))
     except ValueError:
-        fail(f"--cutoff takes a date such as 2013-07-01, not '{cutoff}'")
+        fail(f"--cutoff takes a date such as 2013-07-01 ({WINDOW}), not '{cutoff}'")
     settings = get_settings()
     with open_database(settings).session() as session:
         history = load_history(session)

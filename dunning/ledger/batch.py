@@ -13,10 +13,15 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from dunning.bounds import explain, load_json, text_problem
 from dunning.errors import InvalidInput, TooLarge, row_error
-from dunning.ledger.schemas import MAX_BATCH
+from dunning.ledger.schemas import MAX_BATCH, MULTILINE_FIELDS
 
 M = TypeVar("M")  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
+# JSON carries a control character in a string only escaped ("\n", "\u0007"), or as DEL, a C1
+# control (UTF-8 C2 80-9F) or a line separator (E2 80 A8/A9): a body with none of these bytes has
+# no text to check, and the bulk path pays nothing for the check.
+CONTROL_HINTS = (b"\\", b"\x7f", b"\xc2", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
 @lru_cache
@@ -61,24 +66,28 @@ class Batch(Generic[M]):
                 batch.items.append((index, _one(row_type).validate_python(row)))
             except ValidationError as e:
                 for err in e.errors():
-                    where = ".".join(map(str, err["loc"])) or "row"
-                    message = "is required" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-                    batch.add(index, where, message)
+                    batch.add(index, ".".join(map(str, err["loc"])) or "row", explain(err))
         return batch
 
     @classmethod
     def parse(cls, raw: bytes, key: str, row_type: type[M]) -> "Batch[M]":
-        # JSON can only carry a NUL character escaped, so a body without the escape has none
-        nul = b"\\u0000" in raw
+        controls = any(hint in raw for hint in CONTROL_HINTS)
         try:  # the fast path: a good batch never becomes Python dicts
-            batch = cls(list(enumerate(getattr(_wrapped(key, row_type).validate_json(raw), key))))
-            return batch.refuse_nul() if nul else batch
-        except ValidationError:
-            pass  # parse again slowly, to say exactly what is wrong with which row
+            rows = getattr(_wrapped(key, row_type).validate_json(raw), key)
+        except ValidationError as e:
+            problem = next((err for err in e.errors() if err["type"] == "json_invalid"), None)
+            if problem is not None:  # syntax, nesting deeper than the parser takes, a number too long
+                raise _malformed(problem["msg"].removeprefix("Invalid JSON: ")) from None
+            rows = None
+        if rows is not None:
+            batch = cls(list(enumerate(rows)))
+            return batch.refuse_text() if controls else batch
+        # Parsed again slowly, to say exactly what is wrong with which row; also a batch with JSON
+        # numbers with decimals, each now read as the text that was written (schemas.Amount)
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidInput("the body is not valid JSON", detail=[row_error(None, "body", f"malformed JSON: {e}")]) from None
+            payload = load_json(raw)
+        except json.JSONDecodeError as e:
+            raise _malformed(str(e)) from None
         if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
             raise InvalidInput(f"the body must be an object with a '{key}' list",
                                detail=[row_error(None, key, "must be a list of objects")])
@@ -91,18 +100,22 @@ class Batch(Generic[M]):
             raise TooLarge(f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; "
                            "split it into several requests")
         batch = cls.validate(list(enumerate(rows)), row_type)
-        return batch.refuse_nul() if nul else batch
+        return batch.refuse_text() if controls else batch
 
-    def refuse_nul(self) -> "Batch[M]":
-        """Text a database cannot store (PostgreSQL refuses NUL) is a row error, not a crash later.
-        Such rows leave the batch at once: the service looks their keys up before it refuses the
-        batch, and PostgreSQL refuses a NUL even as a query parameter."""
+    def refuse_text(self) -> "Batch[M]":
+        """Text that cannot be stored or sent (NUL, control characters, a line break in a one-line
+        field such as a name) is a row error, not a crash later. Such rows leave the batch at once:
+        the service looks their keys up before it refuses the batch, and PostgreSQL refuses a NUL
+        even as a query parameter."""
         clean = []
         for index, row in self.items:
-            bad = [name for name, value in row.items()
-                   if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value]))]
-            for name in bad:
-                self.add(index, name, "must not contain NUL characters")
+            bad = False
+            for name, value in row.items():
+                for item in value if isinstance(value, list) else (value,):
+                    if isinstance(item, str) and (problem := text_problem(item, name in MULTILINE_FIELDS)):
+                        self.add(index, name, problem)
+                        bad = True
+                        break
             if not bad:
                 clean.append((index, row))
         self.items = clean
@@ -116,3 +129,7 @@ class Batch(Generic[M]):
             self.errors.sort(key=lambda e: (e["index"], e["field"]))
             rows = len({e["index"] for e in self.errors})
             raise InvalidInput(f"{rows} of the {what} were refused; nothing was written", detail=self.errors)
+
+
+def _malformed(reason: str) -> InvalidInput:
+    return InvalidInput("the body is not valid JSON", detail=[row_error(None, "body", f"malformed JSON: {reason}")])

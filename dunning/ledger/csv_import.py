@@ -90,7 +90,7 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
     try:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
-            batch = Batch.validate(chunk, KINDS[kind]).refuse_nul()
+            batch = Batch.validate(chunk, KINDS[kind]).refuse_text()
             for line, item in batch.items:  # duplicates across chunks; within one, the service finds them
                 key = item["external_id"]
                 if key in seen and seen[key] < chunk[0][0]:

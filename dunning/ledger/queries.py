@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
+from dunning.db import exact_sum
 from dunning.errors import InvalidInput, NotFound
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, CustomerDetail, CustomerOut,
@@ -111,16 +112,22 @@ def list_invoices(session: Session, *, today: date, limit: int, cursor: str | No
 BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")
 
 
-def aging(session: Session, as_of: date) -> AgingReport:
+def aged_minor(session: Session, as_of: date) -> dict[str, list[int]]:
+    """Open amounts per currency and bucket (BUCKETS), in minor units."""
     days = func.julianday(as_of) - func.julianday(Invoice.due_on) if session.get_bind().dialect.name == "sqlite" \
         else (as_of - Invoice.due_on)
     bucket = case((days <= 0, 0), (days <= 30, 1), (days <= 60, 2), (days <= 90, 3), else_=4)
-    rows = session.execute(select(Invoice.currency, bucket.label("b"), func.sum(Invoice.balance_minor))
+    rows = session.execute(select(Invoice.currency, bucket.label("b"), exact_sum(Invoice.balance_minor))
                            .where(OPEN, Invoice.issued_on <= as_of)
                            .group_by(Invoice.currency, "b")).all()
     sums: dict[str, list[int]] = {}
     for currency, b, amount in rows:
-        sums.setdefault(currency, [0] * 5)[int(b)] += int(amount)
+        sums.setdefault(currency, [0] * len(BUCKETS))[int(b)] += int(amount)
+    return sums
+
+
+def aging(session: Session, as_of: date) -> AgingReport:
+    sums = aged_minor(session, as_of)
     out = []
     for currency in sorted(sums):
         values = sums[currency]

@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from dunning.clock import today
-from dunning.deps import Body, ClockDep, SessionDep, require
+from dunning import bounds
+from dunning.bounds import Day
+from dunning.deps import Body, ClockDep, ExternalId, SessionDep, require
+from dunning.inputs import BoundedRoute
 from dunning.ledger import queries, service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import (AgingReport, CreditNoteBatch, CreditNoteIn, CustomerBatch, CustomerDetail,
                                     CustomerIn, CustomerOut, InvoiceBatch, InvoiceIn, InvoiceOut, Page,
                                     PaymentBatch, PaymentIn, UpsertResult)
 
-router = APIRouter(prefix="/v1", tags=["ledger"])
+router = APIRouter(prefix="/v1", tags=["ledger"], route_class=BoundedRoute)
 Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[bounds.line(100) | None, Query()]
 
 # Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
 # back together in one 422 (see app.document_extra_schemas for their OpenAPI description).
@@ -47,23 +50,23 @@ def push_credit_notes(body: Body, session: SessionDep, clock: ClockDep) -> Upser
 
 
 @router.get("/customers", dependencies=[require("read")])
-def list_customers(session: SessionDep, limit: Limit = 100, cursor: str | None = None) -> Page[CustomerOut]:
+def list_customers(session: SessionDep, limit: Limit = 100, cursor: Cursor = None) -> Page[CustomerOut]:
     return queries.list_customers(session, limit=limit, cursor=cursor)
 
 
-@router.get("/customers/{external_id}", dependencies=[require("read")])
-def get_customer(external_id: str, session: SessionDep, clock: ClockDep) -> CustomerDetail:
+@router.get("/customers/{external_id:segment}", dependencies=[require("read")])
+def get_customer(external_id: ExternalId, session: SessionDep, clock: ClockDep) -> CustomerDetail:
     return queries.customer_detail(session, external_id, today(clock))
 
 
 @router.get("/invoices", dependencies=[require("read")])
-def list_invoices(session: SessionDep, clock: ClockDep, limit: Limit = 100, cursor: str | None = None,
-                  customer: str | None = None, status: Literal["open", "closed"] | None = None,
+def list_invoices(session: SessionDep, clock: ClockDep, limit: Limit = 100, cursor: Cursor = None,
+                  customer: Annotated[bounds.line(200) | None, Query()] = None, status: Literal["open", "closed"] | None = None,
                   overdue: bool | None = None) -> Page[InvoiceOut]:
     return queries.list_invoices(session, today=today(clock), limit=limit, cursor=cursor, customer=customer,
                                  status=status, overdue=overdue)
 
 
 @router.get("/reports/aging", dependencies=[require("read")])
-def aging(session: SessionDep, clock: ClockDep, as_of: date | None = None) -> AgingReport:
+def aging(session: SessionDep, clock: ClockDep, as_of: Day | None = None) -> AgingReport:
     return queries.aging(session, as_of or today(clock))

@@ -3,7 +3,6 @@ fields or the database live in service.py, so every message can name the field i
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Generic, Literal, TypeVar
 from zoneinfo import available_timezones
@@ -11,16 +10,31 @@ from zoneinfo import available_timezones
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, with_config
 from typing_extensions import TypedDict
 
+from dunning.bounds import NOT_A_DOT_SEGMENT, Day
 
 MAX_BATCH = 10_000
 
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                              pattern=NOT_A_DOT_SEGMENT)]
+
+
+def _not_a_float(value: float) -> float:
+    raise ValueError("an amount with decimals is read from its text, never from a float")
+
+
 # Amounts stay as given (a JSON string stays a str) and are turned into minor units once, with the
-# currency known; converting to Decimal here would cost a large batch a third of its parsing time.
-Amount = Annotated[str | int | float | Decimal, Field(description="decimal string or number, at most the currency's decimals")]
+# currency known (money.to_minor); converting to Decimal here would cost a large batch a third of
+# its parsing time. A float is refused (and an integer must be one in the JSON too): pydantic-core
+# makes a float of a JSON number with decimals before anyone sees its digits (10.000000000000000001
+# would be 10.0), so Batch.parse reads such a batch again with every number as the text that was
+# written. The check costs a call only when there is a float, and trying the members in order
+# (a string first) is cheaper than pydantic's default "smart" union.
+Amount = Annotated[str | Annotated[int, Strict()] | Annotated[float, AfterValidator(_not_a_float)],
+                   Field(union_mode="left_to_right", description="decimal string or number, at most the currency's decimals")]
+Currency = Annotated[str, Field(max_length=10, description="ISO 4217 code; checked with the amounts")]
 
 
 @lru_cache
@@ -66,7 +80,8 @@ def _country(v: str | None) -> str | None:
 # Pushed rows are TypedDicts, validated into plain dicts: a model instance per row would cost a
 # 5,000-row batch about three times the parsing time, and ingest is the hot path. Defaults are
 # filled in by validation. Not dunning.inputs.Input either: a per-field Python validator would
-# double the parsing time; Batch checks for NUL characters instead, only when the body has any.
+# double the parsing time; Batch checks the text for control characters instead, only when the
+# body can have any. Every text field is one line except those in MULTILINE_FIELDS.
 ROW = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -76,9 +91,9 @@ class CustomerIn(TypedDict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     email: Annotated[str | None, Field(default=None, max_length=320), AfterValidator(_email)]
     phone: Annotated[str | None, Field(default=None, max_length=40)]
-    language: Annotated[str, Field(default="en"), AfterValidator(_language)]
-    timezone: Annotated[str, Field(default="UTC"), AfterValidator(_timezone)]
-    country: Annotated[str | None, Field(default=None), AfterValidator(_country)]
+    language: Annotated[str, Field(default="en", max_length=20), AfterValidator(_language)]
+    timezone: Annotated[str, Field(default="UTC", max_length=64), AfterValidator(_timezone)]
+    country: Annotated[str | None, Field(default=None, max_length=10), AfterValidator(_country)]
     kind: Annotated[Literal["business", "consumer"], Field(default="business")]
     address: Annotated[str | None, Field(default=None, max_length=1000, description="postal address, one line per line")]
     tags: Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(default_factory=list, max_length=50)]
@@ -89,12 +104,12 @@ class InvoiceIn(TypedDict):
     external_id: ExternalId
     customer_external_id: ExternalId
     number: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    currency: Annotated[str, Field(description="ISO 4217 code; checked with the amounts")]
+    currency: Currency
     total: Amount
     balance: Annotated[Amount | None, Field(default=None, description="what is still open; omitted: all of it, or nothing if paid_on is set")]
-    issued_on: date
-    due_on: date
-    paid_on: Annotated[date | None, Field(default=None)]
+    issued_on: Day
+    due_on: Day
+    paid_on: Annotated[Day | None, Field(default=None)]
     voided: Annotated[bool, Field(default=False)]
 
 
@@ -103,9 +118,9 @@ class PaymentIn(TypedDict):
     external_id: ExternalId
     customer_external_id: ExternalId
     invoice_external_id: Annotated[ExternalId | None, Field(default=None, description="allocated here first; otherwise oldest open invoice first")]
-    currency: str
+    currency: Currency
     amount: Amount
-    received_on: date
+    received_on: Day
 
 
 @with_config(ROW)
@@ -113,9 +128,12 @@ class CreditNoteIn(TypedDict):
     external_id: ExternalId
     customer_external_id: ExternalId
     invoice_external_id: Annotated[ExternalId | None, Field(default=None)]
-    currency: str
+    currency: Currency
     amount: Amount
-    issued_on: date
+    issued_on: Day
+
+
+MULTILINE_FIELDS = frozenset({"address"})
 
 
 def fields_of(row_type: type) -> list[str]:

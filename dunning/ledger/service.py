@@ -7,16 +7,16 @@ from datetime import date
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import case, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlmodel import Session
 
 from dunning.clock import Clock
 from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
-from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, upsert
+from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
-from dunning.money import check_currency, to_minor
+from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, to_minor
 
 CUSTOMER = Customer.__table__
 INVOICE = Invoice.__table__
@@ -108,6 +108,7 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
     known = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
     missing = {r["customer_external_id"] for _, r in batch.items} - known.keys()
     values = []
+    large: dict[tuple[str, str], list[int]] = defaultdict(list)  # rows with an open balance of LARGE_MINOR or more
     for i, r in batch.items:
         currency = _currency(batch, i, r["currency"])
         total = balance = None
@@ -127,6 +128,8 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
             continue
         if balance is None:
             balance = 0 if r["paid_on"] is not None else total
+        if balance >= LARGE_MINOR and not r["voided"]:
+            large[(r["customer_external_id"], currency)].append(i)
         values.append({
             "external_id": r["external_id"], "customer_external_id": r["customer_external_id"],
             "number": r["number"], "currency": currency, "total_minor": total, "reported_balance_minor": balance,
@@ -148,8 +151,38 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
         v["balance_minor"] = 0 if v["voided"] else v["reported_balance_minor"]
         v.update(allocated_minor=0, created_at=now, updated_at=now)
     result = insert_or_update(session, INVOICE, values, update=_invoice_update, insert_only=["allocated_minor"])
+    _refuse_accounts_over_bound(session, batch, known, large)
     touch(session, {v["customer_id"] for v in values})  # the next cycle looks at these accounts
     return result
+
+
+def _refuse_accounts_over_bound(session: Session, batch: Batch[InvoiceIn], known: dict[str, int],
+                                large: dict[tuple[str, str], list[int]]) -> None:
+    """Within one customer and currency, the open balances of LARGE_MINOR or more that the
+    accounting system reports add up to at most MAX_ACCOUNT (see money.py for why that bounds every
+    sum of an account). Only the accounts this batch gives such a balance can go over, so a batch
+    without one costs nothing; the check runs once the batch is written, and the caller rolls back
+    what a refused batch wrote. On SQLite the sum is of floats: a sum past 2^63 must still be seen,
+    and the bound leaves room for their rounding."""
+    if not large:
+        return
+    dialect = session.get_bind().dialect.name
+    total = func.total if dialect == "sqlite" else func.sum
+    over = set(session.connection().execute(
+        select(Invoice.customer_id, Invoice.currency)
+        .where(one_of(Invoice.customer_id, "ids", dialect), Invoice.voided.is_(False),
+               Invoice.reported_balance_minor >= LARGE_MINOR)
+        .group_by(Invoice.customer_id, Invoice.currency)
+        .having(total(Invoice.reported_balance_minor) > MAX_ACCOUNT),
+        {"ids": sorted({known[customer] for customer, _ in large})}).all())
+    rows = dict(batch.items)
+    for (customer, currency), indexes in large.items():
+        if (known[customer], currency) in over:
+            for i in indexes:
+                batch.add(i, "total" if rows[i]["balance"] is None else "balance",
+                          f"customer '{customer}' would owe more than {as_string(MAX_ACCOUNT, currency)} {currency} in "
+                          f"invoices of {as_string(LARGE_MINOR, currency)} or more, the most one account may owe")
+    batch.raise_if_any("invoices")
 
 
 def _invoice_update(stmt) -> dict[str, Any]:

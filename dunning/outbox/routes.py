@@ -1,18 +1,20 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from dunning import bounds
 from dunning.cases.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
 from dunning.deps import RowId, Caller, ClockDep, SessionDep, require
+from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.money import as_string
 from dunning.outbox import service
 from dunning.outbox.models import AWAITING_APPROVAL, Message
 
-router = APIRouter(prefix="/v1", tags=["outbox"])
+router = APIRouter(prefix="/v1", tags=["outbox"], route_class=BoundedRoute)
 
 
 def detail(session, message: Message) -> MessageDetail:
@@ -40,9 +42,10 @@ def decide_approval(message_id: RowId, decision: ApprovalIn, session: SessionDep
 
 
 @router.get("/messages", dependencies=[require("read")])
-def list_messages(session: SessionDep, status: str | None = None, customer: str | None = None,
-                  limit: int = 100) -> list[MessageOut]:
-    stmt = select(Message).order_by(Message.id.desc()).limit(max(1, min(limit, 1000)))
+def list_messages(session: SessionDep, status: Annotated[bounds.line(20) | None, Query()] = None,
+                  customer: Annotated[bounds.line(200) | None, Query()] = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[MessageOut]:
+    stmt = select(Message).order_by(Message.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(Message.status == status)
     if customer:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Iterable, Literal
 
 import yaml
@@ -30,8 +30,9 @@ from pydantic import (
     model_validator,
 )
 
+from dunning.bounds import first_unstorable, load_json, text_problem
 from dunning.errors import InvalidInput
-from dunning.money import to_minor
+from dunning.money import from_minor, to_minor
 
 Kind = Literal["reminder", "formal_notice", "registered_letter", "agency_handoff", "call_task"]
 Channel = Literal["email", "sms", "letter", "task"]
@@ -49,6 +50,8 @@ CHANNELS_FOR_KIND: dict[str, frozenset[str]] = {
 HEAVY_KINDS = frozenset({"registered_letter", "agency_handoff"})
 
 Loc = tuple[str | int, ...]
+MAX_DOCUMENT = 200_000  # characters; the shipped default has about 8,000
+MAX_DEPTH = 20  # levels of nesting; a policy has 6
 
 
 class PolicyError(InvalidInput):
@@ -85,30 +88,34 @@ def _clock_time(value: Any) -> time:
     return time(hours, minutes)
 
 
-def _amount(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError('an amount must be a decimal string in major units, e.g. "50.00"')
-    try:
-        # str() first: a float typed as 50.10 in the document must become 50.10, not 50.0999...
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("an amount must be zero or more")
-    return amount
-
-
 TimeOfDay = Annotated[time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), when_used="json")]
-Amount = Annotated[Decimal, BeforeValidator(_amount)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
 
 
-def _check_amounts(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
-    for currency, amount in amounts.items():
-        if not (len(currency) == 3 and currency.isupper() and is_currency(currency)):
+def _amounts(value: Any) -> Any:
+    """{currency: amount} as exact Decimals, by the amount grammar and bounds of money.to_minor and
+    the currency's decimals. YAML reads an unquoted 50.10 as a float: its shortest repr is what
+    was written."""
+    if not isinstance(value, dict):
+        return value  # pydantic says what is wrong with the shape
+    out = {}
+    for currency, amount in value.items():
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper() and is_currency(currency)):
             raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
-        to_minor(amount, currency)  # raises when there are too many decimals for the currency
-    return amounts
+        if isinstance(amount, bool) or not isinstance(amount, (str, int, float, Decimal)):
+            raise ValueError(f'{currency}: an amount must be a decimal string in major units, e.g. "50.00"')
+        try:
+            minor = to_minor(amount, currency)
+        except ValueError as e:
+            raise ValueError(f"{currency}: {e}") from None
+        if minor < 0:
+            raise ValueError(f"{currency}: an amount must be zero or more")
+        out[currency] = from_minor(minor, currency)
+    return out
+
+
+# per currency, in major units
+Amounts = Annotated[dict[str, Decimal], BeforeValidator(_amounts)]
 
 
 class _Model(BaseModel):
@@ -122,9 +129,9 @@ class Step(_Model):
     after_days: int = Field(ge=-60, le=3650)  # from the anchor due date; negative = before due
     kind: Kind
     channels: list[Channel] = Field(min_length=1)
-    template: str = Field(min_length=1)  # defaults to the kind
+    template: str = Field(min_length=1, max_length=100)  # defaults to the kind
     requires_approval: bool  # defaults to true for registered letters and agency hand-offs
-    min_amount: dict[str, Amount] = Field(default_factory=dict)  # per currency; below it the step waits
+    min_amount: Amounts = Field(default_factory=dict)  # below it the step waits
     fees: bool = False  # show statutory interest and compensation on this step
 
     @model_validator(mode="before")
@@ -149,18 +156,13 @@ class Step(_Model):
                 raise ValueError(f"{kind} cannot use {', '.join(wrong)} (allowed: {allowed})")
         return channels
 
-    @field_validator("min_amount")
-    @classmethod
-    def _known_currencies(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
-        return _check_amounts(amounts)
-
     def min_amount_minor(self, currency: str) -> int | None:
         amount = self.min_amount.get(currency)
         return None if amount is None else to_minor(amount, currency)
 
 
 class Path(_Model):
-    description: str = ""
+    description: str = Field("", max_length=2000)
     steps: list[Step] = Field(min_length=1)
 
     def index_of(self, key: str) -> int | None:
@@ -208,21 +210,16 @@ class PromiseRules(_Model):
 
 class PlanRules(_Model):
     max_installments: int = Field(6, ge=2, le=60)
-    min_installment_amount: dict[str, Amount] = Field(default_factory=dict)
+    min_installment_amount: Amounts = Field(default_factory=dict)
     max_months: int = Field(6, ge=1, le=60)
     reminder_days_before: int = Field(3, ge=0, le=30)
     grace_days: int = Field(5, ge=0, le=60)
-
-    @field_validator("min_installment_amount")
-    @classmethod
-    def _known_currencies(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
-        return _check_amounts(amounts)
 
 
 class Policy(_Model):
     _bands_by_name: dict[str, "Band"] = PrivateAttr(default_factory=dict)
     name: Name
-    description: str = ""
+    description: str = Field("", max_length=2000)
     # Assigned by the policy store when a document is saved; authors leave it out.
     version: int | None = None
     bands: list[Band] = Field(min_length=1)
@@ -300,30 +297,32 @@ def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Polic
     """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'."""
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
+    if len(text) > MAX_DOCUMENT:
+        raise PolicyError([{"line": None, "field": "", "message": f"a policy document has at most {MAX_DOCUMENT:,} "
+                                                                  f"characters; this one has {len(text):,}"}])
+    if (at := first_unstorable(text, multiline=True)) is not None:
+        raise PolicyError([{"line": text.count("\n", 0, at) + 1, "field": "",
+                            "message": text_problem(text, multiline=True)}])
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = load_json(text)
         except json.JSONDecodeError as e:
             raise PolicyError([{"line": e.lineno, "field": "", "message": f"invalid JSON: {e.msg}"}]) from None
         root = _yaml_nodes_or_none(text)  # JSON is YAML: line numbers for free, when PyYAML agrees
-        duplicates = list(_duplicate_keys(root, ()))
-        if duplicates:
-            raise PolicyError(duplicates)
     elif fmt == "yaml":
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            root, data = _load_yaml(text)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None
             raise PolicyError([{"line": line, "field": "", "message": f"invalid YAML: {e.problem or e}"}]) from None
         except yaml.YAMLError as e:
             raise PolicyError([{"line": None, "field": "", "message": f"invalid YAML: {e}"}]) from None
-        duplicates = list(_duplicate_keys(root, ()))
-        if duplicates:
-            raise PolicyError(duplicates)
     else:
         raise ValueError(f"unknown policy format {fmt!r}")
+    duplicates = list(_duplicate_keys(root, ()))
+    if duplicates:
+        raise PolicyError(duplicates)
 
     if not isinstance(data, dict):
         raise PolicyError([{"line": 1, "field": "", "message": "a policy document must be a mapping of fields"}])
@@ -333,6 +332,44 @@ def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Polic
         raise PolicyError([_located(root, _from_pydantic(err)) for err in e.errors()]) from None
     except PolicyError as e:
         raise PolicyError([_located(root, err) for err in e.errors]) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases, and with bounded nesting. A policy has no
+    use for either, and both cost without bound: 380 bytes of nested aliases expand to billions of
+    nodes (49 s to refuse), and the composer recurses once per level."""
+
+    depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass: type) -> None:
+        # "[[[[..." is refused as the scanner reads it: looking ahead for simple keys through
+        # thousands of open brackets cost it half a second before the composer saw the first one
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"nested deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (& and *) are not allowed in a policy",
+                                              event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data built from it, in one pass."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return root, None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def _from_pydantic(err: Any) -> dict[str, Any]:
@@ -395,7 +432,7 @@ def _duplicate_keys(node: yaml.Node | None, loc: Loc) -> Iterable[dict[str, Any]
 
 def _yaml_nodes_or_none(text: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return _load_yaml(text)[0]
     except yaml.YAMLError:
         return None
 

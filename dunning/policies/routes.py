@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from dunning.inputs import Input
-from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep, require
+from dunning import bounds
+from dunning.deps import Body, Caller, ClockDep, PolicyName, require, SessionDep, SettingsDep
 from dunning.errors import InvalidInput
+from dunning.inputs import BoundedRoute, Input
 from dunning.policies import preview, service
+from dunning.policies.document import MAX_DOCUMENT
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=BoundedRoute)
 
 
 class PolicyOut(BaseModel):
@@ -27,7 +29,7 @@ class PolicyOut(BaseModel):
 
 class PreviewIn(Input):
     days: int = Field(30, ge=1, le=366)
-    document: str | None = Field(None, description="an unsaved version of the policy to preview instead")
+    document: bounds.text(MAX_DOCUMENT) | None = Field(None, description="an unsaved version of the policy to preview instead")
 
 
 def _out(row) -> PolicyOut:
@@ -42,8 +44,8 @@ def _document(body: bytes) -> str:
         raise InvalidInput("the policy document must be UTF-8 text") from None
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = bounds.load_json(text)
+        except json.JSONDecodeError:
             return text  # let the policy parser say where the JSON breaks
         if isinstance(data, dict) and set(data) == {"document"} and isinstance(data["document"], str):
             return data["document"]
@@ -56,20 +58,20 @@ def list_policies(session: SessionDep) -> list[PolicyOut]:
 
 
 @router.get("/{name}", dependencies=[require("read")])
-def get_policy(name: str, session: SessionDep,
-               version: Annotated[int | None, Query(ge=1, le=2**31)] = None) -> PolicyOut:
+def get_policy(name: PolicyName, session: SessionDep,
+               version: Annotated[bounds.Id | None, Query()] = None) -> PolicyOut:
     return _out(service.get(session, name, version))
 
 
 @router.put("/{name}", openapi_extra={"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string"}},
     "application/json": {"schema": {"type": "object"}}}}})
-def put_policy(name: str, body: Body, session: SessionDep, clock: ClockDep,
+def put_policy(name: PolicyName, body: Body, session: SessionDep, clock: ClockDep,
                caller: Caller = require("manage")) -> PolicyOut:
     return _out(service.save(session, clock, name, _document(body), caller.actor))
 
 
 @router.post("/{name}/preview", dependencies=[require("manage")])
-def preview_policy(name: str, request: PreviewIn, session: SessionDep, clock: ClockDep,
+def preview_policy(name: PolicyName, request: PreviewIn, session: SessionDep, clock: ClockDep,
                    settings: SettingsDep) -> list[preview.PreviewRow]:
     return preview.preview(session, clock, settings, name, request.document, request.days)

@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from dunning import auth
 from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep
 from dunning.errors import Forbidden, TooLarge, Unauthenticated
+from dunning.inputs import BoundedRoute
 from dunning.replies import inbound
 from dunning.replies.twilio import FormParams, parse_form, public_url, verify
 
-router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+router = APIRouter(prefix="/v1/inbound", tags=["inbound"], route_class=BoundedRoute)
 
 EMAIL_SCOPE = "ingest"
 

@@ -194,7 +194,7 @@ class _Ledger:
     issued: np.ndarray
     due: np.ndarray
     paid: np.ndarray  # _NEVER while open
-    cents: np.ndarray  # amounts as integers, so running sums are exact whatever the order
+    cents: np.ndarray  # amounts as integers, so running sums are exact whatever the order (below 2^53)
 
     @classmethod
     def of(cls, invoices: pd.DataFrame) -> "_Ledger":
@@ -239,7 +239,7 @@ class _Timeline:
         self.order = np.lexsort((tiebreak, key))
         self.key = key[self.order]
         self.day = day[self.order]
-        self.sums = {n: np.concatenate(([0], np.cumsum(v[self.order]))) for n, v in values.items()}
+        self.sums = {n: _running_halves(v[self.order]) for n, v in values.items()}
 
     def span(self, account, day):
         """[lo, hi): positions of the account's events dated strictly before `day`."""
@@ -248,8 +248,8 @@ class _Timeline:
         return lo, hi
 
     def total(self, name, lo, hi):
-        s = self.sums[name]
-        return s[hi] - s[lo]
+        high, low = self.sums[name]
+        return (high[hi] - high[lo]) * 4294967296.0 + (low[hi] - low[lo])
 
     def running_max(self, values, account):
         """Per-account running maximum along the timeline, by lifting each account above the last."""
@@ -257,6 +257,14 @@ class _Timeline:
         lift = (v.max() - v.min() + 1) if len(v) else 0
         acc = account[self.order]
         return np.maximum.accumulate(v + acc * lift) - acc * lift if len(v) else v
+
+
+def _running_halves(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Running sums of the high and the low 32 bits of each value, kept apart: each fits 64 bits
+    for fewer than 2^31 events whatever the values are (a customer's history of invoice amounts has
+    no bound, and one running sum in int64 would wrap around silently); total() joins them."""
+    v = values.astype(np.int64)
+    return np.concatenate(([0], np.cumsum(v >> 32))), np.concatenate(([0], np.cumsum(v & 0xFFFFFFFF)))
 
 
 def _ewm(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, decay: float = EWM_DECAY) -> np.ndarray:

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dunning.deps import Caller, ClockDep, SessionDep, SettingsDep, require
+from dunning.deps import Caller, ClockDep, ExternalId, require, SessionDep, SettingsDep
+from dunning.inputs import BoundedRoute
 from dunning.ledger.queries import get_customer
 from dunning.scoring import registry, rescore, service
 from dunning.scoring.schemas import ModelOut, ScoreOut, TrainOut
 
-router = APIRouter(prefix="/v1", tags=["scoring"])
+router = APIRouter(prefix="/v1", tags=["scoring"], route_class=BoundedRoute)
 
 
 def _model(row) -> ModelOut:
     return ModelOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/customers/{external_id}/score", dependencies=[require("read")])
-def get_score(external_id: str, session: SessionDep, settings: SettingsDep) -> ScoreOut:
+@router.get("/customers/{external_id:segment}/score", dependencies=[require("read")])
+def get_score(external_id: ExternalId, session: SessionDep, settings: SettingsDep) -> ScoreOut:
     """The customer's newest score and its band; never scored: the baseline, computed now."""
     return rescore.customer_score(session, settings, get_customer(session, external_id))
 

@@ -28,6 +28,14 @@ class NotAllowed(WebRefusal):
     title = "Not allowed"
 
 
+class FormRefused(WebRefusal):
+    status = 422
+    title = "Not possible"
+
+    def __init__(self, problem: str):
+        super().__init__(f"The form cannot be accepted: {problem}")
+
+
 class CsrfRefused(WebRefusal):
     title = "Form expired"
 

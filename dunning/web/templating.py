@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from fastapi.responses import HTMLResponse
 
+from dunning.inputs import segment
 from dunning.money import from_minor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,8 @@ def number(value: float | int | None, digits: int = 0) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=money, day=day, when=when, percent=percent, number=number, compact=compact)
+    env.filters.update(money=money, day=day, when=when, percent=percent, number=number, compact=compact,
+                       segment=segment)  # an id in a link: /desk/customers/{{ id|segment }}
     env.globals.update(csrf_input=csrf_input)
     return env
 

@@ -12,10 +12,11 @@ from dunning import audit
 from dunning.contacts import opt_out
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
+from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.links import read_token
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 
 PAGE = Template("""<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title></head>

@@ -34,8 +34,11 @@ def test_the_ibm_yardstick_from_the_services_own_database(shell, tmp_path):
     assert "0.920" in table and "baseline" in table and "rule: prior late rate" in table
 
 
-def test_backtest_refuses_a_bad_date_and_an_empty_database(shell):
+def test_commands_refuse_bad_dates_and_an_empty_database(shell):
     assert "--cutoff takes a date" in shell.run("model", "backtest", "--cutoff", "July", code=2).output
+    assert "dates run from 1900-01-01" in shell.run("model", "backtest", "--cutoff", "0001-01-01", code=2).output
+    out = shell.run("run-cycle", "--dry-run", "--now", "9999-12-31T23:59:59-12:00", code=2).output
+    assert "--now: 9999-12-31 is out of range" in out
     assert "holds no invoices" in shell.run("model", "backtest", "--cutoff", "2013-07-01", code=2).output
 
 

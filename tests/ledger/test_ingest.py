@@ -67,7 +67,7 @@ BAD_ROWS = [
     ({"total": "-5"}, "total", "negative"),
     ({"due_on": "2025-01-01"}, "due_on", "before the issue date"),
     ({"balance": "200"}, "balance", "larger than the invoice total"),
-    ({"total": "abc"}, "total", "not a number"),
+    ({"total": "abc"}, "total", "not an amount"),
     ({"issued_on": "31/01/2026"}, "issued_on", "date"),
     ({"number": ""}, "number", "at least 1"),
 ]

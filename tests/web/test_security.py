@@ -48,7 +48,7 @@ def ids(db, clock):
 
 def url(route: APIRoute, settings, customer_id: int) -> str:
     values = {"external_id": "C1", "name": "default", "token": portal_token(settings, customer_id, FrozenClock(START))}
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), route.path)
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values.get(m.group(1), 1)), route.path)
 
 
 def form(clock) -> dict:

@@ -1,34 +1,38 @@
 """Customers: the list, and one customer's page with invoices, cases, timeline and actions."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from dunning import bounds
 from dunning.arrangements.models import Dispute
+from dunning.bounds import Day, Id
 from dunning.cases import service as cases
 from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opted_out_channels
-from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
+from dunning.deps import ExternalId, RowId, ClockDep, SessionDep, SettingsDep
 from dunning.errors import NotFound
+from dunning.inputs import BoundedRoute, segment
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import OPEN, get_customer
+from dunning.money import MAX_AMOUNT_LENGTH
 from dunning.policies import service as policies
 from dunning.web.desk import accounts, timeline
 from dunning.web.desk.deps import Agent, Manager, act, render
 
-router = APIRouter(prefix="/desk/customers", include_in_schema=False)
+router = APIRouter(prefix="/desk/customers", include_in_schema=False, route_class=BoundedRoute)
 PAGE = 100
 
 
 @router.get("")
-def customer_list(desk: Agent, session: SessionDep, clock: ClockDep, q: str = "") -> HTMLResponse:
+def customer_list(desk: Agent, session: SessionDep, clock: ClockDep,
+                  q: Annotated[bounds.line(200), Query()] = "") -> HTMLResponse:
     today = clock.now().date()
     overdue = (select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.balance_minor).label("overdue"))
                .where(OPEN, Invoice.due_on < today).group_by(Invoice.customer_id, Invoice.currency).subquery())
@@ -52,8 +56,8 @@ def _cases(session: Session, clock: Clock, settings: Settings, customer: Custome
         return []
 
 
-@router.get("/{external_id}")
-def customer_page(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
+@router.get("/{external_id:segment}")
+def customer_page(external_id: ExternalId, desk: Agent, session: SessionDep, clock: ClockDep,
                   settings: SettingsDep) -> HTMLResponse:
     customer = get_customer(session, external_id)
     invoices = session.execute(select(Invoice).where(Invoice.customer_id == customer.id)
@@ -69,39 +73,39 @@ def customer_page(external_id: str, desk: Agent, session: SessionDep, clock: Clo
 
 
 def _back(external_id: str) -> str:
-    return f"/desk/customers/{external_id}"
+    return f"/desk/customers/{segment(external_id)}"
 
 
-@router.post("/{external_id}/hold")
-def hold(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
-         case_id: Annotated[int, Form()], until: Annotated[date | None, Form()] = None) -> RedirectResponse:
+@router.post("/{external_id:segment}/hold")
+def hold(external_id: ExternalId, desk: Manager, session: SessionDep, clock: ClockDep,
+         case_id: Annotated[Id, Form()], until: Annotated[Day | None, Form()] = None) -> RedirectResponse:
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.hold(session, clock, customer, case_id, until, desk.actor),
                "Case on hold" + (f" through {until:%-d %b %Y}" if until else " until someone resumes it"))
 
 
-@router.post("/{external_id}/resume")
-def resume(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
-           case_id: Annotated[int, Form()]) -> RedirectResponse:
+@router.post("/{external_id:segment}/resume")
+def resume(external_id: ExternalId, desk: Manager, session: SessionDep, clock: ClockDep,
+           case_id: Annotated[Id, Form()]) -> RedirectResponse:
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.resume(session, clock, customer, case_id, desk.actor), "Case resumed")
 
 
-@router.post("/{external_id}/policy")
-def change_policy(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep,
-                  policy_name: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+@router.post("/{external_id:segment}/policy")
+def change_policy(external_id: ExternalId, desk: Manager, session: SessionDep, clock: ClockDep,
+                  policy_name: Annotated[bounds.line(100), Form()] = "") -> RedirectResponse:
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.set_policy(session, clock, customer, policy_name, desk.actor),
                f"Policy set to {policy_name or 'the default'}; it applies from the next step")
 
 
-@router.post("/{external_id}/promise")
-def promise(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
-            currency: Annotated[str, Form(max_length=3)], promised_on: Annotated[date, Form()],
-            amount: Annotated[str, Form(max_length=30)] = "") -> RedirectResponse:
+@router.post("/{external_id:segment}/promise")
+def promise(external_id: ExternalId, desk: Agent, session: SessionDep, clock: ClockDep,
+            currency: Annotated[bounds.line(3), Form()], promised_on: Annotated[Day, Form()],
+            amount: Annotated[bounds.line(MAX_AMOUNT_LENGTH), Form()] = "") -> RedirectResponse:
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.promise(session, clock, customer, currency, promised_on, amount.strip() or None,
@@ -110,10 +114,10 @@ def promise(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
                                                "; the case was not paused (see the worklist)"))
 
 
-@router.post("/{external_id}/plan")
-def plan(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
-         currency: Annotated[str, Form(max_length=3)], count: Annotated[int, Form()],
-         first_due: Annotated[date, Form()], outside_policy: Annotated[bool, Form()] = False) -> RedirectResponse:
+@router.post("/{external_id:segment}/plan")
+def plan(external_id: ExternalId, desk: Agent, session: SessionDep, clock: ClockDep,
+         currency: Annotated[bounds.line(3), Form()], count: Annotated[Id, Form()],
+         first_due: Annotated[Day, Form()], outside_policy: Annotated[bool, Form()] = False) -> RedirectResponse:
     customer = get_customer(session, external_id)
     # setting the policy's bounds aside is a manager's decision
     outside = outside_policy and desk.can("manager")
@@ -123,10 +127,10 @@ def plan(external_id: str, desk: Agent, session: SessionDep, clock: ClockDep,
                lambda c: f"Plan of {len(c.installments)} payments set up" + (": the case is paused" if c.paused else ""))
 
 
-@router.post("/{external_id}/disputes/{dispute_id}/resolve")
-def resolve_dispute(external_id: str, dispute_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
+@router.post("/{external_id:segment}/disputes/{dispute_id}/resolve")
+def resolve_dispute(external_id: ExternalId, dispute_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
                     outcome: Annotated[Literal["upheld", "rejected", "withdrawn"], Form()],
-                    note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+                    note: Annotated[bounds.text(5000), Form()] = "") -> RedirectResponse:
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.resolve_dispute(session, clock, customer, dispute_id, outcome, note or None,

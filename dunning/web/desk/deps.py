@@ -10,10 +10,11 @@ from sqlmodel import Session
 
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
+from dunning.inputs import form_problem
 from dunning.web.auth import sessions
 from dunning.web.auth.models import DeskSession, DeskUser
 from dunning.web.auth.users import has_role
-from dunning.web.errors import CsrfRefused, LoginRequired, NotAllowed
+from dunning.web.errors import CsrfRefused, FormRefused, LoginRequired, NotAllowed
 from dunning.web.templating import page
 
 
@@ -44,6 +45,8 @@ def role(minimum: str) -> Any:
             token = form.get("csrf_token")
             if not sessions.csrf_ok(desk.row, token if isinstance(token, str) else None):
                 raise CsrfRefused()
+            if problem := form_problem(form):
+                raise FormRefused(problem)
         if not desk.can(minimum):
             raise NotAllowed(f"This page is for the {minimum} role; you are signed in as {desk.user.role}.")
         return desk

@@ -17,9 +17,9 @@ from sqlmodel import Session
 from dunning.arrangements.models import Promise
 from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
+from dunning.db import exact_sum
 from dunning.ledger.models import Allocation, Invoice, Payment
-from dunning.ledger.queries import BUCKETS, OPEN, aging
-from dunning.money import to_minor
+from dunning.ledger.queries import BUCKETS, OPEN, aged_minor
 from dunning.outbox.models import SENT, Message
 from dunning.web import kpis
 
@@ -57,9 +57,9 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
     """Open receivables at the end of `day` (see the module docstring)."""
     issued = (Invoice.issued_on <= day) & Invoice.voided.is_(False)
     still_open = _by_currency(session.execute(
-        select(Invoice.currency, func.sum(Invoice.balance_minor)).where(OPEN, issued).group_by(Invoice.currency)))
+        select(Invoice.currency, exact_sum(Invoice.balance_minor)).where(OPEN, issued).group_by(Invoice.currency)))
     paid_since = _by_currency(session.execute(
-        select(Invoice.currency, func.sum(Allocation.amount_minor))
+        select(Invoice.currency, exact_sum(Allocation.amount_minor))
         .join(Allocation, Allocation.invoice_id == Invoice.id).join(Payment, Payment.id == Allocation.payment_id)
         .where(issued, Payment.received_on > day).group_by(Invoice.currency)))
     out = defaultdict(int)
@@ -80,7 +80,7 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
 def daily_sales(session: Session, since: date, until: date) -> dict[str, dict[date, int]]:
     out: dict[str, dict[date, int]] = defaultdict(dict)
     for currency, issued_on, total in session.execute(
-            select(Invoice.currency, Invoice.issued_on, func.sum(Invoice.total_minor))
+            select(Invoice.currency, Invoice.issued_on, exact_sum(Invoice.total_minor))
             .where(Invoice.voided.is_(False), Invoice.issued_on >= since, Invoice.issued_on <= until)
             .group_by(Invoice.currency, Invoice.issued_on)):
         out[currency][issued_on] = int(total)
@@ -100,14 +100,13 @@ def load(session: Session, clock: Clock) -> Overview:
     opening = receivables_on(session, opening_day)
     closing = receivables_on(session, today)
     current = _by_currency(session.execute(
-        select(Invoice.currency, func.sum(Invoice.balance_minor))
+        select(Invoice.currency, exact_sum(Invoice.balance_minor))
         .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today).group_by(Invoice.currency)))
     collected = _by_currency(session.execute(
-        select(Payment.currency, func.sum(Payment.amount_minor))
+        select(Payment.currency, exact_sum(Payment.amount_minor))
         .where(Payment.kind == "payment", Payment.received_on > opening_day, Payment.received_on <= today)
         .group_by(Payment.currency)))
-    buckets = {row.currency: {b: to_minor(getattr(row, b), row.currency) for b in BUCKETS}
-               for row in aging(session, today).rows}
+    buckets = {currency: dict(zip(BUCKETS, values)) for currency, values in aged_minor(session, today).items()}
 
     currencies = []
     for currency in sorted(set(closing) | set(opening) | set(buckets) | set(collected)):

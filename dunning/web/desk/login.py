@@ -6,13 +6,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from dunning import bounds
 from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning.inputs import BoundedRoute
 from dunning.web.auth import csrf, sessions, users
 from dunning.web.desk.deps import Agent
 from dunning.web.errors import CsrfRefused
 from dunning.web.templating import page
 
-router = APIRouter(prefix="/desk", include_in_schema=False)
+router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedRoute)
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,7 +44,7 @@ def login_form(request: Request, session: SessionDep, clock: ClockDep, settings:
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-          email: Annotated[str, Form(max_length=320)] = "", password: Annotated[str, Form(max_length=1000)] = "",
+          email: Annotated[bounds.line(320), Form()] = "", password: Annotated[str, Form(max_length=1000)] = "",
           csrf_token: Annotated[str, Form(max_length=200)] = "",
           next: Annotated[str, Form(max_length=2000)] = "/desk") -> HTMLResponse:
     if not csrf.valid(request, settings, "login", csrf_token):

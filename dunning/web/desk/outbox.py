@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import TemplateError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from dunning import bounds
 from dunning.cases.compose import Composer, snapshot
 from dunning.cases.models import Case
 from dunning.channels import render as channels
@@ -17,18 +19,20 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
 from dunning.errors import NotFound
+from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox import service as outbox
 from dunning.outbox.models import Attempt, Message
 from dunning.web.desk.deps import Agent, render
 
-router = APIRouter(prefix="/desk/outbox", include_in_schema=False)
+router = APIRouter(prefix="/desk/outbox", include_in_schema=False, route_class=BoundedRoute)
 STATUSES = ("planned", "awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
 PAGE = 200
 
 
 @router.get("")
-def outbox_list(desk: Agent, session: SessionDep, status: str = "", channel: str = "") -> HTMLResponse:
+def outbox_list(desk: Agent, session: SessionDep, status: Annotated[bounds.line(20), Query()] = "",
+                channel: Annotated[bounds.line(20), Query()] = "") -> HTMLResponse:
     stmt = select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
     if status:
         stmt = stmt.where(Message.status == status)

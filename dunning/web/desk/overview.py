@@ -5,12 +5,13 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from dunning.deps import ClockDep, SessionDep
+from dunning.inputs import BoundedRoute
 from dunning.policies import rate_store
 from dunning.web import kpis
 from dunning.web.desk import figures
 from dunning.web.desk.deps import Agent, render
 
-router = APIRouter(prefix="/desk", include_in_schema=False)
+router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedRoute)
 
 
 @router.get("")

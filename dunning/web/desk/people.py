@@ -6,13 +6,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from dunning import bounds
 from dunning.deps import RowId, ClockDep, SessionDep
 from dunning.errors import Conflict
+from dunning.inputs import BoundedRoute
 from dunning.web.auth import users
 from dunning.web.auth.models import ROLES
 from dunning.web.desk.deps import Admin, act, render
 
-router = APIRouter(prefix="/desk/users", include_in_schema=False)
+router = APIRouter(prefix="/desk/users", include_in_schema=False, route_class=BoundedRoute)
 
 
 @router.get("")
@@ -22,9 +24,9 @@ def user_list(desk: Admin, session: SessionDep, clock: ClockDep) -> HTMLResponse
 
 
 @router.post("")
-def create(desk: Admin, session: SessionDep, clock: ClockDep, email: Annotated[str, Form(max_length=320)],
+def create(desk: Admin, session: SessionDep, clock: ClockDep, email: Annotated[bounds.line(320), Form()],
            role: Annotated[Literal["agent", "manager", "admin"], Form()],
-           password: Annotated[str, Form(max_length=1000)], name: Annotated[str, Form(max_length=200)] = "") -> RedirectResponse:
+           password: Annotated[str, Form(max_length=1000)], name: Annotated[bounds.line(200), Form()] = "") -> RedirectResponse:
     return act(session, desk, "/desk/users",
                lambda: users.create(session, clock, email=email, role=role, password=password, name=name or None,
                                     actor=desk.actor),

@@ -3,30 +3,31 @@ the next 30 days would send before anything is saved."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from dunning.deps import ClockDep, SessionDep, SettingsDep
+from dunning import bounds
+from dunning.deps import ClockDep, PolicyName, SessionDep, SettingsDep
+from dunning.inputs import BoundedRoute, segment
 from dunning.ledger.models import Customer
 from dunning.policies import preview as previews, service
-from dunning.policies.document import PolicyError
+from dunning.policies.document import MAX_DOCUMENT, PolicyError
 from dunning.web.auth import sessions
 from dunning.web.desk.deps import Desk, Manager, render
 
-router = APIRouter(prefix="/desk/policies", include_in_schema=False)
+router = APIRouter(prefix="/desk/policies", include_in_schema=False, route_class=BoundedRoute)
 PREVIEW_DAYS = 30
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
 @router.get("")
-def policy_list(desk: Manager, session: SessionDep, new: str = "") -> HTMLResponse:
+def policy_list(desk: Manager, session: SessionDep, new: Annotated[bounds.line(100), Query()] = "") -> HTMLResponse:
     if new.strip():  # the "new policy" form: its editor starts from the default document
-        return RedirectResponse(f"/desk/policies/{quote(new.strip().lower(), safe='')}", status_code=303)
+        return RedirectResponse(f"/desk/policies/{segment(new.strip().lower())}", status_code=303)
     used = dict(session.execute(select(Customer.policy_name, func.count()).group_by(Customer.policy_name)).all())
     return render(session, desk, "desk/policies.html", active="policies", rows=service.list_latest(session),
                   used=used)
@@ -46,7 +47,7 @@ def _new_document(name: str) -> str:
 
 
 @router.get("/{name}")
-def edit(name: str, desk: Manager, session: SessionDep) -> HTMLResponse:
+def edit(name: PolicyName, desk: Manager, session: SessionDep) -> HTMLResponse:
     row = service.latest(session, name)
     if row is None and not NAME.match(name):
         return _editor(session, desk, name, "", status=422, errors=[
@@ -56,8 +57,8 @@ def edit(name: str, desk: Manager, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/{name}")
-def submit(name: str, desk: Manager, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-           document: Annotated[str, Form(max_length=200_000)] = "",
+def submit(name: PolicyName, desk: Manager, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+           document: Annotated[str, Form(max_length=MAX_DOCUMENT)] = "",  # parse_policy checks the text
            action: Annotated[Literal["preview", "save"], Form()] = "preview") -> HTMLResponse:
     document = document.replace("\r\n", "\n")  # browsers send CRLF; line numbers count LF
     current = service.latest(session, name)
@@ -67,7 +68,7 @@ def submit(name: str, desk: Manager, session: SessionDep, clock: ClockDep, setti
             row = service.save(session, clock, name, document, desk.actor)
             sessions.flash(desk.row, "ok", f"Policy {name} saved as version {row.version}")
             session.add(desk.row)
-            return RedirectResponse(f"/desk/policies/{name}", status_code=303)
+            return RedirectResponse(f"/desk/policies/{segment(name)}", status_code=303)
         rows = previews.preview(session, clock, settings, name, document, PREVIEW_DAYS)
     except PolicyError as e:
         return _editor(session, desk, name, document, errors=e.errors, status=422, version=version)

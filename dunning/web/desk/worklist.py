@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from dunning import bounds
 from dunning.deps import RowId, ClockDep, SessionDep
+from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox
 from dunning.outbox.models import AWAITING_APPROVAL, Message
@@ -19,7 +21,7 @@ from dunning.web.auth import users
 from dunning.web.desk import tasks
 from dunning.web.desk.deps import Agent, Manager, act, render
 
-router = APIRouter(prefix="/desk", include_in_schema=False)
+router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedRoute)
 
 
 @dataclass
@@ -56,7 +58,7 @@ def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me:
 
 
 @router.get("/worklist")
-def worklist(desk: Agent, session: SessionDep, kind: str | None = None,
+def worklist(desk: Agent, session: SessionDep, kind: Annotated[bounds.line(40) | None, Query()] = None,
              who: Literal["all", "mine", "unassigned"] = "all",
              status: Literal["open", "done"] = "open") -> HTMLResponse:
     rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
@@ -76,21 +78,21 @@ def _back(kind: str | None = None) -> str:
 
 @router.post("/tasks/{task_id}/assign")
 def assign(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-           assignee: Annotated[str, Form(max_length=320)] = "") -> RedirectResponse:
+           assignee: Annotated[bounds.line(320), Form()] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.assign(session, clock, task_id, assignee or None, desk.actor),
                lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"))
 
 
 @router.post("/tasks/{task_id}/note")
 def note(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-         text: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+         text: Annotated[bounds.text(5000), Form()] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
                f"Note added to task {task_id}")
 
 
 @router.post("/tasks/{task_id}/done")
 def done(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-         note: Annotated[str, Form(max_length=5000)] = "") -> RedirectResponse:
+         note: Annotated[bounds.text(5000), Form()] = "") -> RedirectResponse:
     return act(session, desk, _back(), lambda: tasks.complete(session, clock, task_id, desk.actor, note),
                f"Task {task_id} done")
 
@@ -98,8 +100,8 @@ def done(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
 @router.post("/approvals/{message_id}")
 def decide(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
            decision: Annotated[Literal["approve", "reject"], Form()],
-           note: Annotated[str, Form(max_length=1000)] = "",
-           back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
+           note: Annotated[bounds.text(1000), Form()] = "",
+           back: Annotated[bounds.line(200), Form()] = "/desk/worklist") -> RedirectResponse:
     approve = decision == "approve"
     return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist",
                lambda: outbox.decide_approval(session, clock, message_id, approve=approve, actor=desk.actor,
@@ -111,7 +113,7 @@ def decide(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDe
 @router.post("/messages/{message_id}/resolve")
 def resolve(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
             outcome: Annotated[Literal["sent", "resend", "cancel"], Form()],
-            back: Annotated[str, Form(max_length=200)] = "/desk/worklist") -> RedirectResponse:
+            back: Annotated[bounds.line(200), Form()] = "/desk/worklist") -> RedirectResponse:
     def resolve_and_close():
         message = outbox.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
         for task in session.execute(select(Task).where(Task.message_id == message_id, Task.kind == "in_doubt",

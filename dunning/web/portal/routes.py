@@ -3,23 +3,25 @@ lets them act. The link is the only authority: the customer id comes from its si
 from the URL or a form."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from dunning import bounds
+from dunning.bounds import Day, Id
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
+from dunning.inputs import BoundedRoute, form_problem
 from dunning.ledger.models import Customer
 from dunning.links import read_token
 from dunning.web.auth import csrf
-from dunning.web.errors import CsrfRefused, WebRefusal
+from dunning.web.errors import CsrfRefused, FormRefused, WebRefusal
 from dunning.web.portal import actions, statement
 from dunning.web.portal.words import REASONS, Words, language, locale
 from dunning.web.templating import page
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
+router = APIRouter(prefix="/portal", include_in_schema=False, route_class=BoundedRoute)
 DONE = ("promise", "promise_noted", "plan", "plan_request", "dispute", "contact", "channel")
 
 
@@ -46,6 +48,8 @@ async def portal_customer(token: str, request: Request, session: SessionDep, set
         submitted = form.get(csrf.FIELD)
         if not csrf.valid(request, settings, f"portal:{customer.id}", submitted if isinstance(submitted, str) else None):
             raise CsrfRefused()
+        if problem := form_problem(form):
+            raise FormRefused(problem)
     return customer
 
 
@@ -92,39 +96,39 @@ def _act(request: Request, session, clock, settings, token: str, customer: Custo
 
 @router.post("/{token}/promise")
 def promise(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
-            settings: SettingsDep, currency: Annotated[str, Form(max_length=3)],
-            promised_on: Annotated[date, Form()]):
+            settings: SettingsDep, currency: Annotated[bounds.line(3), Form()],
+            promised_on: Annotated[Day, Form()]):
     return _act(request, session, clock, settings, token, customer, f"promise-{currency}",
                 lambda w: actions.promise(session, clock, customer, currency, promised_on, w))
 
 
 @router.post("/{token}/plan")
 def plan(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
-         settings: SettingsDep, currency: Annotated[str, Form(max_length=3)], count: Annotated[int, Form()],
-         first_due: Annotated[date, Form()]):
+         settings: SettingsDep, currency: Annotated[bounds.line(3), Form()], count: Annotated[Id, Form()],
+         first_due: Annotated[Day, Form()]):
     return _act(request, session, clock, settings, token, customer, f"plan-{currency}",
                 lambda w: actions.plan(session, clock, customer, currency, count, first_due, w))
 
 
 @router.post("/{token}/dispute")
 def dispute(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
-            settings: SettingsDep, invoice_id: Annotated[int, Form()], reason: Annotated[str, Form(max_length=40)],
-            text: Annotated[str, Form(max_length=5000)] = ""):
+            settings: SettingsDep, invoice_id: Annotated[Id, Form()], reason: Annotated[bounds.line(40), Form()],
+            text: Annotated[bounds.text(5000), Form()] = ""):
     return _act(request, session, clock, settings, token, customer, "dispute",
                 lambda w: actions.dispute(session, clock, settings, customer, invoice_id, reason, text, w))
 
 
 @router.post("/{token}/contact")
 def contact(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
-            settings: SettingsDep, email: Annotated[str, Form(max_length=320)] = "",
-            phone: Annotated[str, Form(max_length=40)] = ""):
+            settings: SettingsDep, email: Annotated[bounds.line(320), Form()] = "",
+            phone: Annotated[bounds.line(40), Form()] = ""):
     return _act(request, session, clock, settings, token, customer, "contact",
                 lambda w: actions.update_contact(session, clock, customer, email, phone, w))
 
 
 @router.post("/{token}/channels")
 def channels(token: str, customer: PortalCustomer, request: Request, session: SessionDep, clock: ClockDep,
-             settings: SettingsDep, channel: Annotated[str, Form(max_length=10)],
+             settings: SettingsDep, channel: Annotated[bounds.line(10), Form()],
              wanted: Annotated[bool, Form()]):
     return _act(request, session, clock, settings, token, customer, "channels",
                 lambda w: actions.set_channel(session, clock, customer, channel, wanted))
