@@ -13,7 +13,8 @@ from typing import TypeVar
 
 from sqlalchemy import Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
 
 from dunning.errors import NotFound
 
@@ -87,6 +88,26 @@ class Database:
 
 
 T = TypeVar("T")
+
+
+def insert_once(session: Session, row: SQLModel) -> bool:
+    """Add `row` in a savepoint. False, with nothing written, when a unique constraint says it is
+    already there: another request got there first, perhaps at the same moment (on PostgreSQL the
+    second insert waits for the first to commit, then fails here)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as e:
+        if not _is_unique_violation(e):
+            raise
+        return False
+    return True
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    code = getattr(error.orig, "sqlstate", None)  # psycopg
+    return code == "23505" if code is not None else "UNIQUE constraint failed" in str(error.orig)
 
 
 def get_row(session: Session, model: type[T], row_id: int, what: str) -> T:

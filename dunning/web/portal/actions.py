@@ -84,7 +84,8 @@ def dispute(session: Session, clock: Clock, settings: Settings, customer: Custom
     if invoice is None:  # someone else's invoice, or none: the same answer, so ids cannot be probed
         raise NotFound(words("not_yours"))
     disputes.open_dispute(session, clock, settings, invoice=invoice, reason_code=reason if reason in REASONS else "other",
-                          text=text.strip() or None, source="portal", actor=actor(customer))
+                          text=text.strip() or None, source="portal", actor=actor(customer),
+                          existing_ok=True)  # a second click, or a second tab: the dispute on record
     return "dispute"
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
@@ -34,6 +35,16 @@ class LinkRefused(WebRefusal):
 
 async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep,
                           clock: ClockDep) -> Customer:
+    # The form is read before the database is touched: a transaction (SQLite's write lock) is never
+    # held while a client sends its body, and the database work runs off the event loop.
+    submitted = None
+    if request.method == "POST":
+        field = (await request.form()).get(csrf.FIELD)  # parsed once: the route's Form() fields read the same copy
+        submitted = field if isinstance(field, str) else None
+    return await run_in_threadpool(_link_customer, token, request, session, settings, clock, submitted)
+
+
+def _link_customer(token: str, request: Request, session, settings, clock, submitted: str | None) -> Customer:
     try:
         claims = read_token(settings, "portal", token, clock=clock)
     except DomainError as e:
@@ -41,11 +52,8 @@ async def portal_customer(token: str, request: Request, session: SessionDep, set
     customer = session.get(Customer, claims.customer_id)
     if customer is None:
         raise LinkRefused("this link is not valid")
-    if request.method == "POST":
-        form = await request.form()
-        submitted = form.get(csrf.FIELD)
-        if not csrf.valid(request, settings, f"portal:{customer.id}", submitted if isinstance(submitted, str) else None):
-            raise CsrfRefused()
+    if request.method == "POST" and not csrf.valid(request, settings, f"portal:{customer.id}", submitted):
+        raise CsrfRefused()
     return customer
 
 
