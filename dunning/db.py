@@ -20,6 +20,9 @@ from dunning.errors import NotFound
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # Statement parameters are customers' names, addresses and messages: an error that reaches a
+    # log shows the SQL, never them.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
@@ -31,7 +34,22 @@ def make_engine(url: str, **kwargs) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    _no_row_values_in_errors(engine)
+    return engine
+
+
+def _no_row_values_in_errors(engine: Engine) -> None:
+    # PostgreSQL's DETAIL quotes the row ("Failing row contains (...)", "Key (external_id)=(...)
+    # already exists"): customer text, like the parameters. An error keeps the primary message.
+    @event.listens_for(engine, "handle_error")
+    def _primary_message_only(context) -> None:
+        diag = getattr(context.original_exception, "diag", None)
+        if diag is None or not diag.message_detail:
+            return
+        for error in (context.original_exception, context.sqlalchemy_exception):
+            if error is not None and error.args and isinstance(error.args[0], str):
+                error.args = (error.args[0].split("\nDETAIL:")[0], *error.args[1:])
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

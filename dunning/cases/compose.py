@@ -251,8 +251,8 @@ class Composer:
             issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
             deadline=today + timedelta(days=DEADLINE_DAYS) if message.kind in FORMAL else None,
             interest_rate=rate if message.show_fees else None,
-            portal_url=portal_url(self.settings, customer.id, self.clock), payment_url=self.settings.payment_url,
-            unsubscribe_url=unsubscribe_url(self.settings, customer.id, message.channel, self.clock),
+            portal_url=portal_url(self.settings, customer, self.clock), payment_url=self.settings.payment_url,
+            unsubscribe_url=unsubscribe_url(self.settings, customer, message.channel, self.clock),
             extra=dict(message.context.get("extra", {})))
 
     def _render(self, snap: Snapshot, message: Message, customer: Customer, case: Case | None,

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from dunning.arrangements.models import Dispute
+from dunning import links
 from dunning.cases import service as cases
 from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
@@ -87,6 +88,13 @@ def resume(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.resume(session, clock, customer, case_id, desk.actor), "Case resumed")
+
+
+@router.post("/{external_id}/revoke-links")
+def revoke_links(external_id: str, desk: Manager, session: SessionDep, clock: ClockDep) -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id), lambda: links.revoke(session, clock, customer, desk.actor),
+               "Links revoked: the portal and unsubscribe links sent so far no longer work")
 
 
 @router.post("/{external_id}/policy")

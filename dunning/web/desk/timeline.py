@@ -22,7 +22,7 @@ LIMIT = 300
 # the case's own moves worth a line; the per-cycle bookkeeping is in the audit log
 AUDITED = ("case.opened", "case.reopened", "case.closed", "case.paused", "case.resumed", "case.band_changed",
            "case.escalated", "customer.dunning_settings", "contact.opt_out", "contact.invalid", "contact.updated",
-           "job.failed")
+           "job.failed", "customer.links_revoked")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dunning import audit, contacts
+from dunning import audit, contacts, links
 from dunning.arrangements import accounts, disputes, plans, promises
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -114,6 +114,7 @@ def update_contact(session: Session, clock: Clock, customer: Customer, email: st
     session.add(customer)
     audit.record(session, clock, actor=actor(customer), action="contact.updated", subject_type="customer",
                  subject_id=customer.external_id, before=before, after=changes)
+    links.revoke(session, clock, customer, actor(customer), "new contact details")
     # The accounting system owns these fields and its next change to this customer would overwrite
     # them: the team carries the change over there.
     open_task(session, clock, kind="review", customer_id=customer.id,

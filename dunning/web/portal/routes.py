@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
 from dunning.ledger.models import Customer
-from dunning.links import read_token
+from dunning.links import portal_token, read_token
 from dunning.web.auth import csrf
 from dunning.web.errors import CsrfRefused, WebRefusal
 from dunning.web.portal import actions, statement
@@ -52,6 +52,8 @@ def _link_customer(token: str, request: Request, session, settings, clock, submi
     customer = session.get(Customer, claims.customer_id)
     if customer is None:
         raise LinkRefused("this link is not valid")
+    if not claims.current(customer):
+        raise LinkRefused("this link has been replaced; use the link in a more recent message")
     if request.method == "POST" and not csrf.valid(request, settings, f"portal:{customer.id}", submitted):
         raise CsrfRefused()
     return customer
@@ -87,6 +89,7 @@ def show(token: str, customer: PortalCustomer, request: Request, session: Sessio
 
 def _act(request: Request, session, clock, settings, token: str, customer: Customer, form: str,
          action: Callable[[Words], str]) -> HTMLResponse | RedirectResponse:
+    version = customer.link_version
     savepoint = session.begin_nested()
     try:
         done = action(Words(language(customer.language)))
@@ -95,6 +98,8 @@ def _act(request: Request, session, clock, settings, token: str, customer: Custo
         savepoint.rollback()
         return _page(request, session, clock, settings, token, customer, error=e.message, failed=form,
                      status=e.status)
+    if customer.link_version != version:  # new contact details: the customer goes on with a new link
+        token = portal_token(settings, customer.id, clock, customer.link_version)
     return RedirectResponse(f"/portal/{token}?done={done}#{form}", status_code=303)
 
 
