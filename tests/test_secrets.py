@@ -8,6 +8,7 @@ import socket
 import stat
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
@@ -20,11 +21,11 @@ from dunning.audit import AuditEvent
 from dunning.config import Settings
 from dunning.contacts import OptOut
 from dunning.ledger.models import Customer
-from dunning.links import portal_token, portal_url, unsubscribe_token
+from dunning.links import portal_token, portal_url, read_token, unsubscribe_token
 from tests.builders import customer
 from tests.outbox.support import tasks
 from tests.server import serving
-from tests.web.support import desk, form_token
+from tests.web.support import desk
 
 PG = "postgresql://dunning:dunning@db.example.com/dunning"
 
@@ -37,7 +38,6 @@ def test_without_a_secret_key_one_is_generated_on_first_start_and_kept_private(t
     assert len(first.signing_key) >= 32 and first.signing_key != "dev-only-secret-change-me"
     again = Settings(_env_file=None, var_dir=tmp_path / "var")  # a restart, or the worker process
     token = portal_token(first, 1, clock)
-    from dunning.links import read_token
     assert read_token(again, "portal", token, clock=clock).customer_id == 1
     # a link minted with the placeholder every installation used to share is worth nothing
     forged = URLSafeTimedSerializer("dev-only-secret-change-me", salt="dunning.portal").dumps({"c": 1})
@@ -129,16 +129,17 @@ def test_tokens_stay_out_of_the_access_log(app, settings, db, clock):
     handler.emit = records.append
     access = logging.getLogger("uvicorn.access")
     with serving(app) as url:
+        level = access.level  # the server set it from its log level: access lines are INFO
         access.setLevel(logging.INFO)
         access.addHandler(handler)
         try:
-            import httpx
             with httpx.Client(base_url=url) as http:
                 http.get(f"/portal/{portal}?done=promise")
                 http.post(f"/unsubscribe/{unsubscribe}")
                 http.get(f"/desk/login?next=/portal/{portal}")
         finally:
             access.removeHandler(handler)
+            access.setLevel(level)
     lines = [r.getMessage() for r in records]
     assert len(lines) == 3 and "/portal/[token]?done=promise" in lines[0], lines
     assert not any(portal in line or unsubscribe in line for line in lines), lines

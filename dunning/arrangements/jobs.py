@@ -3,8 +3,8 @@
 Each promise and plan is judged on its own: one that raises is recorded on its case
 (dunning/failures.py) and the others go on. Safe to run twice, late, or in two workers: every
 transition re-checks the state it leaves, notices and tasks are keyed, and on PostgreSQL the run
-holds an advisory lock so two workers take turns. Cases it resumes are planned at once (the cycle runs for those customers in the
-same transaction) instead of waiting for the next cycle.
+holds an advisory lock so two workers take turns. Cases it resumes are planned at once (the cycle
+runs for those customers in the same transaction) instead of waiting for the next cycle.
 """
 from __future__ import annotations
 

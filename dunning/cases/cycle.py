@@ -127,9 +127,12 @@ class Cycle:
                 self._undo(case, mark)
                 self._fail(case.customer_id, case, error)
         self._flush()
+        recorded = set()
         for customer_id, case, error in self.failures:
-            failures.record(self.session, self.clock, "cycle", error, customer_id=customer_id,
-                            case_id=case.id if case is not None else None)
+            subject = (customer_id, case.id if case is not None else None)
+            if subject not in recorded:  # a customer owing in two currencies fails once
+                recorded.add(subject)
+                failures.record(self.session, self.clock, "cycle", error, customer_id=customer_id, case_id=subject[1])
         return self.report
 
     def views(self, customer_ids: set[int] | None = None):

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
-from dunning import auth
-from dunning.deps import Caller, ClockDep, SessionDep, SettingsDep
+from dunning.deps import Caller, ClockDep, SessionDep, SettingsDep, authorised
 from dunning.errors import Forbidden, Unauthenticated
 from dunning.replies import inbound
 from dunning.replies.twilio import FormParams, parse_form, public_url, signing_secret, verify
@@ -30,7 +29,7 @@ async def twilio_form(request: Request, settings: SettingsDep) -> FormParams:
 TwilioForm = Annotated[FormParams, Depends(twilio_form)]
 
 
-def email_caller(session: SessionDep, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None,
+def email_caller(request: Request, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None,
                  x_dunning_signature: Annotated[str | None, Header()] = None) -> Caller | None:
     """The provider's HMAC signature of the raw body, or an API key with the ingest scope. What the
     headers alone can settle is settled before the body is read: a wrong key costs no upload."""
@@ -40,9 +39,7 @@ def email_caller(session: SessionDep, settings: SettingsDep, authorization: Anno
         return None  # the signature is checked against the body (email_body)
     if authorization is None:
         raise Unauthenticated(f"sign the body ({inbound.EMAIL_SIGNATURE_HEADER}: sha256=<hex>) or send an API key")
-    key = auth.authenticate(session, authorization)
-    auth.check_scope(key, EMAIL_SCOPE)
-    return Caller(key.id, key.name, tuple(key.scopes))
+    return authorised(request, authorization, EMAIL_SCOPE)
 
 
 email_caller.required_scope = EMAIL_SCOPE  # what tests/test_auth.py checks when no signature is sent
