@@ -109,7 +109,7 @@ def _once(path: Path) -> dict:
         t["reasons"] = time.perf_counter() - started
         started = time.perf_counter()
         with db.session() as session:
-            result = scoring.store_scores(session, computed, data)
+            result = scoring.store_scores(session, clock, computed, data)
         t["write"] = time.perf_counter() - started
     engine.dispose()
     peak = peak_rss_mb()  # before the floor allocates its own million rows

@@ -16,6 +16,7 @@ from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
+from dunning.guards import BodyLimit, LastResort, redact_access_log
 from dunning.inputs import UrlGuard
 from dunning.policies import rate_store, service as policies
 from dunning.arrangements.routes import router as arrangements_router
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     database = database or Database(make_engine(settings.database_url))
     clock = clock or SystemClock()
     run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+    settings.signing_key  # no secret configured (development): generated now, on first start, not at the first link
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -59,14 +61,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
+    # Middleware added first runs innermost: the 500 answer gets the security headers, and the
+    # body limit stands before everything.
+    app.add_middleware(LastResort, answer=unexpected_error)
     app.add_middleware(UrlGuard)
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
                    replies_router):
         app.include_router(router)
     site.install(app)  # the desk, the portal and unsubscribe pages
+    app.add_middleware(BodyLimit, settings=settings)
     install_error_handlers(app)
     document_extra_schemas(app, BATCH_SCHEMAS)
+    redact_access_log()
     return app
 
 
@@ -120,12 +127,13 @@ def install_error_handlers(app: FastAPI) -> None:
                    else "the request is not valid: " + "; ".join(f"{r['field']}: {r['message']}" for r in rows))
         return JSONResponse({"error": "invalid", "message": message, "errors": rows}, status_code=422)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        if is_web(request):
-            return error_page(request, 500, "Something went wrong", "The error has been logged.")
-        return JSONResponse({"error": "internal", "message": "internal error; it has been logged"}, status_code=500)
+
+
+def unexpected_error(request: Request) -> Response:
+    """The answer to an error no handler took (guards.LastResort has logged it)."""
+    if is_web(request):
+        return error_page(request, 500, "Something went wrong", "The error has been logged.")
+    return JSONResponse({"error": "internal", "message": "internal error; it has been logged"}, status_code=500)
 
 
 def _row_error(error: dict[str, Any]) -> dict[str, Any]:

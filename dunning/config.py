@@ -1,18 +1,28 @@
-"""One Settings object, read from DUNNING_* environment variables and an optional .env file."""
+"""One Settings object, read from DUNNING_* environment variables and an optional .env file.
+
+Errors about settings never repeat their values (`hide_input_in_errors`): a refusal to start is
+printed and logged, and it must not carry the secret key or the SMTP password with it.
+"""
 from __future__ import annotations
 
+import logging
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me"
+log = logging.getLogger(__name__)
+MIN_SECRET = 32  # characters of the secret key and of a bootstrap API key in production
+SECRET_KEY_FILE = "secret_key"  # under var_dir: the key generated when none is configured
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DUNNING_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DUNNING_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///var/dunning.db"
@@ -20,7 +30,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: str = DEV_SECRET
+    # Signs portal and unsubscribe links, desk sessions and form tokens. Unset in development: a
+    # random key is generated on first start and kept in <var_dir>/secret_key (see signing_key).
+    secret_key: str | None = None
     bootstrap_api_key: str | None = None
     embedded_worker: bool = True
     demo: bool = False  # load the demo portfolio at `serve` start-up when the database has no customers
@@ -90,14 +102,29 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1, le=100)  # wrong passwords in a row before the account locks
     login_lockout_minutes: int = Field(15, ge=1)
 
+    _generated_key: str | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":
         if self.environment == "production":
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
-                raise ValueError("DUNNING_SECRET_KEY must be set to a random value of 32+ characters in production")
+            if not self.secret_key or len(self.secret_key) < MIN_SECRET:
+                raise ValueError(f"DUNNING_SECRET_KEY must be set to a random value of {MIN_SECRET}+ characters "
+                                 "in production")
+            if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < MIN_SECRET:
+                raise ValueError(f"DUNNING_BOOTSTRAP_API_KEY must have {MIN_SECRET}+ characters in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs DUNNING_DATABASE_URL pointing at PostgreSQL")
         return self
+
+    @property
+    def signing_key(self) -> str:
+        """DUNNING_SECRET_KEY, or in development the key generated on first use (never a placeholder
+        that anyone could sign links with)."""
+        if self.secret_key:
+            return self.secret_key
+        if self._generated_key is None:
+            self._generated_key = _load_or_create_key(self.var_dir / SECRET_KEY_FILE)
+        return self._generated_key
 
     @property
     def outbox_dir(self) -> Path:
@@ -106,6 +133,29 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.var_dir / "models"
+
+
+def _load_or_create_key(path: Path) -> str:
+    """The key in `path`, or a new random one written there readable by this user only. Two
+    processes starting at once (a server and a worker) end up with the same key: the file appears
+    whole or not at all (a hard link of a finished temporary file), and the second reads the first's."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+            log.warning("no DUNNING_SECRET_KEY: generated one in %s (set DUNNING_SECRET_KEY in production)", path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = path.read_text().strip()
+    if len(key) < MIN_SECRET:
+        raise ValueError(f"{path} holds no usable secret key: remove it to have a new one generated")
+    return key
 
 
 @lru_cache

@@ -8,7 +8,7 @@ from sqlalchemy import UniqueConstraint, select
 from sqlmodel import Field, Session, SQLModel
 
 from dunning.clock import Clock
-from dunning.db import utc_column
+from dunning.db import insert_once, utc_column
 
 
 class OptOut(SQLModel, table=True):
@@ -27,14 +27,14 @@ def opted_out_channels(session: Session, customer_id: int) -> frozenset[str]:
 
 
 def opt_out(session: Session, clock: Clock, customer_id: int, channel: str, source: str) -> bool:
-    """True when this is news (the first STOP gets a confirmation, a repeated one does not)."""
-    existing = session.execute(select(OptOut).where(OptOut.customer_id == customer_id,
-                                                    OptOut.channel == channel)).scalar_one_or_none()
+    """True when this is news (the first STOP gets a confirmation, a repeated one does not). Two at
+    the same moment (a double click, a mail client that follows the link twice) make one record:
+    the second finds it, or meets the unique key and is told it is old news."""
+    existing = session.execute(select(OptOut.id).where(OptOut.customer_id == customer_id,
+                                                       OptOut.channel == channel)).first()
     if existing is not None:
         return False
-    session.add(OptOut(customer_id=customer_id, channel=channel, source=source, at=clock.now()))
-    session.flush()
-    return True
+    return insert_once(session, OptOut(customer_id=customer_id, channel=channel, source=source, at=clock.now()))
 
 
 def opt_in(session: Session, customer_id: int, channel: str) -> bool:

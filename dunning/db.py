@@ -13,14 +13,18 @@ from typing import TypeVar
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from dunning.errors import NotFound
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # Statement parameters are customers' names, addresses and messages: an error that reaches a
+    # log shows the SQL, never them.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
@@ -32,7 +36,22 @@ def make_engine(url: str, **kwargs) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    _no_row_values_in_errors(engine)
+    return engine
+
+
+def _no_row_values_in_errors(engine: Engine) -> None:
+    # PostgreSQL's DETAIL quotes the row ("Failing row contains (...)", "Key (external_id)=(...)
+    # already exists"): customer text, like the parameters. An error keeps the primary message.
+    @event.listens_for(engine, "handle_error")
+    def _primary_message_only(context) -> None:
+        diag = getattr(context.original_exception, "diag", None)
+        if diag is None or not diag.message_detail:
+            return
+        for error in (context.original_exception, context.sqlalchemy_exception):
+            if error is not None and error.args and isinstance(error.args[0], str):
+                error.args = (error.args[0].split("\nDETAIL:")[0], *error.args[1:])
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -89,6 +108,26 @@ class Database:
 
 
 T = TypeVar("T")
+
+
+def insert_once(session: Session, row: SQLModel) -> bool:
+    """Add `row` in a savepoint. False, with nothing written, when a unique constraint says it is
+    already there: another request got there first, perhaps at the same moment (on PostgreSQL the
+    second insert waits for the first to commit, then fails here)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as e:
+        if not _is_unique_violation(e):
+            raise
+        return False
+    return True
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    code = getattr(error.orig, "sqlstate", None)  # psycopg
+    return code == "23505" if code is not None else "UNIQUE constraint failed" in str(error.orig)
 
 
 def get_row(session: Session, model: type[T], row_id: int, what: str) -> T:

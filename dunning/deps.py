@@ -61,13 +61,20 @@ class Caller:
         return f"api_key:{self.name}"
 
 
-def require(scope: str) -> Any:
-    """`dependencies=[require("read")]`, or `caller: Caller = require("manage")` to know who acts."""
-
-    def dependency(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+def authorised(request: Request, authorization: str | None, scope: str) -> Caller:
+    """The caller of this API key, checked in a transaction of its own that is over before the route
+    reads the body: none is held (on SQLite, the write lock) while a client is still sending."""
+    with request.app.state.db.session() as session:
         key = auth.authenticate(session, authorization)
         auth.check_scope(key, scope)
         return Caller(key.id, key.name, tuple(key.scopes))
+
+
+def require(scope: str) -> Any:
+    """`dependencies=[require("read")]`, or `caller: Caller = require("manage")` to know who acts."""
+
+    def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+        return authorised(request, authorization, scope)
 
     dependency.required_scope = scope  # read by the test that walks every route
     return Depends(dependency)

@@ -1,20 +1,31 @@
 """Signed links for customers: the portal and one-click unsubscribe. Each token names one customer
-(and for unsubscribe one channel), is signed with the secret key and expires."""
+(and for unsubscribe one channel), is signed with the secret key and expires.
+
+A token also carries the customer's link version. A change of email, phone or address, or the
+desk's "Revoke links", moves the version on, and every link sent before is refused: whoever has
+an old address (a former employee, a recycled number) loses the portal with it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from sqlmodel import Session
 
+from dunning import audit
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings
 from dunning.errors import Forbidden
+from dunning.ledger.models import Customer
 
 
 @dataclass(frozen=True)
 class LinkClaims:
     customer_id: int
     channel: str | None = None
+    version: int = 1  # tokens made before links had versions are version 1
+
+    def current(self, customer: Customer) -> bool:
+        return self.version == customer.link_version
 
 
 def _serializer(settings: Settings, purpose: str, clock: Clock | None) -> URLSafeTimedSerializer:
@@ -25,15 +36,16 @@ def _serializer(settings: Settings, purpose: str, clock: Clock | None) -> URLSaf
         def get_timestamp(self) -> int:
             return int(now.now().timestamp())
 
-    return URLSafeTimedSerializer(settings.secret_key, salt=f"dunning.{purpose}", signer=ClockSigner)
+    return URLSafeTimedSerializer(settings.signing_key, salt=f"dunning.{purpose}", signer=ClockSigner)
 
 
-def portal_token(settings: Settings, customer_id: int, clock: Clock | None = None) -> str:
-    return _serializer(settings, "portal", clock).dumps({"c": customer_id})
+def portal_token(settings: Settings, customer_id: int, clock: Clock | None = None, version: int = 1) -> str:
+    return _serializer(settings, "portal", clock).dumps({"c": customer_id, "v": version})
 
 
-def unsubscribe_token(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None) -> str:
-    return _serializer(settings, "unsubscribe", clock).dumps({"c": customer_id, "ch": channel})
+def unsubscribe_token(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None,
+                      version: int = 1) -> str:
+    return _serializer(settings, "unsubscribe", clock).dumps({"c": customer_id, "ch": channel, "v": version})
 
 
 def read_token(settings: Settings, purpose: str, token: str, max_age_days: int | None = None,
@@ -45,15 +57,25 @@ def read_token(settings: Settings, purpose: str, token: str, max_age_days: int |
         raise Forbidden("this link has expired; use the link in a more recent message") from None
     except BadSignature:
         raise Forbidden("this link is not valid") from None
-    if not isinstance(data, dict) or not isinstance(data.get("c"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("c"), int) or not isinstance(data.get("v", 1), int):
         raise Forbidden("this link is not valid")
-    return LinkClaims(data["c"], data.get("ch"))
+    return LinkClaims(data["c"], data.get("ch"), data.get("v", 1))
 
 
-def portal_url(settings: Settings, customer_id: int, clock: Clock | None = None) -> str:
-    return f"{settings.public_url.rstrip('/')}/portal/{portal_token(settings, customer_id, clock)}"
+def portal_url(settings: Settings, customer: Customer, clock: Clock | None = None) -> str:
+    token = portal_token(settings, customer.id, clock, customer.link_version)
+    return f"{settings.public_url.rstrip('/')}/portal/{token}"
 
 
-def unsubscribe_url(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None) -> str:
-    token = unsubscribe_token(settings, customer_id, channel, clock)
+def unsubscribe_url(settings: Settings, customer: Customer, channel: str, clock: Clock | None = None) -> str:
+    token = unsubscribe_token(settings, customer.id, channel, clock, customer.link_version)
     return f"{settings.public_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def revoke(session: Session, clock: Clock, customer: Customer, actor: str, why: str = "revoked at the desk") -> None:
+    """Every portal and unsubscribe link sent to this customer so far stops working."""
+    customer.link_version += 1
+    customer.updated_at = clock.now()
+    session.add(customer)
+    audit.record(session, clock, actor=actor, action="customer.links_revoked", subject_type="customer",
+                 subject_id=customer.external_id, version=customer.link_version, why=why)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import string
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 import pytest

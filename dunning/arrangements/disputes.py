@@ -14,6 +14,7 @@ from dunning.arrangements import accounts
 from dunning.arrangements.models import Dispute
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.db import insert_once
 from dunning.errors import Conflict, NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import display
@@ -24,25 +25,29 @@ from dunning.tasks.service import open_task
 OUTCOMES = ("upheld", "rejected", "withdrawn")
 
 
-def open_for(session: Session, invoice_id: int) -> Dispute | None:
-    return session.execute(select(Dispute).where(Dispute.invoice_id == invoice_id, Dispute.status == "open")
-                           ).scalar_one_or_none()
+def open_for(session: Session, invoice_id: int, *, lock: bool = False) -> Dispute | None:
+    """The invoice's open dispute (a partial unique index keeps it to one). `lock`: held until the
+    transaction ends, so that two people resolving it at once take turns."""
+    stmt = select(Dispute).where(Dispute.invoice_id == invoice_id, Dispute.status == "open")
+    return session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
 
 
 def open_dispute(session: Session, clock: Clock, settings: Settings, *, invoice: Invoice, reason_code: str,
                  text: str | None, source: str, actor: str, existing_ok: bool = False) -> Dispute:
-    """existing_ok: a second reply about the same invoice joins the open dispute instead of failing."""
+    """existing_ok: a second reply or a second click on the portal joins the open dispute instead
+    of failing. Two requests at the same moment make one dispute: the later meets the unique index."""
     current = open_for(session, invoice.id)
+    if current is None:
+        customer = session.get(Customer, invoice.customer_id)
+        respond_by = accounts.local_today(clock, customer) + timedelta(days=settings.dispute_response_days)
+        dispute = Dispute(invoice_id=invoice.id, customer_id=customer.id, reason_code=reason_code, text=text,
+                          source=source, respond_by=respond_by, opened_by=actor, opened_at=clock.now())
+        if not insert_once(session, dispute):
+            current = open_for(session, invoice.id)  # opened by another request at the same moment
     if current is not None:
         if existing_ok:
             return current
         raise Conflict(f"invoice {invoice.number} already has an open dispute ({current.id})")
-    customer = session.get(Customer, invoice.customer_id)
-    respond_by = accounts.local_today(clock, customer) + timedelta(days=settings.dispute_response_days)
-    dispute = Dispute(invoice_id=invoice.id, customer_id=customer.id, reason_code=reason_code, text=text,
-                      source=source, respond_by=respond_by, opened_by=actor, opened_at=clock.now())
-    session.add(dispute)
-    session.flush()
     task = open_task(session, clock, kind="dispute", key=f"dispute:{dispute.id}", customer_id=customer.id,
                      title=f"{customer.name} disputes invoice {invoice.number}"
                            f" ({display(invoice.balance_minor, invoice.currency)} open)",
@@ -58,7 +63,7 @@ def open_dispute(session: Session, clock: Clock, settings: Settings, *, invoice:
 
 
 def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, note: str | None, actor: str) -> Dispute:
-    dispute = open_for(session, invoice.id)
+    dispute = open_for(session, invoice.id, lock=True)
     if dispute is None:
         raise NotFound(f"invoice {invoice.number} has no open dispute")
     dispute.status, dispute.outcome, dispute.note = "resolved", outcome, note

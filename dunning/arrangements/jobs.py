@@ -1,19 +1,22 @@
 """The hourly arrangements job: judge promises, move plans, end pauses that are over.
 
-Safe to run twice, late, or in two workers: every transition re-checks the state it leaves,
-notices and tasks are keyed, and on PostgreSQL the run holds an advisory lock so two workers
-take turns. Cases it resumes are planned at once (the cycle runs for those customers in the
-same transaction) instead of waiting for the next cycle.
+Each promise and plan is judged on its own: one that raises is recorded on its case
+(dunning/failures.py) and the others go on. Safe to run twice, late, or in two workers: every
+transition re-checks the state it leaves, notices and tasks are keyed, and on PostgreSQL the run
+holds an advisory lock so two workers take turns. Cases it resumes are planned at once (the cycle
+runs for those customers in the same transaction) instead of waiting for the next cycle.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from sqlalchemy import select, text
 from sqlmodel import Session
 
+from dunning import failures
 from dunning.arrangements import away, payment_checks, plan_progress, promises
-from dunning.arrangements.models import Promise
+from dunning.arrangements.models import InstallmentPlan, Promise
 from dunning.cases.cycle import run_cycle
 from dunning.cases.models import Case
 from dunning.clock import Clock
@@ -30,14 +33,14 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
     resumed: set[int] = set()
 
     for promise in list(session.execute(select(Promise).where(Promise.status == "open").order_by(Promise.id)).scalars()):
-        outcome = promises.judge(session, clock, promise)
+        outcome = _alone(session, clock, counts, promise, lambda: promises.judge(session, clock, promise))
         if outcome:
             counts[f"promise_{outcome}"] += 1
             if outcome == "broken" and promise.case_id:
                 resumed.add(promise.case_id)
 
     for plan in plan_progress.active_plans(session):
-        outcome = plan_progress.advance(session, clock, plan)
+        outcome = _alone(session, clock, counts, plan, lambda: plan_progress.advance(session, clock, plan))
         if outcome:
             counts[f"plan_{outcome}"] += 1
             if plan.case_id:
@@ -54,6 +57,20 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
         report = run_cycle(session, clock, settings, customers)
         counts["planned"] += report.counts.get("plan", 0)
     return counts
+
+
+def _alone(session: Session, clock: Clock, counts: Counter, arrangement: Promise | InstallmentPlan,
+           judge: Callable[[], str | None]) -> str | None:
+    """One promise or plan, in a savepoint: if it raises, what it wrote is undone, the failure is
+    recorded on its case, and the job goes on with the others."""
+    customer_id, case_id = arrangement.customer_id, arrangement.case_id
+    try:
+        with session.begin_nested():
+            return judge()
+    except Exception as error:
+        failures.record(session, clock, "arrangements", error, customer_id=customer_id, case_id=case_id)
+        counts["failed"] += 1
+        return None
 
 
 def run_once(db: Database, clock: Clock, settings: Settings) -> Counter:

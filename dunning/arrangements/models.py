@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
@@ -12,7 +12,14 @@ from dunning.db import utc_column
 SOURCES = ("api", "portal", "sms", "email", "desk")
 
 
+# A partial index over the rows still open, the same on both databases.
+ONLY_OPEN = {"sqlite_where": text("status = 'open'"), "postgresql_where": text("status = 'open'")}
+
+
 class Dispute(SQLModel, table=True):
+    # At most one open dispute per invoice, whoever opens it at the same moment.
+    __table_args__ = (Index("uq_dispute_open_invoice", "invoice_id", unique=True, **ONLY_OPEN),)
+
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
@@ -31,6 +38,10 @@ class Dispute(SQLModel, table=True):
 
 
 class Promise(SQLModel, table=True):
+    # At most one open promise per account (a customer in one currency, which is what a case is):
+    # a new promise replaces the open one.
+    __table_args__ = (Index("uq_promise_open_account", "customer_id", "currency", unique=True, **ONLY_OPEN),)
+
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="dunning_case.id")

@@ -62,6 +62,18 @@ def record(session: Session, clock: Clock, *, customer: Customer, currency: str,
         raise InvalidInput(f"nothing is owed in {currency}: there is nothing to promise" if amount_minor == 0
                            else "the promised amount must be more than zero")
 
+    # One account's promises are recorded one after the other (a partial unique index keeps one
+    # open): the customer's row is locked until the transaction ends, so a promise made at the
+    # same moment as another sees it, and replaces it or is the same one.
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    same = session.execute(select(Promise).where(
+        Promise.customer_id == customer.id, Promise.currency == currency, Promise.status == "open",
+        Promise.promised_on == promised_on, Promise.amount_minor == amount_minor)).scalar_one_or_none()
+    if same is not None:  # said twice (a double click on the portal, a retried call): the promise on record
+        case = session.get(Case, same.case_id) if same.case_id else None
+        return Recorded(same, paused=case is not None and case.state == PAUSED and case.pause_reason == REASON,
+                        over_limit=not same.pauses_case)
+
     plan = session.execute(select(InstallmentPlan.id).where(
         InstallmentPlan.customer_id == customer.id, InstallmentPlan.currency == currency,
         InstallmentPlan.status == "active")).scalar()

@@ -262,8 +262,8 @@ class Composer:
             issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
             claimed_fees=[line.as_data(currency) for line in statement.lines] if statement else [],
             deadline=deadline, interest_rate=statement.current_rate if statement else None,
-            portal_url=portal_url(self.settings, customer.id, self.clock), payment_url=self.settings.payment_url,
-            unsubscribe_url=unsubscribe_url(self.settings, customer.id, message.channel, self.clock),
+            portal_url=portal_url(self.settings, customer, self.clock), payment_url=self.settings.payment_url,
+            unsubscribe_url=unsubscribe_url(self.settings, customer, message.channel, self.clock),
             extra=dict(message.context.get("extra", {})))
 
     def _render(self, snap: Snapshot, message: Message, customer: Customer, case: Case | None,

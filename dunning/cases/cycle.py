@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from dunning import failures
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
@@ -27,7 +28,7 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.bulk import executemany
 from dunning.memory import collector_paused
-from dunning.outbox.models import AWAITING_APPROVAL, PENDING, QUEUED, Message
+from dunning.outbox.models import AWAITING_APPROVAL, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
@@ -87,6 +88,7 @@ class Cycle:
         self._case_updates: dict[int, dict[str, Any]] = {}  # case id -> columns to set
         self._messages: list[dict[str, Any]] = []
         self._audit: list[dict[str, Any]] = []
+        self.failures: list[tuple[int, CaseRow | None, Exception]] = []  # (customer, case or None, error)
 
     def policy(self, name: str | None) -> Policy:
         if name not in self._policies:
@@ -109,38 +111,89 @@ class Cycle:
             if self._unchanged(case, fingerprint):
                 self.report.counts["unchanged"] += 1
                 continue
-            self._update(case, fingerprint=fingerprint, decided_at=self.now)
-            decision = decide(view, policy, self.now)
-            for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
-                self._act(case, customer, view, decision, risk)
-                if decision.action != "pass":
-                    break
-                view = record_step(view, decision)
+            # One case that raises (a date past what a calendar holds...) must not stop the
+            # others: what it added to the bulk writes is taken back and the failure recorded.
+            mark = self._mark(case)
+            try:
+                self._update(case, fingerprint=fingerprint, decided_at=self.now)
                 decision = decide(view, policy, self.now)
+                for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
+                    self._act(case, customer, view, decision, risk)
+                    if decision.action != "pass":
+                        break
+                    view = record_step(view, decision)
+                    decision = decide(view, policy, self.now)
+            except Exception as error:
+                self._undo(case, mark)
+                self._fail(case.customer_id, case, error)
         self._flush()
+        recorded = set()
+        for customer_id, case, error in self.failures:
+            subject = (customer_id, case.id if case is not None else None)
+            if subject not in recorded:  # a customer owing in two currencies fails once
+                recorded.add(subject)
+                failures.record(self.session, self.clock, "cycle", error, customer_id=customer_id, case_id=subject[1])
         return self.report
 
     def views(self, customer_ids: set[int] | None = None):
-        """Every case to decide on, with what the engine needs; opens and reopens cases on the way."""
+        """Every case to decide on, with what the engine needs; opens and reopens cases on the way.
+        A case or customer that cannot be read is left out and listed in `self.failures`."""
         policies.ensure_default(self.session, self.clock)
         accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=self._max_lead()), customer_ids)
         cases = views.cases(self.session, set(accounts), customer_ids)
         customer_ids = {k[0] for k in accounts} | {k[0] for k in cases}
-        customers = views.customers(self.session, customer_ids)
+        customers, unreadable = views.customers(self.session, customer_ids)
         customer_risks = risks(self.session, self.settings.late_days_threshold, customer_ids)
         cases = self._open_cases(accounts, cases, customers, customer_risks)
         contacts = views.contacts(self.session, self.now, customer_ids)
         pending = views.cases_with_pending_messages(self.session, customer_ids)
+        for customer_id, error in unreadable.items():
+            owned = [case for key, case in cases.items() if key[0] == customer_id] or [None]
+            for case in owned:
+                self._fail(customer_id, case, error)
         for key, case in cases.items():
-            customer = customers[case.customer_id]
-            view = self._view(case, customer, accounts.get(key), contacts, pending, customer_risks)
-            yield case, customer, view, self.policy(customer.policy_name), customer_risks[case.customer_id]
+            customer = customers.get(case.customer_id)
+            if customer is None:
+                continue  # unreadable: listed above
+            try:
+                view = self._view(case, customer, accounts.get(key), contacts, pending, customer_risks)
+                policy = self.policy(customer.policy_name)
+            except Exception as error:
+                self._fail(case.customer_id, case, error)
+                continue
+            yield case, customer, view, policy, customer_risks[case.customer_id]
 
     def _max_lead(self) -> int:
-        """How far ahead invoices matter: the earliest any stored policy starts before a due date."""
-        leads = [path.lead_days for row in policies.list_latest(self.session)
-                 for path in policies.parsed(row).paths.values()]
+        """How far ahead invoices matter: the earliest any stored policy starts before a due date.
+        A stored document that no longer parses fails its own customers, not the whole cycle."""
+        leads = []
+        for row in policies.list_latest(self.session):
+            try:
+                leads.extend(path.lead_days for path in policies.parsed(row).paths.values())
+            except Exception:
+                continue
         return max(leads, default=0) + 1  # a day more: customers' local dates run ahead of UTC
+
+    def _fail(self, customer_id: int, case: CaseRow | None, error: Exception) -> None:
+        self.failures.append((customer_id, case, error))
+        self.report.counts["failed"] += 1
+
+    def _mark(self, case: CaseRow) -> tuple[int, int, int, dict[str, Any] | None]:
+        """Where the bulk writes stand before a case is decided, so that a failure can undo its part."""
+        pending = self._case_updates.get(case.id)
+        return (len(self._messages), len(self._audit), len(self.report.outcomes),
+                dict(pending) if pending is not None else None)
+
+    def _undo(self, case: CaseRow, mark: tuple[int, int, int, dict[str, Any] | None]) -> None:
+        messages, audit_events, outcomes, pending = mark
+        del self._messages[messages:], self._audit[audit_events:]
+        for outcome in self.report.outcomes[outcomes:]:
+            self.report.counts[outcome.action] -= 1
+        del self.report.outcomes[outcomes:]
+        if pending is None:
+            self._case_updates.pop(case.id, None)
+        else:
+            self._case_updates[case.id] = pending
 
     def _unchanged(self, case: CaseRow, fingerprint: str) -> bool:
         """The engine is a function of the case view, the policy and the time. Same view and policy
@@ -167,11 +220,17 @@ class Cycle:
             existing = cases.get(key)
             if existing is not None and existing.state != CLOSED:
                 continue
-            customer = customers[account.customer_id]
-            policy = self.policy(customer.policy_name)
-            path = policy.path_for_band(self._band(customer, customer_risks[account.customer_id]))
-            today = calendar.local_date(self.now, customer.view.tz)
-            if anchor_for(account.invoices, today, lead_days=path[1].lead_days if path else 0) is None:
+            customer = customers.get(account.customer_id)
+            if customer is None:
+                continue  # unreadable: the cycle records it
+            try:
+                policy = self.policy(customer.policy_name)
+                path = policy.path_for_band(self._band(customer, customer_risks[account.customer_id]))
+                today = calendar.local_date(self.now, customer.view.tz)
+                if anchor_for(account.invoices, today, lead_days=path[1].lead_days if path else 0) is None:
+                    continue
+            except Exception as error:
+                self._fail(account.customer_id, existing, error)
                 continue
             if existing is None:
                 rows.append({"customer_id": account.customer_id, "currency": account.currency, "state": ACTIVE,

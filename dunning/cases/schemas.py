@@ -45,6 +45,7 @@ class NextStep(BaseModel):
     kind: str | None
     due_on: date | None
     why: str
+    error: str | None = None  # the case cannot be decided: why (the cycle records it as a task)
 
 
 class CaseOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from dunning import audit
+from dunning import audit, failures
 from dunning.cases.cycle import Cycle
 from dunning.cases.models import ACTIVE, PAUSED, Case
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
@@ -28,19 +28,14 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
     out = []
     nested = session.begin_nested()  # deciding may open a case: a reader must not write
     try:
-        found = {case.id: (case, view, policy) for case, _c, view, policy, _r in
-                 Cycle(session, clock, settings).views({customer.id})}
+        cycle = Cycle(session, clock, settings)
+        found = {case.id: (case, view, policy) for case, _c, view, policy, _r in cycle.views({customer.id})}
+        broken = {case.id: error for _, case, error in cycle.failures if case is not None}
         cases = session.execute(select(Case).where(Case.customer_id == customer.id).order_by(Case.currency)).scalars()
         for case in cases:
             if currency and case.currency != currency:
                 continue
-            if case.id in found:
-                _, view, policy = found[case.id]
-                d = decide(view, policy, clock.now())
-                nxt = NextStep(step=d.step.key if d.step else None, kind=d.kind or (d.step.kind if d.step else None),
-                               due_on=d.due_on, why=d.reason)
-            else:
-                nxt = NextStep(step=None, kind=None, due_on=None, why="nothing is owed")
+            nxt = _next_step(found.get(case.id), broken.get(case.id), clock)
             messages = session.execute(select(Message).where(Message.case_id == case.id)
                                        .order_by(Message.send_after, Message.id)).scalars()
             out.append(CaseOut(
@@ -55,6 +50,24 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
     if not out:
         raise NotFound(f"customer '{external_id}' has no case" + (f" in {currency}" if currency else ""))
     return out
+
+
+def _next_step(decidable, error: Exception | None, clock: Clock) -> NextStep:
+    """What the engine would do next; a case it cannot decide shows why instead of failing the page."""
+    if decidable is not None:
+        _, view, policy = decidable
+        try:
+            d = decide(view, policy, clock.now())
+        except Exception as e:
+            error = e
+        else:
+            return NextStep(step=d.step.key if d.step else None, kind=d.kind or (d.step.kind if d.step else None),
+                            due_on=d.due_on, why=d.reason)
+    if error is not None:
+        return NextStep(step=None, kind=None, due_on=None, error=failures.describe(error),
+                        why="the engine cannot decide this case: the cycle leaves it as it is until its data is "
+                            "corrected")
+    return NextStep(step=None, kind=None, due_on=None, why="nothing is owed")
 
 
 def update_settings(session: Session, clock: Clock, external_id: str, change: DunningSettingsIn, actor: str) -> Customer:

@@ -14,7 +14,7 @@ Marking is conservative: a case looked at for nothing is decided on the same dig
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from sqlalchemy import event, exists, func, or_, select, update
 from sqlmodel import Session

@@ -93,7 +93,9 @@ def _hold_until(hold: date | None, tz: str) -> datetime | None:
     return datetime.combine(hold + timedelta(days=1), time(0), ZoneInfo(tz))
 
 
-def customers(session: Session, ids: set[int]) -> dict[int, CustomerRow]:
+def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], dict[int, Exception]]:
+    """The customers' rows, and those whose row could not be read (a date no calendar holds...):
+    the cycle records those and goes on with the others."""
     opted: dict[int, set[str]] = defaultdict(set)
     for customer_id, channel in session.connection().execute(
             _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)):
@@ -105,23 +107,31 @@ def customers(session: Session, ids: set[int]) -> dict[int, CustomerRow]:
                         type_coerce(Customer.refused_channels, String), type_coerce(Customer.invalid_channels, String),
                         Customer.email.is_not(None), Customer.phone.is_not(None), Customer.address.is_not(None)),
                  Customer.id, ids)
-    out = {}
+    out, failed = {}, {}
     for (cid, ext, name, language, policy_name, tz, country, kind, excluded, hold, refused, invalid,
          has_email, has_phone, has_address) in session.connection().execute(stmt):
         if cid not in ids:
             continue
-        unusable = set(_channels(invalid))
-        if not has_email:
-            unusable.add("email")
-        if not has_phone:
-            unusable.add("sms")
-        if not has_address:
-            unusable.add("letter")
-        out[cid] = CustomerRow(cid, ext, name, language, policy_name, CustomerView(
-            tz=tz, country=country, kind=kind, excluded=bool(excluded), hold_until=_hold_until(hold, tz),
-            refused_channels=frozenset(_channels(refused)), invalid_channels=frozenset(unusable),
-            opted_out_channels=frozenset(opted.get(cid, ()))))
-    return out
+        try:
+            out[cid] = CustomerRow(cid, ext, name, language, policy_name, CustomerView(
+                tz=tz, country=country, kind=kind, excluded=bool(excluded), hold_until=_hold_until(hold, tz),
+                refused_channels=frozenset(_channels(refused)),
+                invalid_channels=frozenset(_unusable(invalid, has_email, has_phone, has_address)),
+                opted_out_channels=frozenset(opted.get(cid, ()))))
+        except Exception as e:
+            failed[cid] = e
+    return out, failed
+
+
+def _unusable(invalid: str | None, has_email: bool, has_phone: bool, has_address: bool) -> set[str]:
+    unusable = set(_channels(invalid))
+    if not has_email:
+        unusable.add("email")
+    if not has_phone:
+        unusable.add("sms")
+    if not has_address:
+        unusable.add("letter")
+    return unusable
 
 
 def _channels(text: str | list | None) -> list[str]:

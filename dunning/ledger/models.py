@@ -33,6 +33,9 @@ class Customer(SQLModel, table=True):
     excluded: bool = False
     refused_channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     invalid_channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Carried by every portal and unsubscribe link; moving it on (a new email, phone or address, or
+    # "Revoke links" at the desk) makes the links sent before it worthless (dunning/links.py).
+    link_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

@@ -3,11 +3,10 @@ balances. No HTTP here; callers are the API routes and the CSV importer."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session
 
 from dunning.clock import Clock
@@ -67,7 +66,15 @@ def normalise_phone(phone: str, country: str | None) -> str:
 # --- customers -------------------------------------------------------------------------------
 
 CUSTOMER_DEFAULTS = {"excluded": False, "refused_channels": [], "invalid_channels": [], "policy_name": None,
-                     "hold_until": None}
+                     "hold_until": None, "link_version": 1}
+CONTACTS = ("email", "phone", "address")
+
+
+def _links_follow_contacts(stmt) -> dict[str, Any]:
+    """A pushed change of email, phone or address moves the customer's link version on: the links
+    sent to the old contact details stop working (dunning/links.py)."""
+    changed = or_(*(CUSTOMER.c[name].is_distinct_from(stmt.excluded[name]) for name in CONTACTS))
+    return {"link_version": case((changed, CUSTOMER.c.link_version + 1), else_=CUSTOMER.c.link_version)}
 
 
 def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> UpsertResult:
@@ -90,7 +97,8 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     for data in values:
         data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
-    result = insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS))
+    result = insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS),
+                              update=_links_follow_contacts)
     if result.updated:
         touch(session, customer_ids(session, (v["external_id"] for v in values)).values())
     return result

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dunning import failures
 from dunning.channels.base import Envelope, ProviderReceipt, Transport, TransportError
 from dunning.clock import Clock
 from dunning.db import Database
@@ -58,6 +59,7 @@ class Prepared:
     envelope: Envelope | None = None
     stored: dict = field(default_factory=dict)  # columns of Message to record before sending
     task: dict | None = None  # a task for the team to open with the decision (tasks.service.open_task's arguments)
+    error: Exception | None = None  # action "fail": what raised
 
 
 class Composer(Protocol):
@@ -104,6 +106,7 @@ class Batch:
     now: datetime
     messages: list[Message] = field(default_factory=list)
     snapshot: Any = None
+    unready: dict[int, Exception] = field(default_factory=dict)  # message id -> why its data could not be read
     counts: Counter = field(default_factory=Counter)
 
 
@@ -136,15 +139,35 @@ class Dispatcher:
             if held:
                 batch.messages = list(session.execute(select(Message).where(Message.id.in_(held))
                                                       .order_by(Message.send_after, Message.id)).scalars())
-                batch.snapshot = self.composer.preload(session, batch.messages)
+                batch.snapshot = self._preload(session, batch)
         return batch
 
-    def _decide(self, snapshot: Any, message: Message, now: datetime) -> Prepared:
+    def _preload(self, session: Session, batch: Batch) -> Any:
+        """The composer's snapshot of the batch; if reading it fails, the messages it fails for are
+        found one by one and fail alone (`batch.unready`), and the others are read again."""
         try:
-            return self.composer.decide(snapshot, message, now)
-        except Exception as e:  # a template or data problem: this message can't go, the rest can
-            log.exception("message %s could not be prepared", message.id)
-            return Prepared("fail", f"{type(e).__name__}: {e}")
+            with session.begin_nested():
+                return self.composer.preload(session, batch.messages)
+        except Exception:
+            pass
+        readable = []
+        for message in batch.messages:
+            try:
+                with session.begin_nested():
+                    self.composer.preload(session, [message])
+                readable.append(message)
+            except Exception as e:
+                batch.unready[message.id] = e
+        return self.composer.preload(session, readable)
+
+    def _decide(self, batch: Batch, message: Message) -> Prepared:
+        error = batch.unready.get(message.id)
+        if error is None:
+            try:
+                return self.composer.decide(batch.snapshot, message, batch.now)
+            except Exception as e:  # a template or data problem: this message can't go, the rest can
+                error = e
+        return Prepared("fail", failures.describe(error), error=error)
 
     async def _prepare(self, batch: Batch, messages: list[Message],
                        pace: list[asyncio.Future] = ()) -> list[tuple[Message, Prepared]]:
@@ -157,21 +180,52 @@ class Dispatcher:
             if 0 < i <= len(pace):
                 await asyncio.wait([pace[i - 1]])
             if message.channel in self.composer.slow_channels:
-                prepared = await asyncio.to_thread(self._decide, batch.snapshot, message, batch.now)
+                prepared = await asyncio.to_thread(self._decide, batch, message)
             else:
-                prepared = self._decide(batch.snapshot, message, batch.now)
+                prepared = self._decide(batch, message)
             decided.append((message, prepared))
         return decided
 
     def _hand_over(self, decided: list[tuple[Message, Prepared]], done: list[Outcome], counts: Counter) -> list[Claimed]:
         """One transaction: the previous group's outcomes; this group's decisions (what will go out is
         stored, what will not is released); an attempt for each message about to go. Returns the
-        messages safe to send."""
-        with self.db.session() as session:
-            self._record(session, done, counts)
-            ready = self._store(session, decided, counts)
-            held = service.hand_over(session, self.clock, [c.message_id for c in ready], self.worker)
+        messages safe to send. If that transaction fails, each outcome and each message is taken
+        again in a transaction of its own, so that one bad message fails alone."""
+        group: Counter = Counter()
+        try:
+            with self.db.session() as session:
+                self._record(session, done, group)
+                ready = self._store(session, decided, group)
+                held = service.hand_over(session, self.clock, [c.message_id for c in ready], self.worker)
+        except Exception as error:
+            if not done and not decided:
+                raise
+            if len(done) + len(decided) == 1:
+                return self._one_failed(error, done, decided, counts)
+            ready = []  # one by one, so that only the bad one fails
+            for outcome in done:
+                ready += self._hand_over([], [outcome], counts)
+            for pair in decided:
+                ready += self._hand_over([pair], [], counts)
+            return ready
+        counts.update(group)
         return [c for c in ready if c.message_id in held]
+
+    def _one_failed(self, error: Exception, done: list[Outcome], decided: list[tuple[Message, Prepared]],
+                    counts: Counter) -> list[Claimed]:
+        """A single outcome or message whose transaction failed. An outcome that cannot be recorded
+        leaves its message `sending` with an open attempt: the recovery puts it in doubt, and a
+        person decides (it may have gone). A message that cannot be stored fails, unsent."""
+        message_id = done[0].item.message_id if done else decided[0][0].id
+        with self.db.session() as session:
+            message = session.get(Message, message_id)
+            if decided:
+                service.fail_unsendable(session, self.clock, self.worker, message, error)
+                counts["failed"] += 1
+            else:
+                failures.record(session, self.clock, "dispatch", error, customer_id=message.customer_id,
+                                case_id=message.case_id, message_id=message_id)
+        return []
 
     def _store(self, session: Session, decided: list[tuple[Message, Prepared]], counts: Counter) -> list[Claimed]:
         ready = []
@@ -188,7 +242,7 @@ class Dispatcher:
                 if prepared.task is not None:
                     open_task(session, self.clock, **prepared.task)
             else:
-                service.fail_unsendable(session, self.clock, self.worker, message, prepared.why)
+                service.fail_unsendable(session, self.clock, self.worker, message, prepared.error)
                 counts["failed"] += 1
         held = service.store(session, self.clock, self.worker, [(m.id, p.stored) for m, p in ready])
         # One not held was taken back by a recovery while this worker was slow: someone else owns it.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from dunning import audit
+from dunning import audit, failures
 from dunning.clock import Clock
 from dunning.channels.base import ProviderReceipt, TransportError
 from dunning.db import get_row
@@ -173,12 +173,11 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
     return FAILED
 
 
-def fail_unsendable(session: Session, clock: Clock, worker: str, message: Message, why: str) -> None:
-    """Re-checking or rendering raised: it cannot go as it is; the team sees why."""
-    release(session, clock, worker, message.id, FAILED, why)
-    open_task(session, clock, kind="review", key=f"failed:{message.id}", customer_id=message.customer_id,
-              case_id=message.case_id, message_id=message.id,
-              title=f"{message.channel} message {message.id} could not be prepared", detail=why)
+def fail_unsendable(session: Session, clock: Clock, worker: str, message: Message, error: Exception) -> None:
+    """Re-checking, rendering or storing it raised: it cannot go as it is; the team sees why."""
+    release(session, clock, worker, message.id, FAILED, failures.describe(error))
+    failures.record(session, clock, "dispatch", error, customer_id=message.customer_id, case_id=message.case_id,
+                    message_id=message.id)
 
 
 def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: str) -> None:

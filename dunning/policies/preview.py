@@ -37,7 +37,11 @@ def preview(session: Session, clock: Clock, settings: Settings, name: str, docum
         for case, customer, view, customer_policy, _risk in cycle.views():
             if customer_policy.name != policy.name:
                 continue
-            for send in engine.preview([view], policy, clock.now(), days, clock.now()):
+            try:
+                sends = engine.preview([view], policy, clock.now(), days, clock.now())
+            except Exception:  # a case the engine cannot decide: the cycle records it, the preview goes on
+                continue
+            for send in sends:
                 rows.append(PreviewRow(customer_external_id=customer.external_id, customer_name=customer.name,
                                        currency=send.currency, send_at=send.send_at, step=send.step.key,
                                        kind=send.kind, channels=list(send.channels),

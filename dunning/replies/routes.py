@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
-from dunning import auth
-from dunning.deps import Body, Caller, ClockDep, SessionDep, SettingsDep
-from dunning.errors import Forbidden, TooLarge, Unauthenticated
+from dunning.deps import Caller, ClockDep, SessionDep, SettingsDep, authorised
+from dunning.errors import Forbidden, Unauthenticated
 from dunning.inputs import BoundedRoute
 from dunning.replies import inbound
-from dunning.replies.twilio import FormParams, parse_form, public_url, verify
+from dunning.replies.twilio import FormParams, parse_form, public_url, signing_secret, verify
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"], route_class=BoundedRoute)
 
@@ -21,33 +20,39 @@ EMAIL_SCOPE = "ingest"
 
 async def twilio_form(request: Request, settings: SettingsDep) -> FormParams:
     # Checked before anything touches the database: a request Twilio did not sign stores nothing.
-    params = parse_form(await request.body())
-    verify(settings, public_url(settings, request.url.path, request.url.query), params, request.headers)
+    # Whether it can be signed at all is known from the headers, before the body is read.
+    secret = signing_secret(settings, request.headers)
+    params = parse_form(await request.body())  # at most the webhooks' body limit (dunning/guards.py)
+    verify(secret, public_url(settings, request.url.path, request.url.query), params, request.headers)
     return params
 
 
 TwilioForm = Annotated[FormParams, Depends(twilio_form)]
 
 
-def email_caller(body: Body, session: SessionDep, settings: SettingsDep,
-                 authorization: Annotated[str | None, Header()] = None,
+def email_caller(request: Request, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None,
                  x_dunning_signature: Annotated[str | None, Header()] = None) -> Caller | None:
-    """The provider's HMAC signature of the raw body, or an API key with the ingest scope."""
-    if len(body) > settings.inbound_email_max_bytes:
-        raise TooLarge(f"the message is over {settings.inbound_email_max_bytes} bytes")
+    """The provider's HMAC signature of the raw body, or an API key with the ingest scope. What the
+    headers alone can settle is settled before the body is read: a wrong key costs no upload."""
     if x_dunning_signature is not None:
-        if not inbound.email_signature_ok(settings, body, x_dunning_signature):
-            raise Forbidden(f"invalid {inbound.EMAIL_SIGNATURE_HEADER}" if settings.inbound_email_secret
-                            else "inbound email signatures are not configured (DUNNING_INBOUND_EMAIL_SECRET)")
-        return None
+        if not settings.inbound_email_secret:
+            raise Forbidden("inbound email signatures are not configured (DUNNING_INBOUND_EMAIL_SECRET)")
+        return None  # the signature is checked against the body (email_body)
     if authorization is None:
         raise Unauthenticated(f"sign the body ({inbound.EMAIL_SIGNATURE_HEADER}: sha256=<hex>) or send an API key")
-    key = auth.authenticate(session, authorization)
-    auth.check_scope(key, EMAIL_SCOPE)
-    return Caller(key.id, key.name, tuple(key.scopes))
+    return authorised(request, authorization, EMAIL_SCOPE)
 
 
 email_caller.required_scope = EMAIL_SCOPE  # what tests/test_auth.py checks when no signature is sent
+EmailCaller = Annotated[Caller | None, Depends(email_caller)]
+
+
+async def email_body(request: Request, settings: SettingsDep, caller: EmailCaller,
+                     x_dunning_signature: Annotated[str | None, Header()] = None) -> bytes:
+    body = await request.body()  # at most DUNNING_INBOUND_EMAIL_MAX_BYTES (dunning/guards.py)
+    if caller is None and not inbound.email_signature_ok(settings, body, x_dunning_signature):
+        raise Forbidden(f"invalid {inbound.EMAIL_SIGNATURE_HEADER}")
+    return body
 
 
 @router.post("/twilio/sms", response_class=Response,
@@ -68,7 +73,7 @@ def twilio_status(form: TwilioForm, session: SessionDep, clock: ClockDep) -> Res
 # bytes whatever its declared type, so message/rfc822 is accepted the same.
 @router.post("/email", openapi_extra={"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-def inbound_email(body: Body, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                  _caller: Annotated[Caller | None, Depends(email_caller)]) -> dict:
+def inbound_email(_caller: EmailCaller, body: Annotated[bytes, Depends(email_body)], session: SessionDep,
+                  clock: ClockDep, settings: SettingsDep) -> dict:
     """A reply by email, as the raw MIME message an inbound-mail provider forwards."""
     return inbound.receive_email(session, clock, settings, body)

@@ -40,19 +40,24 @@ def public_url(settings: Settings, path: str, query: str) -> str:
     return settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
 
 
-def verify(settings: Settings, url: str, params: FormParams, headers: Mapping[str, str]) -> None:
-    """Raises Forbidden unless the request is signed by Twilio for exactly this URL and these fields."""
-    signature = headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower())
-    if not signature:
+def signing_secret(settings: Settings, headers: Mapping[str, str]) -> str:
+    """The secret the request says it is signed with; Forbidden when it is not signed, or when this
+    service has no such secret. Headers only: settled before the body is read."""
+    if not headers.get(SIGNATURE_HEADER):
         raise Forbidden("missing X-Twilio-Signature")
-    shared = headers.get(SIGNATURE_SETTINGS_HEADER) or headers.get(SIGNATURE_SETTINGS_HEADER.lower())
-    secret = settings.twilio_webhook_key if shared else settings.twilio_auth_token
+    secret = settings.twilio_webhook_key if headers.get(SIGNATURE_SETTINGS_HEADER) else settings.twilio_auth_token
     if not secret:
         # Without the secret nothing can be checked, and an unchecked webhook would let anyone
         # pause cases or opt customers out.
         raise Forbidden("Twilio webhooks are not configured on this service (no auth token or webhook key)")
+    return secret
+
+
+def verify(secret: str, url: str, params: FormParams, headers: Mapping[str, str]) -> None:
+    """Raises Forbidden unless the request is signed by Twilio for exactly this URL and these fields."""
+    shared = headers.get(SIGNATURE_SETTINGS_HEADER)
     algorithm = get_signature_algorithm(shared) if shared else None
-    if not RequestValidator(secret).validate(url, params, signature, algorithm):
+    if not RequestValidator(secret).validate(url, params, headers.get(SIGNATURE_HEADER), algorithm):
         raise Forbidden("invalid X-Twilio-Signature")
 
 

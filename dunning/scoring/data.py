@@ -36,17 +36,25 @@ COLUMNS = ["invoice_id", "customer_id", "issued_on", "due_on", "paid_on", "total
 ROW = np.dtype([(name, "U3" if name == "currency" else np.int64) for name in COLUMNS])  # dates as day numbers
 
 
+# Within the days a datetime64[ns] column can hold (1677 to 2262), as days since 1970-01-01. An
+# invoice dated outside (the "0001-01-01" an export writes for an empty date) would silently wrap
+# around to another date: its customer is left out, and the job records why.
+FIRST_DAY, LAST_DAY = (int(np.datetime64(day, "D").astype(np.int64)) for day in ("1680-01-01", "2260-12-31"))
+
+
 @dataclass
 class History:
     invoices: pd.DataFrame
     events: dict[str, pd.DataFrame] = field(default_factory=dict)
+    unusable: dict[int, str] = field(default_factory=dict)  # customer id -> why none of theirs is read
 
 
 def load_history(session: Session) -> History:
-    return History(load_invoices(session), load_events(session))
+    invoices, unusable = load_invoices(session)
+    return History(invoices, load_events(session), unusable)
 
 
-def load_invoices(session: Session) -> pd.DataFrame:
+def load_invoices(session: Session) -> tuple[pd.DataFrame, dict[int, str]]:
     conn = session.connection()
     stmt = (select(Invoice.id, Invoice.customer_id, _epoch_days(Invoice.issued_on, conn),
                    _epoch_days(Invoice.due_on, conn), func.coalesce(_epoch_days(Invoice.paid_on, conn), _NO_DATE),
@@ -64,6 +72,7 @@ def load_invoices(session: Session) -> pd.DataFrame:
     # Straight into typed columns: numpy converts the tuples in C, where an object array first
     # and a conversion per column after cost twice as much.
     raw = np.array(rows, dtype=ROW)
+    raw, unusable = _usable(raw)
     currency = pd.Series(raw["currency"], dtype=object)
     total = raw["total_minor"]
     # Major units, whatever the currency's decimals: the model's amount features compare like with like.
@@ -79,10 +88,25 @@ def load_invoices(session: Session) -> pd.DataFrame:
         "currency": currency,
         "total_minor": total,
         "open_minor": raw["open_minor"],
-    })
+    }), unusable
 
 
 _NO_DATE = -(2**31)  # stands for NULL in a day-number column, so the column stays integer
+
+
+def _usable(raw: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """The rows of customers none of whose invoices has a date out of range, and why the others are out."""
+    paid = np.where(raw["paid_on"] == _NO_DATE, 0, raw["paid_on"])
+    bad = np.zeros(len(raw), dtype=bool)
+    for days in (raw["issued_on"], raw["due_on"], paid):
+        bad |= (days < FIRST_DAY) | (days > LAST_DAY)
+    if not bad.any():
+        return raw, {}
+    unusable: dict[int, str] = {}
+    for invoice_id, customer_id in zip(raw["invoice_id"][bad], raw["customer_id"][bad]):
+        unusable.setdefault(int(customer_id), f"invoice {invoice_id} has a date before 1680 or after 2260, "
+                                               "which scoring cannot use")
+    return raw[~np.isin(raw["customer_id"], list(unusable))], unusable
 
 
 def _epoch_days(column, conn):

@@ -25,7 +25,7 @@ def rescore(db: Database, clock: Clock, settings: Settings) -> scoring.RescoreRe
             data = scoring.read_for_scoring(session, clock)
         computed = scoring.score_customers(data, settings.late_days_threshold)
         with db.session() as session:
-            result = scoring.store_scores(session, computed, data)
+            result = scoring.store_scores(session, clock, computed, data)
     log.info("rescore with %s: %d customers scored, %d new scores", result.scorer, result.customers, result.written)
     return result
 

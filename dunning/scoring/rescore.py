@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from dunning import failures
 from dunning.cases.risk import NO_HISTORY_PRIOR, baseline_risks
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -47,7 +48,7 @@ class ScoringInput:
 def rescore(session: Session, clock: Clock, settings: Settings) -> RescoreResult:
     data = read_for_scoring(session, clock)
     computed = score_customers(data, settings.late_days_threshold)
-    return store_scores(session, computed, data)
+    return store_scores(session, clock, computed, data)
 
 
 def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
@@ -114,8 +115,13 @@ def scored(data: ScoringInput, picked: pd.DataFrame, reasons: list[list[str]]) -
             for cid, cur, q, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
 
 
-def store_scores(session: Session, computed: list[scores.StoredScore], data: ScoringInput) -> RescoreResult:
+def store_scores(session: Session, clock: Clock, computed: list[scores.StoredScore],
+                 data: ScoringInput) -> RescoreResult:
+    """The scores, and a failure recorded for each customer whose invoices could not be read: their
+    last score (or the baseline) stays, and the team sees why."""
     written = scores.append(session, computed)
+    for customer_id, why in data.history.unusable.items():
+        failures.record(session, clock, "rescore", ValueError(why), customer_id=customer_id)
     return RescoreResult(data.version, len(computed), written, data.now)
 
 

@@ -1,6 +1,8 @@
 """One-click unsubscribe (RFC 8058) from the List-Unsubscribe header, and the same link for people.
 
 Public by design: the signed token is the authorisation, and it names one customer and one channel.
+An outdated token (its link version is behind the customer's) still stops the channel, as any
+doubt about a wish to stop does, and the team is asked to confirm it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dunning.errors import DomainError
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.links import read_token
+from dunning.tasks.service import open_task
 
 router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 
@@ -67,7 +70,19 @@ def unsubscribe(token: str, session: SessionDep, clock: ClockDep, settings: Sett
     if customer is None:
         return _refused("this link is not valid")
     channel = claims.channel or "email"
+    outdated = not claims.current(customer)
     if opt_out(session, clock, customer.id, channel, "unsubscribe_link"):
         audit.record(session, clock, actor=f"customer:{customer.external_id}", action="contact.opt_out",
-                     subject_type="customer", subject_id=customer.external_id, channel=channel, source="link")
+                     subject_type="customer", subject_id=customer.external_id, channel=channel, source="link",
+                     outdated_link=outdated)
+        if outdated:
+            # A link sent before the contact details changed (or the links were revoked): whoever
+            # clicked may not be the customer. Unsure whether the customer asked to stop: stop, and
+            # a person asks them.
+            open_task(session, clock, kind="review", key=f"outdated_unsubscribe:{customer.id}:{channel}",
+                      customer_id=customer.id, title=f"{customer.name} unsubscribed from {channel} through an "
+                                                     "outdated link",
+                      detail="The link was sent before the customer's contact details changed or their links were "
+                             f"revoked. {channel} is stopped; ask the customer whether they meant it, and opt them "
+                             "back in if not.")
     return _page(customer, "done", channel)

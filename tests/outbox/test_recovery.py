@@ -94,7 +94,7 @@ def test_a_worker_does_not_send_what_a_recovery_took_back(db, clock, settings):
     rows = plan(db, clock, settings, 3)
     slow = Dispatcher(db, clock, {"email": ScriptedTransport()}, Composer(settings, clock), worker="slow")
     batch = slow._claim()
-    decided = [(m, slow._decide(batch.snapshot, m, batch.now)) for m in batch.messages]
+    decided = [(m, slow._decide(batch, m)) for m in batch.messages]
     assert [p.action for _, p in decided] == ["send"] * 3
     clock.advance(LATER)  # the slow worker stalls past its lease; another worker recovers its claims
     with db.session() as session:
@@ -142,5 +142,6 @@ def test_a_message_that_cannot_be_rendered_fails_alone(db, clock, settings):
     assert (counts["sent"], counts["failed"]) == (2, 1)
     broken = messages(db, id=rows[1].id)[0]
     assert broken.status == "failed" and broken.attempts == 0 and "no_such_template" in broken.last_error
-    [task] = tasks(db, kind="review")
-    assert task.message_id == broken.id and "could not be prepared" in task.title
+    [task] = tasks(db, kind="failure")  # one task for the case, with the first message that failed
+    assert task.message_id == broken.id and task.case_id == broken.case_id and task.status == "open"
+    assert "TemplateNotFound" in task.detail

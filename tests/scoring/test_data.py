@@ -39,7 +39,7 @@ def seed(session, clock):
 def test_invoices_load_in_the_scoring_format_without_what_cannot_be_scored(db, clock):
     with db.session() as s:
         cid = seed(s, clock)
-        frame = load_invoices(s)
+        frame, _ = load_invoices(s)
         ids = dict(s.execute(select(Invoice.external_id, Invoice.id)).all())
     # voided: never owed; nothing open but no payment date: neither open nor usable history
     assert list(frame["invoice_id"]) == [ids["paid"], ids["open"], ids["part"], ids["yen"]]
@@ -56,7 +56,7 @@ def test_invoices_load_in_the_scoring_format_without_what_cannot_be_scored(db, c
 def test_the_loaded_frame_feeds_the_feature_builder(db, clock):
     with db.session() as s:
         seed(s, clock)
-        frame = load_invoices(s)
+        frame, _ = load_invoices(s)
     X, meta = scoring_rows(frame, AT)
     assert list(X.columns) == FEATURES
     assert len(X) == 3  # open, part, yen: open on 2026-03-01; "paid" was paid before
@@ -65,7 +65,7 @@ def test_the_loaded_frame_feeds_the_feature_builder(db, clock):
 
 def test_an_empty_ledger_loads_as_an_empty_frame(db):
     with db.session() as s:
-        frame = load_invoices(s)
+        frame, _ = load_invoices(s)
         events = load_events(s)
     assert frame.empty and list(frame.columns)[:7] == ["customer_id", "invoice_id", "issued_on", "due_on", "paid_on",
                                                        "amount", "currency"]

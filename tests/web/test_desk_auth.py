@@ -1,16 +1,22 @@
 """Signing in to the desk: argon2 passwords, the lock-out, the session cookie and its expiry."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from dunning.app import create_app
 from dunning.audit import AuditEvent
 from dunning.cli import app as cli
 from dunning.db import Database, make_engine
 from dunning.web.auth import sessions, users
 from dunning.web.auth.models import DeskUser
+from tests.server import serving
 from tests.web.support import PASSWORD, desk, form_token, make_user, sign_in
 
 
@@ -82,6 +88,38 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(app, db, clock):
                                        .order_by(AuditEvent.id)).scalars())
     assert actions.count("desk.login_failed") == 5 and "desk_user.locked" in actions
     assert actions.count("desk.login_locked") == 2 and actions[-1] == "desk.login"
+
+
+@pytest.mark.committed
+def test_thirty_sign_ins_at_once_count_no_more_failures_than_the_lock_allows(committed_db, clock, settings):
+    """Failures are counted before the password is checked, in one statement on the user's row:
+    parallel guesses cannot all be checked before the first is counted."""
+    app = create_app(settings, database=committed_db, clock=clock, embedded_worker=False)
+    make_user(committed_db, clock, "manager", "race@example.com")
+    barrier = threading.Barrier(30)
+
+    def guess(n: int) -> int:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            token = form_token(client.get("/desk/login").text)
+            barrier.wait()
+            return client.post("/desk/login", data={"email": "race@example.com", "password": f"guess number {n}",
+                                                    "csrf_token": token}).status_code
+
+    with serving(app) as url:
+        with ThreadPoolExecutor(30) as pool:
+            assert list(pool.map(guess, range(30))) == [401] * 30
+        with httpx.Client(base_url=url, timeout=60) as client:
+            token = form_token(client.get("/desk/login").text)
+            right = client.post("/desk/login", data={"email": "race@example.com", "password": PASSWORD,
+                                                     "csrf_token": token})
+    assert right.status_code == 401  # locked: the right password waits out the lock-out
+    with committed_db.session() as session:
+        actions = list(session.execute(select(AuditEvent.action).where(
+            AuditEvent.subject_id == "race@example.com")).scalars())
+        user = users.by_email(session, "race@example.com")
+    assert actions.count("desk.login_failed") == settings.login_max_failures
+    assert actions.count("desk_user.locked") == 1 and actions.count("desk.login_locked") == 31 - 5
+    assert user.locked_until is not None
 
 
 def test_a_success_resets_the_count_of_failures(app, db, clock):

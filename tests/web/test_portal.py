@@ -157,6 +157,9 @@ def test_contact_details_and_channels(app, db, clock, settings, ids):
         assert (row.email, row.phone) == ("compta@dupont.example", "+33611223344")
         assert session.execute(select(AuditEvent).where(AuditEvent.action == "contact.updated")).first()
     assert "accounting system" in tasks(db, kind="review")[0].detail  # the team carries it over
+    # the link that went to the old address no longer works; the customer goes on with a new one
+    assert client.get(path).status_code == 403
+    path = r.url.path
     bad = client.post(f"{path}/contact", data={"email": "not an address", "csrf_token": token})
     assert bad.status_code == 422 and "Cette adresse e-mail n'est pas valide." in unescape(bad.text)
 

@@ -20,7 +20,7 @@ FIELD = "csrf_token"
 
 
 def _mac(settings: Settings, nonce: str, scope: str) -> str:
-    key = hashlib.sha256(f"dunning.csrf:{settings.secret_key}".encode()).digest()
+    key = hashlib.sha256(f"dunning.csrf:{settings.signing_key}".encode()).digest()
     return hmac.new(key, f"{nonce}|{scope}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -24,7 +24,7 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 
 
 def _signer(settings: Settings) -> Signer:
-    return Signer(settings.secret_key, salt="dunning.desk-session")
+    return Signer(settings.signing_key, salt="dunning.desk-session")
 
 
 def _hash(token: str) -> str:

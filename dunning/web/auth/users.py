@@ -7,7 +7,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from dunning import audit
@@ -73,28 +73,34 @@ def get(session: Session, user_id: int) -> DeskUser:
 def authenticate(session: Session, clock: Clock, settings: Settings, email: str, password: str) -> DeskUser | None:
     """The user, or None for a wrong email, a wrong password, a locked or a deactivated account
     alike: the sign-in page must not tell an attacker which emails exist or which are locked.
-    Failures are written, not raised, so that the request's commit keeps the count."""
+    Failures are written, not raised, so that the request's commit keeps the count.
+
+    Each attempt is counted as a failure before the password is checked, in one conditional
+    UPDATE on the user's row that only succeeds while the account has attempts left: parallel
+    guesses queue on the row (PostgreSQL) or the write lock (SQLite), and no more of them reach
+    argon2 than the lock-out allows. A right password takes its count back."""
     now = clock.now()
     user = by_email(session, email)
     if user is None or not user.active:
         _verify(_dummy_hash(), password)
         return None
-    if user.locked_until is not None and user.locked_until > now:
+    attempt = session.execute(
+        update(DeskUser).where(DeskUser.id == user.id, DeskUser.failed_logins < settings.login_max_failures,
+                               or_(DeskUser.locked_until.is_(None), DeskUser.locked_until <= now))
+        .values(failed_logins=DeskUser.failed_logins + 1, updated_at=now)
+        .returning(DeskUser.failed_logins).execution_options(synchronize_session=False)).scalar()
+    if attempt is None:  # locked, or out of attempts
         _verify(_dummy_hash(), password)
         audit.record(session, clock, actor=f"user:{user.email}", action="desk.login_locked",
                      subject_type="desk_user", subject_id=user.email)
         return None
+    session.refresh(user)  # the count as the UPDATE left it, so that a success writes its reset
     if not _verify(user.password_hash, password):
-        # counted in SQL: two wrong guesses at the same moment both count
-        session.execute(update(DeskUser).where(DeskUser.id == user.id)
-                        .values(failed_logins=DeskUser.failed_logins + 1).execution_options(synchronize_session=False))
-        session.refresh(user)
-        if user.failed_logins >= settings.login_max_failures:
+        if attempt >= settings.login_max_failures:
             user.locked_until, user.failed_logins = now + timedelta(minutes=settings.login_lockout_minutes), 0
+            session.add(user)
             audit.record(session, clock, actor="system", action="desk_user.locked", subject_type="desk_user",
                          subject_id=user.email, until=user.locked_until.isoformat())
-        user.updated_at = now
-        session.add(user)
         audit.record(session, clock, actor=f"user:{user.email}", action="desk.login_failed",
                      subject_type="desk_user", subject_id=user.email)
         return None

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from dunning import bounds
+from dunning import bounds, links
 from dunning.arrangements.models import Dispute
 from dunning.bounds import Day, Id
 from dunning.cases import service as cases
@@ -91,6 +91,13 @@ def resume(external_id: ExternalId, desk: Manager, session: SessionDep, clock: C
     customer = get_customer(session, external_id)
     return act(session, desk, _back(external_id),
                lambda: accounts.resume(session, clock, customer, case_id, desk.actor), "Case resumed")
+
+
+@router.post("/{external_id:segment}/revoke-links")
+def revoke_links(external_id: ExternalId, desk: Manager, session: SessionDep, clock: ClockDep) -> RedirectResponse:
+    customer = get_customer(session, external_id)
+    return act(session, desk, _back(external_id), lambda: links.revoke(session, clock, customer, desk.actor),
+               "Links revoked: the portal and unsubscribe links sent so far no longer work")
 
 
 @router.post("/{external_id:segment}/policy")

@@ -38,14 +38,22 @@ def signed_in(request: Request, session: SessionDep, clock: ClockDep, settings: 
     return Desk(user=found[1], row=found[0])
 
 
+async def posted_token(request: Request) -> str | None:
+    """The form's CSRF token, read before the session is looked up: no transaction (SQLite's write
+    lock) is held while a client sends its body."""
+    if request.method != "POST":
+        return None
+    token = (await request.form()).get("csrf_token")  # parsed once: the route's Form() fields read the same copy
+    return token if isinstance(token, str) else None
+
+
 def role(minimum: str) -> Any:
-    async def dependency(request: Request, desk: Annotated[Desk, Depends(signed_in)]) -> Desk:
+    async def dependency(request: Request, token: Annotated[str | None, Depends(posted_token)],
+                         desk: Annotated[Desk, Depends(signed_in)]) -> Desk:
         if request.method == "POST":
-            form = await request.form()  # parsed once: the route's Form() fields read the same copy
-            token = form.get("csrf_token")
-            if not sessions.csrf_ok(desk.row, token if isinstance(token, str) else None):
+            if not sessions.csrf_ok(desk.row, token):
                 raise CsrfRefused()
-            if problem := form_problem(form):
+            if problem := form_problem(await request.form()):  # the copy posted_token parsed
                 raise FormRefused(problem)
         if not desk.can(minimum):
             raise NotAllowed(f"This page is for the {minimum} role; you are signed in as {desk.user.role}.")

@@ -21,7 +21,8 @@ from dunning.scoring.models import Score
 LIMIT = 300
 # the case's own moves worth a line; the per-cycle bookkeeping is in the audit log
 AUDITED = ("case.opened", "case.reopened", "case.closed", "case.paused", "case.resumed", "case.band_changed",
-           "case.escalated", "customer.dunning_settings", "contact.opt_out", "contact.invalid", "contact.updated")
+           "case.escalated", "customer.dunning_settings", "contact.opt_out", "contact.invalid", "contact.updated",
+           "job.failed", "customer.links_revoked")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dunning import audit, contacts
+from dunning import audit, contacts, links
 from dunning.arrangements import accounts, disputes, plans, promises
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -84,7 +84,8 @@ def dispute(session: Session, clock: Clock, settings: Settings, customer: Custom
     if invoice is None:  # someone else's invoice, or none: the same answer, so ids cannot be probed
         raise NotFound(words("not_yours"))
     disputes.open_dispute(session, clock, settings, invoice=invoice, reason_code=reason if reason in REASONS else "other",
-                          text=text.strip() or None, source="portal", actor=actor(customer))
+                          text=text.strip() or None, source="portal", actor=actor(customer),
+                          existing_ok=True)  # a second click, or a second tab: the dispute on record
     return "dispute"
 
 
@@ -113,6 +114,7 @@ def update_contact(session: Session, clock: Clock, customer: Customer, email: st
     session.add(customer)
     audit.record(session, clock, actor=actor(customer), action="contact.updated", subject_type="customer",
                  subject_id=customer.external_id, before=before, after=changes)
+    links.revoke(session, clock, customer, actor(customer), "new contact details")
     # The accounting system owns these fields and its next change to this customer would overwrite
     # them: the team carries the change over there.
     open_task(session, clock, kind="review", customer_id=customer.id,

@@ -7,6 +7,7 @@ from typing import Annotated, Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from dunning import bounds
 from dunning.bounds import Day, Id
@@ -14,7 +15,7 @@ from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
 from dunning.inputs import BoundedRoute, form_problem
 from dunning.ledger.models import Customer
-from dunning.links import read_token
+from dunning.links import portal_token, read_token
 from dunning.web.auth import csrf
 from dunning.web.errors import CsrfRefused, FormRefused, WebRefusal
 from dunning.web.portal import actions, statement
@@ -36,6 +37,19 @@ class LinkRefused(WebRefusal):
 
 async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep,
                           clock: ClockDep) -> Customer:
+    # The form is read before the database is touched: a transaction (SQLite's write lock) is never
+    # held while a client sends its body, and the database work runs off the event loop.
+    submitted = problem = None
+    if request.method == "POST":
+        form = await request.form()  # parsed once: the route's Form() fields read the same copy
+        field = form.get(csrf.FIELD)
+        submitted = field if isinstance(field, str) else None
+        problem = form_problem(form)
+    return await run_in_threadpool(_link_customer, token, request, session, settings, clock, submitted, problem)
+
+
+def _link_customer(token: str, request: Request, session, settings, clock, submitted: str | None,
+                   problem: str | None) -> Customer:
     try:
         claims = read_token(settings, "portal", token, clock=clock)
     except DomainError as e:
@@ -43,12 +57,12 @@ async def portal_customer(token: str, request: Request, session: SessionDep, set
     customer = session.get(Customer, claims.customer_id)
     if customer is None:
         raise LinkRefused("this link is not valid")
+    if not claims.current(customer):
+        raise LinkRefused("this link has been replaced; use the link in a more recent message")
     if request.method == "POST":
-        form = await request.form()
-        submitted = form.get(csrf.FIELD)
-        if not csrf.valid(request, settings, f"portal:{customer.id}", submitted if isinstance(submitted, str) else None):
+        if not csrf.valid(request, settings, f"portal:{customer.id}", submitted):
             raise CsrfRefused()
-        if problem := form_problem(form):
+        if problem:
             raise FormRefused(problem)
     return customer
 
@@ -83,6 +97,7 @@ def show(token: str, customer: PortalCustomer, request: Request, session: Sessio
 
 def _act(request: Request, session, clock, settings, token: str, customer: Customer, form: str,
          action: Callable[[Words], str]) -> HTMLResponse | RedirectResponse:
+    version = customer.link_version
     savepoint = session.begin_nested()
     try:
         done = action(Words(language(customer.language)))
@@ -91,6 +106,8 @@ def _act(request: Request, session, clock, settings, token: str, customer: Custo
         savepoint.rollback()
         return _page(request, session, clock, settings, token, customer, error=e.message, failed=form,
                      status=e.status)
+    if customer.link_version != version:  # new contact details: the customer goes on with a new link
+        token = portal_token(settings, customer.id, clock, customer.link_version)
     return RedirectResponse(f"/portal/{token}?done={done}#{form}", status_code=303)
 
 

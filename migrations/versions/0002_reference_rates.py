@@ -1,6 +1,6 @@
 """reference rates the team adds over the shipped histories
 
-Revision ID: law_01
+Revision ID: 0002
 Revises: 0001
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlmodel
 import dunning.db
 
 
-revision = 'law_01'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None

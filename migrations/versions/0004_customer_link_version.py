@@ -1,0 +1,22 @@
+"""customers' link version: a contact change or a revocation makes older portal links worthless
+
+Revision ID: 0004
+Revises: 0003
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("customer") as batch_op:
+        batch_op.add_column(sa.Column("link_version", sa.Integer(), nullable=False, server_default="1"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("customer") as batch_op:
+        batch_op.drop_column("link_version")

@@ -1,0 +1,90 @@
+"""Migrations over data that exists: each database kind gets a fresh schema at an old revision,
+rows as they were left then, and the upgrade to head."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+
+from dunning.db import make_engine
+from dunning.migrate import alembic_config
+from tests.conftest import DB_KINDS, PG_URL
+
+SCHEMA = "migration_test"
+NOW = datetime(2026, 3, 2, 9, 0)  # UTC columns store naive UTC
+
+
+@contextmanager
+def fresh(kind: str, tmp_path) -> Iterator[Engine]:
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
+        yield engine
+        engine.dispose()
+        return
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine = make_engine(PG_URL, connect_args={"options": f"-c search_path={SCHEMA}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {SCHEMA} CASCADE"))
+        admin.dispose()
+
+
+def migrate(engine: Engine, revision: str) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_duplicate_open_disputes_and_promises_are_settled_before_the_unique_indexes(kind, tmp_path):
+    with fresh(kind, tmp_path) as engine:
+        migrate(engine, "0001")
+        with engine.begin() as conn:
+            stamp = {"now": NOW}
+            conn.execute(text(
+                "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
+                "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'Acme', 'en', 'UTC', "
+                "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), stamp)
+            conn.execute(text(
+                "INSERT INTO invoice (id, external_id, customer_id, number, currency, total_minor, "
+                "reported_balance_minor, allocated_minor, balance_minor, issued_on, due_on, voided, content_hash, "
+                "created_at, updated_at) VALUES (1, 'I1', 1, 'N1', 'EUR', 100, 100, 0, 100, '2026-01-01', "
+                "'2026-02-01', false, 'h', :now, :now)"), stamp)
+            for n in (1, 2, 3):  # three open disputes on one invoice, each with its task
+                conn.execute(text(
+                    "INSERT INTO task (id, kind, title, key, status, notes, data, created_at) VALUES "
+                    "(:n, 'dispute', 'dispute', :key, 'open', '[]', '{}', :now)"), {**stamp, "n": n, "key": f"d{n}"})
+                conn.execute(text(
+                    "INSERT INTO dispute (id, invoice_id, customer_id, status, reason_code, source, task_id, "
+                    "opened_at) VALUES (:n, 1, 1, 'open', 'not_received', 'portal', :n, :now)"), {**stamp, "n": n})
+            for n, currency in ((1, "EUR"), (2, "EUR"), (3, "EUR"), (4, "USD")):
+                conn.execute(text(
+                    "INSERT INTO promise (id, customer_id, currency, amount_minor, promised_on, grace_until, status, "
+                    "source, pauses_case, counted_from, paid_minor, created_by, created_at) VALUES (:n, 1, "
+                    ":currency, 100, '2026-03-10', '2026-03-12', 'open', 'api', true, '2026-03-02', 0, 'test', :now)"),
+                    {**stamp, "n": n, "currency": currency})
+        migrate(engine, "head")
+
+        assert rows(engine, "SELECT id, status, outcome FROM dispute ORDER BY id") == [
+            (1, "open", None), (2, "resolved", "duplicate"), (3, "resolved", "duplicate")]
+        assert rows(engine, "SELECT id, status FROM task ORDER BY id") == [(1, "open"), (2, "done"), (3, "done")]
+        assert rows(engine, "SELECT id, status FROM promise ORDER BY id") == [
+            (1, "cancelled"), (2, "cancelled"), (3, "open"), (4, "open")]  # the newest per currency stays
+        with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
+            conn.execute(text("UPDATE dispute SET status = 'open' WHERE id = 2"))
