@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from dunning import auth
+from dunning import auth, logs
 from dunning.bounds import explain
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        logs.startup(settings, logs.embedded_worker(settings, run_worker))
         with database.session() as session:
             policies.ensure_default(session, clock)  # the shipped default, on first start
             rate_store.warn_gaps(session, clock)  # a rate missing for this half-year holds notices back
@@ -79,17 +80,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def load_demo_if_empty(settings: Settings, database: Database, clock: Clock) -> None:
     """DUNNING_DEMO=true: the demo portfolio on a first start, so the loop has something to chase."""
-    from dunning.cli.demo import is_empty, load_demo  # only when asked: it brings in the simulation
+    from dunning.demo import is_empty, load_demo  # only when asked: it brings in the simulation
 
     if not is_empty(database):
+        log.info("demo: the database has customers already; serving them as they are")
         return
+    log.info("demo: loading a made-up portfolio (generating, training, scoring, planning)...")
     try:
         report = load_demo(database, clock, settings)
     except DomainError as e:  # a real transport configured: start without the demo rather than not at all
         log.warning("demo not loaded: %s", e.message)
         return
-    log.info("demo loaded: %d customers, %d invoices, %d messages planned", report.customers, report.invoices,
-             report.planned)
+    log.info("demo loaded: %d customers, %d invoices (%d open); model: %s; %d customers scored; first cycle: %d "
+             "message(s) planned", report.customers, report.invoices, report.open_invoices, report.training,
+             report.scored, report.planned)
 
 
 def document_extra_schemas(app: FastAPI, models: list) -> None:

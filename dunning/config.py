@@ -11,6 +11,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,17 +26,22 @@ class Settings(BaseSettings):
                                       hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
-    database_url: str = "sqlite:///var/dunning.db"
+    # Unset (""): the SQLite file under var_dir, <var_dir>/dunning.db, or <var_dir>/demo.db when
+    # `demo` is set, so the made-up portfolio never lands in the database real data goes to.
+    database_url: str = ""
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    port: int = Field(8000, ge=1, le=65535)
+    # Unset (""): http://<host>:<port>, so links follow where `serve` listens.
+    public_url: str = ""
     # Signs portal and unsubscribe links, desk sessions and form tokens. Unset in development: a
     # random key is generated on first start and kept in <var_dir>/secret_key (see signing_key).
     secret_key: str | None = None
     bootstrap_api_key: str | None = None
     embedded_worker: bool = True
-    demo: bool = False  # load the demo portfolio at `serve` start-up when the database has no customers
+    # Work on the demo: its own database (see database_url), loaded at `serve` start-up when empty.
+    demo: bool = False
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
     # scheduler
     cycle_interval_seconds: int = Field(300, ge=1)
@@ -105,7 +111,11 @@ class Settings(BaseSettings):
     _generated_key: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> "Settings":
+    def _derive_unset_and_refuse_placeholders(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = default_database_url(self.var_dir, self.demo)
+        if not self.public_url:
+            self.public_url = derived_public_url(self.host, self.port)
         if self.environment == "production":
             if not self.secret_key or len(self.secret_key) < MIN_SECRET:
                 raise ValueError(f"DUNNING_SECRET_KEY must be set to a random value of {MIN_SECRET}+ characters "
@@ -126,6 +136,15 @@ class Settings(BaseSettings):
             self._generated_key = _load_or_create_key(self.var_dir / SECRET_KEY_FILE)
         return self._generated_key
 
+    def real_providers(self) -> dict[str, str | None]:
+        """Per channel, the setting that sends through a real provider (None: files under var/outbox)."""
+        return {"email": self.smtp_host, "sms": self.twilio_account_sid if self.twilio_auth_token else None,
+                "letter": self.letter_provider_url, "agency": self.agency_webhook_url}
+
+    @property
+    def public_url_derived(self) -> bool:
+        return self.public_url == derived_public_url(self.host, self.port)
+
     @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
@@ -133,6 +152,25 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.var_dir / "models"
+
+
+def masked_url(url: str) -> str:
+    """A URL as it may be logged: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def default_database_url(var_dir: Path, demo: bool) -> str:
+    return f"sqlite:///{var_dir / ('demo.db' if demo else 'dunning.db')}"
+
+
+def derived_public_url(host: str, port: int) -> str:
+    """Where `serve` listens, as a URL; a wildcard address is reached on loopback."""
+    reach = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://{f'[{reach}]' if ':' in reach else reach}:{port}"
 
 
 def _load_or_create_key(path: Path) -> str:

@@ -21,7 +21,7 @@ from dunning.channels.registry import build_transports
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
-from dunning.outbox.dispatch import Dispatcher
+from dunning.outbox.dispatch import Dispatcher, summary as dispatch_summary
 from dunning.scoring import jobs as scoring_jobs
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,11 @@ class Worker:
     def cycle(self) -> None:
         with self.db.session() as session:
             report = run_cycle(session, self.clock, self.settings)
-        if report.counts:
-            log.info("cycle: %s", dict(report.counts))
+        log.info("cycle: %s", report.summary(), extra={"counts": dict(report.counts)})
 
     def arrangements(self) -> None:
         counts = arrangement_jobs.run_once(self.db, self.clock, self.settings)
-        if counts:
-            log.info("arrangements: %s", dict(counts))
+        log.info("arrangements: %s", arrangement_jobs.summary(counts), extra={"counts": dict(counts)})
 
     def rescore(self) -> None:
         scoring_jobs.rescore(self.db, self.clock, self.settings)
@@ -104,8 +102,8 @@ async def retrain_job() -> None:
 async def dispatch_job() -> None:
     if _worker is not None:
         counts = await _worker.dispatcher.run_once()
-        if any(counts.values()):
-            log.info("dispatch: %s", dict(counts))
+        if any(counts.values()):  # every few seconds: only the rounds that did something
+            log.info("dispatch: %s", dispatch_summary(counts), extra={"counts": dict(counts)})
 
 
 async def start_embedded(settings: Settings, db: Database, clock: Clock) -> Worker:

@@ -73,6 +73,18 @@ def _alone(session: Session, clock: Clock, counts: Counter, arrangement: Promise
         return None
 
 
+def summary(counts: Counter) -> str:
+    """promise_kept: 2, pause_ended: 1 -> "2 promise(s) kept, 1 pause(s) ended"."""
+    words = {"planned": "step(s) planned for resumed cases", "failed": "failed (see the worklist's failure tasks)"}
+    parts = []
+    for key, n in sorted(counts.items()):
+        if not n:
+            continue
+        what, _, outcome = key.partition("_")
+        parts.append(f"{n} {words.get(key) or f'{what}(s) {outcome}'}")
+    return ", ".join(parts) or "nothing to do"
+
+
 def run_once(db: Database, clock: Clock, settings: Settings) -> Counter:
     with db.session() as session:
         return run(session, clock, settings)

@@ -15,21 +15,39 @@ from dunning.channels.files import (
 )
 from dunning.channels.letter import HttpLetterProvider, LetterProvider, LetterTransport
 from dunning.channels.sms import TwilioSmsTransport
+from dunning.config import masked_url
 
 log = logging.getLogger(__name__)
 
 
+def describe_transports(settings: Any) -> dict[str, str]:
+    """How each channel will send, in words, for the start-up log (no secret in it)."""
+    real, outbox = settings.real_providers(), settings.outbox_dir
+    twilio_from = settings.twilio_messaging_service_sid or settings.twilio_from_number or "no sender set"
+    return {
+        "email": (f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security}), from "
+                  f"{settings.smtp_from_address}" if real["email"]
+                  else f"files under {outbox / 'email'} (DUNNING_SMTP_HOST unset)"),
+        "sms": (f"Twilio, from {twilio_from}" if real["sms"]
+                else f"file {outbox / 'sms.jsonl'} (DUNNING_TWILIO_ACCOUNT_SID/_AUTH_TOKEN unset)"),
+        "letter": (f"provider {masked_url(real['letter'])}" if real["letter"]
+                   else f"PDF files under {outbox / 'letters'} (DUNNING_LETTER_PROVIDER_URL unset)"),
+        "agency": (f"webhook {masked_url(real['agency'])}" if real["agency"]
+                   else f"files under {outbox / 'agency'} (DUNNING_AGENCY_WEBHOOK_URL unset)"),
+    }
+
+
 def build_transports(settings: Any, *, letter_provider: LetterProvider | None = None) -> dict[str, Transport]:
     """letter_provider: an adapter for a specific printing house, overriding letter_provider_url."""
-    outbox = settings.outbox_dir
+    outbox, real = settings.outbox_dir, settings.real_providers()
     transports: dict[str, Transport] = {}
 
-    if settings.smtp_host:
+    if real["email"]:
         transports["email"] = SmtpTransport(settings)
     else:
         transports["email"] = FileEmailTransport(outbox / "email", MailIdentity.from_settings(settings))
 
-    if settings.twilio_account_sid and settings.twilio_auth_token:
+    if real["sms"]:
         transports["sms"] = TwilioSmsTransport(settings)
     else:
         transports["sms"] = FileSmsTransport(outbox / "sms.jsonl")
@@ -37,18 +55,18 @@ def build_transports(settings: Any, *, letter_provider: LetterProvider | None = 
     if letter_provider is None:
         letter_provider = (
             HttpLetterProvider(settings.letter_provider_url, timeout=settings.http_timeout_seconds)
-            if settings.letter_provider_url else FileDropLetterProvider(outbox / "letters")
+            if real["letter"] else FileDropLetterProvider(outbox / "letters")
         )
     transports["letter"] = LetterTransport(letter_provider, outbox / "letters")
 
-    if settings.agency_webhook_url:
+    if real["agency"]:
         transports["agency"] = AgencyWebhookTransport(
             settings.agency_webhook_url, settings.agency_webhook_secret or "",
             timeout=settings.http_timeout_seconds)
     else:
         transports["agency"] = FileAgencyTransport(outbox / "agency")
 
-    log.info("channels: %s", ", ".join(f"{name}={type(t).__name__}" for name, t in transports.items()))
+    log.debug("channels: %s", ", ".join(f"{name}={type(t).__name__}" for name, t in transports.items()))
     return transports
 
 

@@ -81,6 +81,20 @@ class Composer(Protocol):
         ...
 
 
+def summary(counts: Counter) -> str:
+    """One dispatch round (or drain) in a line: sent, failed, deferred, in doubt, and the rest."""
+    deferred = counts["postponed"] + counts["queued"]
+    line = (f"{counts['sent']} sent, {counts['failed']} failed, {deferred} deferred"
+            + (f" ({counts['postponed']} to the next contact window or a later check, {counts['queued']} to retry)"
+               if deferred else "")
+            + f", {counts['in_doubt']} in doubt")
+    if counts["cancelled"]:
+        line += f", {counts['cancelled']} cancelled"
+    if counts["requeued"]:
+        line += f", {counts['requeued']} back in the queue after a worker stopped"
+    return line
+
+
 def settle_heap() -> None:
     """For a process about to dispatch for a long time, once it is set up: what exists now
     (modules, settings, the engine) lives as long as the process, so the cyclic collector need
