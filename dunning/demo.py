@@ -1,9 +1,10 @@
-"""`main.py demo`: a generated portfolio loaded through the ledger, scored, and one cycle planned.
+"""The demo: a generated portfolio loaded through the ledger, scored, and one cycle planned.
 
 Two years of history up to today (dunning/simulation.py: payer types, seasons, defaulters), so
 that a model trains, open overdue invoices exist, and the embedded worker has reminders to
-write under var/outbox/ within seconds of `make run`. `DUNNING_DEMO=true` does the same at
-`serve` start-up when the database has no customers.
+write under var/outbox/ within seconds of `make run`. `main.py demo` loads it; `DUNNING_DEMO=true`
+makes the service work on the demo's own database (<var_dir>/demo.db unless DUNNING_DATABASE_URL
+names one), loading it at `serve` start-up when that database has no customers.
 
 Everything is fictional: e-mail addresses on example.com/.org/.net, phone numbers in ranges
 reserved for drama, made-up addresses. The British and French fictional ranges are refused by
@@ -16,18 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
 
 import numpy as np
 import phonenumbers
-import typer
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dunning.cases.cycle import run_cycle
-from dunning.cli.base import app, console, domain_errors, open_database
-from dunning.clock import Clock, SystemClock
-from dunning.config import Settings, get_settings
+from dunning.clock import Clock
+from dunning.config import Settings, default_database_url, masked_url
 from dunning.db import Database
 from dunning.errors import Conflict
 from dunning.ledger import service as ledger
@@ -64,11 +62,12 @@ class DemoReport:
     planned: int
 
 
+REAL_TRANSPORT_SETTINGS = {"email": "DUNNING_SMTP_HOST", "sms": "DUNNING_TWILIO_ACCOUNT_SID",
+                           "letter": "DUNNING_LETTER_PROVIDER_URL", "agency": "DUNNING_AGENCY_WEBHOOK_URL"}
+
+
 def real_transports(settings: Settings) -> list[str]:
-    configured = {"DUNNING_SMTP_HOST": settings.smtp_host, "DUNNING_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-                  "DUNNING_LETTER_PROVIDER_URL": settings.letter_provider_url,
-                  "DUNNING_AGENCY_WEBHOOK_URL": settings.agency_webhook_url}
-    return [name for name, value in configured.items() if value]
+    return [REAL_TRANSPORT_SETTINGS[channel] for channel, value in settings.real_providers().items() if value]
 
 
 def is_empty(db: Database) -> bool:
@@ -81,8 +80,7 @@ def load_demo(db: Database, clock: Clock, settings: Settings, *, customers: int 
         raise Conflict("the demo's customers are made up; it does not run while a real transport is configured "
                        f"({', '.join(real_transports(settings))})")
     if not is_empty(db):
-        raise Conflict("the demo loads into an empty database; this one has customers already "
-                       "(point DUNNING_DATABASE_URL at a new one)")
+        raise Conflict(occupied(settings))
     today = clock.now().date()
     portfolio = generate_portfolio(customers, INVOICES_PER_CUSTOMER, today - timedelta(days=365 * YEARS), today, seed)
     with db.session() as session:
@@ -134,16 +132,15 @@ def _scored(db: Database) -> int:
         return len(scores.newest(session))
 
 
-@app.command()
-@domain_errors
-def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, help="how many customers")] = 200,
-         seed: Annotated[int, typer.Option(help="same seed, same portfolio")] = 0) -> None:
-    """Load a made-up portfolio into an empty database, train, score and plan the first reminders."""
-    settings = get_settings()
-    with console.status("generating and loading the demo portfolio..."):
-        report = load_demo(open_database(settings), SystemClock(), settings, customers=customers, seed=seed)
-    console.print(f"{report.customers} customers, {report.invoices} invoices ({report.open_invoices} open)")
-    console.print(f"model: {report.training}")
-    console.print(f"{report.scored} customers scored; first cycle: {report.planned} message(s) planned")
-    console.print("next: `make run` (or `.venv/bin/python main.py serve`); reminders appear under "
-                  f"{settings.outbox_dir}/ as the contact windows open")
+DEMO_ENV = "DUNNING_DEMO=true "
+
+
+def occupied(settings: Settings) -> str:
+    """Why the demo will not load here, and the command that will."""
+    where = masked_url(settings.database_url)
+    if settings.database_url == default_database_url(settings.var_dir, demo=True):
+        return (f"the demo is loaded already in {where}: serve it with `{DEMO_ENV}make run`, or remove the file "
+                "to load a new one")
+    return (f"the demo loads into an empty database, and {where} has customers already; load it into its own: "
+            f"`{DEMO_ENV}.venv/bin/python main.py demo` (without DUNNING_DATABASE_URL it uses "
+            f"{default_database_url(settings.var_dir, demo=True)})")

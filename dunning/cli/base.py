@@ -1,23 +1,40 @@
+"""What every command shares: the Typer app, the consoles, the database, the clock, failures.
+
+The command line imports only Typer and Rich before it parses its arguments: `--help` must not
+load the database layer, pandas or XGBoost (they took seconds). Every module under dunning/cli/
+imports what a command needs inside that command (benchmarks/cli_startup.py measures it).
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from dunning.bounds import check_moment
-from dunning.clock import Clock, FrozenClock, SystemClock
-from dunning.config import Settings, get_settings
-from dunning.db import Database, make_engine
 from dunning.errors import DomainError
 
+if TYPE_CHECKING:
+    from dunning.clock import Clock
+    from dunning.config import Settings
+    from dunning.db import Database
+
+JsonLogs = Annotated[bool, typer.Option("--json", help="log one JSON object per line (or DUNNING_LOG_FORMAT=json)")]
+NowOpt = Annotated[str | None, typer.Option("--now", metavar="TIMESTAMP",
+                                            help="act as if it were this UTC moment, e.g. 2026-03-01T09:00:00Z")]
+
+# Plain help (Click's): Rich's panels labelled every flag "<bool>", and cost time to import.
 app = typer.Typer(help="Dunning and collections automation service.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 console = Console()
 err = Console(stderr=True)
 
 
 def open_database(settings: Settings | None = None, *, migrate: bool = True) -> Database:
+    from dunning.config import get_settings
+    from dunning.db import Database, make_engine
+
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     if migrate:
@@ -27,6 +44,11 @@ def open_database(settings: Settings | None = None, *, migrate: bool = True) -> 
 
 
 def clock_at(now: str | None) -> Clock:
+    from datetime import datetime
+
+    from dunning.bounds import check_moment
+    from dunning.clock import FrozenClock, SystemClock
+
     if not now:
         return SystemClock()
     try:
@@ -46,7 +68,6 @@ def fail(message: str, code: int = 2):
 
 def domain_errors(fn):
     """Show a DomainError as a message and exit code 2, not a traceback."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

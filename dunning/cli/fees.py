@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dunning import money
-from dunning.channels import fee_text
 from dunning.cli.base import app, console, domain_errors, fail, open_database
-from dunning.clock import SystemClock
 from dunning.errors import InvalidInput
-from dunning.policies import fees, law, rate_store
-from dunning.policies.rates import EARLIEST
 
-fees_app = typer.Typer(help="Statutory late-payment interest and compensation, explained line by line.")
-rates_app = typer.Typer(help="Reference-rate histories (ECB, Bank of England, Bundesbank): list them, add a rate.")
+if TYPE_CHECKING:
+    from dunning.policies import fees
+
+fees_app = typer.Typer(help="Statutory late-payment fees, explained line by line.",
+                       no_args_is_help=True)
+rates_app = typer.Typer(help="Reference-rate histories: list them, add a rate.",
+                        no_args_is_help=True)
 app.add_typer(fees_app, name="fees")
 app.add_typer(rates_app, name="rates")
 
@@ -33,6 +33,8 @@ class Request:
 
 
 def _date(text: str, what: str, errors: list[str]) -> date | None:
+    from dunning.policies.rates import EARLIEST
+
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
@@ -45,6 +47,8 @@ def _date(text: str, what: str, errors: list[str]) -> date | None:
 
 
 def _amount(text: str, currency: str, what: str, errors: list[str]) -> int | None:
+    from dunning import money
+
     try:
         minor = money.to_minor(text.strip(), currency)
     except ValueError as e:
@@ -58,6 +62,8 @@ def _amount(text: str, currency: str, what: str, errors: list[str]) -> int | Non
 
 def parse(invoices: list[str], payments: list[str], currency: str, as_of_text: str) -> Request:
     """The options, checked whole before any work: every bad one is named in one error."""
+    from dunning.policies import fees
+
     errors: list[str] = []
     if len(invoices) > MAX_INVOICES or len(payments) > MAX_PAYMENTS:
         raise InvalidInput(f"at most {MAX_INVOICES} --invoice and {MAX_PAYMENTS} --payment options")
@@ -106,6 +112,9 @@ def parse(invoices: list[str], payments: list[str], currency: str, as_of_text: s
 
 
 def explain(statement: fees.FeeStatement, language: str, country: str) -> dict:
+    from dunning import money
+    from dunning.channels import fee_text
+
     currency = statement.currency
     writer = fee_text.Writer.of(language, country, currency)
     code = statement.rule.code if statement.rule else None
@@ -122,18 +131,25 @@ def explain(statement: fees.FeeStatement, language: str, country: str) -> dict:
 @fees_app.command("explain")
 @domain_errors
 def explain_command(
-        country: Annotated[str, typer.Option("--country", help="the debtor's country, ISO 3166 (GB, FR, DE ...)")],
-        as_of: Annotated[str, typer.Option("--as-of", help="the day the claim is stated, YYYY-MM-DD")],
-        invoice: Annotated[list[str], typer.Option("--invoice", help="DUE_ON:BALANCE[:NUMBER], the balance still "
-                                                   "owed on --as-of; repeat for several invoices")],
-        currency: Annotated[str, typer.Option("--currency", help="ISO 4217 code of the invoices")],
-        kind: Annotated[str, typer.Option("--kind", help="business or consumer")] = "business",
-        payment: Annotated[list[str] | None, typer.Option("--payment", help="DATE:AMOUNT[:NUMBER], a payment "
-                                                          "made after the due date (already off the balance)")] = None,
-        language: Annotated[str, typer.Option("--language", help="language of the calculation lines")] = "en",
+        country: Annotated[str, typer.Option("--country", metavar="CODE",
+                                             help="the debtor's country, ISO 3166 (GB, FR, DE ...)")],
+        as_of: Annotated[str, typer.Option("--as-of", metavar="DAY", help="the day the claim is stated, YYYY-MM-DD")],
+        invoice: Annotated[list[str], typer.Option("--invoice", metavar="DUE_ON:BALANCE[:NUMBER]",
+                                                   help="the balance still owed on --as-of; repeat for several")],
+        currency: Annotated[str, typer.Option("--currency", metavar="CODE", help="ISO 4217 code of the invoices")],
+        kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="business or consumer")] = "business",
+        payment: Annotated[list[str] | None, typer.Option("--payment", metavar="DATE:AMOUNT[:NUMBER]",
+                                                          help="a payment made after the due date (already off "
+                                                               "the balance)")] = None,
+        language: Annotated[str, typer.Option("--language", metavar="LANG",
+                                              help="language of the calculation lines")] = "en",
         as_json: Annotated[bool, typer.Option("--json", help="one JSON object instead of text")] = False) -> None:
-    """The statutory interest and compensation a notice would claim on these invoices, each line
-    with its calculation."""
+    """Show the fees a notice would claim on these invoices.
+
+    The statutory interest and compensation, each line with its calculation."""
+    from dunning import money
+    from dunning.policies import fees, rate_store
+
     if kind not in ("business", "consumer"):
         fail("--kind is business or consumer")
     if len(country.strip()) != 2 or not country.strip().isalpha():
@@ -163,8 +179,14 @@ def explain_command(
 
 @rates_app.command("list")
 @domain_errors
-def list_command(series: Annotated[str | None, typer.Argument(help="one series; default: all")] = None) -> None:
-    """Each series with its source, how far it is known, and its entries (shipped or added)."""
+def list_command(series: Annotated[str | None, typer.Argument(metavar="SERIES", help="one series; default: all")]
+                 = None) -> None:
+    """List the series, how far each is known, and their rates.
+
+    Each series with its source and its entries, shipped or added."""
+    from dunning.clock import SystemClock
+    from dunning.policies import rate_store
+
     with open_database().session() as session:
         book = rate_store.load_book(session)
     if series is not None and series not in book.series:
@@ -182,12 +204,20 @@ def list_command(series: Annotated[str | None, typer.Argument(help="one series; 
 
 @rates_app.command("add")
 @domain_errors
-def add_command(series: Annotated[str, typer.Argument(help=f"one of {', '.join(sorted({r.series for r in law.RULES.values()}))}")],
-                rate: Annotated[str, typer.Argument(help="percent a year, e.g. 2.15")],
-                effective_on: Annotated[str, typer.Option("--from", help="the first day it applies, YYYY-MM-DD")],
-                by: Annotated[str, typer.Option("--by", help="who is adding it (kept in the audit log)")] = "cli") -> None:
-    """Add a rate the shipped history lacks (or confirm an unchanged one for a new half-year); notices
-    waiting for it go out at their next check, and the tasks asking for it close."""
+def add_command(series: Annotated[str, typer.Argument(metavar="SERIES", help="ecb_mro, boe_bank_rate or "
+                                                      "de_basiszinssatz (`rates list` shows each)")],
+                rate: Annotated[str, typer.Argument(metavar="PERCENT", help="percent a year, e.g. 2.15")],
+                effective_on: Annotated[str, typer.Option("--from", metavar="DAY",
+                                                          help="the first day it applies, YYYY-MM-DD")],
+                by: Annotated[str, typer.Option("--by", metavar="WHO", help="who is adding it (kept in the audit "
+                                                "log)")] = "cli") -> None:
+    """Add a rate the shipped history lacks.
+
+    Or confirm an unchanged one for a new half-year. Notices waiting for it go out at their next
+    check, and the tasks asking for it close."""
+    from dunning.clock import SystemClock
+    from dunning.policies import rate_store
+
     try:
         day = date.fromisoformat(effective_on)
     except ValueError:

@@ -1,25 +1,31 @@
+"""`import customers|invoices`: a CSV export through the ledger's own validation."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from dunning.cli.base import app, console, domain_errors, fail, open_database
-from dunning.clock import SystemClock
-from dunning.ledger.csv_import import import_file, parse_map
 
-import_app = typer.Typer(help="Import a CSV export (same validation as the API; all or nothing).")
+import_app = typer.Typer(help="Import a CSV export (all or nothing).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-MapOpt = Annotated[str | None, typer.Option("--map", help="field=column,... for columns named otherwise")]
-DateOpt = Annotated[str | None, typer.Option("--date-format", help="strptime format of date columns, e.g. %m/%d/%Y")]
+FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="the CSV file, with a header line")]
+MapOpt = Annotated[str | None, typer.Option("--map", metavar="FIELD=COLUMN,...",
+                                            help="the file's column for each field named otherwise")]
+DateOpt = Annotated[str | None, typer.Option("--date-format", metavar="FORMAT",
+                                             help="strptime format of the date columns, e.g. %m/%d/%Y")]
 
 
 def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, defaults: dict[str, str],
          create_customers: bool = False) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from dunning.clock import SystemClock
+    from dunning.ledger.csv_import import import_file, parse_map
+
     if not path.is_file():
         fail(f"no such file: {path}")
     with path.open(encoding="utf-8-sig", errors="replace") as handle:  # only counting lines here
@@ -43,16 +49,24 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
 
 @import_app.command("customers")
 @domain_errors
-def import_customers(path: Path, map: MapOpt = None, date_format: DateOpt = None) -> None:
-    """Columns named as the API's customer fields import as they are."""
+def import_customers(path: FileArg, map: MapOpt = None, date_format: DateOpt = None) -> None:
+    """Create or update customers from FILE.
+
+    Columns named as the API's customer fields import as they are; the same validation as the
+    API; a file with any bad row imports nothing."""
     _run("customers", path, map, date_format, {})
 
 
 @import_app.command("invoices")
 @domain_errors
-def import_invoices(path: Path, map: MapOpt = None, date_format: DateOpt = None,
-                    currency: Annotated[str | None, typer.Option(help="currency for rows without one")] = None,
+def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
+                    currency: Annotated[str | None, typer.Option(metavar="CODE",
+                                                                 help="the currency of rows without one")] = None,
                     create_customers: Annotated[bool, typer.Option(
                         "--create-customers", help="create customers the file names but the service lacks")] = False) -> None:
-    """An invoice without `balance` is fully open, or fully paid when it has `paid_on`."""
+    """Create or update invoices from FILE.
+
+    Open invoices, or a settled history (with paid_on) for the risk model. An invoice without
+    `balance` is fully open, or fully paid when it has `paid_on`. The same validation as the API;
+    a file with any bad row imports nothing."""
     _run("invoices", path, map, date_format, {"currency": currency} if currency else {}, create_customers)

@@ -1,3 +1,4 @@
+"""`model ...`: train, list, promote, roll back, rescore, backtest."""
 from __future__ import annotations
 
 import json
@@ -6,24 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from dunning.bounds import WINDOW, check_day
 from dunning.cli.base import app, console, domain_errors, fail, open_database
-from dunning.clock import SystemClock
-from dunning.config import get_settings
-from dunning.scoring import jobs, registry
-from dunning.scoring.data import load_history
-from dunning.scoring.service import json_safe
 
-model_app = typer.Typer(help="The risk model: train, list, promote, roll back, rescore, backtest.", no_args_is_help=True)
+model_app = typer.Typer(help="The risk model: train, compare, promote, backtest.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
 
 @model_app.command("train")
 @domain_errors
 def train() -> None:
-    """Train a challenger; promote it if it beats the champion (or the baseline); rescore if promoted."""
+    """Train a challenger, and promote it if it wins.
+
+    It must beat the champion (or, with none, the baseline); a promotion rescores at once."""
+    from dunning.clock import SystemClock
+    from dunning.config import get_settings
+    from dunning.scoring import jobs
+
     settings = get_settings()
     with console.status("training..."):
         result = jobs.retrain(open_database(settings), SystemClock(), settings, actor="cli")
@@ -32,7 +32,11 @@ def train() -> None:
 
 @model_app.command("list")
 def list_versions() -> None:
-    """Every version, newest first, with the figures that decided its promotion."""
+    """List every version, with what decided it."""
+    from rich.table import Table
+
+    from dunning.scoring import registry
+
     with open_database().session() as session:
         rows = registry.versions(session)
     if not rows:
@@ -53,8 +57,11 @@ def list_versions() -> None:
 
 @model_app.command("promote")
 @domain_errors
-def promote(version: str) -> None:
-    """Make VERSION the champion (also the way back to any earlier version)."""
+def promote(version: Annotated[str, typer.Argument(metavar="VERSION", help="as `model list` shows it")]) -> None:
+    """Make VERSION the champion (any version, earlier ones too)."""
+    from dunning.clock import SystemClock
+    from dunning.scoring import registry
+
     with open_database().session() as session:
         registry.promote(session, SystemClock(), version, "cli")
     console.print(f"{version} is the champion; its scores apply from the next rescore (`model rescore` now)")
@@ -64,6 +71,9 @@ def promote(version: str) -> None:
 @domain_errors
 def rollback() -> None:
     """Back to the champion before the current one."""
+    from dunning.clock import SystemClock
+    from dunning.scoring import registry
+
     with open_database().session() as session:
         row = registry.rollback(session, SystemClock(), "cli")
     console.print(f"{row.version} is the champion again; its scores apply from the next rescore")
@@ -72,7 +82,11 @@ def rollback() -> None:
 @model_app.command("rescore")
 @domain_errors
 def rescore() -> None:
-    """Score every customer with open invoices now, with the champion (or the baseline)."""
+    """Score every customer with open invoices now."""
+    from dunning.clock import SystemClock
+    from dunning.config import get_settings
+    from dunning.scoring import jobs
+
     settings = get_settings()
     with console.status("scoring..."):
         r = jobs.rescore(open_database(settings), SystemClock(), settings)
@@ -81,15 +95,25 @@ def rescore() -> None:
 
 @model_app.command("backtest")
 @domain_errors
-def backtest(cutoff: Annotated[str, typer.Option(help="train on what was known before this day (YYYY-MM-DD), "
-                                                      "test on invoices issued from it")],
-             late_days: Annotated[int | None, typer.Option(help="late = paid more than this many days after due "
+def backtest(cutoff: Annotated[str, typer.Option(metavar="DAY", help="train on what was known before this day "
+                                                      "(YYYY-MM-DD), test on invoices issued from it")],
+             late_days: Annotated[int | None, typer.Option(metavar="N", help="late = paid more than N days after due "
                                                                 "(default DUNNING_LATE_DAYS_THRESHOLD)")] = None,
              as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-             plot: Annotated[Path | None, typer.Option(help="write ROC and calibration curves to this PNG")] = None
+             plot: Annotated[Path | None, typer.Option(metavar="FILE.png",
+                                                       help="write ROC and calibration curves to this PNG")] = None
              ) -> None:
-    """Train as of the cutoff on this database's history, test on what came after, beside the baseline."""
+    """Measure the model on this database's history.
+
+    Trains as of the cutoff, tests on the invoices issued from it, beside the baseline and the
+    plain prior-late-rate rule."""
+    from rich.table import Table
+
+    from dunning.bounds import WINDOW, check_day
+    from dunning.config import get_settings
     from dunning.scoring import backtest as bt
+    from dunning.scoring.data import load_history
+    from dunning.scoring.service import json_safe
 
     try:
         day = check_day(date.fromisoformat(cutoff))

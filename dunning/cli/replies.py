@@ -7,18 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from dunning.cli.base import app, clock_at, console, domain_errors, fail, open_database
-from dunning.config import get_settings
-from dunning.replies.intents import CHANNELS, LexiconError, classify
+from dunning.cli.base import NowOpt, app, clock_at, console, domain_errors, fail, open_database
 
 replies_app = typer.Typer(help="Customers' replies: what the service reads in them.", no_args_is_help=True)
 arrangements_app = typer.Typer(help="Promises to pay and installment plans.", no_args_is_help=True)
 app.add_typer(replies_app, name="replies")
 app.add_typer(arrangements_app, name="arrangements")
-
-NowOpt = Annotated[str | None, typer.Option("--now", help="act as if it were this UTC timestamp")]
 
 
 # A batch line is one reply: bounded so one line cannot hold the process.
@@ -28,6 +23,8 @@ BATCH_KEYS = {"text", "lang", "channel", "tz", "currency", "now"}
 
 def classify_line(line: str) -> dict:
     """One line of a batch: the reading (`classify --json`'s keys) or {"error": ...}."""
+    from dunning.replies.intents import CHANNELS, LexiconError, classify
+
     if len(line) > MAX_BATCH_LINE:
         return {"error": f"line longer than {MAX_BATCH_LINE} characters"}
     try:
@@ -62,17 +59,25 @@ def classify_line(line: str) -> dict:
 
 @replies_app.command("classify")
 def classify_command(
-    text: Annotated[str | None, typer.Argument(help="the reply, as the customer wrote it")] = None,
-    batch: Annotated[Path | None, typer.Option("--batch", help="a JSONL file: one {text, lang, channel, tz, "
+    text: Annotated[str | None, typer.Argument(metavar="TEXT", help="the reply, as the customer wrote it")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", metavar="FILE.jsonl", help="one {text, lang, channel, tz, "
                                                 "currency, now} per line; prints one JSON line per input")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="the customer's language (a lexicon: en, fr)")] = "en",
-    tz: Annotated[str, typer.Option("--tz", help="the customer's IANA time zone, for relative dates")] = "UTC",
-    channel: Annotated[str, typer.Option("--channel", help="sms or email (keywords differ)")] = "sms",
-    currency: Annotated[str | None, typer.Option("--currency", help="the case's currency")] = None,
+    lang: Annotated[str, typer.Option("--lang", metavar="LANG", help="the customer's language (a lexicon: en, fr)")]
+    = "en",
+    tz: Annotated[str, typer.Option("--tz", metavar="ZONE", help="the customer's IANA time zone, for relative dates")]
+    = "UTC",
+    channel: Annotated[str, typer.Option("--channel", metavar="CHANNEL", help="sms or email (keywords differ)")] = "sms",
+    currency: Annotated[str | None, typer.Option("--currency", metavar="CODE", help="the case's currency")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     now: NowOpt = None,
 ) -> None:
-    """Show what the service understands in TEXT: intent, date, amount, invoice number, confidence."""
+    """Show what the service reads in a reply.
+
+    Intent, date, amount, invoice number and confidence for TEXT, or for each line of --batch."""
+    from rich.table import Table
+
+    from dunning.replies.intents import CHANNELS, LexiconError, classify
+
     if batch is not None:
         try:
             with batch.open(encoding="utf-8", errors="replace") as lines:
@@ -110,9 +115,11 @@ def classify_command(
 @arrangements_app.command("run")
 @domain_errors
 def run_command(now: NowOpt = None) -> None:
-    """Judge promises, move installment plans, end pauses that are over (what the hourly job does)."""
-    from dunning.arrangements.jobs import run_once
+    """Judge promises and move plans now.
+
+    What the hourly job does: promises kept or broken, installments, pauses that are over."""
+    from dunning.arrangements.jobs import run_once, summary
+    from dunning.config import get_settings
 
     settings = get_settings()
-    counts = run_once(open_database(settings), clock_at(now), settings)
-    console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing to do")
+    console.print(summary(run_once(open_database(settings), clock_at(now), settings)))

@@ -12,21 +12,26 @@ from typing import Annotated, Any
 
 import typer
 
-from dunning.cli.base import clock_at, console, fail
-from dunning.cli.replies import NowOpt, replies_app
+from dunning.cli.base import NowOpt, clock_at, console, fail
+from dunning.cli.replies import replies_app
 
 
 @replies_app.command("read")
 def read_command(
-    files: Annotated[list[Path], typer.Argument(help="raw messages (.eml), as the inbound provider posts them")],
-    lang: Annotated[str | None, typer.Option("--lang", help="read in this language instead of detecting it")] = None,
-    tz: Annotated[str, typer.Option("--tz", help="the customer's IANA time zone, for relative dates")] = "UTC",
-    currency: Annotated[str | None, typer.Option("--currency", help="the case's currency")] = None,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE.eml...",
+                                                help="raw messages, as the inbound provider posts them")],
+    lang: Annotated[str | None, typer.Option("--lang", metavar="LANG",
+                                             help="read in this language instead of detecting it")] = None,
+    tz: Annotated[str, typer.Option("--tz", metavar="ZONE", help="the customer's IANA time zone, for relative dates")]
+    = "UTC",
+    currency: Annotated[str | None, typer.Option("--currency", metavar="CODE", help="the case's currency")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line per file")] = False,
     now: NowOpt = None,
 ) -> None:
-    """Show what the service reads in each message: the reply text, its language and intent, or
-    that it is a bounce or an automatic reply."""
+    """Show what the service reads in raw emails.
+
+    For each message: the reply text, its language and intent, or that it is a bounce or an
+    automatic reply."""
     from dunning.replies.intents import LexiconError
 
     failed = False

@@ -5,20 +5,21 @@ from typing import Annotated
 
 import typer
 
-from dunning.channels import render
 from dunning.cli.base import app, console, err, fail
-from dunning.config import get_settings
 
-templates_app = typer.Typer(help="Customer-facing templates: check them all, preview one.")
+templates_app = typer.Typer(help="Customer-facing templates: check them all, preview one.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
 
-DirOpt = Annotated[Path | None, typer.Option("--templates", help="a template folder other than the shipped one")]
+DirOpt = Annotated[Path | None, typer.Option("--templates", metavar="DIR",
+                                             help="a template folder other than the shipped one")]
 
 
 @templates_app.command("check")
 def check(templates: DirOpt = None,
           pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also turn every letter into a PDF")] = True) -> None:
-    """Render every template in every language with sample data; exit 1 if any has a problem."""
+    """Render every template in every language; exit 1 on a problem."""
+    from dunning.channels import render
+
     if templates is not None and not templates.is_dir():
         fail(f"no such folder: {templates}")
     problems = render.check_all(templates, pdf=pdf)
@@ -34,11 +35,18 @@ def check(templates: DirOpt = None,
 
 
 @templates_app.command("preview")
-def preview(name: str,
-            lang: Annotated[str, typer.Option("--lang", help="language folder to render, e.g. fr")] = "en",
-            out: Annotated[Path | None, typer.Option("--out", help="default: <var_dir>/previews")] = None,
+def preview(name: Annotated[str, typer.Argument(metavar="NAME", help="a template, e.g. formal_notice")],
+            lang: Annotated[str, typer.Option("--lang", metavar="LANG", help="language folder to render, e.g. fr")]
+            = "en",
+            out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="default: <var_dir>/previews")]
+            = None,
             templates: DirOpt = None) -> None:
-    """Write what each channel would send for NAME with sample data: .eml, .sms.txt and .pdf."""
+    """Write template NAME rendered with sample data.
+
+    What each channel would send: .eml, .sms.txt and .pdf."""
+    from dunning.channels import render
+    from dunning.config import get_settings
+
     known = sorted({n for names in render.template_names(templates).values() for n in names})
     if name not in known:
         fail(f"no template named '{name}'; known: {', '.join(known)}")

@@ -3,26 +3,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dunning.cli.base import app, console, domain_errors, open_database
-from dunning.clock import SystemClock
-from dunning.errors import NotFound
-from dunning.web.auth import users
-from dunning.web.auth.models import ROLES
 
-user_app = typer.Typer(help="People who sign in to the collections desk (/desk).")
+user_app = typer.Typer(help="People who sign in to the collections desk (/desk).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 
 @user_app.command("create")
 @domain_errors
-def user_create(email: Annotated[str, typer.Option(help="what they sign in with")],
-                role: Annotated[str, typer.Option(help=" | ".join(ROLES))] = "agent",
-                name: Annotated[str | None, typer.Option(help="shown in the desk; default: the email's name")] = None,
+def user_create(email: Annotated[str, typer.Option(metavar="EMAIL", help="what they sign in with")],
+                role: Annotated[str, typer.Option(metavar="ROLE", help="agent, manager or admin")] = "agent",
+                name: Annotated[str | None, typer.Option(metavar="NAME",
+                                                         help="shown in the desk; default: the email's name")] = None,
                 password: Annotated[str | None, typer.Option(
-                    help="for scripts; without it the password is asked for (and not echoed)")] = None) -> None:
+                    metavar="PASSWORD", help="for scripts; without it the password is asked for (and not echoed)")]
+                = None) -> None:
     """Create a desk account (the first admin too)."""
+    from dunning.clock import SystemClock
+    from dunning.web.auth import users
+
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with open_database().session() as session:
@@ -33,6 +33,11 @@ def user_create(email: Annotated[str, typer.Option(help="what they sign in with"
 
 @user_app.command("list")
 def user_list() -> None:
+    """List who can sign in: role, state, last sign-in."""
+    from rich.table import Table
+
+    from dunning.web.auth import users
+
     with open_database().session() as session:
         rows = users.list_all(session)
     table = Table("id", "email", "name", "role", "active", "locked until", "last sign-in")
@@ -45,8 +50,12 @@ def user_list() -> None:
 
 @user_app.command("unlock")
 @domain_errors
-def user_unlock(email: str) -> None:
+def user_unlock(email: Annotated[str, typer.Argument(metavar="EMAIL", help="the account's email")]) -> None:
     """Lift a lock-out after too many wrong passwords."""
+    from dunning.clock import SystemClock
+    from dunning.errors import NotFound
+    from dunning.web.auth import users
+
     with open_database().session() as session:
         user = users.by_email(session, email)
         if user is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from dunning import audit, failures
@@ -44,6 +44,23 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.execute(stmt).scalars())
+
+
+def pending(session: Session, limit: int) -> tuple[int, list]:
+    """How many messages wait to be handed to a transport (planned, awaiting approval, queued),
+    and the first `limit` of them, soonest first, with their customer's external id."""
+    total = session.execute(select(func.count()).where(Message.status.in_(PENDING))).scalar_one()
+    rows = session.execute(
+        select(Message.id, Customer.external_id, Message.currency, Message.step_key, Message.kind, Message.channel,
+               Message.status, Message.send_after, Message.amount_minor)
+        .join(Customer, Customer.id == Message.customer_id).where(Message.status.in_(PENDING))
+        .order_by(Message.send_after, Message.id).limit(limit)).all()
+    return total, rows
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the first queued message may leave."""
+    return session.execute(select(func.min(Message.send_after)).where(Message.status == QUEUED)).scalar()
 
 
 STORED = ("recipient", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")

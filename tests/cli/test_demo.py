@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dunning.app import create_app
-from dunning.cli.demo import load_demo
+from dunning.demo import load_demo
 from dunning.errors import Conflict
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import Message

@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 
-from dunning.cli.demo import push_portfolio
+from dunning.demo import push_portfolio
 from dunning.simulation import Portfolio, generate_portfolio
 
 WORLD_START, WORLD_END = date(2024, 1, 1), date(2026, 7, 1)
