@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from dunning import auth, logs
+from dunning import apidocs, auth, logs
 from dunning.bounds import explain
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
@@ -60,8 +60,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             if worker is not None:
                 await worker.stop()
 
-    app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Dunning", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Dunning and collections automation: ledger ingest, escalation, reminders.")
+    apidocs.install(app)  # /docs and /redoc from the service's own assets, not a CDN
     # Middleware added first runs innermost: the 500 answer gets the security headers, and the
     # body limit stands before everything.
     app.add_middleware(LastResort, answer=unexpected_error)
