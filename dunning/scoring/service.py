@@ -25,11 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning import audit
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.ledger.models import Invoice
 from dunning.scoring import model as xgb_model, registry
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
@@ -58,6 +60,9 @@ class Incumbent:
     version: str
     artifact_path: str
     knew_before: np.datetime64  # the first day its training knew nothing about
+    # Invoices the ledger received after it was trained: an imported history matured long ago,
+    # yet the champion never saw it.
+    arrived_later: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass
@@ -112,7 +117,9 @@ def prepare_training(session: Session, clock: Clock, settings: Settings, *, para
         return plan
     current = registry.champion(session)
     if current is not None:
-        plan.incumbent = Incumbent(current.version, current.artifact_path, knew_before(current.created_at))
+        later = session.execute(select(Invoice.id).where(Invoice.created_at > current.created_at)).scalars().all()
+        plan.incumbent = Incumbent(current.version, current.artifact_path, knew_before(current.created_at),
+                                   np.asarray(later, dtype=np.int64))
     return plan
 
 
@@ -205,12 +212,19 @@ def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, di
     inc = plan.incumbent
     X, y, meta = plan.rows
     due = meta["due_on"].to_numpy("datetime64[D]")
-    seen = due + np.timedelta64(plan.late_days, "D") < inc.knew_before  # matured when the champion trained
+    matured = due + np.timedelta64(plan.late_days, "D") < inc.knew_before  # matured when the champion trained
+    imported = np.isin(meta["invoice_id"].to_numpy(), inc.arrived_later)
+    seen = matured & ~imported
     new = ~seen
-    base = {"against": inc.version, "rows": int(new.sum()), "rows_from": str(inc.knew_before)}
+    base = {"against": inc.version, "rows": int(new.sum()), "rows_from": str(inc.knew_before),
+            "imported": int(imported.sum())}
     if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
-        return False, {**base, "summary": f"only {int(new.sum())} outcomes matured since {inc.version} was trained; "
-                                          f"a comparison needs {MIN_COMPARISON_ROWS} of both kinds"}
+        late = int(y[new].sum())
+        return False, {**base, "summary": (
+            f"only {int(new.sum())} outcomes are new to {inc.version} (matured since it was trained, or imported "
+            f"after it; {late} late, {int(new.sum()) - late} on time): a comparison needs {MIN_COMPARISON_ROWS}, "
+            f"with both kinds. The next retrain compares again; `model promote {model.version}` makes this "
+            "one the champion now")}
     champion = registry.load_path(inc.version, inc.artifact_path)
     if champion is None or not set(champion.features) <= set(X.columns):
         promote, found = _against_baseline(model)

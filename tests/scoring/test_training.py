@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from dunning.errors import Conflict, NotFound
 from dunning.scoring import registry, service
 from dunning.scoring.features import FEATURES
 from dunning.scoring.models import CHALLENGER, CHAMPION, RETIRED, ModelVersion
-from tests.scoring.ledger import as_of, push, world
+from dunning.simulation import Portfolio, generate_portfolio
+from tests.scoring.ledger import WORLD_START, as_of, push, world
 
 WORLD = world()
 
@@ -100,8 +102,34 @@ def test_no_promotion_without_enough_outcomes_since_the_champion(db, clock, sett
 
     result = train(db, clock, settings)
     assert result.outcome == "challenger"
-    assert f"since {champion.version} was trained" in result.message
+    assert f"outcomes are new to {champion.version} (matured since it was trained" in result.message
+    assert f"`model promote {result.version}` makes this one the champion now" in result.message  # a way on
     assert versions(db)[champion.version] == CHAMPION
+
+
+def older_history(customers: int = 60) -> Portfolio:
+    """A settled history of other customers, five years older: an archive imported after go-live."""
+    old = generate_portfolio(customers, 12, WORLD_START.replace(year=2019), WORLD_START.replace(year=2021), seed=11)
+    invoices = old.invoices[old.invoices["paid_on"].notna()].copy()
+    for column in ("external_id", "number", "customer_external_id"):
+        invoices[column] = "OLD-" + invoices[column]
+    people = old.customers.assign(external_id="OLD-" + old.customers["external_id"])
+    return replace(old, customers=people, invoices=invoices, events={})
+
+
+def test_an_imported_history_counts_as_new_to_the_champion_although_it_matured_long_ago(db, clock, settings):
+    push(db, clock, as_of(WORLD, clock.now().date()))
+    champion = train(db, clock, settings)
+    clock.advance(days=1)
+    archive = older_history()
+    push(db, clock, archive)  # every outcome matured years before the champion was trained
+
+    result = train(db, clock, settings)
+    c = result.comparison
+    assert c["against"] == champion.version and c["imported"] == len(archive.invoices) > 300
+    assert c["rows"] - c["imported"] < 10  # besides the archive, the few invoices that matured in that day
+    assert c["challenger"] == c["incumbent"]  # the same recipe on what the champion knew: a tie, on rows it never saw
+    assert result.outcome == "promoted", result.message
 
 
 # --- promotion and rollback, on stored versions ----------------------------------------------
