@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dunning.cli.base import app, console, domain_errors, fail, open_database
+from dunning.cli.base import app, console, domain_errors, err, fail, open_database
 
 import_app = typer.Typer(help="Import a CSV export (all or nothing).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -45,6 +45,8 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
         raise typer.Exit(1)
     r = report.result
     console.print(f"{report.rows} rows: {r.created} created, {r.updated} updated, {r.unchanged} unchanged")
+    if report.mixed:
+        err.print(f"[yellow]warning:[/yellow] {report.mixed}", highlight=False)
 
 
 @import_app.command("customers")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dunning.cli.base import app, console, domain_errors, fail, open_database
+from dunning.cli.base import app, console, domain_errors, err, fail, open_database
 
 model_app = typer.Typer(help="The risk model: train, compare, promote, backtest.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -132,12 +132,15 @@ def backtest(cutoff: Annotated[str, typer.Option(metavar="DAY", help="train on w
         typer.echo(json.dumps(json_safe({k: v for k, v in result.items() if k != "curves"})))
         return
     table = Table("", "ROC AUC", "PR AUC", "Brier", title=f"cutoff {result['cutoff']}, late = more than "
-                  f"{result['late_days']} days after due; train {result['n_train']}, test {result['n_test']} invoices")
+                  f"{result['late_days']} days after due; train {result['n_train']} invoices of "
+                  f"{result['train_customers']} customers, test {result['n_test']} of {result['test_customers']}")
     table.add_row("model", _f(result["auc"]), _f(result["pr_auc"]), _f(result["brier"]))
     table.add_row("baseline (smoothed prior late rate)", _f(result["baseline_auc"]), _f(result["baseline_pr_auc"]),
                   _f(result["baseline_brier"]))
     table.add_row("rule: prior late rate", _f(result["rule_auc"]), "", "")
     console.print(table)
+    for warning in result["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if plot is not None:
         console.print(f"curves written to {plot}")
 

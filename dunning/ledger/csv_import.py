@@ -8,18 +8,23 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
 
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.errors import InvalidInput
 from dunning.ledger import service
 from dunning.ledger.batch import Batch
+from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.schemas import CustomerIn, InvoiceIn, UpsertResult, fields_of
 
 CHUNK = 5_000
+NEW_SOURCE_SHARE = 0.9  # of a file's customers new to the ledger: another history, not this month's invoices
 DATE_FIELDS = {"issued_on", "due_on", "paid_on"}
 KINDS: dict[str, type] = {"customers": CustomerIn, "invoices": InvoiceIn}
 
@@ -29,6 +34,40 @@ class ImportReport:
     result: UpsertResult = field(default_factory=UpsertResult)
     errors: list[dict[str, Any]] = field(default_factory=list)  # line, field, message
     rows: int = 0
+    # Set when the invoices joined a database holding another history (see `other_history`).
+    mixed: str | None = None
+
+
+@dataclass
+class Ledgered:
+    """Who had invoices before an import, and when those were issued."""
+
+    invoices: dict[str, int]  # customer external id -> invoices
+    first: date | None
+    last: date | None
+
+    @classmethod
+    def read(cls, session: Session) -> Ledgered:
+        rows = session.execute(select(Customer.external_id, func.count(Invoice.id), func.min(Invoice.issued_on),
+                                      func.max(Invoice.issued_on))
+                               .join(Invoice, Invoice.customer_id == Customer.id).group_by(Customer.external_id)).all()
+        return cls({r[0]: r[1] for r in rows}, min((r[2] for r in rows), default=None),
+                   max((r[3] for r in rows), default=None))
+
+
+def other_history(before: Ledgered, file_customers: set[str], file_invoices: int) -> str | None:
+    """A file whose customers (nearly all) had no invoice yet, into a database holding others'
+    invoices, is another history: training and backtests would read both as one ledger, and a
+    backtest's figures would be neither's. A routine import names customers the ledger knows."""
+    others = {customer: n for customer, n in before.invoices.items() if customer not in file_customers}
+    new = [customer for customer in file_customers if customer not in before.invoices]
+    if not others or len(new) < NEW_SOURCE_SHARE * len(file_customers):
+        return None
+    return (f"this database already held {sum(others.values())} invoice(s) of {len(others)} other customer(s), "
+            f"issued {before.first} to {before.last}, and these {file_invoices} invoices are of {len(new)} customer(s) "
+            "new to it: `model train` and `model backtest` now read both histories as one ledger, which skews a "
+            "backtest. To measure this file alone, import it into a database of its own "
+            "(DUNNING_DATABASE_URL=sqlite:///var/<name>.db)")
 
 
 def parse_map(text: str | None) -> dict[str, str]:
@@ -86,8 +125,10 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
     rows = list(_rows(path, kind, mapping, date_format, defaults or {}))
     report.rows = len(rows)
     seen: dict[str, int] = {}
+    file_customers: set[str] = set()
     session = database.new_session()
     try:
+        before = Ledgered.read(session) if kind == "invoices" else None
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             batch = Batch.validate(chunk, KINDS[kind]).refuse_text()
@@ -96,6 +137,8 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
                 if key in seen and seen[key] < chunk[0][0]:
                     batch.add(line, "external_id", f"'{key}' is already on line {seen[key]}")
                 seen.setdefault(key, line)
+                if kind == "invoices":
+                    file_customers.add(item["customer_external_id"])
             try:
                 if kind == "customers":
                     result = service.push_customers(session, clock, batch)
@@ -113,6 +156,8 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
             report.result = UpsertResult()
         else:
             session.commit()
+            if before is not None:
+                report.mixed = other_history(before, file_customers, report.rows)
     except BaseException:
         session.rollback()
         raise

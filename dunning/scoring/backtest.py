@@ -20,6 +20,8 @@ from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import training_rows
 from dunning.scoring.model import metrics, train
 
+HISTORY_GAP_DAYS = 365  # a business that invoiced at all issues an invoice at least once a year
+
 
 def backtest(
     invoices: pd.DataFrame,
@@ -46,6 +48,7 @@ def backtest(
 
     got = metrics(y_te, p_model)
     b = metrics(y_te, p_base)
+    m_te = m_all[test]
     return {
         "cutoff": str(cutoff.date()),
         "late_days": late_days,
@@ -58,12 +61,38 @@ def backtest(
         "rule_auc": metrics(y_te, p_rule)["auc"],
         "n_train": int(len(y_tr)),
         "n_test": int(len(y_te)),
+        "train_customers": int(m_tr["customer_id"].nunique()),
+        "test_customers": int(m_te["customer_id"].nunique()),
+        "warnings": mixed_history(invoices, cutoff, m_te),
         "train_late_share": float(y_tr.mean()) if len(y_tr) else float("nan"),
         "test_late_share": float(y_te.mean()) if len(y_te) else float("nan"),
         "model_version": model.version,
         "rehearsal": model.metadata.get("metrics", {}),
         "curves": {"model": _curves(y_te, p_model), "baseline": _curves(y_te, p_base)},
     }
+
+
+def mixed_history(invoices: pd.DataFrame, cutoff: pd.Timestamp, tested: pd.DataFrame) -> list[str]:
+    """What says the figures may not mean what they seem: the ledger holding two histories (a long
+    stretch with no invoice issued: a demo beside an imported archive, say), or test invoices
+    mostly of customers the model could know nothing about at the cutoff."""
+    warnings = []
+    days = np.unique(invoices["issued_on"].dropna().to_numpy("datetime64[D]"))
+    if len(days) > 1:
+        gaps = np.diff(days).astype(np.int64)
+        widest = int(np.argmax(gaps))
+        if gaps[widest] > HISTORY_GAP_DAYS:
+            warnings.append(f"no invoice was issued between {days[widest]} and {days[widest + 1]} "
+                            f"({gaps[widest]} days): this database seems to hold two histories (a demo beside "
+                            "an import, say), and a backtest across them measures neither; back-test a database "
+                            "that holds one")
+    known = invoices.loc[invoices["issued_on"] < cutoff, "customer_id"].unique()
+    unknown = ~tested["customer_id"].isin(known)
+    if len(tested) and unknown.mean() > 0.5:
+        warnings.append(f"{int(unknown.sum())} of the {len(tested)} test invoices are of "
+                        f"{tested.loc[unknown, 'customer_id'].nunique()} customer(s) with no invoice before the "
+                        "cutoff: the model is judged mostly on customers it knew nothing about")
+    return warnings
 
 
 def _curves(y, p) -> dict:

@@ -1,23 +1,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from dunning.cli.base import open_database
 from dunning.clock import SystemClock
 from dunning.scoring.backtest import backtest, load_ibm_csv
+from tests.datasets import IBM, IBM_MAP
 from tests.scoring.ledger import push, world
 
-IBM = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ibm-accounts-receivable.csv"
-IBM_IMPORT = ["import", "invoices", str(IBM), "--map",
-              "external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,total=InvoiceAmount,"
-              "issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate",
-              "--date-format", "%m/%d/%Y", "--currency", "USD", "--create-customers"]
+IBM_IMPORT = ["import", "invoices", str(IBM), "--map", IBM_MAP, "--date-format", "%m/%d/%Y", "--currency", "USD",
+              "--create-customers"]
 
 
-@pytest.mark.skipif(not IBM.exists(), reason="the shared data set is not beside the repository")
+@pytest.mark.skipif(IBM is None, reason="the shared data set is not beside the repository")
 def test_the_ibm_yardstick_from_the_services_own_database(shell, tmp_path):
     shell.run(*IBM_IMPORT)
     out = shell.run("model", "backtest", "--cutoff", "2013-07-01", "--json", "--plot", str(tmp_path / "c.png"))

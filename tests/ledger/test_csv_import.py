@@ -12,11 +12,9 @@ from dunning.db import Database, make_engine
 from dunning.errors import InvalidInput
 from dunning.ledger.csv_import import import_file
 from dunning.ledger.models import Customer, Invoice
+from tests.datasets import IBM, IBM_MAP
 
-IBM = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ibm-accounts-receivable.csv"
-IBM_ARGS = ["--map", "external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,"
-            "total=InvoiceAmount,issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate",
-            "--date-format", "%m/%d/%Y", "--currency", "USD", "--create-customers"]
+IBM_ARGS = ["--map", IBM_MAP, "--date-format", "%m/%d/%Y", "--currency", "USD", "--create-customers"]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -66,7 +64,7 @@ def test_unknown_customers_need_the_flag(db, clock, tmp_path):
     assert count(db, Customer) == 1
 
 
-@pytest.mark.skipif(not IBM.exists(), reason="the shared data set is not beside the repository")
+@pytest.mark.skipif(IBM is None, reason="the shared data set is not beside the repository")
 def test_the_ibm_sample_imports_through_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DUNNING_DATABASE_URL", f"sqlite:///{tmp_path / 'ibm.db'}")
     get_settings.cache_clear()

@@ -12,22 +12,16 @@ prior-late-rate rule 0.850, both for "paid late at all"):
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from dunning.scoring.backtest import backtest, load_ibm_csv, plot
+from tests.datasets import IBM
 
-CANDIDATES = [
-    os.environ.get("DUNNING_IBM_CSV", ""),
-    Path(__file__).resolve().parents[1] / "data" / "ibm-accounts-receivable.csv",
-    "/work/shared/datasets/ibm-accounts-receivable.csv",
-]
-IBM = next((Path(p) for p in CANDIDATES if p and Path(p).is_file()), None)
-needs_ibm = pytest.mark.skipif(IBM is None, reason="IBM accounts-receivable sample not found (set DUNNING_IBM_CSV)")
+needs_ibm = pytest.mark.skipif(IBM is None, reason="the IBM accounts-receivable sample is not beside the repository "
+                                                  "(shared/datasets/, or set DUNNING_DATASETS_DIR)")
 TOLERANCE = 0.01
 
 

@@ -1,0 +1,21 @@
+"""Where the shared data sets are: beside the repository (`../shared/datasets/`, as a clone and CI
+lay them out), or up the tree from a work tree nested deeper; DUNNING_DATASETS_DIR wins."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dataset(name: str) -> Path | None:
+    if os.environ.get("DUNNING_DATASETS_DIR"):
+        candidates = [Path(os.environ["DUNNING_DATASETS_DIR"]) / name]
+    else:
+        candidates = [folder / "shared" / "datasets" / name for folder in ROOT.parents]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+IBM = shared_dataset("ibm-accounts-receivable.csv")
+IBM_MAP = ("external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,total=InvoiceAmount,"
+           "issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate")
