@@ -74,7 +74,7 @@ class CycleReport:
         decided = {action: c[action] for action in ("plan", "pass", "wait", "close", "none") if c[action]}
         words = {"plan": "step(s) planned", "pass": "passed", "wait": "waiting", "close": "closed",
                  "none": "with nothing to do"}
-        line = f"{c['looked_at']} customer(s) looked at, {sum(decided.values())} case decision(s)"
+        line = f"{c['looked_at']} customer(s) looked at, {sum(decided.values())} decision(s)"
         if c["unchanged"]:
             line += f" ({c['unchanged']} case(s) unchanged since their last decision)"
         if decided:

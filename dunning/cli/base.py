@@ -62,7 +62,8 @@ def clock_at(now: str | None) -> Clock:
 
 
 def fail(message: str, code: int = 2):
-    err.print(f"[red]error:[/red] {message}")
+    # Not wrapped: a message often ends with the command or path to use, for copying whole.
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 

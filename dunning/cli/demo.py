@@ -30,4 +30,4 @@ def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N",
     console.print(f"{report.scored} customers scored; first cycle: {report.planned} message(s) planned")
     console.print(f"loaded into {where}; serve it with `{DEMO_ENV}make run` (every command works on it with "
                   f"{DEMO_ENV.strip()} set); reminders appear under {settings.outbox_dir}/ as contact windows open",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)  # not wrapped: the commands are for copying
