@@ -39,6 +39,7 @@ from dunning.simulation import Portfolio, generate_portfolio
 YEARS = 2
 INVOICES_PER_CUSTOMER = 12
 CHUNK = 5_000
+DEMO_ENV = "DUNNING_DEMO=true "  # what makes a command, or the server, work on the demo's database
 
 _STREETS = {
     "GB": ("{n} {s}\n{city}\n{code}\nUnited Kingdom", ["High Street", "Station Road", "Church Lane", "Mill Road"],
@@ -132,9 +133,6 @@ def _scored(db: Database) -> int:
         return len(scores.newest(session))
 
 
-DEMO_ENV = "DUNNING_DEMO=true "
-
-
 def occupied(settings: Settings) -> str:
     """Why the demo will not load here, and the command that will."""
     where = masked_url(settings.database_url)
@@ -142,5 +140,5 @@ def occupied(settings: Settings) -> str:
         return (f"the demo is loaded already in {where}: serve it with `{DEMO_ENV}make run`, or remove the file "
                 "to load a new one")
     return (f"the demo loads into an empty database, and {where} has customers already; load it into its own: "
-            f"`{DEMO_ENV}.venv/bin/python main.py demo` (without DUNNING_DATABASE_URL it uses "
-            f"{default_database_url(settings.var_dir, demo=True)})")
+            f"`env -u DUNNING_DATABASE_URL .venv/bin/python main.py demo` (the demo's database, "
+            f"{default_database_url(settings.var_dir, demo=True)}), or name an empty one in DUNNING_DATABASE_URL")

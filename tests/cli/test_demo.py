@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -33,10 +35,13 @@ def test_the_demo_refuses_to_run_with_a_real_transport(db, clock, settings):
         load_demo(db, clock, real, customers=10)
 
 
-def test_serve_loads_the_demo_into_an_empty_database_when_asked(db, clock, settings):
+def test_serve_loads_the_demo_into_an_empty_database_when_asked(db, clock, settings, caplog):
     app = create_app(settings.model_copy(update={"demo": True}), database=db, clock=clock, embedded_worker=False)
-    with TestClient(app):
+    with caplog.at_level(logging.INFO, logger="dunning.app"), TestClient(app):
         pass
+    said = [r.getMessage() for r in caplog.records if r.name == "dunning.app"]
+    assert said[0].startswith("demo: loading a made-up portfolio")
+    assert said[1].startswith("demo loaded: 200 customers, 2421 invoices (") and "message(s) planned" in said[1]
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(Customer)).scalar() == 200
         assert s.execute(select(func.count()).select_from(Score)).scalar() > 0
