@@ -137,6 +137,7 @@ def rewind_undelivered_step(session: Session, clock: Clock, case_id: int, path_n
     previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
     case.step_index = step_index - 1
     case.step_key = previous.key if previous else None
+    case.step_name = previous.name if previous else None
     case.step_after_days = previous.after_days if previous else None
     # spacing counts from the last contact that happened, not from the one that did not
     case.step_at = session.execute(select(func.max(Message.sent_at)).where(
