@@ -44,7 +44,7 @@ def _when(message: Message) -> datetime:
 def build(session: Session, customer: Customer) -> list[Event]:
     events: list[Event] = []
     for m in session.execute(select(Message).where(Message.customer_id == customer.id)).scalars():
-        title = f"{m.channel} · {m.kind.replace('_', ' ')}" + (f" · step {m.step_key}" if m.step_key else "")
+        title = f"{m.channel} · {m.step_name or m.step_key or m.kind.replace('_', ' ')}"
         events.append(Event(_when(m), "message", title, m.status, m.subject or (m.body_text or "")[:160] or None,
                             f"/desk/outbox/{m.id}", by=m.decided_by and f"decided by {m.decided_by}"))
     for r in session.execute(select(InboundMessage).where(InboundMessage.customer_id == customer.id)).scalars():
