@@ -34,6 +34,7 @@ from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
 from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
 from dunning.tasks.service import open_task
+from dunning.words import plural
 
 MAX_PASSES = 10
 CaseRow = SimpleNamespace  # a dunning_case row read with Core: the cycle writes its changes back in bulk
@@ -325,7 +326,8 @@ class Cycle:
         if d.kind == "call_task":
             open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
                       customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,
-                      title=f"Call {customer.name} about {len(d.invoices)} overdue invoice(s)", detail=d.reason)
+                      title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')}"
+                            f" ({d.step.name})"[:300], detail=d.reason)
             return
         channels = list(d.channels) + (["agency"] if d.escalates else [])
         status = AWAITING_APPROVAL if d.requires_approval else QUEUED
