@@ -51,16 +51,21 @@ def rows(engine: Engine, sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(text(sql))]
 
 
+def add_customer(conn) -> None:
+    """Customer 1, as the first revision's table holds it."""
+    conn.execute(text(
+        "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
+        "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'Acme', 'en', 'UTC', "
+        "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), {"now": NOW})
+
+
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_duplicate_open_disputes_and_promises_are_settled_before_the_unique_indexes(kind, tmp_path):
     with fresh(kind, tmp_path) as engine:
         migrate(engine, "0001")
         with engine.begin() as conn:
             stamp = {"now": NOW}
-            conn.execute(text(
-                "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
-                "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'Acme', 'en', 'UTC', "
-                "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), stamp)
+            add_customer(conn)
             conn.execute(text(
                 "INSERT INTO invoice (id, external_id, customer_id, number, currency, total_minor, "
                 "reported_balance_minor, allocated_minor, balance_minor, issued_on, due_on, voided, content_hash, "
@@ -96,10 +101,7 @@ def test_calls_piled_up_on_a_case_are_settled_before_the_one_open_call_index(kin
         migrate(engine, "desk_01")
         with engine.begin() as conn:
             stamp = {"now": NOW}
-            conn.execute(text(
-                "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
-                "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'NEWCO', 'en', 'UTC', "
-                "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), stamp)
+            add_customer(conn)
             for case_id, currency in ((1, "EUR"), (2, "USD")):
                 conn.execute(text(
                     "INSERT INTO dunning_case (id, customer_id, currency, state, episode, opened_at, policy_name, "
