@@ -37,6 +37,7 @@ from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.money import as_string
 from dunning.scoring import jobs as scoring_jobs
 from dunning.simulation import Portfolio, generate_portfolio
+from dunning.words import plural
 
 YEARS = 2
 INVOICES_PER_CUSTOMER = 12
@@ -144,6 +145,6 @@ def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, help="how ma
         report = load_demo(open_database(settings), SystemClock(), settings, customers=customers, seed=seed)
     console.print(f"{report.customers} customers, {report.invoices} invoices ({report.open_invoices} open)")
     console.print(f"model: {report.training}")
-    console.print(f"{report.scored} customers scored; first cycle: {report.planned} message(s) planned")
+    console.print(f"{report.scored} customers scored; first cycle: {plural(report.planned, 'message')} planned")
     console.print("next: `make run` (or `.venv/bin/python main.py serve`); reminders appear under "
                   f"{settings.outbox_dir}/ as the contact windows open")

@@ -16,6 +16,7 @@ from dunning.clock import SystemClock
 from dunning.errors import InvalidInput
 from dunning.policies import fees, law, rate_store
 from dunning.policies.rates import EARLIEST
+from dunning.words import plural
 
 fees_app = typer.Typer(help="Statutory late-payment interest and compensation, explained line by line.")
 rates_app = typer.Typer(help="Reference-rate histories (ECB, Bank of England, Bundesbank): list them, add a rate.")
@@ -196,6 +197,6 @@ def add_command(series: Annotated[str, typer.Argument(help=f"one of {', '.join(s
     with open_database().session() as session:
         added = rate_store.add(session, clock, series=series, percent=rate, effective_on=day, actor=by[:200])
     verb = f"replaced {added.previous}" if added.previous is not None else "added"
-    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {added.tasks_closed} task(s) closed",
+    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {plural(added.tasks_closed, 'task')} closed",
                   markup=False)
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from dunning.cli.base import app, console, domain_errors, fail, open_database
 from dunning.clock import SystemClock
 from dunning.ledger.csv_import import import_file, parse_map
+from dunning.words import plural
 
 import_app = typer.Typer(help="Import a CSV export (same validation as the API; all or nothing).")
 app.add_typer(import_app, name="import")
@@ -32,7 +33,7 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
                              defaults=defaults, create_customers=create_customers,
                              progress=lambda n: progress.advance(task, n))
     if report.errors:
-        table = Table("line", "field", "reason", title=f"{len(report.errors)} problem(s); nothing was imported")
+        table = Table("line", "field", "reason", title=f"{plural(len(report.errors), 'problem')}; nothing was imported")
         for e in report.errors:
             table.add_row(str(e["line"]), e["field"], e["message"])
         console.print(table)

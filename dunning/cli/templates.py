@@ -8,6 +8,7 @@ import typer
 from dunning.channels import render
 from dunning.cli.base import app, console, err, fail
 from dunning.config import get_settings
+from dunning.words import agree, plural
 
 templates_app = typer.Typer(help="Customer-facing templates: check them all, preview one.")
 app.add_typer(templates_app, name="templates")
@@ -25,12 +26,15 @@ def check(templates: DirOpt = None,
     names = render.template_names(templates)
     languages = render.languages(templates)
     counted = ", ".join(f"{len(v)} {channel}" for channel, v in names.items())
+    total = sum(map(len, names.values()))
     if problems:
         for problem in problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"[red]{len(problems)} problem(s)[/red] in {counted} template(s), languages {', '.join(languages)}")
+        err.print(f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}), languages "
+                  f"{', '.join(languages)}")
         raise typer.Exit(1)
-    console.print(f"{counted} template(s) render in {', '.join(languages)}" + (", letters as PDF" if pdf else ""))
+    console.print(f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in {', '.join(languages)}"
+                  + (", letters as PDF" if pdf else ""))
 
 
 @templates_app.command("preview")

@@ -72,6 +72,7 @@ from typing import Any, Iterable, Literal, Sequence
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
 from dunning.money import with_code
+from dunning.words import plural
 
 Action = Literal["plan", "pass", "wait", "close", "none"]
 NEXT_SEND_DAYS = 400  # how far next_send looks: beyond the longest path and pause anyone writes
@@ -348,7 +349,7 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     done, mapping = position_on(path_name, path, case, policy)
     context.note = mapping
     if done + 1 >= len(path.steps):
-        return context.decision("none", "path_complete", f"all {len(path.steps)} steps of path {path_name!r} are done")
+        return context.decision("none", "path_complete", f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})")
     index = done + 1
     step = path.steps[index]
     context.step = _ref(path_name, path, index)

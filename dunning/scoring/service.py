@@ -36,6 +36,7 @@ from dunning.scoring.data import load_history
 from dunning.scoring.features import training_rows
 from dunning.scoring.model import TrainedModel, beats, metrics
 from dunning.scoring.models import BASELINE, CHALLENGER, ModelVersion
+from dunning.words import agree, plural
 
 MIN_COMPARISON_ROWS = 50  # outcomes since the champion was trained, before a comparison means anything
 PROMOTED, KEPT, UNCHANGED, NOT_ENOUGH = "promoted", "challenger", "unchanged", "not_enough_data"
@@ -97,7 +98,8 @@ def prepare_training(session: Session, clock: Clock, settings: Settings, *, para
         if len(history.invoices) else None
     n = 0 if rows is None else len(rows[1])
     if n < settings.min_training_invoices:
-        plan.result = TrainResult(NOT_ENOUGH, f"{n} invoices have a final outcome (paid, or more than {late_days} "
+        plan.result = TrainResult(NOT_ENOUGH, f"{plural(n, 'invoice')} {agree(n, 'has', 'have')} a final outcome"
+                                              f" (paid, or more than {late_days} "
                                               f"days past due); training needs {settings.min_training_invoices} "
                                               "(DUNNING_MIN_TRAINING_INVOICES). The baseline keeps scoring.")
         return plan
@@ -184,8 +186,8 @@ def knew_before(at: datetime) -> np.datetime64:
 
 
 def _unchanged(existing: ModelVersion, n: int) -> TrainResult:
-    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these {n} "
-                                  "outcomes with this recipe; nothing new to learn", existing.version,
+    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these "
+                                  f"{plural(n, 'outcome')} with this recipe; nothing new to learn", existing.version,
                        existing.metrics.get("comparison", {}))
 
 
@@ -209,7 +211,7 @@ def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, di
     new = ~seen
     base = {"against": inc.version, "rows": int(new.sum()), "rows_from": str(inc.knew_before)}
     if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
-        return False, {**base, "summary": f"only {int(new.sum())} outcomes matured since {inc.version} was trained; "
+        return False, {**base, "summary": f"only {plural(int(new.sum()), 'outcome')} matured since {inc.version} was trained; "
                                           f"a comparison needs {MIN_COMPARISON_ROWS} of both kinds"}
     champion = registry.load_path(inc.version, inc.artifact_path)
     if champion is None or not set(champion.features) <= set(X.columns):

@@ -27,6 +27,7 @@ from dunning.policies import service as policies
 from dunning.web.desk import accounts, timeline
 from dunning.web.desk.deps import Agent, Manager, act, render
 from dunning.web.desk.paging import PageNo, page_of
+from dunning.words import plural
 
 router = APIRouter(prefix="/desk/customers", include_in_schema=False, route_class=BoundedRoute)
 PAGE = 100
@@ -138,7 +139,7 @@ def plan(external_id: ExternalId, desk: Agent, session: SessionDep, clock: Clock
     return act(session, desk, _back(external_id),
                lambda: accounts.plan(session, clock, customer, currency, count, first_due, outside_policy=outside,
                                      actor=desk.actor),
-               lambda c: f"Plan of {len(c.installments)} payments set up" + (": the case is paused" if c.paused else ""))
+               lambda c: f"Plan of {plural(len(c.installments), 'payment')} set up" + (": the case is paused" if c.paused else ""))
 
 
 @router.post("/{external_id:segment}/disputes/{dispute_id}/resolve")
