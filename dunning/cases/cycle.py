@@ -241,8 +241,7 @@ class Cycle:
             else:
                 reset = dict(state=ACTIVE, episode=existing.episode + 1, opened_at=self.now, closed_at=None,
                              anchor_due_on=None, path_name=None, step_key=None, step_name=None, step_after_days=None,
-                             step_index=-1,
-                             step_at=None, policy_version=None, fingerprint=None, decided_at=None,
+                             step_index=-1, step_at=None, policy_version=None, fingerprint=None, decided_at=None,
                              paused_until=None, pause_reason=None)
                 vars(existing).update(reset)
                 self._update(existing, **reset)
@@ -283,8 +282,8 @@ class Cycle:
         self.report.counts[d.action] += 1
         self.report.outcomes.append(Outcome(
             case.id, customer.external_id, customer.name, case.currency, d.action, d.rule, d.reason,
-            d.step.key if d.step else None, d.step.name if d.step else None, d.kind, d.channels, d.send_not_before, d.requires_approval,
-            d.amount_minor, tuple(i.number for i in d.invoices)))
+            d.step.key if d.step else None, d.step.name if d.step else None, d.kind, d.channels, d.send_not_before,
+            d.requires_approval, d.amount_minor, tuple(i.number for i in d.invoices)))
         changes: dict[str, Any] = {}
         if d.anchor_due_on is not None and self._current(case, "anchor_due_on") is None:
             changes["anchor_due_on"] = d.anchor_due_on  # fixed now, so later payments can't move it

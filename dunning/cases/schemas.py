@@ -17,6 +17,7 @@ class MessageOut(BaseModel):
     kind: str
     status: str
     step_key: str | None
+    step_name: str | None
     send_after: datetime
     sent_at: datetime | None
     requires_approval: bool

@@ -43,8 +43,9 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
                 id=case.id, currency=case.currency, state=case.state, episode=case.episode, opened_at=case.opened_at,
                 closed_at=case.closed_at, policy_name=case.policy_name, policy_version=case.policy_version,
                 band=case.band, risk=case.risk, path=case.path_name, current_step=case.step_key,
-                current_step_name=case.step_name or case.step_key, current_step_at=case.step_at, anchor_due_on=case.anchor_due_on, paused_until=case.paused_until,
-                pause_reason=case.pause_reason, next=nxt,
+                current_step_name=case.step_name or case.step_key, current_step_at=case.step_at,
+                anchor_due_on=case.anchor_due_on, paused_until=case.paused_until, pause_reason=case.pause_reason,
+                next=nxt,
                 messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages]))
     finally:
         nested.rollback()

@@ -197,6 +197,6 @@ def add_command(series: Annotated[str, typer.Argument(help=f"one of {', '.join(s
     with open_database().session() as session:
         added = rate_store.add(session, clock, series=series, percent=rate, effective_on=day, actor=by[:200])
     verb = f"replaced {added.previous}" if added.previous is not None else "added"
-    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {plural(added.tasks_closed, 'task')} closed",
-                  markup=False)
+    closed = plural(added.tasks_closed, "task")
+    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {closed} closed", markup=False)
 

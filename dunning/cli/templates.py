@@ -30,11 +30,11 @@ def check(templates: DirOpt = None,
     if problems:
         for problem in problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}), languages "
-                  f"{', '.join(languages)}")
+        err.print(f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}),"
+                  f" languages {', '.join(languages)}")
         raise typer.Exit(1)
-    console.print(f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in {', '.join(languages)}"
-                  + (", letters as PDF" if pdf else ""))
+    console.print(f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in "
+                  f"{', '.join(languages)}" + (", letters as PDF" if pdf else ""))
 
 
 @templates_app.command("preview")

@@ -33,7 +33,8 @@ def _duplicates(batch: Batch) -> None:
             first[key] = i
 
 
-def _money(batch: Batch, index: int, row: dict[str, Any], amounts: tuple[str, ...]) -> tuple[str | None, dict[str, int | None]]:
+def _money(batch: Batch, index: int, row: dict[str, Any],
+           amounts: tuple[str, ...]) -> tuple[str | None, dict[str, int | None]]:
     """The row's currency and its amounts in minor units (None: absent or refused), each problem
     recorded on its field. Without a known currency an amount is held to the grammar alone.
     `row` may be a refused row as sent (Batch.unflagged): what is not text or a number is left to

@@ -53,7 +53,7 @@ R15 Entry: a case with no step yet starts at the first step of its path (`entry:
     past), it enters at the last step whose after_days has passed and whose min_amount the
     listed money reaches; the steps before it are passed over in one "pass" decision that names
     each of them and why (Decision.passed_over, the audit log). The step it enters at is then
-    decided like any other: R9 to R12 (approval, channels, contact rules) still apply.
+    decided like any other: R8 to R12 (minimum, channels, approval, contact rules) still apply.
 
 Contract with the cycle: all datetimes are timezone-aware UTC. Store Decision.anchor_due_on on
 the case the first time it is given and never change it while the case is open (R3: a case left
@@ -349,7 +349,8 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     done, mapping = position_on(path_name, path, case, policy)
     context.note = mapping
     if done + 1 >= len(path.steps):
-        return context.decision("none", "path_complete", f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})")
+        return context.decision("none", "path_complete",
+                                f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})")
     index = done + 1
     step = path.steps[index]
     context.step = _ref(path_name, path, index)

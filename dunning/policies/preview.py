@@ -49,8 +49,8 @@ def preview(session: Session, clock: Clock, settings: Settings, name: str, docum
                 rows.append(PreviewRow(customer_external_id=customer.external_id, customer_name=customer.name,
                                        currency=send.currency, send_at=send.send_at,
                                        send_on=calendar.local_date(send.send_at, tz), timezone=tz,
-                                       step=send.step.key, step_name=send.step.name, kind=send.kind, channels=list(send.channels),
-                                       requires_approval=send.requires_approval,
+                                       step=send.step.key, step_name=send.step.name, kind=send.kind,
+                                       channels=list(send.channels), requires_approval=send.requires_approval,
                                        amount=as_string(send.amount_minor, send.currency),
                                        invoices=list(send.invoice_numbers)))
     finally:

@@ -57,7 +57,8 @@ def sms_sender(session: Session, number: str) -> Match:
         owner = next((c for c in customers if c.id == last_sent.customer_id), None)
         if owner is not None:
             return _found(session, owner, last_sent, "phone")
-    note = f"{plural(len(customers), 'customer')} {agree(len(customers), 'has', 'have')} this number" if customers else None
+    n = len(customers)
+    note = f"{plural(n, 'customer')} {agree(n, 'has', 'have')} this number" if customers else None
     return Match(None, None, None, "none", note)
 
 
