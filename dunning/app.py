@@ -28,6 +28,7 @@ from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
 from dunning.web import site
 from dunning.web.errors import error_page, is_web
+from dunning.words import refused
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_page(request, 422, "Not possible", "The form cannot be accepted: " + "; ".join(
                 f"{r['field']}: {r['message']}" for r in rows))
         bad_rows = len({r["index"] for r in rows if r["index"] is not None})
-        message = (f"{bad_rows} row(s) were refused; nothing was written" if bad_rows
+        message = (refused(bad_rows, "rows") if bad_rows
                    else "the request is not valid: " + "; ".join(f"{r['field']}: {r['message']}" for r in rows))
         return JSONResponse({"error": "invalid", "message": message, "errors": rows}, status_code=422)
 

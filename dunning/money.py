@@ -48,16 +48,7 @@ def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
     inner space or non-ASCII digit ('１０'), each of which some system reads differently; and
     "1e999990" would have built a million-digit integer."""
     if isinstance(amount, str):
-        text = amount.strip() if len(amount) <= 2 * MAX_AMOUNT_LENGTH else amount
-        negative = text[:1] == "-"
-        # str methods rather than a regular expression: a batch has ten thousand amounts
-        whole, dot, fraction = (text[1:] if negative else text).partition(".")
-        if not (len(text) <= MAX_AMOUNT_LENGTH and whole.isdigit() and whole.isascii() and (
-                not dot or fraction.isdigit() and fraction.isascii())):
-            if len(text) > MAX_AMOUNT_LENGTH:
-                raise ValueError(f"'{text[:MAX_AMOUNT_LENGTH]}...' is too long for an amount "
-                                 f"(at most {MAX_AMOUNT_LENGTH} characters)")
-            raise ValueError(f"'{text}' is not an amount: write {GRAMMAR}")
+        text, negative, whole, fraction = _parts(amount)
         places = exponent(currency)
         fraction = fraction.rstrip("0")
         if len(fraction) > places:
@@ -87,6 +78,28 @@ def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
             raise ValueError(f"{amount} is too long for an amount (at most {MAX_AMOUNT_LENGTH} digits)")
         return to_minor(f"{amount:f}", currency)
     raise ValueError(f"{type(amount).__name__} is not an amount")
+
+
+def _parts(amount: str) -> tuple[str, bool, str, str]:
+    """An amount's text by GRAMMAR: (the text, negative, whole digits, decimals), or ValueError."""
+    text = amount.strip() if len(amount) <= 2 * MAX_AMOUNT_LENGTH else amount
+    negative = text[:1] == "-"
+    # str methods rather than a regular expression: a batch has ten thousand amounts
+    whole, dot, fraction = (text[1:] if negative else text).partition(".")
+    if not (len(text) <= MAX_AMOUNT_LENGTH and whole.isdigit() and whole.isascii() and (
+            not dot or fraction.isdigit() and fraction.isascii())):
+        if len(text) > MAX_AMOUNT_LENGTH:
+            raise ValueError(f"'{text[:MAX_AMOUNT_LENGTH]}...' is too long for an amount "
+                             f"(at most {MAX_AMOUNT_LENGTH} characters)")
+        raise ValueError(f"'{text}' is not an amount: write {GRAMMAR}")
+    return text, negative, whole, fraction
+
+
+def check_grammar(amount: object) -> None:
+    """What can be said of an amount whose currency is unknown: its text follows GRAMMAR
+    (ValueError worded as to_minor words it). Decimal places and size need the currency."""
+    if isinstance(amount, str):
+        _parts(amount)
 
 
 def _too_large(currency: str) -> str:

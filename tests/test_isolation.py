@@ -15,12 +15,13 @@ from dunning.arrangements.models import Installment, InstallmentPlan
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer, Invoice
+from dunning.policies import service as policies
 from dunning.policies.models import PolicyVersion
 from dunning.scoring import jobs as scoring
 from dunning.scoring.models import Score
 from dunning.web.desk import tasks as desk_tasks
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages, seed, tasks
+from tests.outbox.support import cycle, dispatch, messages, seed, tasks, use_policy
 from tests.replies.support import policy
 from tests.web.support import desk
 
@@ -28,6 +29,9 @@ HEALTHY = ("C0", "C2")
 
 
 def three_customers(db, clock) -> dict[str, int]:
+    # The default policy, entering every case at its first step: the year-1 due date below breaks
+    # that step's date (three days before it); entering by age would pass the step over.
+    use_policy(db, clock, policies.default_document().replace("entry:\n  by_age_after_days: 60", "entry: first_step"))
     return seed(db, clock, [customer(f"C{i}") for i in range(3)],
                 [invoice(f"I{i}", f"C{i}", due=date(2026, 2, 1)) for i in range(3)])
 

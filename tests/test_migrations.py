@@ -51,16 +51,21 @@ def rows(engine: Engine, sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(text(sql))]
 
 
+def add_customer(conn) -> None:
+    """Customer 1, as the first revision's table holds it."""
+    conn.execute(text(
+        "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
+        "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'Acme', 'en', 'UTC', "
+        "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), {"now": NOW})
+
+
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_duplicate_open_disputes_and_promises_are_settled_before_the_unique_indexes(kind, tmp_path):
     with fresh(kind, tmp_path) as engine:
         migrate(engine, "0001")
         with engine.begin() as conn:
             stamp = {"now": NOW}
-            conn.execute(text(
-                "INSERT INTO customer (id, external_id, name, language, timezone, kind, tags, content_hash, excluded, "
-                "refused_channels, invalid_channels, created_at, updated_at) VALUES (1, 'C1', 'Acme', 'en', 'UTC', "
-                "'business', '[]', 'h', false, '[]', '[]', :now, :now)"), stamp)
+            add_customer(conn)
             conn.execute(text(
                 "INSERT INTO invoice (id, external_id, customer_id, number, currency, total_minor, "
                 "reported_balance_minor, allocated_minor, balance_minor, issued_on, due_on, voided, content_hash, "
@@ -88,3 +93,30 @@ def test_duplicate_open_disputes_and_promises_are_settled_before_the_unique_inde
             (1, "cancelled"), (2, "cancelled"), (3, "open"), (4, "open")]  # the newest per currency stays
         with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
             conn.execute(text("UPDATE dispute SET status = 'open' WHERE id = 2"))
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_calls_piled_up_on_a_case_are_settled_before_the_one_open_call_index(kind, tmp_path):
+    with fresh(kind, tmp_path) as engine:
+        migrate(engine, "0005")
+        with engine.begin() as conn:
+            stamp = {"now": NOW}
+            add_customer(conn)
+            for case_id, currency in ((1, "EUR"), (2, "USD")):
+                conn.execute(text(
+                    "INSERT INTO dunning_case (id, customer_id, currency, state, episode, opened_at, policy_name, "
+                    "step_index, updated_at) VALUES (:id, 1, :currency, 'active', 1, :now, 'default', 0, :now)"),
+                    {**stamp, "id": case_id, "currency": currency})
+            # four identical calls on case 1 (one already done), one on case 2, and a review on case 1
+            for n, case_id, kind_, status in ((1, 1, "call", "done"), (2, 1, "call", "open"), (3, 1, "call", "open"),
+                                              (4, 1, "call", "open"), (5, 2, "call", "open"), (6, 1, "review", "open")):
+                conn.execute(text(
+                    "INSERT INTO task (id, kind, title, key, case_id, status, notes, data, created_at) VALUES "
+                    "(:n, :kind, 'Call NEWCO', :key, :case_id, :status, '[]', '{}', :now)"),
+                    {**stamp, "n": n, "kind": kind_, "key": f"t{n}", "case_id": case_id, "status": status})
+        migrate(engine, "head")
+
+        assert rows(engine, "SELECT id, status FROM task ORDER BY id") == [
+            (1, "done"), (2, "open"), (3, "done"), (4, "done"), (5, "open"), (6, "open")]  # the first open call stays
+        with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
+            conn.execute(text("UPDATE task SET status = 'open' WHERE id = 3"))

@@ -147,6 +147,7 @@ def escalate(session: Session, clock: Clock, case: Case, policy: Policy, *, why:
     before = path.steps[target - 1]
     case.path_name, case.policy_version, case.policy_name = path_name, policy.version, policy.name
     case.step_index, case.step_key, case.step_after_days = target - 1, before.key, before.after_days
+    case.step_name = before.name
     case.updated_at = clock.now()
     session.add(case)
     # The old step's reminder, held back during the plan, would now go out of order.

@@ -26,6 +26,7 @@ from dunning.money import display, to_minor
 from dunning.outbox.models import Message
 from dunning.policies import service as policies
 from dunning.policies.document import PlanRules
+from dunning.words import plural
 
 REASON = "plan"
 
@@ -71,7 +72,8 @@ def check(proposed: list[Proposed], *, covered_minor: int, currency: str, today:
     if within_policy and proposed:
         if len(proposed) > rules.max_installments:
             errors.append(row_error(None, "installments",
-                                    f"{len(proposed)} installments; the policy allows at most {rules.max_installments}"))
+                                    f"{plural(len(proposed), 'installment')}; the policy allows at most"
+                                    f" {rules.max_installments}"))
         minimum = rules.min_installment_amount.get(currency)
         if minimum is not None:
             floor = to_minor(minimum, currency)

@@ -190,7 +190,7 @@ class Composer:
             waiting = self._handoff_notice(snap, message, now)
             if waiting is not None:
                 return waiting
-        recipient = self._recipient(customer, message.channel)
+        recipient = self.recipient(customer, message.channel)
         if recipient is None:
             return Prepared("cancel", f"no {message.channel} contact for this customer")
         invoices = self._invoices(snap, message, customer, now)
@@ -213,7 +213,7 @@ class Composer:
             return Prepared("cancel", f"the case file did not reach the agency ({sent})")
         return Prepared("postpone", "waits for the case file to reach the agency", until=now + HANDOFF_RECHECK)
 
-    def _recipient(self, customer: Customer, channel: str) -> str | None:
+    def recipient(self, customer: Customer, channel: str) -> str | None:
         if channel == "email":
             return customer.email
         if channel == "sms":
@@ -289,9 +289,7 @@ class Composer:
             envelope.update(subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token,
                             headers=headers)
         elif message.channel == "sms":
-            text = render.render_sms(message.template, ctx)
-            if not message.context.get("transactional") and customer.id not in snap.texted:
-                text = render.with_opt_out_line(text, customer.language)
+            text = self.sms_text(snap, message, customer, ctx)
             stored.update(body_text=text)
             envelope.update(text=text)
         elif message.channel in ("letter", "agency"):
@@ -301,6 +299,15 @@ class Composer:
             if message.channel == "agency":
                 envelope.update(payload=case_file(snap, customer, case, invoices, ctx))
         return Prepared("send", stored=stored, envelope=Envelope(**envelope))
+
+    @staticmethod
+    def sms_text(snap: Snapshot, message: Message, customer: Customer, ctx: render.NoticeContext) -> str:
+        """The text as it goes out: the first text a customer gets says how to stop them (answers
+        to the customer excepted); the outbox page previews it the same way."""
+        text = render.render_sms(message.template, ctx)
+        if not message.context.get("transactional") and customer.id not in snap.texted:
+            text = render.with_opt_out_line(text, customer.language)
+        return text
 
     # -- after the send -------------------------------------------------------------------------
 

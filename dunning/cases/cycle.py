@@ -34,6 +34,7 @@ from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
 from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
 from dunning.tasks.service import open_task
+from dunning.words import plural
 
 MAX_PASSES = 10
 CaseRow = SimpleNamespace  # a dunning_case row read with Core: the cycle writes its changes back in bulk
@@ -51,6 +52,7 @@ class Outcome:
     rule: str
     reason: str
     step_key: str | None = None
+    step_name: str | None = None
     kind: str | None = None
     channels: tuple[str, ...] = ()
     send_at: datetime | None = None
@@ -262,8 +264,8 @@ class Cycle:
                              "updated_at": self.now})
             else:
                 reset = dict(state=ACTIVE, episode=existing.episode + 1, opened_at=self.now, closed_at=None,
-                             anchor_due_on=None, path_name=None, step_key=None, step_after_days=None, step_index=-1,
-                             step_at=None, policy_version=None, fingerprint=None, decided_at=None,
+                             anchor_due_on=None, path_name=None, step_key=None, step_name=None, step_after_days=None,
+                             step_index=-1, step_at=None, policy_version=None, fingerprint=None, decided_at=None,
                              paused_until=None, pause_reason=None)
                 vars(existing).update(reset)
                 self._update(existing, **reset)
@@ -304,8 +306,8 @@ class Cycle:
         self.report.counts[d.action] += 1
         self.report.outcomes.append(Outcome(
             case.id, customer.external_id, customer.name, case.currency, d.action, d.rule, d.reason,
-            d.step.key if d.step else None, d.kind, d.channels, d.send_not_before, d.requires_approval,
-            d.amount_minor, tuple(i.number for i in d.invoices)))
+            d.step.key if d.step else None, d.step.name if d.step else None, d.kind, d.channels, d.send_not_before,
+            d.requires_approval, d.amount_minor, tuple(i.number for i in d.invoices)))
         changes: dict[str, Any] = {}
         if d.anchor_due_on is not None and self._current(case, "anchor_due_on") is None:
             changes["anchor_due_on"] = d.anchor_due_on  # fixed now, so later payments can't move it
@@ -323,13 +325,15 @@ class Cycle:
             self._audit_event("case.closed", case, customer, reason=d.reason)
         elif d.action in ("plan", "pass"):
             changes.update(path_name=d.step.path, policy_version=d.policy_version, step_index=d.step.index,
-                           step_key=d.step.key, step_after_days=d.step.after_days, policy_name=self.policy(customer.policy_name).name)
+                           step_key=d.step.key, step_name=d.step.name, step_after_days=d.step.after_days,
+                           policy_name=self.policy(customer.policy_name).name)
             if d.action == "plan":
                 changes["step_at"] = d.send_not_before
                 self._plan(case, customer, d)
             self._audit_event("case.step_planned" if d.action == "plan" else "case.step_passed", case, customer,
-                              reason=d.reason, rule=d.rule, step=d.step.key, band=d.band, risk=risk.probability,
-                              risk_source=risk.source, policy_version=d.policy_version, channels=list(d.channels))
+                              reason=d.reason, rule=d.rule, step=d.step.key, step_name=d.step.name, band=d.band,
+                              risk=risk.probability, risk_source=risk.source, policy_version=d.policy_version,
+                              channels=list(d.channels), passed_over=[s.name for s in d.passed_over])
         if changes:
             self._update(case, **changes)
 
@@ -345,7 +349,8 @@ class Cycle:
         if d.kind == "call_task":
             open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
                       customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,
-                      title=f"Call {customer.name} about {len(d.invoices)} overdue invoice(s)", detail=d.reason)
+                      title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')}"
+                            f" ({d.step.name})"[:300], detail=d.reason)
             return
         channels = list(d.channels) + (["agency"] if d.escalates else [])
         status = AWAITING_APPROVAL if d.requires_approval else QUEUED
@@ -354,6 +359,7 @@ class Cycle:
                 "dedupe_key": dedupe_key(case, d, channel), "case_id": case.id, "customer_id": case.customer_id,
                 "currency": case.currency, "channel": channel, "kind": d.kind, "template": d.template,
                 "path_name": d.step.path, "step_index": d.step.index, "step_key": d.step.key,
+                "step_name": d.step.name,
                 "policy_version": d.policy_version, "status": status, "send_after": d.send_not_before,
                 "requires_approval": d.requires_approval, "show_fees": d.show_fees,
                 "invoice_ids": [i.id for i in d.invoices], "amount_minor": d.amount_minor, "context": {},

@@ -32,6 +32,7 @@ class Case(SQLModel, table=True):
     path_name: str | None = Field(default=None, max_length=50)
     step_index: int = -1
     step_key: str | None = Field(default=None, max_length=50)
+    step_name: str | None = Field(default=None, max_length=100)  # as the policy named it when it was taken
     step_after_days: int | None = None
     step_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     paused_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

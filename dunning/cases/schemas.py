@@ -17,6 +17,7 @@ class MessageOut(BaseModel):
     kind: str
     status: str
     step_key: str | None
+    step_name: str | None
     send_after: datetime
     sent_at: datetime | None
     requires_approval: bool
@@ -42,9 +43,15 @@ class MessageDetail(MessageOut):
 
 class NextStep(BaseModel):
     step: str | None
+    step_name: str | None = None
     kind: str | None
-    due_on: date | None
-    why: str
+    due_on: date | None  # when the step is due by the policy (the anchor plus its days, or catch-up)
+    send_on: date | None = Field(None, description="the day it goes out in the customer's calendar, contact rules "
+                                                   "applied, as the policy preview shows it")
+    requires_approval: bool = False
+    summary: str | None = Field(None, description="what holds the case back, in words; none when the step and "
+                                                  "its day say it all")
+    why: str  # the engine's reason, as the audit log records it
     error: str | None = None  # the case cannot be decided: why (the cycle records it as a task)
 
 
@@ -61,6 +68,7 @@ class CaseOut(BaseModel):
     risk: float | None
     path: str | None
     current_step: str | None
+    current_step_name: str | None
     current_step_at: datetime | None
     anchor_due_on: date | None
     paused_until: datetime | None

@@ -7,6 +7,7 @@ from sqlmodel import Session
 from dunning import audit, failures
 from dunning.cases.cycle import Cycle
 from dunning.cases.models import ACTIVE, PAUSED, Case
+from dunning.cases.next_step import next_step
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -14,12 +15,11 @@ from dunning.db import get_row
 from dunning.errors import Conflict, NotFound
 from dunning.ledger.models import Customer
 from dunning.ledger.queries import get_customer
-from dunning.outbox.models import CANCELLED, FAILED, REJECTED, SENT, Message
+from dunning.outbox.models import CANCELLED, FAILED, PENDING, REJECTED, SENDING, SENT, Message
+from dunning.policies import service as policies
+from dunning.tasks.service import open_task
 
 UNDELIVERED = (CANCELLED, FAILED, REJECTED)
-from dunning.policies import service as policies
-from dunning.policies.engine import decide
-from dunning.tasks.service import open_task
 
 
 def case_detail(session: Session, clock: Clock, settings: Settings, external_id: str,
@@ -35,15 +35,17 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
         for case in cases:
             if currency and case.currency != currency:
                 continue
-            nxt = _next_step(found.get(case.id), broken.get(case.id), clock)
-            messages = session.execute(select(Message).where(Message.case_id == case.id)
-                                       .order_by(Message.send_after, Message.id)).scalars()
+            messages = list(session.execute(select(Message).where(Message.case_id == case.id)
+                                            .order_by(Message.send_after, Message.id)).scalars())
+            waiting = [m for m in messages if m.status in (*PENDING, SENDING)]
+            nxt = _next_step(found.get(case.id), broken.get(case.id), clock, waiting)
             out.append(CaseOut(
                 id=case.id, currency=case.currency, state=case.state, episode=case.episode, opened_at=case.opened_at,
                 closed_at=case.closed_at, policy_name=case.policy_name, policy_version=case.policy_version,
                 band=case.band, risk=case.risk, path=case.path_name, current_step=case.step_key,
-                current_step_at=case.step_at, anchor_due_on=case.anchor_due_on, paused_until=case.paused_until,
-                pause_reason=case.pause_reason, next=nxt,
+                current_step_name=case.step_name or case.step_key, current_step_at=case.step_at,
+                anchor_due_on=case.anchor_due_on, paused_until=case.paused_until, pause_reason=case.pause_reason,
+                next=nxt,
                 messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages]))
     finally:
         nested.rollback()
@@ -52,22 +54,20 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
     return out
 
 
-def _next_step(decidable, error: Exception | None, clock: Clock) -> NextStep:
-    """What the engine would do next; a case it cannot decide shows why instead of failing the page."""
+def _next_step(decidable, error: Exception | None, clock: Clock, waiting: list[Message]) -> NextStep:
+    """What comes next (cases/next_step.py); a case the engine cannot decide shows why instead of
+    failing the page."""
     if decidable is not None:
         _, view, policy = decidable
         try:
-            d = decide(view, policy, clock.now())
+            return next_step(view, policy, clock.now(), waiting)
         except Exception as e:
             error = e
-        else:
-            return NextStep(step=d.step.key if d.step else None, kind=d.kind or (d.step.kind if d.step else None),
-                            due_on=d.due_on, why=d.reason)
     if error is not None:
         return NextStep(step=None, kind=None, due_on=None, error=failures.describe(error),
                         why="the engine cannot decide this case: the cycle leaves it as it is until its data is "
                             "corrected")
-    return NextStep(step=None, kind=None, due_on=None, why="nothing is owed")
+    return NextStep(step=None, kind=None, due_on=None, summary="nothing is owed", why="nothing is owed")
 
 
 def update_settings(session: Session, clock: Clock, external_id: str, change: DunningSettingsIn, actor: str) -> Customer:
@@ -137,6 +137,7 @@ def rewind_undelivered_step(session: Session, clock: Clock, case_id: int, path_n
     previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
     case.step_index = step_index - 1
     case.step_key = previous.key if previous else None
+    case.step_name = previous.name if previous else None
     case.step_after_days = previous.after_days if previous else None
     # spacing counts from the last contact that happened, not from the one that did not
     case.step_at = session.execute(select(func.max(Message.sent_at)).where(

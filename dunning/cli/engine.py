@@ -47,7 +47,8 @@ def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="s
                       title="would be planned now (dry run: nothing written)" if dry_run else "planned now")
         for o in decided:
             table.add_row(o.customer_external_id, o.currency, o.action + (" (approval)" if o.requires_approval else ""),
-                          o.step_key or "", ",".join(o.channels), f"{o.send_at:%Y-%m-%d %H:%M}" if o.send_at else "",
+                          o.step_name or o.step_key or "", ",".join(o.channels),
+                          f"{o.send_at:%Y-%m-%d %H:%M}" if o.send_at else "",
                           display(o.amount_minor, o.currency) if o.amount_minor else "", " ".join(o.invoices[:6]))
         console.print(table)
     console.print(("would do: " if dry_run else "cycle: ") + report.summary(), highlight=False)

@@ -217,6 +217,7 @@ def add_command(series: Annotated[str, typer.Argument(metavar="SERIES", help="ec
     check, and the tasks asking for it close."""
     from dunning.clock import SystemClock
     from dunning.policies import rate_store
+    from dunning.words import plural
 
     try:
         day = date.fromisoformat(effective_on)
@@ -226,6 +227,6 @@ def add_command(series: Annotated[str, typer.Argument(metavar="SERIES", help="ec
     with open_database().session() as session:
         added = rate_store.add(session, clock, series=series, percent=rate, effective_on=day, actor=by[:200])
     verb = f"replaced {added.previous}" if added.previous is not None else "added"
-    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {added.tasks_closed} task(s) closed",
-                  markup=False)
+    closed = plural(added.tasks_closed, "task")
+    console.print(f"{series} {added.percent} from {day.isoformat()}: {verb}; {closed} closed", markup=False)
 

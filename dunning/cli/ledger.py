@@ -25,6 +25,7 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
 
     from dunning.clock import SystemClock
     from dunning.ledger.csv_import import import_file, parse_map
+    from dunning.words import plural
 
     if not path.is_file():
         fail(f"no such file: {path}")
@@ -38,7 +39,7 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
                              defaults=defaults, create_customers=create_customers,
                              progress=lambda n: progress.advance(task, n))
     if report.errors:
-        table = Table("line", "field", "reason", title=f"{len(report.errors)} problem(s); nothing was imported")
+        table = Table("line", "field", "reason", title=f"{plural(len(report.errors), 'problem')}; nothing was imported")
         for e in report.errors:
             table.add_row(str(e["line"]), e["field"], e["message"])
         console.print(table)

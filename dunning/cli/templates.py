@@ -19,6 +19,7 @@ def check(templates: DirOpt = None,
           pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also turn every letter into a PDF")] = True) -> None:
     """Render every template in every language; exit 1 on a problem."""
     from dunning.channels import render
+    from dunning.words import agree, plural
 
     if templates is not None and not templates.is_dir():
         fail(f"no such folder: {templates}")
@@ -26,12 +27,15 @@ def check(templates: DirOpt = None,
     names = render.template_names(templates)
     languages = render.languages(templates)
     counted = ", ".join(f"{len(v)} {channel}" for channel, v in names.items())
+    total = sum(map(len, names.values()))
     if problems:
         for problem in problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"[red]{len(problems)} problem(s)[/red] in {counted} template(s), languages {', '.join(languages)}")
+        err.print(f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}),"
+                  f" languages {', '.join(languages)}")
         raise typer.Exit(1)
-    console.print(f"{counted} template(s) render in {', '.join(languages)}" + (", letters as PDF" if pdf else ""))
+    console.print(f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in "
+                  f"{', '.join(languages)}" + (", letters as PDF" if pdf else ""))
 
 
 @templates_app.command("preview")

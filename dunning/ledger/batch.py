@@ -1,7 +1,9 @@
 """A pushed batch: its valid rows with their positions, and every problem found so far.
 
-Shape errors (a missing field, a bad currency) and business errors (an unknown customer, a
-duplicate) land in the same list, so one 422 names every bad row at once.
+Shape errors (a missing field, a bad date) and business errors (an unknown currency, an unknown
+customer, a duplicate) land in the same list, so one 422 names every bad row at once, and every
+bad field of a row: a row refused for its shape is kept as sent (`refused`), and the service's
+checks that need no database run on its other fields too.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_mod
 from dunning.bounds import explain, load_json, text_problem
 from dunning.errors import InvalidInput, TooLarge, row_error
 from dunning.ledger.schemas import MAX_BATCH, MULTILINE_FIELDS
+from dunning.words import refused
 
 M = TypeVar("M")  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
 # JSON carries a control character in a string only escaped ("\n", "\u0007"), or as DEL, a C1
@@ -46,6 +49,9 @@ def _wrapped(key: str, row_type: type) -> TypeAdapter:
 class Batch(Generic[M]):
     items: list[tuple[int, M]]
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # rows left out of `items` for their shape or their text, as sent (only mappings are kept)
+    refused: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    _flagged: set[tuple[int, str]] = field(default_factory=set)
 
     @classmethod
     def of(cls, row_type: type[M], rows: Sequence[dict[str, Any]]) -> "Batch[M]":
@@ -67,6 +73,8 @@ class Batch(Generic[M]):
             except ValidationError as e:
                 for err in e.errors():
                     batch.add(index, ".".join(map(str, err["loc"])) or "row", explain(err))
+                if isinstance(row, dict):
+                    batch.refused.append((index, row))
         return batch
 
     @classmethod
@@ -116,19 +124,28 @@ class Batch(Generic[M]):
                         self.add(index, name, problem)
                         bad = True
                         break
-            if not bad:
+            if bad:
+                self.refused.append((index, row))
+            else:
                 clean.append((index, row))
         self.items = clean
         return self
 
     def add(self, index: int, field_name: str, message: str) -> None:
         self.errors.append(row_error(index, field_name, message))
+        self._flagged.add((index, field_name.split(".")[0]))
+
+    def flagged(self, index: int, field_name: str) -> bool:
+        return (index, field_name) in self._flagged
+
+    def unflagged(self) -> list[tuple[int, dict[str, Any]]]:
+        """The refused rows, each without the fields already said to be wrong."""
+        return [(index, {k: v for k, v in row.items() if not self.flagged(index, k)}) for index, row in self.refused]
 
     def raise_if_any(self, what: str) -> None:
         if self.errors:
             self.errors.sort(key=lambda e: (e["index"], e["field"]))
-            rows = len({e["index"] for e in self.errors})
-            raise InvalidInput(f"{rows} of the {what} were refused; nothing was written", detail=self.errors)
+            raise InvalidInput(refused(len({e["index"] for e in self.errors}), what), detail=self.errors)
 
 
 def _malformed(reason: str) -> InvalidInput:

@@ -3,6 +3,7 @@ balances. No HTTP here; callers are the API routes and the CSV importer."""
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -15,7 +16,7 @@ from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
-from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, to_minor
+from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, check_grammar, to_minor
 
 CUSTOMER = Customer.__table__
 INVOICE = Invoice.__table__
@@ -32,24 +33,33 @@ def _duplicates(batch: Batch) -> None:
             first[key] = i
 
 
-def _currency(batch: Batch, index: int, code: str) -> str | None:
-    try:
-        return check_currency(code)
-    except ValueError as e:
-        batch.add(index, "currency", str(e))
-        return None
-
-
-def _minor(batch: Batch, index: int, field: str, amount: Any, currency: str) -> int | None:
-    try:
-        value = to_minor(amount, currency)
-    except ValueError as e:
-        batch.add(index, field, str(e))
-        return None
-    if value < 0:
-        batch.add(index, field, "must not be negative")
-        return None
-    return value
+def _money(batch: Batch, index: int, row: dict[str, Any],
+           amounts: tuple[str, ...]) -> tuple[str | None, dict[str, int | None]]:
+    """The row's currency and its amounts in minor units (None: absent or refused), each problem
+    recorded on its field. Without a known currency an amount is held to the grammar alone.
+    `row` may be a refused row as sent (Batch.unflagged): what is not text or a number is left to
+    the error it already has."""
+    currency = None
+    if isinstance(code := row.get("currency"), str):
+        try:
+            currency = check_currency(code)
+        except ValueError as e:
+            batch.add(index, "currency", str(e))
+    minor: dict[str, int | None] = {}
+    for name in amounts:
+        amount, minor[name] = row.get(name), None
+        if amount is None or isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
+            continue
+        try:
+            if currency is None:
+                check_grammar(amount)
+            elif (value := to_minor(amount, currency)) < 0:
+                batch.add(index, name, "must not be negative")
+            else:
+                minor[name] = value
+        except ValueError as e:
+            batch.add(index, name, str(e))
+    return currency, minor
 
 
 def normalise_phone(phone: str, country: str | None) -> str:
@@ -77,15 +87,27 @@ def _links_follow_contacts(stmt) -> dict[str, Any]:
     return {"link_version": case((changed, CUSTOMER.c.link_version + 1), else_=CUSTOMER.c.link_version)}
 
 
+def _phone(batch: Batch, index: int, row: dict[str, Any]) -> str | None:
+    """The phone number in E.164, or None (refused, or none given)."""
+    phone, country = row.get("phone"), row.get("country")
+    if not phone or not isinstance(phone, str):
+        return None
+    try:
+        return normalise_phone(phone, country.strip().upper() if isinstance(country, str) and country.strip() else None)
+    except ValueError as e:
+        batch.add(index, "phone", str(e))
+        return None
+
+
 def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> UpsertResult:
     _duplicates(batch)
+    for i, r in batch.unflagged():  # every bad field of a row in one answer
+        if not batch.flagged(i, "country"):  # the country decides how a national number reads
+            _phone(batch, i, r)
     values = []
     for i, r in batch.items:
         if r["phone"]:
-            try:
-                r["phone"] = normalise_phone(r["phone"], r["country"])
-            except ValueError as e:
-                batch.add(i, "phone", str(e))
+            r["phone"] = _phone(batch, i, r)
         values.append(r)
     batch.raise_if_any("customers")
     return _write_customers(session, clock, values)
@@ -117,12 +139,11 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
     missing = {r["customer_external_id"] for _, r in batch.items} - known.keys()
     values = []
     large: dict[tuple[str, str], list[int]] = defaultdict(list)  # rows with an open balance of LARGE_MINOR or more
+    for i, r in batch.unflagged():  # every bad field of a row in one answer
+        _money(batch, i, r, ("total", "balance"))
     for i, r in batch.items:
-        currency = _currency(batch, i, r["currency"])
-        total = balance = None
-        if currency is not None:
-            total = _minor(batch, i, "total", r["total"], currency)
-            balance = None if r["balance"] is None else _minor(batch, i, "balance", r["balance"], currency)
+        currency, amounts = _money(batch, i, r, ("total", "balance"))
+        total, balance = amounts["total"], amounts["balance"]
         if r["due_on"] < r["issued_on"]:
             batch.add(i, "due_on", f"due date {r['due_on']} is before the issue date {r['issued_on']}")
         if total is not None and balance is not None and balance > total:
@@ -132,7 +153,7 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
         if r["customer_external_id"] in missing and not create_customers:
             batch.add(i, "customer_external_id",
                        f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first")
-        if total is None:
+        if currency is None or total is None:
             continue
         if balance is None:
             balance = 0 if r["paid_on"] is not None else total
@@ -230,10 +251,12 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
                       (r["invoice_external_id"] for _, r in batch.items if r["invoice_external_id"]),
                       Invoice.id, Invoice.customer_id, Invoice.currency)
     dated = "received_on" if kind == "payment" else "issued_on"
+    for i, r in batch.unflagged():  # every bad field of a row in one answer
+        _money(batch, i, r, ("amount",))
     values = []
     for i, r in batch.items:
-        currency = _currency(batch, i, r["currency"])
-        amount = None if currency is None else _minor(batch, i, "amount", r["amount"], currency)
+        currency, amounts = _money(batch, i, r, ("amount",))
+        amount = amounts["amount"]
         if amount == 0:
             batch.add(i, "amount", "must be more than zero")
         customer_id = customers.get(r["customer_external_id"])

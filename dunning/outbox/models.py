@@ -30,6 +30,7 @@ class Message(SQLModel, table=True):
     path_name: str | None = Field(default=None, max_length=50)
     step_index: int | None = None
     step_key: str | None = Field(default=None, max_length=50)
+    step_name: str | None = Field(default=None, max_length=100)  # as the policy named the step when it was planned
     policy_version: int | None = None
     status: str = Field(default=QUEUED, max_length=20)
     send_after: datetime = Field(sa_column=utc_column(nullable=False))

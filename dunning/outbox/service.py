@@ -282,7 +282,8 @@ def decide_approval(session: Session, clock: Clock, message_id: int, *, approve:
         from dunning.cases.service import hold_for_review
 
         hold_for_review(session, clock, message.case_id, actor,
-                        f"step {message.step_key} ({message.kind}) was rejected" + (f": {note}" if note else ""))
+                        f"{message.step_name or message.step_key} ({message.kind.replace('_', ' ')}) was rejected"
+                        + (f": {note}" if note else ""))
     for m in siblings:
         session.refresh(m)
     return siblings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any, Iterable, Literal
@@ -48,6 +49,10 @@ CHANNELS_FOR_KIND: dict[str, frozenset[str]] = {
 }
 # Steps heavy enough that, unless the policy says otherwise, a person approves each one.
 HEAVY_KINDS = frozenset({"registered_letter", "agency_handoff"})
+# What a step is called where people read it (the desk, the preview, tasks) when the policy gives
+# it no `name`; numbered when a path has several of a kind ("Reminder 2").
+KIND_NAMES = {"reminder": "Reminder", "formal_notice": "Formal notice", "registered_letter": "Registered letter",
+              "agency_handoff": "Agency hand-off", "call_task": "Phone call"}
 
 Loc = tuple[str | int, ...]
 MAX_DOCUMENT = 200_000  # characters; the shipped default has about 8,000
@@ -126,6 +131,7 @@ class _Model(BaseModel):
 
 class Step(_Model):
     key: Name  # stable id within the path: messages are keyed on it, policy changes map by it
+    name: str = Field(min_length=1, max_length=100)  # what people read; Path gives a default from the kind
     after_days: int = Field(ge=-60, le=3650)  # from the anchor due date; negative = before due
     kind: Kind
     channels: list[Channel] = Field(min_length=1)
@@ -165,6 +171,27 @@ class Path(_Model):
     description: str = Field("", max_length=2000)
     steps: list[Step] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_names(cls, data: Any) -> Any:
+        steps = data.get("steps") if isinstance(data, dict) else None
+        if not isinstance(steps, list):
+            return data
+
+        def unnamed_kind(step: Any) -> str | None:
+            kind = step.get("kind") if isinstance(step, dict) and "name" not in step else None
+            return kind if isinstance(kind, str) and kind in KIND_NAMES else None
+
+        of_kind = Counter(k for k in map(unnamed_kind, steps) if k)
+        seen: Counter = Counter()
+        named = []
+        for step in steps:
+            if kind := unnamed_kind(step):
+                seen[kind] += 1
+                step = {**step, "name": KIND_NAMES[kind] + (f" {seen[kind]}" if of_kind[kind] > 1 else "")}
+            named.append(step)
+        return {**data, "steps": named}
+
     def index_of(self, key: str) -> int | None:
         return next((i for i, s in enumerate(self.steps) if s.key == key), None)
 
@@ -182,6 +209,25 @@ class Band(_Model):
     @property
     def path_name(self) -> str:
         return self.path or self.name
+
+
+class Entry(_Model):
+    """Where a new case enters its path (engine R15). Written `first_step`, `by_age`, or
+    `{by_age_after_days: N}`: by age once the oldest invoice is more than N days late."""
+
+    by_age_after_days: int | None = Field(None, ge=0, le=3650)  # None: always at the first step
+
+    @model_validator(mode="before")
+    @classmethod
+    def _words(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            if data not in ENTRY_WORDS:
+                raise ValueError(f"{data!r} is not an entry: write first_step, by_age, or {{by_age_after_days: 60}}")
+            return {"by_age_after_days": ENTRY_WORDS[data]}
+        return data
+
+
+ENTRY_WORDS = {"first_step": None, "by_age": 0}
 
 
 class ContactWindow(_Model):
@@ -224,6 +270,7 @@ class Policy(_Model):
     version: int | None = None
     bands: list[Band] = Field(min_length=1)
     paths: dict[Name, Path] = Field(min_length=1)
+    entry: Entry = Entry()
     contact: ContactRules = ContactRules()
     promises: PromiseRules = PromiseRules()
     plans: PlanRules = PlanRules()
@@ -449,6 +496,7 @@ __all__ = [
     "Band",
     "ContactRules",
     "ContactWindow",
+    "Entry",
     "Path",
     "PlanRules",
     "Policy",

@@ -48,6 +48,12 @@ R13 Every decision carries a reason for the audit log naming the rule, the polic
 R14 A promise to pay pauses the case until the promised day plus the policy's grace days are
     over (customer's time); once the customer has broken max_broken promises, a new promise is
     noted but no longer pauses (promise_pauses, promise_pause_until).
+R15 Entry: a case with no step yet starts at the first step of its path (`entry: first_step`).
+    By age (`entry: by_age`, or `{by_age_after_days: N}` once the anchor is more than N days
+    past), it enters at the last step whose after_days has passed and whose min_amount the
+    listed money reaches; the steps before it are passed over in one "pass" decision that names
+    each of them and why (Decision.passed_over, the audit log). The step it enters at is then
+    decided like any other: R8 to R12 (minimum, channels, approval, contact rules) still apply.
 
 Contract with the cycle: all datetimes are timezone-aware UTC. Store Decision.anchor_due_on on
 the case the first time it is given and never change it while the case is open (R3: a case left
@@ -66,8 +72,10 @@ from typing import Any, Iterable, Literal, Sequence
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
 from dunning.money import with_code
+from dunning.words import plural
 
 Action = Literal["plan", "pass", "wait", "close", "none"]
+NEXT_SEND_DAYS = 400  # how far next_send looks: beyond the longest path and pause anyone writes
 
 
 # ---- what the cycle gives us ------------------------------------------------------------------
@@ -126,6 +134,7 @@ class StepRef:
     path: str
     index: int
     key: str
+    name: str  # what people read
     kind: str  # the step's kind in the policy (see Decision.kind for what is actually sent)
     after_days: int
 
@@ -152,6 +161,7 @@ class Decision:
     invoices: tuple[InvoiceView, ...] = ()  # to list in the message, oldest first
     amount_minor: int = 0  # their total
     next_check_at: datetime | None = None  # when deciding again could change the answer; None: on an event
+    passed_over: tuple[StepRef, ...] = ()  # a pass: every step it passes over (R7, R15)
 
     @property
     def should_close(self) -> bool:
@@ -339,15 +349,35 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     done, mapping = position_on(path_name, path, case, policy)
     context.note = mapping
     if done + 1 >= len(path.steps):
-        return context.decision("none", "path_complete", f"all {len(path.steps)} steps of path {path_name!r} are done")
+        return context.decision("none", "path_complete",
+                                f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})")
     index = done + 1
     step = path.steps[index]
-    ref = StepRef(path_name, index, step.key, step.kind, step.after_days)
-    context.step = ref
+    context.step = _ref(path_name, path, index)
 
     # R6: one step at a time, and the catch-up spacing.
     if case.pending_step:
         return context.decision("wait", "pending", "the previous step's message has not gone out yet")
+
+    # R15
+    if case.current_step_index < 0 and policy.entry.by_age_after_days is not None:
+        late = (today - anchor).days
+        listed = to_list(case.invoices, today, anchor)
+        if late > policy.entry.by_age_after_days and listed:
+            amount = sum(i.balance_minor for i in listed)
+            entry, notes = entry_step(path, late, amount, case.currency)
+            if entry > 0:
+                passed = tuple(_ref(path_name, path, i) for i in range(entry))
+                context.step = passed[-1]
+                return context.decision(
+                    "pass",
+                    "entry_by_age",
+                    f"the oldest invoice is {late} days late (the policy enters by age after"
+                    f" {policy.entry.by_age_after_days}): " + ", ".join(_named(r) for r in passed)
+                    + f" passed over; the case enters at {_named(_ref(path_name, path, entry))}"
+                    + "".join(f"; {n}" for n in notes),
+                    passed_over=passed,
+                )
     due_on = anchor + timedelta(days=step.after_days)
     why_then = f"anchor {anchor.isoformat()} {step.after_days:+d} days"
     if case.current_step_at is not None:
@@ -381,6 +411,7 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
             "pre_due_passed",
             f"pre-due step {step.key!r} passed over: it could not go out before the due date {anchor.isoformat()}",
             due_on=due_on,
+            passed_over=(context.step,),
         )
 
     # R8
@@ -427,6 +458,31 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
         invoices=listed,
         amount_minor=amount,
     )
+
+
+def _ref(path_name: str, path: Path, index: int) -> StepRef:
+    step = path.steps[index]
+    return StepRef(path_name, index, step.key, step.name, step.kind, step.after_days)
+
+
+def _named(ref: StepRef) -> str:
+    return f"{ref.name!r} (day {ref.after_days:+d})"
+
+
+def entry_step(path: Path, late: int, amount_minor: int, currency: str) -> tuple[int, list[str]]:
+    """R15: the index of the step a case `late` days past its anchor enters at by age, and why
+    steps already due after it were not entered (their minimum is not reached)."""
+    entry, skipped = 0, []
+    for i, step in enumerate(path.steps):
+        if step.after_days > late:
+            break
+        minimum = step.min_amount_minor(currency)
+        if minimum is not None and amount_minor < minimum:
+            skipped.append((i, f"not entered at {step.name!r}: {with_code(amount_minor, currency)} is below its"
+                               f" minimum of {with_code(minimum, currency)}"))
+        else:
+            entry = i
+    return entry, [note for i, note in skipped if i > entry]
 
 
 @dataclass
@@ -505,10 +561,18 @@ def preview(
     return sorted(sends, key=lambda s: (s.send_at, str(s.case_id), s.step.index))
 
 
-def _preview_case(case: CaseView, policy: Policy, at: datetime, end: datetime) -> list[PlannedSend]:
+def next_send(case: CaseView, policy: Policy, now: datetime, days: int = NEXT_SEND_DAYS) -> PlannedSend | None:
+    """The next message the case would send if nothing changes: the preview's first send, so
+    what the desk says comes next is what the preview shows (a Monday, not the Sunday due date)."""
+    sends = _preview_case(case, policy, now, now + timedelta(days=days), limit=1)
+    return sends[0] if sends else None
+
+
+def _preview_case(case: CaseView, policy: Policy, at: datetime, end: datetime,
+                  limit: int | None = None) -> list[PlannedSend]:
     sends: list[PlannedSend] = []
     for _ in range(500):  # every turn plans a step or moves the virtual clock forward
-        if at >= end:
+        if at >= end or len(sends) == limit:
             break
         d = decide(case, policy, at)
         if d.action == "plan":

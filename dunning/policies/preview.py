@@ -2,16 +2,16 @@
 own simulation over the cases as they are now, written nowhere."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from dunning.cases.cycle import Cycle
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.money import as_string
-from dunning.policies import engine, service
+from dunning.policies import calendar, engine, service
 
 
 class PreviewRow(BaseModel):
@@ -19,7 +19,10 @@ class PreviewRow(BaseModel):
     customer_name: str
     currency: str
     send_at: datetime
+    send_on: date = Field(description="the day it goes out in the customer's calendar")
+    timezone: str
     step: str
+    step_name: str
     kind: str
     channels: list[str]
     requires_approval: bool
@@ -42,10 +45,12 @@ def preview(session: Session, clock: Clock, settings: Settings, name: str, docum
             except Exception:  # a case the engine cannot decide: the cycle records it, the preview goes on
                 continue
             for send in sends:
+                tz = view.customer.tz
                 rows.append(PreviewRow(customer_external_id=customer.external_id, customer_name=customer.name,
-                                       currency=send.currency, send_at=send.send_at, step=send.step.key,
-                                       kind=send.kind, channels=list(send.channels),
-                                       requires_approval=send.requires_approval,
+                                       currency=send.currency, send_at=send.send_at,
+                                       send_on=calendar.local_date(send.send_at, tz), timezone=tz,
+                                       step=send.step.key, step_name=send.step.name, kind=send.kind,
+                                       channels=list(send.channels), requires_approval=send.requires_approval,
                                        amount=as_string(send.amount_minor, send.currency),
                                        invoices=list(send.invoice_numbers)))
     finally:

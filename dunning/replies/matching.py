@@ -18,6 +18,7 @@ from dunning.config import Settings
 from dunning.ledger.models import Customer
 from dunning.outbox.models import SENT, Message
 from dunning.replies.mail import InboundMail, extract_reply_token
+from dunning.words import agree, plural
 
 
 @dataclass
@@ -56,7 +57,8 @@ def sms_sender(session: Session, number: str) -> Match:
         owner = next((c for c in customers if c.id == last_sent.customer_id), None)
         if owner is not None:
             return _found(session, owner, last_sent, "phone")
-    note = f"{len(customers)} customers have this number" if customers else None
+    n = len(customers)
+    note = f"{plural(n, 'customer')} {agree(n, 'has', 'have')} this number" if customers else None
     return Match(None, None, None, "none", note)
 
 
@@ -79,5 +81,5 @@ def email_sender(session: Session, settings: Settings, mail: InboundMail) -> Mat
         if len(customers) == 1:
             return _found(session, customers[0], None, "sender")
         if customers:
-            return Match(None, None, None, "none", f"{len(customers)} customers have this address")
+            return Match(None, None, None, "none", f"{plural(len(customers), 'customer')} have this address")
     return Match(None, None, None, "none")

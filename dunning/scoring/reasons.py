@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from dunning.scoring.features import RECENT, SHORT
+from dunning.words import plural
 
 NEW_CUSTOMER = "new customer: no payment history yet"
 
@@ -32,16 +33,12 @@ def _n(x: float) -> int:
     return int(round(x))
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
 def _days(x: float) -> str:
     d = _n(x)
     if d > 0:
-        return f"{_plural(d, 'day')} late"
+        return f"{plural(d, 'day')} late"
     if d < 0:
-        return f"{_plural(-d, 'day')} early"
+        return f"{plural(-d, 'day')} early"
     return "on the due date"
 
 
@@ -53,17 +50,17 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
         return NEW_CUSTOMER
     if isinstance(v, float) and math.isnan(v) and feature not in ("late_trend", "days_late_trend"):
         return NEW_CUSTOMER  # features are only missing where there is no history to compute them from
-    late = f"more than {_plural(late_days, 'day')} late" if late_days else "after the due date"
+    late = f"more than {plural(late_days, 'day')} late" if late_days else "after the due date"
 
     if feature == "n_settled":
-        return f"{_plural(settled, 'invoice')} paid so far"
+        return f"{plural(settled, 'invoice')} paid so far"
     if feature == "late_rate":
-        return f"paid {_n(v * settled)} of {_plural(settled, 'earlier invoice')} {late}"
+        return f"paid {_n(v * settled)} of {plural(settled, 'earlier invoice')} {late}"
     if feature == "recent_late_rate":
         k = min(settled, RECENT)
-        return f"paid {_n(v * k)} of the last {_plural(k, 'invoice')} {late}"
+        return f"paid {_n(v * k)} of the last {plural(k, 'invoice')} {late}"
     if feature == "paid_after_due_rate":
-        return f"paid {_n(v * settled)} of {_plural(settled, 'earlier invoice')} after the due date"
+        return f"paid {_n(v * settled)} of {plural(settled, 'earlier invoice')} after the due date"
     if feature == "mean_days_late":
         return f"pays {_days(v)} on average"
     if feature == "max_days_late":
@@ -71,11 +68,11 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
     if feature == "last_days_late":
         return f"paid the last invoice {_days(v)}"
     if feature == "std_days_late":
-        return f"irregular payer: payment dates vary by about {_plural(_n(v), 'day')}"
+        return f"irregular payer: payment dates vary by about {plural(_n(v), 'day')}"
     if feature == "ewm_days_late":
         return f"latest payments {_days(v)} on average"
     if feature == "mean_days_to_pay":
-        return f"takes {_plural(_n(v), 'day')} to pay on average"
+        return f"takes {plural(_n(v), 'day')} to pay on average"
     if feature == "late_trend":
         recent = row.get("recent_late_rate", math.nan)
         if math.isnan(v):
@@ -87,15 +84,15 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
         recent = row.get("recent_days_late", math.nan)
         if math.isnan(v):
             return f"paid the last {min(settled, SHORT)} invoices {_days(recent)} on average"
-        return f"paying {_plural(abs(_n(v)), 'day')} {'later' if v > 0 else 'earlier'} than before (last {SHORT} invoices)"
+        return f"paying {plural(abs(_n(v)), 'day')} {'later' if v > 0 else 'earlier'} than before (last {SHORT} invoices)"
     if feature == "days_since_payment":
-        return f"no payment for {_plural(_n(v), 'day')}"
+        return f"no payment for {plural(_n(v), 'day')}"
     if feature == "open_count":
-        return f"{_plural(_n(v), 'other invoice')} open"
+        return f"{plural(_n(v), 'other invoice')} open"
     if feature == "open_balance_ratio":
         return f"open balance {v:.1f}x the usual invoice"
     if feature == "overdue_count":
-        return f"{_plural(_n(v), 'other invoice')} already overdue"
+        return f"{plural(_n(v), 'other invoice')} already overdue"
     if feature == "overdue_balance_ratio":
         return f"overdue balance {v:.1f}x the usual invoice"
     if feature == "amount":
@@ -103,22 +100,22 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
     if feature == "amount_ratio":
         return f"invoice {v:.1f}x the customer's usual amount"
     if feature == "term_days":
-        return f"{_plural(_n(v), 'day')} payment terms"
+        return f"{plural(_n(v), 'day')} payment terms"
     if feature == "due_month":
         return f"due in {calendar.month_name[_n(v)]}, when payments tend to slow"
     if feature == "n_invoices":
         n = _n(v)
-        return "first invoice to this customer" if n == 0 else f"{_plural(n, 'earlier invoice')} on record"
+        return "first invoice to this customer" if n == 0 else f"{plural(n, 'earlier invoice')} on record"
     if feature == "tenure_days":
-        return f"customer for {_plural(_n(v), 'day')}"
+        return f"customer for {plural(_n(v), 'day')}"
     if feature == "disputes":
-        return f"{_plural(_n(v), 'dispute')} raised before"
+        return f"{plural(_n(v), 'dispute')} raised before"
     if feature == "promises_kept":
-        return f"needed {_plural(_n(v), 'promise')} to pay before"
+        return f"needed {plural(_n(v), 'promise')} to pay before"
     if feature == "promises_broken":
-        return f"broke {_plural(_n(v), 'promise')} to pay"
+        return f"broke {plural(_n(v), 'promise')} to pay"
     if feature == "replies":
-        return f"{_plural(_n(v), 'reply', 'replies')} to reminders so far"
+        return f"{plural(_n(v), 'reply', 'replies')} to reminders so far"
     return feature
 
 

@@ -38,6 +38,7 @@ from dunning.scoring.data import load_history
 from dunning.scoring.features import training_rows
 from dunning.scoring.model import TrainedModel, beats, metrics
 from dunning.scoring.models import BASELINE, CHALLENGER, ModelVersion
+from dunning.words import agree, plural
 
 MIN_COMPARISON_ROWS = 50  # outcomes since the champion was trained, before a comparison means anything
 PROMOTED, KEPT, UNCHANGED, NOT_ENOUGH = "promoted", "challenger", "unchanged", "not_enough_data"
@@ -102,7 +103,8 @@ def prepare_training(session: Session, clock: Clock, settings: Settings, *, para
         if len(history.invoices) else None
     n = 0 if rows is None else len(rows[1])
     if n < settings.min_training_invoices:
-        plan.result = TrainResult(NOT_ENOUGH, f"{n} invoices have a final outcome (paid, or more than {late_days} "
+        plan.result = TrainResult(NOT_ENOUGH, f"{plural(n, 'invoice')} {agree(n, 'has', 'have')} a final outcome"
+                                              f" (paid, or more than {late_days} "
                                               f"days past due); training needs {settings.min_training_invoices} "
                                               "(DUNNING_MIN_TRAINING_INVOICES). The baseline keeps scoring.")
         return plan
@@ -191,8 +193,8 @@ def knew_before(at: datetime) -> np.datetime64:
 
 
 def _unchanged(existing: ModelVersion, n: int) -> TrainResult:
-    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these {n} "
-                                  "outcomes with this recipe; nothing new to learn", existing.version,
+    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these "
+                                  f"{plural(n, 'outcome')} with this recipe; nothing new to learn", existing.version,
                        existing.metrics.get("comparison", {}))
 
 
@@ -221,7 +223,7 @@ def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, di
     if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
         late = int(y[new].sum())
         return False, {**base, "summary": (
-            f"only {int(new.sum())} outcomes are new to {inc.version} (matured since it was trained, or imported "
+            f"only {plural(int(new.sum()), 'outcome')} are new to {inc.version} (matured since it was trained, or imported "
             f"after it; {late} late, {int(new.sum()) - late} on time): a comparison needs {MIN_COMPARISON_ROWS}, "
             f"with both kinds. The next retrain compares again; `model promote {model.version}` makes this "
             "one the champion now")}

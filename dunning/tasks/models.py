@@ -4,17 +4,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
 
 KINDS = ("call", "dispute", "reply", "in_doubt", "approval", "contact_invalid", "unknown_sender", "broken_promise",
          "plan_default", "review", "rate_missing")
+# One open call per case, whoever asks for it at the same moment: a person calls once, for every
+# reason there is (the same text on both databases).
+OPEN_CALL = "status = 'open' AND kind = 'call' AND case_id IS NOT NULL"
 
 
 class Task(SQLModel, table=True):
-    __table_args__ = (Index("ix_task_open", "status", "due_at"),)
+    __table_args__ = (Index("ix_task_open", "status", "due_at"),
+                      Index("uq_task_open_call_case", "case_id", unique=True, sqlite_where=text(OPEN_CALL),
+                            postgresql_where=text(OPEN_CALL)))
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=30)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from dunning.inputs import segment
 from dunning.money import from_minor
+from dunning.words import plural, weekday
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "web"
@@ -25,6 +26,11 @@ def money(minor: int | None, currency: str | None, locale: str = "en") -> str:
     if minor is None or currency is None:
         return "—"
     return format_currency(from_minor(minor, currency), currency, locale=locale)
+
+
+def amount(text: str, currency: str, locale: str = "en") -> str:
+    """An amount the API writes as a decimal string ("2048.71"), as people read it ("€2,048.71")."""
+    return format_currency(Decimal(text), currency, locale=locale)
 
 
 def day(value: date | datetime | None, locale: str = "en", style: str = "medium") -> str:
@@ -68,6 +74,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, day=day, when=when, percent=percent, number=number, compact=compact,
+                       weekday=weekday, plural=plural, amount=amount,
                        segment=segment)  # an id in a link: /desk/customers/{{ id|segment }}
     env.globals.update(csrf_input=csrf_input)
     return env

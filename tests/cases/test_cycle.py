@@ -99,3 +99,26 @@ def test_dry_run_writes_nothing(client, db, clock, settings):
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(Message)).scalar() == 0
         assert s.execute(select(func.count()).select_from(Case)).scalar() == 0
+
+
+def test_a_backlog_enters_its_path_by_age_and_the_audit_log_names_the_steps_passed_over(client, db, clock, settings):
+    # 275 days late when the service first sees it: the default policy enters by age after 60 days
+    seed(client, invoices=1, due=date(2025, 5, 31))
+    report = cycle(db, clock, settings)
+    assert [(o.action, o.rule) for o in report.outcomes] == [("pass", "entry_by_age"), ("plan", "planned")]
+    with db.session() as s:
+        passed = s.execute(select(AuditEvent).where(AuditEvent.action == "case.step_passed")).scalar_one()
+        case = s.execute(select(Case)).scalar_one()
+    # every step but the agency hand-off, which 400.00 EUR reaches the minimum of, whatever the band's path
+    assert passed.data["rule"] == "entry_by_age" and "275 days late" in passed.data["reason"]
+    assert len(passed.data["passed_over"]) == 6 and "First reminder" in passed.data["passed_over"]
+    assert (case.step_key, case.step_name) == ("agency", "Agency hand-off")
+    letters = messages(db)
+    assert {(m.step_key, m.step_name, m.status) for m in letters} == {("agency", "Agency hand-off", "awaiting_approval")}
+
+
+def test_a_recent_debt_starts_at_the_first_step(client, db, clock, settings):
+    seed(client, invoices=1, due=date(2026, 1, 1))  # 60 days late: not more
+    report = cycle(db, clock, settings)
+    assert "entry_by_age" not in [o.rule for o in report.outcomes]
+    assert {m.step_name for m in messages(db)} == {"First reminder"}

@@ -43,7 +43,7 @@ def test_check_turns_letters_into_pdfs(tmp_path):
         (folder / "note.html").write_text("<p>{{ customer.name }} owes {{ money(total_minor) }}</p>")
     result = run("templates", "check", "--templates", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "1 letter template(s) render in en, fr, letters as PDF" in result.output
+    assert "1 template (0 email, 0 sms, 1 letter) renders in en, fr, letters as PDF" in result.output
 
 
 def test_preview_writes_email_sms_and_letter(tmp_path):

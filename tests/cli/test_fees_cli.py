@@ -73,7 +73,7 @@ def test_a_missing_rate_is_named_then_added_audited_and_used(shell):
             "--invoice", "2026-03-01:10000", "--json")
     refused = " ".join(shell.run(*args, code=2).output.split())
     assert "rates add de_basiszinssatz RATE --from 2026-07-01" in refused
-    assert "de_basiszinssatz 1.27 from 2026-07-01: added; 0 task(s) closed" in shell.run(
+    assert "de_basiszinssatz 1.27 from 2026-07-01: added; 0 tasks closed" in shell.run(
         "rates", "add", "de_basiszinssatz", "1.27", "--from", "2026-07-01", "--by", "ops@example.com").output
     out = json.loads(shell.run(*args).output)
     assert [line["rate"] for line in out["lines"] if line["kind"] == "interest"] == ["10.27", "10.27"]

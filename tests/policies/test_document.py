@@ -76,6 +76,38 @@ def test_defaults_from_kind_and_contact_rules():
     assert policy.jurisdiction == "auto"
 
 
+def test_steps_are_named_for_people_by_the_policy_or_after_their_kind():
+    assert [s.name for s in load_default_policy().paths["high"].steps] == [
+        "Reminder before the due date", "First reminder", "Second reminder", "Phone call", "Formal notice",
+        "Registered letter", "Agency hand-off"]
+    policy = Policy.model_validate({**MINIMAL, "paths": {**MINIMAL["paths"], "low": {"steps": [
+        {"key": "a", "after_days": 1, "kind": "reminder", "channels": ["email"]},
+        {"key": "b", "after_days": 5, "kind": "reminder", "channels": ["email"], "name": "Nudge by email"},
+        {"key": "c", "after_days": 9, "kind": "reminder", "channels": ["email"]},
+        {"key": "d", "after_days": 20, "kind": "formal_notice", "channels": ["letter"]}]}}})
+    assert [s.name for s in policy.paths["low"].steps] == ["Reminder 1", "Nudge by email", "Reminder 2", "Formal notice"]
+    assert policy.paths["high"].steps[0].name == "Reminder"
+
+
+@pytest.mark.parametrize("written, after_days", [
+    ("", None), ("entry: first_step", None), ("entry: by_age", 0), ("entry: {by_age_after_days: 60}", 60),
+    ("entry:\n  by_age_after_days: 90", 90)])
+def test_entry_reads_as_written(written, after_days):
+    text = yaml.safe_dump(MINIMAL, sort_keys=False) + written
+    assert parse_policy(text).entry.by_age_after_days == after_days
+    assert load_default_policy().entry.by_age_after_days == 60  # the shipped default enters a backlog by age
+
+
+@pytest.mark.parametrize("written, message", [
+    ("entry: by-age", "'by-age' is not an entry: write first_step, by_age, or {by_age_after_days: 60}"),
+    ("entry: {by_age_after_days: -1}", "greater than or equal to 0"),
+    ("entry: {after: 60}", "unknown field 'after'")])
+def test_a_wrong_entry_is_named_at_its_line(written, message):
+    text = yaml.safe_dump(MINIMAL, sort_keys=False) + written
+    [error] = errors_of(text)
+    assert error["line"] == text.count("\n") + 1 and error["field"].startswith("entry") and message in error["message"]
+
+
 def test_a_policy_survives_a_json_round_trip():
     policy = load_default_policy()
     dumped = policy.model_dump_json()

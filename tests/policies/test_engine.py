@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from dunning.policies.document import parse_policy
+from dunning.policies.document import Entry, parse_policy
 from dunning.policies.engine import (
     CaseView,
     ContactView,
@@ -19,6 +19,7 @@ from dunning.policies.engine import (
     InvoiceView,
     anchor_for,
     decide,
+    next_send,
     preview,
     promise_pause_until,
     promise_pauses,
@@ -272,6 +273,71 @@ def test_case_found_late_moves_one_step_at_a_time_with_catch_up_spacing():
         ("plan", 4, "registered", utc(2025, 4, 14, 6)),  # due Sunday 13th: Monday 08:00
         ("plan", 5, "agency", utc(2025, 5, 2, 8)),  # anchor + 60 (2 May): the original timing again
     ]
+
+
+# ---- R15: where a new case enters its path ----------------------------------------------------------
+
+BY_AGE = POLICY.model_copy(update={"entry": Entry(by_age_after_days=60)})
+
+
+def test_a_backlog_walks_the_whole_path_from_the_first_step_by_default():
+    assert POLICY.entry.by_age_after_days is None  # entry: first_step, the default
+    c = case(anchor_due_on=ANCHOR)
+    d = decide(c, POLICY, utc(2025, 12, 3, 10))  # 275 days late
+    assert (d.action, d.rule, d.passed_over) == ("pass", "pre_due_passed", (d.step,))
+    assert (decide(record_step(c, d), POLICY, utc(2025, 12, 3, 10)).step.key) == "r1"
+
+
+def test_a_backlog_enters_at_the_last_step_already_due_and_says_what_it_passed_over():
+    c = case(anchor_due_on=ANCHOR)
+    now = utc(2025, 12, 3, 10)  # Wednesday, 275 days after the due date
+    d = decide(c, BY_AGE, now)
+    assert (d.action, d.rule, d.step.key) == ("pass", "entry_by_age", "registered")
+    assert [s.key for s in d.passed_over] == LOW[:5]
+    assert "275 days late" in d.reason and "'Reminder 2' (day +3)" in d.reason  # names from the kind
+    assert "enters at 'Agency hand-off' (day +60)" in d.reason
+    planned = decide(record_step(c, d), BY_AGE, now)
+    assert (planned.action, planned.step.key, planned.send_not_before) == ("plan", "agency", now)
+    assert planned.escalates and not planned.requires_approval  # this policy waives approval for businesses
+
+
+def test_entry_by_age_is_still_subject_to_approval_and_contact_rules():
+    consumer = replace(PARIS, kind="consumer")
+    yesterday = (ContactView(utc(2025, 12, 2, 9), "email"),)  # min 2 days between contacts
+    c = case(anchor_due_on=ANCHOR, customer=consumer, contacts=yesterday)
+    now = utc(2025, 12, 3, 10)
+    d = decide(record_step(c, decide(c, BY_AGE, now)), BY_AGE, now)
+    assert (d.step.key, d.requires_approval) == ("agency", True)  # R11: consumers, whatever the policy says
+    assert d.send_not_before == utc(2025, 12, 4, 7)  # Thursday 08:00 in Paris, two days after the last contact
+
+
+def test_entry_by_age_waits_for_its_threshold():
+    c = case(anchor_due_on=ANCHOR)
+    day_60 = utc(2025, 5, 2, 10)  # exactly 60 days late: not more
+    assert decide(c, BY_AGE, day_60).rule == "pre_due_passed"
+    assert decide(c, BY_AGE, day_60 + timedelta(days=1)).rule == "entry_by_age"
+
+
+def test_entry_by_age_does_not_enter_at_a_step_whose_minimum_is_not_reached():
+    always = POLICY.model_copy(update={"entry": Entry(by_age_after_days=0)})
+    c = case(anchor_due_on=ANCHOR, invoices=(inv(1, amount=40_00),))
+    d = decide(c, always, utc(2025, 3, 25, 10))  # 22 days late: the notice (day 20, EUR 50) is due
+    assert [s.key for s in d.passed_over] == ["nudge", "r1"]
+    assert "not entered at 'Formal notice': 40.00 EUR is below its minimum of 50.00 EUR" in d.reason
+    assert decide(record_step(c, d), always, utc(2025, 3, 25, 10)).step.key == "r2"
+
+
+def test_entry_by_age_applies_only_to_a_case_with_no_step_yet_and_something_to_ask_for():
+    now = utc(2025, 12, 3, 10)
+    assert decide(at_step("r1", utc(2025, 3, 6, 7)), BY_AGE, now).step.key == "r2"  # one step at a time (R6)
+    disputed = case(anchor_due_on=ANCHOR, invoices=(inv(1, disputed=True),))
+    assert decide(disputed, BY_AGE, now).rule == "disputed"  # R9: nothing to ask for, nothing passed over
+
+
+def test_the_preview_shows_a_backlog_entering_by_age():
+    sends = preview([case(anchor_due_on=ANCHOR)], BY_AGE, utc(2025, 12, 3, 10), 30)
+    assert [(s.step.key, s.send_at) for s in sends] == [("agency", utc(2025, 12, 3, 10))]
+    assert next_send(case(anchor_due_on=ANCHOR), BY_AGE, utc(2025, 12, 3, 10)) == sends[0]
 
 
 # ---- R7: pre-due steps --------------------------------------------------------------------------------

@@ -12,14 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dunning.policies import calendar
-from dunning.policies.document import ContactRules, ContactWindow, load_default_policy
+from dunning.policies.document import ContactRules, ContactWindow, Entry, load_default_policy
 from dunning.policies.engine import (
     CaseView,
     ContactView,
     CustomerView,
     InvoiceView,
     decide,
+    next_send,
     preview,
+    record_step,
+    to_list,
 )
 
 UTC = timezone.utc
@@ -62,6 +65,14 @@ RENAMED = _renamed_high_path()
 
 @st.composite
 def policies(draw):
+    return draw(base_policies()).model_copy(update={"entry": Entry(by_age_after_days=draw(entries))})
+
+
+entries = st.sampled_from([60, 60, None, 0, 30])  # the default's, first_step, by_age, another threshold
+
+
+@st.composite
+def base_policies(draw):
     choice = draw(st.integers(0, 2))
     if choice < 2:
         return (DEFAULT, RENAMED)[choice]
@@ -242,3 +253,59 @@ def test_preview_sends_are_in_order_spaced_and_inside_the_window(scenario, days)
 def test_decide_is_a_pure_function_of_its_inputs(scenario):
     policy, case, now = scenario
     assert decide(case, policy, now) == decide(case, policy, now)
+
+
+def _new(case: CaseView) -> CaseView:
+    return replace(case, path_name=None, policy_version=None, current_step_index=-1, current_step_key=None,
+                   current_step_after_days=None, current_step_at=None)
+
+
+def _entered(path, late: int, amount: int, currency: str) -> int:
+    """The step R15 enters at, written out again: the last one due whose minimum is reached."""
+    due = [i for i, s in enumerate(path.steps) if s.after_days <= late
+           and (s.min_amount_minor(currency) is None or amount >= s.min_amount_minor(currency))]
+    return max(due, default=0)
+
+
+@FAST
+@given(scenarios())
+def test_a_new_case_enters_by_age_only_past_the_threshold_at_the_last_step_it_can(scenario):
+    policy, case, now = scenario
+    case = _new(case)
+    d = decide(case, policy, now)
+    if d.action in ("none", "close") or d.rule == "pending":
+        return
+    threshold, today = policy.entry.by_age_after_days, calendar.local_date(now, case.customer.tz)
+    late = (today - d.anchor_due_on).days
+    listed = to_list(case.invoices, today, d.anchor_due_on)
+    path = policy.paths[d.step.path]
+    expected = 0
+    if threshold is not None and late > threshold and listed:
+        expected = _entered(path, late, sum(i.balance_minor for i in listed), case.currency)
+    if expected == 0:
+        assert d.rule != "entry_by_age" and d.step.index == 0
+        return
+    # every step before the one entered is passed over in one decision that names them all
+    assert (d.action, d.rule) == ("pass", "entry_by_age")
+    assert [s.index for s in d.passed_over] == list(range(expected))
+    assert all(s.name in d.reason for s in d.passed_over)
+    assert all(d.anchor_due_on + timedelta(days=s.after_days) <= today for s in d.passed_over)
+    # ... and the entered step is decided next, like any other
+    after = decide(record_step(case, d), policy, now)
+    assert after.step.index == expected and after.rule != "entry_by_age"
+
+
+@FAST
+@given(scenarios())
+def test_the_next_send_shown_for_a_step_not_yet_due_is_what_the_engine_plans_on_that_day(scenario):
+    policy, case, now = scenario
+    case = replace(case, state="active", pending_step=False, customer=replace(case.customer, excluded=False, hold_until=None))
+    d = decide(case, policy, now)
+    if d.rule != "not_due":
+        return
+    shown = next_send(case, policy, now)
+    if shown is None or shown.step != d.step:
+        return  # passed over (R7) or waiting for money (R8) when the day comes
+    assert calendar.local_date(shown.send_at, case.customer.tz) >= d.due_on
+    then = decide(case, policy, shown.send_at)
+    assert (then.action, then.step, then.send_not_before) == ("plan", d.step, shown.send_at)

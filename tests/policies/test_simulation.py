@@ -182,8 +182,15 @@ def check_invariants(world: World) -> None:
             assert not case.customer.excluded
             assert case.customer.hold_until is None or case.customer.hold_until <= now
             assert d.invoices or d.action == "pass"
-        if d.action == "pass":
-            assert d.step.after_days < 0, "only pre-due steps are ever passed over"
+        if d.action == "pass" and d.rule == "entry_by_age":
+            # R15: only a new case, late enough, and only steps already due are passed over
+            today = calendar.local_date(now, case.customer.tz)
+            assert case.current_step_index < 0
+            assert (today - d.anchor_due_on).days > policy.entry.by_age_after_days
+            assert [s.index for s in d.passed_over] == list(range(len(d.passed_over))) and d.passed_over[-1] == d.step
+            assert all(d.anchor_due_on + timedelta(days=s.after_days) <= today for s in d.passed_over)
+        elif d.action == "pass":
+            assert d.step.after_days < 0 and d.passed_over == (d.step,), "otherwise only pre-due steps are passed over"
         if d.action == "plan":
             # never early: not before its day, relative to the anchor
             local_day = calendar.local_date(d.send_not_before, case.customer.tz)
@@ -206,13 +213,15 @@ def check_invariants(world: World) -> None:
         for d in days:
             in_week = [x for x in days if d - timedelta(days=6) <= x <= d]
             assert len(in_week) <= rules.max_contacts_per_7_days, (name, in_week)
-    # No step skipped: per case, the steps done are 0, 1, 2, ... in order, each on one path.
+    # No step skipped silently: per case, the steps done or passed over are 0, 1, 2, ... in order,
+    # each on one path.
     anchors: dict[int, set] = defaultdict(set)
     for _, case, d in world.decisions:
         if d.anchor_due_on is not None and d.action != "close":
             anchors[case.case_id].add(d.anchor_due_on)
     for case_id, done in world.steps_done.items():
-        assert [d.step.index for d in done] == list(range(len(done))), [d.step.key for d in done]
+        indexes = [s.index for d in done for s in d.passed_over or (d.step,)]
+        assert indexes == list(range(len(indexes))), [d.step.key for d in done]
         assert len({d.step.path for d in done}) <= 1
         assert len(anchors[case_id]) == 1, "the anchor never moves while a case is open"
     # Nothing is ever planned for a case that is closed, paused, escalated or on hold.

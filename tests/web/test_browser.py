@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -67,6 +68,26 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+def watched(browser, **options):
+    """A page that can reach nothing but this machine, and that records every CSP violation and
+    console error it meets."""
+    context = browser.new_context(**options)
+    context.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname in (
+        "127.0.0.1", "localhost") else route.abort())
+    # runs before the page's own scripts and is not subject to its policy
+    context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
+                            " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def violations(page) -> list[str]:
+    return page.evaluate("window.__violations") + page.errors
 
 
 def shot(page, name: str) -> None:
@@ -138,3 +159,85 @@ def test_the_desk_and_the_portal_in_a_browser(world, browser):
     customer.wait_for_selector("#refusal")
     assert "Dupont" not in customer.content() and "N-D1" not in customer.content()
     shot(customer, "08-portal-refused")
+
+
+# The second reminder falls due on a Sunday; business days only: it goes on the Monday.
+TEXTS = """
+name: default
+bands: [{name: only}]
+paths:
+  only:
+    steps:
+      - {key: r1, name: First reminder, after_days: 1, kind: reminder, channels: [email, sms]}
+      - {key: r2, name: Second reminder, after_days: 7, kind: reminder, channels: [email]}
+contact: {business_days_only: true, min_days_between_contacts: 1}
+"""
+
+
+@pytest.fixture
+def texts_world(committed_db, clock, settings):
+    """Dupont was reminded by email and text of an invoice due on Sunday 1 March; Martin's
+    reminder, a day later, waits in the queue. (Dispatch runs before the browser starts: both
+    want the thread's event loop.)"""
+    db = committed_db
+    with db.session() as session:
+        policies.ensure_default(session, clock)
+    use_policy(db, clock, TEXTS)
+    seed(db, clock, [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin et Fils")],
+         [invoice("D1", "FR1", due=date(2026, 3, 1), total="2048.71"), invoice("M1", "FR2", due=date(2026, 3, 2))])
+    make_user(db, clock, "manager", "maria@example.com")
+    app = create_app(settings, database=db, clock=clock, embedded_worker=False)
+    with serving(app) as base:
+        app.state.settings = settings = settings.model_copy(update={"public_url": base})
+        cycle(db, clock, settings)
+        assert dispatch(db, clock, settings)["sent"] == 2  # Dupont's first reminder, by email and text
+        clock.advance(days=1)
+        cycle(db, clock, settings)  # Martin's, queued
+        yield base, db
+
+
+def test_the_portal_and_the_desk_keep_their_own_policy(texts_world, browser):
+    """No inline style or script anywhere: the pages pass the CSP they are sent with, and look as
+    designed (the spacing the inline styles used to give comes from the stylesheet)."""
+    base, db = texts_world
+    [sent_text] = messages(db, channel="sms", status="sent")
+    email = messages(db, customer_id=sent_text.customer_id, channel="email")[0]
+    portal_url = re.search(r"http://127\.0\.0\.1:\d+/portal/[\w.\-]+", email.body_text).group(0)
+
+    customer_page = watched(browser, viewport={"width": 1000, "height": 900}, locale="fr-FR")
+    customer_page.goto(portal_url)
+    customer_page.wait_for_selector("#account-EUR")
+    assert customer_page.evaluate(
+        "getComputedStyle(document.querySelector('#account-EUR .card-foot')).paddingLeft") == "18.75px"
+    assert customer_page.evaluate("document.querySelector('link[rel=icon]').href") == f"{base}/favicon.ico"
+    shot(customer_page, "09-portal-own-policy")
+    assert violations(customer_page) == []
+
+    desk = watched(browser, viewport={"width": 1280, "height": 900})
+    desk.goto(f"{base}/desk")
+    desk.fill("#email", "maria@example.com")
+    desk.fill("#password", PASSWORD)
+    desk.click("form#login button[type=submit]")
+    desk.wait_for_selector("#currency-EUR svg.aging")
+    # Dupont's page: the next step by its name, on the Monday it goes out
+    desk.goto(f"{base}/desk/customers/FR1")
+    assert desk.inner_text("[data-next-step]") == "Second reminder"
+    assert desk.inner_text("[data-next-day]") == "Mon 9 Mar 2026"
+    assert "[not_due]" not in desk.inner_text("#case-EUR")
+    shot(desk, "10-customer-next-step")
+    # Martin's queued text: to whom, how to stop them, and the long portal link kept in its box
+    [queued] = [m for m in messages(db, channel="sms") if m.status == "queued"]
+    desk.goto(f"{base}/desk/outbox/{queued.id}")
+    assert desk.inner_text("#recipient") == "+33612345678"
+    assert desk.inner_text("#sms-body").rstrip().endswith("Répondez STOP pour vous désabonner")
+    assert desk.evaluate("(b => b.scrollWidth <= b.clientWidth)(document.querySelector('#sms-body'))")
+    shot(desk, "11-sms-preview")
+    # Dupont's email as sent, in its frame: styled by its own inline styles, nothing refused
+    desk.goto(f"{base}/desk/outbox/{email.id}")
+    frame = desk.frame_locator("#html-body")
+    frame.locator("body").wait_for()
+    assert frame.locator("body").evaluate("b => b.getAttribute('style') !== null")
+    shot(desk, "12-email-framed")
+    for page in ("/desk/worklist", "/desk/customers", "/desk/outbox", "/desk/policies/default"):
+        desk.goto(base + page)
+    assert violations(desk) == []

@@ -49,7 +49,7 @@ def test_a_manager_approves_a_letter_from_the_worklist(app, db, clock, uk1):
     assert waiting.status == "awaiting_approval"
     assert f'data-approval="{waiting.id}"' in page.text and "Acme Widgets Ltd" in page.text
     r = client.post(f"/desk/approvals/{waiting.id}", data={"decision": "approve", "csrf_token": token})
-    assert r.status_code == 200 and "Approved: letter registered_letter" in r.text  # the flash, after the redirect
+    assert r.status_code == 200 and "Approved: Registered letter by letter" in r.text  # the flash, after the redirect
     assert letter(db).status == "queued" and letter(db).decided_by == "user:manager@example.com"
     assert f'data-approval="{waiting.id}"' not in client.get("/desk/worklist").text
     # approving again is refused politely, not with a crash
@@ -112,7 +112,7 @@ def test_the_customer_page_shows_invoices_cases_and_the_timeline(app, db, clock,
     assert "Acme Widgets Ltd" in page.text and "N-I0" in page.text and "£400.00" in page.text
     email = messages(db, channel="email")[0]
     assert f'href="/desk/outbox/{email.id}"' in page.text and email.subject in page.text  # the message as sent
-    assert "registered letter" in page.text and "case opened" in page.text
+    assert "letter · Registered letter" in page.text and "case opened" in page.text  # the step by its name
     assert 'data-state="active"' in page.text
     listing = client.get("/desk/customers")
     assert "Acme Widgets Ltd" in listing.text and "£1,200.00" in listing.text
@@ -195,7 +195,8 @@ def test_the_policy_editor_shows_errors_at_their_line_and_previews_before_saving
     r = client.post("/desk/policies/default", data={"document": LETTERS.replace("after_days: 3,", "after_days: 2,"),
                                                     "action": "preview", "csrf_token": token})
     assert r.status_code == 200 and 'id="preview"' in r.text and "Preview Co" in r.text
-    assert "reg · registered letter" in r.text and "awaiting approval" in r.text
+    assert "Registered letter" in r.text and "needs approval" in r.text  # the step by its name
+    assert "€100.00" in r.text and "100.00 EUR" not in r.text  # amounts as people read them
     with db.session() as session:
         assert policies.latest(session, "default").document == LETTERS  # a preview saves nothing
 
@@ -213,9 +214,17 @@ def test_the_outbox_shows_each_message_as_sent(app, db, clock, settings, uk1):
     assert f'data-message="{letter(db).id}"' in listing.text
     email = messages(db, channel="email")[0]
     page = client.get(f"/desk/outbox/{email.id}")
-    # the stored HTML, escaped into a sandboxed frame: never part of the desk's own page
-    assert '<iframe class="frame" sandbox srcdoc="' in page.text and "&lt;!DOCTYPE html&gt;" in page.text
+    # the stored HTML in a sandboxed frame of its own: never part of the desk's own page, and
+    # under a policy that lets its inline styles be and runs nothing
+    assert f'<iframe class="frame" sandbox src="/desk/outbox/{email.id}/html"' in page.text
     assert "<body style=" not in page.text
+    framed = client.get(f"/desk/outbox/{email.id}/html")
+    assert framed.text == email.body_html
+    policy = framed.headers["content-security-policy"]
+    assert "sandbox" in policy and "style-src 'unsafe-inline'" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy
+    assert client.get(f"/desk/outbox/{letter(db).id}/html").text.startswith("<!DOCTYPE html>")  # a letter, before
+    assert "'unsafe-inline'" not in page.headers["content-security-policy"]  # the desk's own pages: none
 
     preview = client.get(f"/desk/outbox/{letter(db).id}")
     assert "a preview rendered now" in preview.text and "Approve the step" in preview.text

@@ -100,7 +100,9 @@ def test_overview_figures_from_a_small_ledger(db, clock):
     # 1300 receivable: March to date sold nothing (2 days), February 600 (28 days), January 1000 covers the
     # remaining 700 in 70 % of its 31 days
     assert eur.dso.days == pytest.approx(2 + 28 + 31 * 0.7)
-    assert eur.receivables == 130_000 and eur.overdue == 70_000 and eur.collected_30d == 70_000
+    assert eur.receivables == 130_000 and eur.overdue == 70_000
+    # A's and B's payments, and E settled by its paid_on without one; A, marked paid by its payment, once
+    assert eur.collected_30d == 40_000 + 30_000 + 25_000
     assert eur.aging == {"not_due": 60_000, "d1_30": 70_000, "d31_60": 0, "d61_90": 0, "over_90": 0}
     assert (o.promises_kept, o.promises_broken, o.kept_rate) == (3, 1, 75.0)
     assert o.messages_30d == {"email": 2, "sms": 1}
@@ -118,3 +120,23 @@ def test_receivables_on_a_past_day_match_today_at_today(db, clock):
         assert figures.receivables_on(session, date(2026, 1, 31)) == {}
 
 
+
+
+def test_cash_collected_counts_invoices_marked_paid_without_a_payment_once(db, clock):
+    """Ledgers that push paid invoices (paid_on) and no payments: what they settled is cash in,
+    in its own currency; what a payment of ours settled is counted once, as the payment."""
+    seed(db, clock, [customer("K3")], [
+        invoice("U1", "K3", currency="USD", total="120.00", paid_on="2026-02-20"),
+        invoice("G1", "K3", currency="GBP", total="75.50", paid_on="2026-03-01"),
+        invoice("G2", "K3", currency="GBP", total="40.00", paid_on="2026-01-20"),  # before the 30 days
+        invoice("G3", "K3", currency="GBP", total="99.00", paid_on="2026-02-25", voided=True),
+        invoice("E1", "K3", total="300.00", due=date(2026, 2, 10))])
+    with db.session() as session:
+        ledger.push_payments(session, clock, Batch.of(PaymentIn, [
+            PaymentIn(**payment("PE", "K3", "100.00", invoice_external_id="E1", received_on="2026-02-16"))]), "payment")
+    # the accounting system then reports E1 paid on the 18th: 100 was our payment, 200 settled there
+    seed(db, clock, [customer("K3")], [invoice("E1", "K3", total="300.00", due=date(2026, 2, 10),
+                                               paid_on="2026-02-18")])
+    with db.session() as session:
+        collected = {c.currency: c.collected_30d for c in figures.load(session, clock).currencies}
+    assert collected == {"USD": 12_000, "GBP": 7_550, "EUR": 10_000 + 20_000}

@@ -1,6 +1,7 @@
 """Customers: the list, and one customer's page with invoices, cases, timeline and actions."""
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query
@@ -25,6 +26,8 @@ from dunning.money import MAX_AMOUNT_LENGTH
 from dunning.policies import service as policies
 from dunning.web.desk import accounts, timeline
 from dunning.web.desk.deps import Agent, Manager, act, render
+from dunning.web.desk.paging import PageNo, page_of
+from dunning.words import plural
 
 router = APIRouter(prefix="/desk/customers", include_in_schema=False, route_class=BoundedRoute)
 PAGE = 100
@@ -32,7 +35,7 @@ PAGE = 100
 
 @router.get("")
 def customer_list(desk: Agent, session: SessionDep, clock: ClockDep,
-                  q: Annotated[bounds.line(200), Query()] = "") -> HTMLResponse:
+                  q: Annotated[bounds.line(200), Query()] = "", page: PageNo = 1) -> HTMLResponse:
     today = clock.now().date()
     overdue = (select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.balance_minor).label("overdue"))
                .where(OPEN, Invoice.due_on < today).group_by(Invoice.customer_id, Invoice.currency).subquery())
@@ -45,8 +48,13 @@ def customer_list(desk: Agent, session: SessionDep, clock: ClockDep,
                               func.lower(Customer.email).like(like)))
     else:
         stmt = stmt.where(Case.id.is_not(None))  # without a search: the customers being chased
-    rows = session.execute(stmt.order_by(func.coalesce(overdue.c.overdue, 0).desc(), Customer.name).limit(PAGE)).all()
-    return render(session, desk, "desk/customers.html", active="customers", rows=rows, q=q, limit=PAGE)
+    # amounts are compared within a currency only: by currency, then most overdue first
+    order = (Case.currency.is_(None), Case.currency, func.coalesce(overdue.c.overdue, 0).desc(), Customer.name,
+             Customer.id)
+    rows, pager = page_of(session, stmt.order_by(*order), "/desk/customers", page, PAGE, q=q)
+    groups = [(currency, list(group)) for currency, group in groupby(rows, key=lambda r: r[1] and r[1].currency)]
+    return render(session, desk, "desk/customers.html", active="customers", rows=rows, groups=groups, q=q,
+                  pager=pager)
 
 
 def _cases(session: Session, clock: Clock, settings: Settings, customer: Customer):
@@ -131,7 +139,7 @@ def plan(external_id: ExternalId, desk: Agent, session: SessionDep, clock: Clock
     return act(session, desk, _back(external_id),
                lambda: accounts.plan(session, clock, customer, currency, count, first_due, outside_policy=outside,
                                      actor=desk.actor),
-               lambda c: f"Plan of {len(c.installments)} payments set up" + (": the case is paused" if c.paused else ""))
+               lambda c: f"Plan of {plural(len(c.installments), 'payment')} set up" + (": the case is paused" if c.paused else ""))
 
 
 @router.post("/{external_id:segment}/disputes/{dispute_id}/resolve")

@@ -49,6 +49,11 @@ class Overview:
     case_states: list[str] = field(default_factory=lambda: ["active", "paused", "escalated"])
 
 
+# What the accounting system took off an invoice without a payment or credit note we know of
+# (an invoice pushed with paid_on, a lower balance): allocations never count twice.
+SETTLED_ELSEWHERE = Invoice.total_minor - Invoice.allocated_minor - Invoice.balance_minor
+
+
 def _by_currency(rows) -> dict[str, int]:
     return {currency: int(amount or 0) for currency, amount in rows}
 
@@ -66,15 +71,27 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
     for source in (still_open, paid_since):
         for currency, amount in source.items():
             out[currency] += amount
-    # taken off by the accounting system without a payment we know of
-    residual = Invoice.total_minor - Invoice.allocated_minor - Invoice.balance_minor
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), timezone.utc)
-    rows = session.execute(select(Invoice.currency, residual, Invoice.paid_on, Invoice.updated_at).where(
-        issued, residual > 0, (Invoice.paid_on > day) | (Invoice.paid_on.is_(None) & (Invoice.updated_at >= end_of_day))))
+    rows = session.execute(select(Invoice.currency, SETTLED_ELSEWHERE, Invoice.paid_on, Invoice.updated_at).where(
+        issued, SETTLED_ELSEWHERE > 0, (Invoice.paid_on > day) | (Invoice.paid_on.is_(None) & (Invoice.updated_at >= end_of_day))))
     for currency, amount, paid_on, updated_at in rows:
         if (paid_on or updated_at.date()) > day:
             out[currency] += int(amount)
     return dict(out)
+
+
+def collected_between(session: Session, after: date, until: date) -> dict[str, int]:
+    """Cash in after `after` through `until`: payments received, and invoices the accounting system
+    marked paid (paid_on) for what no payment of ours settled."""
+    paid = _by_currency(session.execute(
+        select(Payment.currency, exact_sum(Payment.amount_minor))
+        .where(Payment.kind == "payment", Payment.received_on > after, Payment.received_on <= until)
+        .group_by(Payment.currency)))
+    settled = _by_currency(session.execute(
+        select(Invoice.currency, exact_sum(SETTLED_ELSEWHERE))
+        .where(Invoice.voided.is_(False), SETTLED_ELSEWHERE > 0, Invoice.paid_on > after, Invoice.paid_on <= until)
+        .group_by(Invoice.currency)))
+    return {c: paid.get(c, 0) + settled.get(c, 0) for c in paid.keys() | settled.keys()}
 
 
 def daily_sales(session: Session, since: date, until: date) -> dict[str, dict[date, int]]:
@@ -102,10 +119,7 @@ def load(session: Session, clock: Clock) -> Overview:
     current = _by_currency(session.execute(
         select(Invoice.currency, exact_sum(Invoice.balance_minor))
         .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today).group_by(Invoice.currency)))
-    collected = _by_currency(session.execute(
-        select(Payment.currency, exact_sum(Payment.amount_minor))
-        .where(Payment.kind == "payment", Payment.received_on > opening_day, Payment.received_on <= today)
-        .group_by(Payment.currency)))
+    collected = collected_between(session, opening_day, today)
     buckets = {currency: dict(zip(BUCKETS, values)) for currency, values in aged_minor(session, today).items()}
 
     currencies = []

@@ -15,6 +15,7 @@ from dunning import bounds
 from dunning.cases.compose import Composer, snapshot
 from dunning.cases.models import Case
 from dunning.channels import render as channels
+from dunning.channels.gsm import count_segments
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
@@ -22,26 +23,28 @@ from dunning.errors import NotFound
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox import service as outbox
-from dunning.outbox.models import Attempt, Message
+from dunning.outbox.models import PENDING, Attempt, Message
 from dunning.web.desk.deps import Agent, render
+from dunning.web.desk.paging import PageNo, page_of
 
 router = APIRouter(prefix="/desk/outbox", include_in_schema=False, route_class=BoundedRoute)
 STATUSES = ("planned", "awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
-PAGE = 200
+PAGE = 100
 
 
 @router.get("")
 def outbox_list(desk: Agent, session: SessionDep, status: Annotated[bounds.line(20), Query()] = "",
-                channel: Annotated[bounds.line(20), Query()] = "") -> HTMLResponse:
+                channel: Annotated[bounds.line(20), Query()] = "", page: PageNo = 1) -> HTMLResponse:
     stmt = select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
     if status:
         stmt = stmt.where(Message.status == status)
     if channel:
         stmt = stmt.where(Message.channel == channel)
-    rows = session.execute(stmt.order_by(Message.send_after.desc(), Message.id.desc()).limit(PAGE)).all()
+    rows, pager = page_of(session, stmt.order_by(Message.send_after.desc(), Message.id.desc()), "/desk/outbox",
+                          page, PAGE, status=status, channel=channel)
     counts = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
     return render(session, desk, "desk/outbox.html", active="outbox", rows=rows, counts=counts, status=status,
-                  channel=channel, statuses=STATUSES, limit=PAGE)
+                  channel=channel, statuses=STATUSES, pager=pager)
 
 
 @dataclass
@@ -53,30 +56,39 @@ class Rendered:
     html: str | None = None
     pdf: bool = False
     problem: str | None = None
+    recipient: str | None = None
+
+    @property
+    def segments(self) -> int | None:
+        return count_segments(self.text).segments if self.text and not self.stored else None
 
 
 def rendering(session: Session, clock: Clock, settings: Settings, message: Message) -> Rendered:
     if message.body_text or message.body_html or message.pdf_path:
         return Rendered(True, message.subject, message.body_text, message.body_html,
-                        pdf=bool(message.pdf_path) and Path(message.pdf_path).is_file())
-    if message.status not in ("planned", "awaiting_approval", "queued"):
+                        pdf=bool(message.pdf_path) and Path(message.pdf_path).is_file(), recipient=message.recipient)
+    if message.status not in PENDING:
         return Rendered(False, problem="nothing was rendered for this message")
     customer = session.get(Customer, message.customer_id)
     case = session.get(Case, message.case_id) if message.case_id else None
     invoices = list(session.execute(select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1]))
                                     .order_by(Invoice.due_on, Invoice.id)).scalars())
+    composer = Composer(settings, clock)
+    # to whom it would go now: the stored recipient is only written when it is sent
+    recipient = composer.recipient(customer, message.channel)
     try:
-        ctx = Composer(settings, clock).context(session, snapshot(session, [message]), message, customer, case,
-                                                invoices, clock.now())
+        snap = snapshot(session, [message])
+        ctx = composer.context(session, snap, message, customer, case, invoices, clock.now())
         if message.channel == "email":
             email = channels.render_email(message.template, ctx)
-            return Rendered(False, email.subject, email.text, email.html)
+            return Rendered(False, email.subject, email.text, email.html, recipient=recipient)
         if message.channel == "sms":
-            return Rendered(False, text=channels.render_sms(message.template, ctx))
-        return Rendered(False, ctx.reference, html=channels.render_letter_html(message.template, ctx))
+            return Rendered(False, text=composer.sms_text(snap, message, customer, ctx), recipient=recipient)
+        return Rendered(False, ctx.reference, html=channels.render_letter_html(message.template, ctx),
+                        recipient=recipient)
     except (TemplateError, channels.TemplateContextError, ValueError, LookupError) as e:
         # a template the team broke must not take the outbox page down with it
-        return Rendered(False, problem=f"could not render a preview: {e}")
+        return Rendered(False, problem=f"could not render a preview: {e}", recipient=recipient)
 
 
 @router.get("/{message_id}")
@@ -88,6 +100,21 @@ def message_page(message_id: RowId, desk: Agent, session: SessionDep, clock: Clo
     return render(session, desk, "desk/message.html", active="outbox", m=message,
                   customer=session.get(Customer, message.customer_id), attempts=attempts,
                   shown=rendering(session, clock, settings, message))
+
+
+# A rendered email in the desk's frame. Its styles are inline, as email needs them: the page
+# gets a policy of its own, sandboxed, that runs nothing and loads nothing but its styles and
+# inline images (the desk's own policy allows no inline style, and a srcdoc frame inherits it).
+EMAIL_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+
+
+@router.get("/{message_id}/html")
+def message_html(message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
+                 settings: SettingsDep) -> HTMLResponse:
+    shown = rendering(session, clock, settings, outbox.get(session, message_id))
+    if not shown.html:
+        raise NotFound(f"message {message_id} has no HTML to show")
+    return HTMLResponse(shown.html, headers={"content-security-policy": EMAIL_POLICY})
 
 
 @router.get("/{message_id}/pdf")

@@ -17,6 +17,7 @@ from dunning.money import display
 from dunning.outbox.models import Message
 from dunning.replies.models import InboundMessage
 from dunning.scoring.models import Score
+from dunning.words import plural
 
 LIMIT = 300
 # the case's own moves worth a line; the per-cycle bookkeeping is in the audit log
@@ -44,7 +45,7 @@ def _when(message: Message) -> datetime:
 def build(session: Session, customer: Customer) -> list[Event]:
     events: list[Event] = []
     for m in session.execute(select(Message).where(Message.customer_id == customer.id)).scalars():
-        title = f"{m.channel} · {m.kind.replace('_', ' ')}" + (f" · step {m.step_key}" if m.step_key else "")
+        title = f"{m.channel} · {m.step_name or m.step_key or m.kind.replace('_', ' ')}"
         events.append(Event(_when(m), "message", title, m.status, m.subject or (m.body_text or "")[:160] or None,
                             f"/desk/outbox/{m.id}", by=m.decided_by and f"decided by {m.decided_by}"))
     for r in session.execute(select(InboundMessage).where(InboundMessage.customer_id == customer.id)).scalars():
@@ -57,7 +58,7 @@ def build(session: Session, customer: Customer) -> list[Event]:
                                       f" received so far", by=f"{p.source}, {p.created_by}"))
     for plan, rows in plans.list_for(session, customer.id):
         events.append(Event(plan.created_at, "plan",
-                            f"installment plan: {len(rows)} payments, {display(plan.total_minor, plan.currency)}",
+                            f"installment plan: {plural(len(rows), 'payment')}, {display(plan.total_minor, plan.currency)}",
                             plan.status, "outside the policy's bounds" if plan.outside_policy else None,
                             lines=[f"{r.number}. {r.due_on:%-d %b %Y} {display(r.amount_minor, plan.currency)}"
                                    f" — {r.status}" for r in rows], by=f"{plan.source}, {plan.created_by}"))

@@ -106,7 +106,8 @@ def decide(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDe
     return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist",
                lambda: outbox.decide_approval(session, clock, message_id, approve=approve, actor=desk.actor,
                                               note=note or None),
-               lambda ms: f"{'Approved' if approve else 'Rejected'}: {', '.join(f'{m.channel} {m.kind}' for m in ms)}"
+               lambda ms: f"{'Approved' if approve else 'Rejected'}: {ms[0].step_name or ms[0].kind.replace('_', ' ')}"
+                          f" by {', '.join(m.channel for m in ms)}"
                           + (" — queued to go out" if approve else " — the case is paused for review"))
 
 
