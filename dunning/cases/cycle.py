@@ -26,7 +26,7 @@ from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.ledger.bulk import executemany
+from dunning.driver import executemany
 from dunning.memory import collector_paused
 from dunning.outbox.models import AWAITING_APPROVAL, QUEUED, Message
 from dunning.outbox.service import cancel_for_case

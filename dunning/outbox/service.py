@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from dunning import audit, failures
+from dunning.claims import backoff, skip_locked
 from dunning.clock import Clock
 from dunning.channels.base import ProviderReceipt, TransportError
 from dunning.db import get_row
@@ -21,13 +22,7 @@ from dunning.outbox.models import (AWAITING_APPROVAL, CANCELLED, FAILED, IN_DOUB
                                    SENDING, SENT, Attempt, Message)
 from dunning.tasks.service import open_task
 
-BACKOFF_BASE = timedelta(minutes=1)
-BACKOFF_CAP = timedelta(hours=6)
 SEND_LEASE = timedelta(minutes=10)  # far above any transport timeout: older "sending" rows are crashes
-
-
-def backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 def _move(session: Session, message_id: int, from_states: tuple[str, ...], **values) -> bool:
@@ -37,13 +32,10 @@ def _move(session: Session, message_id: int, from_states: tuple[str, ...], **val
 
 
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """The sweep: queued messages whose time has come. Locked on PostgreSQL so that other workers
-    skip them; on SQLite the transaction already holds the only write lock."""
+    """The sweep: queued messages whose time has come (dunning/claims.py: how workers share them)."""
     stmt = (select(Message.id).where(Message.status == QUEUED, Message.send_after <= now)
             .order_by(Message.send_after, Message.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(skip_locked(session, stmt)).scalars())
 
 
 STORED = ("recipient", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")

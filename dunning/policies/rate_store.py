@@ -13,7 +13,7 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.clock import Clock
 from dunning.errors import InvalidInput
-from dunning.ledger.bulk import insert_for
+from dunning.driver import insert_for
 from dunning.policies.law import RULES
 from dunning.policies.models import ReferenceRate
 from dunning.policies.rates import EARLIEST, MissingRate, RateBook, check_percent, half_year_start, shipped

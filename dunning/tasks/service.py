@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning.clock import Clock
-from dunning.ledger.bulk import insert_for
+from dunning.driver import insert_for
 from dunning.tasks.models import Task
 
 
