@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Annotated
 
 import typer
@@ -50,18 +51,32 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
     dispatcher = Dispatcher(open_database(settings), clock, build_transports(settings), Composer(settings, clock),
                             batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
     settle_heap()
+    rounds(dispatcher, once, settings.dispatch_interval_seconds)
 
-    async def go():
+
+@app.command("deliver-events")
+def deliver_events(once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
+                   now: NowOpt = None) -> None:
+    """Deliver events to the webhook endpoints; without --once, keep doing it (as the worker does)."""
+    from dunning.webhooks.deliver import Deliverer
+
+    settings = get_settings()
+    rounds(Deliverer(open_database(settings), clock_at(now), settings), once, settings.webhook_interval_seconds)
+
+
+def rounds(job, once: bool, interval: float) -> None:
+    """A dispatcher or a deliverer: until nothing is due (--once), or a round every `interval` seconds."""
+    async def go() -> Counter:
         try:
             if once:
-                return await dispatcher.drain()
+                return await job.drain()
             while True:
-                counts = await dispatcher.run_once()
+                counts = await job.run_once()
                 if any(counts.values()):
                     console.print(dict(counts))
-                await asyncio.sleep(settings.dispatch_interval_seconds)
+                await asyncio.sleep(interval)
         finally:
-            await dispatcher.close()
+            await job.close()
 
     counts = asyncio.run(go())
     console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if v) or "nothing was due")
