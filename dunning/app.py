@@ -26,6 +26,9 @@ from dunning.outbox.routes import router as outbox_router
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
+from dunning.tasks.routes import router as tasks_router
+from dunning.webhooks.egress import Resolver, system_resolver
+from dunning.webhooks.routes import router as webhooks_router
 from dunning.web import site
 from dunning.web.errors import error_page, is_web
 from dunning.words import refused
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None,
-               clock: Clock | None = None, embedded_worker: bool | None = None) -> FastAPI:
+               clock: Clock | None = None, embedded_worker: bool | None = None,
+               resolve: Resolver | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = database or Database(make_engine(settings.database_url))
     clock = clock or SystemClock()
@@ -54,7 +58,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         worker = None
         if run_worker:
             from dunning.scheduler import start_embedded
-            worker = await start_embedded(settings, database, clock)
+            worker = await start_embedded(settings, database, clock, app.state.resolve)
         try:
             yield
         finally:
@@ -69,8 +73,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(LastResort, answer=unexpected_error)
     app.add_middleware(UrlGuard)
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
+    app.state.resolve = resolve or system_resolver
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
-                   replies_router):
+                   replies_router, tasks_router, webhooks_router):
         app.include_router(router)
     site.install(app)  # the desk, the portal and unsubscribe pages
     app.add_middleware(BodyLimit, settings=settings)
@@ -150,7 +155,7 @@ def _row_error(error: dict[str, Any]) -> dict[str, Any]:
     loc = list(error.get("loc", ()))
     where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header") else None
     index = None
-    if len(loc) >= 2 and isinstance(loc[1], int):
+    if where in (None, "body") and len(loc) >= 2 and isinstance(loc[1], int):  # a row of a batch, not a repeated parameter
         index = loc[1]
         loc = loc[2:]
     field = ".".join(str(p) for p in loc) or (where or "body")

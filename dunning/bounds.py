@@ -15,6 +15,8 @@ import pydantic_core
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, StringConstraints
 
+from dunning.clock import as_utc
+
 # ---- dates ------------------------------------------------------------------------------------
 # No business document is dated before 1900 or after 2200. Outside, "0001-01-01" (a common empty
 # date in ERP exports) or "9999-12-31" would overflow the date arithmetic of the engine (a due date
@@ -37,9 +39,14 @@ def check_moment(value: datetime) -> datetime:
     return value
 
 
+def utc_moment(value: datetime) -> datetime:
+    """A moment in UTC, as the database keeps them; one written without an offset is read as UTC."""
+    return as_utc(check_moment(value))
+
+
 # pydantic checks these constraints natively (no Python call per value on the bulk path)
 Day = Annotated[date, Ge(EARLIEST), Le(LATEST)]
-Moment = Annotated[datetime, AfterValidator(check_moment)]
+Moment = Annotated[datetime, AfterValidator(utc_moment)]
 
 # ---- integers ---------------------------------------------------------------------------------
 # Row ids, versions and counts that reach a query: PostgreSQL's INTEGER. A larger number is a 422,

@@ -10,11 +10,11 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, PrivateAttr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 MIN_SECRET = 32  # characters of the secret key and of a bootstrap API key in production
@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     already_paid_pause_days: int = Field(5, ge=0, le=60)  # time for a payment the customer says they made to arrive
     dispute_response_days: int = Field(14, ge=1, le=120)  # the team's deadline to answer a dispute
 
+    # outbound webhooks (README "Webhooks")
+    webhook_interval_seconds: int = Field(5, ge=1)
+    webhook_batch: int = Field(100, ge=1, le=1000)  # deliveries claimed per round
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(12, ge=1, le=50)  # then the delivery fails (redeliver sends it again)
+    webhook_disable_after_days: int = Field(5, ge=1, le=90)  # an endpoint failing this long is disabled
+    # Hosts whose addresses are not checked (an internal CRM on a private address): comma-separated.
+    webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+
     # customer portal links
     portal_link_days: int = Field(30, ge=1)
 
@@ -109,6 +118,15 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(15, ge=1)
 
     _generated_key: str | None = PrivateAttr(default=None)
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return frozenset(str(host).strip().lower().rstrip(".") for host in value if str(host).strip())
+        return value
 
     @model_validator(mode="after")
     def _derive_unset_and_refuse_placeholders(self) -> "Settings":

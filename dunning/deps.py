@@ -12,6 +12,7 @@ from dunning import auth
 from dunning.bounds import Id, line
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.webhooks.egress import Resolver
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -25,6 +26,10 @@ def get_clock(request: Request) -> Clock:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_resolver(request: Request) -> Resolver:
+    return request.app.state.resolve
 
 
 # scope="function" runs the commit as soon as the route returns and before the response is sent;
@@ -48,6 +53,7 @@ async def raw_body(request: Request) -> bytes:
 Body = Annotated[bytes, Depends(raw_body)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ResolverDep = Annotated[Resolver, Depends(get_resolver)]  # names to addresses (webhook URLs are checked after it)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dunning import audit
 from dunning.clock import Clock
 from dunning.ledger.models import Customer
 from dunning.tasks.models import Task
-from dunning.tasks.service import open_task
+from dunning.tasks.service import open_task, reopen
 
 log = logging.getLogger("dunning.jobs")
 KIND = "failure"
@@ -47,9 +47,7 @@ def record(session: Session, clock: Clock, job: str, error: BaseException, *, cu
                          message_id=message_id, title=f"The {job} job fails on {subject}", detail=detail,
                          job=job, error=text)
     else:  # closed by a person, and failing again
-        task.status, task.done_at, task.done_by, task.detail = "open", None, None, detail
-        session.add(task)
-        session.flush()
+        reopen(session, clock, task, detail)
     if case_id is not None:
         audit.record(session, clock, actor=job, action="job.failed", subject_type="case", subject_id=case_id,
                      job=job, error=text, task_id=task.id)

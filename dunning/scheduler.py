@@ -23,6 +23,8 @@ from dunning.config import Settings
 from dunning.db import Database
 from dunning.outbox.dispatch import Dispatcher, summary as dispatch_summary
 from dunning.scoring import jobs as scoring_jobs
+from dunning.webhooks.deliver import Deliverer
+from dunning.webhooks.egress import Resolver, system_resolver
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
@@ -33,10 +35,11 @@ RETRAIN_CRON = {"day_of_week": "sun", "hour": 3, "minute": 0}
 
 
 class Worker:
-    def __init__(self, settings: Settings, db: Database, clock: Clock):
+    def __init__(self, settings: Settings, db: Database, clock: Clock, resolve: Resolver = system_resolver):
         self.settings, self.db, self.clock = settings, db, clock
         self.dispatcher = Dispatcher(db, clock, build_transports(settings), Composer(settings, clock),
                                      batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
+        self.deliverer = Deliverer(db, clock, settings, resolve=resolve)
         self.scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=db.engine,
                                                                                    tablename=JOB_TABLE)},
                                           timezone=timezone.utc,
@@ -63,6 +66,7 @@ class Worker:
         _worker = self
         jobs = [("cycle", "dunning.scheduler:cycle_job", self.settings.cycle_interval_seconds),
                 ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds),
+                ("webhooks", "dunning.scheduler:webhooks_job", self.settings.webhook_interval_seconds),
                 ("arrangements", "dunning.scheduler:arrangements_job", self.settings.arrangements_interval_seconds)]
         for job_id, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=job_id, replace_existing=True)
@@ -76,6 +80,7 @@ class Worker:
         global _worker
         self.scheduler.shutdown(wait=False)
         await self.dispatcher.close()
+        await self.deliverer.close()
         _worker = None
 
 
@@ -106,7 +111,15 @@ async def dispatch_job() -> None:
             log.info("dispatch: %s", dispatch_summary(counts), extra={"counts": dict(counts)})
 
 
-async def start_embedded(settings: Settings, db: Database, clock: Clock) -> Worker:
-    worker = Worker(settings, db, clock)
+async def webhooks_job() -> None:
+    if _worker is not None:
+        counts = await _worker.deliverer.run_once()
+        if counts["delivered"] or counts["failed"]:
+            log.info("webhooks: %s", dict(counts))
+
+
+async def start_embedded(settings: Settings, db: Database, clock: Clock,
+                         resolve: Resolver = system_resolver) -> Worker:
+    worker = Worker(settings, db, clock, resolve)
     await worker.start()
     return worker

@@ -19,7 +19,7 @@ from dunning.policies import service as policies
 from dunning.policies.models import PolicyVersion
 from dunning.scoring import jobs as scoring
 from dunning.scoring.models import Score
-from dunning.web.desk import tasks as desk_tasks
+from dunning.tasks import service as task_service
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, dispatch, messages, seed, tasks, use_policy
 from tests.replies.support import policy
@@ -98,7 +98,7 @@ def test_a_closed_failure_task_opens_again_when_the_case_still_fails(db, clock, 
     plant(db, POISONS["due 0001-01-01"](ids))
     cycle(db, clock, settings)
     with db.session() as session:
-        desk_tasks.complete(session, clock, failure_tasks(db, "cycle")[0].id, "user:someone", "looked at it")
+        task_service.complete(session, clock, failure_tasks(db, "cycle")[0].id, "user:someone", "looked at it")
     clock.advance(hours=1)
     cycle(db, clock, settings)
     [task] = failure_tasks(db, "cycle")

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.arrangements.models import Dispute
+from dunning.cases.events import publish_for_case
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.clock import Clock
 from dunning.db import exact_sum
@@ -65,6 +66,7 @@ def pause_case(session: Session, clock: Clock, case: Case, *, reason: str, until
         session.add(case)
         audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case.id,
                      reason=reason, until=until.isoformat() if until else None)
+        publish_for_case(session, clock, "case.paused", case, reason=reason, until=until, by=actor)
         return True
     return False
 
@@ -76,6 +78,7 @@ def resume_case(session: Session, clock: Clock, case: Case, *, reason: str, acto
     case.state, case.pause_reason, case.paused_until, case.updated_at = ACTIVE, None, None, clock.now()
     session.add(case)
     audit.record(session, clock, actor=actor, action="case.resumed", subject_type="case", subject_id=case.id, why=why)
+    publish_for_case(session, clock, "case.resumed", case, why=why, by=actor)
     return True
 
 

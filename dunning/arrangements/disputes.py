@@ -17,10 +17,11 @@ from dunning.config import Settings
 from dunning.db import insert_once
 from dunning.errors import Conflict, NotFound
 from dunning.ledger.models import Customer, Invoice
-from dunning.money import display
+from dunning.events.publish import publish
+from dunning.money import as_string, display
 from dunning.policies import calendar
 from dunning.tasks.models import Task
-from dunning.tasks.service import open_task
+from dunning.tasks.service import close, open_task
 
 OUTCOMES = ("upheld", "rejected", "withdrawn")
 
@@ -59,6 +60,8 @@ def open_dispute(session: Session, clock: Clock, settings: Settings, *, invoice:
     session.add(dispute)
     audit.record(session, clock, actor=actor, action="dispute.opened", subject_type="invoice",
                  subject_id=invoice.external_id, dispute_id=dispute.id, reason_code=reason_code, source=source)
+    _event(session, clock, "dispute.opened", dispute, invoice, reason_code=reason_code, source=source,
+           respond_by=respond_by, task_id=task.id, by=actor)
     return dispute
 
 
@@ -72,11 +75,19 @@ def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, n
     if dispute.task_id is not None:
         task = session.get(Task, dispute.task_id)
         if task is not None and task.status == "open":
-            task.status, task.done_at, task.done_by = "done", clock.now(), actor
-            session.add(task)
+            close(session, clock, task, actor)
     audit.record(session, clock, actor=actor, action="dispute.resolved", subject_type="invoice",
                  subject_id=invoice.external_id, dispute_id=dispute.id, outcome=outcome, note=note)
+    _event(session, clock, "dispute.resolved", dispute, invoice, outcome=outcome, note=note, by=actor)
     return dispute
+
+
+def _event(session: Session, clock: Clock, event_type: str, dispute: Dispute, invoice: Invoice, **data) -> None:
+    customer = session.execute(select(Customer.external_id).where(Customer.id == dispute.customer_id)).scalar()
+    case = accounts.open_case(session, dispute.customer_id, invoice.currency)
+    publish(session, clock, event_type, customer_id=dispute.customer_id, case_id=case.id if case else None,
+            customer=customer, dispute_id=dispute.id, invoice=invoice.external_id, invoice_number=invoice.number,
+            currency=invoice.currency, amount=as_string(invoice.balance_minor, invoice.currency), **data)
 
 
 def get_invoice(session: Session, external_id: str) -> Invoice:

@@ -22,7 +22,8 @@ from dunning.arrangements.plans import REASON, installment_extra, installments_o
 from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.ledger.models import Customer
-from dunning.money import display
+from dunning.events.publish import publish
+from dunning.money import as_string, display
 from dunning.outbox.models import CANCELLED, PENDING, Message
 from dunning.policies import calendar, service as policies
 from dunning.policies.document import Policy
@@ -109,6 +110,10 @@ def _end(session: Session, clock: Clock, plan: InstallmentPlan, status: str, why
     notices.cancel_pending(session, clock, f"plan:{plan.id}:", f"plan {plan.id} {status}")
     audit.record(session, clock, actor="arrangements", action=f"plan.{status}", subject_type="plan",
                  subject_id=plan.id, paid_minor=plan.paid_minor, total_minor=plan.total_minor, why=why)
+    customer = session.execute(select(Customer.external_id).where(Customer.id == plan.customer_id)).scalar()
+    publish(session, clock, f"plan.{status}", customer_id=plan.customer_id, case_id=plan.case_id, customer=customer,
+            plan_id=plan.id, currency=plan.currency, total=as_string(plan.total_minor, plan.currency),
+            paid=as_string(plan.paid_minor, plan.currency), why=why)
     case = session.get(Case, plan.case_id) if plan.case_id else None
     if case is not None:
         # Completed with nothing owed: the next cycle closes the case. Anything owed besides

@@ -22,7 +22,8 @@ from dunning.cases.models import ESCALATED
 from dunning.clock import Clock
 from dunning.errors import Conflict, InvalidInput, row_error
 from dunning.ledger.models import Customer
-from dunning.money import display, to_minor
+from dunning.events.publish import publish
+from dunning.money import as_string, display, to_minor
 from dunning.outbox.models import Message
 from dunning.policies import service as policies
 from dunning.policies.document import PlanRules
@@ -132,6 +133,10 @@ def create(session: Session, clock: Clock, *, customer: Customer, currency: str,
                  subject_id=customer.external_id, plan_id=plan.id, currency=currency, total_minor=covered_minor,
                  installments=[[r.due_on.isoformat(), r.amount_minor] for r in rows], source=source,
                  outside_policy=outside_policy)
+    publish(session, clock, "plan.created", customer_id=customer.id, case_id=plan.case_id,
+            customer=customer.external_id, plan_id=plan.id, currency=currency, total=as_string(covered_minor, currency),
+            installments=[{"number": r.number, "due_on": r.due_on, "amount": as_string(r.amount_minor, currency)}
+                          for r in rows], source=source, by=actor)
 
     result = Created(plan, rows, paused=False)
     if case is not None:

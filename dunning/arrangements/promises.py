@@ -22,7 +22,8 @@ from dunning.cases.models import ESCALATED, PAUSED, Case
 from dunning.clock import Clock
 from dunning.errors import Conflict, InvalidInput
 from dunning.ledger.models import Customer
-from dunning.money import display
+from dunning.events.publish import publish
+from dunning.money import as_string, display
 from dunning.outbox.models import Message
 from dunning.policies import service as policies
 from dunning.policies.engine import promise_pause_until, promise_pauses
@@ -95,6 +96,10 @@ def record(session: Session, clock: Clock, *, customer: Customer, currency: str,
     audit.record(session, clock, actor=actor, action="promise.recorded", subject_type="customer",
                  subject_id=customer.external_id, promise_id=promise.id, currency=currency, amount_minor=amount_minor,
                  promised_on=promised_on.isoformat(), source=source, pauses_case=pauses, broken_before=broken)
+    publish(session, clock, "promise.made", customer_id=customer.id, case_id=promise.case_id,
+            customer=customer.external_id, promise_id=promise.id, currency=currency,
+            amount=as_string(amount_minor, currency), promised_on=promised_on, source=source, pauses_case=pauses,
+            by=actor)
 
     result = Recorded(promise, paused=False, over_limit=not pauses)
     if pauses and case is not None and case.state != ESCALATED:
@@ -160,6 +165,10 @@ def judge(session: Session, clock: Clock, promise: Promise) -> str | None:
     session.add(promise)
     audit.record(session, clock, actor="arrangements", action=f"promise.{outcome}", subject_type="promise",
                  subject_id=promise.id, paid_minor=promise.paid_minor, amount_minor=promise.amount_minor)
+    publish(session, clock, f"promise.{outcome}", customer_id=customer.id, case_id=promise.case_id,
+            customer=customer.external_id, promise_id=promise.id, currency=promise.currency,
+            amount=as_string(promise.amount_minor, promise.currency),
+            paid=as_string(promise.paid_minor, promise.currency), promised_on=promise.promised_on)
     if outcome == "broken":
         case = session.get(Case, promise.case_id) if promise.case_id else None
         open_task(session, clock, kind="broken_promise", key=f"broken_promise:{promise.id}", customer_id=customer.id,

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.arrangements.models import Dispute, Promise
+from dunning.cases.events import publish_for_case
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
 from dunning.channels import fee_text, render
 from dunning.channels.base import Envelope
@@ -328,6 +329,7 @@ class Composer:
                                 keep_kind=HANDOFF)
                 audit.record(session, self.clock, actor="dispatch", action="case.escalated", subject_type="case",
                              subject_id=case.id, message_id=message.id)
+                publish_for_case(session, self.clock, "case.escalated", case, message_id=message.id)
             # The customer's notice of the hand-off was held back for this: it may go now.
             session.execute(update(Message).where(
                 Message.case_id == message.case_id, Message.path_name == message.path_name,

@@ -4,13 +4,15 @@ due, and act on it: plan messages, record passed steps, close cases that are pai
 Planning is idempotent: a message's dedupe key is (case, episode, path, step, channel), inserted
 with ON CONFLICT DO NOTHING, so a second cycle (or two workers at once) plans nothing new. Only
 decisions that change something are audit events (plan, pass, close, open, band change): a
-"not due yet" every five minutes for every case would drown the log.
+"not due yet" every five minutes for every case would drown the log. The same goes for the
+events neighbours see (case.opened, case.step_planned, approval.requested, case.closed), written
+in bulk with the rest.
 """
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +28,11 @@ from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.ledger.bulk import executemany
+from dunning.driver import executemany
+from dunning.events.publish import Event, new, publish_all
+from dunning.ledger.bulk import lookup
 from dunning.memory import collector_paused
+from dunning.money import as_string
 from dunning.outbox.models import AWAITING_APPROVAL, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, service as policies
@@ -114,6 +119,8 @@ class Cycle:
         self._case_updates: dict[int, dict[str, Any]] = {}  # case id -> columns to set
         self._messages: list[dict[str, Any]] = []
         self._audit: list[dict[str, Any]] = []
+        self._events: list[Event] = []
+        self._approvals: list[tuple[int, list[str]]] = []  # (index in _events, dedupe keys of the messages)
         self.failures: list[tuple[int, CaseRow | None, Exception]] = []  # (customer, case or None, error)
 
     def policy(self, name: str | None) -> Policy:
@@ -204,15 +211,15 @@ class Cycle:
         self.failures.append((customer_id, case, error))
         self.report.counts["failed"] += 1
 
-    def _mark(self, case: CaseRow) -> tuple[int, int, int, dict[str, Any] | None]:
+    def _mark(self, case: CaseRow) -> tuple[int, int, int, int, int, dict[str, Any] | None]:
         """Where the bulk writes stand before a case is decided, so that a failure can undo its part."""
         pending = self._case_updates.get(case.id)
-        return (len(self._messages), len(self._audit), len(self.report.outcomes),
-                dict(pending) if pending is not None else None)
+        return (len(self._messages), len(self._audit), len(self._events), len(self._approvals),
+                len(self.report.outcomes), dict(pending) if pending is not None else None)
 
-    def _undo(self, case: CaseRow, mark: tuple[int, int, int, dict[str, Any] | None]) -> None:
-        messages, audit_events, outcomes, pending = mark
-        del self._messages[messages:], self._audit[audit_events:]
+    def _undo(self, case: CaseRow, mark: tuple[int, int, int, int, int, dict[str, Any] | None]) -> None:
+        messages, audit_events, events, approvals, outcomes, pending = mark
+        del self._messages[messages:], self._audit[audit_events:], self._events[events:], self._approvals[approvals:]
         for outcome in self.report.outcomes[outcomes:]:
             self.report.counts[outcome.action] -= 1
         del self.report.outcomes[outcomes:]
@@ -270,6 +277,7 @@ class Cycle:
                 vars(existing).update(reset)
                 self._update(existing, **reset)
                 self._audit_event("case.reopened", existing, customer, episode=existing.episode)
+                self._event("case.opened", existing, customer, episode=existing.episode)
                 self.report.counts["reopened"] += 1
         if rows:
             stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
@@ -283,6 +291,7 @@ class Cycle:
                 if key in new_keys and key not in cases:
                     cases[key] = SimpleNamespace(**row._mapping)
                     self._audit_event("case.opened", cases[key], customers[row.customer_id])
+                    self._event("case.opened", cases[key], customers[row.customer_id], episode=row.episode)
                     self.report.counts["opened"] += 1
         return {k: c for k, c in cases.items() if c.state != CLOSED}
 
@@ -291,6 +300,7 @@ class Cycle:
         if state == PAUSED and case.pause_reason == "hold" and case.paused_until and case.paused_until <= self.now:
             state = ACTIVE  # a manual hold with an end date ends by itself
             self._update(case, state=ACTIVE, paused_until=None, pause_reason=None)
+            self._event("case.resumed", case, customer, why="the hold ended", by="cycle")
         return CaseView(
             case_id=case.id, currency=case.currency, state=state,
             invoices=tuple(account.invoices) if account else (), customer=customer.view,
@@ -323,6 +333,7 @@ class Cycle:
             changes.update(state=CLOSED, closed_at=self.now, next_check_at=None)
             cancel_for_case(self.session, self.clock, case.id, "the case closed: nothing overdue is owed")
             self._audit_event("case.closed", case, customer, reason=d.reason)
+            self._event("case.closed", case, customer, reason=d.reason)
         elif d.action in ("plan", "pass"):
             changes.update(path_name=d.step.path, policy_version=d.policy_version, step_index=d.step.index,
                            step_key=d.step.key, step_name=d.step.name, step_after_days=d.step.after_days,
@@ -346,13 +357,20 @@ class Cycle:
         return pending[name] if pending and name in pending else getattr(case, name)
 
     def _plan(self, case: CaseRow, customer: views.CustomerRow, d: Decision) -> None:
+        channels = list(d.channels) + (["agency"] if d.escalates else [])
+        step = dict(step=d.step.key, kind=d.kind, channels=channels, send_at=d.send_not_before,
+                    requires_approval=d.requires_approval)
+        self._event("case.step_planned", case, customer, **step, amount=as_string(d.amount_minor, case.currency),
+                    invoices=[i.number for i in d.invoices])
         if d.kind == "call_task":
             open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
                       customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,
                       title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')}"
                             f" ({d.step.name})"[:300], detail=d.reason)
             return
-        channels = list(d.channels) + (["agency"] if d.escalates else [])
+        if d.requires_approval:  # its message ids are known once the messages are written (_flush)
+            self._approvals.append((len(self._events), [dedupe_key(case, d, c) for c in channels]))
+            self._event("approval.requested", case, customer, **step)
         status = AWAITING_APPROVAL if d.requires_approval else QUEUED
         for channel in channels:
             self._messages.append({
@@ -370,6 +388,19 @@ class Cycle:
                             "subject_id": str(case.id), "data": {"customer": customer.external_id,
                                                                  "currency": case.currency, **data}})
 
+    def _event(self, event_type: str, case: CaseRow, customer: views.CustomerRow, **data: Any) -> None:
+        self._events.append(new(self.clock, event_type, customer_id=case.customer_id, case_id=case.id,
+                                customer=customer.external_id, currency=case.currency, **data))
+
+    def _with_message_ids(self) -> None:
+        """approval.requested names the messages to approve (POST /v1/approvals/{message_id})."""
+        keys = [key for _, step_keys in self._approvals for key in step_keys]
+        ids = lookup(self.session, Message.dedupe_key, keys, Message.id)
+        for index, step_keys in self._approvals:
+            event = self._events[index]
+            found = [ids[key][1] for key in step_keys if key in ids]
+            self._events[index] = replace(event, data={**event.data, "message_ids": found})
+
     def _flush(self) -> None:
         table = Case.__table__
         dialect = self.session.get_bind().dialect.name
@@ -385,6 +416,9 @@ class Cycle:
             executemany(self.session, stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages)
         if self._audit:
             executemany(self.session, insert(AuditEvent.__table__), self._audit)
+        if self._approvals:
+            self._with_message_ids()
+        publish_all(self.session, self._events)
         self.session.flush()
         self.session.expire_all()
 

@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from dunning import audit, failures
 from dunning.cases.cycle import Cycle
+from dunning.cases.events import publish_for_case
 from dunning.cases.models import ACTIVE, PAUSED, Case
 from dunning.cases.next_step import next_step
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
@@ -99,6 +100,7 @@ def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until, a
     session.add(case)
     audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case_id,
                  reason=reason, until=until.isoformat() if until else None)
+    publish_for_case(session, clock, "case.paused", case, reason=reason, until=until, by=actor)
     return case
 
 
@@ -109,6 +111,7 @@ def resume(session: Session, clock: Clock, case_id: int, *, actor: str, why: str
     case.state, case.pause_reason, case.paused_until, case.updated_at = ACTIVE, None, None, clock.now()
     session.add(case)
     audit.record(session, clock, actor=actor, action="case.resumed", subject_type="case", subject_id=case_id, why=why)
+    publish_for_case(session, clock, "case.resumed", case, why=why, by=actor)
     return case
 
 

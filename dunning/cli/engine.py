@@ -10,8 +10,10 @@ from dunning.cli.base import JsonLogs, NowOpt, app, clock_at, console, domain_er
 
 if TYPE_CHECKING:
     from collections import Counter
+    from collections.abc import Callable
 
     from dunning.outbox.dispatch import Dispatcher
+    from dunning.webhooks.deliver import Deliverer
 
 SHOWN = 30  # outbox rows a dry run lists; the count says how many more
 
@@ -96,7 +98,7 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
     database = open_database(settings)
     if not once:
         settle_heap()
-        asyncio.run(_dispatch_forever(_dispatcher(settings, database, clock), settings.dispatch_interval_seconds))
+        asyncio.run(_forever(_dispatcher(settings, database, clock), settings.dispatch_interval_seconds, summary))
         return
     counts = asyncio.run(_drain(_dispatcher(settings, database, clock)))
     if next_window and not counts["sent"]:
@@ -109,6 +111,28 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
     console.print(summary(counts) if any(counts.values()) else "nothing was due", highlight=False)
 
 
+@app.command("deliver-events")
+def deliver_events(once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
+                   now: NowOpt = None) -> None:
+    """Deliver events to the webhook endpoints.
+
+    Without --once, keep doing it (as the worker does)."""
+    from dunning.config import get_settings
+    from dunning.webhooks.deliver import Deliverer
+
+    settings = get_settings()
+    deliverer = Deliverer(open_database(settings), clock_at(now), settings)
+    if not once:
+        asyncio.run(_forever(deliverer, settings.webhook_interval_seconds, _counted))
+        return
+    counts = asyncio.run(_drain(deliverer))
+    console.print(_counted(counts) or "nothing was due", highlight=False)
+
+
+def _counted(counts: Counter) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if v)
+
+
 def _dispatcher(settings, database, clock) -> Dispatcher:
     from dunning.cases.compose import Composer
     from dunning.channels.registry import build_transports
@@ -118,24 +142,23 @@ def _dispatcher(settings, database, clock) -> Dispatcher:
                       batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
 
 
-async def _drain(dispatcher: Dispatcher) -> Counter:
+async def _drain(job: Dispatcher | Deliverer) -> Counter:
     try:
-        return await dispatcher.drain()
+        return await job.drain()
     finally:
-        await dispatcher.close()
+        await job.close()
 
 
-async def _dispatch_forever(dispatcher: Dispatcher, interval: int) -> None:
-    from dunning.outbox.dispatch import summary
-
+async def _forever(job: Dispatcher | Deliverer, interval: int, said: Callable[[Counter], str]) -> None:
+    """A round every `interval` seconds, saying what each round did when it did something."""
     try:
         while True:
-            counts = await dispatcher.run_once()
+            counts = await job.run_once()
             if any(counts.values()):
-                console.print(summary(counts), highlight=False)
+                console.print(said(counts), highlight=False)
             await asyncio.sleep(interval)
     finally:
-        await dispatcher.close()
+        await job.close()
 
 
 @app.command()

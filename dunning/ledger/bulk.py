@@ -8,18 +8,15 @@ leaves the database exactly as it was, `updated_at` included.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, timezone
 from typing import Any
 
-from psycopg.types.json import Json
-
 from sqlalchemy import JSON, Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from dunning.driver import executemany, insert_for
 from dunning.ledger.schemas import UpsertResult
 
 
@@ -48,11 +45,6 @@ def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement:
     if dialect == "sqlite":
         return column.in_(select(func.json_each(bindparam(name, type_=JSON)).table_valued("value").c.value))
     return column == func.any(bindparam(name, type_=postgresql.ARRAY(column.type)))
-
-
-def insert_for(session: Session, table: Table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def upsert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: Sequence[str],
@@ -108,56 +100,6 @@ def _write(session: Session, table: Table, rows: list[dict[str, Any]], conflict:
     set_ = {name: stmt.excluded[name] for name in rows[0] if name not in (*conflict, *insert_only, "created_at")}
     set_.update(update(stmt) if update else {})
     executemany(session, stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_), rows)
-
-
-def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> int:
-    """Compile once and hand plain values to the driver's executemany.
-
-    SQLAlchemy's executemany builds and type-processes a parameter set per row, which costs more
-    than the insert itself; every value here is already a str, int, date or the same timestamp,
-    so converting them directly is both cheaper and exact.
-    """
-    conn = session.connection()
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    convert = _sqlite_value if conn.dialect.name == "sqlite" else _postgres_value
-    names = compiled.positiontup if compiled.positional else list(compiled.params)
-    columns = [_column(rows, name, compiled.params, convert) for name in names]
-    params = list(zip(*columns)) if compiled.positional else [dict(zip(names, values)) for values in zip(*columns)]
-    return conn.exec_driver_sql(str(compiled), params).rowcount
-
-
-def _column(rows: list[dict[str, Any]], name: str, literals: dict[str, Any], convert) -> list[Any]:
-    """One parameter's values for every row, converted column by column (much cheaper than per cell)."""
-    if name not in rows[0]:
-        return [convert(literals[name])] * len(rows)  # a literal inside the SQL
-    values = [row[name] for row in rows]
-    sample = next((v for v in values if v is not None), None)
-    if sample is None or isinstance(sample, (str, int, float, Json)) and not isinstance(sample, bool):
-        return values
-    if isinstance(sample, datetime) and all(v is sample for v in values):
-        return [convert(sample)] * len(values)  # created_at / updated_at: one timestamp per batch
-    if type(sample) is date and convert is _sqlite_value:
-        return [None if v is None else v.isoformat() for v in values]
-    return [None if v is None else convert(v) for v in values]
-
-
-def _sqlite_value(value: Any) -> Any:
-    # the storage formats SQLAlchemy's SQLite types read back
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return value
-
-
-def _postgres_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    if isinstance(value, (list, dict)):
-        return Json(value)
-    return value
 
 
 def lock_rows(session: Session, table: Table, ids: Iterable[int]) -> None:

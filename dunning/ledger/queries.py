@@ -1,18 +1,18 @@
 """Reading the ledger: customers with balances, invoice lists, the aging report."""
 from __future__ import annotations
 
-import base64
 from datetime import date
 
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from dunning.db import exact_sum
-from dunning.errors import InvalidInput, NotFound
+from dunning.errors import NotFound
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, CustomerDetail, CustomerOut,
-                                    InvoiceOut, Page)
+                                    InvoiceOut)
 from dunning.money import as_string
+from dunning.paging import Page, decode_cursor, page
 
 OPEN = and_(Invoice.balance_minor > 0, Invoice.voided.is_(False))
 
@@ -30,28 +30,6 @@ def payments_by_invoice(session: Session, invoice_ids: set[int]) -> dict[int, li
     return out
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 2**31 - 1:
-        raise InvalidInput("invalid cursor: pass back the next_cursor of the previous page")
-    return value
-
-
-def _page(rows, limit, to_out, last_id=lambda row: row.id) -> Page:
-    more = len(rows) > limit  # one row more than asked for says there is a next page
-    rows = rows[:limit]
-    return Page(items=[to_out(r) for r in rows], next_cursor=encode_cursor(last_id(rows[-1])) if more and rows else None)
-
-
 def customer_out(c: Customer) -> CustomerOut:
     return CustomerOut.model_validate(c, from_attributes=True)
 
@@ -66,7 +44,7 @@ def get_customer(session: Session, external_id: str) -> Customer:
 def list_customers(session: Session, *, limit: int, cursor: str | None) -> Page[CustomerOut]:
     rows = session.execute(select(Customer).where(Customer.id > decode_cursor(cursor))
                            .order_by(Customer.id).limit(limit + 1)).scalars().all()
-    return _page(rows, limit, customer_out)
+    return page(rows, limit, customer_out)
 
 
 def customer_detail(session: Session, external_id: str, today: date) -> CustomerDetail:
@@ -106,7 +84,7 @@ def list_invoices(session: Session, *, today: date, limit: int, cursor: str | No
     elif overdue is False:
         stmt = stmt.where(~and_(OPEN, Invoice.due_on < today))
     rows = session.execute(stmt.order_by(Invoice.id).limit(limit + 1)).all()
-    return _page(rows, limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
+    return page(rows, limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
 
 
 BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")

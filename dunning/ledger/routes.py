@@ -9,15 +9,14 @@ from dunning import bounds
 from dunning.bounds import Day
 from dunning.deps import Body, ClockDep, ExternalId, SessionDep, require
 from dunning.inputs import BoundedRoute
+from dunning.paging import Cursor, Limit, Page
 from dunning.ledger import queries, service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import (AgingReport, CreditNoteBatch, CreditNoteIn, CustomerBatch, CustomerDetail,
-                                    CustomerIn, CustomerOut, InvoiceBatch, InvoiceIn, InvoiceOut, Page,
+                                    CustomerIn, CustomerOut, InvoiceBatch, InvoiceIn, InvoiceOut,
                                     PaymentBatch, PaymentIn, UpsertResult)
 
 router = APIRouter(prefix="/v1", tags=["ledger"], route_class=BoundedRoute)
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Cursor = Annotated[bounds.line(100) | None, Query()]
 
 # Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
 # back together in one 422 (see app.document_extra_schemas for their OpenAPI description).

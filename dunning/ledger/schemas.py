@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -202,14 +202,6 @@ class InvoiceOut(BaseModel):
     paid_on: date | None
     voided: bool
     days_overdue: int
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
 
 
 class AgingRow(BaseModel):

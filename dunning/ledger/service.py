@@ -11,6 +11,7 @@ from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session
 
 from dunning.clock import Clock
+from dunning.events.publish import new, publish_all
 from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
@@ -289,6 +290,12 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
     _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing])
     result = upsert(session, PAYMENT, values, conflict=["kind", "external_id"], key_of=lambda r: r["external_id"],
                     existing={k: v[1] for k, v in existing.items()})
+    if kind == "payment":
+        publish_all(session, [
+            new(clock, "payment.received", customer_id=v["customer_id"], payment=v["external_id"],
+                customer=r["customer_external_id"], invoice=r["invoice_external_id"], currency=v["currency"],
+                amount=as_string(v["amount_minor"], v["currency"]), received_on=v["received_on"])
+            for (_, r), v in zip(batch.items, values) if v["external_id"] not in existing])
     if changed:
         ids = lookup(session, Payment.external_id, (v["external_id"] for v in changed), Payment.id,
                      where=Payment.kind == kind)

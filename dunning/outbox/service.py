@@ -12,22 +12,18 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from dunning import audit, failures
+from dunning.claims import backoff, skip_locked
 from dunning.clock import Clock
 from dunning.channels.base import ProviderReceipt, TransportError
 from dunning.db import get_row
 from dunning.errors import Conflict
+from dunning.events.publish import new, publish, publish_all
 from dunning.ledger.models import Customer
 from dunning.outbox.models import (AWAITING_APPROVAL, CANCELLED, FAILED, IN_DOUBT, PENDING, QUEUED, REJECTED,
                                    SENDING, SENT, Attempt, Message)
 from dunning.tasks.service import open_task
 
-BACKOFF_BASE = timedelta(minutes=1)
-BACKOFF_CAP = timedelta(hours=6)
 SEND_LEASE = timedelta(minutes=10)  # far above any transport timeout: older "sending" rows are crashes
-
-
-def backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 def _move(session: Session, message_id: int, from_states: tuple[str, ...], **values) -> bool:
@@ -37,13 +33,10 @@ def _move(session: Session, message_id: int, from_states: tuple[str, ...], **val
 
 
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """The sweep: queued messages whose time has come. Locked on PostgreSQL so that other workers
-    skip them; on SQLite the transaction already holds the only write lock."""
+    """The sweep: queued messages whose time has come (dunning/claims.py: how workers share them)."""
     stmt = (select(Message.id).where(Message.status == QUEUED, Message.send_after <= now)
             .order_by(Message.send_after, Message.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(skip_locked(session, stmt)).scalars())
 
 
 def pending(session: Session, limit: int) -> tuple[int, list]:
@@ -161,6 +154,7 @@ def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, ProviderRece
         [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, r in sent])
     session.execute(update(attempt).where(attempt.c.message_id == bindparam("_id"), attempt.c.finished_at.is_(None))
                     .values(finished_at=now, outcome=SENT), [{"_id": m} for m, _ in sent])
+    publish_for(session, clock, "message.sent", {m: {"provider_id": r.provider_id} for m, r in sent})
 
 
 def mark_error(session: Session, clock: Clock, message: Message, error: TransportError, max_attempts: int) -> str:
@@ -180,6 +174,7 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
         return QUEUED
     _move(session, message.id, (SENDING,), status=FAILED, last_error=text, updated_at=now)
     _finish(session, clock, message.id, "failed", text)
+    publish_for(session, clock, "message.failed", {message.id: {"error": text}})
     if error.permanent and error.recipient:
         mark_contact_invalid(session, clock, message, text)
     else:
@@ -192,7 +187,8 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
 
 def fail_unsendable(session: Session, clock: Clock, worker: str, message: Message, error: Exception) -> None:
     """Re-checking, rendering or storing it raised: it cannot go as it is; the team sees why."""
-    release(session, clock, worker, message.id, FAILED, failures.describe(error))
+    if release(session, clock, worker, message.id, FAILED, failures.describe(error)):
+        publish_for(session, clock, "message.failed", {message.id: {"error": failures.describe(error)}})
     failures.record(session, clock, "dispatch", error, customer_id=message.customer_id, case_id=message.case_id,
                     message_id=message.id)
 
@@ -216,6 +212,7 @@ def _doubt(session: Session, clock: Clock, message: Message, why: str) -> None:
               detail=f"{why}. Check with the provider, then mark it sent, send it again or cancel it")
     audit.record(session, clock, actor="system", action="message.in_doubt", subject_type="message",
                  subject_id=message.id, claimed_by=message.claimed_by, why=why)
+    publish_for(session, clock, "message.in_doubt", {message.id: {"why": why}})
 
 
 @dataclass
@@ -253,6 +250,20 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
     return found
 
 
+def publish_for(session: Session, clock: Clock, event_type: str, details: dict[int, dict]) -> None:
+    """One `event_type` event per message id in `details`: the message's case, customer, channel and
+    kind, with the details given for it. One query for all of them."""
+    if not details:
+        return
+    rows = session.execute(
+        select(Message.id, Message.case_id, Message.customer_id, Message.channel, Message.kind, Customer.external_id)
+        .join(Customer, Customer.id == Message.customer_id).where(Message.id.in_(list(details)))
+        .order_by(Message.id)).all()
+    publish_all(session, [new(clock, event_type, customer_id=customer_id, case_id=case_id, message_id=message_id,
+                              customer=customer, channel=channel, kind=kind, **details[message_id])
+                          for message_id, case_id, customer_id, channel, kind, customer in rows])
+
+
 def get(session: Session, message_id: int) -> Message:
     return get_row(session, Message, message_id, "message")
 
@@ -270,13 +281,21 @@ def decide_approval(session: Session, clock: Clock, message_id: int, *, approve:
             Message.case_id == message.case_id, Message.path_name == message.path_name,
             Message.step_index == message.step_index, Message.status == AWAITING_APPROVAL)).scalars())
     now = clock.now()
+    decided = []
     for m in siblings:
         values = dict(decided_by=actor, decided_at=now, decision_note=note, updated_at=now)
         values |= dict(status=QUEUED, send_after=max(m.send_after, now)) if approve else dict(status=REJECTED)
-        _move(session, m.id, (AWAITING_APPROVAL,), **values)
+        if _move(session, m.id, (AWAITING_APPROVAL,), **values):
+            decided.append(m)
         audit.record(session, clock, actor=actor, action="message.approved" if approve else "message.rejected",
                      subject_type="message", subject_id=m.id, note=note, kind=m.kind, channel=m.channel,
                      case_id=m.case_id)
+    if decided:
+        customer = session.get(Customer, message.customer_id)
+        publish(session, clock, "approval.decided", customer_id=customer.id, case_id=message.case_id,
+                customer=customer.external_id, step=message.step_key, kind=message.kind,
+                message_ids=[m.id for m in decided], decision="approved" if approve else "rejected", by=actor,
+                note=note)
     if not approve and message.case_id is not None:
         # a person said no to this step: the case must not slide on to an even heavier one
         from dunning.cases.service import hold_for_review
@@ -300,5 +319,7 @@ def resolve_in_doubt(session: Session, clock: Clock, message_id: int, *, outcome
         raise Conflict(f"message {message_id} is {message.status}, not in doubt")
     audit.record(session, clock, actor=actor, action=f"message.in_doubt_{outcome}", subject_type="message",
                  subject_id=message_id)
+    if outcome == "sent":  # a person confirmed it went out
+        publish_for(session, clock, "message.sent", {message_id: {"provider_id": message.provider_id}})
     session.refresh(message)
     return message

@@ -13,11 +13,12 @@ from sqlmodel import Session
 from dunning import audit
 from dunning.clock import Clock
 from dunning.errors import InvalidInput
-from dunning.ledger.bulk import insert_for
+from dunning.driver import insert_for
 from dunning.policies.law import RULES
 from dunning.policies.models import ReferenceRate
 from dunning.policies.rates import EARLIEST, MissingRate, RateBook, check_percent, half_year_start, shipped
 from dunning.tasks.models import Task
+from dunning.tasks.service import close
 
 log = logging.getLogger(__name__)
 TASK_KIND = "rate_missing"
@@ -75,8 +76,7 @@ def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: 
             book.in_force(task.data["series"], date.fromisoformat(task.data["on"]))
         except MissingRate:
             continue
-        task.status, task.done_at, task.done_by = "done", clock.now(), actor
-        session.add(task)
+        close(session, clock, task, actor)
         closed += 1
     return closed
 

@@ -15,7 +15,7 @@ from dunning.config import Settings
 from dunning.contacts import opt_out
 from dunning.inputs import storable
 from dunning.outbox.models import Message
-from dunning.outbox.service import mark_contact_invalid
+from dunning.outbox.service import mark_contact_invalid, publish_for
 from dunning.replies import matching, service, trust, undelivered
 from dunning.replies.mail import parse_inbound
 from dunning.replies.twilio import FormParams, twiml
@@ -89,6 +89,8 @@ def delivery_report(session: Session, clock: Clock, form: FormParams) -> bool:
     if message is None or not status:
         return False
     if DELIVERY_RANK.get(status, 0) >= DELIVERY_RANK.get(message.delivery_status or "", -1):
+        undelivered = ("undelivered", "failed")
+        newly_failed = status in undelivered and message.delivery_status not in undelivered
         message.delivery_status = status[:30]
         code = form.get("ErrorCode")
         if code:
@@ -96,6 +98,8 @@ def delivery_report(session: Session, clock: Clock, form: FormParams) -> bool:
         message.updated_at = clock.now()
         session.add(message)
         session.flush()
+        if newly_failed:
+            publish_for(session, clock, "message.failed", {message.id: {"error": message.last_error or status}})
         if status in ("undelivered", "failed") and code in DEAD_NUMBER_CODES:
             mark_contact_invalid(session, clock, message, f"Twilio delivery error {code}")
         elif code == UNSUBSCRIBED_CODE:

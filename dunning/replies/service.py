@@ -24,6 +24,7 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts import opt_in, opt_out, opted_out_channels
 from dunning.errors import DomainError
+from dunning.events.publish import publish
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import from_minor, to_minor
 from dunning.replies import answers, attachments as stored_files
@@ -61,6 +62,9 @@ class Incoming:
             value = getattr(self, name)
             if isinstance(value, str) and "\x00" in value:
                 setattr(self, name, value.replace("\x00", ""))
+
+
+REPLY_TEXT_IN_EVENTS = 5000  # characters of what the customer wrote, in reply.received
 
 
 @dataclass
@@ -125,6 +129,10 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
                  inbound_id=row.id, intent=understanding.intent, confidence=understanding.confidence,
                  action_taken=outcome.action, matched_by=match.matched_by, trusted=incoming.trusted,
                  untrusted_why=incoming.untrusted_why, route=act.route.label if act.route else None)
+    publish(session, clock, "reply.received", customer_id=row.customer_id, case_id=row.case_id,
+            customer=customer.external_id if customer else None, reply_id=row.id, channel=row.channel,
+            message_id=row.message_id, intent=row.intent, action=row.action, task_id=row.task_id,
+            text=(row.reply_text or "")[:REPLY_TEXT_IN_EVENTS])
     return Handled(row, outcome.answer)
 
 

@@ -58,6 +58,7 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     message.delivery_status, message.last_error = BOUNCED, failure.reason[:1000]
     message.updated_at = clock.now()
     session.add(message)
+    outbox.publish_for(session, clock, "message.failed", {message.id: {"error": f"bounced: {failure.reason}"[:1000]}})
     ours = matched_by != "recipient"  # our Message-ID or reply token: nobody outside could have made it up
     if failure.kind == ADDRESS and ours and (customer.email or "").lower() == failure.recipient:
         return {**out, **_invalid(session, clock, customer, message, failure)}

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, func, insert, select
 from sqlmodel import Session
 
-from dunning.ledger.bulk import executemany
+from dunning.driver import executemany
 from dunning.scoring.models import Score
 
 FEW = 1_000  # up to this many customers are asked for by id; more, and reading all newest rows is cheaper

@@ -10,7 +10,8 @@ from sqlmodel import Field, SQLModel
 from dunning.db import utc_column
 
 KINDS = ("call", "dispute", "reply", "in_doubt", "approval", "contact_invalid", "unknown_sender", "broken_promise",
-         "plan_default", "review", "rate_missing")
+         "plan_default", "review", "rate_missing", "failure", "webhook", "manual")
+MANUAL_KINDS = ("manual", "call")  # what a person may open by hand (/v1/tasks)
 # One open call per case, whoever asks for it at the same moment: a person calls once, for every
 # reason there is (the same text on both databases).
 OPEN_CALL = "status = 'open' AND kind = 'call' AND case_id IS NOT NULL"

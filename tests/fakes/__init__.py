@@ -26,6 +26,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: a client opening a dozen connections at
+    # once has some dropped by the kernel, stalled for seconds and then reset.
+    request_queue_size = 128
+
+
 class LoopbackHTTPServer:
     """A threaded HTTP server on 127.0.0.1 and a free port. Subclasses (or `respond`) decide the
     answer; every request is recorded first. Use as a context manager: it always stops."""
@@ -59,7 +65,7 @@ class LoopbackHTTPServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -3,7 +3,6 @@ total "abc" names all three, from the bulk API and the CSV import alike, and the
 rows in words ("1 of the invoices was refused")."""
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select

@@ -40,6 +40,14 @@ def check_password(password: str) -> None:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
 
 
+def check_assignee(session: Session, assignee: str | None) -> None:
+    """Tasks go to the team: an active desk user, or nobody (None or "")."""
+    if assignee:
+        known = session.execute(select(DeskUser.email).where(DeskUser.email == assignee, DeskUser.active.is_(True)))
+        if known.first() is None:
+            raise InvalidInput(f"{assignee} is not an active desk user")
+
+
 def has_role(user_role: str, needed: str) -> bool:
     return ROLES.index(user_role) >= ROLES.index(needed)
 

@@ -16,9 +16,9 @@ from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox
 from dunning.outbox.models import AWAITING_APPROVAL, Message
+from dunning.tasks import service as tasks
 from dunning.tasks.models import Task
 from dunning.web.auth import users
-from dunning.web.desk import tasks
 from dunning.web.desk.deps import Agent, Manager, act, render
 
 router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedRoute)
@@ -79,7 +79,11 @@ def _back(kind: str | None = None) -> str:
 @router.post("/tasks/{task_id}/assign")
 def assign(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
            assignee: Annotated[bounds.line(320), Form()] = "") -> RedirectResponse:
-    return act(session, desk, _back(), lambda: tasks.assign(session, clock, task_id, assignee or None, desk.actor),
+    def assign_to():
+        users.check_assignee(session, assignee)
+        return tasks.assign(session, clock, task_id, assignee or None, desk.actor)
+
+    return act(session, desk, _back(), assign_to,
                lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"))
 
 
