@@ -16,6 +16,11 @@ app.add_typer(import_app, name="import")
 
 MapOpt = Annotated[str | None, typer.Option("--map", help="field=column,... for columns named otherwise")]
 DateOpt = Annotated[str | None, typer.Option("--date-format", help="strptime format of date columns, e.g. %m/%d/%Y")]
+CurrencyOpt = Annotated[str | None, typer.Option(help="currency for rows without one")]
+
+
+def _currency(currency: str | None) -> dict[str, str]:
+    return {"currency": currency} if currency else {}
 
 
 def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, defaults: dict[str, str],
@@ -51,8 +56,23 @@ def import_customers(path: Path, map: MapOpt = None, date_format: DateOpt = None
 @import_app.command("invoices")
 @domain_errors
 def import_invoices(path: Path, map: MapOpt = None, date_format: DateOpt = None,
-                    currency: Annotated[str | None, typer.Option(help="currency for rows without one")] = None,
-                    create_customers: Annotated[bool, typer.Option(
+                    currency: CurrencyOpt = None, create_customers: Annotated[bool, typer.Option(
                         "--create-customers", help="create customers the file names but the service lacks")] = False) -> None:
     """An invoice without `balance` is fully open, or fully paid when it has `paid_on`."""
-    _run("invoices", path, map, date_format, {"currency": currency} if currency else {}, create_customers)
+    _run("invoices", path, map, date_format, _currency(currency), create_customers)
+
+
+@import_app.command("payments")
+@domain_errors
+def import_payments(path: Path, map: MapOpt = None, date_format: DateOpt = None, currency: CurrencyOpt = None) -> None:
+    """Payments received: allocated to the named invoice first, then the oldest open ones. A row with
+    `provider_reference` (a Stripe PaymentIntent id) replaces the payment recorded from Stripe."""
+    _run("payments", path, map, date_format, _currency(currency))
+
+
+@import_app.command("credit-notes")
+@domain_errors
+def import_credit_notes(path: Path, map: MapOpt = None, date_format: DateOpt = None,
+                        currency: CurrencyOpt = None) -> None:
+    """Credit notes: they take money off invoices as payments do, dated by `issued_on`."""
+    _run("credit_notes", path, map, date_format, _currency(currency))
