@@ -77,6 +77,25 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
     return dict(out)
 
 
+def collected_between(session: Session, after: date, until: date) -> dict[str, int]:
+    """Cash collected in (after, until]: payments received, and what the accounting system settled
+    without a payment we know of, on the invoice's paid_on (an invoice pushed as paid)."""
+    out = defaultdict(int)
+    paid = session.execute(
+        select(Payment.currency, exact_sum(Payment.amount_minor))
+        .where(Payment.kind == "payment", Payment.received_on > after, Payment.received_on <= until)
+        .group_by(Payment.currency))
+    residual = Invoice.total_minor - Invoice.allocated_minor - Invoice.balance_minor
+    settled = session.execute(
+        select(Invoice.currency, exact_sum(residual))
+        .where(Invoice.voided.is_(False), residual > 0, Invoice.paid_on > after, Invoice.paid_on <= until)
+        .group_by(Invoice.currency))
+    for rows in (paid, settled):
+        for currency, amount in rows:
+            out[currency] += int(amount or 0)
+    return dict(out)
+
+
 def daily_sales(session: Session, since: date, until: date) -> dict[str, dict[date, int]]:
     out: dict[str, dict[date, int]] = defaultdict(dict)
     for currency, issued_on, total in session.execute(
@@ -102,10 +121,7 @@ def load(session: Session, clock: Clock) -> Overview:
     current = _by_currency(session.execute(
         select(Invoice.currency, exact_sum(Invoice.balance_minor))
         .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today).group_by(Invoice.currency)))
-    collected = _by_currency(session.execute(
-        select(Payment.currency, exact_sum(Payment.amount_minor))
-        .where(Payment.kind == "payment", Payment.received_on > opening_day, Payment.received_on <= today)
-        .group_by(Payment.currency)))
+    collected = collected_between(session, opening_day, today)
     buckets = {currency: dict(zip(BUCKETS, values)) for currency, values in aged_minor(session, today).items()}
 
     currencies = []
