@@ -103,6 +103,16 @@ def test_nothing_chosen_or_someone_elses_invoice_opens_nothing(app, db, settings
     assert fake_stripe.sessions == {} and checkouts(db) == []
 
 
+def test_the_number_of_invoices_at_once_is_bounded_before_any_work(app, db, settings, ids, fake_stripe):
+    client, path, _ = portal(app, settings, ids["FR1"])
+    page = client.get(path).text
+    answer = pay_now(client, path, page, "EUR", list(range(1, 42)))
+    assert answer.status_code == 422 and error_text(answer.text) == "Choisissez au plus 40 factures à la fois."
+    answer = pay_now(client, path, page, "EUR", list(range(1, 5001)))  # refused while the form is read
+    assert answer.status_code == 422 and "invoice_id" in answer.text
+    assert fake_stripe.sessions == {}
+
+
 def test_a_disputed_invoice_cannot_be_paid_online(app, db, clock, settings, ids, fake_stripe):
     [i1, i2] = invoice_ids(db, "I1", "I2")
     with db.session() as session:
