@@ -23,6 +23,7 @@ from dunning.arrangements.routes import router as arrangements_router
 from dunning.cases.routes import router as cases_router
 from dunning.ledger.routes import BATCH_SCHEMAS, router as ledger_router
 from dunning.outbox.routes import router as outbox_router
+from dunning.payments.routes import router as payments_router
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     app.state.resolve = resolve or system_resolver
     for router in (ledger_router, cases_router, policies_router, outbox_router, scoring_router, arrangements_router,
-                   replies_router, tasks_router, webhooks_router):
+                   replies_router, tasks_router, webhooks_router, payments_router):
         app.include_router(router)
     site.install(app)  # the desk, the portal and unsubscribe pages
     app.add_middleware(BodyLimit, settings=settings)

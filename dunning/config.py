@@ -58,7 +58,12 @@ class Settings(BaseSettings):
     company_address: str = "1 Example Street\nLondon EC1A 1AA\nUnited Kingdom"
     company_email: str = "collections@example.com"
     company_phone: str = "+44 20 7946 0000"
-    payment_url: str | None = None
+    payment_url: str | None = None  # a static payment link, shown when online payment is not configured
+
+    # online payment through Stripe Checkout (unset secret key: the static payment_url, if any)
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None  # the endpoint's signing secret (whsec_...)
+    stripe_api_base: str | None = None  # another base URL for Stripe's API (a local fake in tests)
 
     # email (unset host: file transport under var/outbox)
     smtp_host: str | None = None
@@ -162,6 +167,11 @@ class Settings(BaseSettings):
     @property
     def public_url_derived(self) -> bool:
         return self.public_url == derived_public_url(self.host, self.port)
+
+    @property
+    def online_payment(self) -> bool:
+        """The portal's "Pay now" opens a Stripe Checkout Session for the invoices chosen."""
+        return bool(self.stripe_secret_key)
 
     @property
     def outbox_dir(self) -> Path:

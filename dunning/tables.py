@@ -7,6 +7,7 @@ from dunning.arrangements import models as arrangement_models  # noqa: F401
 from dunning.cases import models as case_models  # noqa: F401
 from dunning.ledger import models as ledger_models  # noqa: F401
 from dunning.outbox import models as outbox_models  # noqa: F401
+from dunning.payments import models as payment_models  # noqa: F401
 from dunning.policies import models as policy_models  # noqa: F401
 from dunning.replies import models as reply_models  # noqa: F401
 from dunning.scoring import models as scoring_models  # noqa: F401

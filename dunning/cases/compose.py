@@ -251,6 +251,7 @@ class Composer:
                 currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
                 book=snap.rates, jurisdiction=self._policy(snap, customer).jurisdiction)
         fee_lines = fee_text.notice_lines(statement, customer.language, customer.country) if statement else []
+        portal = portal_url(self.settings, customer, self.clock)  # where Pay now is, with online payment
         deadline = None
         if message.kind in FORMAL:
             deadline = calendar.business_day_on_or_after(today + timedelta(days=DEADLINE_DAYS), customer.country)
@@ -263,7 +264,8 @@ class Composer:
             issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
             claimed_fees=[line.as_data(currency) for line in statement.lines] if statement else [],
             deadline=deadline, interest_rate=statement.current_rate if statement else None,
-            portal_url=portal_url(self.settings, customer, self.clock), payment_url=self.settings.payment_url,
+            portal_url=portal, payment_url=f"{portal}#account-{currency}" if self.settings.online_payment
+            else self.settings.payment_url,
             unsubscribe_url=unsubscribe_url(self.settings, customer, message.channel, self.clock),
             extra=dict(message.context.get("extra", {})))
 

@@ -44,6 +44,7 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("installments",),
     "installment_reminder": ("installment",),
     "installment_missed": ("installment",),
+    "payment_receipt": ("paid_minor", "paid_on", "paid_invoices", "remaining_minor"),
 }
 
 
@@ -372,6 +373,8 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
             "installment": Installment(2, issued + timedelta(days=30), 58_317),
             "installment_count": 3,
             "agency_name": "Northern Credit Recovery",
+            "paid_minor": 165_050, "paid_on": issued, "paid_invoices": ["INV-1001", "INV-1017"],
+            "remaining_minor": 9_900,
         },
     )
 

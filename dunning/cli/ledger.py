@@ -1,4 +1,4 @@
-"""`import customers|invoices`: a CSV export through the ledger's own validation."""
+"""`import customers|invoices|payments|credit-notes`: a CSV export through the ledger's own validation."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +16,11 @@ MapOpt = Annotated[str | None, typer.Option("--map", metavar="FIELD=COLUMN,...",
                                             help="the file's column for each field named otherwise")]
 DateOpt = Annotated[str | None, typer.Option("--date-format", metavar="FORMAT",
                                              help="strptime format of the date columns, e.g. %m/%d/%Y")]
+CurrencyOpt = Annotated[str | None, typer.Option(metavar="CODE", help="the currency of rows without one")]
+
+
+def _currency(currency: str | None) -> dict[str, str]:
+    return {"currency": currency} if currency else {}
 
 
 def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, defaults: dict[str, str],
@@ -62,9 +67,7 @@ def import_customers(path: FileArg, map: MapOpt = None, date_format: DateOpt = N
 
 @import_app.command("invoices")
 @domain_errors
-def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
-                    currency: Annotated[str | None, typer.Option(metavar="CODE",
-                                                                 help="the currency of rows without one")] = None,
+def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = None, currency: CurrencyOpt = None,
                     create_customers: Annotated[bool, typer.Option(
                         "--create-customers", help="create customers the file names but the service lacks")] = False) -> None:
     """Create or update invoices from FILE.
@@ -72,4 +75,25 @@ def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = No
     Open invoices, or a settled history (with paid_on) for the risk model. An invoice without
     `balance` is fully open, or fully paid when it has `paid_on`. The same validation as the API;
     a file with any bad row imports nothing."""
-    _run("invoices", path, map, date_format, {"currency": currency} if currency else {}, create_customers)
+    _run("invoices", path, map, date_format, _currency(currency), create_customers)
+
+
+@import_app.command("payments")
+@domain_errors
+def import_payments(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
+                    currency: CurrencyOpt = None) -> None:
+    """Record payments received from FILE.
+
+    Each is allocated to the named invoice first, then the oldest open ones. A row with
+    `provider_reference` (a Stripe PaymentIntent id) replaces the payment recorded from Stripe."""
+    _run("payments", path, map, date_format, _currency(currency))
+
+
+@import_app.command("credit-notes")
+@domain_errors
+def import_credit_notes(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
+                        currency: CurrencyOpt = None) -> None:
+    """Record credit notes from FILE.
+
+    They take money off invoices as payments do, dated by `issued_on`."""
+    _run("credit_notes", path, map, date_format, _currency(currency))

@@ -21,12 +21,13 @@ from dunning.errors import InvalidInput
 from dunning.ledger import service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer, Invoice
-from dunning.ledger.schemas import CustomerIn, InvoiceIn, UpsertResult, fields_of
+from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
 
 CHUNK = 5_000
 NEW_SOURCE_SHARE = 0.9  # of a file's customers new to the ledger: another history, not this month's invoices
-DATE_FIELDS = {"issued_on", "due_on", "paid_on"}
-KINDS: dict[str, type] = {"customers": CustomerIn, "invoices": InvoiceIn}
+DATE_FIELDS = {"issued_on", "due_on", "paid_on", "received_on"}
+KINDS: dict[str, type] = {"customers": CustomerIn, "invoices": InvoiceIn, "payments": PaymentIn,
+                          "credit_notes": CreditNoteIn}
 
 
 @dataclass
@@ -142,8 +143,10 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
             try:
                 if kind == "customers":
                     result = service.push_customers(session, clock, batch)
-                else:
+                elif kind == "invoices":
                     result = service.push_invoices(session, clock, batch, create_customers=create_customers)
+                else:  # payments and credit notes: the customers and invoices they name must be known
+                    result = service.push_payments(session, clock, batch, kind.removesuffix("s"))
                 for name in ("created", "updated", "unchanged"):
                     setattr(report.result, name, getattr(report.result, name) + getattr(result, name))
             except InvalidInput as e:

@@ -73,11 +73,19 @@ class Payment(SQLModel, table=True):
     kind: str = Field(max_length=12)  # payment | credit_note
     external_id: str = Field(max_length=200)
     customer_id: int = Field(foreign_key="customer.id")
-    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")  # the first of invoice_ids
+    # Every invoice the payment names, in the order it pays them: one for a pushed payment, those the
+    # customer chose for an online one.
+    invoice_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     currency: str = Field(max_length=3)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     unallocated_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     received_on: date
+    # The payment's id at an online payment provider (a Stripe PaymentIntent, pi_...). Recorded from
+    # the provider's webhook (source "stripe") or pushed by the accounting system with its own
+    # record of the same money: only one of them counts (service.record_payments).
+    provider_reference: str | None = Field(default=None, max_length=200, index=True)
+    source: str = Field(default="push", max_length=10, sa_column_kwargs={"server_default": "push"})
     content_hash: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -121,6 +121,10 @@ class PaymentIn(TypedDict):
     currency: Currency
     amount: Amount
     received_on: Day
+    provider_reference: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                                  Field(default=None, description="the online payment's id at its provider (a Stripe "
+                                        "PaymentIntent, pi_...): the payment recorded from the provider's webhook is "
+                                        "then replaced by this one, never counted twice")]
 
 
 @with_config(ROW)

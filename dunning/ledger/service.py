@@ -10,6 +10,7 @@ import phonenumbers
 from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session
 
+from dunning import audit
 from dunning.clock import Clock
 from dunning.events.publish import new, publish_all
 from dunning.cases.sweep import touch
@@ -241,6 +242,7 @@ def effective_balance(inv: Invoice) -> int:
 # --- payments and credit notes ---------------------------------------------------------------
 
 PAYMENT_HASHED = ("customer_id", "invoice_id", "currency", "amount_minor", "received_on")
+PROVIDER_SOURCES = ("stripe",)  # payments recorded from a provider's webhook rather than pushed
 
 
 def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batch[CreditNoteIn],
@@ -275,32 +277,88 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
             else:
                 invoice_id = found[1]
         values.append({"kind": kind, "external_id": r["external_id"], "customer_id": customer_id,
-                       "invoice_id": invoice_id, "currency": currency, "amount_minor": amount,
-                       "received_on": r[dated]})
+                       "invoice_ids": [invoice_id] if invoice_id else [], "currency": currency,
+                       "amount_minor": amount, "received_on": r[dated],
+                       "provider_reference": r.get("provider_reference")})
     batch.raise_if_any(what)
+    return record_payments(session, clock, values, kind)
 
+
+def _payment_hash(v: dict[str, Any]) -> str:
+    """What a payment says; the fields added later enter only when set, so that replaying what was
+    pushed before them still finds every row unchanged."""
+    later = (v["invoice_ids"][1:], v["provider_reference"], v["source"])
+    extra = later if later != ([], None, "push") else ()
+    return content_hash((*map(v.__getitem__, PAYMENT_HASHED), *extra))
+
+
+def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]], kind: str) -> UpsertResult:
+    """Write validated payments (or credit notes) and allocate those that are new or changed.
+    Pushed ones and those recorded from an online payment provider (dunning/payments) come through
+    here alike: each value has kind, external_id, customer_id, invoice_ids (named, in order),
+    currency, amount_minor, received_on, and may have provider_reference and source.
+
+    One payment per provider reference counts: a pushed payment naming a reference takes the place
+    of the one recorded from the provider's webhook (its allocations are reversed, its row removed),
+    and the webhook records nothing for a reference a pushed payment already has
+    (dunning/payments/service.py). Writers of one customer are serialised first, so the check and
+    the write cannot interleave with another's."""
     lock_rows(session, CUSTOMER, (v["customer_id"] for v in values))
     now = clock.now()
     for v in values:
-        v["content_hash"] = content_hash(tuple(map(v.__getitem__, PAYMENT_HASHED)))
+        v.setdefault("provider_reference", None)
+        v.setdefault("source", "push")
+        v["invoice_id"] = v["invoice_ids"][0] if v["invoice_ids"] else None
+        v["content_hash"] = _payment_hash(v)
         v.update(unallocated_minor=v["amount_minor"], created_at=now, updated_at=now)
     existing = lookup(session, Payment.external_id, (v["external_id"] for v in values), Payment.content_hash,
                       Payment.id, where=Payment.kind == kind)
     changed = [v for v in values if existing.get(v["external_id"], (None, None))[1] != v["content_hash"]]
-    _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing])
+    replaced = _provider_copies(session, [v for v in changed if v["source"] == "push"])
+    _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing]
+                         + [p.id for p in replaced])
+    for p in replaced:
+        session.delete(p)
+        audit.record(session, clock, actor="ledger", action="payment.replaced", subject_type="payment",
+                     subject_id=p.external_id, provider_reference=p.provider_reference, amount_minor=p.amount_minor)
+    session.flush()
     result = upsert(session, PAYMENT, values, conflict=["kind", "external_id"], key_of=lambda r: r["external_id"],
                     existing={k: v[1] for k, v in existing.items()})
     if kind == "payment":
-        publish_all(session, [
-            new(clock, "payment.received", customer_id=v["customer_id"], payment=v["external_id"],
-                customer=r["customer_external_id"], invoice=r["invoice_external_id"], currency=v["currency"],
-                amount=as_string(v["amount_minor"], v["currency"]), received_on=v["received_on"])
-            for (_, r), v in zip(batch.items, values) if v["external_id"] not in existing])
+        _received(session, clock, [v for v in values if v["external_id"] not in existing])
     if changed:
         ids = lookup(session, Payment.external_id, (v["external_id"] for v in changed), Payment.id,
                      where=Payment.kind == kind)
         _allocate(session, [session.get(Payment, ids[v["external_id"]][1]) for v in changed])
     return result
+
+
+def _received(session: Session, clock: Clock, values: list[dict[str, Any]]) -> None:
+    """`payment.received` for each new payment, pushed or recorded from a provider."""
+    if not values:
+        return
+    customers = dict(session.execute(select(Customer.id, Customer.external_id)
+                                     .where(Customer.id.in_({v["customer_id"] for v in values}))).all())
+    first = {v["invoice_ids"][0] for v in values if v["invoice_ids"]}
+    invoices = dict(session.execute(select(Invoice.id, Invoice.external_id).where(Invoice.id.in_(first))).all()) \
+        if first else {}
+    publish_all(session, [
+        new(clock, "payment.received", customer_id=v["customer_id"], payment=v["external_id"],
+            customer=customers[v["customer_id"]], invoice=invoices.get(v["invoice_ids"][0]) if v["invoice_ids"] else None,
+            currency=v["currency"], amount=as_string(v["amount_minor"], v["currency"]), received_on=v["received_on"],
+            source=v["source"])
+        for v in values])
+
+
+def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Payment]:
+    """Payments recorded from a provider that these pushed payments are the accounting system's
+    record of (the same provider reference)."""
+    references = {v["provider_reference"] for v in pushed if v["provider_reference"]}
+    if not references:
+        return []
+    return list(session.execute(select(Payment).where(
+        Payment.kind == "payment", Payment.source.in_(PROVIDER_SOURCES),
+        Payment.provider_reference.in_(sorted(references)))).scalars())
 
 
 def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
@@ -318,8 +376,9 @@ def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
 
 
 def _allocate(session: Session, payments: list[Payment]) -> None:
-    """The named invoice first, up to its open balance; what is left goes to the oldest open
-    invoices of that customer and currency; what is still left stays as unallocated credit."""
+    """The named invoices first, in their order, each up to its open balance; what is left goes to
+    the oldest open invoices of that customer and currency; what is still left stays as unallocated
+    credit."""
     open_by_account: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
     accounts = {(p.customer_id, p.currency) for p in payments}
     for customer_id, currency in accounts:
@@ -331,7 +390,8 @@ def _allocate(session: Session, payments: list[Payment]) -> None:
         session.refresh(p)
         remaining = p.amount_minor
         candidates = open_by_account[(p.customer_id, p.currency)]
-        ordered = sorted(candidates, key=lambda inv: inv.id != p.invoice_id)  # stable: named first
+        rank = {invoice_id: i for i, invoice_id in enumerate(p.invoice_ids)}
+        ordered = sorted(candidates, key=lambda inv: rank.get(inv.id, len(rank)))  # stable: named first
         for inv in ordered:
             if remaining == 0:
                 break

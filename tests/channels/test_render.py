@@ -26,7 +26,7 @@ from dunning.channels.render import (
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
 NUDGES = ["pre_due_nudge"]
 CONFIRMATIONS = ["promise_confirmation", "plan_confirmation", "installment_reminder", "installment_missed",
-                 "opt_out_confirmation", "help"]
+                 "opt_out_confirmation", "help", "payment_receipt"]
 
 
 def plain(text: str) -> str:

@@ -3,27 +3,31 @@ lets them act. The link is the only authority: the customer id comes from its si
 from the URL or a form."""
 from __future__ import annotations
 
-from typing import Annotated, Callable
+import logging
+from typing import Annotated, Callable, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from dunning import bounds
 from dunning.bounds import Day, Id
 from dunning.deps import ClockDep, SessionDep, SettingsDep
-from dunning.errors import DomainError
+from dunning.errors import DomainError, NotFound
 from dunning.inputs import BoundedRoute, form_problem
 from dunning.ledger.models import Customer
 from dunning.links import portal_token, read_token
+from dunning.payments import checkout, stripe_api
 from dunning.web.auth import csrf
 from dunning.web.errors import CsrfRefused, FormRefused, WebRefusal
 from dunning.web.portal import actions, statement
 from dunning.web.portal.words import REASONS, Words, language, locale
 from dunning.web.templating import page
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal", include_in_schema=False, route_class=BoundedRoute)
-DONE = ("promise", "promise_noted", "plan", "plan_request", "dispute", "contact", "channel")
+DONE = ("promise", "promise_noted", "plan", "plan_request", "dispute", "contact", "channel", "paid",
+        "pay_cancelled")
 
 
 class LinkRefused(WebRefusal):
@@ -35,16 +39,20 @@ class LinkRefused(WebRefusal):
         super().__init__(message[:1].upper() + message[1:] + ".")
 
 
+async def _read_form(request: Request) -> tuple[str | None, str | None]:
+    """The submitted CSRF token and the form's first unacceptable value, if any. The form is read
+    before the database is touched: a transaction (SQLite's write lock) is never held while a
+    client sends its body, and the database work runs off the event loop."""
+    if request.method != "POST":
+        return None, None
+    form = await request.form()  # parsed once: the route's Form() fields read the same copy
+    field = form.get(csrf.FIELD)
+    return (field if isinstance(field, str) else None), form_problem(form)
+
+
 async def portal_customer(token: str, request: Request, session: SessionDep, settings: SettingsDep,
                           clock: ClockDep) -> Customer:
-    # The form is read before the database is touched: a transaction (SQLite's write lock) is never
-    # held while a client sends its body, and the database work runs off the event loop.
-    submitted = problem = None
-    if request.method == "POST":
-        form = await request.form()  # parsed once: the route's Form() fields read the same copy
-        field = form.get(csrf.FIELD)
-        submitted = field if isinstance(field, str) else None
-        problem = form_problem(form)
+    submitted, problem = await _read_form(request)
     return await run_in_threadpool(_link_customer, token, request, session, settings, clock, submitted, problem)
 
 
@@ -74,6 +82,7 @@ def _shown(settings) -> dict:
     # only what the page shows: the template never sees the secrets
     return {"company_name": settings.company_name, "company_email": settings.company_email,
             "company_phone": settings.company_phone, "payment_url": settings.payment_url,
+            "online_payment": settings.online_payment,
             "dispute_response_days": settings.dispute_response_days}
 
 
@@ -149,3 +158,55 @@ def channels(token: str, customer: PortalCustomer, request: Request, session: Se
              wanted: Annotated[bool, Form()]):
     return _act(request, session, clock, settings, token, customer, "channels",
                 lambda w: actions.set_channel(session, clock, customer, channel, wanted))
+
+
+@router.post("/{token}/pay")
+async def pay(token: str, request: Request, settings: SettingsDep, clock: ClockDep,
+              currency: Annotated[bounds.line(3), Form()],
+              invoice_id: Annotated[list[Id], Form(max_length=checkout.MAX_INVOICES + 1)] = []):
+    """Pay now: to Stripe Checkout for the invoices chosen. No transaction is open while Stripe
+    answers: the invoices are read in one, the session recorded in another."""
+    if not settings.online_payment:
+        raise NotFound("online payment is not set up")
+    submitted, problem = await _read_form(request)
+    return await run_in_threadpool(_pay, request, settings, clock, token, currency, invoice_id, submitted, problem)
+
+
+def _pay(request: Request, settings, clock, token: str, currency: str, invoice_ids: list[int],
+         submitted: str | None, problem: str | None) -> HTMLResponse | RedirectResponse:
+    db = request.app.state.db
+    form = f"pay-{currency}"
+    with db.session() as session:
+        customer = _link_customer(token, request, session, settings, clock, submitted, problem)
+        words = Words(language(customer.language))
+        try:
+            plan = checkout.prepare(session, clock, settings, customer, currency, invoice_ids, words)
+        except DomainError as e:
+            return _page(request, session, clock, settings, token, customer, error=e.message, failed=form,
+                         status=e.status)
+    try:
+        opened = stripe_api.create_checkout_session(settings, plan.params, plan.key)
+        refusal = None if opened.status == "open" and opened.url else words("pay_processing")
+    except stripe_api.PaymentUnavailable as e:
+        log.warning("checkout for customer %s not opened: %s", customer.external_id, e.message)
+        refusal = words("pay_unavailable")
+    with db.session() as session:
+        if refusal:
+            return _page(request, session, clock, settings, token, session.get(Customer, customer.id), error=refusal,
+                         failed=form, status=503)
+        checkout.opened(session, clock, plan, opened, actions.actor(customer))
+    return RedirectResponse(opened.url, status_code=303)
+
+
+@router.get("/{key}/{outcome}")
+def returned(key: Annotated[bounds.line(64), Path()], outcome: Literal["paid", "cancelled"], session: SessionDep,
+             settings: SettingsDep, clock: ClockDep) -> RedirectResponse:
+    """Where Stripe sends the customer back: on to the portal, with a fresh link."""
+    try:
+        found = checkout.returned(session, clock, key)
+    except NotFound as e:
+        raise LinkRefused(e.message) from None
+    customer = session.get(Customer, found.customer_id)
+    fresh = portal_token(settings, customer.id, clock, customer.link_version)
+    done = "paid" if outcome == "paid" else "pay_cancelled"
+    return RedirectResponse(f"/portal/{fresh}?done={done}#account-{found.currency}", status_code=303)

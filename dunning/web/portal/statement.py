@@ -3,6 +3,7 @@ link names, and nothing else: no id from the URL or a form reaches this module."
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,6 +20,7 @@ from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import payments_by_invoice
 from dunning.money import to_minor
 from dunning.outbox.models import SENT, Message
+from dunning.payments.models import PROCESSING, Checkout
 from dunning.policies import fees, rate_store, service as policies
 from dunning.policies.document import PlanRules
 from dunning.policies.rates import MissingRate
@@ -38,6 +40,7 @@ class Fee:
 @dataclass
 class Account:
     currency: str
+    today: date
     invoices: list[Invoice]
     disputed: set[int]
     balance_minor: int
@@ -47,6 +50,8 @@ class Account:
     plan: tuple[InstallmentPlan, list[Installment]] | None
     plan_counts: list[tuple[int, bool]]  # (number of payments, granted at once)
     min_installment_minor: int | None
+    payable: list[Invoice] = field(default_factory=list)  # what Pay now offers: undisputed, not being paid
+    processing_minor: int = 0  # online payments the bank has yet to confirm
 
     @property
     def fees_minor(self) -> int:
@@ -55,6 +60,12 @@ class Account:
     @property
     def total_minor(self) -> int:
         return self.balance_minor + self.fees_minor
+
+    @property
+    def pay_default(self) -> set[int]:
+        """Pay now chooses the overdue invoices first, or everything it offers when none is overdue."""
+        overdue = {i.id for i in self.payable if i.due_on < self.today}
+        return overdue or {i.id for i in self.payable}
 
     @property
     def disputable(self) -> list[Invoice]:
@@ -117,6 +128,13 @@ def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     open_promises = {p.currency: p for p in session.execute(select(Promise).where(
         Promise.customer_id == customer.id, Promise.status == "open")).scalars()}
     active_plans = {p.currency: (p, rows) for p, rows in plans.list_for(session, customer.id) if p.status == "active"}
+    processing: dict[str, int] = defaultdict(int)  # online payments the bank is still confirming
+    being_paid: set[int] = set()
+    for currency, amount, ids in session.execute(select(Checkout.currency, Checkout.amount_minor, Checkout.invoice_ids)
+                                                 .where(Checkout.customer_id == customer.id,
+                                                        Checkout.status == PROCESSING)):
+        processing[currency] += amount
+        being_paid.update(ids)
     out = []
     for currency in sorted({i.currency for i in invoices}):
         mine = [i for i in invoices if i.currency == currency]
@@ -126,12 +144,13 @@ def load(session: Session, clock: Clock, customer: Customer) -> Statement:
                                                      rules=policy.plans))
                   for n in range(2, installments.MAX_OFFERED + 1)] if balance else []
         out.append(Account(
-            currency=currency, invoices=mine, disputed=disputed, balance_minor=balance,
+            currency=currency, today=today, invoices=mine, disputed=disputed, balance_minor=balance,
             overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
             fees=_fees(session, customer, currency, mine, disputed, today, policy.jurisdiction),
             promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts,
             min_installment_minor=to_minor(minimum, currency) if (minimum := policy.plans.min_installment_amount.get(
-                currency)) is not None else None))
+                currency)) is not None else None,
+            payable=[i for i in undisputed if i.id not in being_paid], processing_minor=processing[currency]))
     opted = opted_out_channels(session, customer.id)
     reachable = [c for c in CHANNELS if (customer.email if c == "email" else customer.phone)]
     return Statement(customer, today, out, policy.plans, opted, reachable)
