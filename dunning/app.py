@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def load_demo_if_empty(settings: Settings, database: Database, clock: Clock) -> None:
     """DUNNING_DEMO=true: the demo portfolio on a first start, so the loop has something to chase."""
     from dunning.demo import is_empty, load_demo  # only when asked: it brings in the simulation
+    from dunning.words import plural
 
     if not is_empty(database):
         log.info("demo: the database has customers already; serving them as they are")
@@ -99,9 +100,9 @@ def load_demo_if_empty(settings: Settings, database: Database, clock: Clock) -> 
     except DomainError as e:  # a real transport configured: start without the demo rather than not at all
         log.warning("demo not loaded: %s", e.message)
         return
-    log.info("demo loaded: %d customers, %d invoices (%d open); model: %s; %d customers scored; first cycle: %d "
-             "message(s) planned", report.customers, report.invoices, report.open_invoices, report.training,
-             report.scored, report.planned)
+    log.info("demo loaded: %d customers, %d invoices (%d open); model: %s; %d customers scored; first cycle: %s "
+             "planned", report.customers, report.invoices, report.open_invoices, report.training,
+             report.scored, plural(report.planned, "message"))
 
 
 def document_extra_schemas(app: FastAPI, models: list) -> None:

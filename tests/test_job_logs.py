@@ -37,10 +37,10 @@ def test_each_cycle_logs_what_it_decided_and_planned(worker, caplog):
         worker.cycle()
     first, second = lines(caplog, "cycle: ")
     # The pre-due nudge is too late to send, so it passes; the first reminder is planned, by email.
-    assert first.getMessage() == ("cycle: 1 customer(s) looked at, 2 decision(s): 1 step(s) planned, 1 passed; "
-                                  "1 message(s) planned: 1 email; case(s) 1 opened")
+    assert first.getMessage() == ("cycle: 1 customer looked at, 2 decisions: 1 step planned, 1 passed; "
+                                  "1 message planned: 1 email; 1 case opened")
     assert first.counts["plan"] == 1 and first.counts["pass"] == 1  # the counts as fields too, for a JSON log
-    assert second.getMessage() == "cycle: 1 customer(s) looked at, 1 decision(s): 1 waiting"
+    assert second.getMessage() == "cycle: 1 customer looked at, 1 decision: 1 waiting"
 
 
 def test_a_dispatch_round_logs_sent_failed_deferred_and_in_doubt(worker, caplog, clock):
@@ -63,4 +63,4 @@ def test_summaries_name_every_outcome():
         "3 sent, 1 failed, 3 deferred (2 to the next contact window or a later check, 1 to retry), 1 in doubt, "
         "2 cancelled, 1 back in the queue after a worker stopped")
     assert arrangements_summary(Counter(promise_kept=2, plan_defaulted=1, pause_ended=1, planned=1, failed=0)) == (
-        "1 pause(s) ended, 1 plan(s) defaulted, 1 step(s) planned for resumed cases, 2 promise(s) kept")
+        "1 pause ended, 1 plan defaulted, 1 step planned for resumed cases, 2 promises kept")

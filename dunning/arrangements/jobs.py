@@ -22,6 +22,7 @@ from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
+from dunning.words import plural
 
 LOCK_ID = 728146  # the cycle holds 728145
 
@@ -74,14 +75,17 @@ def _alone(session: Session, clock: Clock, counts: Counter, arrangement: Promise
 
 
 def summary(counts: Counter) -> str:
-    """promise_kept: 2, pause_ended: 1 -> "2 promise(s) kept, 1 pause(s) ended"."""
-    words = {"planned": "step(s) planned for resumed cases", "failed": "failed (see the worklist's failure tasks)"}
+    """promise_kept: 2, pause_ended: 1 -> "2 promises kept, 1 pause ended"."""
+    words = {"failed": "failed (see the worklist's failure tasks)"}
     parts = []
     for key, n in sorted(counts.items()):
         if not n:
             continue
         what, _, outcome = key.partition("_")
-        parts.append(f"{n} {words.get(key) or f'{what}(s) {outcome}'}")
+        if key == "planned":
+            parts.append(f"{plural(n, 'step')} planned for resumed cases")
+        else:
+            parts.append(f"{n} {words[key]}" if key in words else f"{plural(n, what)} {outcome}")
     return ", ".join(parts) or "nothing to do"
 
 

@@ -79,22 +79,22 @@ class CycleReport:
         """One line for the log and the command line: what was looked at, decided and planned."""
         c = self.counts
         decided = {action: c[action] for action in ("plan", "pass", "wait", "close", "none") if c[action]}
-        words = {"plan": "step(s) planned", "pass": "passed", "wait": "waiting", "close": "closed",
-                 "none": "with nothing to do"}
-        line = f"{c['looked_at']} customer(s) looked at, {sum(decided.values())} decision(s)"
+        words = {"pass": "passed", "wait": "waiting", "close": "closed", "none": "with nothing to do"}
+        line = f"{plural(c['looked_at'], 'customer')} looked at, {plural(sum(decided.values()), 'decision')}"
         if c["unchanged"]:
-            line += f" ({c['unchanged']} case(s) unchanged since their last decision)"
+            line += f" ({plural(c['unchanged'], 'case')} unchanged since their last decision)"
         if decided:
-            line += ": " + ", ".join(f"{n} {words[action]}" for action, n in decided.items())
+            line += ": " + ", ".join(plural(n, "step") + " planned" if action == "plan" else f"{n} {words[action]}"
+                                     for action, n in decided.items())
         channels = Counter(channel for o in self.planned for channel in o.channels)
         if channels:
             approval = sum(len(o.channels) for o in self.planned if o.requires_approval)
-            line += (f"; {sum(channels.values())} message(s) planned: "
+            line += (f"; {plural(sum(channels.values()), 'message')} planned: "
                      + ", ".join(f"{n} {channel}" for channel, n in sorted(channels.items()))
                      + (f" ({approval} awaiting approval)" if approval else ""))
-        opened = [f"{c[k]} {k}" for k in ("opened", "reopened") if c[k]]
+        opened = [f"{plural(c[k], 'case')} {k}" for k in ("opened", "reopened") if c[k]]
         if opened:
-            line += "; case(s) " + ", ".join(opened)
+            line += "; " + ", ".join(opened)
         if c["failed"]:
             line += f"; {c['failed']} failed (see the worklist's failure tasks)"
         return line

@@ -20,6 +20,7 @@ def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N",
     from dunning.clock import SystemClock
     from dunning.config import Settings, masked_url
     from dunning.demo import DEMO_ENV, load_demo
+    from dunning.words import plural
 
     settings = Settings(demo=True)  # the demo's database unless DUNNING_DATABASE_URL names one
     where = masked_url(settings.database_url)
@@ -27,7 +28,7 @@ def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N",
         report = load_demo(open_database(settings), SystemClock(), settings, customers=customers, seed=seed)
     console.print(f"{report.customers} customers, {report.invoices} invoices ({report.open_invoices} open)")
     console.print(f"model: {report.training}", highlight=False)
-    console.print(f"{report.scored} customers scored; first cycle: {report.planned} message(s) planned")
+    console.print(f"{report.scored} customers scored; first cycle: {plural(report.planned, 'message')} planned")
     console.print(f"loaded into {where}; serve it with `{DEMO_ENV}make run` (every command works on it with "
                   f"{DEMO_ENV.strip()} set); reminders appear under {settings.outbox_dir}/ as contact windows open",
                   highlight=False, soft_wrap=True)  # not wrapped: the commands are for copying

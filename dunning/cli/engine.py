@@ -32,6 +32,7 @@ def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="s
     from dunning.config import get_settings
     from dunning.money import display
     from dunning.outbox import service as outbox
+    from dunning.words import plural
 
     settings, clock = get_settings(), clock_at(now)
     database = open_database(settings)
@@ -60,10 +61,10 @@ def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="s
         console.print("nothing waits in the outbox")
         return
     table = Table("customer", "step", "channel", "status", "not before (UTC)", "amount",
-                  title=f"waiting in the outbox: {waiting} message(s)"
+                  title=f"waiting in the outbox: {plural(waiting, 'message')}"
                         + (f", the first {len(first)}" if waiting > len(first) else ""))
-    for column in table.columns:
-        column.no_wrap = True
+    for column in table.columns:  # one line a message; on a narrow terminal values are cut, never the headers
+        column.no_wrap, column.min_width = True, len(str(column.header))
     for m in first:
         table.add_row(m.external_id, m.step_key or m.kind, m.channel, m.status.replace("_", " "),
                       f"{m.send_after:%Y-%m-%d %H:%M}",

@@ -22,6 +22,7 @@ from dunning.ledger import service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
+from dunning.words import plural
 
 CHUNK = 5_000
 NEW_SOURCE_SHARE = 0.9  # of a file's customers new to the ledger: another history, not this month's invoices
@@ -64,8 +65,9 @@ def other_history(before: Ledgered, file_customers: set[str], file_invoices: int
     new = [customer for customer in file_customers if customer not in before.invoices]
     if not others or len(new) < NEW_SOURCE_SHARE * len(file_customers):
         return None
-    return (f"this database already held {sum(others.values())} invoice(s) of {len(others)} other customer(s), "
-            f"issued {before.first} to {before.last}, and these {file_invoices} invoices are of {len(new)} customer(s) "
+    return (f"this database already held {plural(sum(others.values()), 'invoice')} of "
+            f"{plural(len(others), 'other customer')}, issued {before.first} to {before.last}, and these "
+            f"{plural(file_invoices, 'invoice')} are of {plural(len(new), 'customer')} "
             "new to it: `model train` and `model backtest` now read both histories as one ledger, which skews a "
             "backtest. To measure this file alone, import it into a database of its own "
             "(DUNNING_DATABASE_URL=sqlite:///var/<name>.db)")

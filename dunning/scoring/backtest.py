@@ -19,6 +19,7 @@ from sklearn.metrics import roc_curve
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import training_rows
 from dunning.scoring.model import metrics, train
+from dunning.words import plural
 
 HISTORY_GAP_DAYS = 365  # a business that invoiced at all issues an invoice at least once a year
 
@@ -90,7 +91,7 @@ def mixed_history(invoices: pd.DataFrame, cutoff: pd.Timestamp, tested: pd.DataF
     unknown = ~tested["customer_id"].isin(known)
     if len(tested) and unknown.mean() > 0.5:
         warnings.append(f"{int(unknown.sum())} of the {len(tested)} test invoices are of "
-                        f"{tested.loc[unknown, 'customer_id'].nunique()} customer(s) with no invoice before the "
+                        f"{plural(tested.loc[unknown, 'customer_id'].nunique(), 'customer')} with no invoice before the "
                         "cutoff: the model is judged mostly on customers it knew nothing about")
     return warnings
 

@@ -14,6 +14,7 @@ from dunning.config import get_settings
 from dunning.db import Database, make_engine
 from dunning.outbox.models import PENDING, Message
 from dunning.scoring.models import Score
+from dunning.words import plural
 
 
 def test_the_demo_loads_a_scored_portfolio_with_reminders_planned(shell):
@@ -41,7 +42,7 @@ def test_serve_loads_the_demo_into_an_empty_database_when_asked(db, clock, setti
         pass
     said = [r.getMessage() for r in caplog.records if r.name == "dunning.app"]
     assert said[0].startswith("demo: loading a made-up portfolio")
-    assert said[1].startswith("demo loaded: 200 customers, 2421 invoices (") and "message(s) planned" in said[1]
+    assert said[1].startswith("demo loaded: 200 customers, 2421 invoices (") and "messages planned" in said[1]
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(Customer)).scalar() == 200
         assert s.execute(select(func.count()).select_from(Score)).scalar() > 0
@@ -63,7 +64,7 @@ def test_the_demo_has_a_database_of_its_own_and_the_dry_run_shows_what_it_queued
     assert waiting > 0
     dry = " ".join(shell.run("run-cycle", "--dry-run").output.split())
     # The demo's cycle planned them already: the dry run plans nothing new, and shows what waits.
-    assert f"waiting in the outbox: {waiting} message(s)" in dry and "would do:" in dry
+    assert f"waiting in the outbox: {plural(waiting, 'message')}" in dry and "would do:" in dry
     with Database(make_engine(f"sqlite:///{demo_db}")).session() as s:  # a dry run writes nothing
         assert s.execute(select(func.count()).where(Message.status.in_(PENDING))).scalar() == waiting
 

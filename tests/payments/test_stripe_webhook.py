@@ -16,6 +16,7 @@ from sqlalchemy import select
 from dunning.app import create_app
 from dunning.audit import AuditEvent
 from dunning.cases.models import CLOSED, Case
+from dunning.events.models import EventRecord
 from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Invoice
@@ -117,6 +118,10 @@ def test_a_completed_checkout_is_one_payment_on_the_invoices_chosen_however_ofte
     assert balances(db) == {"I1": 0, "I2": 20000, "I3": 0}
     [row] = checkouts(db)
     assert (row.status, row.provider_reference) == ("paid", "pi_3Mtw")
+    with db.session() as session:  # neighbours hear of it once, as of a pushed payment
+        [received] = session.execute(select(EventRecord).where(EventRecord.type == "payment.received")).scalars()
+    assert {k: received.data[k] for k in ("payment", "customer", "invoice", "amount", "source")} == {
+        "payment": "stripe:pi_3Mtw", "customer": "FR1", "invoice": "I1", "amount": "400.00", "source": "stripe"}
 
 
 def test_the_payment_intent_alone_is_enough_and_a_payment_not_from_the_portal_is_left_alone(

@@ -60,7 +60,7 @@ def test_a_receiver_gets_the_case_from_opening_to_closing_signed_and_verified(cl
     assert closed["data"]["customer"] == "C1" and closed["data"]["currency"] == "EUR"
     assert closed["data"]["case_id"] == events[0]["data"]["case_id"]
     assert events[3]["data"] == {"case_id": None, "payment": "P1", "customer": "C1", "invoice": None,
-                                 "currency": "EUR", "amount": "100.00", "received_on": clock.now().date().isoformat()}
+                                 "currency": "EUR", "amount": "100.00", "received_on": clock.now().date().isoformat(), "source": "push"}
     detail = client.get(f"/v1/events/{closed['id']}").json()
     assert detail["deliveries"][0]["status"] == "delivered" and detail["deliveries"][0]["attempts"] == 1
     # the feed and the webhook carry the same event

@@ -166,8 +166,6 @@ async def pay(token: str, request: Request, settings: SettingsDep, clock: ClockD
               invoice_id: Annotated[list[Id], Form(max_length=checkout.MAX_INVOICES + 1)] = []):
     """Pay now: to Stripe Checkout for the invoices chosen. No transaction is open while Stripe
     answers: the invoices are read in one, the session recorded in another."""
-    if not settings.online_payment:
-        raise NotFound("online payment is not set up")
     submitted, problem = await _read_form(request)
     return await run_in_threadpool(_pay, request, settings, clock, token, currency, invoice_id, submitted, problem)
 
@@ -178,6 +176,8 @@ def _pay(request: Request, settings, clock, token: str, currency: str, invoice_i
     form = f"pay-{currency}"
     with db.session() as session:
         customer = _link_customer(token, request, session, settings, clock, submitted, problem)
+        if not settings.online_payment:  # after the link and the form's token, as every portal form
+            raise NotFound("online payment is not set up")
         words = Words(language(customer.language))
         try:
             plan = checkout.prepare(session, clock, settings, customer, currency, invoice_ids, words)
