@@ -315,6 +315,7 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
                       Payment.id, where=Payment.kind == kind)
     changed = [v for v in values if existing.get(v["external_id"], (None, None))[1] != v["content_hash"]]
     replaced = _provider_copies(session, [v for v in changed if v["source"] == "push"])
+    told = {p.provider_reference for p in replaced}  # neighbours heard of that money when it was recorded
     _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing]
                          + [p.id for p in replaced])
     for p in replaced:
@@ -325,7 +326,8 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
     result = upsert(session, PAYMENT, values, conflict=["kind", "external_id"], key_of=lambda r: r["external_id"],
                     existing={k: v[1] for k, v in existing.items()})
     if kind == "payment":
-        _received(session, clock, [v for v in values if v["external_id"] not in existing])
+        _received(session, clock, [v for v in values if v["external_id"] not in existing
+                                   and not (v["provider_reference"] and v["provider_reference"] in told)])
     if changed:
         ids = lookup(session, Payment.external_id, (v["external_id"] for v in changed), Payment.id,
                      where=Payment.kind == kind)
@@ -334,7 +336,8 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
 
 
 def _received(session: Session, clock: Clock, values: list[dict[str, Any]]) -> None:
-    """`payment.received` for each new payment, pushed or recorded from a provider."""
+    """`payment.received` for each new payment, pushed or recorded from a provider; the pushed copy
+    of a provider's payment is not new money."""
     if not values:
         return
     customers = dict(session.execute(select(Customer.id, Customer.external_id)

@@ -1,5 +1,7 @@
 """From the reminder to the receipt: the reminder's link, Pay now, Stripe's Checkout Session, the
-signed event, one payment, the case closed, the receipt written by the file transport."""
+signed event, one payment, the case closed, the receipt written by the file transport, and the
+neighbour system told (payment.received, case.closed) on a loopback receiver that verifies the
+signature."""
 from __future__ import annotations
 
 import re
@@ -16,9 +18,13 @@ from dunning.cases.models import CLOSED, Case
 from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import PaymentIn
+from dunning.webhooks import service as webhooks
+from dunning.webhooks.egress import system_resolver
 from tests.builders import customer, invoice, payment
+from tests.fakes.webhooks import Receiver
 from tests.outbox.support import REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, use_policy
 from tests.payments.support import balances, deliver, pay_now, payments
+from tests.webhooks.support import deliver as deliver_events
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/portal/[^\s#\"<]+)(#account-EUR)?")
 
@@ -31,6 +37,12 @@ def read_mail(path) -> tuple[str, str]:
 
 
 def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe):
+    # the clock is not today's: the receiver checks the signature, not the timestamp's age
+    receiver = Receiver(tolerance=False).__enter__()
+    with db.session() as session:
+        receiver.secret = webhooks.create_endpoint(
+            session, clock, settings, system_resolver, url=receiver.url, events=["payment.received", "case.closed"],
+            description="ERP", actor="test").secret
     use_policy(db, clock, REMINDER_THEN_REGISTERED)
     ids = seed(db, clock, [customer("FR1", name="Dupont SARL")],
                [invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
@@ -76,3 +88,14 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
             in text)
     assert "Plus rien n'est dû sur votre compte en EUR." in text
     assert [m.kind for m in messages(db) if m.status == "sent"] == ["reminder", "payment_receipt"]
+
+    # the neighbour system hears of the money once (Stripe's copy, then the push that took its place)
+    try:
+        counts = deliver_events(db, clock, settings)
+    finally:
+        receiver.__exit__(None, None, None)
+    assert counts["failed"] == 0 and not receiver.refused
+    events = sorted(receiver.events(), key=lambda e: e["id"])
+    assert [e["type"] for e in events] == ["payment.received", "case.closed"]  # the push is not new money
+    assert (events[0]["data"]["payment"], events[0]["data"]["source"]) == ("stripe:pi_3OrE2E", "stripe")
+    assert events[1]["data"]["customer"] == "FR1" and events[1]["data"]["currency"] == "EUR"
