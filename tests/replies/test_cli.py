@@ -73,7 +73,7 @@ def test_arrangements_run_breaks_an_overdue_promise_once(database):
         promises.record(s, clock, customer=c1, currency="EUR", promised_on=date(2026, 3, 6), amount_minor=None,
                         source="desk", actor="test")
     assert "nothing to do" in run("arrangements", "run", "--now", "2026-03-08T12:00:00Z").output
-    assert "1 promise(s) broken" in run("arrangements", "run", "--now", "2026-03-09T09:00:00Z").output
+    assert "1 promise broken" in run("arrangements", "run", "--now", "2026-03-09T09:00:00Z").output
     assert "nothing to do" in run("arrangements", "run", "--now", "2026-03-09T10:00:00Z").output
     with database.session() as s:
         assert s.execute(select(Promise.status)).scalar_one() == "broken"
