@@ -1,9 +1,11 @@
 """Which lexicon reads a reply: the language it is written in when that is clear, else the
 customer's.
 
-Detection is lingua's, built for short text, with only the languages we have a lexicon for
-loaded (a detector of all its languages takes a second and a gigabyte; two take a fraction of
-that). It is imported on first use, so the command line starts without it.
+Detection is lingua's, built for short text, with only the languages the service supports
+loaded (dunning.languages; `templates check` makes sure each has a lexicon). A detector of all
+lingua's 75 languages takes seconds and a gigabyte; six take a fraction of that, and each
+language's model is only read the first time a reply is detected. lingua is imported on first
+use, so the command line and the server start without it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from dunning import languages as langs
 from dunning.replies.intents import Understanding, available_languages, classify
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
@@ -25,7 +28,7 @@ def _detector() -> tuple[Any, dict[Any, str]]:
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
     languages = {}
-    for code in available_languages():
+    for code in (lang for lang in langs.supported() if lang in available_languages()):
         try:
             languages[Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))] = code
         except (AttributeError, ValueError):
@@ -53,8 +56,8 @@ def reading_language(text: str, customer_language: str | None) -> str:
     found = detect(text)
     if found is not None:
         return found
-    base = re.split(r"[-_]", (customer_language or "").strip().lower())[0]
-    return base if base in available_languages() else "en"
+    base = langs.base(customer_language)
+    return base if base in available_languages() else langs.FALLBACK
 
 
 def read_reply(text: str, *, customer_language: str | None, received_at: datetime, tz: str, channel: str,
