@@ -310,11 +310,23 @@ def template_names(templates: Path | None = None) -> dict[str, list[str]]:
     return out
 
 
+# A customer of each language's home country, for checks and previews (a language without one
+# gets the English sample, in its own words).
+SAMPLE_CUSTOMERS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "en": ("Acme Widgets Ltd", "GB", "+447700900123", ("Unit 4, Riverside Park", "Leeds LS1 4AB", "United Kingdom")),
+    "fr": ("Dupont & Fils SARL", "FR", "+33612345678", ("12 rue de la Paix", "75002 Paris", "France")),
+    "de": ("Müller Maschinenbau GmbH", "DE", "+4915112345678", ("Industriestraße 12", "70565 Stuttgart", "Deutschland")),
+    "es": ("Construcciones García S.L.", "ES", "+34612345678", ("Calle de Alcalá 45", "28014 Madrid", "España")),
+    "it": ("Rossi Forniture S.r.l.", "IT", "+393471234567", ("Via Torino 21", "20123 Milano MI", "Italia")),
+    "nl": ("De Vries Installatietechniek B.V.", "NL", "+31612345678", ("Keizersgracht 100", "1015 CV Amsterdam", "Nederland")),
+}
+
+
 def sample_context(language: str = "en", *, kind: str = "business", upcoming: bool = False) -> NoticeContext:
     """Plausible data for checks and previews. upcoming: the invoices are not due yet, as a
     pre-due nudge lists them (nothing late, no fees, no deadline)."""
-    country = {"fr": "FR", "en": "GB"}.get(language)
-    currency = "EUR" if country == "FR" else "GBP"
+    name, country, phone, address = SAMPLE_CUSTOMERS.get(language, SAMPLE_CUSTOMERS[FALLBACK_LANGUAGE])
+    currency = "GBP" if country == "GB" else "EUR"
     issued = date(2025, 10, 1)
     lines = [
         InvoiceLine("INV-1001", date(2025, 7, 1), date(2025, 7, 31), 120_000, currency, 62),
@@ -328,13 +340,8 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         lines = [replace(line, due_on=issued + timedelta(days=3 + 7 * i), days_late=0) for i, line in enumerate(lines)]
         fees = []
     return NoticeContext(
-        customer=Party(
-            name="Dupont & Fils SARL" if country == "FR" else "Acme Widgets Ltd",
-            language=language, country=country, kind=kind,
-            email="accounts@customer.example", phone="+33612345678" if country == "FR" else "+447700900123",
-            address_lines=("12 rue de la Paix", "75002 Paris", "France") if country == "FR"
-            else ("Unit 4, Riverside Park", "Leeds LS1 4AB", "United Kingdom"),
-        ),
+        customer=Party(name=name, language=language, country=country, kind=kind, email="accounts@customer.example",
+                       phone=phone, address_lines=address),
         creditor=Party(name="Example Trading Ltd", email="collections@example.com", phone="+44 20 7946 0000",
                        address_lines=("1 Example Street", "London EC1A 1AA", "United Kingdom")),
         lines=lines,

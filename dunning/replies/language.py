@@ -19,8 +19,11 @@ from dunning import languages as langs
 from dunning.replies.intents import Understanding, available_languages, classify
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
+# lingua's confidences add up to 1 over the languages loaded, so a fixed floor would fall as
+# languages are added; the leader must be this many times as likely as the next (0.8 against
+# 0.2 when there were two).
 MIN_LETTERS = 12
-MIN_CONFIDENCE = 0.8
+MIN_MARGIN = 4.0
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +49,7 @@ def detect(text: str) -> str | None:
     if detector is None:
         return None
     values = detector.compute_language_confidence_values(text[:2000])
-    if not values or values[0].value < MIN_CONFIDENCE:
+    if not values or (len(values) > 1 and values[0].value < MIN_MARGIN * values[1].value):
         return None
     return codes.get(values[0].language)
 

@@ -22,6 +22,7 @@ from dunning.channels.render import (
     template_names,
     with_opt_out_line,
 )
+from dunning.languages import supported
 
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
 NUDGES = ["pre_due_nudge"]
@@ -127,7 +128,7 @@ def test_opt_out_line_per_language_and_once():
     assert with_opt_out_line(once, "en") == once
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("language", supported())
 def test_every_sms_stays_gsm7_with_the_opt_out_line(language):
     for name in template_names()["sms"]:
         text = with_opt_out_line(render_sms(name, sample_context(language)), language)
