@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from dunning import languages as langs
-from dunning.replies.intents import Understanding, available_languages, classify
+from dunning.replies.intents import Understanding, available_languages, classify, load_lexicon, normalise
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
 # lingua's confidences add up to 1 over the languages loaded, so a fixed floor would fall as
@@ -69,7 +69,7 @@ def read_reply(text: str, *, customer_language: str | None, received_at: datetim
     lexicon as well (fail safe): "stop texting me" from a French customer is still an opt-out."""
     lang = reading_language(text, customer_language)
     u = classify(text, lang=lang, received_at=received_at, tz=tz, channel=channel, currency=currency)
-    if u.opt_out_channels or u.intent == "opt_out":
+    if u.opt_out_channels or u.intent == "opt_out" or _explains_its_stop(text, lang):
         return lang, u
     for other in available_languages():
         if other == lang:
@@ -80,3 +80,11 @@ def read_reply(text: str, *, customer_language: str | None, received_at: datetim
                                  matched=u.matched + alt.matched,
                                  reasons=u.reasons + (f"reads as an opt-out in {other}",))
     return lang, u
+
+
+def _explains_its_stop(text: str, lang: str) -> bool:
+    """The reply's own language explains its "stop" ("Stop al RID", "Stoppen Sie die Lastschrift":
+    its lexicon's `not_revocation`), so the other lexicons, which do not know the phrase and would
+    read a bare "stop", are not asked. An opt-out its own lexicon reads is still acted on."""
+    norm = normalise(text)[0]
+    return any(p.search(norm) for p in load_lexicon(lang).opt_out.not_revocation)
