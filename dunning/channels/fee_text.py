@@ -22,10 +22,11 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from dunning.channels import moneyfmt
-from dunning.channels.render import FALLBACK_LANGUAGE, TEMPLATES_DIR, FeeLine, locale_for, normalise_language
+from dunning import languages
+from dunning.channels.render import FeeLine
 from dunning.policies import fees
 
-WORDING_DIR = TEMPLATES_DIR / "fees"
+WORDING_DIR = languages.TEMPLATES_DIR / "fees"
 
 
 @lru_cache(maxsize=16)
@@ -34,8 +35,8 @@ def _wording(path: Path) -> dict[str, Any]:
 
 
 def wording_language(language: str | None) -> str:
-    lang = normalise_language(language)
-    return lang if (WORDING_DIR / f"{lang}.yaml").is_file() else FALLBACK_LANGUAGE
+    lang = languages.base(language)
+    return lang if (WORDING_DIR / f"{lang}.yaml").is_file() else languages.FALLBACK
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Writer:
     @classmethod
     def of(cls, language: str | None, country: str | None, currency: str) -> "Writer":
         lang = wording_language(language)
-        return cls(_wording(WORDING_DIR / f"{lang}.yaml"), locale_for(lang, country), currency)
+        return cls(_wording(WORDING_DIR / f"{lang}.yaml"), languages.locale_for(lang, country), currency)
 
     def money(self, minor: int) -> str:
         return moneyfmt.formatter(str(self.locale), self.currency)(minor)

@@ -19,20 +19,19 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
+from dunning import languages as langs
 from dunning.channels import moneyfmt
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-FALLBACK_LANGUAGE = "en"
-CHANNEL_FOLDERS = {"email": "emails", "sms": "sms", "letter": "letters"}
-
-OPT_OUT_LINES = {"en": "Reply STOP to opt out", "fr": "Répondez STOP pour vous désabonner"}
+TEMPLATES_DIR = langs.TEMPLATES_DIR
+FALLBACK_LANGUAGE = langs.FALLBACK
+CHANNEL_FOLDERS = langs.CHANNEL_FOLDERS
 
 # Templates about invoices that are not due yet: their sample data lists upcoming invoices.
 PRE_DUE_TEMPLATES = frozenset({"pre_due_nudge"})
@@ -175,10 +174,6 @@ def _root(templates: Path | None) -> Path:
     return templates.resolve() if templates is not None else TEMPLATES_DIR
 
 
-def normalise_language(language: str | None) -> str:
-    return re.split(r"[-_]", (language or FALLBACK_LANGUAGE).strip().lower() or FALLBACK_LANGUAGE)[0]
-
-
 def _pick_language(root: Path, folder: str, filename: str, language: str) -> str:
     if _is_file(root / folder / language / filename):
         return language
@@ -192,15 +187,6 @@ def _pick_language(root: Path, folder: str, filename: str, language: str) -> str
             log.warning("template %s/%s/%s missing: falling back to English", folder, language, filename)
         return FALLBACK_LANGUAGE
     raise TemplateNotFound(f"{folder}/{language}/{filename}")
-
-
-def locale_for(language: str, country: str | None) -> Locale:
-    if country:
-        try:
-            return Locale.parse(f"{language}_{country.upper()}")
-        except (UnknownLocaleError, ValueError):
-            pass
-    return Locale.parse(language)
 
 
 def _money(minor: int, currency: str | None = None, *, default_currency: str, locale: Locale) -> str:
@@ -220,7 +206,7 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
     missing = [key for key in REQUIRED_EXTRA.get(name, ()) if key not in ctx.extra]
     if missing:
         raise TemplateContextError(f"template {name!r} needs extra[{', '.join(missing)}]")
-    locale = locale_for(language, ctx.customer.country)
+    locale = langs.locale_for(language, ctx.customer.country)
     variables = {f.name: getattr(ctx, f.name) for f in fields(ctx)}
     variables.update(
         ctx=ctx,
@@ -237,7 +223,7 @@ def _variables(name: str, ctx: NoticeContext, language: str) -> dict[str, Any]:
 def _render(root: Path, folder: str, name: str, suffixes: tuple[str, ...], ctx: NoticeContext) -> list[str | None]:
     """Render the parts of one template from one language folder: the first suffix decides the
     language, the other parts come from the same folder (None where absent), never a mix."""
-    language = _pick_language(root, folder, f"{name}{suffixes[0]}", normalise_language(ctx.customer.language))
+    language = _pick_language(root, folder, f"{name}{suffixes[0]}", langs.base(ctx.customer.language))
     variables = _variables(name, ctx, language)
     env = _environment(root)
     return [
@@ -276,7 +262,7 @@ def render_sms(name: str, ctx: NoticeContext, *, templates: Path | None = None) 
 
 
 def with_opt_out_line(text: str, language: str | None) -> str:
-    line = OPT_OUT_LINES.get(normalise_language(language), OPT_OUT_LINES[FALLBACK_LANGUAGE])
+    line = langs.strings(language)["opt_out_line"]
     if line.lower() in text.lower():  # the template already says it (the HELP answer does)
         return text
     return f"{text.rstrip()}\n{line}"
@@ -306,10 +292,7 @@ def render_letter_pdf(name: str, ctx: NoticeContext, path: Path, *, templates: P
 # --- catalogue, check and preview --------------------------------------------------------------
 
 def languages(templates: Path | None = None) -> list[str]:
-    root = _root(templates)
-    found = {p.name for folder in CHANNEL_FOLDERS.values() if (root / folder).is_dir()
-             for p in (root / folder).iterdir() if p.is_dir()}
-    return sorted(found | {FALLBACK_LANGUAGE})
+    return list(langs.supported(_root(templates)))
 
 
 def template_names(templates: Path | None = None) -> dict[str, list[str]]:
@@ -327,11 +310,23 @@ def template_names(templates: Path | None = None) -> dict[str, list[str]]:
     return out
 
 
+# A customer of each language's home country, for checks and previews (a language without one
+# gets the English sample, in its own words).
+SAMPLE_CUSTOMERS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "en": ("Acme Widgets Ltd", "GB", "+447700900123", ("Unit 4, Riverside Park", "Leeds LS1 4AB", "United Kingdom")),
+    "fr": ("Dupont & Fils SARL", "FR", "+33612345678", ("12 rue de la Paix", "75002 Paris", "France")),
+    "de": ("Müller Maschinenbau GmbH", "DE", "+4915112345678", ("Industriestraße 12", "70565 Stuttgart", "Deutschland")),
+    "es": ("Construcciones García S.L.", "ES", "+34612345678", ("Calle de Alcalá 45", "28014 Madrid", "España")),
+    "it": ("Rossi Forniture S.r.l.", "IT", "+393471234567", ("Via Torino 21", "20123 Milano MI", "Italia")),
+    "nl": ("De Vries Installatietechniek B.V.", "NL", "+31612345678", ("Keizersgracht 100", "1015 CV Amsterdam", "Nederland")),
+}
+
+
 def sample_context(language: str = "en", *, kind: str = "business", upcoming: bool = False) -> NoticeContext:
     """Plausible data for checks and previews. upcoming: the invoices are not due yet, as a
     pre-due nudge lists them (nothing late, no fees, no deadline)."""
-    country = {"fr": "FR", "en": "GB"}.get(language)
-    currency = "EUR" if country == "FR" else "GBP"
+    name, country, phone, address = SAMPLE_CUSTOMERS.get(language, SAMPLE_CUSTOMERS[FALLBACK_LANGUAGE])
+    currency = "GBP" if country == "GB" else "EUR"
     issued = date(2025, 10, 1)
     lines = [
         InvoiceLine("INV-1001", date(2025, 7, 1), date(2025, 7, 31), 120_000, currency, 62),
@@ -345,13 +340,8 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         lines = [replace(line, due_on=issued + timedelta(days=3 + 7 * i), days_late=0) for i, line in enumerate(lines)]
         fees = []
     return NoticeContext(
-        customer=Party(
-            name="Dupont & Fils SARL" if country == "FR" else "Acme Widgets Ltd",
-            language=language, country=country, kind=kind,
-            email="accounts@customer.example", phone="+33612345678" if country == "FR" else "+447700900123",
-            address_lines=("12 rue de la Paix", "75002 Paris", "France") if country == "FR"
-            else ("Unit 4, Riverside Park", "Leeds LS1 4AB", "United Kingdom"),
-        ),
+        customer=Party(name=name, language=language, country=country, kind=kind, email="accounts@customer.example",
+                       phone=phone, address_lines=address),
         creditor=Party(name="Example Trading Ltd", email="collections@example.com", phone="+44 20 7946 0000",
                        address_lines=("1 Example Street", "London EC1A 1AA", "United Kingdom")),
         lines=lines,
@@ -429,6 +419,46 @@ def check_all(templates: Path | None = None, *, pdf: bool = False) -> list[Probl
                                 html_to_pdf(out, Path(tmp) / "check.pdf")
                             except Exception as exc:
                                 problems.append(Problem(channel, name, language, f"pdf: {exc}"))
+    return problems + language_files(root)
+
+
+def _shape(doc: Any) -> set[str]:
+    """The keys of a nested mapping, as dotted paths."""
+    if not isinstance(doc, dict):
+        return set()
+    return {f"{key}.{sub}" if sub else str(key) for key, value in doc.items() for sub in (_shape(value) or {""})}
+
+
+def language_files(root: Path) -> list[Problem]:
+    """What each language of `root` needs besides its templates: the fee wording and the short
+    texts (with every key the English files have), the reply lexicon and the mail words. These
+    are always the shipped ones: rendering reads them from there whatever the template folder."""
+    import yaml
+
+    from dunning.replies.intents import LEXICON_DIR, LexiconError, load_lexicon
+    from dunning.replies.mailwords import DIRECTORY as MAILWORDS_DIR
+
+    problems = []
+    for folder in ("fees", "strings"):
+        english = _shape(yaml.safe_load((TEMPLATES_DIR / folder / f"{FALLBACK_LANGUAGE}.yaml").read_text("utf-8")))
+        for language in languages(root):
+            path = TEMPLATES_DIR / folder / f"{language}.yaml"
+            if not path.is_file():
+                problems.append(Problem(folder, f"{language}.yaml", language, "missing"))
+                continue
+            missing = english - _shape(yaml.safe_load(path.read_text(encoding="utf-8")))
+            if missing:
+                problems.append(Problem(folder, f"{language}.yaml", language, f"lacks {', '.join(sorted(missing))}"))
+    for language in languages(root):
+        if not (MAILWORDS_DIR / f"{language}.yaml").is_file():
+            problems.append(Problem("replies", "mailwords", language, "missing: quoted mail is not cut"))
+        if not (LEXICON_DIR / f"{language}.yaml").is_file():
+            problems.append(Problem("replies", "lexicon", language, "missing: replies are read in English"))
+            continue
+        try:
+            load_lexicon(language)
+        except LexiconError as exc:
+            problems.append(Problem("replies", "lexicon", language, str(exc)))
     return problems
 
 

@@ -48,13 +48,14 @@ def preview(name: Annotated[str, typer.Argument(metavar="NAME", help="a template
     """Write template NAME rendered with sample data.
 
     What each channel would send: .eml, .sms.txt and .pdf."""
+    from dunning import languages
     from dunning.channels import render
     from dunning.config import get_settings
 
     known = sorted({n for names in render.template_names(templates).values() for n in names})
     if name not in known:
         fail(f"no template named '{name}'; known: {', '.join(known)}")
-    language = render.normalise_language(lang)
+    language = languages.base(lang)
     if language not in render.languages(templates):
         fail(f"no templates in '{lang}'; languages: {', '.join(render.languages(templates))}")
     out = out or get_settings().var_dir / "previews"

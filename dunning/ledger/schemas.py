@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, with_config
 from typing_extensions import TypedDict
 
+from dunning import languages
 from dunning.bounds import NOT_A_DOT_SEGMENT, Day
 
 MAX_BATCH = 10_000
@@ -57,10 +58,14 @@ def _email(v: str | None) -> str | None:
 
 
 def _language(v: str) -> str:
+    # A language we do not write would get English; the sender should say so rather than find out.
     try:
-        return str(Locale.parse(v.replace("-", "_")))
+        code = str(Locale.parse(v.replace("-", "_")))
     except (ValueError, UnknownLocaleError):
         raise ValueError(f"'{v}' is not a language code such as 'en' or 'fr'") from None
+    if not languages.is_supported(code):
+        raise ValueError(f"'{v}' is not a language we write to customers in: {', '.join(languages.supported())}")
+    return code
 
 
 def _timezone(v: str) -> str:

@@ -1,9 +1,11 @@
 """Which lexicon reads a reply: the language it is written in when that is clear, else the
 customer's.
 
-Detection is lingua's, built for short text, with only the languages we have a lexicon for
-loaded (a detector of all its languages takes a second and a gigabyte; two take a fraction of
-that). It is imported on first use, so the command line starts without it.
+Detection is lingua's, built for short text, with only the languages the service supports
+loaded (dunning.languages; `templates check` makes sure each has a lexicon). A detector of all
+lingua's 75 languages takes seconds and a gigabyte; six take a fraction of that, and each
+language's model is only read the first time a reply is detected. lingua is imported on first
+use, so the command line and the server start without it.
 """
 from __future__ import annotations
 
@@ -13,11 +15,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from dunning.replies.intents import Understanding, available_languages, classify
+from dunning import languages as langs
+from dunning.replies.intents import Understanding, available_languages, classify, load_lexicon, normalise
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
+# lingua's confidences add up to 1 over the languages loaded, so a fixed floor would fall as
+# languages are added; the leader must be this many times as likely as the next (0.8 against
+# 0.2 when there were two).
 MIN_LETTERS = 12
-MIN_CONFIDENCE = 0.8
+MIN_MARGIN = 4.0
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +31,7 @@ def _detector() -> tuple[Any, dict[Any, str]]:
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
     languages = {}
-    for code in available_languages():
+    for code in (lang for lang in langs.supported() if lang in available_languages()):
         try:
             languages[Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))] = code
         except (AttributeError, ValueError):
@@ -43,7 +49,7 @@ def detect(text: str) -> str | None:
     if detector is None:
         return None
     values = detector.compute_language_confidence_values(text[:2000])
-    if not values or values[0].value < MIN_CONFIDENCE:
+    if not values or (len(values) > 1 and values[0].value < MIN_MARGIN * values[1].value):
         return None
     return codes.get(values[0].language)
 
@@ -53,8 +59,8 @@ def reading_language(text: str, customer_language: str | None) -> str:
     found = detect(text)
     if found is not None:
         return found
-    base = re.split(r"[-_]", (customer_language or "").strip().lower())[0]
-    return base if base in available_languages() else "en"
+    base = langs.base(customer_language)
+    return base if base in available_languages() else langs.FALLBACK
 
 
 def read_reply(text: str, *, customer_language: str | None, received_at: datetime, tz: str, channel: str,
@@ -63,7 +69,7 @@ def read_reply(text: str, *, customer_language: str | None, received_at: datetim
     lexicon as well (fail safe): "stop texting me" from a French customer is still an opt-out."""
     lang = reading_language(text, customer_language)
     u = classify(text, lang=lang, received_at=received_at, tz=tz, channel=channel, currency=currency)
-    if u.opt_out_channels or u.intent == "opt_out":
+    if u.opt_out_channels or u.intent == "opt_out" or _explains_its_stop(text, lang):
         return lang, u
     for other in available_languages():
         if other == lang:
@@ -74,3 +80,11 @@ def read_reply(text: str, *, customer_language: str | None, received_at: datetim
                                  matched=u.matched + alt.matched,
                                  reasons=u.reasons + (f"reads as an opt-out in {other}",))
     return lang, u
+
+
+def _explains_its_stop(text: str, lang: str) -> bool:
+    """The reply's own language explains its "stop" ("Stop al RID", "Stoppen Sie die Lastschrift":
+    its lexicon's `not_revocation`), so the other lexicons, which do not know the phrase and would
+    read a bare "stop", are not asked. An opt-out its own lexicon reads is still acted on."""
+    norm = normalise(text)[0]
+    return any(p.search(norm) for p in load_lexicon(lang).opt_out.not_revocation)

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from jinja2 import Template
 
-from dunning import audit
+from dunning import audit, languages
 from dunning.contacts import opt_out
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
@@ -18,6 +18,7 @@ from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.links import read_token
 from dunning.tasks.service import open_task
+from dunning.web.portal.words import language
 
 router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 
@@ -28,21 +29,11 @@ PAGE = Template("""<!doctype html><html lang="{{ lang }}"><head><meta charset="u
 {% if form %}<form method="post"><button type="submit">{{ button }}</button></form>{% endif %}
 </body></html>""", autoescape=True)
 
-WORDS = {
-    "en": {"ask": ("Unsubscribe", "Stop receiving payment reminders by {ch}?", "Unsubscribe"),
-           "done": ("Unsubscribed", "You will receive no more reminders by {ch}.", "")},
-    "fr": {"ask": ("Désabonnement", "Ne plus recevoir de relances par {ch} ?", "Me désabonner"),
-           "done": ("Désabonné", "Vous ne recevrez plus de relances par {ch}.", "")},
-}
-CHANNEL_NAMES = {"en": {"email": "email", "sms": "text message", "letter": "post"},
-                 "fr": {"email": "e-mail", "sms": "SMS", "letter": "courrier"}}
-
-
 def _page(customer: Customer | None, state: str, channel: str, status: int = 200) -> HTMLResponse:
-    lang = (customer.language if customer else "en")[:2]
-    lang = lang if lang in WORDS else "en"
-    title, text, button = WORDS[lang][state]
-    ch = CHANNEL_NAMES[lang].get(channel, channel)
+    lang = language(customer.language if customer else None)
+    words = languages.strings(lang)["unsubscribe"]
+    ch = languages.strings(lang)["channels"].get(channel, channel)
+    title, text, button = words[f"{state}_title"], words[f"{state}_text"], words.get(f"{state}_button", "")
     return HTMLResponse(PAGE.render(lang=lang, title=title, text=text.format(ch=ch), button=button,
                                     form=state == "ask"), status_code=status)
 

@@ -1,6 +1,7 @@
 """`main.py templates check` and `main.py templates preview`."""
 from __future__ import annotations
 
+import shutil
 from email import message_from_bytes
 from email.policy import default as default_policy
 
@@ -8,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from dunning.channels.render import TEMPLATES_DIR
 from dunning.cli import app
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
@@ -20,7 +22,18 @@ def run(*args: str):
 def test_check_passes_on_the_shipped_templates():
     result = run("templates", "check", "--no-pdf")
     assert result.exit_code == 0, result.output
-    assert "render in en, fr" in result.output
+    assert "render in en, de, es, fr, it, nl" in result.output
+
+
+def test_a_template_missing_in_a_supported_language_fails_the_check(tmp_path):
+    shutil.copytree(TEMPLATES_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "emails" / "nl" / "reminder.subject.txt").unlink()
+    (tmp_path / "letters" / "de" / "registered_letter.html").unlink()
+    result = run("templates", "check", "--templates", str(tmp_path), "--no-pdf")
+    assert result.exit_code == 1
+    assert "email/nl/reminder: missing: falls back to English" in result.output
+    assert "letter/de/registered_letter: missing: falls back to English" in result.output
+    assert "2 problems" in result.output
 
 
 def test_check_names_each_problem_and_exits_1(tmp_path):
@@ -72,6 +85,6 @@ def test_preview_refuses_an_unknown_name_or_language(tmp_path):
     unknown = run("templates", "preview", "nope", "--out", str(tmp_path))
     assert unknown.exit_code == 2 and "no template named 'nope'" in unknown.output
     assert "pre_due_nudge" in unknown.output
-    language = run("templates", "preview", "reminder", "--lang", "de", "--out", str(tmp_path))
-    assert language.exit_code == 2 and "no templates in 'de'" in language.output
+    language = run("templates", "preview", "reminder", "--lang", "pt", "--out", str(tmp_path))
+    assert language.exit_code == 2 and "no templates in 'pt'" in language.output
     assert not any(tmp_path.iterdir())

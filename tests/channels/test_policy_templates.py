@@ -11,9 +11,10 @@ from dunning.channels.render import (
     render_sms,
     sample_for,
 )
+from dunning.languages import supported
 from dunning.policies.document import load_default_policy
 
-LANGUAGES = ("en", "fr")
+LANGUAGES = supported()
 # The files one template is made of, per channel. An agency hand-off travels with the letter
 # of the same name (the composer renders it to the PDF in the case file).
 FILES = {

@@ -22,6 +22,7 @@ from dunning.channels.render import (
     template_names,
     with_opt_out_line,
 )
+from dunning.languages import supported
 
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
 NUDGES = ["pre_due_nudge"]
@@ -127,7 +128,7 @@ def test_opt_out_line_per_language_and_once():
     assert with_opt_out_line(once, "en") == once
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("language", supported())
 def test_every_sms_stays_gsm7_with_the_opt_out_line(language):
     for name in template_names()["sms"]:
         text = with_opt_out_line(render_sms(name, sample_context(language)), language)
@@ -182,3 +183,36 @@ def test_the_pre_due_nudge_announces_a_due_date_and_no_lateness():
     fr = render_email("pre_due_nudge", replace(sample_context("fr", upcoming=True), lines=ctx.lines[:1]))
     assert "arrive à échéance le 4 octobre 2025" in fr.subject and "retard" not in fr.text.replace("Aucun retard", "")
     assert "is due on 04/10/2025" in render_sms("pre_due_nudge", one)
+
+
+def _in(language: str, country: str):
+    """The sample notice of a language for a customer in another country, with that country's fees."""
+    from dunning.channels.render import _sample_fees
+
+    ctx = sample_context(language)
+    ctx = replace(ctx, customer=replace(ctx.customer, country=country))
+    fees, rate = _sample_fees(ctx.lines, language, country, ctx.currency, ctx.issued_on)
+    return replace(ctx, fees=fees, fees_total_minor=sum(f.amount_minor for f in fees), interest_rate=rate)
+
+
+@pytest.mark.parametrize("language, country, total", [
+    ("de", "DE", "1.749,50 €"), ("de", "AT", "€ 1.749,50"), ("de", "CH", "EUR 1’749.50"),
+    ("fr", "BE", "1 749,50 €"), ("nl", "NL", "€ 1.749,50"), ("nl", "BE", "€ 1.749,50"),
+    ("it", "CH", "€ 1’749.50"), ("es", "ES", "1.749,50 €"),
+])
+def test_money_follows_the_language_and_the_country(language, country, total):
+    # the subject is one line of plain spaces; babel's no-break spaces are folded into it
+    assert f"({total})" in render_email("reminder", _in(language, country)).subject
+
+
+def test_a_country_whose_fee_rule_is_not_built_reads_nothing_of_fees():
+    swiss = render_letter_html("registered_letter", _in("de", "CH"))
+    assert _in("de", "CH").fees == [] and "Verzug" not in swiss and "Zinsen" not in swiss and "BGB" not in swiss
+    austrian = render_letter_html("registered_letter", _in("de", "AT"))  # the EU rule: no German law named
+    assert "Verzugszinsen" in austrian and "BGB" not in austrian and "Richtlinie 2011/7/EU" in austrian
+    german = render_letter_html("registered_letter", _in("de", "DE"))
+    assert "§ 288 Abs. 2 BGB" in german and "§ 288 Abs. 5 BGB" in german
+    consumer = render_letter_html("registered_letter", sample_context("de", kind="consumer"))
+    assert "Verzugspauschale" not in consumer and "Abs. 2" not in consumer
+    belgian = render_letter_html("registered_letter", _in("nl", "BE"))
+    assert "6:119a" not in belgian and "Belgische wet van 2 augustus 2002" in belgian

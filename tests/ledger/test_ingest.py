@@ -93,6 +93,7 @@ def test_a_bad_invoice_row_refuses_the_whole_batch(client, db, change, field, wo
     ({"country": "XX"}, "country", "ISO 3166"),
     ({"kind": "alien"}, "kind", "business"),
     ({"language": "zz-QQ"}, "language", "language code"),
+    ({"language": "pt-BR"}, "language", "a language we write to customers in: en, de, es, fr, it, nl"),
 ])
 def test_a_bad_customer_row_is_named(client, db, change, field, words):
     r = client.post("/v1/customers/bulk", json={"customers": [customer("A"), customer("B", **change)]})

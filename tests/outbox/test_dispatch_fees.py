@@ -58,9 +58,10 @@ def test_french_and_german_notices_claim_their_fees_in_their_own_language(db, cl
     for english in ("interest", "invoice", "days", "per invoice", "ECB"):
         assert english not in french
 
-    # No German templates yet: the letter around them is English, the fee lines are German.
+    # The letter and its fee lines are German; the law is named because the customer is in Germany.
     german = pdf_text(by_customer["N-D1"].pdf_path)
-    assert "Despite our" in german or "Dear" in german
+    assert "Mahnung" in german and "Sehr geehrte Damen und Herren" in german and "Dear" not in german
+    assert "in Verzug (§ 286 BGB)" in german and "stehen uns nach § 288 BGB zu" in german
     assert ("Verzugszinsen, Rechnung N-D1 2. Februar 2026 bis 2. März 2026: 1.000,00 € × 10,27 % × 29/365 Tage = "
             "8,16 € (Basiszinssatz 1,27 % am 1. Januar 2026 + 9 Prozentpunkte)") in german
     assert "Verzugspauschale, Rechnung N-D1 40,00 € je verspätet bezahlter Rechnung (§ 288 BGB)" in german

@@ -46,7 +46,7 @@ def test_classify_as_a_table_says_whether_it_would_act():
 
 
 def test_classify_refuses_what_it_cannot_read():
-    assert "no lexicon" in run("replies", "classify", "hallo", "--lang", "de", code=2).output
+    assert "no lexicon" in run("replies", "classify", "olá", "--lang", "pt", code=2).output
     assert "--channel" in run("replies", "classify", "STOP", "--channel", "fax", code=2).output
 
 
