@@ -322,9 +322,10 @@ def usable_channels(step: Step, customer: CustomerView) -> tuple[tuple[str, ...]
 
 def recipients(decision: Decision, customer: CustomerView) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The names of the contacts a planned message writes to and copies (the preview)."""
-    reach = [a for a in customer.addressees if a.channels & set(decision.channels)]
-    to = holders(reach, decision.to_roles)
-    return tuple(map(_name, to)), tuple(map(_name, copied(reach, decision.cc_roles, to)))
+    channels = set(decision.channels)
+    to = [a for a in holders(customer.addressees, decision.to_roles) if a.channels & channels]
+    cc = [a for a in copied(customer.addressees, decision.cc_roles, to) if a.channels & channels]
+    return tuple(map(_name, to)), tuple(map(_name, cc))
 
 
 def _name(addressee: Addressee) -> str:

@@ -15,7 +15,6 @@ from dunning.config import Settings
 from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
 from dunning.contacts.models import Contact
-from dunning.ledger.models import Customer
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Message
@@ -92,11 +91,6 @@ def tasks(db, **where: Any) -> list[Task]:
         for name, value in where.items():
             stmt = stmt.where(getattr(Task, name) == value)
         return list(session.execute(stmt).scalars())
-
-
-def customer_row(db, customer_id: int) -> Customer:
-    with db.session() as session:
-        return session.get(Customer, customer_id)
 
 
 def contact_row(db, customer_id: int, external_id: str = "primary") -> Contact:

@@ -8,8 +8,7 @@ import pytest
 from dunning.outbox.service import backoff
 from tests.builders import customer, invoice
 from tests.fakes.smtp import RecordingHandler, smtp_server
-from tests.outbox.support import (contact_row, customer_row, cycle, dispatch, messages, outbox_settings, seed, smtp,
-                                   tasks)
+from tests.outbox.support import contact_row, cycle, dispatch, messages, outbox_settings, seed, smtp, tasks
 
 
 @pytest.fixture

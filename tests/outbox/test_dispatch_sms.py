@@ -9,7 +9,7 @@ from dunning.channels.gsm import count_segments
 from dunning.contacts import opt_out
 from tests.builders import customer, invoice
 from tests.fakes.twilio_api import FakeTwilio
-from tests.outbox.support import (contact_row, customer_row, cycle, dispatch, messages, outbox_settings, seed, tasks,
+from tests.outbox.support import (contact_row, cycle, dispatch, messages, outbox_settings, seed, tasks,
                                   use_policy)
 
 SID, TOKEN = "AC" + "7" * 32, "fake-token"

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from dunning.arrangements.models import Promise
 from dunning.contacts.models import Contact
-from dunning.ledger.models import Customer
 from dunning.outbox.models import Message
 from dunning.replies.models import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages
