@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, insert, select, update
 
+from dunning.contacts.models import Contact
 from dunning.arrangements.jobs import run_once as arrangements
 from dunning.arrangements.models import Installment, InstallmentPlan
 from dunning.audit import AuditEvent
@@ -130,7 +131,8 @@ def test_dispatch_fails_the_message_whose_case_cannot_be_handled_and_sends_the_r
     # message rewinds the case's step, which needs the policy and raises inside the group's
     # transaction. Without isolation the whole group stayed claimed, nobody's message went out.
     plant(db, update(Case).where(Case.customer_id == ids["C1"]).values(policy_name="gone"),
-          update(Customer).where(Customer.id == ids["C1"]).values(email=None))
+          update(Customer).where(Customer.id == ids["C1"]).values(email=None),
+          update(Contact).where(Contact.customer_id == ids["C1"]).values(email=None))
     counts = dispatch(db, clock, settings)
     assert counts["sent"] == 2 and counts["failed"] == 1
     status = {m.customer_id: m.status for m in messages(db)}

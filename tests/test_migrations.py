@@ -2,13 +2,14 @@
 rows as they were left then, and the upgrade to head."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from dunning.db import make_engine
 from dunning.migrate import alembic_config
@@ -120,3 +121,28 @@ def test_calls_piled_up_on_a_case_are_settled_before_the_one_open_call_index(kin
             (1, "done"), (2, "open"), (3, "done"), (4, "done"), (5, "open"), (6, "open")]  # the first open call stays
         with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
             conn.execute(text("UPDATE task SET status = 'open' WHERE id = 3"))
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_existing_customers_get_their_primary_contact_with_its_marks(kind, tmp_path):
+    with fresh(kind, tmp_path) as engine:
+        migrate(engine, "0008")
+        with engine.begin() as conn:
+            add_customer(conn)  # nothing to write to: no contact
+            conn.execute(text(
+                "INSERT INTO customer (id, external_id, name, email, phone, address, language, timezone, kind, tags, "
+                "content_hash, excluded, refused_channels, invalid_channels, created_at, updated_at) VALUES (2, 'C2', "
+                "'Bolt', 'ap@bolt.example', '+33612345678', '1 rue X\n75001 Paris', 'fr', 'UTC', 'business', '[]', "
+                "'h', false, '[]', '[\"sms\"]', :now, :now)"), {"now": NOW})
+            conn.execute(text("INSERT INTO opt_out (customer_id, channel, source, at) VALUES (2, 'email', 'portal', :now)"),
+                         {"now": NOW})
+        migrate(engine, "head")
+
+        found = [(*r[:6], *(json.loads(v) if isinstance(v, str) else v for v in r[6:])) for r in rows(  # JSON as text on SQLite
+            engine, "SELECT customer_id, external_id, name, email, phone, address, roles, invalid_channels FROM contact")]
+        assert found == [(2, "primary", "Bolt", "ap@bolt.example", "+33612345678", "1 rue X\n75001 Paris", ["primary"],
+                          ["sms"])]
+        assert rows(engine, "SELECT customer_id, channel FROM opt_out") == [(2, "email")]  # still for everyone
+        with engine.connect() as conn:
+            columns = [c["name"] for c in inspect(conn).get_columns("customer")]
+        assert "invalid_channels" not in columns and "email" in columns

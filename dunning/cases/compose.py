@@ -24,7 +24,9 @@ from dunning.channels.base import Envelope
 from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.contacts import OptOut
+from dunning.contacts import OptOut, contact_opt_outs
+from dunning.contacts.models import Contact
+from dunning.contacts.roles import DEFAULT_TO, copied, holders
 from dunning.errors import InvalidInput, NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import payments_by_invoice
@@ -54,7 +56,9 @@ class Snapshot:
 
     customers: dict[int, Customer]
     cases: dict[int, Case]
-    opted_out: dict[int, set[str]]
+    opted_out: dict[int, set[str]]  # customer-wide
+    contacts: dict[int, list[Contact]]  # customer id -> its contacts, oldest first
+    contact_opted_out: dict[int, set[str]]  # contact id -> its own opt-outs
     disputed: set[int]  # invoice ids with an open dispute
     open_invoices: dict[tuple[int, str], list[Invoice]]  # (customer, currency) -> oldest due first
     texted: set[int]  # customers who were already sent a text (and so had the opt-out line)
@@ -74,6 +78,10 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
     for customer_id, channel in session.execute(select(OptOut.customer_id, OptOut.channel)
                                                 .where(OptOut.customer_id.in_(customer_ids))):
         opted[customer_id].add(channel)
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for contact in session.execute(select(Contact).where(Contact.customer_id.in_(customer_ids))
+                                   .order_by(Contact.id)).scalars():
+        contacts[contact.customer_id].append(contact)
     invoices: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
     for invoice in session.execute(select(Invoice).where(
             Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
@@ -83,6 +91,8 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
         customers=customers,
         cases={c.id: c for c in session.execute(select(Case).where(Case.id.in_(case_ids))).scalars()},
         opted_out=opted,
+        contacts=contacts,
+        contact_opted_out=contact_opt_outs(session, (c.id for rows in contacts.values() for c in rows)),
         disputed=set(session.execute(select(Dispute.invoice_id).where(
             Dispute.customer_id.in_(customer_ids), Dispute.status == "open")).scalars()),
         open_invoices=invoices,
@@ -179,8 +189,8 @@ class Composer:
         if message.channel != "agency" and message.template != OPT_OUT_CONFIRMATION:
             if message.channel in snap.opted_out.get(customer.id, ()):
                 return Prepared("cancel", f"the customer opted out of {message.channel}")
-            if message.channel in customer.refused_channels or message.channel in customer.invalid_channels:
-                return Prepared("cancel", f"{message.channel} is refused or invalid for this customer")
+            if message.channel in customer.refused_channels:
+                return Prepared("cancel", f"{message.channel} is refused by this customer")
         if message.channel in ("email", "sms") and not transactional:  # an answer to the customer goes at once
             contact = self._policy(snap, customer).contact
             window = (contact.window, contact.business_days_only, customer.country)
@@ -191,14 +201,15 @@ class Composer:
             waiting = self._handoff_notice(snap, message, now)
             if waiting is not None:
                 return waiting
-        recipient = self.recipient(customer, message.channel)
-        if recipient is None:
-            return Prepared("cancel", f"no {message.channel} contact for this customer")
+        to, cc = self.addressed(snap, message)
+        if message.channel != "agency" and not to:
+            return Prepared("cancel", f"no contact of this customer can receive it by {message.channel}"
+                            " (no address, marked invalid or opted out)")
         invoices = self._invoices(snap, message, customer, now)
         if case is not None and not invoices and not message.context.get("extra"):
             return Prepared("cancel", "nothing overdue is owed any more")
         try:
-            return self._render(snap, message, customer, case, invoices, recipient, now)
+            return self._render(snap, message, customer, case, invoices, (to, cc), now)
         except MissingRate as missing:
             # Never a guessed statutory rate on a formal notice: it waits, and the team is asked (once).
             return Prepared("postpone", missing.message, until=now + RATE_RECHECK,
@@ -214,16 +225,36 @@ class Composer:
             return Prepared("cancel", f"the case file did not reach the agency ({sent})")
         return Prepared("postpone", "waits for the case file to reach the agency", until=now + HANDOFF_RECHECK)
 
-    def recipient(self, customer: Customer, channel: str) -> str | None:
-        if channel == "email":
-            return customer.email
-        if channel == "sms":
-            return customer.phone
-        if channel == "letter":
-            return f"{customer.name}\n{customer.address}" if customer.address else None
-        if channel == "agency":
+    def recipient(self, message: Message, customer: Customer, to: list[Contact]) -> str | None:
+        """What the message's `recipient` says: the To addresses, a letter's address block."""
+        if message.channel == "agency":
             return self.settings.agency_webhook_url or "file-drop"
-        return None
+        if not to:
+            return None
+        if message.channel == "letter":
+            return "\n".join((customer.name, *address_lines(customer, to[0])))
+        return ", ".join(c.address_for(message.channel) or "" for c in to)
+
+    @staticmethod
+    def addressed(snap: Snapshot, message: Message) -> tuple[list[Contact], list[Contact]]:
+        """The contacts it goes to and in copy, as they are now: those holding the step's `to`
+        roles (else the primary), with an address on the channel, no invalid mark and no opt-out
+        of their own; email copies the `cc` roles, a text or a letter goes to the first one only.
+        An answer to a reply goes to the contact who wrote (`contact_id`)."""
+        channel, context = message.channel, message.context
+        confirming = message.template == OPT_OUT_CONFIRMATION  # the one message an opt-out allows
+
+        def reaches(c: Contact) -> bool:
+            return bool(c.address_for(channel)) and channel not in c.invalid_channels and (
+                confirming or channel not in snap.contact_opted_out.get(c.id, ()))
+
+        contacts = snap.contacts.get(message.customer_id, [])
+        if context.get("contact_id") is not None:
+            return [c for c in contacts if c.id == context["contact_id"] and reaches(c)], []
+        to = [c for c in holders(contacts, context.get("to", DEFAULT_TO)) if reaches(c)]
+        if channel != "email":
+            return to[:1], []
+        return to, [c for c in copied(contacts, context.get("cc", ()), to) if reaches(c)]
 
     @staticmethod
     def _invoices(snap: Snapshot, message: Message, customer: Customer, now: datetime) -> list[Invoice]:
@@ -237,9 +268,11 @@ class Composer:
     # -- rendering ------------------------------------------------------------------------------
 
     def context(self, session: Session | None, snap: Snapshot, message: Message, customer: Customer,
-                case: Case | None, invoices: list[Invoice], now: datetime) -> render.NoticeContext:
+                case: Case | None, invoices: list[Invoice], now: datetime,
+                to: Contact | None = None) -> render.NoticeContext:
         """The notice's data (the outbox page previews with it too). `session` is not read: the
-        snapshot holds everything."""
+        snapshot holds everything. `to`: the (first) contact written to, whose language, address and
+        name (under the customer's, on a letter) it takes; by default the primary contact."""
         today = calendar.local_date(now, customer.timezone)
         currency = message.currency or (invoices[0].currency if invoices else "EUR")
         lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
@@ -255,9 +288,12 @@ class Composer:
         deadline = None
         if message.kind in FORMAL:
             deadline = calendar.business_day_on_or_after(today + timedelta(days=DEADLINE_DAYS), customer.country)
+        if to is None:
+            to = next(iter(self.addressed(snap, message)[0]), None)
         return render.NoticeContext(
-            customer=render.Party(customer.name, customer.language, customer.country, customer.kind, customer.email,
-                                  customer.phone, tuple(l for l in (customer.address or "").splitlines() if l.strip())),
+            customer=render.Party(customer.name, (to.language if to else None) or customer.language, customer.country,
+                                  customer.kind, to.email if to else customer.email,
+                                  to.phone if to else customer.phone, address_lines(customer, to)),
             creditor=self.creditor,
             lines=lines, currency=currency, total_minor=sum(l.balance_minor for l in lines),
             reference=f"{customer.external_id}-{case.id if case else 0}-{message.step_key or message.kind}",
@@ -270,10 +306,14 @@ class Composer:
             extra=dict(message.context.get("extra", {})))
 
     def _render(self, snap: Snapshot, message: Message, customer: Customer, case: Case | None,
-                invoices: list[Invoice], recipient: str, now: datetime) -> Prepared:
-        ctx = self.context(None, snap, message, customer, case, invoices, now)
+                invoices: list[Invoice], addressed: tuple[list[Contact], list[Contact]], now: datetime) -> Prepared:
+        to, cc = addressed
+        ctx = self.context(None, snap, message, customer, case, invoices, now, to[0] if to else None)
         token = message.reply_token or secrets.token_urlsafe(12)
+        recipient = self.recipient(message, customer, to)
         stored = {"recipient": recipient, "reply_token": token,
+                  "recipients": [{"contact_id": c.id, "name": c.name, "address": c.address_for(message.channel),
+                                  "as": role} for role, group in (("to", to), ("cc", cc)) for c in group],
                   "context": {**message.context, "invoices": [l.number for l in ctx.lines],
                               "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor,
                               "fees": ctx.claimed_fees, "issued_on": ctx.issued_on.isoformat()}}
@@ -281,6 +321,9 @@ class Composer:
                     "reference": ctx.reference, "recipient_name": customer.name,
                     "unsubscribe_url": ctx.unsubscribe_url, "registered": message.kind == "registered_letter"}
         envelope = dict(message_id=message.id, channel=message.channel, recipient=recipient, metadata=metadata)
+        if message.channel == "email":
+            envelope.update(recipient=to[0].email, to=tuple(c.email for c in to), cc=tuple(c.email for c in cc))
+            metadata["recipient_names"] = {c.email: c.name or customer.name for c in (*to, *cc)}
         if message.channel == "email":
             rendered = render.render_email(message.template, ctx)
             stored.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
@@ -337,6 +380,14 @@ class Composer:
                 Message.case_id == message.case_id, Message.path_name == message.path_name,
                 Message.step_index == message.step_index, Message.kind == HANDOFF, Message.status == QUEUED)
                 .values(send_after=self.clock.now()).execution_options(synchronize_session=False))
+
+
+def address_lines(customer: Customer, to: Contact | None) -> tuple[str, ...]:
+    """Under the customer's name on a letter: the contact's name when it has its own, then its address."""
+    lines = [line for line in ((to.address if to else customer.address) or "").splitlines() if line.strip()]
+    if to is not None and to.name and to.name != customer.name:
+        lines.insert(0, to.name)
+    return tuple(lines)
 
 
 def case_file(snap: Snapshot, customer: Customer, case: Case | None, invoices: list[Invoice],

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning import failures
+from dunning.contacts.roles import DEFAULT_TO
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
@@ -372,6 +373,8 @@ class Cycle:
             self._approvals.append((len(self._events), [dedupe_key(case, d, c) for c in channels]))
             self._event("approval.requested", case, customer, **step)
         status = AWAITING_APPROVAL if d.requires_approval else QUEUED
+        # whom it goes to is read again when it leaves (compose.addressed): contacts change meanwhile
+        roles = {} if (d.to_roles, d.cc_roles) == (DEFAULT_TO, ()) else {"to": list(d.to_roles), "cc": list(d.cc_roles)}
         for channel in channels:
             self._messages.append({
                 "dedupe_key": dedupe_key(case, d, channel), "case_id": case.id, "customer_id": case.customer_id,
@@ -380,7 +383,7 @@ class Cycle:
                 "step_name": d.step.name,
                 "policy_version": d.policy_version, "status": status, "send_after": d.send_not_before,
                 "requires_approval": d.requires_approval, "show_fees": d.show_fees,
-                "invoice_ids": [i.id for i in d.invoices], "amount_minor": d.amount_minor, "context": {},
+                "invoice_ids": [i.id for i in d.invoices], "amount_minor": d.amount_minor, "context": roles,
                 "attempts": 0, "created_at": self.now, "updated_at": self.now})
 
     def _audit_event(self, action: str, case: Case, customer: views.CustomerRow, **data: Any) -> None:

@@ -15,11 +15,13 @@ from sqlmodel import Session
 from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
 from dunning.contacts import OptOut
+from dunning.contacts.models import Contact, ContactOptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import IN_DOUBT, PENDING, SENDING, SENT, Message
-from dunning.policies.engine import ContactView, CustomerView, InvoiceView
+from dunning.policies.engine import Addressee, ContactView, CustomerView, InvoiceView
 
 CONTACT_LOOKBACK = timedelta(days=14)  # the caps look at most 7 days back; spacing a few more
+CHANNELS = frozenset({"email", "sms", "letter"})  # those a contact's address serves
 FEW = 2_000  # up to this many customers, filter in SQL; beyond, one scan is cheaper than chunks
 
 
@@ -100,38 +102,49 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
     for customer_id, channel in session.connection().execute(
             _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)):
         opted[customer_id].add(channel)
+    people = addressees(session, ids)
     # plain columns, JSON left as text: most customers refuse nothing, and ORM objects for a
     # hundred thousand customers cost more than everything else the cycle reads
     stmt = _only(select(Customer.id, Customer.external_id, Customer.name, Customer.language, Customer.policy_name,
                         Customer.timezone, Customer.country, Customer.kind, Customer.excluded, Customer.hold_until,
-                        type_coerce(Customer.refused_channels, String), type_coerce(Customer.invalid_channels, String),
-                        Customer.email.is_not(None), Customer.phone.is_not(None), Customer.address.is_not(None)),
+                        type_coerce(Customer.refused_channels, String)),
                  Customer.id, ids)
     out, failed = {}, {}
-    for (cid, ext, name, language, policy_name, tz, country, kind, excluded, hold, refused, invalid,
-         has_email, has_phone, has_address) in session.connection().execute(stmt):
+    for (cid, ext, name, language, policy_name, tz, country, kind, excluded, hold, refused) in \
+            session.connection().execute(stmt):
         if cid not in ids:
             continue
         try:
+            reachable = people.get(cid, ())
             out[cid] = CustomerRow(cid, ext, name, language, policy_name, CustomerView(
                 tz=tz, country=country, kind=kind, excluded=bool(excluded), hold_until=_hold_until(hold, tz),
                 refused_channels=frozenset(_channels(refused)),
-                invalid_channels=frozenset(_unusable(invalid, has_email, has_phone, has_address)),
-                opted_out_channels=frozenset(opted.get(cid, ()))))
+                invalid_channels=frozenset(CHANNELS - {c for a in reachable for c in a.channels}),
+                opted_out_channels=frozenset(opted.get(cid, ())), addressees=tuple(reachable)))
         except Exception as e:
             failed[cid] = e
     return out, failed
 
 
-def _unusable(invalid: str | None, has_email: bool, has_phone: bool, has_address: bool) -> set[str]:
-    unusable = set(_channels(invalid))
-    if not has_email:
-        unusable.add("email")
-    if not has_phone:
-        unusable.add("sms")
-    if not has_address:
-        unusable.add("letter")
-    return unusable
+def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
+    """Each customer's contacts with the channels each can be written to on: an address there,
+    no invalid mark, no opt-out of its own (the customer-wide ones are the view's)."""
+    stopped: dict[int, set[str]] = defaultdict(set)
+    for contact_id, channel in session.connection().execute(_only(
+            select(ContactOptOut.contact_id, ContactOptOut.channel).join(Contact, Contact.id == ContactOptOut.contact_id),
+            Contact.customer_id, ids)):
+        stopped[contact_id].add(channel)
+    out: dict[int, list[Addressee]] = defaultdict(list)
+    stmt = _only(select(Contact.customer_id, Contact.id, Contact.name, type_coerce(Contact.roles, String),
+                        type_coerce(Contact.invalid_channels, String), Contact.email.is_not(None),
+                        Contact.phone.is_not(None), Contact.address.is_not(None)).order_by(Contact.id),
+                 Contact.customer_id, ids)
+    for customer_id, contact_id, name, roles, invalid, has_email, has_phone, has_address in \
+            session.connection().execute(stmt):
+        have = {c for c, has in (("email", has_email), ("sms", has_phone), ("letter", has_address)) if has}
+        out[customer_id].append(Addressee(contact_id, frozenset(_channels(roles)),
+                                          frozenset(have - set(_channels(invalid)) - stopped[contact_id]), name))
+    return out
 
 
 def _channels(text: str | list | None) -> list[str]:

@@ -21,12 +21,13 @@ class TransportError(Exception):
     again could deliver it twice, so a person decides."""
 
     def __init__(self, message: str, *, permanent: bool, code: str | None = None, recipient: bool = False,
-                 uncertain: bool = False):
+                 uncertain: bool = False, address: str | None = None):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
         self.recipient = recipient
         self.uncertain = uncertain
+        self.address = address  # with `recipient`: which of the message's addresses is bad
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Envelope:
     message_id: int
     channel: str
     recipient: str  # email address, E.164 number, or the postal address block for a letter
+    to: tuple[str, ...] = ()  # email: every address written to (empty: the recipient alone)
+    cc: tuple[str, ...] = ()  # email: the addresses in copy
     subject: str = ""
     text: str = ""
     html: str | None = None

@@ -6,6 +6,8 @@ serialised on that connection by a lock; a dead connection is replaced on the ne
 
 What the outbox fills in the Envelope:
   recipient       the address (ASCII; internationalised addresses are refused as permanent)
+  to, cc          several addresses in To (recipient alone when empty) and in Cc; a refusal of
+                  any of them fails the message and names that address (TransportError.address)
   subject, text   required; html optional (multipart/alternative when present)
   pdf_path        optional attachment (the statement or the copy of a registered letter)
   reply_to        a token (letters, digits, ".", "_", "-", "=") that becomes the plus address
@@ -14,7 +16,8 @@ What the outbox fills in the Envelope:
   headers         extra headers copied verbatim; a "Message-ID" here is reused instead of a new
                   one, so a retry after an uncertain attempt carries the same id
   metadata        "unsubscribe_url": https URL of the one-click unsubscribe endpoint;
-                  "recipient_name": display name for the To header;
+                  "recipient_name": display name for the To header; "recipient_names": one per
+                  address (to and cc);
                   "attachment_name": file name shown for pdf_path
 
 Errors: 4xx replies, timeouts and dropped connections are retryable. A 5xx to RCPT or DATA is
@@ -77,11 +80,13 @@ def compose_bytes(envelope: Envelope, identity: MailIdentity) -> Composed:
     message_id = envelope.headers.get("Message-ID") or new_message_id(envelope.message_id, identity.domain)
     headers = [
         ("From", formataddr((identity.from_name, identity.from_address))),
-        ("To", formataddr((envelope.metadata.get("recipient_name") or "", envelope.recipient))),
+        ("To", _addresses(envelope, addressed_to(envelope))),
         ("Subject", envelope.subject),
         ("Date", formatdate(usegmt=True)),
         ("Message-ID", message_id),
     ]
+    if envelope.cc:
+        headers.append(("Cc", _addresses(envelope, envelope.cc)))
     reply_to = _reply_to(envelope, identity)
     if reply_to:
         headers.append(("Reply-To", reply_to))
@@ -111,6 +116,16 @@ def compose_bytes(envelope: Envelope, identity: MailIdentity) -> Composed:
     except mime.HeaderError as exc:
         raise TransportError(str(exc), permanent=True, code="bad_header") from exc
     return Composed(data, message_id, reply_to)
+
+
+def addressed_to(envelope: Envelope) -> tuple[str, ...]:
+    return envelope.to or (envelope.recipient,)
+
+
+def _addresses(envelope: Envelope, addresses: tuple[str, ...]) -> str:
+    names = envelope.metadata.get("recipient_names") or {}
+    alone = envelope.metadata.get("recipient_name") or ""
+    return ", ".join(formataddr((names.get(a) or alone, a)) for a in addresses)
 
 
 def new_message_id(message_id: int, domain: str) -> str:
@@ -145,10 +160,12 @@ class SmtpTransport:
         self.connections_opened = 0  # for tests and the dispatch benchmark
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
-        check_address(envelope.recipient)
+        rcpts = (*addressed_to(envelope), *envelope.cc)
+        for address in rcpts:
+            check_address(address)
         msg = compose_bytes(envelope, self._identity)
         async with self._lock:
-            reply = await self._transmit(self._identity.from_address, envelope.recipient, msg.data)
+            reply = await self._transmit(self._identity.from_address, rcpts, msg.data)
         return ProviderReceipt(provider_id=msg.message_id,
                                detail={"smtp_reply": reply, "bytes": len(msg.data), "reply_to": msg.reply_to})
 
@@ -161,8 +178,8 @@ class SmtpTransport:
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
 
-    async def _transmit(self, sender: str, recipient: str, data: bytes) -> str:
-        stage = "connect"
+    async def _transmit(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str:
+        stage, address = "connect", None
         try:
             client = await self._connected()
             options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
@@ -180,13 +197,14 @@ class SmtpTransport:
                 stage = "mail"
                 await client.mail(sender, options=options)
             stage = "rcpt"
-            await client.rcpt(recipient)
+            for address in recipients:
+                await client.rcpt(address)
             stage = "data"
             response = await client.data(data)
             return f"{response.code} {response.message}"
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset_after(exc)
-            raise _classify_reply(stage, exc.code, exc.message) from exc
+            raise _classify_reply(stage, exc.code, exc.message, address) from exc
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             # Timeouts and broken connections. After DATA was sent the server may have taken
             # the message: retryable, but uncertain, and the outbox puts it in doubt.
@@ -234,13 +252,15 @@ class SmtpTransport:
             client.close()
 
 
-def _classify_reply(stage: str, code: int, message: str) -> TransportError:
+def _classify_reply(stage: str, code: int, message: str, address: str | None = None) -> TransportError:
     text = f"SMTP {stage} refused: {code} {message}"
     if 400 <= code < 500 or stage == "connect":
         return TransportError(text, permanent=False, code=str(code))
     if stage in ("rcpt", "data") or (stage == "mail" and code == 552):
         # Refused at RCPT: the mailbox (unknown user, domain gone); at DATA: this content.
-        return TransportError(text, permanent=True, code=str(code), recipient=stage == "rcpt")
+        refused = address if stage == "rcpt" else None
+        return TransportError(text if refused is None else f"{text} (for {refused})", permanent=True, code=str(code),
+                              recipient=stage == "rcpt", address=refused)
     return TransportError(text, permanent=False, code=str(code))
 
 
@@ -248,10 +268,10 @@ def check_address(address: str) -> None:
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in address):
         raise TransportError(f"not an email address: {address!r}", permanent=True, code="invalid_address",
-                             recipient=True)
+                             recipient=True, address=address)
     if not address.isascii():
         raise TransportError(f"internationalised address not supported: {address!r}", permanent=True,
-                             code="invalid_address", recipient=True)
+                             code="invalid_address", recipient=True, address=address)
 
 
 def _tls_context(settings: Any) -> ssl.SSLContext | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from dunning.channels.agency import case_file_document
 from dunning.channels.base import Envelope, ProviderReceipt
-from dunning.channels.email import MailIdentity, check_address, compose_bytes
+from dunning.channels.email import MailIdentity, addressed_to, check_address, compose_bytes
 from dunning.channels.gsm import count_segments
 
 
@@ -43,7 +43,8 @@ class FileEmailTransport:
         self._identity = identity
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
-        check_address(envelope.recipient)
+        for address in (*addressed_to(envelope), *envelope.cc):
+            check_address(address)
         msg = compose_bytes(envelope, self._identity)
         path = write_atomic(self.directory / f"{envelope.message_id}.eml", msg.data)
         return ProviderReceipt(provider_id=msg.message_id, detail={"path": str(path)})

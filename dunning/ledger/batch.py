@@ -117,14 +117,10 @@ class Batch(Generic[M]):
         even as a query parameter."""
         clean = []
         for index, row in self.items:
-            bad = False
-            for name, value in row.items():
-                for item in value if isinstance(value, list) else (value,):
-                    if isinstance(item, str) and (problem := text_problem(item, name in MULTILINE_FIELDS)):
-                        self.add(index, name, problem)
-                        bad = True
-                        break
-            if bad:
+            problems = _text_problems(row)
+            for name, problem in problems:
+                self.add(index, name, problem)
+            if problems:
                 self.refused.append((index, row))
             else:
                 clean.append((index, row))
@@ -146,6 +142,19 @@ class Batch(Generic[M]):
         if self.errors:
             self.errors.sort(key=lambda e: (e["index"], e["field"]))
             raise InvalidInput(refused(len({e["index"] for e in self.errors}), what), detail=self.errors)
+
+
+def _text_problems(row: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """The first text problem of each field, nested rows (a customer's contacts) included."""
+    found = []
+    for name, value in row.items():
+        for position, item in enumerate(value if isinstance(value, list) else (value,)):
+            if isinstance(item, dict):
+                found += _text_problems(item, f"{prefix}{name}.{position}.")
+            elif isinstance(item, str) and (problem := text_problem(item, name in MULTILINE_FIELDS)):
+                found.append((prefix + name, problem))
+                break
+    return found
 
 
 def _malformed(reason: str) -> InvalidInput:

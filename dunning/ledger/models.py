@@ -32,7 +32,8 @@ class Customer(SQLModel, table=True):
     hold_until: date | None = None
     excluded: bool = False
     refused_channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    invalid_channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # email, phone and address are the contact keyed "primary" (dunning/contacts): a bad address
+    # is marked on that contact, not here.
     # Carried by every portal and unsubscribe link; moving it on (a new email, phone or address, or
     # "Revoke links" at the desk) makes the links sent before it worthless (dunning/links.py).
     link_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

@@ -6,10 +6,12 @@ from datetime import date
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
+from dunning.contacts import contact_opt_outs, opted_out_channels
+from dunning.contacts.models import Contact
 from dunning.db import exact_sum
 from dunning.errors import NotFound
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
-from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, CustomerDetail, CustomerOut,
+from dunning.ledger.schemas import (AgingReport, AgingRow, BalanceOut, ContactOut, CustomerDetail, CustomerOut,
                                     InvoiceOut)
 from dunning.money import as_string
 from dunning.paging import Page, decode_cursor, page
@@ -58,7 +60,17 @@ def customer_detail(session: Session, external_id: str, today: date) -> Customer
     balances = [BalanceOut(currency=cur, open=as_string(total, cur), overdue=as_string(late, cur),
                            oldest_overdue_due_on=oldest) for cur, total, late, oldest in rows]
     return CustomerDetail(**customer_out(c).model_dump(), balances=balances, hold_until=c.hold_until,
-                          excluded=c.excluded, policy_name=c.policy_name)
+                          excluded=c.excluded, policy_name=c.policy_name, contacts=contacts_of(session, c.id),
+                          opted_out_channels=sorted(opted_out_channels(session, c.id)))
+
+
+def contacts_of(session: Session, customer_id: int) -> list[ContactOut]:
+    contacts = list(session.execute(select(Contact).where(Contact.customer_id == customer_id)
+                                    .order_by(Contact.id)).scalars())
+    stopped = contact_opt_outs(session, (k.id for k in contacts))
+    return [ContactOut(external_id=k.external_id, name=k.name, email=k.email, phone=k.phone, address=k.address,
+                       language=k.language, roles=k.roles, invalid_channels=k.invalid_channels,
+                       opted_out_channels=sorted(stopped.get(k.id, ()))) for k in contacts]
 
 
 def invoice_out(inv: Invoice, customer_external_id: str, today: date) -> InvoiceOut:

@@ -12,15 +12,16 @@ from dunning.inputs import BoundedRoute
 from dunning.paging import Cursor, Limit, Page
 from dunning.ledger import queries, service
 from dunning.ledger.batch import Batch
-from dunning.ledger.schemas import (AgingReport, CreditNoteBatch, CreditNoteIn, CustomerBatch, CustomerDetail,
-                                    CustomerIn, CustomerOut, InvoiceBatch, InvoiceIn, InvoiceOut,
-                                    PaymentBatch, PaymentIn, UpsertResult)
+from dunning.contacts import ingest as contact_rows
+from dunning.ledger.schemas import (AgingReport, ContactBatch, ContactRowIn, CreditNoteBatch, CreditNoteIn, CustomerBatch,
+                                    CustomerDetail, CustomerIn, CustomerOut, CustomerUpsertResult, InvoiceBatch,
+                                    InvoiceIn, InvoiceOut, PaymentBatch, PaymentIn, UpsertResult)
 
 router = APIRouter(prefix="/v1", tags=["ledger"], route_class=BoundedRoute)
 
 # Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
 # back together in one 422 (see app.document_extra_schemas for their OpenAPI description).
-BATCH_SCHEMAS = [CustomerBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
+BATCH_SCHEMAS = [CustomerBatch, ContactBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
 
 
 def documented(model) -> dict:
@@ -28,9 +29,15 @@ def documented(model) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-@router.post("/customers/bulk", dependencies=[require("ingest")], openapi_extra=documented(CustomerBatch))
-def push_customers(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+@router.post("/customers/bulk", dependencies=[require("ingest")], openapi_extra=documented(CustomerBatch),
+             response_model_exclude_none=True)
+def push_customers(body: Body, session: SessionDep, clock: ClockDep) -> CustomerUpsertResult:
     return service.push_customers(session, clock, Batch.parse(body, "customers", CustomerIn))
+
+
+@router.post("/contacts/bulk", dependencies=[require("ingest")], openapi_extra=documented(ContactBatch))
+def push_contacts(body: Body, session: SessionDep, clock: ClockDep) -> UpsertResult:
+    return contact_rows.push(session, clock, Batch.parse(body, "contacts", ContactRowIn))
 
 
 @router.post("/invoices/bulk", dependencies=[require("ingest")], openapi_extra=documented(InvoiceBatch))

@@ -15,6 +15,7 @@ from typing_extensions import TypedDict
 
 from dunning import languages
 from dunning.bounds import NOT_A_DOT_SEGMENT, Day
+from dunning.contacts.models import Role
 
 MAX_BATCH = 10_000
 
@@ -90,6 +91,35 @@ def _country(v: str | None) -> str | None:
 ROW = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+MAX_CONTACTS = 20  # per customer in one push
+
+
+def _roles(roles: list[str]) -> list[str]:
+    if len(set(roles)) != len(roles):
+        raise ValueError("a role is listed twice")
+    return roles
+
+
+Roles = Annotated[list[Role], Field(min_length=1, max_length=4), AfterValidator(_roles)]
+
+
+@with_config(ROW)
+class ContactIn(TypedDict):
+    external_id: ExternalId
+    name: Annotated[str | None, Field(default=None, max_length=300)]
+    email: Annotated[str | None, Field(default=None, max_length=320), AfterValidator(_email)]
+    phone: Annotated[str | None, Field(default=None, max_length=40, description="E.164, or national in the customer's country")]
+    address: Annotated[str | None, Field(default=None, max_length=1000, description="postal address, one line per line")]
+    language: Annotated[str | None, Field(default=None, max_length=20, description="omitted: the customer's"),
+                        AfterValidator(lambda v: _language(v) if v else None)]
+    roles: Roles
+
+
+@with_config(ROW)
+class ContactRowIn(ContactIn):
+    customer_external_id: ExternalId
+
+
 @with_config(ROW)
 class CustomerIn(TypedDict):
     external_id: ExternalId
@@ -102,6 +132,8 @@ class CustomerIn(TypedDict):
     kind: Annotated[Literal["business", "consumer"], Field(default="business")]
     address: Annotated[str | None, Field(default=None, max_length=1000, description="postal address, one line per line")]
     tags: Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(default_factory=list, max_length=50)]
+    contacts: Annotated[list[ContactIn], Field(default_factory=list, max_length=MAX_CONTACTS,
+                                               description="upserted by their external_id; contacts left out are kept")]
 
 
 @with_config(ROW)
@@ -154,6 +186,10 @@ class CustomerBatch(BaseModel):
     customers: list[CustomerIn] = Field(max_length=MAX_BATCH)
 
 
+class ContactBatch(BaseModel):
+    contacts: list[ContactRowIn] = Field(max_length=MAX_BATCH)
+
+
 class InvoiceBatch(BaseModel):
     invoices: list[InvoiceIn] = Field(max_length=MAX_BATCH)
 
@@ -170,6 +206,22 @@ class UpsertResult(BaseModel):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+class CustomerUpsertResult(UpsertResult):
+    contacts: UpsertResult | None = None  # those the customers carried; absent when none did
+
+
+class ContactOut(BaseModel):
+    external_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    language: str | None
+    roles: list[str]
+    invalid_channels: list[str]  # a bounce or a refusal: that address is not written to
+    opted_out_channels: list[str]  # this contact's own opt-outs
 
 
 class CustomerOut(BaseModel):
@@ -194,6 +246,8 @@ class BalanceOut(BaseModel):
 
 class CustomerDetail(CustomerOut):
     balances: list[BalanceOut]
+    contacts: list[ContactOut]
+    opted_out_channels: list[str]  # customer-wide: every contact
     hold_until: date | None
     excluded: bool
     policy_name: str | None

@@ -12,12 +12,14 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.clock import Clock
+from dunning.contacts import ingest as contact_rows
 from dunning.events.publish import new, publish_all
 from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
-from dunning.ledger.schemas import CreditNoteIn, CustomerIn, InvoiceIn, PaymentIn, UpsertResult, fields_of
+from dunning.ledger.schemas import (CreditNoteIn, CustomerIn, CustomerUpsertResult, InvoiceIn, PaymentIn, UpsertResult,
+                                    fields_of)
 from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, check_grammar, to_minor
 
 CUSTOMER = Customer.__table__
@@ -77,7 +79,7 @@ def normalise_phone(phone: str, country: str | None) -> str:
 
 # --- customers -------------------------------------------------------------------------------
 
-CUSTOMER_DEFAULTS = {"excluded": False, "refused_channels": [], "invalid_channels": [], "policy_name": None,
+CUSTOMER_DEFAULTS = {"excluded": False, "refused_channels": [], "policy_name": None,
                      "hold_until": None, "link_version": 1}
 CONTACTS = ("email", "phone", "address")
 
@@ -101,31 +103,39 @@ def _phone(batch: Batch, index: int, row: dict[str, Any]) -> str | None:
         return None
 
 
-def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> UpsertResult:
+def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> CustomerUpsertResult:
     _duplicates(batch)
     for i, r in batch.unflagged():  # every bad field of a row in one answer
         if not batch.flagged(i, "country"):  # the country decides how a national number reads
             _phone(batch, i, r)
+            contact_rows.check_nested(batch, i, r)
     values = []
     for i, r in batch.items:
         if r["phone"]:
             r["phone"] = _phone(batch, i, r)
+        r["contacts"] = contact_rows.check_nested(batch, i, r)
         values.append(r)
     batch.raise_if_any("customers")
     return _write_customers(session, clock, values)
 
 
-def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]]) -> UpsertResult:
+def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]]) -> CustomerUpsertResult:
     now = clock.now()
-    fields = fields_of(CustomerIn)
+    fields = [f for f in fields_of(CustomerIn) if f != "contacts"]  # contacts have hashes of their own
+    carried = {data["external_id"]: data.pop("contacts", []) for data in values}
     for data in values:
         data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
     result = insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS),
                               update=_links_follow_contacts)
+    ids = customer_ids(session, (v["external_id"] for v in values))
     if result.updated:
-        touch(session, customer_ids(session, (v["external_id"] for v in values)).values())
-    return result
+        touch(session, ids.values())
+    if result.created or result.updated:  # the customer's own fields are its primary contact
+        contact_rows.write(session, clock, contact_rows.primaries(values, ids))
+    pushed = [{"customer_id": ids[ext], **c} for ext, contacts in carried.items() for c in contacts]
+    return CustomerUpsertResult(**result.model_dump(),
+                                contacts=contact_rows.write(session, clock, pushed) if pushed else None)
 
 
 def customer_ids(session: Session, external_ids) -> dict[str, int]:

@@ -18,6 +18,7 @@ from dunning.channels.base import ProviderReceipt, TransportError
 from dunning.db import get_row
 from dunning.errors import Conflict
 from dunning.events.publish import new, publish, publish_all
+from dunning.contacts.models import PRIMARY_KEY, Contact
 from dunning.ledger.models import Customer
 from dunning.outbox.models import (AWAITING_APPROVAL, CANCELLED, FAILED, IN_DOUBT, PENDING, QUEUED, REJECTED,
                                    SENDING, SENT, Attempt, Message)
@@ -56,7 +57,8 @@ def next_due(session: Session) -> datetime | None:
     return session.execute(select(func.min(Message.send_after)).where(Message.status == QUEUED)).scalar()
 
 
-STORED = ("recipient", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")
+STORED = ("recipient", "recipients", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")
+STORED_DEFAULTS = {"recipients": []}  # a column that is never null
 
 
 def _held(session: Session, message_ids, worker: str) -> set[int]:
@@ -87,7 +89,8 @@ def store(session: Session, clock: Clock, worker: str, prepared: list[tuple[int,
         update(table).where(table.c.id == bindparam("_id"), table.c.status == SENDING,
                             table.c.claimed_by == worker)
         .values(updated_at=clock.now(), **{name: bindparam(f"_{name}") for name in STORED}),
-        [{"_id": message_id, **{f"_{name}": stored.get(name) for name in STORED}} for message_id, stored in prepared])
+        [{"_id": message_id, **{f"_{name}": stored.get(name, STORED_DEFAULTS.get(name)) for name in STORED}}
+         for message_id, stored in prepared])
     return _held(session, [i for i, _ in prepared], worker)
 
 
@@ -176,7 +179,7 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
     _finish(session, clock, message.id, "failed", text)
     publish_for(session, clock, "message.failed", {message.id: {"error": text}})
     if error.permanent and error.recipient:
-        mark_contact_invalid(session, clock, message, text)
+        mark_contact_invalid(session, clock, message, text, error.address)
     else:
         why = "was refused" if error.permanent else f"failed after {message.attempts} attempts"
         open_task(session, clock, kind="review", key=f"failed:{message.id}", customer_id=message.customer_id,
@@ -193,16 +196,41 @@ def fail_unsendable(session: Session, clock: Clock, worker: str, message: Messag
                     message_id=message.id)
 
 
-def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: str) -> None:
+def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: str,
+                         address: str | None = None) -> list[Contact]:
+    """The contacts the message was written to at `address` (all it was written to when no
+    address is named: a text or a letter has one) are marked invalid on its channel; one task
+    per contact and channel. A message from before contacts were kept names none: the primary."""
     customer = session.get(Customer, message.customer_id)
-    if message.channel not in customer.invalid_channels:
-        customer.invalid_channels = [*customer.invalid_channels, message.channel]
-        session.add(customer)
-    open_task(session, clock, kind="contact_invalid", key=f"invalid:{message.customer_id}:{message.channel}",
-              customer_id=message.customer_id, case_id=message.case_id, message_id=message.id,
-              title=f"{message.channel} contact of {customer.name} is invalid; find a new one", detail=why)
-    audit.record(session, clock, actor="system", action="contact.invalid", subject_type="customer",
-                 subject_id=customer.external_id, channel=message.channel, message_id=message.id, error=why)
+    marked = written_to(session, message, address)
+    for contact in marked:
+        if message.channel not in contact.invalid_channels:
+            contact.invalid_channels = [*contact.invalid_channels, message.channel]
+            contact.updated_at = clock.now()
+            session.add(contact)
+        who = contact.name if contact.name and contact.name != customer.name else None
+        open_task(session, clock, kind="contact_invalid", key=f"invalid:{contact.id}:{message.channel}",
+                  customer_id=message.customer_id, case_id=message.case_id, message_id=message.id,
+                  title=(f"{message.channel} contact of {customer.name}" + (f" ({who})" if who else "")
+                         + " is invalid; find a new one")[:300], detail=why)
+        audit.record(session, clock, actor="system", action="contact.invalid", subject_type="customer",
+                     subject_id=customer.external_id, contact=contact.external_id, channel=message.channel,
+                     message_id=message.id, error=why)
+    session.flush()
+    return marked
+
+
+def written_to(session: Session, message: Message, address: str | None = None) -> list[Contact]:
+    """The contacts a message went to (at `address`, when named: a bounce or a refusal names one)."""
+    entries = [r for r in message.recipients if address is None or (r.get("address") or "").lower() == address.lower()]
+    if address is None:
+        entries = [r for r in entries if r.get("as") == "to"]
+    ids = [r["contact_id"] for r in entries]
+    if not message.recipients:
+        primary = session.execute(select(Contact).where(Contact.customer_id == message.customer_id,
+                                                        Contact.external_id == PRIMARY_KEY)).scalars().all()
+        return [c for c in primary if address is None or (c.address_for(message.channel) or "").lower() == address.lower()]
+    return list(session.execute(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).scalars()) if ids else []
 
 
 def _doubt(session: Session, clock: Clock, message: Message, why: str) -> None:

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from dunning.contacts.models import Role
 from dunning.bounds import first_unstorable, load_json, text_problem
 from dunning.errors import InvalidInput
 from dunning.money import from_minor, to_minor
@@ -139,6 +140,10 @@ class Step(_Model):
     requires_approval: bool  # defaults to true for registered letters and agency hand-offs
     min_amount: Amounts = Field(default_factory=dict)  # below it the step waits
     fees: bool = False  # show statutory interest and compensation on this step
+    # whom it writes to and copies, by contact role (dunning/contacts/roles.py): email goes to every
+    # `to` contact with `cc` in copy; a text or a letter to the first `to` contact it can reach
+    to: list[Role] = Field(default_factory=lambda: ["primary"], min_length=1)
+    cc: list[Role] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -161,6 +166,13 @@ class Step(_Model):
                 allowed = ", ".join(sorted(CHANNELS_FOR_KIND[kind]))
                 raise ValueError(f"{kind} cannot use {', '.join(wrong)} (allowed: {allowed})")
         return channels
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _roles_once(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("a role is listed twice")
+        return roles
 
     def min_amount_minor(self, currency: str) -> int | None:
         amount = self.min_amount.get(currency)

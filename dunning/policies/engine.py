@@ -36,7 +36,8 @@ R8  When the overdue amount listed is below the step's min_amount for the curren
     waits (it is not skipped) and is planned as soon as more is overdue.
 R9  Everything overdue disputed: nothing to ask for, so nothing is planned until a dispute ends.
 R10 Channels are the step's channels minus those the customer refused, opted out of, or that are
-    invalid; if none is left, a call task for the team replaces the message.
+    invalid, and minus those none of the contacts the step writes to (its `to` roles, else the
+    primary contact) can receive; if none is left, a call task for the team replaces the message.
 R11 Approval: as the step says; and for consumers a registered letter or an agency hand-off
     always needs a person's approval, whatever the policy says. The model does not decide that.
 R12 Contact rules push the send time, they never drop a step: the send time is the first moment
@@ -69,6 +70,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Literal, Sequence
 
+from dunning.contacts.roles import DEFAULT_TO, copied, holders
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
 from dunning.money import with_code
@@ -96,6 +98,15 @@ class ContactView:
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """One of the customer's contacts, as the engine needs it."""
+    contact_id: Any
+    roles: frozenset[str]
+    channels: frozenset[str]  # it has an address there, not marked invalid, not opted out by itself
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class CustomerView:
     tz: str = "UTC"  # IANA zone
     country: str | None = None  # ISO 3166 alpha-2: public holidays and fee jurisdiction
@@ -104,7 +115,8 @@ class CustomerView:
     hold_until: datetime | None = None
     refused_channels: frozenset[str] = frozenset()  # "don't text me"
     invalid_channels: frozenset[str] = frozenset()  # bounced address, no phone number, no postal address
-    opted_out_channels: frozenset[str] = frozenset()  # STOP
+    opted_out_channels: frozenset[str] = frozenset()  # STOP, for every contact
+    addressees: tuple[Addressee, ...] = ()  # empty: contacts unknown, the channel checks above decide alone
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,8 @@ class Decision:
     requires_approval: bool = False
     fallback: bool = False
     show_fees: bool = False
+    to_roles: tuple[str, ...] = DEFAULT_TO  # whom the message writes to and copies, by contact role
+    cc_roles: tuple[str, ...] = ()
     escalates: bool = False  # an agency hand-off: the case becomes escalated once it is sent
     invoices: tuple[InvoiceView, ...] = ()  # to list in the message, oldest first
     amount_minor: int = 0  # their total
@@ -182,6 +196,8 @@ class PlannedSend:
     currency: str
     invoice_numbers: tuple[str, ...]
     reason: str
+    to: tuple[str, ...] = ()  # the contacts it would write to and copy, by name
+    cc: tuple[str, ...] = ()
 
 
 # ---- the anchor and what is owed (R2, R3) -----------------------------------------------------
@@ -297,9 +313,23 @@ def usable_channels(step: Step, customer: CustomerView) -> tuple[tuple[str, ...]
             dropped.append(f"{channel} (refused)")
         elif channel in customer.invalid_channels:
             dropped.append(f"{channel} (invalid)")
+        elif customer.addressees and not any(channel in a.channels for a in holders(customer.addressees, step.to)):
+            dropped.append(f"{channel} (no {'/'.join(step.to)} contact to receive it)")
         else:
             kept.append(channel)
     return tuple(kept), dropped
+
+
+def recipients(decision: Decision, customer: CustomerView) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the contacts a planned message writes to and copies (the preview)."""
+    channels = set(decision.channels)
+    to = [a for a in holders(customer.addressees, decision.to_roles) if a.channels & channels]
+    cc = [a for a in copied(customer.addressees, decision.cc_roles, to) if a.channels & channels]
+    return tuple(map(_name, to)), tuple(map(_name, cc))
+
+
+def _name(addressee: Addressee) -> str:
+    return addressee.name or f"contact {addressee.contact_id}"
 
 
 # ---- the decision -----------------------------------------------------------------------------
@@ -454,6 +484,8 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
         requires_approval=approval,
         fallback=fallback,
         show_fees=step.fees,
+        to_roles=tuple(step.to),
+        cc_roles=tuple(step.cc),
         escalates=step.kind == "agency_handoff" and not fallback,
         invoices=listed,
         amount_minor=amount,
@@ -583,7 +615,7 @@ def _preview_case(case: CaseView, policy: Policy, at: datetime, end: datetime,
                 PlannedSend(
                     case.case_id, d.step, d.kind or d.step.kind, d.template or d.step.kind, d.channels, d.send_not_before,
                     d.requires_approval, d.fallback, d.amount_minor, case.currency,
-                    tuple(i.number for i in d.invoices), d.reason,
+                    tuple(i.number for i in d.invoices), d.reason, *recipients(d, case.customer),
                 )
             )
             case = replace(

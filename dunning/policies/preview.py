@@ -25,6 +25,8 @@ class PreviewRow(BaseModel):
     step_name: str
     kind: str
     channels: list[str]
+    to: list[str] = Field(description="the contacts it writes to, by name (the step's `to` roles)")
+    cc: list[str] = Field(description="the contacts in copy (the step's `cc` roles)")
     requires_approval: bool
     amount: str
     invoices: list[str]
@@ -50,7 +52,8 @@ def preview(session: Session, clock: Clock, settings: Settings, name: str, docum
                                        currency=send.currency, send_at=send.send_at,
                                        send_on=calendar.local_date(send.send_at, tz), timezone=tz,
                                        step=send.step.key, step_name=send.step.name, kind=send.kind,
-                                       channels=list(send.channels), requires_approval=send.requires_approval,
+                                       channels=list(send.channels), to=list(send.to), cc=list(send.cc),
+                                       requires_approval=send.requires_approval,
                                        amount=as_string(send.amount_minor, send.currency),
                                        invoices=list(send.invoice_numbers)))
     finally:

@@ -15,7 +15,7 @@ from dunning.config import Settings
 from dunning.contacts import opt_out
 from dunning.inputs import storable
 from dunning.outbox.models import Message
-from dunning.outbox.service import mark_contact_invalid, publish_for
+from dunning.outbox.service import mark_contact_invalid, publish_for, written_to
 from dunning.replies import matching, service, trust, undelivered
 from dunning.replies.mail import parse_inbound
 from dunning.replies.twilio import FormParams, twiml
@@ -103,5 +103,8 @@ def delivery_report(session: Session, clock: Clock, form: FormParams) -> bool:
         if status in ("undelivered", "failed") and code in DEAD_NUMBER_CODES:
             mark_contact_invalid(session, clock, message, f"Twilio delivery error {code}")
         elif code == UNSUBSCRIBED_CODE:
-            opt_out(session, clock, message.customer_id, "sms", source="carrier")
+            # the number written to said STOP to its carrier: that contact, or everyone when unknown
+            for contact in written_to(session, message) or [None]:
+                opt_out(session, clock, message.customer_id, "sms", source="carrier",
+                        contact_id=contact.id if contact else None)
     return True

@@ -21,6 +21,7 @@ class InboundMessage(SQLModel, table=True):
     sender: str = Field(max_length=320)
     recipient: str | None = Field(default=None, max_length=320)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")  # the customer's contact who wrote
     case_id: int | None = Field(default=None, foreign_key="dunning_case.id")
     message_id: int | None = Field(default=None, foreign_key="message.id")  # the message of ours it answers
     matched_by: str = Field(max_length=20)  # phone | reply_token | in_reply_to | references | sender | none

@@ -22,7 +22,7 @@ from dunning.arrangements import accounts, away, disputes, notices, payment_chec
 from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.contacts import opt_in, opt_out, opted_out_channels
+from dunning.contacts import contact_opt_outs, opt_in, opt_out, opted_out_channels
 from dunning.errors import DomainError
 from dunning.events.publish import publish
 from dunning.ledger.models import Customer, Invoice
@@ -104,7 +104,7 @@ def handle(session: Session, clock: Clock, settings: Settings, incoming: Incomin
     row = InboundMessage(channel=incoming.channel, dedupe_key=key, sender=incoming.sender[:320],
                          recipient=(incoming.recipient or "")[:320] or None,
                          customer_id=customer.id if customer else None, case_id=case.id if case else None,
-                         message_id=match.message.id if match.message else None, matched_by=match.matched_by,
+                         contact_id=match.contact.id if match.contact else None, message_id=match.message.id if match.message else None, matched_by=match.matched_by,
                          language=language, subject=(incoming.subject or "")[:500] or None,
                          raw_text=incoming.raw_text, reply_text=incoming.text, intent=understanding.intent,
                          confidence=understanding.confidence, extracted=understanding.to_dict(),
@@ -142,6 +142,7 @@ class _Act:
         self.session, self.clock, self.settings = session, clock, settings
         self.incoming, self.match, self.u, self.row, self.language = incoming, match, understanding, row, language
         self.customer: Customer | None = match.customer
+        self.contact = match.contact  # who wrote, when the sender is one of the customer's contacts
         self.case: Case | None = match.case
         self.sms = incoming.channel == "sms"
         self.actor = f"customer:{incoming.channel}"
@@ -173,7 +174,9 @@ class _Act:
             outcome = _Outcome("no_action")  # an autoreply without a return date
         if self.incoming.is_autoreply or self.u.intent == "out_of_office":
             outcome.answer = None  # never answer a machine: two autoresponders would loop
-        if self.incoming.channel in opted_out_channels(self.session, self.customer.id):
+        if self.incoming.channel in opted_out_channels(self.session, self.customer.id) or (
+                self.contact is not None and self.incoming.channel in contact_opt_outs(
+                    self.session, [self.contact.id]).get(self.contact.id, ())):
             # After STOP, nothing more on that channel until START: the action stands, the answer goes.
             outcome.answer = None
         return outcome
@@ -190,14 +193,17 @@ class _Act:
                         else None, task)
 
     def stop(self, channels: tuple[str, ...]) -> _Outcome:
+        # The contact who wrote stops hearing from us; a sender we cannot place on one contact
+        # (an address none of them has) silences the channel for the whole customer.
+        contact_id = self.contact.id if self.contact else None
         news = [c for c in channels if opt_out(self.session, self.clock, self.customer.id, c,
-                                               source="sms_stop" if self.sms else "email_reply")]
+                                               source="sms_stop" if self.sms else "email_reply", contact_id=contact_id)]
         if news:
             # What was queued before stays queued and is cancelled when it comes due: the
             # composer checks consent at send time for every kind of message.
             audit.record(self.session, self.clock, actor=self.actor, action="contact.opted_out",
                          subject_type="customer", subject_id=self.customer.external_id, channels=news,
-                         inbound_id=self.row.id)
+                         contact=self.contact.external_id if self.contact else None, inbound_id=self.row.id)
         if self.incoming.channel not in news:
             # A second STOP gets no answer; an opt-out of another channel is confirmed by nothing
             # sent on the channel the customer asked us to leave.
@@ -208,7 +214,8 @@ class _Act:
         return _Outcome("opted_out", answer_message_id=message.id if message else None)
 
     def start(self) -> _Outcome:
-        news = opt_in(self.session, self.customer.id, self.incoming.channel)
+        news = opt_in(self.session, self.customer.id, self.incoming.channel,
+                      contact_id=self.contact.id if self.contact else None)
         if news:
             audit.record(self.session, self.clock, actor=self.actor, action="contact.opted_in",
                          subject_type="customer", subject_id=self.customer.external_id, channel=self.incoming.channel)
@@ -230,7 +237,7 @@ class _Act:
     def callback(self) -> _Outcome:
         task = open_task(self.session, self.clock, kind="call", key=f"callback:{self.row.id}",
                          customer_id=self.customer.id, case_id=self._case_id(),
-                         title=f"Call {self.customer.name} back: asked by {self._channel_word()}"[:300],
+                         title=f"Call {self._who()} back: asked by {self._channel_word()}"[:300],
                          detail=self._detail(), inbound_id=self.row.id)
         return _Outcome("call_task", self._line("call"), task)
 
@@ -267,7 +274,7 @@ class _Act:
             paused = payment_checks.hold(self.session, self.clock, self.settings, self.case, self.customer, self.actor)
         task = open_task(self.session, self.clock, kind="reply", key=f"payment_check:{self.row.id}",
                          customer_id=self.customer.id, case_id=self._case_id(),
-                         title=f"Check the payment {self.customer.name} says was made"[:300],
+                         title=f"Check the payment {self._who()} says was made"[:300],
                          detail=self._detail() + ("\n\nThe case is paused until "
                                                   f"{self.case.paused_until:%Y-%m-%d %H:%M} UTC." if paused else ""),
                          inbound_id=self.row.id)
@@ -279,7 +286,7 @@ class _Act:
         if invoice is None:
             task = open_task(self.session, self.clock, kind="dispute", key=f"dispute_which:{self.row.id}",
                              customer_id=self.customer.id, case_id=self._case_id(),
-                             title=f"Which invoice does {self.customer.name} dispute?"[:300],
+                             title=f"Which invoice does {self._who()} dispute?"[:300],
                              detail=self._detail(), inbound_id=self.row.id)
             return _Outcome("task", self._line("person"), task)
         dispute = disputes.open_dispute(self.session, self.clock, self.settings, invoice=invoice,
@@ -291,7 +298,7 @@ class _Act:
     def to_person(self, why: str) -> _Outcome:
         task = open_task(self.session, self.clock, kind="reply", key=f"reply:{self.row.id}",
                          customer_id=self.customer.id, case_id=self._case_id(),
-                         title=(f"Read a reply from {self.customer.name}: {why}"
+                         title=(f"Read a reply from {self._who()}: {why}"
                                 f" (reads as {self.u.intent}, {self.u.confidence:.0%})")[:300],
                          detail=self._detail(), inbound_id=self.row.id, understanding=self.u.to_dict())
         return _Outcome("task", self._line("person"), task)
@@ -312,6 +319,11 @@ class _Act:
         self.session.add(task)
         return task
 
+    def _who(self) -> str:
+        """The customer, and the contact who wrote when it has a name of its own."""
+        name = self.contact.name if self.contact else None
+        return f"{name} ({self.customer.name})" if name and name != self.customer.name else self.customer.name
+
     def _template(self, name: str, extra: dict | None = None) -> str:
         return answers.sms_template(self.session, self.clock, self.settings, template=name, customer=self.customer,
                                     case=self.case, extra=extra)
@@ -321,13 +333,16 @@ class _Act:
 
     def _queue_email(self, template: str, *, force: bool = False):
         # force: the STOP confirmation goes to the address that has just opted out, once.
-        if not self.customer.email or (not force and "email" not in notices.reachable_channels(self.session,
-                                                                                                 self.customer)):
+        # The answer goes to the contact who wrote, else where the customer's mail goes.
+        contact_id = self.contact.id if self.contact and self.contact.email else None
+        if not (self.contact and self.contact.email) and not self.customer.email:
+            return None
+        if not force and "email" not in notices.reachable_channels(self.session, self.customer, contact_id):
             return None
         return notices.queue(self.session, self.clock, dedupe_key=f"reply:{self.row.id}:{template}",
                              customer=self.customer, case=self.case,
                              currency=self.case.currency if self.case else None, channel="email", template=template,
-                             extra={"answer": template})
+                             extra={"answer": template}, contact_id=contact_id)
 
     def _balance(self) -> Decimal | None:
         """What the case owes now, in major units: a promise of less is a partial one."""

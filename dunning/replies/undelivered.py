@@ -5,9 +5,10 @@ message's provider id), else by the reply token of the returned Reply-To, else b
 address among the emails we sent. Only the first two act by themselves: anybody can write a
 notice naming an address, nobody outside can quote our random Message-ID or token. Then, per
 failure (bounces.py classes them):
-- the address does not exist: the customer's email is marked invalid exactly as a refusal at
-  SMTP time marks it (outbox.service.mark_contact_invalid: one task, one audit event), and the
-  email messages still queued to them are cancelled, their steps planned again on what is left;
+- the address does not exist: the email of the contact(s) written to at that address is marked
+  invalid exactly as a refusal at SMTP time marks it (outbox.service.mark_contact_invalid: one
+  task, one audit event); the customer's other contacts are still written to, and when none has
+  an email left the messages still queued are cancelled, their steps planned again on what is left;
 - refused for another reason (spam filter, full mailbox): the address may be fine, one task for
   a person;
 - delayed: the sending server is still trying, nothing to do.
@@ -25,6 +26,7 @@ from dunning import audit
 from dunning.cases.service import rewind_undelivered_step
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox
 from dunning.outbox.models import PENDING, SENT, Message
@@ -60,12 +62,15 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     session.add(message)
     outbox.publish_for(session, clock, "message.failed", {message.id: {"error": f"bounced: {failure.reason}"[:1000]}})
     ours = matched_by != "recipient"  # our Message-ID or reply token: nobody outside could have made it up
-    if failure.kind == ADDRESS and ours and (customer.email or "").lower() == failure.recipient:
-        return {**out, **_invalid(session, clock, customer, message, failure)}
+    # the contacts written to at that address that still have it
+    holders = [c for c in outbox.written_to(session, message, failure.recipient)
+               if (c.email or "").lower() == failure.recipient]
+    if failure.kind == ADDRESS and ours and holders:
+        return {**out, **_invalid(session, clock, customer, message, failure, holders)}
     # Refused for another reason, an address the customer no longer has, or a notice anyone could
     # have written (it names the address but not our message): a person decides.
     why = ("the address is kept" if failure.kind != ADDRESS
-           else "the address is no longer the customer's" if (customer.email or "").lower() != failure.recipient
+           else "the address is no longer the customer's" if not holders
            else "the notice does not quote our message, so the address is kept until someone checks")
     key = f"bounce:{message.id}"
     new = _task(session, key) is None
@@ -78,11 +83,17 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     return {**out, "action": "refused", "task_id": task.id}
 
 
-def _invalid(session: Session, clock: Clock, customer: Customer, message: Message, failure: Failure) -> dict:
-    if "email" in customer.invalid_channels:
+def _invalid(session: Session, clock: Clock, customer: Customer, message: Message, failure: Failure,
+             holders: list[Contact]) -> dict:
+    if all("email" in c.invalid_channels for c in holders):
         return {"action": "already_invalid"}
-    outbox.mark_contact_invalid(session, clock, message, f"bounced: {failure.recipient}: {failure.reason}")
-    pending = session.execute(select(Message).where(
+    marked = outbox.mark_contact_invalid(session, clock, message, f"bounced: {failure.recipient}: {failure.reason}",
+                                         failure.recipient)
+    writable = [c for c in session.execute(select(Contact).where(
+        Contact.customer_id == customer.id, Contact.email.is_not(None))).scalars() if "email" not in c.invalid_channels]
+    # Queued emails are addressed again when they leave (another contact may still have an
+    # address); with none left they go now, and their steps are planned again without email.
+    pending = [] if writable else session.execute(select(Message).where(
         Message.customer_id == customer.id, Message.channel == "email", Message.status.in_(PENDING))).scalars().all()
     cancelled = 0
     for queued in pending:
@@ -90,8 +101,9 @@ def _invalid(session: Session, clock: Clock, customer: Customer, message: Messag
             cancelled += 1
             if queued.case_id is not None and queued.step_index is not None:
                 rewind_undelivered_step(session, clock, queued.case_id, queued.path_name, queued.step_index)
-    task = _task(session, f"invalid:{customer.id}:email")  # the one mark_contact_invalid opened
-    return {"action": "contact_invalid", "cancelled": cancelled, "task_id": task.id if task else None}
+    task = _task(session, f"invalid:{marked[0].id}:email")  # the one mark_contact_invalid opened
+    return {"action": "contact_invalid", "contacts": [c.external_id for c in marked], "cancelled": cancelled,
+            "task_id": task.id if task else None}
 
 
 def _task(session: Session, key: str) -> Task | None:
@@ -122,7 +134,8 @@ def _bounced_message(session: Session, settings: Settings, bounce: Bounce) -> tu
 def _failure_for(bounce: Bounce, message: Message, customer: Customer) -> Failure | None:
     """The failure about the address we sent to (a forwarding chain may name another one last);
     the most serious when the report does not say which."""
-    ours = {a.lower() for a in (message.recipient, customer.email) if a}
+    ours = {(r.get("address") or "").lower() for r in message.recipients} | {
+        a.lower() for a in (message.recipient, customer.email) if a}
     about_ours = [f for f in bounce.failures if f.recipient in ours] or list(bounce.failures)
     for kind in (ADDRESS, REFUSED, DELAYED):
         for failure in about_ours:

@@ -14,7 +14,7 @@ from dunning.channels.registry import build_transports
 from dunning.config import Settings
 from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
-from dunning.ledger.models import Customer
+from dunning.contacts.models import Contact
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Message
@@ -93,6 +93,8 @@ def tasks(db, **where: Any) -> list[Task]:
         return list(session.execute(stmt).scalars())
 
 
-def customer_row(db, customer_id: int) -> Customer:
+def contact_row(db, customer_id: int, external_id: str = "primary") -> Contact:
+    """One of the customer's contacts; by default the one of its own email, phone and address."""
     with db.session() as session:
-        return session.get(Customer, customer_id)
+        return session.execute(select(Contact).where(Contact.customer_id == customer_id,
+                                                     Contact.external_id == external_id)).scalar_one()

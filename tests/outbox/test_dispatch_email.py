@@ -8,7 +8,7 @@ import pytest
 from dunning.outbox.service import backoff
 from tests.builders import customer, invoice
 from tests.fakes.smtp import RecordingHandler, smtp_server
-from tests.outbox.support import customer_row, cycle, dispatch, messages, outbox_settings, seed, smtp, tasks
+from tests.outbox.support import contact_row, cycle, dispatch, messages, outbox_settings, seed, smtp, tasks
 
 
 @pytest.fixture
@@ -81,13 +81,13 @@ def test_refusals_fail_or_retry_and_every_message_shares_one_connection(db, cloc
         by_customer = {m.customer_id: m for m in messages(db)}
         gone, busy = by_customer[ids["GONE"]], by_customer[ids["BUSY"]]
         assert gone.status == "failed" and gone.last_error.startswith("550")
-        assert customer_row(db, ids["GONE"]).invalid_channels == ["email"]
+        assert contact_row(db, ids["GONE"]).invalid_channels == ["email"]
         [task] = tasks(db, kind="contact_invalid")
         assert task.customer_id == ids["GONE"] and task.message_id == gone.id
 
         assert busy.status == "queued" and busy.attempts == 1
         assert busy.send_after == clock.now() + backoff(1) == clock.now() + timedelta(minutes=1)
-        assert customer_row(db, ids["BUSY"]).invalid_channels == []
+        assert contact_row(db, ids["BUSY"]).invalid_channels == []
 
         # Not due before its backoff; then the greylisting server takes it.
         assert dispatch(db, clock, mail_settings)["sent"] == 0

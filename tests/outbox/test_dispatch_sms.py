@@ -9,7 +9,7 @@ from dunning.channels.gsm import count_segments
 from dunning.contacts import opt_out
 from tests.builders import customer, invoice
 from tests.fakes.twilio_api import FakeTwilio
-from tests.outbox.support import (customer_row, cycle, dispatch, messages, outbox_settings, seed, tasks,
+from tests.outbox.support import (contact_row, cycle, dispatch, messages, outbox_settings, seed, tasks,
                                   use_policy)
 
 SID, TOKEN = "AC" + "7" * 32, "fake-token"
@@ -84,7 +84,7 @@ def test_a_number_twilio_calls_invalid_fails_and_is_marked(db, clock, sms_settin
     assert dispatch(db, clock, sms_settings)["failed"] == 1
     [row] = messages(db)
     assert row.status == "failed" and row.last_error.startswith("21614")
-    assert customer_row(db, ids["C1"]).invalid_channels == ["sms"]
+    assert contact_row(db, ids["C1"]).invalid_channels == ["sms"]
     [task] = tasks(db, kind="contact_invalid")
     assert task.message_id == row.id
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dunning.ledger.models import Customer
+from dunning.contacts.models import Contact
 from dunning.outbox.models import CANCELLED, QUEUED
 from dunning.replies.bounces import ADDRESS, DELAYED, REFUSED, classify
 from dunning.replies.mail import parse_inbound
@@ -102,9 +102,10 @@ def inbound_rows(db) -> int:
         return s.execute(select(func.count()).select_from(InboundMessage)).scalar()
 
 
-def customer(db) -> Customer:
+def customer(db) -> Contact:
+    """The customer's own contact (its email, phone and address): where the marks go."""
     with db.session() as s:
-        return s.execute(select(Customer)).scalar_one()
+        return s.execute(select(Contact)).scalar_one()
 
 
 def test_a_gmail_bounce_of_a_reminder_marks_the_email_invalid(anonymous, db, reminded):

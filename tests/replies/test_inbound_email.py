@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from dunning.contacts import OptOut
+from dunning.contacts.models import ContactOptOut
 from dunning.replies.models import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages
 from tests.conftest import make_client, new_key
@@ -50,7 +51,7 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(client, anonymous, db,
     assert anonymous.post("/v1/inbound/email", content=raw).status_code == 401  # neither a signature nor a key
     assert count(db) == 1
     with db.session() as s:
-        assert len(s.execute(select(OptOut)).all()) == 1
+        assert len(s.execute(select(ContactOptOut)).all()) == 1 and s.execute(select(OptOut)).first() is None
 
 
 def test_an_api_key_with_the_ingest_scope_may_post_instead_of_a_signature(app, client, db, clock, settings):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from dunning.arrangements.jobs import run_once
 from dunning.arrangements.models import Dispute, Promise
 from dunning.contacts import OptOut
+from dunning.contacts.models import Contact, ContactOptOut
 from dunning.replies.models import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages
 from tests.outbox.support import tasks
@@ -37,7 +38,9 @@ def test_stop_gets_one_confirmation_then_silence_until_start(client, anonymous, 
     first = answer(text_in(anonymous, "STOP"))
     assert "désabonné" in first and "START" in first
     with db.session() as s:
-        assert [o.channel for o in s.execute(select(OptOut)).scalars()] == ["sms"]
+        # the contact who texted, by its number: the customer's own
+        [stop] = s.execute(select(ContactOptOut, Contact.external_id).join(Contact)).all()
+        assert (stop[0].channel, stop[1]) == ("sms", "primary") and s.execute(select(OptOut)).first() is None
     assert answer(text_in(anonymous, "Stop")) is None  # a second STOP gets no answer
     # whatever they write next is still acted on, but nothing is said back on this channel
     assert answer(text_in(anonymous, "je paierai vendredi")) is None
@@ -48,7 +51,7 @@ def test_stop_gets_one_confirmation_then_silence_until_start(client, anonymous, 
     back = answer(text_in(anonymous, "START"))
     assert "abonné" in back
     with db.session() as s:
-        assert s.execute(select(OptOut)).first() is None
+        assert s.execute(select(ContactOptOut)).first() is None
     assert "+44 20 7946 0000" in answer(text_in(anonymous, "AIDE"))
 
 

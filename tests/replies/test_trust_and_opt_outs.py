@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from dunning.arrangements.models import Promise
 from dunning.contacts import OptOut
+from dunning.contacts.models import ContactOptOut
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, mail_in, seed, text_in, the_case
 
@@ -53,8 +54,9 @@ def first_email(client, db, clock, settings):
 
 
 def opted_out(db) -> set[str]:
+    """The channels silenced, for the whole customer or for the contact who wrote."""
     with db.session() as s:
-        return set(s.execute(select(OptOut.channel)).scalars())
+        return set(s.execute(select(OptOut.channel)).scalars()) | set(s.execute(select(ContactOptOut.channel)).scalars())
 
 
 # --------------------------------------------------------------------------- trust

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dunning.arrangements.models import Promise
-from dunning.ledger.models import Customer
+from dunning.contacts.models import Contact
 from dunning.outbox.models import Message
 from dunning.replies.models import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages
@@ -119,7 +119,7 @@ def test_an_unknown_destination_marks_the_number_invalid(anonymous, db, seeded):
     [sms] = messages(db)
     status(anonymous, sms.provider_id, "undelivered", ErrorCode="30005")
     with db.session() as s:
-        customer = s.get(Customer, sms.customer_id)
+        contact = s.execute(select(Contact).where(Contact.customer_id == sms.customer_id)).scalar_one()
         assert s.get(Message, sms.id).delivery_status == "undelivered"
-    assert customer.invalid_channels == ["sms"]
+    assert contact.invalid_channels == ["sms"] and contact.external_id == "primary"
     assert tasks(db, kind="contact_invalid")

@@ -21,7 +21,7 @@ from dunning.deps import ExternalId, RowId, ClockDep, SessionDep, SettingsDep
 from dunning.errors import NotFound
 from dunning.inputs import BoundedRoute, segment
 from dunning.ledger.models import Customer, Invoice
-from dunning.ledger.queries import OPEN, get_customer
+from dunning.ledger.queries import OPEN, contacts_of, get_customer
 from dunning.money import MAX_AMOUNT_LENGTH
 from dunning.policies import service as policies
 from dunning.web.desk import accounts, timeline
@@ -77,6 +77,7 @@ def customer_page(external_id: ExternalId, desk: Agent, session: SessionDep, clo
                   cases=_cases(session, clock, settings, customer), invoices=invoices, disputes=open_disputes,
                   currencies=currencies, today=clock.now().date(), events=timeline.build(session, customer),
                   opted_out=sorted(opted_out_channels(session, customer.id)),
+                  contacts=contacts_of(session, customer.id),
                   policies=[p.name for p in policies.list_latest(session)])
 
 

@@ -74,11 +74,14 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
     invoices = list(session.execute(select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1]))
                                     .order_by(Invoice.due_on, Invoice.id)).scalars())
     composer = Composer(settings, clock)
+    snap = snapshot(session, [message])
     # to whom it would go now: the stored recipient is only written when it is sent
-    recipient = composer.recipient(customer, message.channel)
+    to, cc = composer.addressed(snap, message)
+    recipient = composer.recipient(message, customer, to)
+    if cc:
+        recipient = f"{recipient}, cc {', '.join(c.email or '' for c in cc)}"
     try:
-        snap = snapshot(session, [message])
-        ctx = composer.context(session, snap, message, customer, case, invoices, clock.now())
+        ctx = composer.context(session, snap, message, customer, case, invoices, clock.now(), next(iter(to), None))
         if message.channel == "email":
             email = channels.render_email(message.template, ctx)
             return Rendered(False, email.subject, email.text, email.html, recipient=recipient)

@@ -12,6 +12,7 @@ from dunning.arrangements import plans
 from dunning.arrangements.models import Dispute, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
+from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import display
 from dunning.outbox.models import Message
@@ -46,11 +47,15 @@ def build(session: Session, customer: Customer) -> list[Event]:
     events: list[Event] = []
     for m in session.execute(select(Message).where(Message.customer_id == customer.id)).scalars():
         title = f"{m.channel} · {m.step_name or m.step_key or m.kind.replace('_', ' ')}"
+        sent_to = [f"{r['as']} {r.get('name') or r.get('address')}" for r in m.recipients]
         events.append(Event(_when(m), "message", title, m.status, m.subject or (m.body_text or "")[:160] or None,
-                            f"/desk/outbox/{m.id}", by=m.decided_by and f"decided by {m.decided_by}"))
-    for r in session.execute(select(InboundMessage).where(InboundMessage.customer_id == customer.id)).scalars():
+                            f"/desk/outbox/{m.id}", lines=sent_to, by=m.decided_by and f"decided by {m.decided_by}"))
+    for r, name in session.execute(select(InboundMessage, Contact.name)
+                                   .outerjoin(Contact, Contact.id == InboundMessage.contact_id)
+                                   .where(InboundMessage.customer_id == customer.id)):
         events.append(Event(r.received_at, "reply", f"reply by {r.channel}: {r.intent.replace('_', ' ')}",
-                            r.action, r.reply_text, lines=[f"confidence {r.confidence:.0%}"]))
+                            r.action, r.reply_text, lines=[f"confidence {r.confidence:.0%}"],
+                            by=f"from {name or r.sender}"))
     for p in session.execute(select(Promise).where(Promise.customer_id == customer.id)).scalars():
         events.append(Event(p.created_at, "promise",
                             f"promise to pay {display(p.amount_minor, p.currency)} by {p.promised_on:%-d %b %Y}",

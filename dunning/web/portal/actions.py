@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning import audit, contacts, links
+from dunning.contacts import ingest as contact_rows
 from dunning.arrangements import accounts, disputes, plans, promises
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -107,11 +108,10 @@ def update_contact(session: Session, clock: Clock, customer: Customer, email: st
     before = {k: getattr(customer, k) for k in changes}
     for key, value in changes.items():
         setattr(customer, key, value)
-    # a new address is worth trying again even if the old one bounced
-    fixed = {"email": "email", "phone": "sms"}
-    customer.invalid_channels = [c for c in customer.invalid_channels if c not in {fixed[k] for k in changes}]
     customer.updated_at = clock.now()
     session.add(customer)
+    # the primary contact follows; a new address is worth trying again even if the old one bounced
+    contact_rows.write(session, clock, contact_rows.primaries([customer.model_dump()], {customer.external_id: customer.id}))
     audit.record(session, clock, actor=actor(customer), action="contact.updated", subject_type="customer",
                  subject_id=customer.external_id, before=before, after=changes)
     links.revoke(session, clock, customer, actor(customer), "new contact details")
