@@ -6,6 +6,7 @@ machine that slows down part-way slows all three alike; best and median are prin
 under 1 s, classify under 2 s (both were 3 to 12 s while the command line imported XGBoost,
 scikit-learn, pandas and WeasyPrint before parsing its arguments).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,17 @@ def commands() -> dict[str, list[str]]:
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         "--help": [sys.executable, main, "--help"],
-        "replies classify": [sys.executable, main, "replies", "classify", "je paierai le 15 mars", "--lang", "fr",
-                             "--now", "2026-03-02T09:00:00Z"],
+        "replies classify": [
+            sys.executable,
+            main,
+            "replies",
+            "classify",
+            "je paierai le 15 mars",
+            "--lang",
+            "fr",
+            "--now",
+            "2026-03-02T09:00:00Z",
+        ],
     }
 
 
@@ -56,8 +66,9 @@ def main() -> None:
         best, median = min(values), statistics.median(values)
         goal = GOALS.get(name)
         verdict = "" if goal is None else f"  goal < {goal:.0f} s: {'met' if median < goal else 'NOT met'}"
-        rows.append((name, f"best {best:.2f} s, median {median:.2f} s ({median / floor:.1f}x the bare "
-                           f"interpreter){verdict}"))
+        rows.append(
+            (name, f"best {best:.2f} s, median {median:.2f} s ({median / floor:.1f}x the bare interpreter){verdict}")
+        )
     report(f"command-line start-up, {RUNS} runs each after a warm-up", rows)
 
 

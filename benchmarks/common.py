@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts: a service under uvicorn on loopback, memory, output."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from itertools import repeat
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 
 import httpx
@@ -26,11 +27,22 @@ def free_port() -> int:
 def service(var_dir: Path, **env: str):
     """`main.py serve` in a subprocess with its own SQLite file; yields (base_url, pid)."""
     port = free_port()
-    environment = {**os.environ, "DUNNING_DATABASE_URL": f"sqlite:///{var_dir / 'dunning.db'}",
-                   "DUNNING_VAR_DIR": str(var_dir), "DUNNING_EMBEDDED_WORKER": "false",
-                   "DUNNING_BOOTSTRAP_API_KEY": BENCH_KEY, "DUNNING_PORT": str(port), **env}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve"], env=environment, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": f"sqlite:///{var_dir / 'dunning.db'}",
+        "DUNNING_VAR_DIR": str(var_dir),
+        "DUNNING_EMBEDDED_WORKER": "false",
+        "DUNNING_BOOTSTRAP_API_KEY": BENCH_KEY,
+        "DUNNING_PORT": str(port),
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "serve"],
+        env=environment,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -56,7 +68,7 @@ def auth_header() -> dict[str, str]:
 def peak_rss_mb(pid: int | None = None) -> float:
     """VmHWM: the resident-set high-water mark of a process (this one by default)."""
     status = Path(f"/proc/{pid or 'self'}/status").read_text()
-    line = next(l for l in status.splitlines() if l.startswith("VmHWM:"))
+    line = next(s for s in status.splitlines() if s.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 
 
@@ -81,8 +93,20 @@ def load_portfolio(db_path: Path, portfolio) -> None:
         "INSERT INTO customer (external_id, name, email, phone, language, timezone, country, kind, address, tags,"
         " content_hash, excluded, refused_channels, invalid_channels, created_at, updated_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,'[]','',0,'[]','[]',?,?)",
-        zip(c["external_id"], c["name"], c["email"], c["phone"], c["language"], c["timezone"], c["country"],
-            c["kind"], ("1 Example Street\nExample Town" for _ in range(len(c))), repeat(stamp), repeat(stamp)))
+        zip(
+            c["external_id"],
+            c["name"],
+            c["email"],
+            c["phone"],
+            c["language"],
+            c["timezone"],
+            c["country"],
+            c["kind"],
+            ("1 Example Street\nExample Town" for _ in range(len(c))),
+            repeat(stamp),
+            repeat(stamp),
+        ),
+    )
     ids = dict(con.execute("SELECT external_id, id FROM customer"))
     inv = portfolio.invoices
     dates = {k: inv[k].dt.strftime("%Y-%m-%d").where(inv[k].notna(), None) for k in ("issued_on", "due_on", "paid_on")}
@@ -90,10 +114,21 @@ def load_portfolio(db_path: Path, portfolio) -> None:
         "INSERT INTO invoice (external_id, customer_id, number, currency, total_minor, reported_balance_minor,"
         " allocated_minor, balance_minor, issued_on, due_on, paid_on, voided, content_hash, created_at, updated_at)"
         " VALUES (?,?,?,?,?,?,0,?,?,?,?,0,'',?,?)",
-        zip(inv["external_id"], map(ids.__getitem__, inv["customer_external_id"]), inv["number"], inv["currency"],
-            inv["total_minor"].astype(int).tolist(), inv["balance_minor"].astype(int).tolist(),
-            inv["balance_minor"].astype(int).tolist(), dates["issued_on"], dates["due_on"], dates["paid_on"],
-            repeat(stamp), repeat(stamp)))
+        zip(
+            inv["external_id"],
+            map(ids.__getitem__, inv["customer_external_id"]),
+            inv["number"],
+            inv["currency"],
+            inv["total_minor"].astype(int).tolist(),
+            inv["balance_minor"].astype(int).tolist(),
+            inv["balance_minor"].astype(int).tolist(),
+            dates["issued_on"],
+            dates["due_on"],
+            dates["paid_on"],
+            repeat(stamp),
+            repeat(stamp),
+        ),
+    )
     con.execute("COMMIT")
     con.execute("ANALYZE")
     con.close()

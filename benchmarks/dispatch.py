@@ -2,6 +2,7 @@
 the Dispatcher over SMTP to an aiosmtpd sink in another process on loopback, against a raw
 aiosmtplib loop sending the same 5,000 messages (the bytes the outbox stored) on one connection
 to the same sink in the same run, batch by batch in turn."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
@@ -34,7 +35,7 @@ from dunning.outbox.models import Message  # noqa: E402
 from dunning.policies import service as policies  # noqa: E402
 
 MESSAGES = 5_000
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # Monday 10:00 in Paris: inside the contact window
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris: inside the contact window
 ONE_REMINDER = """
 name: default
 bands: [{name: all}]
@@ -44,7 +45,7 @@ paths:
       - {key: r1, after_days: 3, kind: reminder, channels: [email]}
 """
 
-SINK = r'''
+SINK = r"""
 import asyncio, signal
 from aiosmtpd.smtp import SMTP
 
@@ -64,17 +65,35 @@ async def main():
     print(Count.accepted, flush=True)
 
 asyncio.run(main())
-'''
+"""
 
 
 def plan(db: Database, clock: FrozenClock, settings: Settings) -> None:
     """5,000 French customers with one to three overdue invoices each; one cycle plans a reminder each."""
-    customers = [CustomerIn(external_id=f"C{i:05d}", name=f"Client {i} SARL", email=f"c{i}@example.com",
-                            language="fr", timezone="Europe/Paris", country="FR") for i in range(MESSAGES)]
-    invoices = [InvoiceIn(external_id=f"I{i:05d}-{k}", customer_external_id=f"C{i:05d}", number=f"F-{i:05d}-{k}",
-                          currency="EUR", total=f"{100 + i % 900}.{k}0", issued_on=date(2026, 1, 1) + timedelta(days=k),
-                          due_on=date(2026, 2, 1) + timedelta(days=k))
-                for i in range(MESSAGES) for k in range(1 + i % 3)]
+    customers = [
+        CustomerIn(
+            external_id=f"C{i:05d}",
+            name=f"Client {i} SARL",
+            email=f"c{i}@example.com",
+            language="fr",
+            timezone="Europe/Paris",
+            country="FR",
+        )
+        for i in range(MESSAGES)
+    ]
+    invoices = [
+        InvoiceIn(
+            external_id=f"I{i:05d}-{k}",
+            customer_external_id=f"C{i:05d}",
+            number=f"F-{i:05d}-{k}",
+            currency="EUR",
+            total=f"{100 + i % 900}.{k}0",
+            issued_on=date(2026, 1, 1) + timedelta(days=k),
+            due_on=date(2026, 2, 1) + timedelta(days=k),
+        )
+        for i in range(MESSAGES)
+        for k in range(1 + i % 3)
+    ]
     with db.session() as session:
         policies.save(session, clock, "default", ONE_REMINDER, "benchmark")
         ledger.push_customers(session, clock, Batch.of(CustomerIn, customers))
@@ -89,16 +108,34 @@ def stored(db: Database, settings: Settings, ids: list[int]) -> list[tuple[str, 
     identity = MailIdentity.from_settings(settings)
     with db.session() as session:
         rows = session.execute(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).scalars().all()
-    return [(m.recipient, compose_bytes(Envelope(
-        message_id=m.id, channel="email", recipient=m.recipient, subject=m.subject, text=m.body_text,
-        html=m.body_html, reply_to=m.reply_token,
-        headers={"Message-ID": m.provider_id, "X-Dunning-Message-Id": str(m.id)}), identity).data) for m in rows]
+    return [
+        (
+            m.recipient,
+            compose_bytes(
+                Envelope(
+                    message_id=m.id,
+                    channel="email",
+                    recipient=m.recipient,
+                    subject=m.subject,
+                    text=m.body_text,
+                    html=m.body_html,
+                    reply_to=m.reply_token,
+                    headers={"Message-ID": m.provider_id, "X-Dunning-Message-Id": str(m.id)},
+                ),
+                identity,
+            ).data,
+        )
+        for m in rows
+    ]
 
 
 def sent_ids(db: Database, after: int) -> list[int]:
     with db.session() as session:
-        return list(session.execute(select(Message.id).where(Message.status == "sent", Message.id > after)
-                                    .order_by(Message.id)).scalars())
+        return list(
+            session.execute(
+                select(Message.id).where(Message.status == "sent", Message.id > after).order_by(Message.id)
+            ).scalars()
+        )
 
 
 async def run(db: Database, clock: FrozenClock, settings: Settings, port: int) -> tuple[float, float, int, int]:
@@ -137,9 +174,16 @@ def main() -> None:
             engine = make_engine(f"sqlite:///{path}")
             upgrade(engine)
             db, clock = Database(engine), FrozenClock(NOW)
-            settings = Settings(_env_file=None, database_url=f"sqlite:///{path}", var_dir=Path(tmp) / "var",
-                                smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                                smtp_reply_domain="replies.example.com", public_url="https://dunning.example.com")
+            settings = Settings(
+                _env_file=None,
+                database_url=f"sqlite:///{path}",
+                var_dir=Path(tmp) / "var",
+                smtp_host="127.0.0.1",
+                smtp_port=port,
+                smtp_security="none",
+                smtp_reply_domain="replies.example.com",
+                public_url="https://dunning.example.com",
+            )
             plan(db, clock, settings)
             settle_heap()  # as `main.py dispatch` does once set up
             elapsed, raw, sent, connections = asyncio.run(run(db, clock, settings, port))
@@ -151,13 +195,18 @@ def main() -> None:
         sink.wait(30)
     assert accepted == 2 * MESSAGES, accepted
     rate, floor = MESSAGES / elapsed, MESSAGES / raw
-    report(f"dispatch: {MESSAGES:,} consolidated reminder emails, fresh SQLite, SMTP to an aiosmtpd sink on loopback", [
-        ("outbox (claim, re-check, render, store, send, record)", f"{rate:,.0f} messages/s ({elapsed:.2f} s, "
-                                                                 f"{connections} SMTP connection(s))"),
-        ("raw aiosmtplib loop, same messages, one connection", f"{floor:,.0f} messages/s ({raw:.2f} s)"),
-        ("ratio outbox / raw", f"{rate / floor:.2f}  (goal >= 0.5)"),
-        ("accepted by the sink", f"{accepted:,} (both runs)"),
-    ])
+    report(
+        f"dispatch: {MESSAGES:,} consolidated reminder emails, fresh SQLite, SMTP to an aiosmtpd sink on loopback",
+        [
+            (
+                "outbox (claim, re-check, render, store, send, record)",
+                f"{rate:,.0f} messages/s ({elapsed:.2f} s, {connections} SMTP connection(s))",
+            ),
+            ("raw aiosmtplib loop, same messages, one connection", f"{floor:,.0f} messages/s ({raw:.2f} s)"),
+            ("ratio outbox / raw", f"{rate / floor:.2f}  (goal >= 0.5)"),
+            ("accepted by the sink", f"{accepted:,} (both runs)"),
+        ],
+    )
 
 
 if __name__ == "__main__":

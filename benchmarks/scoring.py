@@ -7,6 +7,7 @@ raw inserts; the champion is trained on a separate, smaller portfolio from the s
 (the benchmark is about scoring, not training). The timed part runs in a fresh child process,
 so its peak memory is the rescore's and not the generator's.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,7 +24,7 @@ from benchmarks.common import load_portfolio, peak_rss_mb, report  # noqa: E402
 
 CUSTOMERS, PER_CUSTOMER = 100_000, 10
 TRAIN_CUSTOMERS = 10_000
-NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # the nightly run
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # the nightly run
 START = date(2024, 3, 1)
 REPEAT = 3
 
@@ -49,10 +50,19 @@ def build(tmp: Path) -> Path:
     artifact = model.save(settings.model_dir / model.version)
     db = Database(engine)
     with db.session() as s:
-        s.add(ModelVersion(version=model.version, fingerprint=model.version, late_days=15,
-                           n_rows=model.metadata["n_rows"], features=model.features,
-                           training_window=model.metadata["training_window"], metrics={}, artifact_path=str(artifact),
-                           created_at=NOW))
+        s.add(
+            ModelVersion(
+                version=model.version,
+                fingerprint=model.version,
+                late_days=15,
+                n_rows=model.metadata["n_rows"],
+                features=model.features,
+                training_window=model.metadata["training_window"],
+                metrics={},
+                artifact_path=str(artifact),
+                created_at=NOW,
+            )
+        )
     with db.session() as s:
         registry.promote(s, FrozenClock(NOW), model.version, "benchmark")
     engine.dispose()
@@ -70,9 +80,14 @@ def measure(path: Path) -> dict:
         shutil.copyfile(path, copy)
         runs.append(_once(copy))
     best = {k: min(r["t"][k] for r in runs) for k in runs[0]["t"]}
-    out = {**runs[-1], "t": best, "peak": runs[0]["peak"],
-           "floor_read": min(r["floor_read"] for r in runs), "floor_predict": min(r["floor_predict"] for r in runs),
-           "whole": min(sum(r["t"].values()) for r in runs)}
+    out = {
+        **runs[-1],
+        "t": best,
+        "peak": runs[0]["peak"],
+        "floor_read": min(r["floor_read"] for r in runs),
+        "floor_predict": min(r["floor_predict"] for r in runs),
+        "whole": min(sum(r["t"].values()) for r in runs),
+    }
     out["night2"] = _next_night(path.with_name(f"run{REPEAT - 1}.db"))
     return out
 
@@ -82,8 +97,8 @@ def _once(path: Path) -> dict:
 
     from dunning.clock import FrozenClock
     from dunning.db import Database, make_engine
-    from dunning.scoring import rescore as scoring
     from dunning.memory import collector_paused
+    from dunning.scoring import rescore as scoring
 
     engine = make_engine(f"sqlite:///{path}")
     db, clock = Database(engine), FrozenClock(NOW)
@@ -119,18 +134,29 @@ def _once(path: Path) -> dict:
     with collector_paused():
         con = sqlite3.connect(path)
         started = time.perf_counter()
-        rows = con.execute("SELECT id, customer_id, issued_on, due_on, paid_on, total_minor, balance_minor, currency"
-                           " FROM invoice WHERE voided = 0 AND (paid_on IS NOT NULL OR balance_minor > 0)"
-                           " ORDER BY id").fetchall()
+        rows = con.execute(
+            "SELECT id, customer_id, issued_on, due_on, paid_on, total_minor, balance_minor, currency"
+            " FROM invoice WHERE voided = 0 AND (paid_on IS NOT NULL OR balance_minor > 0)"
+            " ORDER BY id"
+        ).fetchall()
         floor_read = time.perf_counter() - started
         con.close()
         matrix = X[model.features].to_numpy(np.float32)
         started = time.perf_counter()
         model.booster.inplace_predict(matrix, predict_type="margin")
         floor_predict = time.perf_counter() - started
-    return {"t": t, "peak": peak, "invoices": len(data.history.invoices), "open": len(X), "scored": result.customers,
-            "written": result.written, "version": data.version, "floor_read": floor_read,
-            "floor_predict": floor_predict, "floor_rows": len(rows)}
+    return {
+        "t": t,
+        "peak": peak,
+        "invoices": len(data.history.invoices),
+        "open": len(X),
+        "scored": result.customers,
+        "written": result.written,
+        "version": data.version,
+        "floor_read": floor_read,
+        "floor_predict": floor_predict,
+        "floor_rows": len(rows),
+    }
 
 
 def _next_night(path: Path) -> dict:
@@ -143,8 +169,11 @@ def _next_night(path: Path) -> dict:
     from dunning.scoring import jobs
 
     started = time.perf_counter()
-    result = jobs.rescore(Database(make_engine(f"sqlite:///{path}")), FrozenClock(NOW + timedelta(days=1)),
-                          Settings(_env_file=None, database_url=f"sqlite:///{path}"))
+    result = jobs.rescore(
+        Database(make_engine(f"sqlite:///{path}")),
+        FrozenClock(NOW + timedelta(days=1)),
+        Settings(_env_file=None, database_url=f"sqlite:///{path}"),
+    )
     return {"seconds": time.perf_counter() - started, "written": result.written}
 
 
@@ -156,31 +185,42 @@ def main() -> None:
         built = time.perf_counter()
         path = build(Path(tmp))
         built = time.perf_counter() - built
-        out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True, capture_output=True,
-                             text=True, cwd=Path(__file__).resolve().parent.parent)
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
     m = json.loads(out.stdout.strip().splitlines()[-1])
     t = m["t"]
     whole = m["whole"]
     floor = m["floor_read"] + m["floor_predict"]
-    report(f"rescore: {CUSTOMERS:,} customers, {m['invoices']:,} invoices from the database ({m['open']:,} open), "
-           f"fresh SQLite; best of {REPEAT}", [
-               ("DB read (invoices, events, champion)", f"{t['read']:.2f} s"),
-               ("feature building", f"{t['features']:.2f} s"),
-               ("prediction", f"{t['predict']:.2f} s"),
-               ("per customer: weighting, riskiest account", f"{t['weighting']:.2f} s"),
-               ("reasons (exact SHAP, one invoice per customer)", f"{t['reasons']:.2f} s"),
-               ("write (append scores)", f"{t['write']:.2f} s: {m['written']:,} rows"),
-               ("whole rescore", f"{whole:.2f} s: {m['scored']:,} customers scored with {m['version']}"),
-               ("floor: raw sqlite3 read", f"{m['floor_read']:.2f} s ({m['floor_rows']:,} rows)"),
-               ("floor: raw inplace_predict", f"{m['floor_predict']:.3f} s"),
-               ("ratio whole / floor", f"{whole / floor:.1f}x  (goal: within 3x)"),
-               ("ratio without the reasons", f"{(sum(t.values()) - t['reasons']) / floor:.1f}x"),
-               ("the next night (the whole job, once)", f"{m['night2']['seconds']:.2f} s: "
-                                                        f"{m['night2']['written']:,} new scores, "
-                                                        f"{m['night2']['seconds'] / floor:.1f}x the floor"),
-               ("peak memory of the rescore process", f"{m['peak']:,.0f} MB"),
-               ("(setup: generate, load, train champion)", f"{built:.0f} s"),
-           ])
+    report(
+        f"rescore: {CUSTOMERS:,} customers, {m['invoices']:,} invoices from the database ({m['open']:,} open), "
+        f"fresh SQLite; best of {REPEAT}",
+        [
+            ("DB read (invoices, events, champion)", f"{t['read']:.2f} s"),
+            ("feature building", f"{t['features']:.2f} s"),
+            ("prediction", f"{t['predict']:.2f} s"),
+            ("per customer: weighting, riskiest account", f"{t['weighting']:.2f} s"),
+            ("reasons (exact SHAP, one invoice per customer)", f"{t['reasons']:.2f} s"),
+            ("write (append scores)", f"{t['write']:.2f} s: {m['written']:,} rows"),
+            ("whole rescore", f"{whole:.2f} s: {m['scored']:,} customers scored with {m['version']}"),
+            ("floor: raw sqlite3 read", f"{m['floor_read']:.2f} s ({m['floor_rows']:,} rows)"),
+            ("floor: raw inplace_predict", f"{m['floor_predict']:.3f} s"),
+            ("ratio whole / floor", f"{whole / floor:.1f}x  (goal: within 3x)"),
+            ("ratio without the reasons", f"{(sum(t.values()) - t['reasons']) / floor:.1f}x"),
+            (
+                "the next night (the whole job, once)",
+                f"{m['night2']['seconds']:.2f} s: "
+                f"{m['night2']['written']:,} new scores, "
+                f"{m['night2']['seconds'] / floor:.1f}x the floor",
+            ),
+            ("peak memory of the rescore process", f"{m['peak']:,.0f} MB"),
+            ("(setup: generate, load, train champion)", f"{built:.0f} s"),
+        ],
+    )
 
 
 if __name__ == "__main__":

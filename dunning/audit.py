@@ -1,4 +1,5 @@
 """Append-only audit events: who decided what, under which rule, policy version and band."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +10,6 @@ from sqlmodel import Field, Session, SQLModel
 
 from dunning.clock import Clock
 from dunning.db import utc_column
-
 
 SUBJECT_ID_LENGTH = 200
 
@@ -27,11 +27,18 @@ class AuditEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-def record(session: Session, clock: Clock, *, actor: str, action: str, subject_type: str,
-           subject_id: object, **data: Any) -> AuditEvent:
+def record(
+    session: Session, clock: Clock, *, actor: str, action: str, subject_type: str, subject_id: object, **data: Any
+) -> AuditEvent:
     # Subjects can come from outside (a sender's address when no customer matched): bounded to the
     # column, which PostgreSQL enforces and SQLite does not.
-    event = AuditEvent(at=clock.now(), actor=actor, action=action, subject_type=subject_type,
-                       subject_id=str(subject_id)[:SUBJECT_ID_LENGTH], data=data)
+    event = AuditEvent(
+        at=clock.now(),
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id)[:SUBJECT_ID_LENGTH],
+        data=data,
+    )
     session.add(event)
     return event

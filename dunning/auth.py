@@ -3,6 +3,7 @@
 A key is 256 random bits, so a fast hash is enough: nobody can brute-force the preimage, and a
 slow password hash would cost every request a few milliseconds for nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,10 +46,13 @@ def parse_scopes(text: str | list[str]) -> list[str]:
     return scopes
 
 
-def create_key(session: Session, clock: Clock, name: str, scopes: list[str], secret: str | None = None) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, clock: Clock, name: str, scopes: list[str], secret: str | None = None
+) -> tuple[ApiKey, str]:
     secret = secret or KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, key_hash=hash_key(secret), hint=secret[:8], scopes=parse_scopes(scopes),
-                 created_at=clock.now())
+    key = ApiKey(
+        name=name, key_hash=hash_key(secret), hint=secret[:8], scopes=parse_scopes(scopes), created_at=clock.now()
+    )
     session.add(key)
     session.flush()
     return key, secret

@@ -4,6 +4,7 @@ line). Anything outside them is refused before any work is done with it, with a 
 field, so that nothing downstream (date arithmetic, a database column, an e-mail header, a sum)
 meets a value it cannot handle. README "Input bounds" lists them for users.
 """
+
 from __future__ import annotations
 
 import json
@@ -115,8 +116,11 @@ MULTILINE = _Multiline()
 
 def line(max_length: int, min_length: int = 0) -> Any:
     """A single-line text type of bounded length: Annotated[bounds.line(100), Form()]."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-                     AfterValidator(check_line)]
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(check_line),
+    ]
 
 
 def text(max_length: int) -> Any:
@@ -155,11 +159,12 @@ def _decode_error(message: str, raw: bytes | str) -> json.JSONDecodeError:
         line_no, column = int(found[1]), int(found[2])
         starts = [0] + [m.end() for m in re.finditer("\n", doc)]
         pos = min(starts[min(line_no, len(starts)) - 1] + column - 1, len(doc))
-        message = message[:found.start()]
+        message = message[: found.start()]
     return json.JSONDecodeError(message, doc, pos)
 
 
 # ---- messages ---------------------------------------------------------------------------------
+
 
 def explain(error: dict[str, Any]) -> str:
     """pydantic's message for one error, as the service words it (the date window's own words

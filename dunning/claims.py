@@ -6,6 +6,7 @@ locks the rows it returns and skips those another worker has locked (FOR UPDATE 
 workers in several processes share the queue without waiting on each other. On SQLite the
 transaction already holds the only write lock (BEGIN IMMEDIATE).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta

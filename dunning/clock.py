@@ -3,10 +3,11 @@
 Everything that needs "now" asks a Clock, never datetime.now(): tests and simulations move
 time across months in milliseconds, and `run-cycle --now` replays a given moment.
 """
+
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 
@@ -20,7 +21,7 @@ def today(clock: Clock) -> date:
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FrozenClock:
@@ -46,5 +47,5 @@ class FrozenClock:
 
 def as_utc(at: datetime) -> datetime:
     if at.tzinfo is None:
-        return at.replace(tzinfo=timezone.utc)
-    return at.astimezone(timezone.utc)
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)

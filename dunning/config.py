@@ -3,6 +3,7 @@
 Errors about settings never repeat their values (`hide_input_in_errors`): a refusal to start is
 printed and logged, and it must not carry the secret key or the SMTP password with it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,7 @@ SECRET_KEY_FILE = "secret_key"  # under var_dir: the key generated when none is 
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DUNNING_", env_file=".env", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="DUNNING_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     # Unset (""): the SQLite file under var_dir, <var_dir>/dunning.db, or <var_dir>/demo.db when
@@ -134,15 +134,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _derive_unset_and_refuse_placeholders(self) -> "Settings":
+    def _derive_unset_and_refuse_placeholders(self) -> Settings:
         if not self.database_url:
             self.database_url = default_database_url(self.var_dir, self.demo)
         if not self.public_url:
             self.public_url = derived_public_url(self.host, self.port)
         if self.environment == "production":
             if not self.secret_key or len(self.secret_key) < MIN_SECRET:
-                raise ValueError(f"DUNNING_SECRET_KEY must be set to a random value of {MIN_SECRET}+ characters "
-                                 "in production")
+                raise ValueError(
+                    f"DUNNING_SECRET_KEY must be set to a random value of {MIN_SECRET}+ characters in production"
+                )
             if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < MIN_SECRET:
                 raise ValueError(f"DUNNING_BOOTSTRAP_API_KEY must have {MIN_SECRET}+ characters in production")
             if self.database_url.startswith("sqlite"):
@@ -161,8 +162,12 @@ class Settings(BaseSettings):
 
     def real_providers(self) -> dict[str, str | None]:
         """Per channel, the setting that sends through a real provider (None: files under var/outbox)."""
-        return {"email": self.smtp_host, "sms": self.twilio_account_sid if self.twilio_auth_token else None,
-                "letter": self.letter_provider_url, "agency": self.agency_webhook_url}
+        return {
+            "email": self.smtp_host,
+            "sms": self.twilio_account_sid if self.twilio_auth_token else None,
+            "letter": self.letter_provider_url,
+            "agency": self.agency_webhook_url,
+        }
 
     @property
     def public_url_derived(self) -> bool:

@@ -3,11 +3,12 @@
 Services only flush; `Database.session()` (jobs, CLI) and the request dependency in app.py
 commit on success and roll back on error.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -149,12 +150,12 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utc_column(**kwargs) -> Column:
@@ -168,6 +169,7 @@ def utc_column(**kwargs) -> Column:
 # bits of each value separately, each of which fits 64 bits for fewer than 2^31 rows, and Python
 # puts the two together. (Sums within one customer and currency are bounded at ingest instead: see
 # money.MAX_ACCOUNT.)
+
 
 class _ExactSum(TypeDecorator):
     impl = BigInteger

@@ -1,4 +1,5 @@
 """FastAPI dependencies: the request's session (the one commit point), the clock, the caller."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,9 +1,10 @@
 """Bulk writes through the driver: a statement compiled once, plain values handed to the driver's
 executemany. Used where rows go by the thousand (ingest, the cycle, the rescore, events)."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from psycopg.types.json import Json
@@ -51,7 +52,7 @@ def _column(rows: list[dict[str, Any]], name: str, literals: dict[str, Any], con
 def _sqlite_value(value: Any) -> Any:
     # the storage formats SQLAlchemy's SQLite types read back
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, dict)):
@@ -61,7 +62,7 @@ def _sqlite_value(value: Any) -> Any:
 
 def _postgres_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, (list, dict)):
         return Json(value)
     return value

@@ -2,6 +2,7 @@
 
 Each carries its HTTP status so routes stay thin, and a `detail` payload that is safe to show.
 """
+
 from __future__ import annotations
 
 from typing import Any

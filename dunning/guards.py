@@ -1,5 +1,6 @@
 """ASGI guards around the whole application: body limits per route family, the last resort for an
 error no handler took, and tokens kept out of the access log."""
+
 from __future__ import annotations
 
 import logging
@@ -93,7 +94,9 @@ class BodyLimit:
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: Family) -> None:
         response = JSONResponse(
             {"error": "too_large", "message": f"the body is over {limit.limit:,} bytes, the limit for {limit.name}"},
-            status_code=413, headers={"connection": "close"})
+            status_code=413,
+            headers={"connection": "close"},
+        )
         await response(scope, receive, send)
 
 

@@ -2,6 +2,7 @@
 class that parses JSON bodies, and the guard every URL passes. Text a provider sends on someone
 else's behalf (an SMS, a mail header) is cleaned instead of refused: losing a customer's reply
 would be worse than dropping an invisible character from it."""
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,9 @@ def storable(value: str, limit: int) -> str:
 
 
 def _declared_multiline(field: FieldInfo) -> bool:
-    return MULTILINE in field.metadata or any(MULTILINE in getattr(arg, "__metadata__", ())
-                                              for arg in get_args(field.annotation))
+    return MULTILINE in field.metadata or any(
+        MULTILINE in getattr(arg, "__metadata__", ()) for arg in get_args(field.annotation)
+    )
 
 
 class Input(BaseModel):
@@ -100,6 +102,7 @@ class BoundedRoute(APIRoute):
 # keeps %2F and %25 encoded in the path that is routed on, and the "segment" convertor decodes the
 # segment once it is matched.
 
+
 class SegmentConvertor(Convertor[str]):
     regex = "[^/]+"
 
@@ -137,9 +140,14 @@ class UrlGuard:
             raw_path = scope.get("raw_path") or b""
             raw = raw_path + b"?" + scope.get("query_string", b"")
             if b"%00" in raw or b"\x00" in raw or "\x00" in scope.get("path", ""):
-                response = JSONResponse({"error": "invalid", "message": "NUL characters are not allowed in URLs",
-                                         "errors": [{"index": None, "field": "url", "message": "contains %00"}]},
-                                        status_code=422)
+                response = JSONResponse(
+                    {
+                        "error": "invalid",
+                        "message": "NUL characters are not allowed in URLs",
+                        "errors": [{"index": None, "field": "url", "message": "contains %00"}],
+                    },
+                    status_code=422,
+                )
                 await response(scope, receive, send)
                 return
             if b"%" in raw_path:

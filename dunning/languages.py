@@ -12,6 +12,7 @@ The locale is decided here and only here: the customer's language with their cou
 (de + CH -> de_CH, nl + BE -> nl_BE, en + FR -> en_FR), or the region the language was given
 with when there is no country.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,15 +30,20 @@ STRINGS_DIR = TEMPLATES_DIR / "strings"
 
 
 def base(language: str | None) -> str:
-    """"de-CH", "de_ch", " DE " -> "de"; nothing -> English."""
+    """ "de-CH", "de_ch", " DE " -> "de"; nothing -> English."""
     return re.split(r"[-_]", (language or FALLBACK).strip().lower() or FALLBACK)[0]
 
 
 @lru_cache(maxsize=8)
 def supported(root: Path = TEMPLATES_DIR) -> tuple[str, ...]:
     """Every language with a template folder under `root`, English first."""
-    found = {p.name for folder in CHANNEL_FOLDERS.values() if (root / folder).is_dir()
-             for p in (root / folder).iterdir() if p.is_dir()}
+    found = {
+        p.name
+        for folder in CHANNEL_FOLDERS.values()
+        if (root / folder).is_dir()
+        for p in (root / folder).iterdir()
+        if p.is_dir()
+    }
     return (FALLBACK, *sorted(found - {FALLBACK}))
 
 

@@ -4,6 +4,7 @@
 A token also carries the customer's link version. A change of email, phone or address, or the
 desk's "Revoke links", moves the version on, and every link sent before is refused: whoever has
 an old address (a former employee, a recycled number) loses the portal with it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,13 +44,15 @@ def portal_token(settings: Settings, customer_id: int, clock: Clock | None = Non
     return _serializer(settings, "portal", clock).dumps({"c": customer_id, "v": version})
 
 
-def unsubscribe_token(settings: Settings, customer_id: int, channel: str, clock: Clock | None = None,
-                      version: int = 1) -> str:
+def unsubscribe_token(
+    settings: Settings, customer_id: int, channel: str, clock: Clock | None = None, version: int = 1
+) -> str:
     return _serializer(settings, "unsubscribe", clock).dumps({"c": customer_id, "ch": channel, "v": version})
 
 
-def read_token(settings: Settings, purpose: str, token: str, max_age_days: int | None = None,
-               clock: Clock | None = None) -> LinkClaims:
+def read_token(
+    settings: Settings, purpose: str, token: str, max_age_days: int | None = None, clock: Clock | None = None
+) -> LinkClaims:
     max_age = (max_age_days or settings.portal_link_days) * 86_400
     try:
         data = _serializer(settings, purpose, clock).loads(token, max_age=max_age)
@@ -77,5 +80,13 @@ def revoke(session: Session, clock: Clock, customer: Customer, actor: str, why: 
     customer.link_version += 1
     customer.updated_at = clock.now()
     session.add(customer)
-    audit.record(session, clock, actor=actor, action="customer.links_revoked", subject_type="customer",
-                 subject_id=customer.external_id, version=customer.link_version, why=why)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="customer.links_revoked",
+        subject_type="customer",
+        subject_id=customer.external_id,
+        version=customer.link_version,
+        why=why,
+    )

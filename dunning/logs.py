@@ -4,6 +4,7 @@ one JSON object per line for a log collector (`DUNNING_LOG_FORMAT=json`, or `--j
 One dictConfig serves both our loggers and uvicorn's (handed to uvicorn as its `log_config`), so
 the access log and the jobs' lines come out in the same format on the same stream.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,24 +30,32 @@ def config(fmt: str = "text", level: str = "INFO") -> dict[str, Any]:
     if fmt == "json":
         from pythonjsonlogger.core import RESERVED_ATTRS
 
-        formatter = {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": JSON_FIELDS,
-                     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                     "reserved_attrs": [*RESERVED_ATTRS, *NOT_LOGGED]}
+        formatter = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": JSON_FIELDS,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "reserved_attrs": [*RESERVED_ATTRS, *NOT_LOGGED],
+        }
     else:
         formatter = {"format": TEXT}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default",
-                                 "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+        },
         "root": {"handlers": ["default"], "level": level},
         # uvicorn's loggers carry no handlers of their own here: they reach the root's
-        "loggers": {**{name: {"handlers": [], "propagate": True, "level": level}
-                       for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
-                    # a line per job run every few seconds, and Alembic's set-up chatter: our own
-                    # lines say what the jobs did
-                    **{name: {"level": "WARNING"} for name in QUIET}},
+        "loggers": {
+            **{
+                name: {"handlers": [], "propagate": True, "level": level}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # a line per job run every few seconds, and Alembic's set-up chatter: our own
+            # lines say what the jobs did
+            **{name: {"level": "WARNING"} for name in QUIET},
+        },
     }
 
 
@@ -63,9 +72,12 @@ def startup(settings: Settings, worker: str) -> dict[str, Any]:
 
     facts = {
         "database": masked_url(settings.database_url),
-        "public_url": settings.public_url + ("" if not settings.public_url_derived else
-                                             " (follows DUNNING_HOST and DUNNING_PORT; set DUNNING_PUBLIC_URL "
-                                             "to the address customers reach)"),
+        "public_url": settings.public_url
+        + (
+            ""
+            if not settings.public_url_derived
+            else " (follows DUNNING_HOST and DUNNING_PORT; set DUNNING_PUBLIC_URL to the address customers reach)"
+        ),
         "transports": describe_transports(settings),
         "worker": worker,
         "demo": settings.demo,
@@ -82,5 +94,7 @@ def startup(settings: Settings, worker: str) -> dict[str, Any]:
 def embedded_worker(settings: Settings, embedded: bool) -> str:
     if not embedded:
         return "none in this process (DUNNING_EMBEDDED_WORKER=false): `main.py worker` runs the jobs"
-    return (f"embedded: cycle every {settings.cycle_interval_seconds} s, dispatch every "
-            f"{settings.dispatch_interval_seconds} s, arrangements every {settings.arrangements_interval_seconds} s")
+    return (
+        f"embedded: cycle every {settings.cycle_interval_seconds} s, dispatch every "
+        f"{settings.dispatch_interval_seconds} s, arrangements every {settings.arrangements_interval_seconds} s"
+    )

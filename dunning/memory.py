@@ -5,6 +5,7 @@ none of them hold reference cycles, so reference counting frees them, but their 
 kept waking the cyclic collector, which walked the whole heap each time: a fifth of a cycle and
 a third of a rescore. The jobs pause it. `serve` also freezes the start-up heap (cli/admin.py).
 """
+
 from __future__ import annotations
 
 import gc

@@ -1,4 +1,5 @@
 """Running Alembic from code: at start-up, from `main.py db upgrade`, and in tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

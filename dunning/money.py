@@ -1,4 +1,5 @@
 """Money as integer minor units plus an ISO 4217 code; never floats."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -86,11 +87,16 @@ def _parts(amount: str) -> tuple[str, bool, str, str]:
     negative = text[:1] == "-"
     # str methods rather than a regular expression: a batch has ten thousand amounts
     whole, dot, fraction = (text[1:] if negative else text).partition(".")
-    if not (len(text) <= MAX_AMOUNT_LENGTH and whole.isdigit() and whole.isascii() and (
-            not dot or fraction.isdigit() and fraction.isascii())):
+    if not (
+        len(text) <= MAX_AMOUNT_LENGTH
+        and whole.isdigit()
+        and whole.isascii()
+        and (not dot or fraction.isdigit() and fraction.isascii())
+    ):
         if len(text) > MAX_AMOUNT_LENGTH:
-            raise ValueError(f"'{text[:MAX_AMOUNT_LENGTH]}...' is too long for an amount "
-                             f"(at most {MAX_AMOUNT_LENGTH} characters)")
+            raise ValueError(
+                f"'{text[:MAX_AMOUNT_LENGTH]}...' is too long for an amount (at most {MAX_AMOUNT_LENGTH} characters)"
+            )
         raise ValueError(f"'{text}' is not an amount: write {GRAMMAR}")
     return text, negative, whole, fraction
 

@@ -1,4 +1,5 @@
 """Cursor pagination of lists ordered by row id: a page, and an opaque cursor to the next one."""
+
 from __future__ import annotations
 
 import base64
@@ -42,4 +43,6 @@ def page(rows: list[Any], limit: int, to_out: Callable[[Any], T], last_id=lambda
     """`rows`: up to limit + 1 of them; one more than asked for says there is a next page."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=[to_out(r) for r in rows], next_cursor=encode_cursor(last_id(rows[-1])) if more and rows else None)
+    return Page(
+        items=[to_out(r) for r in rows], next_cursor=encode_cursor(last_id(rows[-1])) if more and rows else None
+    )

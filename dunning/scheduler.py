@@ -5,11 +5,12 @@ twice or in two processes at once (dedupe keys, SKIP LOCKED claims, an advisory 
 cycle). The job store is SQLAlchemy on the service's own database, so the schedule survives
 restarts; job functions are referenced by name and find the running worker through `_worker`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timezone
+from datetime import UTC
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,14 +22,15 @@ from dunning.channels.registry import build_transports
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
-from dunning.outbox.dispatch import Dispatcher, summary as dispatch_summary
+from dunning.outbox.dispatch import Dispatcher
+from dunning.outbox.dispatch import summary as dispatch_summary
 from dunning.scoring import jobs as scoring_jobs
 from dunning.webhooks.deliver import Deliverer
 from dunning.webhooks.egress import Resolver, system_resolver
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
-_worker: "Worker | None" = None
+_worker: Worker | None = None
 # Scoring runs at night, UTC, when the ledger is quiet; the retrain comes after that night's rescore.
 RESCORE_CRON = {"hour": 2, "minute": 0}
 RETRAIN_CRON = {"day_of_week": "sun", "hour": 3, "minute": 0}
@@ -37,14 +39,20 @@ RETRAIN_CRON = {"day_of_week": "sun", "hour": 3, "minute": 0}
 class Worker:
     def __init__(self, settings: Settings, db: Database, clock: Clock, resolve: Resolver = system_resolver):
         self.settings, self.db, self.clock = settings, db, clock
-        self.dispatcher = Dispatcher(db, clock, build_transports(settings), Composer(settings, clock),
-                                     batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
+        self.dispatcher = Dispatcher(
+            db,
+            clock,
+            build_transports(settings),
+            Composer(settings, clock),
+            batch=settings.dispatch_batch,
+            max_attempts=settings.max_send_attempts,
+        )
         self.deliverer = Deliverer(db, clock, settings, resolve=resolve)
-        self.scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=db.engine,
-                                                                                   tablename=JOB_TABLE)},
-                                          timezone=timezone.utc,
-                                          job_defaults={"coalesce": True, "max_instances": 1,
-                                                        "misfire_grace_time": 300})
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOB_TABLE)},
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
 
     def cycle(self) -> None:
         with self.db.session() as session:
@@ -64,16 +72,20 @@ class Worker:
     async def start(self) -> None:
         global _worker
         _worker = self
-        jobs = [("cycle", "dunning.scheduler:cycle_job", self.settings.cycle_interval_seconds),
-                ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds),
-                ("webhooks", "dunning.scheduler:webhooks_job", self.settings.webhook_interval_seconds),
-                ("arrangements", "dunning.scheduler:arrangements_job", self.settings.arrangements_interval_seconds)]
+        jobs = [
+            ("cycle", "dunning.scheduler:cycle_job", self.settings.cycle_interval_seconds),
+            ("dispatch", "dunning.scheduler:dispatch_job", self.settings.dispatch_interval_seconds),
+            ("webhooks", "dunning.scheduler:webhooks_job", self.settings.webhook_interval_seconds),
+            ("arrangements", "dunning.scheduler:arrangements_job", self.settings.arrangements_interval_seconds),
+        ]
         for job_id, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=job_id, replace_existing=True)
-        self.scheduler.add_job("dunning.scheduler:rescore_job", "cron", id="rescore", replace_existing=True,
-                               **RESCORE_CRON)
-        self.scheduler.add_job("dunning.scheduler:retrain_job", "cron", id="retrain", replace_existing=True,
-                               **RETRAIN_CRON)
+        self.scheduler.add_job(
+            "dunning.scheduler:rescore_job", "cron", id="rescore", replace_existing=True, **RESCORE_CRON
+        )
+        self.scheduler.add_job(
+            "dunning.scheduler:retrain_job", "cron", id="retrain", replace_existing=True, **RETRAIN_CRON
+        )
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -118,8 +130,7 @@ async def webhooks_job() -> None:
             log.info("webhooks: %s", dict(counts))
 
 
-async def start_embedded(settings: Settings, db: Database, clock: Clock,
-                         resolve: Resolver = system_resolver) -> Worker:
+async def start_embedded(settings: Settings, db: Database, clock: Clock, resolve: Resolver = system_resolver) -> Worker:
     worker = Worker(settings, db, clock, resolve)
     await worker.start()
     return worker

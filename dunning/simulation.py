@@ -43,6 +43,7 @@ Everyone
 - payments are never before the issue date; payments on or after `end` are not in the data: the
   invoice is open (paid_on None, balance = total).
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -88,7 +89,9 @@ _TRADE = ["Trading", "Logistics", "Design", "Foods", "Engineering", "Print", "Me
 @dataclass
 class Portfolio:
     customers: pd.DataFrame  # external_id, name, email, phone, language, country, timezone, kind, payer_type
-    invoices: pd.DataFrame  # external_id, customer_external_id, number, currency, total_minor, issued_on, due_on, paid_on, balance_minor
+    invoices: (
+        pd.DataFrame
+    )  # external_id, customer_external_id, number, currency, total_minor, issued_on, due_on, paid_on, balance_minor
     events: dict[str, pd.DataFrame] = field(default_factory=dict)  # disputes, replies, promises by customer_external_id
     start: date | None = None
     end: date | None = None
@@ -193,8 +196,8 @@ def _customers(rng, n: int, d0: int, d1: int, payer_types: dict[str, float]):
     trade = np.array(_TRADE)[rng.integers(0, len(_TRADE), n)]
     domain = np.array(["example.com", "example.org", "example.net"])[rng.integers(0, 3, n)]
     name = [
-        f"{l} {t} {_SUFFIX[c]}" if b else f"{f} {l}"
-        for f, l, t, c, b in zip(first, last, trade, country, business)
+        f"{surname} {t} {_SUFFIX[c]}" if b else f"{f} {surname}"
+        for f, surname, t, c, b in zip(first, last, trade, country, business)
     ]
     email = [
         f"{'accounts' if b else _ascii(f.lower())}.{i}@{dom}"
@@ -222,8 +225,13 @@ def _customers(rng, n: int, d0: int, d1: int, payer_types: dict[str, float]):
         }
     )
     traits = {
-        "business": business, "payer": payer, "joined": joined, "usual": usual,
-        "turn": turn, "default": default, "currency": np.vectorize(CURRENCY.get)(country),
+        "business": business,
+        "payer": payer,
+        "joined": joined,
+        "usual": usual,
+        "turn": turn,
+        "default": default,
+        "currency": np.vectorize(CURRENCY.get)(country),
         "external_id": customers["external_id"].to_numpy(),
     }
     return customers, traits
@@ -302,7 +310,13 @@ def _invoices(rng, cust: dict, mean_count: float, d1: int, reminder_effect: floa
     # Conversations, dated; only the ones inside the window exist yet.
     d_at = issued + rng.integers(5, 31, n)
     d_keep = disputed & (d_at < d1)
-    disputes = pd.DataFrame({"customer_external_id": ext[d_keep], "at": as_dates(d_at[d_keep]), "invoice_external_id": invoices["external_id"].to_numpy()[d_keep]})
+    disputes = pd.DataFrame(
+        {
+            "customer_external_id": ext[d_keep],
+            "at": as_dates(d_at[d_keep]),
+            "invoice_external_id": invoices["external_id"].to_numpy()[d_keep],
+        }
+    )
     actual_late = np.where(open_, d1 - due, paid - due)
     r_at = due + rng.integers(8, 21, n)
     replied = (actual_late > 20) & (rng.random(n) < 0.3) & (r_at < d1)

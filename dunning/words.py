@@ -2,6 +2,7 @@
 command line): "1 invoice" and "2 invoices", "1 of the customers was refused" and "2 of them
 were", "Mon 7 Dec 2026". English plural rules come from babel's CLDR data, so 0 is plural as
 people say it ("0 invoices")."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -25,8 +25,13 @@ def _ours(obj, name, type_, reflected, compare_to) -> bool:
 
 
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, include_object=_ours,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        include_object=_ours,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

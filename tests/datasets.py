@@ -1,5 +1,6 @@
 """Where the shared data sets are: beside the repository (`../shared/datasets/`, as a clone and CI
 lay them out), or up the tree from a work tree nested deeper; DUNNING_DATASETS_DIR wins."""
+
 from __future__ import annotations
 
 import os
@@ -17,5 +18,7 @@ def shared_dataset(name: str) -> Path | None:
 
 
 IBM = shared_dataset("ibm-accounts-receivable.csv")
-IBM_MAP = ("external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,total=InvoiceAmount,"
-           "issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate")
+IBM_MAP = (
+    "external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,total=InvoiceAmount,"
+    "issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate"
+)

@@ -1,4 +1,5 @@
 """Serve an app under uvicorn on a loopback port, in a thread, for tests with real HTTP clients."""
+
 from __future__ import annotations
 
 import socket

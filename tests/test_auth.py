@@ -12,8 +12,11 @@ from tests.conftest import make_client, new_key
 
 # Routes authenticated by a provider's signature instead of an API key; each has its own test
 # proving that a bad signature is refused.
-SIGNED_ROUTES: set[str] = {"/v1/inbound/twilio/sms", "/v1/inbound/twilio/status",  # tests/replies/test_twilio_webhooks.py
-                            "/v1/inbound/stripe"}  # tests/payments/test_stripe_webhook.py
+SIGNED_ROUTES: set[str] = {
+    "/v1/inbound/twilio/sms",
+    "/v1/inbound/twilio/status",  # tests/replies/test_twilio_webhooks.py
+    "/v1/inbound/stripe",
+}  # tests/payments/test_stripe_webhook.py
 
 
 def v1_routes(app):

@@ -1,5 +1,6 @@
 """External ids as accounting systems write them ("INV/2026/0001", spaces, "?", "#", "%", accents)
 reach every route that names one, and every desk link to them works."""
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,19 @@ from tests.builders import customer, invoice
 from tests.outbox.support import cycle, seed
 from tests.web.support import desk
 
-IDS = [("CUST/2026/0001", "INV/2026/0001"), ("Dupont & fils ?#%25", "F 2026 #12 ?x=1&y=%2F"),
-       ("Société/Générale", "Facture/€/ü"), ("...", "%")]
+IDS = [
+    ("CUST/2026/0001", "INV/2026/0001"),
+    ("Dupont & fils ?#%25", "F 2026 #12 ?x=1&y=%2F"),
+    ("Société/Générale", "Facture/€/ü"),
+    ("...", "%"),
+]
 BODIES = {  # a plausible body for each route that takes one
     ("POST", "promises"): {"amount": "10.00", "currency": "EUR", "date": "2026-03-10"},
-    ("POST", "plans"): {"currency": "EUR", "installments": [{"due_on": "2026-04-01", "amount": "50.00"},
-                                                             {"due_on": "2026-05-01", "amount": "50.00"}],
-                        "outside_policy": True},
+    ("POST", "plans"): {
+        "currency": "EUR",
+        "installments": [{"due_on": "2026-04-01", "amount": "50.00"}, {"due_on": "2026-05-01", "amount": "50.00"}],
+        "outside_policy": True,
+    },
     ("PATCH", "dunning"): {"excluded": False},
     ("POST", "dispute"): {"reason_code": "quality", "text": "broken"},
     ("POST", "resolve"): {"outcome": "withdrawn"},
@@ -34,15 +41,21 @@ def id_routes(app):
         route = context.original_route
         if isinstance(route, APIRoute) and "{external_id" in route.path and route.path.startswith("/v1"):
             found += [(method, route.path) for method in sorted(route.methods)]
-    return sorted(found, key=lambda r: (r[1].endswith("/resolve"), r[1].startswith("/v1/invoices"),
-                                        r[1].endswith("/plans"), r[1], r[0]))
+    return sorted(
+        found,
+        key=lambda r: (r[1].endswith("/resolve"), r[1].startswith("/v1/invoices"), r[1].endswith("/plans"), r[1], r[0]),
+    )
 
 
 @pytest.fixture(params=IDS, ids=["slashes", "reserved", "unicode", "dots-and-percent"])
 def ids(request, db, clock, settings):
     customer_id, invoice_id = request.param
-    seed(db, clock, [customer(customer_id, email="accounts@example.com")],
-         [invoice(invoice_id, customer_id, due=date(2026, 2, 1))])
+    seed(
+        db,
+        clock,
+        [customer(customer_id, email="accounts@example.com")],
+        [invoice(invoice_id, customer_id, due=date(2026, 2, 1))],
+    )
     cycle(db, clock, settings)
     return customer_id, invoice_id
 
@@ -83,7 +96,9 @@ def test_desk_links_and_forms_carry_the_id(app, db, clock, ids):
     assert actions and all(a.startswith(f"/desk/customers/{quote(customer_id, safe='')}/") for a in actions), actions
     case_id = re.search(r'name="case_id" value="(\d+)"', page.text).group(1)
     hold = f"/desk/customers/{quote(customer_id, safe='')}/hold"
-    r = browser.post(hold, data={"case_id": case_id, "until": "2026-03-20", "csrf_token": token}, follow_redirects=False)
+    r = browser.post(
+        hold, data={"case_id": case_id, "until": "2026-03-20", "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303 and unquote(r.headers["location"]) == f"/desk/customers/{customer_id}"
     assert "Case on hold" in browser.get(r.headers["location"]).text
     assert link in browser.get("/desk/outbox").text
@@ -94,5 +109,6 @@ def test_dot_segments_cannot_be_ids(client, bad):
     # clients remove "." and ".." from a path before sending it, even percent-encoded: no link works
     r = client.post("/v1/customers/bulk", json={"customers": [customer(bad, email="a@example.com")]})
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"index": 0, "field": "external_id",
-                                   "message": "'.' and '..' cannot be ids: no link can carry them"}]
+    assert r.json()["errors"] == [
+        {"index": 0, "field": "external_id", "message": "'.' and '..' cannot be ids: no link can carry them"}
+    ]

@@ -1,5 +1,6 @@
 """Bounds at the door of the JSON API beyond the bulk routes (cases, arrangements, policies): the
 inputs of issue 11 that gave a 500, or a rounding, get a 422 naming the field."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -48,7 +49,8 @@ def test_a_pause_until_a_moment_no_time_zone_survives_is_refused(client, case_id
 def test_one_line_fields_and_notes(client, case_id):
     assert errors(client.patch("/v1/customers/C1/dunning", json={"policy_name": "a\r\nb"}))[0][0] == "policy_name"
     assert errors(client.patch("/v1/customers/C1/dunning", json={"note": "a\x00b"})) == [
-        ("note", "must not contain NUL characters")]
+        ("note", "must not contain NUL characters")
+    ]
     assert client.patch("/v1/customers/C1/dunning", json={"note": "line one\nline two"}).status_code == 200
 
 
@@ -71,8 +73,10 @@ def test_promise_amounts_follow_the_grammar(client, case_id, amount):
 def test_far_dates_in_promises_and_plans(client, case_id):
     r = client.post("/v1/customers/C1/promises", json={"amount": "1.00", "currency": "EUR", "date": "9999-12-31"})
     assert errors(r) == [("date", f"9999-12-31 {WINDOW}")]
-    plan = {"currency": "EUR", "installments": [{"due_on": "2026-04-01", "amount": "50.00"},
-                                                {"due_on": "9999-12-01", "amount": "50.00"}]}
+    plan = {
+        "currency": "EUR",
+        "installments": [{"due_on": "2026-04-01", "amount": "50.00"}, {"due_on": "9999-12-01", "amount": "50.00"}],
+    }
     r = client.post("/v1/customers/C1/plans", json=plan)
     assert r.status_code == 422 and r.json()["errors"][0]["index"] == 1, r.text
     assert f"9999-12-01 {WINDOW}" in r.json()["errors"][0]["message"]

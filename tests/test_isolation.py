@@ -2,6 +2,7 @@
 got in before the door was closed) fails its own case in the cycle, dispatch, the arrangements
 job and the rescore; the healthy cases are planned and sent; the failure is one open task, one
 audit event and one logged traceback however often the job runs."""
+
 from __future__ import annotations
 
 import logging
@@ -10,11 +11,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from dunning.contacts.models import Contact
 from dunning.arrangements.jobs import run_once as arrangements
 from dunning.arrangements.models import Installment, InstallmentPlan
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
+from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer, Invoice
 from dunning.policies import service as policies
 from dunning.policies.models import PolicyVersion
@@ -33,8 +34,12 @@ def three_customers(db, clock) -> dict[str, int]:
     # The default policy, entering every case at its first step: the year-1 due date below breaks
     # that step's date (three days before it); entering by age would pass the step over.
     use_policy(db, clock, policies.default_document().replace("entry:\n  by_age_after_days: 60", "entry: first_step"))
-    return seed(db, clock, [customer(f"C{i}") for i in range(3)],
-                [invoice(f"I{i}", f"C{i}", due=date(2026, 2, 1)) for i in range(3)])
+    return seed(
+        db,
+        clock,
+        [customer(f"C{i}") for i in range(3)],
+        [invoice(f"I{i}", f"C{i}", due=date(2026, 2, 1)) for i in range(3)],
+    )
 
 
 def plant(db, *statements) -> None:
@@ -61,10 +66,12 @@ POISONS = {
     # an ERP's "empty date": the engine's step date runs off the calendar
     "due 0001-01-01": lambda ids: update(Invoice).where(Invoice.external_id == "I1").values(due_on=date(1, 1, 1)),
     # a hold "for ever": the end of the hold is past the last day a datetime holds
-    "hold until 9999-12-31": lambda ids: update(Customer).where(Customer.id == ids["C1"]).values(
-        hold_until=date(9999, 12, 31)),
-    "a time zone nobody knows": lambda ids: update(Customer).where(Customer.id == ids["C1"]).values(
-        timezone="Mars/Olympus_Mons"),
+    "hold until 9999-12-31": lambda ids: (
+        update(Customer).where(Customer.id == ids["C1"]).values(hold_until=date(9999, 12, 31))
+    ),
+    "a time zone nobody knows": lambda ids: (
+        update(Customer).where(Customer.id == ids["C1"]).values(timezone="Mars/Olympus_Mons")
+    ),
     "a policy nobody saved": lambda ids: update(Customer).where(Customer.id == ids["C1"]).values(policy_name="gone"),
 }
 
@@ -110,8 +117,7 @@ def test_the_case_view_and_the_desk_show_the_error_instead_of_failing(client, ap
     client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
     client.post("/v1/invoices/bulk", json={"invoices": [invoice("I1", "C1", due=date(2026, 2, 1))]})
     cycle(db, clock, settings)
-    plant(db, update(Customer).values(hold_until=date(9999, 12, 31)),
-          update(Invoice).values(due_on=date(1, 1, 1)))
+    plant(db, update(Customer).values(hold_until=date(9999, 12, 31)), update(Invoice).values(due_on=date(1, 1, 1)))
 
     r = client.get("/v1/customers/C1/case")
     assert r.status_code == 200, r.text
@@ -130,9 +136,12 @@ def test_dispatch_fails_the_message_whose_case_cannot_be_handled_and_sends_the_r
     # The case follows a policy that is gone, and its customer's address with it: cancelling the
     # message rewinds the case's step, which needs the policy and raises inside the group's
     # transaction. Without isolation the whole group stayed claimed, nobody's message went out.
-    plant(db, update(Case).where(Case.customer_id == ids["C1"]).values(policy_name="gone"),
-          update(Customer).where(Customer.id == ids["C1"]).values(email=None),
-          update(Contact).where(Contact.customer_id == ids["C1"]).values(email=None))
+    plant(
+        db,
+        update(Case).where(Case.customer_id == ids["C1"]).values(policy_name="gone"),
+        update(Customer).where(Customer.id == ids["C1"]).values(email=None),
+        update(Contact).where(Contact.customer_id == ids["C1"]).values(email=None),
+    )
     counts = dispatch(db, clock, settings)
     assert counts["sent"] == 2 and counts["failed"] == 1
     status = {m.customer_id: m.status for m in messages(db)}
@@ -146,9 +155,13 @@ def test_dispatch_reads_the_batch_again_without_a_customer_whose_data_cannot_be_
     cycle(db, clock, settings)
     # A policy row in a format this version cannot read, for one customer: reading the batch raised
     # for all of it.
-    plant(db, insert(PolicyVersion).values(name="odd", version=1, format="toml", document="x = 1",
-                                           created_by="test", created_at=clock.now()),
-          update(Customer).where(Customer.id == ids["C1"]).values(policy_name="odd"))
+    plant(
+        db,
+        insert(PolicyVersion).values(
+            name="odd", version=1, format="toml", document="x = 1", created_by="test", created_at=clock.now()
+        ),
+        update(Customer).where(Customer.id == ids["C1"]).values(policy_name="odd"),
+    )
     counts = dispatch(db, clock, settings)
     assert counts["sent"] == 2 and counts["failed"] == 1
     [failed] = messages(db, status="failed")
@@ -160,25 +173,52 @@ def test_the_arrangements_job_judges_the_others_when_one_plan_raises(client, db,
     r = client.put("/v1/policies/default", content=policy("email"), headers={"Content-Type": "application/yaml"})
     assert r.status_code == 200, r.text
     client.post("/v1/customers/bulk", json={"customers": [customer("C1"), customer("C2")]})
-    client.post("/v1/invoices/bulk", json={"invoices": [invoice("I1", "C1", due=date(2026, 2, 20), total="400.00"),
-                                                        invoice("I2", "C2", due=date(2026, 2, 20), total="400.00")]})
+    client.post(
+        "/v1/invoices/bulk",
+        json={
+            "invoices": [
+                invoice("I1", "C1", due=date(2026, 2, 20), total="400.00"),
+                invoice("I2", "C2", due=date(2026, 2, 20), total="400.00"),
+            ]
+        },
+    )
     cycle(db, clock, settings)
     for who in ("C1", "C2"):
-        r = client.post(f"/v1/customers/{who}/plans", json={"currency": "EUR", "installments": [
-            {"due_on": "2026-03-10", "amount": "200.00"}, {"due_on": "2026-04-10", "amount": "200.00"}]})
+        r = client.post(
+            f"/v1/customers/{who}/plans",
+            json={
+                "currency": "EUR",
+                "installments": [
+                    {"due_on": "2026-03-10", "amount": "200.00"},
+                    {"due_on": "2026-04-10", "amount": "200.00"},
+                ],
+            },
+        )
         assert r.status_code == 201, r.text
     with db.session() as session:
-        poisoned = session.execute(select(InstallmentPlan.id).join(Customer, Customer.id == InstallmentPlan.customer_id)
-                                   .where(Customer.external_id == "C1")).scalar_one()
-    plant(db, update(Installment).where(Installment.plan_id == poisoned, Installment.number == 1)
-          .values(due_on=date(9999, 12, 31)))
+        poisoned = session.execute(
+            select(InstallmentPlan.id)
+            .join(Customer, Customer.id == InstallmentPlan.customer_id)
+            .where(Customer.external_id == "C1")
+        ).scalar_one()
+    plant(
+        db,
+        update(Installment)
+        .where(Installment.plan_id == poisoned, Installment.number == 1)
+        .values(due_on=date(9999, 12, 31)),
+    )
     clock.advance(days=20)  # past the first installment and its grace days, nothing paid
 
     counts = arrangements(db, clock, settings)
     assert counts["plan_defaulted"] == 1 and counts["failed"] == 1
     with db.session() as session:
-        status = dict(session.execute(select(Customer.external_id, InstallmentPlan.status)
-                                      .join(Customer, Customer.id == InstallmentPlan.customer_id)).all())
+        status = dict(
+            session.execute(
+                select(Customer.external_id, InstallmentPlan.status).join(
+                    Customer, Customer.id == InstallmentPlan.customer_id
+                )
+            ).all()
+        )
     assert status == {"C1": "active", "C2": "defaulted"}
     [task] = failure_tasks(db, "arrangements")
     assert task.case_id is not None and "OverflowError" in task.detail
@@ -210,7 +250,12 @@ def test_a_failing_case_costs_the_cycle_nothing_it_had_planned_for_that_case(db,
     assert {o.customer_external_id for o in report.outcomes} == set(HEALTHY)
     with db.session() as session:
         case = session.execute(select(Case).where(Case.customer_id == ids["C1"])).scalar_one()
-        planned = session.execute(select(AuditEvent.subject_id).where(
-            AuditEvent.action.in_(("case.step_planned", "case.step_passed")))).scalars().all()
+        planned = (
+            session.execute(
+                select(AuditEvent.subject_id).where(AuditEvent.action.in_(("case.step_planned", "case.step_passed")))
+            )
+            .scalars()
+            .all()
+        )
     assert case.step_index == -1 and case.decided_at is None and case.fingerprint is None
     assert str(case.id) not in planned

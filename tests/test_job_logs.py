@@ -1,5 +1,6 @@
 """The worker says what it did: one line per cycle (decisions, messages planned by channel), per
 dispatch round that did something (sent, failed, deferred, in doubt), per arrangements run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,12 @@ from tests.outbox.support import ADDRESS, seed
 
 @pytest.fixture
 def worker(db, clock, settings):
-    seed(db, clock, [customer("C1", address=ADDRESS, phone="+33612345678")],
-         [invoice(f"I{i}", due=date(2026, 2, 20) + timedelta(days=i), total="400.00") for i in range(2)])
+    seed(
+        db,
+        clock,
+        [customer("C1", address=ADDRESS, phone="+33612345678")],
+        [invoice(f"I{i}", due=date(2026, 2, 20) + timedelta(days=i), total="400.00") for i in range(2)],
+    )
     w = scheduler.Worker(settings, db, clock)
     scheduler._worker = w  # as Worker.start leaves it, without starting APScheduler
     yield w
@@ -37,8 +42,9 @@ def test_each_cycle_logs_what_it_decided_and_planned(worker, caplog):
         worker.cycle()
     first, second = lines(caplog, "cycle: ")
     # The pre-due nudge is too late to send, so it passes; the first reminder is planned, by email.
-    assert first.getMessage() == ("cycle: 1 customer looked at, 2 decisions: 1 step planned, 1 passed; "
-                                  "1 message planned: 1 email; 1 case opened")
+    assert first.getMessage() == (
+        "cycle: 1 customer looked at, 2 decisions: 1 step planned, 1 passed; 1 message planned: 1 email; 1 case opened"
+    )
     assert first.counts["plan"] == 1 and first.counts["pass"] == 1  # the counts as fields too, for a JSON log
     assert second.getMessage() == "cycle: 1 customer looked at, 1 decision: 1 waiting"
 
@@ -61,6 +67,8 @@ def test_the_arrangements_run_is_logged_even_when_idle(worker, caplog):
 def test_summaries_name_every_outcome():
     assert dispatch_summary(Counter(sent=3, postponed=2, queued=1, failed=1, in_doubt=1, cancelled=2, requeued=1)) == (
         "3 sent, 1 failed, 3 deferred (2 to the next contact window or a later check, 1 to retry), 1 in doubt, "
-        "2 cancelled, 1 back in the queue after a worker stopped")
+        "2 cancelled, 1 back in the queue after a worker stopped"
+    )
     assert arrangements_summary(Counter(promise_kept=2, plan_defaulted=1, pause_ended=1, planned=1, failed=0)) == (
-        "1 pause ended, 1 plan defaulted, 1 step planned for resumed cases, 2 promises kept")
+        "1 pause ended, 1 plan defaulted, 1 step planned for resumed cases, 2 promises kept"
+    )

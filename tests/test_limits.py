@@ -2,6 +2,7 @@
 reads it, and the connection is closed so that the rest is never read. Measured on a real server
 with a client that streams 200 MB from a generator (never held in memory) and counts what the
 server took before answering."""
+
 from __future__ import annotations
 
 import re
@@ -47,9 +48,12 @@ def chunks(total: int):
 def upload(url: str, path: str, headers: dict[str, str], *, declared: bool) -> Upload:
     """POST `TOTAL` bytes, with a Content-Length or chunked, reading the answer as soon as there is one."""
     host, port = urlsplit(url).hostname, urlsplit(url).port
-    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}",
-            f"Content-Length: {TOTAL}" if declared else "Transfer-Encoding: chunked",
-            *(f"{k}: {v}" for k, v in headers.items())]
+    head = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {TOTAL}" if declared else "Transfer-Encoding: chunked",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     before, sent, answer = rss(), 0, b""
     with socket.create_connection((host, port), timeout=30) as sock:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -98,17 +102,24 @@ def served(settings, committed_db, clock):
 
 @pytest.mark.committed
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-@pytest.mark.parametrize("path, auth", [
-    ("/v1/inbound/email", "key"),  # a valid key: the body is read up to the inbound mail limit
-    ("/v1/inbound/email", "wrong key"),  # refused from the headers: nothing of the body is read
-    ("/v1/inbound/email", "signature"),  # the signature needs the body: read up to the limit
-    ("/v1/inbound/twilio/sms", "signature"),  # a signed-looking webhook: up to the webhooks' 64 KiB
-    ("/v1/inbound/twilio/sms", "none"),  # not signed at all: refused from the headers
-])
+@pytest.mark.parametrize(
+    "path, auth",
+    [
+        ("/v1/inbound/email", "key"),  # a valid key: the body is read up to the inbound mail limit
+        ("/v1/inbound/email", "wrong key"),  # refused from the headers: nothing of the body is read
+        ("/v1/inbound/email", "signature"),  # the signature needs the body: read up to the limit
+        ("/v1/inbound/twilio/sms", "signature"),  # a signed-looking webhook: up to the webhooks' 64 KiB
+        ("/v1/inbound/twilio/sms", "none"),  # not signed at all: refused from the headers
+    ],
+)
 def test_a_200_mb_body_is_refused_without_being_read(served, path, auth, declared):
     url, key, settings = served
-    headers = {"key": {"Authorization": f"Bearer {key}"}, "wrong key": {"Authorization": "Bearer wrong"},
-               "signature": {"X-Dunning-Signature": "sha256=00", "X-Twilio-Signature": "AAAA"}, "none": {}}[auth]
+    headers = {
+        "key": {"Authorization": f"Bearer {key}"},
+        "wrong key": {"Authorization": "Bearer wrong"},
+        "signature": {"X-Dunning-Signature": "sha256=00", "X-Twilio-Signature": "AAAA"},
+        "none": {},
+    }[auth]
     limit = settings.inbound_email_max_bytes if path.endswith("email") else 64 * KIB
     result = upload(url, path, headers, declared=declared)
     # A declared length over the limit is refused first; a chunked body only once it passes the
@@ -122,10 +133,17 @@ def test_a_200_mb_body_is_refused_without_being_read(served, path, auth, declare
         pytest.fail(f"no answer could be read: {result}")
 
 
-@pytest.mark.parametrize("path, limit", [
-    ("/v1/invoices/bulk", 32 * MIB), ("/v1/inbound/twilio/status", 64 * KIB), ("/portal/some-token/promise", MIB),
-    ("/desk/login", MIB), ("/unsubscribe/some-token", MIB), ("/v1/policies/default", MIB),
-])
+@pytest.mark.parametrize(
+    "path, limit",
+    [
+        ("/v1/invoices/bulk", 32 * MIB),
+        ("/v1/inbound/twilio/status", 64 * KIB),
+        ("/portal/some-token/promise", MIB),
+        ("/desk/login", MIB),
+        ("/unsubscribe/some-token", MIB),
+        ("/v1/policies/default", MIB),
+    ],
+)
 def test_each_route_family_has_its_limit(app, path, limit):
     client = TestClient(app, raise_server_exceptions=False)
     over = client.post(path, content=b"x", headers={"content-length": str(limit + 1)})
@@ -141,8 +159,10 @@ def test_a_slow_upload_holds_no_lock_while_it_arrives(served, path):
     url, key, _ = served
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as slow:
-        slow.sendall(f"POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {key}\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"invoices\": [".encode())
+        slow.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {key}\r\n"
+            f'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{"invoices": ['.encode()
+        )
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as other:
             r = other.post("/v1/customers/bulk", json={"customers": [{"external_id": "C1", "name": "Acme"}]})
         assert r.status_code == 200, r.text  # not stuck behind the slow client (SQLite's busy timeout is 30 s)

@@ -1,4 +1,5 @@
 """The batch jobs pause the cyclic collector; it resumes after the last of them."""
+
 from __future__ import annotations
 
 import gc

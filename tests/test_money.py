@@ -1,13 +1,22 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dunning.money import MAX_MINOR, as_string, to_minor
 
 
-@given(st.decimals(min_value=Decimal("-99999999999"), max_value=Decimal("99999999999"), places=4,
-                   allow_nan=False, allow_infinity=False), st.sampled_from(["EUR", "JPY", "BHD", "USD"]))
+@given(
+    st.decimals(
+        min_value=Decimal("-99999999999"),
+        max_value=Decimal("99999999999"),
+        places=4,
+        allow_nan=False,
+        allow_infinity=False,
+    ),
+    st.sampled_from(["EUR", "JPY", "BHD", "USD"]),
+)
 def test_the_fast_path_for_plain_strings_agrees_with_decimal(amount, currency):
     text = f"{amount:f}"
     try:

@@ -12,6 +12,7 @@ Conventions (README.md, "Development", says the same for writers):
   table borders aside; `...` stands for any text, `~N` for a number within 10 % of N, `~N±M`
   within M of N (what moves with the day the demo is run).
 """
+
 from __future__ import annotations
 
 import os
@@ -126,8 +127,7 @@ class Shell:
     def main(self, words: list[str], assignments: dict[str, str] | None = None) -> str:
         assert words[:2] == MAIN, words
         get_settings.cache_clear()
-        result = CliRunner().invoke(cli, [self.expand(w) for w in words[2:]],
-                                    env={**self.env, **(assignments or {})})
+        result = CliRunner().invoke(cli, [self.expand(w) for w in words[2:]], env={**self.env, **(assignments or {})})
         get_settings.cache_clear()
         assert result.exit_code == 0, f"{' '.join(words)} exited {result.exit_code}:\n{result.output}"
         return result.output
@@ -186,13 +186,14 @@ def pattern(line: str) -> tuple[re.Pattern, list[tuple[float, float]]]:
     afterwards, against N and the tolerance (M, or 10 % of N)."""
     parts, approximations, rest, at = [], [], flat(line), 0
     for found in re.finditer(r"\.\.\.|" + APPROXIMATE.pattern, rest):
-        parts.append(re.escape(rest[at:found.start()]))
+        parts.append(re.escape(rest[at : found.start()]))
         if found.group(0) == "...":
             parts.append(".*?")
         else:
             shown = float(found.group(1).replace(",", ""))
-            approximations.append((shown, float(found.group(2).replace(",", "")) if found.group(2)
-                                   else TOLERANCE * abs(shown)))
+            approximations.append(
+                (shown, float(found.group(2).replace(",", "")) if found.group(2) else TOLERANCE * abs(shown))
+            )
             parts.append(f"({NUMBER})")
         at = found.end()
     parts.append(re.escape(rest[at:]))
@@ -207,15 +208,18 @@ def check(expected: str, output: str, where: str) -> None:
         assert match, f"README line {where}: `{line.strip()}` is not in what the command printed:\n{output}"
         for value, (shown, tolerance) in zip(match.groups(), approximations):
             number = float(value.replace(",", ""))
-            assert abs(number - shown) <= tolerance + 1e-9, \
+            assert abs(number - shown) <= tolerance + 1e-9, (
                 f"README line {where}: {number} is not within {tolerance:g} of ~{shown:g} in `{line.strip()}`"
+            )
         position = match.end()
 
 
 def test_the_readme_walkthrough_and_every_command_in_it(tmp_path, monkeypatch):
     if IBM is None:
-        pytest.skip("the README's walkthrough imports shared/datasets/ibm-accounts-receivable.csv, not found "
-                    "beside the repository (or set DUNNING_DATASETS_DIR)")
+        pytest.skip(
+            "the README's walkthrough imports shared/datasets/ibm-accounts-receivable.csv, not found "
+            "beside the repository (or set DUNNING_DATASETS_DIR)"
+        )
     clone = tmp_path / "clone"  # the README's commands run from the repository's folder
     clone.mkdir()
     (tmp_path / "shared").symlink_to(IBM.parent.parent, target_is_directory=True)  # ../shared/datasets/
@@ -246,13 +250,17 @@ def test_the_readme_walkthrough_and_every_command_in_it(tmp_path, monkeypatch):
 
 
 def test_the_conventions_read_markers_outputs_and_approximations():
-    readme = "<!-- readme-test: skip starts a server -->\n```sh\nmake run\n```\n```sh\necho 1 # one\n```\n" \
-             "```text\n1\n```\n"
+    readme = (
+        "<!-- readme-test: skip starts a server -->\n```sh\nmake run\n```\n```sh\necho 1 # one\n```\n```text\n1\n```\n"
+    )
     skipped, ran, shown = blocks(readme)
     assert (skipped.skip, ran.skip, shown.lang) == ("starts a server", None, "text")
     assert commands("a \\\n  b # c\n# only a comment\n\nd 'e\nf'") == ["a    b # c", "d 'e\nf'"]
-    check("model: xgb-... AUC ~0.806 against ~0.746\n┃ a ┃ b ┃", "model: xgb-1 promoted: AUC 0.79 against 0.75\n│ a │ b │",
-          "t")
+    check(
+        "model: xgb-... AUC ~0.806 against ~0.746\n┃ a ┃ b ┃",
+        "model: xgb-1 promoted: AUC 0.79 against 0.75\n│ a │ b │",
+        "t",
+    )
     check("~55±10 message(s), (~241 open)", "63 message(s), (255 open)", "t")
     with pytest.raises(AssertionError, match="is not within 0.0806 of ~0.806"):
         check("AUC ~0.806", "AUC 0.70", "t")

@@ -3,6 +3,7 @@
 The operations are walked by hand rather than with schemathesis' pytest plugin, which does not
 run under this pytest version; the generation and the calls are schemathesis' own.
 """
+
 from __future__ import annotations
 
 import schemathesis
@@ -22,8 +23,9 @@ def test_no_generated_request_gets_a_server_error(app, db, clock):
     for operation in operations:
 
         @given(operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def exercise(case):
             response = case.call(headers=headers)
             if response.status_code >= 500:

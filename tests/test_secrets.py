@@ -1,6 +1,7 @@
 """Secrets safe by default: no placeholder key, no setting values in errors, links that die with
 the contact details they were sent to, tokens and customer text kept out of the logs, and an
 unhandled error logged once with the connection kept."""
+
 from __future__ import annotations
 
 import logging
@@ -45,16 +46,25 @@ def test_without_a_secret_key_one_is_generated_on_first_start_and_kept_private(t
     assert client.get(f"/portal/{forged}").status_code == 403
 
 
-@pytest.mark.parametrize("values, refusal", [
-    ({"secret_key": "too-short-TAIL1234"}, "DUNNING_SECRET_KEY must be set"),
-    ({}, "DUNNING_SECRET_KEY must be set"),
-    ({"secret_key": "k" * 40 + "TAIL1234", "database_url": "sqlite:///var/x.db"}, "needs DUNNING_DATABASE_URL"),
-    ({"secret_key": "k" * 40 + "TAIL1234", "bootstrap_api_key": "x"}, "DUNNING_BOOTSTRAP_API_KEY must have 32+"),
-    ({"secret_key": "k" * 40 + "TAIL1234", "port": "not-a-port-TAIL1234"}, "port"),
-])
+@pytest.mark.parametrize(
+    "values, refusal",
+    [
+        ({"secret_key": "too-short-TAIL1234"}, "DUNNING_SECRET_KEY must be set"),
+        ({}, "DUNNING_SECRET_KEY must be set"),
+        ({"secret_key": "k" * 40 + "TAIL1234", "database_url": "sqlite:///var/x.db"}, "needs DUNNING_DATABASE_URL"),
+        ({"secret_key": "k" * 40 + "TAIL1234", "bootstrap_api_key": "x"}, "DUNNING_BOOTSTRAP_API_KEY must have 32+"),
+        ({"secret_key": "k" * 40 + "TAIL1234", "port": "not-a-port-TAIL1234"}, "port"),
+    ],
+)
 def test_production_refuses_to_start_and_never_prints_a_setting(tmp_path, values, refusal):
-    settings = {"environment": "production", "database_url": PG, "var_dir": tmp_path, "smtp_password": "hunter2-smtp",
-                "twilio_auth_token": "twilio-token-value", **values}
+    settings = {
+        "environment": "production",
+        "database_url": PG,
+        "var_dir": tmp_path,
+        "smtp_password": "hunter2-smtp",
+        "twilio_auth_token": "twilio-token-value",
+        **values,
+    }
     with pytest.raises(ValidationError) as refused:
         Settings(_env_file=None, **settings)
     text = str(refused.value)
@@ -65,8 +75,14 @@ def test_production_refuses_to_start_and_never_prints_a_setting(tmp_path, values
 
 
 def test_production_takes_a_long_bootstrap_key(tmp_path):
-    settings = Settings(_env_file=None, environment="production", database_url=PG, secret_key="s" * 40,
-                        bootstrap_api_key="b" * 32, var_dir=tmp_path)
+    settings = Settings(
+        _env_file=None,
+        environment="production",
+        database_url=PG,
+        secret_key="s" * 40,
+        bootstrap_api_key="b" * 32,
+        var_dir=tmp_path,
+    )
     assert settings.signing_key == "s" * 40
 
 
@@ -80,8 +96,9 @@ def row(db) -> Customer:
         return session.execute(select(Customer).where(Customer.external_id == "C1")).scalar_one()
 
 
-@pytest.mark.parametrize("change", [{"email": "new@example.com"}, {"phone": "+33699999999"},
-                                    {"address": "1 new street"}])
+@pytest.mark.parametrize(
+    "change", [{"email": "new@example.com"}, {"phone": "+33699999999"}, {"address": "1 new street"}]
+)
 def test_a_pushed_contact_change_ends_the_links_sent_before(client, db, settings, clock, change):
     push(client, address="1 old street")
     old = urlsplit(portal_url(settings, row(db), clock)).path
@@ -147,8 +164,15 @@ def test_tokens_stay_out_of_the_access_log(app, settings, db, clock):
 
 def test_sql_parameters_stay_out_of_errors(db, clock):
     with pytest.raises(IntegrityError) as failed, db.session() as session:
-        session.execute(insert(Customer).values(external_id="C9", name="Private Person, 12 Secret Lane",
-                                                content_hash=None, created_at=clock.now(), updated_at=clock.now()))
+        session.execute(
+            insert(Customer).values(
+                external_id="C9",
+                name="Private Person, 12 Secret Lane",
+                content_hash=None,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
     assert "Secret Lane" not in str(failed.value) and "hidden" in str(failed.value)
 
 
@@ -183,7 +207,9 @@ def read_response(sock: socket.socket) -> bytes:
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    length = int(
+        next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    )
     while len(body) < length:
         body += sock.recv(65536)
     return head

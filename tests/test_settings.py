@@ -1,5 +1,6 @@
 """Settings that mean what they say: the var folder holds the default database, links follow where
 the server listens, and the start-up block tells which database, address, transports and worker."""
+
 from __future__ import annotations
 
 import logging
@@ -48,19 +49,28 @@ def test_a_port_outside_the_range_is_refused():
         make(port=70000)
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("postgresql://dunning:s3cret@db.internal:5432/dunning", "postgresql://dunning:***@db.internal:5432/dunning"),
-    ("https://api:k3y@print.example/v1?x=1", "https://api:***@print.example/v1?x=1"),
-    ("sqlite:///var/dunning.db", "sqlite:///var/dunning.db"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://dunning:s3cret@db.internal:5432/dunning", "postgresql://dunning:***@db.internal:5432/dunning"),
+        ("https://api:k3y@print.example/v1?x=1", "https://api:***@print.example/v1?x=1"),
+        ("sqlite:///var/dunning.db", "sqlite:///var/dunning.db"),
+    ],
+)
 def test_urls_are_logged_without_their_password(url, shown):
     assert masked_url(url) == shown
 
 
 def test_start_up_logs_database_address_transports_and_worker_in_one_block(db, clock, tmp_path, caplog):
-    settings = make(var_dir=tmp_path / "var", database_url="postgresql://dunning:s3cret@db.internal/dunning",
-                    port=8123, smtp_host="smtp.example.com", smtp_password="hunter2",
-                    letter_provider_url="https://api:k3y@print.example/v1", embedded_worker=False)
+    settings = make(
+        var_dir=tmp_path / "var",
+        database_url="postgresql://dunning:s3cret@db.internal/dunning",
+        port=8123,
+        smtp_host="smtp.example.com",
+        smtp_password="hunter2",
+        letter_provider_url="https://api:k3y@print.example/v1",
+        embedded_worker=False,
+    )
     app = create_app(settings, database=db, clock=clock, embedded_worker=False)
     with caplog.at_level(logging.INFO, logger="dunning"), TestClient(app):
         pass

@@ -1,4 +1,5 @@
 """What an arrangement needs to know about an account: its case, what it owes, what came in."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -22,15 +23,23 @@ def local_today(clock: Clock, customer: Customer) -> date:
 
 def open_case(session: Session, customer_id: int, currency: str) -> Case | None:
     """The account's case unless it is closed (an escalated one is returned: callers decide)."""
-    case = session.execute(select(Case).where(Case.customer_id == customer_id, Case.currency == currency)
-                           ).scalar_one_or_none()
+    case = session.execute(
+        select(Case).where(Case.customer_id == customer_id, Case.currency == currency)
+    ).scalar_one_or_none()
     return case if case is not None and case.state != CLOSED else None
 
 
 def open_invoices(session: Session, customer_id: int, currency: str, *, undisputed: bool = True) -> list[Invoice]:
-    stmt = (select(Invoice).where(Invoice.customer_id == customer_id, Invoice.currency == currency,
-                                  Invoice.balance_minor > 0, Invoice.voided.is_(False))
-            .order_by(Invoice.due_on, Invoice.id))
+    stmt = (
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.currency == currency,
+            Invoice.balance_minor > 0,
+            Invoice.voided.is_(False),
+        )
+        .order_by(Invoice.due_on, Invoice.id)
+    )
     if undisputed:
         disputed = select(Dispute.invoice_id).where(Dispute.customer_id == customer_id, Dispute.status == "open")
         stmt = stmt.where(Invoice.id.not_in(disputed))
@@ -45,27 +54,57 @@ def overdue_minor(session: Session, customer_id: int, currency: str, today: date
 def payments_since(session: Session, customer_id: int, currency: str, since: date) -> list[tuple[date, int]]:
     """Payments (credit notes are not money from the customer) received on or after `since`, in
     the order they came in."""
-    rows = session.execute(select(Payment.received_on, Payment.amount_minor).where(
-        Payment.customer_id == customer_id, Payment.currency == currency, Payment.kind == "payment",
-        Payment.received_on >= since).order_by(Payment.received_on, Payment.id)).all()
+    rows = session.execute(
+        select(Payment.received_on, Payment.amount_minor)
+        .where(
+            Payment.customer_id == customer_id,
+            Payment.currency == currency,
+            Payment.kind == "payment",
+            Payment.received_on >= since,
+        )
+        .order_by(Payment.received_on, Payment.id)
+    ).all()
     return [(r[0], r[1]) for r in rows]
 
 
 def paid_since(session: Session, customer_id: int, currency: str, since: date) -> int:
-    return int(session.execute(select(func.coalesce(exact_sum(Payment.amount_minor), 0)).where(
-        Payment.customer_id == customer_id, Payment.currency == currency, Payment.kind == "payment",
-        Payment.received_on >= since)).scalar())
+    return int(
+        session.execute(
+            select(func.coalesce(exact_sum(Payment.amount_minor), 0)).where(
+                Payment.customer_id == customer_id,
+                Payment.currency == currency,
+                Payment.kind == "payment",
+                Payment.received_on >= since,
+            )
+        ).scalar()
+    )
 
 
-def pause_case(session: Session, clock: Clock, case: Case, *, reason: str, until: datetime | None, actor: str,
-               replaces: tuple[str, ...] = ()) -> bool:
+def pause_case(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    *,
+    reason: str,
+    until: datetime | None,
+    actor: str,
+    replaces: tuple[str, ...] = (),
+) -> bool:
     """Pause for an arrangement. A pause a person chose (a hold, a review) or another arrangement
     not in `replaces` is left alone: the arrangement is recorded, the person's decision stands."""
     if case.state == ACTIVE or (case.state == PAUSED and case.pause_reason in (reason, *replaces)):
         case.state, case.pause_reason, case.paused_until, case.updated_at = PAUSED, reason, until, clock.now()
         session.add(case)
-        audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case.id,
-                     reason=reason, until=until.isoformat() if until else None)
+        audit.record(
+            session,
+            clock,
+            actor=actor,
+            action="case.paused",
+            subject_type="case",
+            subject_id=case.id,
+            reason=reason,
+            until=until.isoformat() if until else None,
+        )
         publish_for_case(session, clock, "case.paused", case, reason=reason, until=until, by=actor)
         return True
     return False
@@ -84,7 +123,9 @@ def resume_case(session: Session, clock: Clock, case: Case, *, reason: str, acto
 
 def end_pauses(session: Session, clock: Clock, *, reason: str, why: str) -> list[Case]:
     """Resume the cases whose pause for `reason` is over."""
-    over = session.execute(select(Case).where(Case.state == PAUSED, Case.pause_reason == reason,
-                                              Case.paused_until <= clock.now())).scalars()
-    return [case for case in list(over)
-            if resume_case(session, clock, case, reason=reason, actor="arrangements", why=why)]
+    over = session.execute(
+        select(Case).where(Case.state == PAUSED, Case.pause_reason == reason, Case.paused_until <= clock.now())
+    ).scalars()
+    return [
+        case for case in list(over) if resume_case(session, clock, case, reason=reason, actor="arrangements", why=why)
+    ]

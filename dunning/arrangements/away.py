@@ -2,6 +2,7 @@
 
 Nothing else is read into an autoreply; the pause ends by itself (the hourly job), and a pause a
 person or another arrangement set is left alone (`accounts.pause_case`)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -24,5 +25,6 @@ def hold(session: Session, clock: Clock, case: Case, customer: Customer, back_on
 
 
 def end_pauses(session: Session, clock: Clock) -> list[Case]:
-    return accounts.end_pauses(session, clock, reason=REASON,
-                               why="the customer is back from the absence their autoreply gave")
+    return accounts.end_pauses(
+        session, clock, reason=REASON, why="the customer is back from the absence their autoreply gave"
+    )

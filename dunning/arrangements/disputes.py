@@ -1,6 +1,7 @@
 """Disputes: an invoice the customer contests leaves the notices while the dispute is open (the
 cycle and the composer skip invoices with an open Dispute row); the rest of the case goes on.
 Each dispute is a task for the team, due on the response deadline."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,8 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import insert_once
 from dunning.errors import Conflict, NotFound
-from dunning.ledger.models import Customer, Invoice
 from dunning.events.publish import publish
+from dunning.ledger.models import Customer, Invoice
 from dunning.money import as_string, display
 from dunning.policies import calendar
 from dunning.tasks.models import Task
@@ -33,35 +34,80 @@ def open_for(session: Session, invoice_id: int, *, lock: bool = False) -> Disput
     return session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
 
 
-def open_dispute(session: Session, clock: Clock, settings: Settings, *, invoice: Invoice, reason_code: str,
-                 text: str | None, source: str, actor: str, existing_ok: bool = False) -> Dispute:
+def open_dispute(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    invoice: Invoice,
+    reason_code: str,
+    text: str | None,
+    source: str,
+    actor: str,
+    existing_ok: bool = False,
+) -> Dispute:
     """existing_ok: a second reply or a second click on the portal joins the open dispute instead
     of failing. Two requests at the same moment make one dispute: the later meets the unique index."""
     current = open_for(session, invoice.id)
     if current is None:
         customer = session.get(Customer, invoice.customer_id)
         respond_by = accounts.local_today(clock, customer) + timedelta(days=settings.dispute_response_days)
-        dispute = Dispute(invoice_id=invoice.id, customer_id=customer.id, reason_code=reason_code, text=text,
-                          source=source, respond_by=respond_by, opened_by=actor, opened_at=clock.now())
+        dispute = Dispute(
+            invoice_id=invoice.id,
+            customer_id=customer.id,
+            reason_code=reason_code,
+            text=text,
+            source=source,
+            respond_by=respond_by,
+            opened_by=actor,
+            opened_at=clock.now(),
+        )
         if not insert_once(session, dispute):
             current = open_for(session, invoice.id)  # opened by another request at the same moment
     if current is not None:
         if existing_ok:
             return current
         raise Conflict(f"invoice {invoice.number} already has an open dispute ({current.id})")
-    task = open_task(session, clock, kind="dispute", key=f"dispute:{dispute.id}", customer_id=customer.id,
-                     title=f"{customer.name} disputes invoice {invoice.number}"
-                           f" ({display(invoice.balance_minor, invoice.currency)} open)",
-                     detail=f"Reason: {reason_code}" + (f"\n\n{text}" if text else "") +
-                            f"\n\nAnswer by {respond_by.isoformat()}; the invoice is left out of reminders until"
-                            " the dispute is resolved.",
-                     due_at=calendar.start_of_day(respond_by, customer.timezone), invoice=invoice.external_id)
+    task = open_task(
+        session,
+        clock,
+        kind="dispute",
+        key=f"dispute:{dispute.id}",
+        customer_id=customer.id,
+        title=f"{customer.name} disputes invoice {invoice.number}"
+        f" ({display(invoice.balance_minor, invoice.currency)} open)",
+        detail=f"Reason: {reason_code}"
+        + (f"\n\n{text}" if text else "")
+        + f"\n\nAnswer by {respond_by.isoformat()}; the invoice is left out of reminders until"
+        " the dispute is resolved.",
+        due_at=calendar.start_of_day(respond_by, customer.timezone),
+        invoice=invoice.external_id,
+    )
     dispute.task_id = task.id
     session.add(dispute)
-    audit.record(session, clock, actor=actor, action="dispute.opened", subject_type="invoice",
-                 subject_id=invoice.external_id, dispute_id=dispute.id, reason_code=reason_code, source=source)
-    _event(session, clock, "dispute.opened", dispute, invoice, reason_code=reason_code, source=source,
-           respond_by=respond_by, task_id=task.id, by=actor)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="dispute.opened",
+        subject_type="invoice",
+        subject_id=invoice.external_id,
+        dispute_id=dispute.id,
+        reason_code=reason_code,
+        source=source,
+    )
+    _event(
+        session,
+        clock,
+        "dispute.opened",
+        dispute,
+        invoice,
+        reason_code=reason_code,
+        source=source,
+        respond_by=respond_by,
+        task_id=task.id,
+        by=actor,
+    )
     return dispute
 
 
@@ -76,8 +122,17 @@ def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, n
         task = session.get(Task, dispute.task_id)
         if task is not None and task.status == "open":
             close(session, clock, task, actor)
-    audit.record(session, clock, actor=actor, action="dispute.resolved", subject_type="invoice",
-                 subject_id=invoice.external_id, dispute_id=dispute.id, outcome=outcome, note=note)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="dispute.resolved",
+        subject_type="invoice",
+        subject_id=invoice.external_id,
+        dispute_id=dispute.id,
+        outcome=outcome,
+        note=note,
+    )
     _event(session, clock, "dispute.resolved", dispute, invoice, outcome=outcome, note=note, by=actor)
     return dispute
 
@@ -85,9 +140,20 @@ def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, n
 def _event(session: Session, clock: Clock, event_type: str, dispute: Dispute, invoice: Invoice, **data) -> None:
     customer = session.execute(select(Customer.external_id).where(Customer.id == dispute.customer_id)).scalar()
     case = accounts.open_case(session, dispute.customer_id, invoice.currency)
-    publish(session, clock, event_type, customer_id=dispute.customer_id, case_id=case.id if case else None,
-            customer=customer, dispute_id=dispute.id, invoice=invoice.external_id, invoice_number=invoice.number,
-            currency=invoice.currency, amount=as_string(invoice.balance_minor, invoice.currency), **data)
+    publish(
+        session,
+        clock,
+        event_type,
+        customer_id=dispute.customer_id,
+        case_id=case.id if case else None,
+        customer=customer,
+        dispute_id=dispute.id,
+        invoice=invoice.external_id,
+        invoice_number=invoice.number,
+        currency=invoice.currency,
+        amount=as_string(invoice.balance_minor, invoice.currency),
+        **data,
+    )
 
 
 def get_invoice(session: Session, external_id: str) -> Invoice:
@@ -100,8 +166,9 @@ def get_invoice(session: Session, external_id: str) -> Invoice:
 def find_invoice(session: Session, customer_id: int, reference: str) -> Invoice | None:
     """The customer's invoice a reply names: its number or external id, exactly or as written with
     other separators or leading zeros ("f 2024 42" for "F-2024-0042"); None unless exactly one fits."""
-    invoices = list(session.execute(select(Invoice).where(Invoice.customer_id == customer_id,
-                                                          Invoice.voided.is_(False))).scalars())
+    invoices = list(
+        session.execute(select(Invoice).where(Invoice.customer_id == customer_id, Invoice.voided.is_(False))).scalars()
+    )
     wanted = reference.strip().lower()
     exact = [i for i in invoices if wanted in (i.number.lower(), i.external_id.lower())]
     if len(exact) == 1:
@@ -123,5 +190,10 @@ def find_invoice(session: Session, customer_id: int, reference: str) -> Invoice 
 
 
 def list_for(session: Session, customer_id: int) -> list[Dispute]:
-    return list(session.execute(select(Dispute).where(Dispute.customer_id == customer_id)
-                                .order_by(Dispute.opened_at.desc(), Dispute.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(Dispute)
+            .where(Dispute.customer_id == customer_id)
+            .order_by(Dispute.opened_at.desc(), Dispute.id.desc())
+        ).scalars()
+    )

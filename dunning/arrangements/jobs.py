@@ -6,10 +6,12 @@ transition re-checks the state it leaves, notices and tasks are keyed, and on Po
 holds an advisory lock so two workers take turns. Cases it resumes are planned at once (the cycle
 runs for those customers in the same transaction) instead of waiting for the next cycle.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import select, text
 from sqlmodel import Session
@@ -33,22 +35,27 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
     counts: Counter = Counter()
     resumed: set[int] = set()
 
-    for promise in list(session.execute(select(Promise).where(Promise.status == "open").order_by(Promise.id)).scalars()):
-        outcome = _alone(session, clock, counts, promise, lambda: promises.judge(session, clock, promise))
+    for promise in list(
+        session.execute(select(Promise).where(Promise.status == "open").order_by(Promise.id)).scalars()
+    ):
+        outcome = _alone(session, clock, counts, promise, partial(promises.judge, session, clock, promise))
         if outcome:
             counts[f"promise_{outcome}"] += 1
             if outcome == "broken" and promise.case_id:
                 resumed.add(promise.case_id)
 
     for plan in plan_progress.active_plans(session):
-        outcome = _alone(session, clock, counts, plan, lambda: plan_progress.advance(session, clock, plan))
+        outcome = _alone(session, clock, counts, plan, partial(plan_progress.advance, session, clock, plan))
         if outcome:
             counts[f"plan_{outcome}"] += 1
             if plan.case_id:
                 resumed.add(plan.case_id)
 
-    for case in (promises.end_pauses(session, clock) + payment_checks.end_pauses(session, clock)
-                 + away.end_pauses(session, clock)):
+    for case in (
+        promises.end_pauses(session, clock)
+        + payment_checks.end_pauses(session, clock)
+        + away.end_pauses(session, clock)
+    ):
         counts["pause_ended"] += 1
         resumed.add(case.id)
     session.flush()
@@ -60,8 +67,13 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
     return counts
 
 
-def _alone(session: Session, clock: Clock, counts: Counter, arrangement: Promise | InstallmentPlan,
-           judge: Callable[[], str | None]) -> str | None:
+def _alone(
+    session: Session,
+    clock: Clock,
+    counts: Counter,
+    arrangement: Promise | InstallmentPlan,
+    judge: Callable[[], str | None],
+) -> str | None:
     """One promise or plan, in a savepoint: if it raises, what it wrote is undone, the failure is
     recorded on its case, and the job goes on with the others."""
     customer_id, case_id = arrangement.customer_id, arrangement.case_id

@@ -1,4 +1,5 @@
 """Promises to pay, installment plans and disputes: what pauses a case, and what resumes it."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

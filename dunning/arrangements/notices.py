@@ -5,6 +5,7 @@ while the case is paused (that is when they matter) and outside the dunning cont
 never to a channel the customer opted out of by the time they go. The dedupe key makes queueing
 idempotent, so the hourly job may run twice.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,8 +32,12 @@ def reachable_channels(session: Session, customer: Customer, contact_id: int | N
     contacts = list(session.execute(select(Contact).where(Contact.customer_id == customer.id)).scalars())
     chosen = [c for c in contacts if c.id == contact_id] if contact_id is not None else holders(contacts, DEFAULT_TO)
     stopped = contact_opt_outs(session, (c.id for c in chosen))
-    return [ch for ch in ("email", "sms") if ch not in blocked and any(
-        c.address_for(ch) and ch not in c.invalid_channels and ch not in stopped.get(c.id, ()) for c in chosen)]
+    return [
+        ch
+        for ch in ("email", "sms")
+        if ch not in blocked
+        and any(c.address_for(ch) and ch not in c.invalid_channels and ch not in stopped.get(c.id, ()) for c in chosen)
+    ]
 
 
 def pick_channel(session: Session, customer: Customer, preferred: str | None) -> str | None:
@@ -42,19 +47,45 @@ def pick_channel(session: Session, customer: Customer, preferred: str | None) ->
     return channels[0] if channels else None
 
 
-def queue(session: Session, clock: Clock, *, dedupe_key: str, customer: Customer, case: Case | None,
-          currency: str | None, channel: str, template: str, extra: dict[str, Any] | None = None,
-          send_after: datetime | None = None, amount_minor: int = 0, contact_id: int | None = None) -> Message:
+def queue(
+    session: Session,
+    clock: Clock,
+    *,
+    dedupe_key: str,
+    customer: Customer,
+    case: Case | None,
+    currency: str | None,
+    channel: str,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    send_after: datetime | None = None,
+    amount_minor: int = 0,
+    contact_id: int | None = None,
+) -> Message:
     """`contact_id`: to that contact alone (an answer to the one who wrote), else by role."""
     now = clock.now()
     context: dict[str, Any] = {"transactional": True, "extra": extra or {}}
     if contact_id is not None:
         context["contact_id"] = contact_id
-    row = {"dedupe_key": dedupe_key, "case_id": case.id if case else None, "customer_id": customer.id,
-           "currency": currency, "channel": channel, "kind": template, "template": template, "status": QUEUED,
-           "send_after": send_after or now, "requires_approval": False, "show_fees": False, "invoice_ids": [],
-           "amount_minor": amount_minor, "context": context,
-           "attempts": 0, "created_at": now, "updated_at": now}
+    row = {
+        "dedupe_key": dedupe_key,
+        "case_id": case.id if case else None,
+        "customer_id": customer.id,
+        "currency": currency,
+        "channel": channel,
+        "kind": template,
+        "template": template,
+        "status": QUEUED,
+        "send_after": send_after or now,
+        "requires_approval": False,
+        "show_fees": False,
+        "invoice_ids": [],
+        "amount_minor": amount_minor,
+        "context": context,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
     dialect = session.get_bind().dialect.name
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)
     session.execute(stmt.values(row).on_conflict_do_nothing(index_elements=["dedupe_key"]))
@@ -62,6 +93,7 @@ def queue(session: Session, clock: Clock, *, dedupe_key: str, customer: Customer
 
 
 def cancel_pending(session: Session, clock: Clock, key_prefix: str, why: str) -> int:
-    ids = session.execute(select(Message.id).where(Message.dedupe_key.startswith(key_prefix),
-                                                   Message.status.in_(PENDING))).scalars()
+    ids = session.execute(
+        select(Message.id).where(Message.dedupe_key.startswith(key_prefix), Message.status.in_(PENDING))
+    ).scalars()
     return sum(cancel(session, clock, i, why) for i in list(ids))

@@ -1,6 +1,7 @@
-""""I already paid": the case pauses for a few days so the payment can reach the ledger, and a
+""" "I already paid": the case pauses for a few days so the payment can reach the ledger, and a
 person checks. If it arrives the cycle closes the case; if not, reminders resume when the pause
 ends, and the task tells the team to look for the money."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,5 +26,6 @@ def hold(session: Session, clock: Clock, settings: Settings, case: Case, custome
 
 
 def end_pauses(session: Session, clock: Clock) -> list[Case]:
-    return accounts.end_pauses(session, clock, reason=REASON,
-                               why="no payment arrived while the customer's payment was checked")
+    return accounts.end_pauses(
+        session, clock, reason=REASON, why="no payment arrived while the customer's payment was checked"
+    )

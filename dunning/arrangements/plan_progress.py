@@ -8,6 +8,7 @@ over (recorded in the audit log) and the next message is the path's next formal 
 notice, registered letter or agency hand-off). The customer was already reminded before each
 installment and warned after the missed one; another courteous reminder would only add weeks.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -21,11 +22,12 @@ from dunning.arrangements.models import Installment, InstallmentPlan
 from dunning.arrangements.plans import REASON, installment_extra, installments_of
 from dunning.cases.models import Case
 from dunning.clock import Clock
-from dunning.ledger.models import Customer
 from dunning.events.publish import publish
+from dunning.ledger.models import Customer
 from dunning.money import as_string, display
 from dunning.outbox.models import CANCELLED, PENDING, Message
-from dunning.policies import calendar, service as policies
+from dunning.policies import calendar
+from dunning.policies import service as policies
 from dunning.policies.document import Policy
 from dunning.tasks.service import open_task
 
@@ -89,31 +91,70 @@ def advance(session: Session, clock: Clock, plan: InstallmentPlan) -> str | None
     return None
 
 
-def _notice(session: Session, clock: Clock, plan: InstallmentPlan, row: Installment, rows: list[Installment],
-            customer: Customer, case: Case | None, channel: str | None, template: str, policy: Policy) -> None:
+def _notice(
+    session: Session,
+    clock: Clock,
+    plan: InstallmentPlan,
+    row: Installment,
+    rows: list[Installment],
+    customer: Customer,
+    case: Case | None,
+    channel: str | None,
+    template: str,
+    policy: Policy,
+) -> None:
     if channel is None:
         return  # nowhere to write to: the plan goes on, and the missed installment shows on the plan
     # Transactional messages skip the contact window at dispatch (an answer goes at once); these
     # are not answers, and the job also runs at night, so they wait for the window here.
     contact = policy.contact
-    send_after = calendar.next_contact_time(clock.now(), customer.timezone, contact.window,
-                                            contact.business_days_only, customer.country)
-    notices.queue(session, clock, dedupe_key=f"plan:{plan.id}:{row.number}:{template}", customer=customer, case=case,
-                  currency=plan.currency, channel=channel, template=template,
-                  extra={"installment": installment_extra(row), "installment_count": len(rows)},
-                  amount_minor=row.amount_minor - row.paid_minor, send_after=send_after)
+    send_after = calendar.next_contact_time(
+        clock.now(), customer.timezone, contact.window, contact.business_days_only, customer.country
+    )
+    notices.queue(
+        session,
+        clock,
+        dedupe_key=f"plan:{plan.id}:{row.number}:{template}",
+        customer=customer,
+        case=case,
+        currency=plan.currency,
+        channel=channel,
+        template=template,
+        extra={"installment": installment_extra(row), "installment_count": len(rows)},
+        amount_minor=row.amount_minor - row.paid_minor,
+        send_after=send_after,
+    )
 
 
 def _end(session: Session, clock: Clock, plan: InstallmentPlan, status: str, why: str) -> None:
     plan.status, plan.ended_at = status, clock.now()
     session.add(plan)
     notices.cancel_pending(session, clock, f"plan:{plan.id}:", f"plan {plan.id} {status}")
-    audit.record(session, clock, actor="arrangements", action=f"plan.{status}", subject_type="plan",
-                 subject_id=plan.id, paid_minor=plan.paid_minor, total_minor=plan.total_minor, why=why)
+    audit.record(
+        session,
+        clock,
+        actor="arrangements",
+        action=f"plan.{status}",
+        subject_type="plan",
+        subject_id=plan.id,
+        paid_minor=plan.paid_minor,
+        total_minor=plan.total_minor,
+        why=why,
+    )
     customer = session.execute(select(Customer.external_id).where(Customer.id == plan.customer_id)).scalar()
-    publish(session, clock, f"plan.{status}", customer_id=plan.customer_id, case_id=plan.case_id, customer=customer,
-            plan_id=plan.id, currency=plan.currency, total=as_string(plan.total_minor, plan.currency),
-            paid=as_string(plan.paid_minor, plan.currency), why=why)
+    publish(
+        session,
+        clock,
+        f"plan.{status}",
+        customer_id=plan.customer_id,
+        case_id=plan.case_id,
+        customer=customer,
+        plan_id=plan.id,
+        currency=plan.currency,
+        total=as_string(plan.total_minor, plan.currency),
+        paid=as_string(plan.paid_minor, plan.currency),
+        why=why,
+    )
     case = session.get(Case, plan.case_id) if plan.case_id else None
     if case is not None:
         # Completed with nothing owed: the next cycle closes the case. Anything owed besides
@@ -121,15 +162,29 @@ def _end(session: Session, clock: Clock, plan: InstallmentPlan, status: str, why
         accounts.resume_case(session, clock, case, reason=REASON, actor="arrangements", why=f"plan {plan.id} {status}")
 
 
-def _default(session: Session, clock: Clock, plan: InstallmentPlan, row: Installment, customer: Customer,
-             case: Case | None, policy: Policy) -> None:
+def _default(
+    session: Session,
+    clock: Clock,
+    plan: InstallmentPlan,
+    row: Installment,
+    customer: Customer,
+    case: Case | None,
+    policy: Policy,
+) -> None:
     _end(session, clock, plan, "defaulted", f"installment {row.number} unpaid past grace")
     left = plan.total_minor - plan.paid_minor
-    open_task(session, clock, kind="plan_default", key=f"plan_default:{plan.id}", customer_id=customer.id,
-              case_id=plan.case_id, title=f"{customer.name} defaulted on plan {plan.id}",
-              detail=f"Installment {row.number} of {display(row.amount_minor, plan.currency)} was due on"
-                     f" {row.due_on.isoformat()}; {display(left, plan.currency)} of the plan is unpaid."
-                     " The case resumed at its next formal step.")
+    open_task(
+        session,
+        clock,
+        kind="plan_default",
+        key=f"plan_default:{plan.id}",
+        customer_id=customer.id,
+        case_id=plan.case_id,
+        title=f"{customer.name} defaulted on plan {plan.id}",
+        detail=f"Installment {row.number} of {display(row.amount_minor, plan.currency)} was due on"
+        f" {row.due_on.isoformat()}; {display(left, plan.currency)} of the plan is unpaid."
+        " The case resumed at its next formal step.",
+    )
     if case is not None and case.state == "active":
         escalate(session, clock, case, policy, why=f"plan {plan.id} defaulted")
 
@@ -142,13 +197,16 @@ def escalate(session: Session, clock: Clock, case: Case, policy: Policy, *, why:
     if resolved is None:
         return []
     path_name, path = resolved
-    done = case.step_index if (case.path_name == path_name and case.policy_version == policy.version) else (
-        path.index_of(case.step_key) if case.step_key else None)
+    done = (
+        case.step_index
+        if (case.path_name == path_name and case.policy_version == policy.version)
+        else (path.index_of(case.step_key) if case.step_key else None)
+    )
     done = -1 if done is None else done
     target = next((i for i in range(done + 1, len(path.steps)) if path.steps[i].kind in FORMAL_KINDS), None)
     if target is None or target == done + 1:
         return []
-    passed = [s.key for s in path.steps[done + 1:target]]
+    passed = [s.key for s in path.steps[done + 1 : target]]
     before = path.steps[target - 1]
     case.path_name, case.policy_version, case.policy_name = path_name, policy.version, policy.name
     case.step_index, case.step_key, case.step_after_days = target - 1, before.key, before.after_days
@@ -156,15 +214,29 @@ def escalate(session: Session, clock: Clock, case: Case, policy: Policy, *, why:
     case.updated_at = clock.now()
     session.add(case)
     # The old step's reminder, held back during the plan, would now go out of order.
-    session.execute(update(Message).where(Message.case_id == case.id, Message.status.in_(PENDING),
-                                          Message.path_name.is_not(None))
-                    .values(status=CANCELLED, last_error=f"{why}: the case moves on to a formal step",
-                            updated_at=clock.now()).execution_options(synchronize_session=False))
-    audit.record(session, clock, actor="arrangements", action="case.steps_passed", subject_type="case",
-                 subject_id=case.id, passed=passed, next_step=path.steps[target].key, why=why)
+    session.execute(
+        update(Message)
+        .where(Message.case_id == case.id, Message.status.in_(PENDING), Message.path_name.is_not(None))
+        .values(status=CANCELLED, last_error=f"{why}: the case moves on to a formal step", updated_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        clock,
+        actor="arrangements",
+        action="case.steps_passed",
+        subject_type="case",
+        subject_id=case.id,
+        passed=passed,
+        next_step=path.steps[target].key,
+        why=why,
+    )
     return passed
 
 
 def active_plans(session: Session) -> list[InstallmentPlan]:
-    return list(session.execute(select(InstallmentPlan).where(InstallmentPlan.status == "active")
-                                .order_by(InstallmentPlan.id)).scalars())
+    return list(
+        session.execute(
+            select(InstallmentPlan).where(InstallmentPlan.status == "active").order_by(InstallmentPlan.id)
+        ).scalars()
+    )

@@ -49,11 +49,20 @@ class PromiseOut(BaseModel):
     settled_at: datetime | None
 
     @classmethod
-    def of(cls, p) -> "PromiseOut":
-        return cls(id=p.id, currency=p.currency, amount=as_string(p.amount_minor, p.currency),
-                   promised_on=p.promised_on, grace_until=p.grace_until, status=p.status, source=p.source,
-                   pauses_case=p.pauses_case, paid=as_string(p.paid_minor, p.currency), created_at=p.created_at,
-                   settled_at=p.settled_at)
+    def of(cls, p) -> PromiseOut:
+        return cls(
+            id=p.id,
+            currency=p.currency,
+            amount=as_string(p.amount_minor, p.currency),
+            promised_on=p.promised_on,
+            grace_until=p.grace_until,
+            status=p.status,
+            source=p.source,
+            pauses_case=p.pauses_case,
+            paid=as_string(p.paid_minor, p.currency),
+            created_at=p.created_at,
+            settled_at=p.settled_at,
+        )
 
 
 class InstallmentIn(_In):
@@ -90,19 +99,39 @@ class PlanOut(BaseModel):
     ended_at: datetime | None
 
     @classmethod
-    def of(cls, plan, rows) -> "PlanOut":
+    def of(cls, plan, rows) -> PlanOut:
         c = plan.currency
-        return cls(id=plan.id, currency=c, total=as_string(plan.total_minor, c), paid=as_string(plan.paid_minor, c),
-                   status=plan.status, source=plan.source, outside_policy=plan.outside_policy,
-                   created_at=plan.created_at, ended_at=plan.ended_at,
-                   installments=[InstallmentOut(number=r.number, due_on=r.due_on, amount=as_string(r.amount_minor, c),
-                                                paid=as_string(r.paid_minor, c), status=r.status, paid_on=r.paid_on)
-                                 for r in rows])
+        return cls(
+            id=plan.id,
+            currency=c,
+            total=as_string(plan.total_minor, c),
+            paid=as_string(plan.paid_minor, c),
+            status=plan.status,
+            source=plan.source,
+            outside_policy=plan.outside_policy,
+            created_at=plan.created_at,
+            ended_at=plan.ended_at,
+            installments=[
+                InstallmentOut(
+                    number=r.number,
+                    due_on=r.due_on,
+                    amount=as_string(r.amount_minor, c),
+                    paid=as_string(r.paid_minor, c),
+                    status=r.status,
+                    paid_on=r.paid_on,
+                )
+                for r in rows
+            ],
+        )
 
 
 class DisputeIn(_In):
-    reason_code: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$",
-                             description="e.g. not_received, wrong_amount, not_ordered, quality")
+    reason_code: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9_]+$",
+        description="e.g. not_received, wrong_amount, not_ordered, quality",
+    )
     text: bounds.text(10_000) | None = None
     source: Source = "api"
 
@@ -128,7 +157,19 @@ class DisputeOut(BaseModel):
     resolved_by: str | None
 
     @classmethod
-    def of(cls, d, invoice_external_id: str) -> "DisputeOut":
-        return cls(id=d.id, invoice_external_id=invoice_external_id, status=d.status, reason_code=d.reason_code,
-                   text=d.text, source=d.source, respond_by=d.respond_by, outcome=d.outcome, note=d.note,
-                   task_id=d.task_id, opened_at=d.opened_at, resolved_at=d.resolved_at, resolved_by=d.resolved_by)
+    def of(cls, d, invoice_external_id: str) -> DisputeOut:
+        return cls(
+            id=d.id,
+            invoice_external_id=invoice_external_id,
+            status=d.status,
+            reason_code=d.reason_code,
+            text=d.text,
+            source=d.source,
+            respond_by=d.respond_by,
+            outcome=d.outcome,
+            note=d.note,
+            task_id=d.task_id,
+            opened_at=d.opened_at,
+            resolved_at=d.resolved_at,
+            resolved_by=d.resolved_by,
+        )

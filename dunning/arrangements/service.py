@@ -1,10 +1,11 @@
 """The API's view of arrangements: from request models to the rules in promises/plans/disputes."""
+
 from __future__ import annotations
 
 from sqlmodel import Session
 
 from dunning.arrangements import disputes, plans, promises
-from dunning.arrangements.schemas import (DisputeIn, DisputeOut, PlanIn, PlanOut, PromiseIn, PromiseOut, ResolveIn)
+from dunning.arrangements.schemas import DisputeIn, DisputeOut, PlanIn, PlanOut, PromiseIn, PromiseOut, ResolveIn
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.errors import InvalidInput, row_error
@@ -24,9 +25,20 @@ def add_promise(session: Session, clock: Clock, external_id: str, body: PromiseI
     customer = get_customer(session, external_id)
     amount = _minor(body.amount, body.currency, None, "amount")
     if amount <= 0:
-        raise InvalidInput("amount: must be more than zero", detail=[row_error(None, "amount", "must be more than zero")])
-    recorded = promises.record(session, clock, customer=customer, currency=body.currency, promised_on=body.date,
-                               amount_minor=amount, source=body.source, actor=actor, notify=body.notify)
+        raise InvalidInput(
+            "amount: must be more than zero", detail=[row_error(None, "amount", "must be more than zero")]
+        )
+    recorded = promises.record(
+        session,
+        clock,
+        customer=customer,
+        currency=body.currency,
+        promised_on=body.date,
+        amount_minor=amount,
+        source=body.source,
+        actor=actor,
+        notify=body.notify,
+    )
     return PromiseOut.of(recorded.promise)
 
 
@@ -37,10 +49,20 @@ def list_promises(session: Session, external_id: str) -> list[PromiseOut]:
 
 def add_plan(session: Session, clock: Clock, external_id: str, body: PlanIn, actor: str) -> PlanOut:
     customer = get_customer(session, external_id)
-    proposed = [plans.Proposed(i.due_on, _minor(i.amount, body.currency, n, "amount"))
-                for n, i in enumerate(body.installments)]
-    created = plans.create(session, clock, customer=customer, currency=body.currency, proposed=proposed,
-                           source=body.source, actor=actor, outside_policy=body.outside_policy, notify=body.notify)
+    proposed = [
+        plans.Proposed(i.due_on, _minor(i.amount, body.currency, n, "amount")) for n, i in enumerate(body.installments)
+    ]
+    created = plans.create(
+        session,
+        clock,
+        customer=customer,
+        currency=body.currency,
+        proposed=proposed,
+        source=body.source,
+        actor=actor,
+        outside_policy=body.outside_policy,
+        notify=body.notify,
+    )
     return PlanOut.of(created.plan, created.installments)
 
 
@@ -49,11 +71,20 @@ def list_plans(session: Session, external_id: str) -> list[PlanOut]:
     return [PlanOut.of(plan, rows) for plan, rows in plans.list_for(session, customer.id)]
 
 
-def add_dispute(session: Session, clock: Clock, settings: Settings, external_id: str, body: DisputeIn,
-                actor: str) -> DisputeOut:
+def add_dispute(
+    session: Session, clock: Clock, settings: Settings, external_id: str, body: DisputeIn, actor: str
+) -> DisputeOut:
     invoice = disputes.get_invoice(session, external_id)
-    dispute = disputes.open_dispute(session, clock, settings, invoice=invoice, reason_code=body.reason_code,
-                                    text=body.text, source=body.source, actor=actor)
+    dispute = disputes.open_dispute(
+        session,
+        clock,
+        settings,
+        invoice=invoice,
+        reason_code=body.reason_code,
+        text=body.text,
+        source=body.source,
+        actor=actor,
+    )
     return DisputeOut.of(dispute, invoice.external_id)
 
 

@@ -5,6 +5,7 @@ STOP, disputed an invoice or promised a date. Every check the plan passed is mad
 the data as it is now, and the notice lists the invoices as they stand now (new overdue invoices
 join it, paid ones leave it).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -19,6 +20,7 @@ from dunning import audit
 from dunning.arrangements.models import Dispute, Promise
 from dunning.cases.events import publish_for_case
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
+from dunning.cases.service import rewind_undelivered_step
 from dunning.channels import fee_text, render
 from dunning.channels.base import Envelope
 from dunning.channels.email import MailIdentity
@@ -33,9 +35,9 @@ from dunning.ledger.queries import payments_by_invoice
 from dunning.links import portal_url, unsubscribe_url
 from dunning.outbox.dispatch import Prepared
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
-from dunning.cases.service import rewind_undelivered_step
 from dunning.outbox.service import cancel_for_case
-from dunning.policies import calendar, fees, rate_store, service as policies
+from dunning.policies import calendar, fees, rate_store
+from dunning.policies import service as policies
 from dunning.policies.document import Policy, load_default_policy
 from dunning.policies.rates import MissingRate, RateBook
 
@@ -75,17 +77,21 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
     case_ids = {m.case_id for m in messages if m.case_id is not None}
     customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(customer_ids))).scalars()}
     opted: dict[int, set[str]] = defaultdict(set)
-    for customer_id, channel in session.execute(select(OptOut.customer_id, OptOut.channel)
-                                                .where(OptOut.customer_id.in_(customer_ids))):
+    for customer_id, channel in session.execute(
+        select(OptOut.customer_id, OptOut.channel).where(OptOut.customer_id.in_(customer_ids))
+    ):
         opted[customer_id].add(channel)
     contacts: dict[int, list[Contact]] = defaultdict(list)
-    for contact in session.execute(select(Contact).where(Contact.customer_id.in_(customer_ids))
-                                   .order_by(Contact.id)).scalars():
+    for contact in session.execute(
+        select(Contact).where(Contact.customer_id.in_(customer_ids)).order_by(Contact.id)
+    ).scalars():
         contacts[contact.customer_id].append(contact)
     invoices: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
-    for invoice in session.execute(select(Invoice).where(
-            Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
-            .order_by(Invoice.due_on, Invoice.id)).scalars():
+    for invoice in session.execute(
+        select(Invoice)
+        .where(Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
+        .order_by(Invoice.due_on, Invoice.id)
+    ).scalars():
         invoices[(invoice.customer_id, invoice.currency)].append(invoice)
     snap = Snapshot(
         customers=customers,
@@ -93,15 +99,20 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
         opted_out=opted,
         contacts=contacts,
         contact_opted_out=contact_opt_outs(session, (c.id for rows in contacts.values() for c in rows)),
-        disputed=set(session.execute(select(Dispute.invoice_id).where(
-            Dispute.customer_id.in_(customer_ids), Dispute.status == "open")).scalars()),
+        disputed=set(
+            session.execute(
+                select(Dispute.invoice_id).where(Dispute.customer_id.in_(customer_ids), Dispute.status == "open")
+            ).scalars()
+        ),
         open_invoices=invoices,
         texted=_texted(session, {m.customer_id for m in messages if m.channel == "sms"}),
         agency_status=_case_file_status(session, messages),
         policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}},
         rates=rate_store.load_book(session),
-        payments=payments_by_invoice(session, {i.id for rows in invoices.values() for i in rows}
-                                     if any(m.show_fees for m in messages) else set()))
+        payments=payments_by_invoice(
+            session, {i.id for rows in invoices.values() for i in rows} if any(m.show_fees for m in messages) else set()
+        ),
+    )
     _agency_history(session, snap, {m.customer_id for m in messages if m.channel == "agency"})
     return snap
 
@@ -109,8 +120,13 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
 def _texted(session: Session, customer_ids: set[int]) -> set[int]:
     if not customer_ids:
         return set()
-    return set(session.execute(select(Message.customer_id).where(
-        Message.customer_id.in_(customer_ids), Message.channel == "sms", Message.status == SENT).distinct()).scalars())
+    return set(
+        session.execute(
+            select(Message.customer_id)
+            .where(Message.customer_id.in_(customer_ids), Message.channel == "sms", Message.status == SENT)
+            .distinct()
+        ).scalars()
+    )
 
 
 def _case_file_status(session: Session, messages: list[Message]) -> dict:
@@ -118,19 +134,26 @@ def _case_file_status(session: Session, messages: list[Message]) -> dict:
     cases = {m.case_id for m in messages if m.kind == HANDOFF and m.channel != "agency" and m.case_id}
     if not cases:
         return {}
-    return {(case_id, path, step): status for case_id, path, step, status in session.execute(
-        select(Message.case_id, Message.path_name, Message.step_index, Message.status)
-        .where(Message.case_id.in_(cases), Message.channel == "agency"))}
+    return {
+        (case_id, path, step): status
+        for case_id, path, step, status in session.execute(
+            select(Message.case_id, Message.path_name, Message.step_index, Message.status).where(
+                Message.case_id.in_(cases), Message.channel == "agency"
+            )
+        )
+    }
 
 
 def _agency_history(session: Session, snap: Snapshot, customer_ids: set[int]) -> None:
     if not customer_ids:
         return
-    for m in session.execute(select(Message).where(Message.customer_id.in_(customer_ids), Message.status == SENT)
-                             .order_by(Message.sent_at)).scalars():
+    for m in session.execute(
+        select(Message).where(Message.customer_id.in_(customer_ids), Message.status == SENT).order_by(Message.sent_at)
+    ).scalars():
         snap.sent_history.setdefault(m.customer_id, []).append(m)
-    for p in session.execute(select(Promise).where(Promise.customer_id.in_(customer_ids),
-                                                   Promise.status == "broken")).scalars():
+    for p in session.execute(
+        select(Promise).where(Promise.customer_id.in_(customer_ids), Promise.status == "broken")
+    ).scalars():
         snap.broken_promises.setdefault(p.customer_id, []).append(p)
 
 
@@ -160,8 +183,9 @@ class Composer:
     def _policy(snap: Snapshot, customer: Customer) -> Policy:
         policy = snap.policies.get(customer.policy_name)
         if policy is None:
-            raise InvalidInput(f"customer {customer.external_id} follows policy {customer.policy_name!r}, "
-                               "which does not exist")
+            raise InvalidInput(
+                f"customer {customer.external_id} follows policy {customer.policy_name!r}, which does not exist"
+            )
         return policy
 
     def prepare(self, session: Session, message: Message, now: datetime) -> Prepared:
@@ -203,8 +227,11 @@ class Composer:
                 return waiting
         to, cc = self.addressed(snap, message)
         if message.channel != "agency" and not to:
-            return Prepared("cancel", f"no contact of this customer can receive it by {message.channel}"
-                            " (no address, marked invalid or opted out)")
+            return Prepared(
+                "cancel",
+                f"no contact of this customer can receive it by {message.channel}"
+                " (no address, marked invalid or opted out)",
+            )
         invoices = self._invoices(snap, message, customer, now)
         if case is not None and not invoices and not message.context.get("extra"):
             return Prepared("cancel", "nothing overdue is owed any more")
@@ -212,8 +239,9 @@ class Composer:
             return self._render(snap, message, customer, case, invoices, (to, cc), now)
         except MissingRate as missing:
             # Never a guessed statutory rate on a formal notice: it waits, and the team is asked (once).
-            return Prepared("postpone", missing.message, until=now + RATE_RECHECK,
-                            task=rate_store.missing_task(missing))
+            return Prepared(
+                "postpone", missing.message, until=now + RATE_RECHECK, task=rate_store.missing_task(missing)
+            )
 
     @staticmethod
     def _handoff_notice(snap: Snapshot, message: Message, now: datetime) -> Prepared | None:
@@ -245,8 +273,11 @@ class Composer:
         confirming = message.template == OPT_OUT_CONFIRMATION  # the one message an opt-out allows
 
         def reaches(c: Contact) -> bool:
-            return bool(c.address_for(channel)) and channel not in c.invalid_channels and (
-                confirming or channel not in snap.contact_opted_out.get(c.id, ()))
+            return (
+                bool(c.address_for(channel))
+                and channel not in c.invalid_channels
+                and (confirming or channel not in snap.contact_opted_out.get(c.id, ()))
+            )
 
         contacts = snap.contacts.get(message.customer_id, [])
         if context.get("contact_id") is not None:
@@ -262,27 +293,47 @@ class Composer:
         disputed invoices leave the notice while their dispute is open."""
         today = calendar.local_date(now, customer.timezone)
         planned = set(message.invoice_ids)
-        return [i for i in snap.open_invoices.get((customer.id, message.currency), ())
-                if i.id not in snap.disputed and (i.due_on < today or i.id in planned)]
+        return [
+            i
+            for i in snap.open_invoices.get((customer.id, message.currency), ())
+            if i.id not in snap.disputed and (i.due_on < today or i.id in planned)
+        ]
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def context(self, session: Session | None, snap: Snapshot, message: Message, customer: Customer,
-                case: Case | None, invoices: list[Invoice], now: datetime,
-                to: Contact | None = None) -> render.NoticeContext:
+    def context(
+        self,
+        session: Session | None,
+        snap: Snapshot,
+        message: Message,
+        customer: Customer,
+        case: Case | None,
+        invoices: list[Invoice],
+        now: datetime,
+        to: Contact | None = None,
+    ) -> render.NoticeContext:
         """The notice's data (the outbox page previews with it too). `session` is not read: the
         snapshot holds everything. `to`: the (first) contact written to, whose language, address and
         name (under the customer's, on a letter) it takes; by default the primary contact."""
         today = calendar.local_date(now, customer.timezone)
         currency = message.currency or (invoices[0].currency if invoices else "EUR")
-        lines = [render.InvoiceLine(i.number, i.issued_on, i.due_on, i.balance_minor, i.currency,
-                                    max(0, (today - i.due_on).days)) for i in invoices]
+        lines = [
+            render.InvoiceLine(
+                i.number, i.issued_on, i.due_on, i.balance_minor, i.currency, max(0, (today - i.due_on).days)
+            )
+            for i in invoices
+        ]
         statement = None
         if message.show_fees:  # raises MissingRate when a reference rate it needs is not known yet
             statement = fees.late_payment_fees(
                 [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(i.id, ()))) for i in invoices],
-                currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
-                book=snap.rates, jurisdiction=self._policy(snap, customer).jurisdiction)
+                currency=currency,
+                customer_kind=customer.kind,
+                country=customer.country,
+                as_of=today,
+                book=snap.rates,
+                jurisdiction=self._policy(snap, customer).jurisdiction,
+            )
         fee_lines = fee_text.notice_lines(statement, customer.language, customer.country) if statement else []
         portal = portal_url(self.settings, customer, self.clock)  # where Pay now is, with online payment
         deadline = None
@@ -291,35 +342,71 @@ class Composer:
         if to is None:
             to = next(iter(self.addressed(snap, message)[0]), None)
         return render.NoticeContext(
-            customer=render.Party(customer.name, (to.language if to else None) or customer.language, customer.country,
-                                  customer.kind, to.email if to else customer.email,
-                                  to.phone if to else customer.phone, address_lines(customer, to)),
+            customer=render.Party(
+                customer.name,
+                (to.language if to else None) or customer.language,
+                customer.country,
+                customer.kind,
+                to.email if to else customer.email,
+                to.phone if to else customer.phone,
+                address_lines(customer, to),
+            ),
             creditor=self.creditor,
-            lines=lines, currency=currency, total_minor=sum(l.balance_minor for l in lines),
+            lines=lines,
+            currency=currency,
+            total_minor=sum(line.balance_minor for line in lines),
             reference=f"{customer.external_id}-{case.id if case else 0}-{message.step_key or message.kind}",
-            issued_on=today, fees=fee_lines, fees_total_minor=sum(f.amount_minor for f in fee_lines),
+            issued_on=today,
+            fees=fee_lines,
+            fees_total_minor=sum(f.amount_minor for f in fee_lines),
             claimed_fees=[line.as_data(currency) for line in statement.lines] if statement else [],
-            deadline=deadline, interest_rate=statement.current_rate if statement else None,
-            portal_url=portal, payment_url=f"{portal}#account-{currency}" if self.settings.online_payment
-            else self.settings.payment_url,
+            deadline=deadline,
+            interest_rate=statement.current_rate if statement else None,
+            portal_url=portal,
+            payment_url=f"{portal}#account-{currency}" if self.settings.online_payment else self.settings.payment_url,
             unsubscribe_url=unsubscribe_url(self.settings, customer, message.channel, self.clock),
-            extra=dict(message.context.get("extra", {})))
+            extra=dict(message.context.get("extra", {})),
+        )
 
-    def _render(self, snap: Snapshot, message: Message, customer: Customer, case: Case | None,
-                invoices: list[Invoice], addressed: tuple[list[Contact], list[Contact]], now: datetime) -> Prepared:
+    def _render(
+        self,
+        snap: Snapshot,
+        message: Message,
+        customer: Customer,
+        case: Case | None,
+        invoices: list[Invoice],
+        addressed: tuple[list[Contact], list[Contact]],
+        now: datetime,
+    ) -> Prepared:
         to, cc = addressed
         ctx = self.context(None, snap, message, customer, case, invoices, now, to[0] if to else None)
         token = message.reply_token or secrets.token_urlsafe(12)
         recipient = self.recipient(message, customer, to)
-        stored = {"recipient": recipient, "reply_token": token,
-                  "recipients": [{"contact_id": c.id, "name": c.name, "address": c.address_for(message.channel),
-                                  "as": role} for role, group in (("to", to), ("cc", cc)) for c in group],
-                  "context": {**message.context, "invoices": [l.number for l in ctx.lines],
-                              "total_minor": ctx.total_minor, "fees_minor": ctx.fees_total_minor,
-                              "fees": ctx.claimed_fees, "issued_on": ctx.issued_on.isoformat()}}
-        metadata = {"case_id": message.case_id, "customer_external_id": customer.external_id,
-                    "reference": ctx.reference, "recipient_name": customer.name,
-                    "unsubscribe_url": ctx.unsubscribe_url, "registered": message.kind == "registered_letter"}
+        stored = {
+            "recipient": recipient,
+            "reply_token": token,
+            "recipients": [
+                {"contact_id": c.id, "name": c.name, "address": c.address_for(message.channel), "as": role}
+                for role, group in (("to", to), ("cc", cc))
+                for c in group
+            ],
+            "context": {
+                **message.context,
+                "invoices": [line.number for line in ctx.lines],
+                "total_minor": ctx.total_minor,
+                "fees_minor": ctx.fees_total_minor,
+                "fees": ctx.claimed_fees,
+                "issued_on": ctx.issued_on.isoformat(),
+            },
+        }
+        metadata = {
+            "case_id": message.case_id,
+            "customer_external_id": customer.external_id,
+            "reference": ctx.reference,
+            "recipient_name": customer.name,
+            "unsubscribe_url": ctx.unsubscribe_url,
+            "registered": message.kind == "registered_letter",
+        }
         envelope = dict(message_id=message.id, channel=message.channel, recipient=recipient, metadata=metadata)
         if message.channel == "email":
             envelope.update(recipient=to[0].email, to=tuple(c.email for c in to), cc=tuple(c.email for c in cc))
@@ -330,10 +417,13 @@ class Composer:
             # The Message-ID comes from the stored reply token, so a second attempt (a retry, or a
             # resend a person chose for a message in doubt) carries the same one and the
             # recipient's mail system can recognise the copy.
-            headers = {"Message-ID": f"<dunning.{message.id}.{token}@{self.mail_domain}>",
-                       "X-Dunning-Message-Id": str(message.id)}
-            envelope.update(subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token,
-                            headers=headers)
+            headers = {
+                "Message-ID": f"<dunning.{message.id}.{token}@{self.mail_domain}>",
+                "X-Dunning-Message-Id": str(message.id),
+            }
+            envelope.update(
+                subject=rendered.subject, text=rendered.text, html=rendered.html, reply_to=token, headers=headers
+            )
         elif message.channel == "sms":
             text = self.sms_text(snap, message, customer, ctx)
             stored.update(body_text=text)
@@ -370,16 +460,32 @@ class Composer:
             if case.state != ESCALATED:
                 case.state, case.updated_at = ESCALATED, self.clock.now()
                 session.add(case)
-                cancel_for_case(session, self.clock, case.id, "the case went to the collection agency",
-                                keep_kind=HANDOFF)
-                audit.record(session, self.clock, actor="dispatch", action="case.escalated", subject_type="case",
-                             subject_id=case.id, message_id=message.id)
+                cancel_for_case(
+                    session, self.clock, case.id, "the case went to the collection agency", keep_kind=HANDOFF
+                )
+                audit.record(
+                    session,
+                    self.clock,
+                    actor="dispatch",
+                    action="case.escalated",
+                    subject_type="case",
+                    subject_id=case.id,
+                    message_id=message.id,
+                )
                 publish_for_case(session, self.clock, "case.escalated", case, message_id=message.id)
             # The customer's notice of the hand-off was held back for this: it may go now.
-            session.execute(update(Message).where(
-                Message.case_id == message.case_id, Message.path_name == message.path_name,
-                Message.step_index == message.step_index, Message.kind == HANDOFF, Message.status == QUEUED)
-                .values(send_after=self.clock.now()).execution_options(synchronize_session=False))
+            session.execute(
+                update(Message)
+                .where(
+                    Message.case_id == message.case_id,
+                    Message.path_name == message.path_name,
+                    Message.step_index == message.step_index,
+                    Message.kind == HANDOFF,
+                    Message.status == QUEUED,
+                )
+                .values(send_after=self.clock.now())
+                .execution_options(synchronize_session=False)
+            )
 
 
 def address_lines(customer: Customer, to: Contact | None) -> tuple[str, ...]:
@@ -390,20 +496,37 @@ def address_lines(customer: Customer, to: Contact | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def case_file(snap: Snapshot, customer: Customer, case: Case | None, invoices: list[Invoice],
-              ctx: render.NoticeContext) -> dict:
+def case_file(
+    snap: Snapshot, customer: Customer, case: Case | None, invoices: list[Invoice], ctx: render.NoticeContext
+) -> dict:
     """What the agency needs to take the file over: who, what is owed, and what was already tried."""
     history = snap.sent_history.get(customer.id, [])
     broken = snap.broken_promises.get(customer.id, [])
     return {
-        "customer": {"external_id": customer.external_id, "name": customer.name, "kind": customer.kind,
-                     "country": customer.country, "language": customer.language},
+        "customer": {
+            "external_id": customer.external_id,
+            "name": customer.name,
+            "kind": customer.kind,
+            "country": customer.country,
+            "language": customer.language,
+        },
         "contacts": {"email": customer.email, "phone": customer.phone, "address": customer.address},
-        "currency": ctx.currency, "total_minor": ctx.total_minor, **fees_claimed(history, case, ctx),
-        "invoices": [{"number": i.number, "issued_on": i.issued_on, "due_on": i.due_on,
-                      "total_minor": i.total_minor, "balance_minor": i.balance_minor} for i in invoices],
-        "messages": [{"sent_at": m.sent_at, "channel": m.channel, "kind": m.kind, "subject": m.subject}
-                     for m in history],
+        "currency": ctx.currency,
+        "total_minor": ctx.total_minor,
+        **fees_claimed(history, case, ctx),
+        "invoices": [
+            {
+                "number": i.number,
+                "issued_on": i.issued_on,
+                "due_on": i.due_on,
+                "total_minor": i.total_minor,
+                "balance_minor": i.balance_minor,
+            }
+            for i in invoices
+        ],
+        "messages": [
+            {"sent_at": m.sent_at, "channel": m.channel, "kind": m.kind, "subject": m.subject} for m in history
+        ],
         "broken_promises": [{"promised_on": p.promised_on, "amount_minor": p.amount_minor} for p in broken],
         "case": {"id": case.id if case else None, "opened_at": case.opened_at if case else None},
     }
@@ -414,10 +537,20 @@ def fees_claimed(history: list[Message], case: Case | None, ctx: render.NoticeCo
     its own): what the agency may pursue, as the customer was told it, and as of which day."""
     if ctx.fees_total_minor:
         return {"fees_minor": ctx.fees_total_minor, "fees": ctx.claimed_fees, "fees_as_of": ctx.issued_on}
-    claimed = [m for m in history if case is not None and m.case_id == case.id and m.currency == ctx.currency
-               and m.show_fees and m.context.get("fees_minor")]
+    claimed = [
+        m
+        for m in history
+        if case is not None
+        and m.case_id == case.id
+        and m.currency == ctx.currency
+        and m.show_fees
+        and m.context.get("fees_minor")
+    ]
     if not claimed:
         return {"fees_minor": 0, "fees": [], "fees_as_of": None}
     latest = claimed[-1]  # history is in the order sent
-    return {"fees_minor": latest.context["fees_minor"], "fees": latest.context.get("fees", []),
-            "fees_as_of": latest.context.get("issued_on")}
+    return {
+        "fees_minor": latest.context["fees_minor"],
+        "fees": latest.context.get("fees", []),
+        "fees_as_of": latest.context.get("issued_on"),
+    }

@@ -8,13 +8,14 @@ decisions that change something are audit events (plan, pass, close, open, band 
 events neighbours see (case.opened, case.step_planned, approval.requested, case.closed), written
 in bulk with the rest.
 """
+
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -22,13 +23,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning import failures
-from dunning.contacts.roles import DEFAULT_TO
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.contacts.roles import DEFAULT_TO
 from dunning.driver import executemany
 from dunning.events.publish import Event, new, publish_all
 from dunning.ledger.bulk import lookup
@@ -36,7 +37,8 @@ from dunning.memory import collector_paused
 from dunning.money import as_string
 from dunning.outbox.models import AWAITING_APPROVAL, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
-from dunning.policies import calendar, service as policies
+from dunning.policies import calendar
+from dunning.policies import service as policies
 from dunning.policies.document import Policy
 from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
 from dunning.tasks.service import open_task
@@ -85,14 +87,18 @@ class CycleReport:
         if c["unchanged"]:
             line += f" ({plural(c['unchanged'], 'case')} unchanged since their last decision)"
         if decided:
-            line += ": " + ", ".join(plural(n, "step") + " planned" if action == "plan" else f"{n} {words[action]}"
-                                     for action, n in decided.items())
+            line += ": " + ", ".join(
+                plural(n, "step") + " planned" if action == "plan" else f"{n} {words[action]}"
+                for action, n in decided.items()
+            )
         channels = Counter(channel for o in self.planned for channel in o.channels)
         if channels:
             approval = sum(len(o.channels) for o in self.planned if o.requires_approval)
-            line += (f"; {plural(sum(channels.values()), 'message')} planned: "
-                     + ", ".join(f"{n} {channel}" for channel, n in sorted(channels.items()))
-                     + (f" ({approval} awaiting approval)" if approval else ""))
+            line += (
+                f"; {plural(sum(channels.values()), 'message')} planned: "
+                + ", ".join(f"{n} {channel}" for channel, n in sorted(channels.items()))
+                + (f" ({approval} awaiting approval)" if approval else "")
+            )
         opened = [f"{plural(c[k], 'case')} {k}" for k in ("opened", "reopened") if c[k]]
         if opened:
             line += "; " + ", ".join(opened)
@@ -135,8 +141,9 @@ class Cycle:
         self._single_cycle_lock()
         if customer_ids is None:
             policies.ensure_default(self.session, self.clock)
-            customer_ids = sweep.due_customers(self.session, self.now,
-                                               self.now.date() + timedelta(days=self._max_lead()))
+            customer_ids = sweep.due_customers(
+                self.session, self.now, self.now.date() + timedelta(days=self._max_lead())
+            )
             self.report.counts["looked_at"] = len(customer_ids)
             if not customer_ids:
                 return self.report
@@ -215,8 +222,14 @@ class Cycle:
     def _mark(self, case: CaseRow) -> tuple[int, int, int, int, int, dict[str, Any] | None]:
         """Where the bulk writes stand before a case is decided, so that a failure can undo its part."""
         pending = self._case_updates.get(case.id)
-        return (len(self._messages), len(self._audit), len(self._events), len(self._approvals),
-                len(self.report.outcomes), dict(pending) if pending is not None else None)
+        return (
+            len(self._messages),
+            len(self._audit),
+            len(self._events),
+            len(self._approvals),
+            len(self.report.outcomes),
+            dict(pending) if pending is not None else None,
+        )
 
     def _undo(self, case: CaseRow, mark: tuple[int, int, int, int, int, dict[str, Any] | None]) -> None:
         messages, audit_events, events, approvals, outcomes, pending = mark
@@ -233,9 +246,12 @@ class Cycle:
         """The engine is a function of the case view, the policy and the time. Same view and policy
         as at the last decision, earlier today, and nothing due to wake it: same answer. Every case is
         decided afresh at least once a day, so the date alone can never leave one behind."""
-        return (case.fingerprint == fingerprint and case.decided_at is not None
-                and case.decided_at.date() == self.now.date()
-                and (case.next_check_at is None or case.next_check_at > self.now))
+        return (
+            case.fingerprint == fingerprint
+            and case.decided_at is not None
+            and case.decided_at.date() == self.now.date()
+            and (case.next_check_at is None or case.next_check_at > self.now)
+        )
 
     def _single_cycle_lock(self) -> None:
         # Two workers may fire the cycle at once; on PostgreSQL the second waits for the first
@@ -267,14 +283,37 @@ class Cycle:
                 self._fail(account.customer_id, existing, error)
                 continue
             if existing is None:
-                rows.append({"customer_id": account.customer_id, "currency": account.currency, "state": ACTIVE,
-                             "episode": 1, "opened_at": self.now, "policy_name": policy.name, "step_index": -1,
-                             "updated_at": self.now})
+                rows.append(
+                    {
+                        "customer_id": account.customer_id,
+                        "currency": account.currency,
+                        "state": ACTIVE,
+                        "episode": 1,
+                        "opened_at": self.now,
+                        "policy_name": policy.name,
+                        "step_index": -1,
+                        "updated_at": self.now,
+                    }
+                )
             else:
-                reset = dict(state=ACTIVE, episode=existing.episode + 1, opened_at=self.now, closed_at=None,
-                             anchor_due_on=None, path_name=None, step_key=None, step_name=None, step_after_days=None,
-                             step_index=-1, step_at=None, policy_version=None, fingerprint=None, decided_at=None,
-                             paused_until=None, pause_reason=None)
+                reset = dict(
+                    state=ACTIVE,
+                    episode=existing.episode + 1,
+                    opened_at=self.now,
+                    closed_at=None,
+                    anchor_due_on=None,
+                    path_name=None,
+                    step_key=None,
+                    step_name=None,
+                    step_after_days=None,
+                    step_index=-1,
+                    step_at=None,
+                    policy_version=None,
+                    fingerprint=None,
+                    decided_at=None,
+                    paused_until=None,
+                    pause_reason=None,
+                )
                 vars(existing).update(reset)
                 self._update(existing, **reset)
                 self._audit_event("case.reopened", existing, customer, episode=existing.episode)
@@ -282,12 +321,14 @@ class Cycle:
                 self.report.counts["reopened"] += 1
         if rows:
             stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-                Case.__table__).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
+                Case.__table__
+            ).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
             executemany(self.session, stmt, rows)
             new_keys = {(r["customer_id"], r["currency"]) for r in rows}
             table = Case.__table__
             for row in self.session.connection().execute(
-                    select(table).where(table.c.state == ACTIVE, table.c.step_index == -1, table.c.opened_at == self.now)):
+                select(table).where(table.c.state == ACTIVE, table.c.step_index == -1, table.c.opened_at == self.now)
+            ):
                 key = (row.customer_id, row.currency)
                 if key in new_keys and key not in cases:
                     cases[key] = SimpleNamespace(**row._mapping)
@@ -303,30 +344,63 @@ class Cycle:
             self._update(case, state=ACTIVE, paused_until=None, pause_reason=None)
             self._event("case.resumed", case, customer, why="the hold ended", by="cycle")
         return CaseView(
-            case_id=case.id, currency=case.currency, state=state,
-            invoices=tuple(account.invoices) if account else (), customer=customer.view,
-            contacts=tuple(contacts.get(case.customer_id, ())), band=self._band(customer, customer_risks[case.customer_id]),
-            path_name=case.path_name, policy_version=case.policy_version, current_step_index=case.step_index,
-            current_step_key=case.step_key, current_step_after_days=case.step_after_days,
-            current_step_at=case.step_at, anchor_due_on=case.anchor_due_on, paused_until=case.paused_until,
-            pending_step=case.id in pending)
+            case_id=case.id,
+            currency=case.currency,
+            state=state,
+            invoices=tuple(account.invoices) if account else (),
+            customer=customer.view,
+            contacts=tuple(contacts.get(case.customer_id, ())),
+            band=self._band(customer, customer_risks[case.customer_id]),
+            path_name=case.path_name,
+            policy_version=case.policy_version,
+            current_step_index=case.step_index,
+            current_step_key=case.step_key,
+            current_step_after_days=case.step_after_days,
+            current_step_at=case.step_at,
+            anchor_due_on=case.anchor_due_on,
+            paused_until=case.paused_until,
+            pending_step=case.id in pending,
+        )
 
     # -- acting ---------------------------------------------------------------------------------
 
     def _act(self, case: CaseRow, customer: views.CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
         self.report.counts[d.action] += 1
-        self.report.outcomes.append(Outcome(
-            case.id, customer.external_id, customer.name, case.currency, d.action, d.rule, d.reason,
-            d.step.key if d.step else None, d.step.name if d.step else None, d.kind, d.channels, d.send_not_before,
-            d.requires_approval, d.amount_minor, tuple(i.number for i in d.invoices)))
+        self.report.outcomes.append(
+            Outcome(
+                case.id,
+                customer.external_id,
+                customer.name,
+                case.currency,
+                d.action,
+                d.rule,
+                d.reason,
+                d.step.key if d.step else None,
+                d.step.name if d.step else None,
+                d.kind,
+                d.channels,
+                d.send_not_before,
+                d.requires_approval,
+                d.amount_minor,
+                tuple(i.number for i in d.invoices),
+            )
+        )
         changes: dict[str, Any] = {}
         if d.anchor_due_on is not None and self._current(case, "anchor_due_on") is None:
             changes["anchor_due_on"] = d.anchor_due_on  # fixed now, so later payments can't move it
         band = self._current(case, "band")
         if band != view.band:
             if band is not None:
-                self._audit_event("case.band_changed", case, customer, old_band=band, new_band=view.band,
-                                  old_risk=case.risk, new_risk=risk.probability, source=risk.source)
+                self._audit_event(
+                    "case.band_changed",
+                    case,
+                    customer,
+                    old_band=band,
+                    new_band=view.band,
+                    old_risk=case.risk,
+                    new_risk=risk.probability,
+                    source=risk.source,
+                )
             changes.update(band=view.band, risk=risk.probability)
         if d.next_check_at != self._current(case, "next_check_at"):
             changes["next_check_at"] = d.next_check_at
@@ -336,16 +410,33 @@ class Cycle:
             self._audit_event("case.closed", case, customer, reason=d.reason)
             self._event("case.closed", case, customer, reason=d.reason)
         elif d.action in ("plan", "pass"):
-            changes.update(path_name=d.step.path, policy_version=d.policy_version, step_index=d.step.index,
-                           step_key=d.step.key, step_name=d.step.name, step_after_days=d.step.after_days,
-                           policy_name=self.policy(customer.policy_name).name)
+            changes.update(
+                path_name=d.step.path,
+                policy_version=d.policy_version,
+                step_index=d.step.index,
+                step_key=d.step.key,
+                step_name=d.step.name,
+                step_after_days=d.step.after_days,
+                policy_name=self.policy(customer.policy_name).name,
+            )
             if d.action == "plan":
                 changes["step_at"] = d.send_not_before
                 self._plan(case, customer, d)
-            self._audit_event("case.step_planned" if d.action == "plan" else "case.step_passed", case, customer,
-                              reason=d.reason, rule=d.rule, step=d.step.key, step_name=d.step.name, band=d.band,
-                              risk=risk.probability, risk_source=risk.source, policy_version=d.policy_version,
-                              channels=list(d.channels), passed_over=[s.name for s in d.passed_over])
+            self._audit_event(
+                "case.step_planned" if d.action == "plan" else "case.step_passed",
+                case,
+                customer,
+                reason=d.reason,
+                rule=d.rule,
+                step=d.step.key,
+                step_name=d.step.name,
+                band=d.band,
+                risk=risk.probability,
+                risk_source=risk.source,
+                policy_version=d.policy_version,
+                channels=list(d.channels),
+                passed_over=[s.name for s in d.passed_over],
+            )
         if changes:
             self._update(case, **changes)
 
@@ -359,15 +450,33 @@ class Cycle:
 
     def _plan(self, case: CaseRow, customer: views.CustomerRow, d: Decision) -> None:
         channels = list(d.channels) + (["agency"] if d.escalates else [])
-        step = dict(step=d.step.key, kind=d.kind, channels=channels, send_at=d.send_not_before,
-                    requires_approval=d.requires_approval)
-        self._event("case.step_planned", case, customer, **step, amount=as_string(d.amount_minor, case.currency),
-                    invoices=[i.number for i in d.invoices])
+        step = dict(
+            step=d.step.key,
+            kind=d.kind,
+            channels=channels,
+            send_at=d.send_not_before,
+            requires_approval=d.requires_approval,
+        )
+        self._event(
+            "case.step_planned",
+            case,
+            customer,
+            **step,
+            amount=as_string(d.amount_minor, case.currency),
+            invoices=[i.number for i in d.invoices],
+        )
         if d.kind == "call_task":
-            open_task(self.session, self.clock, kind="call", key=dedupe_key(case, d, "task"),
-                      customer_id=case.customer_id, case_id=case.id, due_at=d.send_not_before,
-                      title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')}"
-                            f" ({d.step.name})"[:300], detail=d.reason)
+            open_task(
+                self.session,
+                self.clock,
+                kind="call",
+                key=dedupe_key(case, d, "task"),
+                customer_id=case.customer_id,
+                case_id=case.id,
+                due_at=d.send_not_before,
+                title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')} ({d.step.name})"[:300],
+                detail=d.reason,
+            )
             return
         if d.requires_approval:  # its message ids are known once the messages are written (_flush)
             self._approvals.append((len(self._events), [dedupe_key(case, d, c) for c in channels]))
@@ -376,24 +485,57 @@ class Cycle:
         # whom it goes to is read again when it leaves (compose.addressed): contacts change meanwhile
         roles = {} if (d.to_roles, d.cc_roles) == (DEFAULT_TO, ()) else {"to": list(d.to_roles), "cc": list(d.cc_roles)}
         for channel in channels:
-            self._messages.append({
-                "dedupe_key": dedupe_key(case, d, channel), "case_id": case.id, "customer_id": case.customer_id,
-                "currency": case.currency, "channel": channel, "kind": d.kind, "template": d.template,
-                "path_name": d.step.path, "step_index": d.step.index, "step_key": d.step.key,
-                "step_name": d.step.name,
-                "policy_version": d.policy_version, "status": status, "send_after": d.send_not_before,
-                "requires_approval": d.requires_approval, "show_fees": d.show_fees,
-                "invoice_ids": [i.id for i in d.invoices], "amount_minor": d.amount_minor, "context": roles,
-                "attempts": 0, "created_at": self.now, "updated_at": self.now})
+            self._messages.append(
+                {
+                    "dedupe_key": dedupe_key(case, d, channel),
+                    "case_id": case.id,
+                    "customer_id": case.customer_id,
+                    "currency": case.currency,
+                    "channel": channel,
+                    "kind": d.kind,
+                    "template": d.template,
+                    "path_name": d.step.path,
+                    "step_index": d.step.index,
+                    "step_key": d.step.key,
+                    "step_name": d.step.name,
+                    "policy_version": d.policy_version,
+                    "status": status,
+                    "send_after": d.send_not_before,
+                    "requires_approval": d.requires_approval,
+                    "show_fees": d.show_fees,
+                    "invoice_ids": [i.id for i in d.invoices],
+                    "amount_minor": d.amount_minor,
+                    "context": roles,
+                    "attempts": 0,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                }
+            )
 
     def _audit_event(self, action: str, case: Case, customer: views.CustomerRow, **data: Any) -> None:
-        self._audit.append({"at": self.now, "actor": "cycle", "action": action, "subject_type": "case",
-                            "subject_id": str(case.id), "data": {"customer": customer.external_id,
-                                                                 "currency": case.currency, **data}})
+        self._audit.append(
+            {
+                "at": self.now,
+                "actor": "cycle",
+                "action": action,
+                "subject_type": "case",
+                "subject_id": str(case.id),
+                "data": {"customer": customer.external_id, "currency": case.currency, **data},
+            }
+        )
 
     def _event(self, event_type: str, case: CaseRow, customer: views.CustomerRow, **data: Any) -> None:
-        self._events.append(new(self.clock, event_type, customer_id=case.customer_id, case_id=case.id,
-                                customer=customer.external_id, currency=case.currency, **data))
+        self._events.append(
+            new(
+                self.clock,
+                event_type,
+                customer_id=case.customer_id,
+                case_id=case.id,
+                customer=customer.external_id,
+                currency=case.currency,
+                **data,
+            )
+        )
 
     def _with_message_ids(self) -> None:
         """approval.requested names the messages to approve (POST /v1/approvals/{message_id})."""
@@ -411,8 +553,11 @@ class Cycle:
         for row in self._case_updates.values():
             by_columns.setdefault(tuple(sorted(row)), []).append(row)
         for columns, rows in by_columns.items():
-            stmt = update(table).where(table.c.id == bindparam("_id")).values(
-                {c: bindparam(c) for c in columns if c != "_id"})
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns if c != "_id"})
+            )
             executemany(self.session, stmt, rows)
         if self._messages:
             stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)

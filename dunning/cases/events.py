@@ -1,4 +1,5 @@
 """Publishing an event about one case (the cycle publishes its own in bulk)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,5 +15,13 @@ from dunning.ledger.models import Customer
 
 def publish_for_case(session: Session, clock: Clock, event_type: str, case: Case, **data: Any) -> None:
     customer = session.execute(select(Customer.external_id).where(Customer.id == case.customer_id)).scalar()
-    publish(session, clock, event_type, customer_id=case.customer_id, case_id=case.id, customer=customer,
-            currency=case.currency, **data)
+    publish(
+        session,
+        clock,
+        event_type,
+        customer_id=case.customer_id,
+        case_id=case.id,
+        customer=customer,
+        currency=case.currency,
+        **data,
+    )

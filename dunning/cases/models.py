@@ -1,4 +1,5 @@
 """The case: one per customer and currency, walking its escalation path (DESIGN.md section 4)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -3,6 +3,7 @@ in the customer's calendar, and what holds the case back, in words. The day is t
 answer (engine.next_send), so the customer page and the policy preview always agree: a step due
 on a Sunday is shown on the Monday the contact rules send it. The engine's reason stays in the
 audit log and the API (`why`), not on the page."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -24,19 +25,32 @@ def next_step(view: CaseView, policy: Policy, now: datetime, waiting: list[Messa
         # the last step planned has not gone out: that message is what comes next
         m = next((m for m in waiting if m.step_key), waiting[0])
         approval = m.status == AWAITING_APPROVAL
-        return NextStep(step=m.step_key, step_name=m.step_name or m.step_key, kind=m.kind, due_on=None,
-                        send_on=calendar.local_date(m.send_after, tz), requires_approval=approval,
-                        summary="waits for a manager's approval" if approval else "queued", why=d.reason)
+        return NextStep(
+            step=m.step_key,
+            step_name=m.step_name or m.step_key,
+            kind=m.kind,
+            due_on=None,
+            send_on=calendar.local_date(m.send_after, tz),
+            requires_approval=approval,
+            summary="waits for a manager's approval" if approval else "queued",
+            why=d.reason,
+        )
     send = next_send(view, policy, now)
     send_on = calendar.local_date(send.send_at, tz) if send else None
     step = send.step if send else d.step
     summary = in_words(d, policy, view, send_on)
     if send is not None and send.fallback:
         summary = "; ".join(filter(None, (summary, "no channel left to reach the customer: a call task replaces it")))
-    return NextStep(step=step.key if step else None, step_name=step.name if step else None,
-                    kind=send.kind if send else d.kind or (d.step.kind if d.step else None),
-                    due_on=d.due_on, send_on=send_on, requires_approval=bool(send and send.requires_approval),
-                    summary=summary, why=d.reason)
+    return NextStep(
+        step=step.key if step else None,
+        step_name=step.name if step else None,
+        kind=send.kind if send else d.kind or (d.step.kind if d.step else None),
+        due_on=d.due_on,
+        send_on=send_on,
+        requires_approval=bool(send and send.requires_approval),
+        summary=summary,
+        why=d.reason,
+    )
 
 
 def in_words(d: Decision, policy: Policy, view: CaseView, send_on: date | None) -> str | None:
@@ -49,8 +63,11 @@ def in_words(d: Decision, policy: Policy, view: CaseView, send_on: date | None) 
         case "not_due" | "planned":
             return None
         case "paused":
-            return (f"paused until {weekday(calendar.local_date(view.paused_until, tz))}" if view.paused_until
-                    else "paused until someone resumes the case")
+            return (
+                f"paused until {weekday(calendar.local_date(view.paused_until, tz))}"
+                if view.paused_until
+                else "paused until someone resumes the case"
+            )
         case "hold":
             return f"the customer is on hold until {weekday(calendar.local_date(view.customer.hold_until, tz))}"
         case "below_minimum":

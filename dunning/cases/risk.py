@@ -1,6 +1,7 @@
 """Where a case's risk comes from: the customer's newest stored score (the nightly rescore writes
 them, with the champion model or the baseline); until a customer has one, the plain rule scores:
 the customer's smoothed prior late rate, (late + 2 * overall) / (settled + 2)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,20 +29,26 @@ def baseline_risks(session: Session, late_days: int, customer_ids: set[int] | No
     else:
         days_late = Invoice.paid_on - Invoice.due_on
     late = func.sum(cast(case((days_late > late_days, 1), else_=0), Integer))
-    rows = session.execute(select(Invoice.customer_id, func.count(), late)
-                           .where(Invoice.paid_on.is_not(None), Invoice.voided.is_(False))
-                           .group_by(Invoice.customer_id)).all()
+    rows = session.execute(
+        select(Invoice.customer_id, func.count(), late)
+        .where(Invoice.paid_on.is_not(None), Invoice.voided.is_(False))
+        .group_by(Invoice.customer_id)
+    ).all()
     settled_all = sum(r[1] for r in rows)
     prior = (sum(r[2] for r in rows) / settled_all) if settled_all else NO_HISTORY_PRIOR
     out: dict[int, Risk] = {}
     for customer_id, settled, n_late in rows:
         if customer_ids is None or customer_id in customer_ids:
             p = (n_late + STRENGTH * prior) / (settled + STRENGTH)
-            out[customer_id] = Risk(p, "baseline", (
-                f"baseline: paid {n_late} of {settled} earlier invoices more than {late_days} days late",))
+            out[customer_id] = Risk(
+                p,
+                "baseline",
+                (f"baseline: paid {n_late} of {settled} earlier invoices more than {late_days} days late",),
+            )
     for customer_id in (customer_ids or set()) - out.keys():
-        out[customer_id] = Risk(prior, "baseline", (
-            f"baseline: new customer, no payment history yet (overall late rate {prior:.0%})",))
+        out[customer_id] = Risk(
+            prior, "baseline", (f"baseline: new customer, no payment history yet (overall late rate {prior:.0%})",)
+        )
     return out
 
 

@@ -46,11 +46,15 @@ class NextStep(BaseModel):
     step_name: str | None = None
     kind: str | None
     due_on: date | None  # when the step is due by the policy (the anchor plus its days, or catch-up)
-    send_on: date | None = Field(None, description="the day it goes out in the customer's calendar, contact rules "
-                                                   "applied, as the policy preview shows it")
+    send_on: date | None = Field(
+        None,
+        description="the day it goes out in the customer's calendar, contact rules "
+        "applied, as the policy preview shows it",
+    )
     requires_approval: bool = False
-    summary: str | None = Field(None, description="what holds the case back, in words; none when the step and "
-                                                  "its day say it all")
+    summary: str | None = Field(
+        None, description="what holds the case back, in words; none when the step and its day say it all"
+    )
     why: str  # the engine's reason, as the audit log records it
     error: str | None = None  # the case cannot be decided: why (the cycle records it as a task)
 

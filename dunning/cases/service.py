@@ -1,4 +1,5 @@
 """Reading a case for people, and the team's per-customer dunning settings."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -23,8 +24,9 @@ from dunning.tasks.service import open_task
 UNDELIVERED = (CANCELLED, FAILED, REJECTED)
 
 
-def case_detail(session: Session, clock: Clock, settings: Settings, external_id: str,
-                currency: str | None = None) -> list[CaseOut]:
+def case_detail(
+    session: Session, clock: Clock, settings: Settings, external_id: str, currency: str | None = None
+) -> list[CaseOut]:
     customer = get_customer(session, external_id)
     out = []
     nested = session.begin_nested()  # deciding may open a case: a reader must not write
@@ -36,18 +38,36 @@ def case_detail(session: Session, clock: Clock, settings: Settings, external_id:
         for case in cases:
             if currency and case.currency != currency:
                 continue
-            messages = list(session.execute(select(Message).where(Message.case_id == case.id)
-                                            .order_by(Message.send_after, Message.id)).scalars())
+            messages = list(
+                session.execute(
+                    select(Message).where(Message.case_id == case.id).order_by(Message.send_after, Message.id)
+                ).scalars()
+            )
             waiting = [m for m in messages if m.status in (*PENDING, SENDING)]
             nxt = _next_step(found.get(case.id), broken.get(case.id), clock, waiting)
-            out.append(CaseOut(
-                id=case.id, currency=case.currency, state=case.state, episode=case.episode, opened_at=case.opened_at,
-                closed_at=case.closed_at, policy_name=case.policy_name, policy_version=case.policy_version,
-                band=case.band, risk=case.risk, path=case.path_name, current_step=case.step_key,
-                current_step_name=case.step_name or case.step_key, current_step_at=case.step_at,
-                anchor_due_on=case.anchor_due_on, paused_until=case.paused_until, pause_reason=case.pause_reason,
-                next=nxt,
-                messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages]))
+            out.append(
+                CaseOut(
+                    id=case.id,
+                    currency=case.currency,
+                    state=case.state,
+                    episode=case.episode,
+                    opened_at=case.opened_at,
+                    closed_at=case.closed_at,
+                    policy_name=case.policy_name,
+                    policy_version=case.policy_version,
+                    band=case.band,
+                    risk=case.risk,
+                    path=case.path_name,
+                    current_step=case.step_key,
+                    current_step_name=case.step_name or case.step_key,
+                    current_step_at=case.step_at,
+                    anchor_due_on=case.anchor_due_on,
+                    paused_until=case.paused_until,
+                    pause_reason=case.pause_reason,
+                    next=nxt,
+                    messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+                )
+            )
     finally:
         nested.rollback()
     if not out:
@@ -65,13 +85,19 @@ def _next_step(decidable, error: Exception | None, clock: Clock, waiting: list[M
         except Exception as e:
             error = e
     if error is not None:
-        return NextStep(step=None, kind=None, due_on=None, error=failures.describe(error),
-                        why="the engine cannot decide this case: the cycle leaves it as it is until its data is "
-                            "corrected")
+        return NextStep(
+            step=None,
+            kind=None,
+            due_on=None,
+            error=failures.describe(error),
+            why="the engine cannot decide this case: the cycle leaves it as it is until its data is corrected",
+        )
     return NextStep(step=None, kind=None, due_on=None, summary="nothing is owed", why="nothing is owed")
 
 
-def update_settings(session: Session, clock: Clock, external_id: str, change: DunningSettingsIn, actor: str) -> Customer:
+def update_settings(
+    session: Session, clock: Clock, external_id: str, change: DunningSettingsIn, actor: str
+) -> Customer:
     customer = get_customer(session, external_id)
     given = change.model_dump(exclude_unset=True)
     note = given.pop("note", None)
@@ -79,12 +105,24 @@ def update_settings(session: Session, clock: Clock, external_id: str, change: Du
         policies.policy_for(session, given["policy_name"])  # refuses an unknown policy
     before = {k: getattr(customer, k) for k in given}
     for key, value in given.items():
-        setattr(customer, key, value if value is not None or key in ("policy_name", "hold_until") else getattr(customer, key))
+        setattr(
+            customer,
+            key,
+            value if value is not None or key in ("policy_name", "hold_until") else getattr(customer, key),
+        )
     session.add(customer)
     session.flush()
-    audit.record(session, clock, actor=actor, action="customer.dunning_settings", subject_type="customer",
-                 subject_id=external_id, before={k: str(v) for k, v in before.items()},
-                 after={k: str(getattr(customer, k)) for k in given}, note=note)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="customer.dunning_settings",
+        subject_type="customer",
+        subject_id=external_id,
+        before={k: str(v) for k, v in before.items()},
+        after={k: str(getattr(customer, k)) for k in given},
+        note=note,
+    )
     return customer
 
 
@@ -98,8 +136,16 @@ def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until, a
         raise Conflict(f"case {case_id} is {case.state}: only an active case can be paused")
     case.state, case.pause_reason, case.paused_until, case.updated_at = PAUSED, reason, until, clock.now()
     session.add(case)
-    audit.record(session, clock, actor=actor, action="case.paused", subject_type="case", subject_id=case_id,
-                 reason=reason, until=until.isoformat() if until else None)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="case.paused",
+        subject_type="case",
+        subject_id=case_id,
+        reason=reason,
+        until=until.isoformat() if until else None,
+    )
     publish_for_case(session, clock, "case.paused", case, reason=reason, until=until, by=actor)
     return case
 
@@ -117,13 +163,21 @@ def resume(session: Session, clock: Clock, case_id: int, *, actor: str, why: str
 
 def hold_for_review(session: Session, clock: Clock, case_id: int, actor: str, why: str) -> None:
     case = pause(session, clock, case_id, reason="review", until=None, actor=actor)
-    open_task(session, clock, kind="review", key=f"review:{case_id}:{case.episode}:{case.step_index}",
-              customer_id=case.customer_id, case_id=case_id, title=f"Decide the next step for case {case_id}",
-              detail=why + ". The case is paused until someone resumes it.")
+    open_task(
+        session,
+        clock,
+        kind="review",
+        key=f"review:{case_id}:{case.episode}:{case.step_index}",
+        customer_id=case.customer_id,
+        case_id=case_id,
+        title=f"Decide the next step for case {case_id}",
+        detail=why + ". The case is paused until someone resumes it.",
+    )
 
 
-def rewind_undelivered_step(session: Session, clock: Clock, case_id: int, path_name: str | None,
-                            step_index: int) -> bool:
+def rewind_undelivered_step(
+    session: Session, clock: Clock, case_id: int, path_name: str | None, step_index: int
+) -> bool:
     """A step none of whose messages went out (every one cancelled or failed for good, e.g. the
     customer said STOP in between) did not happen: the case goes back one step so the cycle plans it
     again with what is left (another channel, or a call task). Otherwise the next step would follow
@@ -131,23 +185,46 @@ def rewind_undelivered_step(session: Session, clock: Clock, case_id: int, path_n
     case = session.get(Case, case_id)
     if case is None or case.state != ACTIVE or case.path_name != path_name or case.step_index != step_index:
         return False
-    siblings = session.execute(select(Message.status).where(
-        Message.case_id == case_id, Message.path_name == path_name, Message.step_index == step_index,
-        Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"))).scalars().all()
+    siblings = (
+        session.execute(
+            select(Message.status).where(
+                Message.case_id == case_id,
+                Message.path_name == path_name,
+                Message.step_index == step_index,
+                Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"),
+            )
+        )
+        .scalars()
+        .all()
+    )
     if any(status not in UNDELIVERED for status in siblings):
         return False
-    path = policies.policy_for(session, None if case.policy_name == policies.DEFAULT else case.policy_name).paths.get(path_name)
+    path = policies.policy_for(session, None if case.policy_name == policies.DEFAULT else case.policy_name).paths.get(
+        path_name
+    )
     previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
     case.step_index = step_index - 1
     case.step_key = previous.key if previous else None
     case.step_name = previous.name if previous else None
     case.step_after_days = previous.after_days if previous else None
     # spacing counts from the last contact that happened, not from the one that did not
-    case.step_at = session.execute(select(func.max(Message.sent_at)).where(
-        Message.case_id == case_id, Message.status == SENT,
-        Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"))).scalar()
+    case.step_at = session.execute(
+        select(func.max(Message.sent_at)).where(
+            Message.case_id == case_id,
+            Message.status == SENT,
+            Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"),
+        )
+    ).scalar()
     case.fingerprint, case.updated_at = None, clock.now()
     session.add(case)
-    audit.record(session, clock, actor="dispatch", action="case.step_rewound", subject_type="case", subject_id=case_id,
-                 step_index=step_index, why="no message of the step went out")
+    audit.record(
+        session,
+        clock,
+        actor="dispatch",
+        action="case.step_rewound",
+        subject_type="case",
+        subject_id=case_id,
+        step_index=step_index,
+        why="no message of the step went out",
+    )
     return True

@@ -11,6 +11,7 @@ A case is looked at when something it depends on may have changed since it was l
 - or it does not exist yet: an account with money coming due and no open case.
 Marking is conservative: a case looked at for nothing is decided on the same digest and skipped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,14 +38,22 @@ def touch(session: Session, customer_ids: Iterable[int]) -> None:
     if not ids:
         return
     which = one_of(CASE.c.customer_id, "ids", session.get_bind().dialect.name)
-    session.execute(update(CASE).where(which, CASE.c.decided_at.is_not(None)).values(decided_at=None)
-                    .execution_options(synchronize_session=False), {"ids": ids})
+    session.execute(
+        update(CASE)
+        .where(which, CASE.c.decided_at.is_not(None))
+        .values(decided_at=None)
+        .execution_options(synchronize_session=False),
+        {"ids": ids},
+    )
 
 
 def _touch_on(connection, customer_id: int | None) -> None:
     if customer_id is not None:
-        connection.execute(update(CASE).where(CASE.c.customer_id == customer_id, CASE.c.decided_at.is_not(None))
-                           .values(decided_at=None))
+        connection.execute(
+            update(CASE)
+            .where(CASE.c.customer_id == customer_id, CASE.c.decided_at.is_not(None))
+            .values(decided_at=None)
+        )
 
 
 @event.listens_for(Case, "before_update")
@@ -53,27 +62,39 @@ def _case_changed(_mapper, _connection, case: Case) -> None:
     case.decided_at = None
 
 
-for _model, _column in ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "customer_id"),
-                        (OptOut, "customer_id")):
+for _model, _column in ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "customer_id"), (OptOut, "customer_id")):
     for _when in ("after_insert", "after_update", "after_delete"):
-        event.listen(_model, _when, lambda _m, connection, target, _c=_column: _touch_on(connection, getattr(target, _c)))
+        event.listen(
+            _model, _when, lambda _m, connection, target, _c=_column: _touch_on(connection, getattr(target, _c))
+        )
 
 
 def due_customers(session: Session, now: datetime, horizon) -> set[int]:
     """Customers with a case to look at (see the module's docstring)."""
     start_of_day = datetime.combine(now.date(), time(0), now.tzinfo)
     newest_policy = session.execute(select(func.max(PolicyVersion.created_at))).scalar()
-    stale = or_(Case.decided_at.is_(None), Case.decided_at < start_of_day, Case.next_check_at <= now,
-                # at or after: with a frozen clock (a replay, a test) both can be the same instant
-                exists().where(Message.case_id == Case.id, Message.updated_at >= Case.decided_at),
-                exists().where(Score.customer_id == Case.customer_id, Score.scored_at >= Case.decided_at))
+    stale = or_(
+        Case.decided_at.is_(None),
+        Case.decided_at < start_of_day,
+        Case.next_check_at <= now,
+        # at or after: with a frozen clock (a replay, a test) both can be the same instant
+        exists().where(Message.case_id == Case.id, Message.updated_at >= Case.decided_at),
+        exists().where(Score.customer_id == Case.customer_id, Score.scored_at >= Case.decided_at),
+    )
     if newest_policy is not None:
         stale = or_(stale, Case.decided_at <= newest_policy)
     ids = set(session.connection().execute(select(Case.customer_id).where(Case.state != CLOSED, stale)).scalars())
     # accounts owing soon with no open case: new, or a closed case to reopen
-    has_case = exists().where(Case.customer_id == Invoice.customer_id, Case.currency == Invoice.currency,
-                              Case.state != CLOSED)
-    ids.update(session.connection().execute(
-        select(Invoice.customer_id).where(Invoice.balance_minor > 0, Invoice.voided.is_(False),
-                                          Invoice.due_on <= horizon, ~has_case).distinct()).scalars())
+    has_case = exists().where(
+        Case.customer_id == Invoice.customer_id, Case.currency == Invoice.currency, Case.state != CLOSED
+    )
+    ids.update(
+        session.connection()
+        .execute(
+            select(Invoice.customer_id)
+            .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= horizon, ~has_case)
+            .distinct()
+        )
+        .scalars()
+    )
     return ids

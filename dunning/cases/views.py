@@ -1,12 +1,13 @@
 """Loading what the engine needs for many cases at once: a handful of set-based queries, never one
 per case, so a cycle over a hundred thousand customers stays a few seconds of work."""
+
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, select, type_coerce, union
@@ -36,8 +37,10 @@ def _only(stmt, column, ids: set[int] | None):
 
 
 def involved():
-    return union(select(Invoice.customer_id).where(Invoice.balance_minor > 0, Invoice.voided.is_(False)),
-                 select(Case.customer_id).where(Case.state != CLOSED))
+    return union(
+        select(Invoice.customer_id).where(Invoice.balance_minor > 0, Invoice.voided.is_(False)),
+        select(Case.customer_id).where(Case.state != CLOSED),
+    )
 
 
 @dataclass
@@ -57,12 +60,15 @@ class CustomerRow:
     view: CustomerView
 
 
-def open_invoices(session: Session, until: date, customer_ids: set[int] | None = None) -> dict[tuple[int, str], Account]:
+def open_invoices(
+    session: Session, until: date, customer_ids: set[int] | None = None
+) -> dict[tuple[int, str], Account]:
     disputed = set(session.execute(select(Dispute.invoice_id).where(Dispute.status == "open")).scalars())
-    stmt = (select(Invoice.id, Invoice.customer_id, Invoice.currency, Invoice.number, Invoice.due_on,
-                   Invoice.balance_minor)
-            .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= until)
-            .order_by(Invoice.customer_id, Invoice.currency, Invoice.due_on, Invoice.id))
+    stmt = (
+        select(Invoice.id, Invoice.customer_id, Invoice.currency, Invoice.number, Invoice.due_on, Invoice.balance_minor)
+        .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= until)
+        .order_by(Invoice.customer_id, Invoice.currency, Invoice.due_on, Invoice.id)
+    )
     stmt = _only(stmt, Invoice.customer_id, customer_ids)
     accounts: dict[tuple[int, str], Account] = {}
     for inv_id, customer_id, currency, number, due_on, balance in session.connection().execute(stmt):
@@ -75,7 +81,9 @@ def open_invoices(session: Session, until: date, customer_ids: set[int] | None =
     return accounts
 
 
-def cases(session: Session, keys: set[tuple[int, str]], customer_ids: set[int] | None = None) -> dict[tuple[int, str], SimpleNamespace]:
+def cases(
+    session: Session, keys: set[tuple[int, str]], customer_ids: set[int] | None = None
+) -> dict[tuple[int, str], SimpleNamespace]:
     """Every case that is not closed, and the closed ones of accounts that owe again, as plain
     mutable records (the cycle writes them back in bulk; ORM objects would cost more than the cycle)."""
     found = {}
@@ -100,27 +108,65 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
     the cycle records those and goes on with the others."""
     opted: dict[int, set[str]] = defaultdict(set)
     for customer_id, channel in session.connection().execute(
-            _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)):
+        _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)
+    ):
         opted[customer_id].add(channel)
     people = addressees(session, ids)
     # plain columns, JSON left as text: most customers refuse nothing, and ORM objects for a
     # hundred thousand customers cost more than everything else the cycle reads
-    stmt = _only(select(Customer.id, Customer.external_id, Customer.name, Customer.language, Customer.policy_name,
-                        Customer.timezone, Customer.country, Customer.kind, Customer.excluded, Customer.hold_until,
-                        type_coerce(Customer.refused_channels, String)),
-                 Customer.id, ids)
+    stmt = _only(
+        select(
+            Customer.id,
+            Customer.external_id,
+            Customer.name,
+            Customer.language,
+            Customer.policy_name,
+            Customer.timezone,
+            Customer.country,
+            Customer.kind,
+            Customer.excluded,
+            Customer.hold_until,
+            type_coerce(Customer.refused_channels, String),
+        ),
+        Customer.id,
+        ids,
+    )
     out, failed = {}, {}
-    for (cid, ext, name, language, policy_name, tz, country, kind, excluded, hold, refused) in \
-            session.connection().execute(stmt):
+    for (
+        cid,
+        ext,
+        name,
+        language,
+        policy_name,
+        tz,
+        country,
+        kind,
+        excluded,
+        hold,
+        refused,
+    ) in session.connection().execute(stmt):
         if cid not in ids:
             continue
         try:
             reachable = people.get(cid, ())
-            out[cid] = CustomerRow(cid, ext, name, language, policy_name, CustomerView(
-                tz=tz, country=country, kind=kind, excluded=bool(excluded), hold_until=_hold_until(hold, tz),
-                refused_channels=frozenset(_channels(refused)),
-                invalid_channels=frozenset(CHANNELS - {c for a in reachable for c in a.channels}),
-                opted_out_channels=frozenset(opted.get(cid, ())), addressees=tuple(reachable)))
+            out[cid] = CustomerRow(
+                cid,
+                ext,
+                name,
+                language,
+                policy_name,
+                CustomerView(
+                    tz=tz,
+                    country=country,
+                    kind=kind,
+                    excluded=bool(excluded),
+                    hold_until=_hold_until(hold, tz),
+                    refused_channels=frozenset(_channels(refused)),
+                    invalid_channels=frozenset(CHANNELS - {c for a in reachable for c in a.channels}),
+                    opted_out_channels=frozenset(opted.get(cid, ())),
+                    addressees=tuple(reachable),
+                ),
+            )
         except Exception as e:
             failed[cid] = e
     return out, failed
@@ -130,20 +176,50 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
     """Each customer's contacts with the channels each can be written to on: an address there,
     no invalid mark, no opt-out of its own (the customer-wide ones are the view's)."""
     stopped: dict[int, set[str]] = defaultdict(set)
-    for contact_id, channel in session.connection().execute(_only(
-            select(ContactOptOut.contact_id, ContactOptOut.channel).join(Contact, Contact.id == ContactOptOut.contact_id),
-            Contact.customer_id, ids)):
+    for contact_id, channel in session.connection().execute(
+        _only(
+            select(ContactOptOut.contact_id, ContactOptOut.channel).join(
+                Contact, Contact.id == ContactOptOut.contact_id
+            ),
+            Contact.customer_id,
+            ids,
+        )
+    ):
         stopped[contact_id].add(channel)
     out: dict[int, list[Addressee]] = defaultdict(list)
-    stmt = _only(select(Contact.customer_id, Contact.id, Contact.name, type_coerce(Contact.roles, String),
-                        type_coerce(Contact.invalid_channels, String), Contact.email.is_not(None),
-                        Contact.phone.is_not(None), Contact.address.is_not(None)).order_by(Contact.id),
-                 Contact.customer_id, ids)
-    for customer_id, contact_id, name, roles, invalid, has_email, has_phone, has_address in \
-            session.connection().execute(stmt):
+    stmt = _only(
+        select(
+            Contact.customer_id,
+            Contact.id,
+            Contact.name,
+            type_coerce(Contact.roles, String),
+            type_coerce(Contact.invalid_channels, String),
+            Contact.email.is_not(None),
+            Contact.phone.is_not(None),
+            Contact.address.is_not(None),
+        ).order_by(Contact.id),
+        Contact.customer_id,
+        ids,
+    )
+    for (
+        customer_id,
+        contact_id,
+        name,
+        roles,
+        invalid,
+        has_email,
+        has_phone,
+        has_address,
+    ) in session.connection().execute(stmt):
         have = {c for c, has in (("email", has_email), ("sms", has_phone), ("letter", has_address)) if has}
-        out[customer_id].append(Addressee(contact_id, frozenset(_channels(roles)),
-                                          frozenset(have - set(_channels(invalid)) - stopped[contact_id]), name))
+        out[customer_id].append(
+            Addressee(
+                contact_id,
+                frozenset(_channels(roles)),
+                frozenset(have - set(_channels(invalid)) - stopped[contact_id]),
+                name,
+            )
+        )
     return out
 
 
@@ -155,9 +231,11 @@ def _channels(text: str | list | None) -> list[str]:
 
 def contacts(session: Session, now: datetime, customer_ids: set[int] | None = None) -> dict[int, list[ContactView]]:
     """Messages sent recently or still to go out, per customer: what the contact caps count."""
-    stmt = (select(Message.customer_id, Message.channel, Message.sent_at, Message.send_after)
-            .where(Message.status.in_((*PENDING, SENDING, SENT, IN_DOUBT)),
-                   Message.send_after >= now - CONTACT_LOOKBACK, Message.channel != "agency"))
+    stmt = select(Message.customer_id, Message.channel, Message.sent_at, Message.send_after).where(
+        Message.status.in_((*PENDING, SENDING, SENT, IN_DOUBT)),
+        Message.send_after >= now - CONTACT_LOOKBACK,
+        Message.channel != "agency",
+    )
     stmt = _only(stmt, Message.customer_id, customer_ids)
     out: dict[int, list[ContactView]] = defaultdict(list)
     for customer_id, channel, sent_at, send_after in session.execute(stmt):
@@ -166,6 +244,9 @@ def contacts(session: Session, now: datetime, customer_ids: set[int] | None = No
 
 
 def cases_with_pending_messages(session: Session, customer_ids: set[int] | None = None) -> set[int]:
-    stmt = _only(select(Message.case_id).where(Message.status.in_((*PENDING, SENDING))).distinct(),
-                 Message.customer_id, customer_ids)
+    stmt = _only(
+        select(Message.case_id).where(Message.status.in_((*PENDING, SENDING))).distinct(),
+        Message.customer_id,
+        customer_ids,
+    )
     return {case_id for case_id in session.connection().execute(stmt).scalars() if case_id is not None}

@@ -12,6 +12,7 @@ The body is built once and the signature covers those exact bytes:
 and Idempotency-Key: dunning-message-<message_id> lets the agency drop a repeated delivery.
 5xx, 408, 429 and network failures are retryable; any other 4xx is permanent.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,11 +32,13 @@ SCHEMA = "dunning.case_file/1"
 def case_file_document(envelope: Envelope) -> dict[str, Any]:
     documents = []
     if envelope.pdf_path is not None:
-        documents.append({
-            "name": envelope.pdf_path.name,
-            "content_type": "application/pdf",
-            "content_base64": base64.b64encode(envelope.pdf_path.read_bytes()).decode("ascii"),
-        })
+        documents.append(
+            {
+                "name": envelope.pdf_path.name,
+                "content_type": "application/pdf",
+                "content_base64": base64.b64encode(envelope.pdf_path.read_bytes()).decode("ascii"),
+            }
+        )
     return {
         "schema": SCHEMA,
         "message_id": envelope.message_id,
@@ -46,8 +49,9 @@ def case_file_document(envelope: Envelope) -> dict[str, Any]:
 
 
 def case_file_body(envelope: Envelope) -> bytes:
-    return json.dumps(case_file_document(envelope), sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"), default=str).encode("utf-8")
+    return json.dumps(
+        case_file_document(envelope), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    ).encode("utf-8")
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -61,8 +65,11 @@ def verify(body: bytes, secret: str, header: str | None) -> bool:
 def http_failure(what: str, response: httpx.Response | None = None, exc: Exception | None = None) -> TransportError:
     """Shared by the agency webhook and the letter provider."""
     if response is None:
-        return TransportError(f"{what} unreachable: {type(exc).__name__}: {exc}", permanent=False,
-                              code="timeout" if isinstance(exc, httpx.TimeoutException) else "connection")
+        return TransportError(
+            f"{what} unreachable: {type(exc).__name__}: {exc}",
+            permanent=False,
+            code="timeout" if isinstance(exc, httpx.TimeoutException) else "connection",
+        )
     status = response.status_code
     permanent = 400 <= status < 500 and status not in (408, 425, 429)
     return TransportError(f"{what} answered {status}: {response.text[:300]}", permanent=permanent, code=str(status))
@@ -85,7 +92,9 @@ class AgencyWebhookTransport:
 
     def __init__(self, url: str, secret: str, *, timeout: float = 30.0, client: httpx.AsyncClient | None = None):
         if not secret:
-            raise ValueError("an agency webhook needs DUNNING_AGENCY_WEBHOOK_SECRET: case files are never sent unsigned")
+            raise ValueError(
+                "an agency webhook needs DUNNING_AGENCY_WEBHOOK_SECRET: case files are never sent unsigned"
+            )
         self._url = url
         self._secret = secret
         self._client = client or httpx.AsyncClient(timeout=timeout)

@@ -5,6 +5,7 @@ transport of its channel. A transport either returns a ProviderReceipt or raises
 saying whether trying again could help. It never touches the database: the outbox records the
 outcome, so every transport is testable against a real peer with nothing else running.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,8 +21,16 @@ class TransportError(Exception):
     provider may already have taken the message (a timeout after the body was sent): sending it
     again could deliver it twice, so a person decides."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str | None = None, recipient: bool = False,
-                 uncertain: bool = False, address: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str | None = None,
+        recipient: bool = False,
+        uncertain: bool = False,
+        address: str | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.code = code

@@ -29,6 +29,7 @@ fix lets the queue drain instead of leaving a batch marked failed for good. The 
 A refusal at RCPT also marks the error `recipient` (the address itself is bad), and a timeout or
 a dropped connection once the body was sent marks it `uncertain` (the server may have kept it).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,18 @@ from dunning.channels.base import Envelope, ProviderReceipt, TransportError
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._=-]{1,64}$")
 # Headers the transport owns; the same names in envelope.headers are ignored rather than doubled.
-_OWN_HEADERS = {"from", "to", "subject", "date", "reply-to", "list-unsubscribe", "list-unsubscribe-post",
-                "mime-version", "content-type", "content-transfer-encoding"}
+_OWN_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "reply-to",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class MailIdentity:
     reply_domain: str | None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "MailIdentity":
+    def from_settings(cls, settings: Any) -> MailIdentity:
         return cls(settings.smtp_from_address, settings.smtp_from_name, settings.smtp_reply_domain)
 
     @property
@@ -103,12 +114,18 @@ def compose_bytes(envelope: Envelope, identity: MailIdentity) -> Composed:
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     # Out-of-office robots honour this and stay quiet, so the reply parser sees people.
     headers.append(("Auto-Submitted", "auto-generated"))
-    headers += [(name, value) for name, value in envelope.headers.items()
-                if name.lower() not in _OWN_HEADERS and name.lower() != "message-id"]
+    headers += [
+        (name, value)
+        for name, value in envelope.headers.items()
+        if name.lower() not in _OWN_HEADERS and name.lower() != "message-id"
+    ]
     attachment = None
     if envelope.pdf_path is not None:
-        attachment = (envelope.pdf_path.read_bytes(),
-                      envelope.metadata.get("attachment_name") or envelope.pdf_path.name, "application/pdf")
+        attachment = (
+            envelope.pdf_path.read_bytes(),
+            envelope.metadata.get("attachment_name") or envelope.pdf_path.name,
+            "application/pdf",
+        )
     try:
         # Quoted-printable keeps every line 7-bit: the bytes stored are the bytes sent, whether
         # or not the relay offers 8BITMIME.
@@ -142,11 +159,10 @@ def _reply_to(envelope: Envelope, identity: MailIdentity) -> str | None:
     if "@" in value:
         return value
     if not _TOKEN.match(value):
-        raise TransportError(f"reply token {value!r} cannot be used in an address", permanent=True,
-                             code="bad_reply_token")
+        raise TransportError(
+            f"reply token {value!r} cannot be used in an address", permanent=True, code="bad_reply_token"
+        )
     return identity.reply_address(value)
-
-
 
 
 class SmtpTransport:
@@ -166,8 +182,9 @@ class SmtpTransport:
         msg = compose_bytes(envelope, self._identity)
         async with self._lock:
             reply = await self._transmit(self._identity.from_address, rcpts, msg.data)
-        return ProviderReceipt(provider_id=msg.message_id,
-                               detail={"smtp_reply": reply, "bytes": len(msg.data), "reply_to": msg.reply_to})
+        return ProviderReceipt(
+            provider_id=msg.message_id, detail={"smtp_reply": reply, "bytes": len(msg.data), "reply_to": msg.reply_to}
+        )
 
     async def close(self) -> None:
         async with self._lock:
@@ -205,13 +222,16 @@ class SmtpTransport:
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset_after(exc)
             raise _classify_reply(stage, exc.code, exc.message, address) from exc
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             # Timeouts and broken connections. After DATA was sent the server may have taken
             # the message: retryable, but uncertain, and the outbox puts it in doubt.
             self._drop()
-            raise TransportError(f"SMTP {stage}: {type(exc).__name__}: {exc}", permanent=False,
-                                 code=f"{stage}_{'timeout' if isinstance(exc, TimeoutError) else 'connection'}",
-                                 uncertain=stage == "data") from exc
+            raise TransportError(
+                f"SMTP {stage}: {type(exc).__name__}: {exc}",
+                permanent=False,
+                code=f"{stage}_{'timeout' if isinstance(exc, TimeoutError) else 'connection'}",
+                uncertain=stage == "data",
+            ) from exc
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
@@ -259,19 +279,34 @@ def _classify_reply(stage: str, code: int, message: str, address: str | None = N
     if stage in ("rcpt", "data") or (stage == "mail" and code == 552):
         # Refused at RCPT: the mailbox (unknown user, domain gone); at DATA: this content.
         refused = address if stage == "rcpt" else None
-        return TransportError(text if refused is None else f"{text} (for {refused})", permanent=True, code=str(code),
-                              recipient=stage == "rcpt", address=refused)
+        return TransportError(
+            text if refused is None else f"{text} (for {refused})",
+            permanent=True,
+            code=str(code),
+            recipient=stage == "rcpt",
+            address=refused,
+        )
     return TransportError(text, permanent=False, code=str(code))
 
 
 def check_address(address: str) -> None:
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in address):
-        raise TransportError(f"not an email address: {address!r}", permanent=True, code="invalid_address",
-                             recipient=True, address=address)
+        raise TransportError(
+            f"not an email address: {address!r}",
+            permanent=True,
+            code="invalid_address",
+            recipient=True,
+            address=address,
+        )
     if not address.isascii():
-        raise TransportError(f"internationalised address not supported: {address!r}", permanent=True,
-                             code="invalid_address", recipient=True, address=address)
+        raise TransportError(
+            f"internationalised address not supported: {address!r}",
+            permanent=True,
+            code="invalid_address",
+            recipient=True,
+            address=address,
+        )
 
 
 def _tls_context(settings: Any) -> ssl.SSLContext | None:

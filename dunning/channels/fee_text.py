@@ -7,6 +7,7 @@ A customer whose language has a wording file reads the fee lines in it even wher
 template falls back to English, so that nothing in a legal claim is half translated; a language
 without one reads English.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
-from dunning.channels import moneyfmt
 from dunning import languages
+from dunning.channels import moneyfmt
 from dunning.channels.render import FeeLine
 from dunning.policies import fees
 
@@ -42,12 +43,13 @@ def wording_language(language: str | None) -> str:
 @dataclass(frozen=True)
 class Writer:
     """Formats the lines of one statement for one reader."""
+
     words: dict[str, Any]
     locale: Locale
     currency: str
 
     @classmethod
-    def of(cls, language: str | None, country: str | None, currency: str) -> "Writer":
+    def of(cls, language: str | None, country: str | None, currency: str) -> Writer:
         lang = wording_language(language)
         return cls(_wording(WORDING_DIR / f"{lang}.yaml"), languages.locale_for(lang, country), currency)
 
@@ -69,18 +71,28 @@ class Writer:
         law = self.words["law"][rule_code]
         if line.kind == "compensation":
             form = "banded" if rule_code == "GB" else "flat"
-            return self.words["compensation"][form].format(amount=self.money(line.amount_minor),
-                                                           debt=self.money(line.debt_minor), law=law)
+            return self.words["compensation"][form].format(
+                amount=self.money(line.amount_minor), debt=self.money(line.debt_minor), law=law
+            )
         period = line.period
         reference = self.words["reference"].format(
-            series=self.words["series"][period.reference.series], percent=self.percent(period.reference.percent),
-            on=self.date(period.reference.on), margin=format_decimal(period.margin, locale=self.locale))
+            series=self.words["series"][period.reference.series],
+            percent=self.percent(period.reference.percent),
+            on=self.date(period.reference.on),
+            margin=format_decimal(period.margin, locale=self.locale),
+        )
         if period.rounded_up_to is not None:
             reference += self.words["rounded_up"]
         return self.words["interest"].format(
-            start=self.date(line.start), end=self.date(line.end), principal=self.money(line.principal_minor),
-            rate=self.percent(period.rate), days=line.days, year=fees.DAYS_IN_YEAR,
-            amount=self.money(line.amount_minor), reference=reference)
+            start=self.date(line.start),
+            end=self.date(line.end),
+            principal=self.money(line.principal_minor),
+            rate=self.percent(period.rate),
+            days=line.days,
+            year=fees.DAYS_IN_YEAR,
+            amount=self.money(line.amount_minor),
+            reference=reference,
+        )
 
 
 def notice_lines(statement: fees.FeeStatement, language: str | None, country: str | None) -> list[FeeLine]:
@@ -88,5 +100,13 @@ def notice_lines(statement: fees.FeeStatement, language: str | None, country: st
     if statement.rule is None:
         return []
     writer = Writer.of(language, country, statement.currency)
-    return [FeeLine(writer.label(line), line.amount_minor, writer.calculation(line, statement.rule.code),
-                    line.kind, line.invoice) for line in statement.lines]
+    return [
+        FeeLine(
+            writer.label(line),
+            line.amount_minor,
+            writer.calculation(line, statement.rule.code),
+            line.kind,
+            line.invoice,
+        )
+        for line in statement.lines
+    ]

@@ -9,11 +9,12 @@ Names come from the message id, so a retry overwrites instead of adding a second
 SMS log, where that is not possible, a message id already in the file is not written again.
 Files are written to a temporary name and renamed, so a reader never sees half a file.
 """
+
 from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,10 @@ class FileSmsTransport:
 
     async def send(self, envelope: Envelope) -> ProviderReceipt:
         segments = count_segments(envelope.text)
-        receipt = ProviderReceipt(provider_id=f"file-sms-{envelope.message_id}",
-                                  detail={"path": str(self.path), "segments": segments.segments,
-                                          "encoding": segments.encoding})
+        receipt = ProviderReceipt(
+            provider_id=f"file-sms-{envelope.message_id}",
+            detail={"path": str(self.path), "segments": segments.segments, "encoding": segments.encoding},
+        )
         written = self._already_written()
         if envelope.message_id in written:
             return receipt
@@ -88,7 +90,7 @@ class FileSmsTransport:
             "segments": segments.segments,
             "encoding": segments.encoding,
             "metadata": envelope.metadata,
-            "written_at": datetime.now(timezone.utc).isoformat(),
+            "written_at": datetime.now(UTC).isoformat(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:
@@ -110,9 +112,15 @@ class FileDropLetterProvider:
         if pdf_path.resolve() != target.resolve():
             write_atomic(target, pdf_path.read_bytes())
         manifest_path = write_atomic(self.directory / f"{stem}.json", _json_bytes(manifest))
-        return ProviderReceipt(provider_id=f"file-letter-{stem}",
-                               detail={"pdf": str(target), "manifest": str(manifest_path),
-                                       "pages": manifest.get("pages"), "registered": manifest.get("registered")})
+        return ProviderReceipt(
+            provider_id=f"file-letter-{stem}",
+            detail={
+                "pdf": str(target),
+                "manifest": str(manifest_path),
+                "pages": manifest.get("pages"),
+                "registered": manifest.get("registered"),
+            },
+        )
 
     async def close(self) -> None:
         return None

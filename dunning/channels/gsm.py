@@ -7,6 +7,7 @@ the character, and a part never ends between the two. One character outside the 
 an emoji, a non-breaking space from a number formatter) switches the whole message to UCS-2:
 70 UTF-16 code units, 67 per part, and a surrogate pair is never split either.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

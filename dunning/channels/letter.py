@@ -11,6 +11,7 @@ What the outbox fills in the Envelope:
 A LetterProvider is the seam to a printing house. Each has its own API; an adapter turns the
 manifest into theirs, and its receipt's provider_id is the provider's tracking id.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,12 @@ class LetterTransport:
     async def send(self, envelope: Envelope) -> ProviderReceipt:
         lines = [line.strip() for line in envelope.recipient.splitlines() if line.strip()]
         if len(lines) < 2:
-            raise TransportError("a letter needs a name and at least one address line", permanent=True,
-                                 code="invalid_address", recipient=True)
+            raise TransportError(
+                "a letter needs a name and at least one address line",
+                permanent=True,
+                code="invalid_address",
+                recipient=True,
+            )
         pdf = envelope.pdf_path
         if pdf is None:
             if not envelope.html:

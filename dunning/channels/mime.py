@@ -7,6 +7,7 @@ directly: the same structure and encodings EmailMessage would produce (quoted-pr
 bodies, RFC 2047 words for non-ASCII header text, 78-column folding, CRLF line ends), in a
 tenth of the time. tests/channels/test_mime.py parses the output back with the standard library.
 """
+
 from __future__ import annotations
 
 import base64
@@ -67,8 +68,9 @@ def _text(subtype: str, text: str) -> bytes:
     # b2a_qp (C) keeps lines under 76 columns with soft breaks and escapes "=", trailing blanks
     # and everything outside printable ASCII: the result is 7-bit whatever the relay offers.
     body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") + body
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    ).encode("ascii") + body
 
 
 def _attachment(data: bytes, filename: str, content_type: str) -> bytes:
@@ -76,9 +78,10 @@ def _attachment(data: bytes, filename: str, content_type: str) -> bytes:
         disposition = f'attachment; filename="{filename}"'
     else:
         disposition = f"attachment; filename*={encode_rfc2231(filename, 'utf-8')}"
-    return (f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: base64\r\n"
-            f"Content-Disposition: {disposition}\r\n\r\n").encode("ascii") \
-        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return (
+        f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: {disposition}\r\n\r\n"
+    ).encode("ascii") + base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def _multipart(subtype: str, parts: list[bytes]) -> bytes:
@@ -94,8 +97,9 @@ def _multipart(subtype: str, parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def message(headers: list[tuple[str, str]], text: str, html: str | None = None,
-            attachment: tuple[bytes, str, str] | None = None) -> bytes:
+def message(
+    headers: list[tuple[str, str]], text: str, html: str | None = None, attachment: tuple[bytes, str, str] | None = None
+) -> bytes:
     """headers in order, already final (addresses formatted); attachment: (data, filename, type)."""
     body = _text("plain", text)
     if html is not None:

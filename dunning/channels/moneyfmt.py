@@ -8,6 +8,7 @@ separators are read off its answer, and the result is checked against babel on m
 before it is used. Locales whose rules this cannot express (grouping that is not every three
 digits, a minimum of grouping digits, other numerals) keep calling babel.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,19 +38,19 @@ def formatter(locale_id: str, currency: str) -> Callable[[int], str]:
 
 def _compile(locale: Locale, currency: str) -> Callable[[int], str] | None:
     digits = get_currency_precision(currency)
-    probe = 1_234_567 * 10 ** digits + (89 if digits == 2 else 0)
+    probe = 1_234_567 * 10**digits + (89 if digits == 2 else 0)
     text = babel_money(probe, currency, locale)
     positions = [i for i, ch in enumerate(text) if ch in "0123456789"]
     if not positions:
         return None
-    prefix, number, suffix = text[:positions[0]], text[positions[0]:positions[-1] + 1], text[positions[-1] + 1:]
+    prefix, number, suffix = text[: positions[0]], text[positions[0] : positions[-1] + 1], text[positions[-1] + 1 :]
     if len(number) < 9 or not number.startswith("1"):
         return None
     group = number[1]
     decimal = number[-3] if digits == 2 else ""
     if digits not in (0, 2) or group.isdigit():
         return None
-    scale = 10 ** digits
+    scale = 10**digits
 
     def fast(minor: int) -> str:
         whole, fraction = divmod(minor, scale)

@@ -1,4 +1,5 @@
 """One transport per channel, real where Settings configure a provider, files otherwise."""
+
 from __future__ import annotations
 
 import logging
@@ -25,15 +26,27 @@ def describe_transports(settings: Any) -> dict[str, str]:
     real, outbox = settings.real_providers(), settings.outbox_dir
     twilio_from = settings.twilio_messaging_service_sid or settings.twilio_from_number or "no sender set"
     return {
-        "email": (f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security}), from "
-                  f"{settings.smtp_from_address}" if real["email"]
-                  else f"files under {outbox / 'email'} (DUNNING_SMTP_HOST unset)"),
-        "sms": (f"Twilio, from {twilio_from}" if real["sms"]
-                else f"file {outbox / 'sms.jsonl'} (DUNNING_TWILIO_ACCOUNT_SID/_AUTH_TOKEN unset)"),
-        "letter": (f"provider {masked_url(real['letter'])}" if real["letter"]
-                   else f"PDF files under {outbox / 'letters'} (DUNNING_LETTER_PROVIDER_URL unset)"),
-        "agency": (f"webhook {masked_url(real['agency'])}" if real["agency"]
-                   else f"files under {outbox / 'agency'} (DUNNING_AGENCY_WEBHOOK_URL unset)"),
+        "email": (
+            f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security}), from "
+            f"{settings.smtp_from_address}"
+            if real["email"]
+            else f"files under {outbox / 'email'} (DUNNING_SMTP_HOST unset)"
+        ),
+        "sms": (
+            f"Twilio, from {twilio_from}"
+            if real["sms"]
+            else f"file {outbox / 'sms.jsonl'} (DUNNING_TWILIO_ACCOUNT_SID/_AUTH_TOKEN unset)"
+        ),
+        "letter": (
+            f"provider {masked_url(real['letter'])}"
+            if real["letter"]
+            else f"PDF files under {outbox / 'letters'} (DUNNING_LETTER_PROVIDER_URL unset)"
+        ),
+        "agency": (
+            f"webhook {masked_url(real['agency'])}"
+            if real["agency"]
+            else f"files under {outbox / 'agency'} (DUNNING_AGENCY_WEBHOOK_URL unset)"
+        ),
     }
 
 
@@ -55,14 +68,15 @@ def build_transports(settings: Any, *, letter_provider: LetterProvider | None = 
     if letter_provider is None:
         letter_provider = (
             HttpLetterProvider(settings.letter_provider_url, timeout=settings.http_timeout_seconds)
-            if real["letter"] else FileDropLetterProvider(outbox / "letters")
+            if real["letter"]
+            else FileDropLetterProvider(outbox / "letters")
         )
     transports["letter"] = LetterTransport(letter_provider, outbox / "letters")
 
     if real["agency"]:
         transports["agency"] = AgencyWebhookTransport(
-            settings.agency_webhook_url, settings.agency_webhook_secret or "",
-            timeout=settings.http_timeout_seconds)
+            settings.agency_webhook_url, settings.agency_webhook_secret or "", timeout=settings.http_timeout_seconds
+        )
     else:
         transports["agency"] = FileAgencyTransport(outbox / "agency")
 

@@ -7,6 +7,7 @@ back to English with a warning, and the fallback text is formatted as English is
 the customer's country (en_FR for a French customer: "9 October 2025", "1 749,50 €"), never
 with French month names inside an English sentence.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,6 +72,7 @@ class InvoiceLine:
 @dataclass(frozen=True)
 class FeeLine:
     """A fee as a notice lists it, already in the customer's words (channels/fee_text.py)."""
+
     label: str
     amount_minor: int
     calculation: str  # how the amount was reached, shown to the customer
@@ -141,6 +143,7 @@ def creditor_from_settings(settings: Any) -> Party:
 
 
 # --- environment and lookup -------------------------------------------------------------------
+
 
 @lru_cache(maxsize=8)
 def _environment(root: Path) -> Environment:
@@ -228,12 +231,14 @@ def _render(root: Path, folder: str, name: str, suffixes: tuple[str, ...], ctx: 
     env = _environment(root)
     return [
         env.get_template(f"{folder}/{language}/{name}{suffix}").render(variables)
-        if i == 0 or _is_file(root / folder / language / f"{name}{suffix}") else None
+        if i == 0 or _is_file(root / folder / language / f"{name}{suffix}")
+        else None
         for i, suffix in enumerate(suffixes)
     ]
 
 
 # --- per channel -------------------------------------------------------------------------------
+
 
 def render_email(name: str, ctx: NoticeContext, *, templates: Path | None = None) -> RenderedEmail:
     subject, text, html = _render(_root(templates), "emails", name, (".subject.txt", ".txt", ".html"), ctx)
@@ -242,11 +247,20 @@ def render_email(name: str, ctx: NoticeContext, *, templates: Path | None = None
     return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
 
 
-_SMS_PLAIN = str.maketrans({
-    "\u00a0": " ", "\u202f": " ", "\u2009": " ",
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2013": "-", "\u2014": "-", "\u2026": "...",
-})
+_SMS_PLAIN = str.maketrans(
+    {
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2009": " ",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+    }
+)
 
 
 def sms_plain(text: str) -> str:
@@ -291,6 +305,7 @@ def render_letter_pdf(name: str, ctx: NoticeContext, path: Path, *, templates: P
 
 # --- catalogue, check and preview --------------------------------------------------------------
 
+
 def languages(templates: Path | None = None) -> list[str]:
     return list(langs.supported(_root(templates)))
 
@@ -301,11 +316,15 @@ def template_names(templates: Path | None = None) -> dict[str, list[str]]:
     suffix = {"email": ".subject.txt", "sms": ".txt", "letter": ".html"}
     out: dict[str, list[str]] = {}
     for channel, folder in CHANNEL_FOLDERS.items():
-        names = {
-            p.name[: -len(suffix[channel])]
-            for p in (root / folder).glob(f"*/*{suffix[channel]}")
-            if not p.name.startswith("_")
-        } if (root / folder).is_dir() else set()
+        names = (
+            {
+                p.name[: -len(suffix[channel])]
+                for p in (root / folder).glob(f"*/*{suffix[channel]}")
+                if not p.name.startswith("_")
+            }
+            if (root / folder).is_dir()
+            else set()
+        )
         out[channel] = sorted(names)
     return out
 
@@ -315,10 +334,20 @@ def template_names(templates: Path | None = None) -> dict[str, list[str]]:
 SAMPLE_CUSTOMERS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "en": ("Acme Widgets Ltd", "GB", "+447700900123", ("Unit 4, Riverside Park", "Leeds LS1 4AB", "United Kingdom")),
     "fr": ("Dupont & Fils SARL", "FR", "+33612345678", ("12 rue de la Paix", "75002 Paris", "France")),
-    "de": ("Müller Maschinenbau GmbH", "DE", "+4915112345678", ("Industriestraße 12", "70565 Stuttgart", "Deutschland")),
+    "de": (
+        "Müller Maschinenbau GmbH",
+        "DE",
+        "+4915112345678",
+        ("Industriestraße 12", "70565 Stuttgart", "Deutschland"),
+    ),
     "es": ("Construcciones García S.L.", "ES", "+34612345678", ("Calle de Alcalá 45", "28014 Madrid", "España")),
     "it": ("Rossi Forniture S.r.l.", "IT", "+393471234567", ("Via Torino 21", "20123 Milano MI", "Italia")),
-    "nl": ("De Vries Installatietechniek B.V.", "NL", "+31612345678", ("Keizersgracht 100", "1015 CV Amsterdam", "Nederland")),
+    "nl": (
+        "De Vries Installatietechniek B.V.",
+        "NL",
+        "+31612345678",
+        ("Keizersgracht 100", "1015 CV Amsterdam", "Nederland"),
+    ),
 }
 
 
@@ -340,10 +369,21 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         lines = [replace(line, due_on=issued + timedelta(days=3 + 7 * i), days_late=0) for i, line in enumerate(lines)]
         fees = []
     return NoticeContext(
-        customer=Party(name=name, language=language, country=country, kind=kind, email="accounts@customer.example",
-                       phone=phone, address_lines=address),
-        creditor=Party(name="Example Trading Ltd", email="collections@example.com", phone="+44 20 7946 0000",
-                       address_lines=("1 Example Street", "London EC1A 1AA", "United Kingdom")),
+        customer=Party(
+            name=name,
+            language=language,
+            country=country,
+            kind=kind,
+            email="accounts@customer.example",
+            phone=phone,
+            address_lines=address,
+        ),
+        creditor=Party(
+            name="Example Trading Ltd",
+            email="collections@example.com",
+            phone="+44 20 7946 0000",
+            address_lines=("1 Example Street", "London EC1A 1AA", "United Kingdom"),
+        ),
         lines=lines,
         currency=currency,
         total_minor=sum(line.balance_minor for line in lines),
@@ -359,25 +399,35 @@ def sample_context(language: str = "en", *, kind: str = "business", upcoming: bo
         extra={
             "promised_on": issued + timedelta(days=14),
             "promised_minor": 174_950,
-            "installments": [Installment(i + 1, issued + timedelta(days=30 * i), 58_317 if i else 58_316) for i in range(3)],
+            "installments": [
+                Installment(i + 1, issued + timedelta(days=30 * i), 58_317 if i else 58_316) for i in range(3)
+            ],
             "installment": Installment(2, issued + timedelta(days=30), 58_317),
             "installment_count": 3,
             "agency_name": "Northern Credit Recovery",
-            "paid_minor": 165_050, "paid_on": issued, "paid_invoices": ["INV-1001", "INV-1017"],
+            "paid_minor": 165_050,
+            "paid_on": issued,
+            "paid_invoices": ["INV-1001", "INV-1017"],
             "remaining_minor": 9_900,
         },
     )
 
 
-def _sample_fees(lines: list[InvoiceLine], language: str, country: str | None, currency: str,
-                 issued: date) -> tuple[list[FeeLine], Decimal | None]:
+def _sample_fees(
+    lines: list[InvoiceLine], language: str, country: str | None, currency: str, issued: date
+) -> tuple[list[FeeLine], Decimal | None]:
     """The fee lines the law gives the sample invoices, worded as a real notice words them."""
     from dunning.channels import fee_text
     from dunning.policies import fees, rates
 
     statement = fees.late_payment_fees(
-        [fees.Debt(line.number, line.due_on, line.balance_minor) for line in lines], currency=currency,
-        customer_kind="business", country=country, as_of=issued, book=rates.shipped())
+        [fees.Debt(line.number, line.due_on, line.balance_minor) for line in lines],
+        currency=currency,
+        customer_kind="business",
+        country=country,
+        as_of=issued,
+        book=rates.shipped(),
+    )
     return fee_text.notice_lines(statement, language, country), statement.current_rate
 
 
@@ -472,13 +522,20 @@ def _inspect(channel: str, name: str, language: str, kind: str, out: Any, count_
     elif channel == "sms":
         segments = count_segments(with_opt_out_line(out, language))
         if segments.segments > 3:
-            found.append(Problem(channel, name, language,
-                                 f"{kind}: {segments.segments} {segments.encoding} segments with the opt-out line"))
+            found.append(
+                Problem(
+                    channel,
+                    name,
+                    language,
+                    f"{kind}: {segments.segments} {segments.encoding} segments with the opt-out line",
+                )
+            )
     return found
 
 
-def preview(name: str, language: str, out_dir: Path, *, templates: Path | None = None,
-            ctx: NoticeContext | None = None) -> list[Path]:
+def preview(
+    name: str, language: str, out_dir: Path, *, templates: Path | None = None, ctx: NoticeContext | None = None
+) -> list[Path]:
     """Write what each channel would send for `name` with sample data: .eml, .sms.txt, .pdf."""
     from dunning.channels.base import Envelope
     from dunning.channels.email import MailIdentity, compose_bytes
@@ -491,11 +548,19 @@ def preview(name: str, language: str, out_dir: Path, *, templates: Path | None =
     stem = f"{name}.{language}"
     if name in names["email"]:
         mail = render_email(name, ctx, templates=root)
-        envelope = Envelope(message_id=0, channel="email", recipient=ctx.customer.email or "customer@example.com",
-                            subject=mail.subject, text=mail.text, html=mail.html, reply_to="preview",
-                            metadata={"unsubscribe_url": ctx.unsubscribe_url, "recipient_name": ctx.customer.name})
-        identity = MailIdentity(from_address=ctx.creditor.email or "collections@example.com",
-                                from_name=ctx.creditor.name, reply_domain=None)
+        envelope = Envelope(
+            message_id=0,
+            channel="email",
+            recipient=ctx.customer.email or "customer@example.com",
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            reply_to="preview",
+            metadata={"unsubscribe_url": ctx.unsubscribe_url, "recipient_name": ctx.customer.name},
+        )
+        identity = MailIdentity(
+            from_address=ctx.creditor.email or "collections@example.com", from_name=ctx.creditor.name, reply_domain=None
+        )
         path = out_dir / f"{stem}.eml"
         path.write_bytes(compose_bytes(envelope, identity).data)
         written.append(path)

@@ -10,6 +10,7 @@ What the outbox fills in the Envelope: recipient (E.164), text (the final body: 
 is already appended when it is due). Nothing else is read. The receipt's provider_id is the
 Twilio message SID, which status callbacks quote; detail carries our own segment count.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -73,7 +74,8 @@ class TwilioSmsTransport:
             raise ValueError("Twilio needs DUNNING_TWILIO_MESSAGING_SERVICE_SID or DUNNING_TWILIO_FROM_NUMBER")
         self._settings = settings
         self._client = client or Client(
-            settings.twilio_account_sid, settings.twilio_auth_token,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
             http_client=_http_client(settings),
         )
         self._status_callback = settings.public_url.rstrip("/") + STATUS_CALLBACK_PATH
@@ -101,18 +103,24 @@ class TwilioSmsTransport:
         s = self._settings
         sender: dict[str, str] = (
             {"messaging_service_sid": s.twilio_messaging_service_sid}
-            if s.twilio_messaging_service_sid else {"from_": s.twilio_from_number}
+            if s.twilio_messaging_service_sid
+            else {"from_": s.twilio_from_number}
         )
         try:
             return self._client.messages.create(
-                to=envelope.recipient, body=envelope.text, status_callback=self._status_callback, **sender)
+                to=envelope.recipient, body=envelope.text, status_callback=self._status_callback, **sender
+            )
         except (TwilioRestException, TwilioServiceException) as exc:
             raise classify(exc) from exc
         except requests.RequestException as exc:
             # A read timeout or a connection dropped mid-answer may come after Twilio accepted
             # the message: retryable, but uncertain, and the outbox puts it in doubt.
-            raise TransportError(f"Twilio unreachable: {type(exc).__name__}: {exc}", permanent=False,
-                                 code="connection", uncertain=not _never_reached(exc)) from exc
+            raise TransportError(
+                f"Twilio unreachable: {type(exc).__name__}: {exc}",
+                permanent=False,
+                code="connection",
+                uncertain=not _never_reached(exc),
+            ) from exc
 
     async def close(self) -> None:
         session = getattr(self._client.http_client, "session", None)
@@ -130,14 +138,16 @@ def classify(exc: TwilioRestException | TwilioServiceException) -> TransportErro
         permanent = False
     else:
         permanent = 400 <= status < 500
-    return TransportError(text, permanent=permanent, code=str(code if code is not None else status),
-                          recipient=code in RECIPIENT_CODES)
+    return TransportError(
+        text, permanent=permanent, code=str(code if code is not None else status), recipient=code in RECIPIENT_CODES
+    )
 
 
 def _never_reached(exc: requests.RequestException) -> bool:
     """The request cannot have reached Twilio: refused or timed out while connecting, or never built."""
-    if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, (requests.ConnectionError, requests.Timeout,
-                                                                          requests.exceptions.ChunkedEncodingError)):
+    if isinstance(exc, requests.ConnectTimeout) or not isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    ):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, NewConnectionError)

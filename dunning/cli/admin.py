@@ -1,4 +1,5 @@
 """`serve`, `db upgrade` and `apikey`: running the service and letting systems in."""
+
 from __future__ import annotations
 
 import errno
@@ -19,9 +20,11 @@ app.add_typer(key_app, name="apikey")
 
 
 @app.command()
-def serve(host: Annotated[str | None, typer.Option(metavar="ADDRESS", help="default: DUNNING_HOST")] = None,
-          port: Annotated[int | None, typer.Option(min=1, max=65535, metavar="PORT", help="default: DUNNING_PORT")] = None,
-          json_logs: JsonLogs = False) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option(metavar="ADDRESS", help="default: DUNNING_HOST")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, metavar="PORT", help="default: DUNNING_PORT")] = None,
+    json_logs: JsonLogs = False,
+) -> None:
     """Start the API and the embedded worker.
 
     Migrates the database first; with DUNNING_EMBEDDED_WORKER=false the jobs are left to `worker`
@@ -85,11 +88,15 @@ def db_upgrade() -> None:
 
 @key_app.command("create")
 @domain_errors
-def key_create(name: Annotated[str, typer.Option(metavar="NAME", help="who uses it, e.g. erp")],
-               scopes: Annotated[str, typer.Option(metavar="SCOPES", help="comma-separated: ingest,read,manage,admin")]
-               = "ingest,read",
-               quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print the secret alone (for "
-                                                   "`export KEY=$(...)`)")] = False) -> None:
+def key_create(
+    name: Annotated[str, typer.Option(metavar="NAME", help="who uses it, e.g. erp")],
+    scopes: Annotated[
+        str, typer.Option(metavar="SCOPES", help="comma-separated: ingest,read,manage,admin")
+    ] = "ingest,read",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="print the secret alone (for `export KEY=$(...)`)")
+    ] = False,
+) -> None:
     """Create a key; its secret is shown once."""
     from dunning import auth
     from dunning.clock import SystemClock
@@ -118,15 +125,22 @@ def key_list() -> None:
         keys = session.exec(select(auth.ApiKey).order_by(auth.ApiKey.id)).all()
     table = Table("id", "name", "hint", "scopes", "created", "revoked")
     for k in keys:
-        table.add_row(str(k.id), k.name, k.hint + "…", ",".join(k.scopes), f"{k.created_at:%Y-%m-%d}",
-                      f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "")
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.hint + "…",
+            ",".join(k.scopes),
+            f"{k.created_at:%Y-%m-%d}",
+            f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "",
+        )
     console.print(table)
 
 
 @key_app.command("revoke")
 @domain_errors
-def key_revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id, as `apikey list` shows it")]
-               ) -> None:
+def key_revoke(
+    key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id, as `apikey list` shows it")],
+) -> None:
     """Revoke a key: it is refused from now on."""
     from dunning import auth
     from dunning.clock import SystemClock

@@ -4,6 +4,7 @@ The command line imports only Typer and Rich before it parses its arguments: `--
 load the database layer, pandas or XGBoost (they took seconds). Every module under dunning/cli/
 imports what a command needs inside that command (benchmarks/cli_startup.py measures it).
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,13 +21,19 @@ if TYPE_CHECKING:
     from dunning.db import Database
 
 JsonLogs = Annotated[bool, typer.Option("--json", help="log one JSON object per line (or DUNNING_LOG_FORMAT=json)")]
-NowOpt = Annotated[str | None, typer.Option("--now", metavar="TIMESTAMP",
-                                            help="act as if it were this UTC moment, e.g. 2026-03-01T09:00:00Z")]
+NowOpt = Annotated[
+    str | None,
+    typer.Option("--now", metavar="TIMESTAMP", help="act as if it were this UTC moment, e.g. 2026-03-01T09:00:00Z"),
+]
 
 # Plain help (Click's): Rich's panels labelled every flag "<bool>", and cost time to import.
-app = typer.Typer(help="Dunning and collections automation service.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, rich_markup_mode=None,
-                  context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+app = typer.Typer(
+    help="Dunning and collections automation service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -39,6 +46,7 @@ def open_database(settings: Settings | None = None, *, migrate: bool = True) -> 
     engine = make_engine(settings.database_url)
     if migrate:
         from dunning.migrate import upgrade
+
         upgrade(engine)
     return Database(engine)
 
@@ -76,4 +84,5 @@ def domain_errors(fn):
             return fn(*args, **kwargs)
         except DomainError as e:
             fail(e.message)
+
     return wrapper

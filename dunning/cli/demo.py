@@ -1,4 +1,5 @@
 """`main.py demo`: the made-up portfolio, in the demo's own database (dunning/demo.py)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,8 +11,10 @@ from dunning.cli.base import app, console, domain_errors, open_database
 
 @app.command()
 @domain_errors
-def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N", help="how many customers")] = 200,
-         seed: Annotated[int, typer.Option(metavar="SEED", help="same seed, same portfolio")] = 0) -> None:
+def demo(
+    customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N", help="how many customers")] = 200,
+    seed: Annotated[int, typer.Option(metavar="SEED", help="same seed, same portfolio")] = 0,
+) -> None:
     """Load a made-up portfolio into the demo's database.
 
     Then train a model, score every customer and plan the first reminders. The demo's database is
@@ -29,6 +32,9 @@ def demo(customers: Annotated[int, typer.Option(min=10, max=20_000, metavar="N",
     console.print(f"{report.customers} customers, {report.invoices} invoices ({report.open_invoices} open)")
     console.print(f"model: {report.training}", highlight=False)
     console.print(f"{report.scored} customers scored; first cycle: {plural(report.planned, 'message')} planned")
-    console.print(f"loaded into {where}; serve it with `{DEMO_ENV}make run` (every command works on it with "
-                  f"{DEMO_ENV.strip()} set); reminders appear under {settings.outbox_dir}/ as contact windows open",
-                  highlight=False, soft_wrap=True)  # not wrapped: the commands are for copying
+    console.print(
+        f"loaded into {where}; serve it with `{DEMO_ENV}make run` (every command works on it with "
+        f"{DEMO_ENV.strip()} set); reminders appear under {settings.outbox_dir}/ as contact windows open",
+        highlight=False,
+        soft_wrap=True,
+    )  # not wrapped: the commands are for copying

@@ -1,4 +1,5 @@
 """`run-cycle`, `dispatch` and `worker`: the engine by hand, or running."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,10 @@ SHOWN = 30  # outbox rows a dry run lists; the count says how many more
 
 @app.command("run-cycle")
 @domain_errors
-def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be planned; write nothing")] = False,
-                      now: NowOpt = None) -> None:
+def run_cycle_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be planned; write nothing")] = False,
+    now: NowOpt = None,
+) -> None:
     """Plan the steps that are due, and show what waits.
 
     One consolidated message per case, step and channel; --dry-run writes nothing. Lists what
@@ -46,13 +49,28 @@ def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="s
         session.close()
     decided = [o for o in report.outcomes if o.action in ("plan", "pass", "close")]
     if decided:
-        table = Table("customer", "currency", "action", "step", "channels", "send from (UTC)", "amount", "invoices",
-                      title="would be planned now (dry run: nothing written)" if dry_run else "planned now")
+        table = Table(
+            "customer",
+            "currency",
+            "action",
+            "step",
+            "channels",
+            "send from (UTC)",
+            "amount",
+            "invoices",
+            title="would be planned now (dry run: nothing written)" if dry_run else "planned now",
+        )
         for o in decided:
-            table.add_row(o.customer_external_id, o.currency, o.action + (" (approval)" if o.requires_approval else ""),
-                          o.step_name or o.step_key or "", ",".join(o.channels),
-                          f"{o.send_at:%Y-%m-%d %H:%M}" if o.send_at else "",
-                          display(o.amount_minor, o.currency) if o.amount_minor else "", " ".join(o.invoices[:6]))
+            table.add_row(
+                o.customer_external_id,
+                o.currency,
+                o.action + (" (approval)" if o.requires_approval else ""),
+                o.step_name or o.step_key or "",
+                ",".join(o.channels),
+                f"{o.send_at:%Y-%m-%d %H:%M}" if o.send_at else "",
+                display(o.amount_minor, o.currency) if o.amount_minor else "",
+                " ".join(o.invoices[:6]),
+            )
         console.print(table)
     console.print(("would do: " if dry_run else "cycle: ") + report.summary(), highlight=False)
     # What earlier cycles planned is not planned again: it waits in the outbox, and is what a
@@ -60,26 +78,48 @@ def run_cycle_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="s
     if not waiting:
         console.print("nothing waits in the outbox")
         return
-    table = Table("customer", "step", "channel", "status", "not before (UTC)", "amount",
-                  title=f"waiting in the outbox: {plural(waiting, 'message')}"
-                        + (f", the first {len(first)}" if waiting > len(first) else ""))
+    table = Table(
+        "customer",
+        "step",
+        "channel",
+        "status",
+        "not before (UTC)",
+        "amount",
+        title=f"waiting in the outbox: {plural(waiting, 'message')}"
+        + (f", the first {len(first)}" if waiting > len(first) else ""),
+    )
     for column in table.columns:  # one line a message; on a narrow terminal values are cut, never the headers
         column.no_wrap, column.min_width = True, len(str(column.header))
     for m in first:
-        table.add_row(m.external_id, m.step_key or m.kind, m.channel, m.status.replace("_", " "),
-                      f"{m.send_after:%Y-%m-%d %H:%M}",
-                      display(m.amount_minor, m.currency) if m.amount_minor and m.currency else "")
+        table.add_row(
+            m.external_id,
+            m.step_key or m.kind,
+            m.channel,
+            m.status.replace("_", " "),
+            f"{m.send_after:%Y-%m-%d %H:%M}",
+            display(m.amount_minor, m.currency) if m.amount_minor and m.currency else "",
+        )
     console.print(table)
-    console.print("they leave when `dispatch` (or the server's worker) runs inside each customer's contact window; "
-                  "`dispatch --once --next-window` sends them as of the first window to open", highlight=False)
+    console.print(
+        "they leave when `dispatch` (or the server's worker) runs inside each customer's contact window; "
+        "`dispatch --once --next-window` sends them as of the first window to open",
+        highlight=False,
+    )
 
 
 @app.command()
-def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due now, then exit")] = False,
-             now: NowOpt = None,
-             next_window: Annotated[bool, typer.Option(
-                 "--next-window", help="with --once: when nothing can leave now, send as of the first contact "
-                                       "window to open (file transports only)")] = False) -> None:
+def dispatch(
+    once: Annotated[bool, typer.Option("--once", help="send what is due now, then exit")] = False,
+    now: NowOpt = None,
+    next_window: Annotated[
+        bool,
+        typer.Option(
+            "--next-window",
+            help="with --once: when nothing can leave now, send as of the first contact "
+            "window to open (file transports only)",
+        ),
+    ] = False,
+) -> None:
     """Send the messages whose time has come.
 
     Without --once, keep doing it (as the worker does)."""
@@ -94,8 +134,10 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
             fail("--next-window goes with --once, and without --now")
         real = [channel for channel, value in settings.real_providers().items() if value]
         if real:  # ahead of time, a real provider would reach people outside their contact window
-            fail(f"--next-window sends ahead of time, and {', '.join(real)} reach(es) real people: "
-                 "use it with the file transports only")
+            fail(
+                f"--next-window sends ahead of time, and {', '.join(real)} reach(es) real people: "
+                "use it with the file transports only"
+            )
     database = open_database(settings)
     if not once:
         settle_heap()
@@ -106,15 +148,19 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="send what is due
         with database.session() as session:
             at = outbox.next_due(session)
         if at is not None and at > clock.now():
-            console.print(f"{summary(counts) if any(counts.values()) else 'nothing can leave now'}; as of "
-                          f"{at:%Y-%m-%d %H:%M} UTC, when the first contact window opens:", highlight=False)
+            console.print(
+                f"{summary(counts) if any(counts.values()) else 'nothing can leave now'}; as of "
+                f"{at:%Y-%m-%d %H:%M} UTC, when the first contact window opens:",
+                highlight=False,
+            )
             counts = asyncio.run(_drain(_dispatcher(settings, database, FrozenClock(at))))
     console.print(summary(counts) if any(counts.values()) else "nothing was due", highlight=False)
 
 
 @app.command("deliver-events")
-def deliver_events(once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
-                   now: NowOpt = None) -> None:
+def deliver_events(
+    once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False, now: NowOpt = None
+) -> None:
     """Deliver events to the webhook endpoints.
 
     Without --once, keep doing it (as the worker does)."""
@@ -139,8 +185,14 @@ def _dispatcher(settings, database, clock) -> Dispatcher:
     from dunning.channels.registry import build_transports
     from dunning.outbox.dispatch import Dispatcher
 
-    return Dispatcher(database, clock, build_transports(settings), Composer(settings, clock),
-                      batch=settings.dispatch_batch, max_attempts=settings.max_send_attempts)
+    return Dispatcher(
+        database,
+        clock,
+        build_transports(settings),
+        Composer(settings, clock),
+        batch=settings.dispatch_batch,
+        max_attempts=settings.max_send_attempts,
+    )
 
 
 async def _drain(job: Dispatcher | Deliverer) -> Counter:

@@ -1,4 +1,5 @@
 """`import customers|invoices|payments|credit-notes`: a CSV export through the ledger's own validation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,10 +13,14 @@ import_app = typer.Typer(help="Import a CSV export (all or nothing).", no_args_i
 app.add_typer(import_app, name="import")
 
 FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="the CSV file, with a header line")]
-MapOpt = Annotated[str | None, typer.Option("--map", metavar="FIELD=COLUMN,...",
-                                            help="the file's column for each field named otherwise")]
-DateOpt = Annotated[str | None, typer.Option("--date-format", metavar="FORMAT",
-                                             help="strptime format of the date columns, e.g. %m/%d/%Y")]
+MapOpt = Annotated[
+    str | None,
+    typer.Option("--map", metavar="FIELD=COLUMN,...", help="the file's column for each field named otherwise"),
+]
+DateOpt = Annotated[
+    str | None,
+    typer.Option("--date-format", metavar="FORMAT", help="strptime format of the date columns, e.g. %m/%d/%Y"),
+]
 CurrencyOpt = Annotated[str | None, typer.Option(metavar="CODE", help="the currency of rows without one")]
 
 
@@ -23,8 +28,14 @@ def _currency(currency: str | None) -> dict[str, str]:
     return {"currency": currency} if currency else {}
 
 
-def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, defaults: dict[str, str],
-         create_customers: bool = False) -> None:
+def _run(
+    kind: str,
+    path: Path,
+    mapping: str | None,
+    date_format: str | None,
+    defaults: dict[str, str],
+    create_customers: bool = False,
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
@@ -37,12 +48,26 @@ def _run(kind: str, path: Path, mapping: str | None, date_format: str | None, de
     with path.open(encoding="utf-8-sig", errors="replace") as handle:  # only counting lines here
         total = sum(1 for _ in handle) - 1
     database = open_database()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task(f"importing {kind}", total=max(total, 0))
-        report = import_file(database, SystemClock(), path, kind, mapping=parse_map(mapping), date_format=date_format,
-                             defaults=defaults, create_customers=create_customers,
-                             progress=lambda n: progress.advance(task, n))
+        report = import_file(
+            database,
+            SystemClock(),
+            path,
+            kind,
+            mapping=parse_map(mapping),
+            date_format=date_format,
+            defaults=defaults,
+            create_customers=create_customers,
+            progress=lambda n: progress.advance(task, n),
+        )
     if report.errors:
         table = Table("line", "field", "reason", title=f"{plural(len(report.errors), 'problem')}; nothing was imported")
         for e in report.errors:
@@ -67,9 +92,15 @@ def import_customers(path: FileArg, map: MapOpt = None, date_format: DateOpt = N
 
 @import_app.command("invoices")
 @domain_errors
-def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = None, currency: CurrencyOpt = None,
-                    create_customers: Annotated[bool, typer.Option(
-                        "--create-customers", help="create customers the file names but the service lacks")] = False) -> None:
+def import_invoices(
+    path: FileArg,
+    map: MapOpt = None,
+    date_format: DateOpt = None,
+    currency: CurrencyOpt = None,
+    create_customers: Annotated[
+        bool, typer.Option("--create-customers", help="create customers the file names but the service lacks")
+    ] = False,
+) -> None:
     """Create or update invoices from FILE.
 
     Open invoices, or a settled history (with paid_on) for the risk model. An invoice without
@@ -80,8 +111,9 @@ def import_invoices(path: FileArg, map: MapOpt = None, date_format: DateOpt = No
 
 @import_app.command("payments")
 @domain_errors
-def import_payments(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
-                    currency: CurrencyOpt = None) -> None:
+def import_payments(
+    path: FileArg, map: MapOpt = None, date_format: DateOpt = None, currency: CurrencyOpt = None
+) -> None:
     """Record payments received from FILE.
 
     Each is allocated to the named invoice first, then the oldest open ones. A row with
@@ -91,8 +123,9 @@ def import_payments(path: FileArg, map: MapOpt = None, date_format: DateOpt = No
 
 @import_app.command("credit-notes")
 @domain_errors
-def import_credit_notes(path: FileArg, map: MapOpt = None, date_format: DateOpt = None,
-                        currency: CurrencyOpt = None) -> None:
+def import_credit_notes(
+    path: FileArg, map: MapOpt = None, date_format: DateOpt = None, currency: CurrencyOpt = None
+) -> None:
     """Record credit notes from FILE.
 
     They take money off invoices as payments do, dated by `issued_on`."""

@@ -1,4 +1,5 @@
 """`model ...`: train, list, promote, roll back, rescore, backtest."""
+
 from __future__ import annotations
 
 import json
@@ -46,13 +47,21 @@ def list_versions() -> None:
     table.columns[0].no_wrap = True
     for r in rows:
         rehearsal = r.metrics.get("rehearsal") or {}
-        table.add_row(r.version, r.status, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.n_rows),
-                      _f((rehearsal.get("model") or {}).get("auc")), _f((rehearsal.get("baseline") or {}).get("auc")))
+        table.add_row(
+            r.version,
+            r.status,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            str(r.n_rows),
+            _f((rehearsal.get("model") or {}).get("auc")),
+            _f((rehearsal.get("baseline") or {}).get("auc")),
+        )
     console.print(table)
     console.print("AUC: rehearsal on the newest outcomes, trained without them. Decided on:")
     for r in rows:
-        console.print(f"  {r.version}: {(r.metrics.get('comparison') or {}).get('summary', '')} "
-                      f"[dim]({r.artifact_path})[/dim]", highlight=False)
+        console.print(
+            f"  {r.version}: {(r.metrics.get('comparison') or {}).get('summary', '')} [dim]({r.artifact_path})[/dim]",
+            highlight=False,
+        )
 
 
 @model_app.command("promote")
@@ -95,14 +104,22 @@ def rescore() -> None:
 
 @model_app.command("backtest")
 @domain_errors
-def backtest(cutoff: Annotated[str, typer.Option(metavar="DAY", help="train on what was known before this day "
-                                                      "(YYYY-MM-DD), test on invoices issued from it")],
-             late_days: Annotated[int | None, typer.Option(metavar="N", help="late = paid more than N days after due "
-                                                                "(default DUNNING_LATE_DAYS_THRESHOLD)")] = None,
-             as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-             plot: Annotated[Path | None, typer.Option(metavar="FILE.png",
-                                                       help="write ROC and calibration curves to this PNG")] = None
-             ) -> None:
+def backtest(
+    cutoff: Annotated[
+        str,
+        typer.Option(
+            metavar="DAY", help="train on what was known before this day (YYYY-MM-DD), test on invoices issued from it"
+        ),
+    ],
+    late_days: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="late = paid more than N days after due (default DUNNING_LATE_DAYS_THRESHOLD)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(metavar="FILE.png", help="write ROC and calibration curves to this PNG")
+    ] = None,
+) -> None:
     """Measure the model on this database's history.
 
     Trains as of the cutoff, tests on the invoices issued from it, beside the baseline and the
@@ -124,19 +141,33 @@ def backtest(cutoff: Annotated[str, typer.Option(metavar="DAY", help="train on w
         history = load_history(session)
     if history.invoices.empty:
         fail("the database holds no invoices: import a history first (see README, 'Importing a CSV export')")
-    result = bt.backtest(history.invoices, day, late_days=settings.late_days_threshold if late_days is None
-                         else late_days, events=history.events)
+    result = bt.backtest(
+        history.invoices,
+        day,
+        late_days=settings.late_days_threshold if late_days is None else late_days,
+        events=history.events,
+    )
     if plot is not None:
         bt.plot(result, plot)
     if as_json:
         typer.echo(json.dumps(json_safe({k: v for k, v in result.items() if k != "curves"})))
         return
-    table = Table("", "ROC AUC", "PR AUC", "Brier", title=f"cutoff {result['cutoff']}, late = more than "
-                  f"{result['late_days']} days after due; train {result['n_train']} invoices of "
-                  f"{result['train_customers']} customers, test {result['n_test']} of {result['test_customers']}")
+    table = Table(
+        "",
+        "ROC AUC",
+        "PR AUC",
+        "Brier",
+        title=f"cutoff {result['cutoff']}, late = more than "
+        f"{result['late_days']} days after due; train {result['n_train']} invoices of "
+        f"{result['train_customers']} customers, test {result['n_test']} of {result['test_customers']}",
+    )
     table.add_row("model", _f(result["auc"]), _f(result["pr_auc"]), _f(result["brier"]))
-    table.add_row("baseline (smoothed prior late rate)", _f(result["baseline_auc"]), _f(result["baseline_pr_auc"]),
-                  _f(result["baseline_brier"]))
+    table.add_row(
+        "baseline (smoothed prior late rate)",
+        _f(result["baseline_auc"]),
+        _f(result["baseline_pr_auc"]),
+        _f(result["baseline_brier"]),
+    )
     table.add_row("rule: prior late rate", _f(result["rule_auc"]), "", "")
     console.print(table)
     for warning in result["warnings"]:

@@ -1,8 +1,9 @@
 """`replies classify`: what the service reads in a reply; `arrangements run`: the hourly job, by hand."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -37,19 +38,27 @@ def classify_line(line: str) -> dict:
     if unknown:
         return {"error": f"unknown keys: {', '.join(sorted(unknown))}"}
     text = item.get("text")
-    fields = {k: item.get(k, default) for k, default in
-              (("lang", "en"), ("channel", "sms"), ("tz", "UTC"), ("currency", None), ("now", None))}
+    fields = {
+        k: item.get(k, default)
+        for k, default in (("lang", "en"), ("channel", "sms"), ("tz", "UTC"), ("currency", None), ("now", None))
+    }
     if not isinstance(text, str) or not all(v is None or isinstance(v, str) for v in fields.values()):
         return {"error": "text must be a string, and lang, channel, tz, currency, now strings"}
     if fields["channel"] not in CHANNELS:
         return {"error": f"channel must be one of {', '.join(CHANNELS)}"}
     try:
-        at = datetime.fromisoformat(fields["now"]) if fields["now"] else datetime.now(timezone.utc)
+        at = datetime.fromisoformat(fields["now"]) if fields["now"] else datetime.now(UTC)
     except ValueError:
         return {"error": f"now must be an ISO timestamp such as 2026-03-01T09:00:00Z, not {fields['now']!r}"}
     try:
-        u = classify(text, lang=fields["lang"], received_at=at if at.tzinfo else at.replace(tzinfo=timezone.utc),
-                     tz=fields["tz"], channel=fields["channel"], currency=fields["currency"])
+        u = classify(
+            text,
+            lang=fields["lang"],
+            received_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+            tz=fields["tz"],
+            channel=fields["channel"],
+            currency=fields["currency"],
+        )
     except LexiconError as e:
         return {"error": str(e)}
     except (ValueError, KeyError, OverflowError) as e:  # an unknown time zone, a date out of range
@@ -60,13 +69,23 @@ def classify_line(line: str) -> dict:
 @replies_app.command("classify")
 def classify_command(
     text: Annotated[str | None, typer.Argument(metavar="TEXT", help="the reply, as the customer wrote it")] = None,
-    batch: Annotated[Path | None, typer.Option("--batch", metavar="FILE.jsonl", help="one {text, lang, channel, tz, "
-                                                "currency, now} per line; prints one JSON line per input")] = None,
-    lang: Annotated[str, typer.Option("--lang", metavar="LANG", help="the customer's language (a lexicon: en, fr)")]
-    = "en",
-    tz: Annotated[str, typer.Option("--tz", metavar="ZONE", help="the customer's IANA time zone, for relative dates")]
-    = "UTC",
-    channel: Annotated[str, typer.Option("--channel", metavar="CHANNEL", help="sms or email (keywords differ)")] = "sms",
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            metavar="FILE.jsonl",
+            help="one {text, lang, channel, tz, currency, now} per line; prints one JSON line per input",
+        ),
+    ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", metavar="LANG", help="the customer's language (a lexicon: en, fr)")
+    ] = "en",
+    tz: Annotated[
+        str, typer.Option("--tz", metavar="ZONE", help="the customer's IANA time zone, for relative dates")
+    ] = "UTC",
+    channel: Annotated[
+        str, typer.Option("--channel", metavar="CHANNEL", help="sms or email (keywords differ)")
+    ] = "sms",
     currency: Annotated[str | None, typer.Option("--currency", metavar="CODE", help="the case's currency")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     now: NowOpt = None,
@@ -102,8 +121,12 @@ def classify_command(
     table = Table(show_header=False)
     table.add_row("intent", u.intent)
     table.add_row("confidence", f"{u.confidence:.2f}" + (" (acts on it)" if u.confident else " (a person decides)"))
-    for name, value in (("date", u.promised_date), ("amount", u.amount), ("currency", u.currency),
-                        ("invoice", u.invoice_number)):
+    for name, value in (
+        ("date", u.promised_date),
+        ("amount", u.amount),
+        ("currency", u.currency),
+        ("invoice", u.invoice_number),
+    ):
         if value is not None:
             table.add_row(name, str(value))
     if u.reasons:

@@ -10,13 +10,16 @@ from dunning.cli.base import app, console, err, fail
 templates_app = typer.Typer(help="Customer-facing templates: check them all, preview one.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
 
-DirOpt = Annotated[Path | None, typer.Option("--templates", metavar="DIR",
-                                             help="a template folder other than the shipped one")]
+DirOpt = Annotated[
+    Path | None, typer.Option("--templates", metavar="DIR", help="a template folder other than the shipped one")
+]
 
 
 @templates_app.command("check")
-def check(templates: DirOpt = None,
-          pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also turn every letter into a PDF")] = True) -> None:
+def check(
+    templates: DirOpt = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also turn every letter into a PDF")] = True,
+) -> None:
     """Render every template in every language; exit 1 on a problem."""
     from dunning.channels import render
     from dunning.words import agree, plural
@@ -31,20 +34,24 @@ def check(templates: DirOpt = None,
     if problems:
         for problem in problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}),"
-                  f" languages {', '.join(languages)}")
+        err.print(
+            f"[red]{plural(len(problems), 'problem')}[/red] in {plural(total, 'template')} ({counted}),"
+            f" languages {', '.join(languages)}"
+        )
         raise typer.Exit(1)
-    console.print(f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in "
-                  f"{', '.join(languages)}" + (", letters as PDF" if pdf else ""))
+    console.print(
+        f"{plural(total, 'template')} ({counted}) {agree(total, 'renders', 'render')} in "
+        f"{', '.join(languages)}" + (", letters as PDF" if pdf else "")
+    )
 
 
 @templates_app.command("preview")
-def preview(name: Annotated[str, typer.Argument(metavar="NAME", help="a template, e.g. formal_notice")],
-            lang: Annotated[str, typer.Option("--lang", metavar="LANG", help="language folder to render, e.g. fr")]
-            = "en",
-            out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="default: <var_dir>/previews")]
-            = None,
-            templates: DirOpt = None) -> None:
+def preview(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="a template, e.g. formal_notice")],
+    lang: Annotated[str, typer.Option("--lang", metavar="LANG", help="language folder to render, e.g. fr")] = "en",
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="default: <var_dir>/previews")] = None,
+    templates: DirOpt = None,
+) -> None:
     """Write template NAME rendered with sample data.
 
     What each channel would send: .eml, .sms.txt and .pdf."""

@@ -4,6 +4,7 @@ more on that channel until the customer opts in again.
 Two scopes: a contact's own (STOP from their number, an unsubscribe reply from their address), and
 the customer's (a link or the portal, which any of the customer's contacts may have used, or a
 sender we cannot place on one contact): a customer-wide opt-out silences every contact."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -38,14 +39,16 @@ def contact_opt_outs(session: Session, contact_ids: Iterable[int]) -> dict[int, 
     ids = list(contact_ids)
     out: dict[int, set[str]] = defaultdict(set)
     if ids:
-        for contact_id, channel in session.execute(select(ContactOptOut.contact_id, ContactOptOut.channel)
-                                                   .where(ContactOptOut.contact_id.in_(ids))):
+        for contact_id, channel in session.execute(
+            select(ContactOptOut.contact_id, ContactOptOut.channel).where(ContactOptOut.contact_id.in_(ids))
+        ):
             out[contact_id].add(channel)
     return out
 
 
-def opt_out(session: Session, clock: Clock, customer_id: int, channel: str, source: str,
-            contact_id: int | None = None) -> bool:
+def opt_out(
+    session: Session, clock: Clock, customer_id: int, channel: str, source: str, contact_id: int | None = None
+) -> bool:
     """True when this is news (the first STOP gets a confirmation, a repeated one does not). Two at
     the same moment (a double click, a mail client that follows the link twice) make one record:
     the second finds it, or meets the unique key and is told it is old news. With `contact_id`,
@@ -53,10 +56,12 @@ def opt_out(session: Session, clock: Clock, customer_id: int, channel: str, sour
     if contact_id is not None:
         if channel in contact_opt_outs(session, [contact_id]).get(contact_id, ()):
             return False
-        return insert_once(session, ContactOptOut(contact_id=contact_id, channel=channel, source=source,
-                                                  at=clock.now()))
-    existing = session.execute(select(OptOut.id).where(OptOut.customer_id == customer_id,
-                                                       OptOut.channel == channel)).first()
+        return insert_once(
+            session, ContactOptOut(contact_id=contact_id, channel=channel, source=source, at=clock.now())
+        )
+    existing = session.execute(
+        select(OptOut.id).where(OptOut.customer_id == customer_id, OptOut.channel == channel)
+    ).first()
     if existing is not None:
         return False
     return insert_once(session, OptOut(customer_id=customer_id, channel=channel, source=source, at=clock.now()))
@@ -65,11 +70,16 @@ def opt_out(session: Session, clock: Clock, customer_id: int, channel: str, sour
 def opt_in(session: Session, customer_id: int, channel: str, contact_id: int | None = None) -> bool:
     """Lifts the customer-wide opt-out of the channel, and the contact's own when one is named
     (START from a number lifts what that number's STOP, or one from before contacts, set)."""
-    lifted = session.execute(delete(OptOut).where(OptOut.customer_id == customer_id, OptOut.channel == channel)
-                             .execution_options(synchronize_session=False)).rowcount
+    lifted = session.execute(
+        delete(OptOut)
+        .where(OptOut.customer_id == customer_id, OptOut.channel == channel)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if contact_id is not None:
-        lifted += session.execute(delete(ContactOptOut).where(
-            ContactOptOut.contact_id == contact_id, ContactOptOut.channel == channel)
-            .execution_options(synchronize_session=False)).rowcount
+        lifted += session.execute(
+            delete(ContactOptOut)
+            .where(ContactOptOut.contact_id == contact_id, ContactOptOut.channel == channel)
+            .execution_options(synchronize_session=False)
+        ).rowcount
     session.flush()
     return lifted > 0

@@ -1,6 +1,7 @@
 """Contacts pushed with their customer (`contacts: [...]`) or alone (/v1/contacts/bulk): checked
 like every ledger row, upserted by (customer, external_id). The customer's own email, phone and
 address are written to the contact `primary` by the same path, so old senders keep working."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -32,8 +33,12 @@ def check(batch: Batch, index: int, contact: Any, prefix: str, country: str | No
         return None
     problems = len(batch.errors)
     if contact.get("external_id") == PRIMARY_KEY:
-        batch.add(index, prefix + "external_id", f"'{PRIMARY_KEY}' is the contact of the customer's own email, "
-                  "phone and address fields: give them there, or use another id")
+        batch.add(
+            index,
+            prefix + "external_id",
+            f"'{PRIMARY_KEY}' is the contact of the customer's own email, "
+            "phone and address fields: give them there, or use another id",
+        )
     if not any(isinstance(contact.get(f), str) and contact[f] for f in ADDRESS_OF.values()):
         batch.add(index, prefix + "email", "a contact needs an email, a phone or an address")
     phone = contact.get("phone")
@@ -44,9 +49,15 @@ def check(batch: Batch, index: int, contact: Any, prefix: str, country: str | No
             batch.add(index, prefix + "phone", str(e))
     if len(batch.errors) > problems:
         return None
-    return {"external_id": contact.get("external_id"), "name": contact.get("name"), "email": contact.get("email"),
-            "phone": phone or None, "address": contact.get("address"), "language": contact.get("language"),
-            "roles": list(contact.get("roles") or ())}
+    return {
+        "external_id": contact.get("external_id"),
+        "name": contact.get("name"),
+        "email": contact.get("email"),
+        "phone": phone or None,
+        "address": contact.get("address"),
+        "language": contact.get("language"),
+        "roles": list(contact.get("roles") or ()),
+    }
 
 
 def check_nested(batch: Batch, index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -57,8 +68,11 @@ def check_nested(batch: Batch, index: int, row: dict[str, Any]) -> list[dict[str
     for position, contact in enumerate(contacts if isinstance(contacts, list) else ()):
         key = contact.get("external_id") if isinstance(contact, dict) else None
         if isinstance(key, str) and key in first:
-            batch.add(index, f"contacts.{position}.external_id",
-                      f"'{key}' appears twice in this customer's contacts ({first[key]} and {position})")
+            batch.add(
+                index,
+                f"contacts.{position}.external_id",
+                f"'{key}' appears twice in this customer's contacts ({first[key]} and {position})",
+            )
             continue
         first[key] = position
         checked = check(batch, index, contact, f"contacts.{position}.", country)
@@ -70,7 +84,9 @@ def check_nested(batch: Batch, index: int, row: dict[str, Any]) -> list[dict[str
 def push(session: Session, clock: Clock, batch: Batch[ContactRowIn]) -> UpsertResult:
     """POST /v1/contacts/bulk: all or nothing, every bad row and field named."""
     sent = [r.get("customer_external_id") for _, r in (*batch.items, *batch.refused)]
-    known = lookup(session, Customer.external_id, (k for k in sent if isinstance(k, str)), Customer.id, Customer.country)
+    known = lookup(
+        session, Customer.external_id, (k for k in sent if isinstance(k, str)), Customer.id, Customer.country
+    )
     first: dict[tuple[str, str], int] = {}
     rows = []
     for i, r in batch.unflagged():  # every bad field of a row in one answer
@@ -80,14 +96,20 @@ def push(session: Session, clock: Clock, batch: Batch[ContactRowIn]) -> UpsertRe
     for i, r in batch.items:
         key = (r["customer_external_id"], r["external_id"])
         if key in first:
-            batch.add(i, "external_id", f"'{key[1]}' of customer '{key[0]}' appears twice in this batch "
-                      f"(rows {first[key]} and {i})")
+            batch.add(
+                i,
+                "external_id",
+                f"'{key[1]}' of customer '{key[0]}' appears twice in this batch (rows {first[key]} and {i})",
+            )
             continue
         first[key] = i
         customer = known.get(r["customer_external_id"])
         if customer is None:
-            batch.add(i, "customer_external_id",
-                      f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first")
+            batch.add(
+                i,
+                "customer_external_id",
+                f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first",
+            )
         checked = check(batch, i, r, "", customer[2] if customer else None)
         if checked is not None and customer is not None:
             rows.append({"customer_id": customer[1], **checked})
@@ -97,9 +119,19 @@ def push(session: Session, clock: Clock, batch: Batch[ContactRowIn]) -> UpsertRe
 
 def primaries(customers: Iterable[dict[str, Any]], ids: dict[str, int]) -> list[dict[str, Any]]:
     """The contact `primary` of each pushed customer, from its own email, phone and address."""
-    return [{"customer_id": ids[c["external_id"]], "external_id": PRIMARY_KEY, "name": c["name"],
-             "email": c["email"], "phone": c["phone"], "address": c["address"], "language": None,
-             "roles": [PRIMARY_KEY]} for c in customers]
+    return [
+        {
+            "customer_id": ids[c["external_id"]],
+            "external_id": PRIMARY_KEY,
+            "name": c["name"],
+            "email": c["email"],
+            "phone": c["phone"],
+            "address": c["address"],
+            "language": None,
+            "roles": [PRIMARY_KEY],
+        }
+        for c in customers
+    ]
 
 
 def write(session: Session, clock: Clock, contacts: list[dict[str, Any]]) -> UpsertResult:
@@ -134,8 +166,12 @@ def write(session: Session, clock: Clock, contacts: list[dict[str, Any]]) -> Ups
         executemany(session, stmt.on_conflict_do_update(index_elements=["customer_id", "external_id"], set_=set_), rows)
         touch(session, {r["customer_id"] for r in rows})  # who can be written to may have changed
     if moved:  # links sent to an old address stop working (dunning/links.py)
-        session.execute(update(Customer).where(Customer.id.in_(moved))
-                        .values(link_version=Customer.link_version + 1).execution_options(synchronize_session=False))
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(moved))
+            .values(link_version=Customer.link_version + 1)
+            .execution_options(synchronize_session=False)
+        )
     return result
 
 
@@ -143,7 +179,13 @@ def _stored(session: Session, customer_ids: set[int]) -> dict[tuple[int, str], A
     if not customer_ids:
         return {}
     conn = session.connection()
-    stmt = select(CONTACT.c.customer_id, CONTACT.c.external_id, CONTACT.c.email, CONTACT.c.phone, CONTACT.c.address,
-                  CONTACT.c.invalid_channels, CONTACT.c.content_hash).where(
-        one_of(CONTACT.c.customer_id, "ids", conn.dialect.name))
+    stmt = select(
+        CONTACT.c.customer_id,
+        CONTACT.c.external_id,
+        CONTACT.c.email,
+        CONTACT.c.phone,
+        CONTACT.c.address,
+        CONTACT.c.invalid_channels,
+        CONTACT.c.content_hash,
+    ).where(one_of(CONTACT.c.customer_id, "ids", conn.dialect.name))
     return {(r.customer_id, r.external_id): r for r in conn.execute(stmt, {"ids": sorted(customer_ids)})}

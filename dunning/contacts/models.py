@@ -4,6 +4,7 @@ A customer (the company or person who owes) has contacts; a policy step writes t
 holding some roles and copies others. The customer's own email, phone and address fields are the
 contact keyed `primary` (PRIMARY_KEY), kept in step with them by every push.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """Who a step writes to, by role: one rule for the engine's plan, the preview and the message
 as it goes out. Pure: anything with `roles` will do (a contact row, the engine's view of one)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

@@ -1,5 +1,6 @@
 """The event types, each with what it means. README "Events" shows a payload of each; a test
 checks that both lists agree with what the service really publishes."""
+
 from __future__ import annotations
 
 TYPES: dict[str, str] = {

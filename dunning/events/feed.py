@@ -1,4 +1,5 @@
 """Reading events in order: the cursor is the id of the last event seen."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The event table: what happened, when, to whom, in the order the changes were committed."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -13,15 +13,17 @@ written when the session commits:
   flushed first, events have no foreign keys), so it cannot close a deadlock; it is held only
   for the insert and the commit. SQLite needs nothing: its writers already go one at a time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event as sa_event, insert, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from dunning.clock import Clock
@@ -44,8 +46,13 @@ class Event:
     case_id: int | None = None
 
     def row(self) -> dict[str, Any]:
-        return {"type": self.type, "occurred_at": self.occurred_at, "customer_id": self.customer_id,
-                "case_id": self.case_id, "data": self.data}
+        return {
+            "type": self.type,
+            "occurred_at": self.occurred_at,
+            "customer_id": self.customer_id,
+            "case_id": self.case_id,
+            "data": self.data,
+        }
 
 
 Subscriber = Callable[[Session, Event], None]
@@ -63,8 +70,9 @@ def unsubscribe(event_type: str, subscriber: Subscriber) -> None:
     _subscribers.get(event_type, []).remove(subscriber)
 
 
-def new(clock: Clock, event_type: str, *, customer_id: int | None = None, case_id: int | None = None,
-        **data: Any) -> Event:
+def new(
+    clock: Clock, event_type: str, *, customer_id: int | None = None, case_id: int | None = None, **data: Any
+) -> Event:
     """An event of `event_type` happening now. Its payload is `data` (made JSON-ready) after the
     case id, which every payload carries (null when the event is about no case); the customer is
     named in `data` by their external id, and `customer_id` is kept on the row."""
@@ -72,8 +80,15 @@ def new(clock: Clock, event_type: str, *, customer_id: int | None = None, case_i
     return Event(event_type, clock.now(), {"case_id": case_id, **plain(data)}, customer_id, case_id)
 
 
-def publish(session: Session, clock: Clock, event_type: str, *, customer_id: int | None = None,
-            case_id: int | None = None, **data: Any) -> Event:
+def publish(
+    session: Session,
+    clock: Clock,
+    event_type: str,
+    *,
+    customer_id: int | None = None,
+    case_id: int | None = None,
+    **data: Any,
+) -> Event:
     event = new(clock, event_type, customer_id=customer_id, case_id=case_id, **data)
     publish_all(session, [event])
     return event
@@ -114,10 +129,11 @@ def plain(value: Any) -> Any:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # ---- the session's side ---------------------------------------------------------------------
+
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
     while transaction is not None:

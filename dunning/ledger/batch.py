@@ -5,6 +5,7 @@ customer, a duplicate) land in the same list, so one 422 names every bad row at 
 bad field of a row: a row refused for its shape is kept as sent (`refused`), and the service's
 checks that need no database run on its other fields too.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def _list_of(row_type: type) -> TypeAdapter:
 @lru_cache
 def _wrapped(key: str, row_type: type) -> TypeAdapter:
     """{key: [rows]} with nothing else, up to the batch limit: validated straight from the bytes."""
-    wrapper = create_model(f"{key}_batch", __config__=ConfigDict(extra="forbid"),
-                           **{key: (list[row_type], Field(max_length=MAX_BATCH))})
+    wrapper = create_model(
+        f"{key}_batch", __config__=ConfigDict(extra="forbid"), **{key: (list[row_type], Field(max_length=MAX_BATCH))}
+    )
     return TypeAdapter(wrapper)
 
 
@@ -54,12 +56,12 @@ class Batch(Generic[M]):
     _flagged: set[tuple[int, str]] = field(default_factory=set)
 
     @classmethod
-    def of(cls, row_type: type[M], rows: Sequence[dict[str, Any]]) -> "Batch[M]":
+    def of(cls, row_type: type[M], rows: Sequence[dict[str, Any]]) -> Batch[M]:
         """Rows built in code (the demo, tests): validated like pushed ones."""
         return cls.validate(list(enumerate(rows)), row_type)
 
     @classmethod
-    def validate(cls, rows: Sequence[tuple[int, Any]], row_type: type[M]) -> "Batch[M]":
+    def validate(cls, rows: Sequence[tuple[int, Any]], row_type: type[M]) -> Batch[M]:
         batch: Batch[M] = cls([])
         try:  # the fast path: the whole list at once
             valid = _list_of(row_type).validate_python([r for _, r in rows])
@@ -78,7 +80,7 @@ class Batch(Generic[M]):
         return batch
 
     @classmethod
-    def parse(cls, raw: bytes, key: str, row_type: type[M]) -> "Batch[M]":
+    def parse(cls, raw: bytes, key: str, row_type: type[M]) -> Batch[M]:
         controls = any(hint in raw for hint in CONTROL_HINTS)
         try:  # the fast path: a good batch never becomes Python dicts
             rows = getattr(_wrapped(key, row_type).validate_json(raw), key)
@@ -97,20 +99,25 @@ class Batch(Generic[M]):
         except json.JSONDecodeError as e:
             raise _malformed(str(e)) from None
         if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
-            raise InvalidInput(f"the body must be an object with a '{key}' list",
-                               detail=[row_error(None, key, "must be a list of objects")])
+            raise InvalidInput(
+                f"the body must be an object with a '{key}' list",
+                detail=[row_error(None, key, "must be a list of objects")],
+            )
         extra = sorted(set(payload) - {key})
         if extra:
-            raise InvalidInput(f"unexpected fields: {', '.join(extra)}",
-                               detail=[row_error(None, name, "unexpected field") for name in extra])
+            raise InvalidInput(
+                f"unexpected fields: {', '.join(extra)}",
+                detail=[row_error(None, name, "unexpected field") for name in extra],
+            )
         rows = payload[key]
         if len(rows) > MAX_BATCH:
-            raise TooLarge(f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; "
-                           "split it into several requests")
+            raise TooLarge(
+                f"a batch takes at most {MAX_BATCH} items and this one has {len(rows)}; split it into several requests"
+            )
         batch = cls.validate(list(enumerate(rows)), row_type)
         return batch.refuse_text() if controls else batch
 
-    def refuse_text(self) -> "Batch[M]":
+    def refuse_text(self) -> Batch[M]:
         """Text that cannot be stored or sent (NUL, control characters, a line break in a one-line
         field such as a name) is a row error, not a crash later. Such rows leave the batch at once:
         the service looks their keys up before it refuses the batch, and PostgreSQL refuses a NUL

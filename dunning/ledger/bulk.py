@@ -5,6 +5,7 @@ go to the database as one executemany of INSERT ... ON CONFLICT DO UPDATE rather
 objects. Rows whose content hash already matches are not written at all: a replayed batch
 leaves the database exactly as it was, `updated_at` included.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,13 @@ def content_hash(values: tuple) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def lookup(session: Session, column: ColumnElement, keys: Iterable[Any], *extra: ColumnElement,
-           where: ColumnElement | None = None) -> dict[Any, tuple]:
+def lookup(
+    session: Session,
+    column: ColumnElement,
+    keys: Iterable[Any],
+    *extra: ColumnElement,
+    where: ColumnElement | None = None,
+) -> dict[Any, tuple]:
     """Map each key found to the row (column, *extra) of the table."""
     keys = list(dict.fromkeys(keys))
     if not keys:
@@ -47,10 +53,17 @@ def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement:
     return column == func.any(bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
-def upsert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: Sequence[str],
-           existing: dict[Any, str], key_of: Callable[[dict], Any],
-           update: Callable[[Any], dict[str, Any]] | None = None,
-           insert_only: Sequence[str] = ()) -> UpsertResult:
+def upsert(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    existing: dict[Any, str],
+    key_of: Callable[[dict], Any],
+    update: Callable[[Any], dict[str, Any]] | None = None,
+    insert_only: Sequence[str] = (),
+) -> UpsertResult:
     """Write new and changed rows; `existing` maps each stored key to its content hash.
 
     `update(stmt)` returns what ON CONFLICT sets for some columns instead of the pushed value (SQL
@@ -74,9 +87,15 @@ def upsert(session: Session, table: Table, rows: list[dict[str, Any]], *, confli
     return result
 
 
-def insert_or_update(session: Session, table: Table, rows: list[dict[str, Any]], *, key: str = "external_id",
-                     update: Callable[[Any], dict[str, Any]] | None = None,
-                     insert_only: Sequence[str] = ()) -> UpsertResult:
+def insert_or_update(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    key: str = "external_id",
+    update: Callable[[Any], dict[str, Any]] | None = None,
+    insert_only: Sequence[str] = (),
+) -> UpsertResult:
     """`upsert` without looking first: most pushes are new records, so insert them all (ON CONFLICT
     DO NOTHING) and only when some were already there, read the stored hashes and update the rows
     whose content differs. A concurrent writer's row counts as already there, and still gets our
@@ -94,8 +113,14 @@ def insert_or_update(session: Session, table: Table, rows: list[dict[str, Any]],
     return UpsertResult(created=created, updated=len(differ), unchanged=len(rows) - created - len(differ))
 
 
-def _write(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
-           update: Callable[[Any], dict[str, Any]] | None, insert_only: Sequence[str]) -> None:
+def _write(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict: Sequence[str],
+    update: Callable[[Any], dict[str, Any]] | None,
+    insert_only: Sequence[str],
+) -> None:
     stmt = insert_for(session, table)
     set_ = {name: stmt.excluded[name] for name in rows[0] if name not in (*conflict, *insert_only, "created_at")}
     set_.update(update(stmt) if update else {})
@@ -108,5 +133,7 @@ def lock_rows(session: Session, table: Table, ids: Iterable[int]) -> None:
         return
     ids = sorted(set(ids))
     if ids:  # in id order, so two writers can't deadlock on each other
-        session.execute(select(table.c.id).where(one_of(table.c.id, "ids", "postgresql")).order_by(table.c.id)
-                        .with_for_update(), {"ids": ids})
+        session.execute(
+            select(table.c.id).where(one_of(table.c.id, "ids", "postgresql")).order_by(table.c.id).with_for_update(),
+            {"ids": ids},
+        )

@@ -3,6 +3,7 @@
 The whole file is one transaction: every bad row is reported with its line number, and if there
 is any, nothing is written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,12 @@ from dunning.words import plural
 CHUNK = 5_000
 NEW_SOURCE_SHARE = 0.9  # of a file's customers new to the ledger: another history, not this month's invoices
 DATE_FIELDS = {"issued_on", "due_on", "paid_on", "received_on"}
-KINDS: dict[str, type] = {"customers": CustomerIn, "invoices": InvoiceIn, "payments": PaymentIn,
-                          "credit_notes": CreditNoteIn}
+KINDS: dict[str, type] = {
+    "customers": CustomerIn,
+    "invoices": InvoiceIn,
+    "payments": PaymentIn,
+    "credit_notes": CreditNoteIn,
+}
 
 
 @dataclass
@@ -50,11 +55,16 @@ class Ledgered:
 
     @classmethod
     def read(cls, session: Session) -> Ledgered:
-        rows = session.execute(select(Customer.external_id, func.count(Invoice.id), func.min(Invoice.issued_on),
-                                      func.max(Invoice.issued_on))
-                               .join(Invoice, Invoice.customer_id == Customer.id).group_by(Customer.external_id)).all()
-        return cls({r[0]: r[1] for r in rows}, min((r[2] for r in rows), default=None),
-                   max((r[3] for r in rows), default=None))
+        rows = session.execute(
+            select(
+                Customer.external_id, func.count(Invoice.id), func.min(Invoice.issued_on), func.max(Invoice.issued_on)
+            )
+            .join(Invoice, Invoice.customer_id == Customer.id)
+            .group_by(Customer.external_id)
+        ).all()
+        return cls(
+            {r[0]: r[1] for r in rows}, min((r[2] for r in rows), default=None), max((r[3] for r in rows), default=None)
+        )
 
 
 def other_history(before: Ledgered, file_customers: set[str], file_invoices: int) -> str | None:
@@ -65,12 +75,14 @@ def other_history(before: Ledgered, file_customers: set[str], file_invoices: int
     new = [customer for customer in file_customers if customer not in before.invoices]
     if not others or len(new) < NEW_SOURCE_SHARE * len(file_customers):
         return None
-    return (f"this database already held {plural(sum(others.values()), 'invoice')} of "
-            f"{plural(len(others), 'other customer')}, issued {before.first} to {before.last}, and these "
-            f"{plural(file_invoices, 'invoice')} are of {plural(len(new), 'customer')} "
-            "new to it: `model train` and `model backtest` now read both histories as one ledger, which skews a "
-            "backtest. To measure this file alone, import it into a database of its own "
-            "(DUNNING_DATABASE_URL=sqlite:///var/<name>.db)")
+    return (
+        f"this database already held {plural(sum(others.values()), 'invoice')} of "
+        f"{plural(len(others), 'other customer')}, issued {before.first} to {before.last}, and these "
+        f"{plural(file_invoices, 'invoice')} are of {plural(len(new), 'customer')} "
+        "new to it: `model train` and `model backtest` now read both histories as one ledger, which skews a "
+        "backtest. To measure this file alone, import it into a database of its own "
+        "(DUNNING_DATABASE_URL=sqlite:///var/<name>.db)"
+    )
 
 
 def parse_map(text: str | None) -> dict[str, str]:
@@ -85,8 +97,9 @@ def parse_map(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def _rows(path: Path, kind: str, mapping: dict[str, str], date_format: str | None,
-          defaults: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows(
+    path: Path, kind: str, mapping: dict[str, str], date_format: str | None, defaults: dict[str, str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
     fields = fields_of(KINDS[kind])
     unknown = set(mapping) - set(fields)
     if unknown:
@@ -97,12 +110,15 @@ def _rows(path: Path, kind: str, mapping: dict[str, str], date_format: str | Non
         try:
             yield from _parse(reader, columns, date_format, defaults)
         except (csv.Error, UnicodeDecodeError) as e:
-            raise InvalidInput(f"{path.name} is not a CSV file this can read (UTF-8 text, comma-separated; "
-                               f"stopped near line {reader.line_num + 1}): {e}") from None
+            raise InvalidInput(
+                f"{path.name} is not a CSV file this can read (UTF-8 text, comma-separated; "
+                f"stopped near line {reader.line_num + 1}): {e}"
+            ) from None
 
 
-def _parse(reader: csv.DictReader, columns: dict[str, str], date_format: str | None,
-           defaults: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse(
+    reader: csv.DictReader, columns: dict[str, str], date_format: str | None, defaults: dict[str, str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
     for offset, raw in enumerate(reader):
         row: dict[str, Any] = dict(defaults)
         for name, column in columns.items():
@@ -120,9 +136,18 @@ def _parse(reader: csv.DictReader, columns: dict[str, str], date_format: str | N
         yield offset + 2, row  # line 1 is the header
 
 
-def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapping: dict[str, str],
-                date_format: str | None = None, defaults: dict[str, str] | None = None,
-                create_customers: bool = False, progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_file(
+    database: Database,
+    clock: Clock,
+    path: Path,
+    kind: str,
+    *,
+    mapping: dict[str, str],
+    date_format: str | None = None,
+    defaults: dict[str, str] | None = None,
+    create_customers: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Rows are validated in chunks and written in one transaction; a row's index is its line."""
     report = ImportReport()
     rows = list(_rows(path, kind, mapping, date_format, defaults or {}))
@@ -133,7 +158,7 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
     try:
         before = Ledgered.read(session) if kind == "invoices" else None
         for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
+            chunk = rows[start : start + CHUNK]
             batch = Batch.validate(chunk, KINDS[kind]).refuse_text()
             for line, item in batch.items:  # duplicates across chunks; within one, the service finds them
                 key = item["external_id"]
@@ -152,8 +177,9 @@ def import_file(database: Database, clock: Clock, path: Path, kind: str, *, mapp
                 for name in ("created", "updated", "unchanged"):
                     setattr(report.result, name, getattr(report.result, name) + getattr(result, name))
             except InvalidInput as e:
-                report.errors += [{"line": err["index"], "field": err["field"], "message": err["message"]}
-                                  for err in e.detail or []]
+                report.errors += [
+                    {"line": err["index"], "field": err["field"], "message": err["message"]} for err in e.detail or []
+                ]
             if progress:
                 progress(len(chunk))
         if report.errors:

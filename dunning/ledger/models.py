@@ -4,6 +4,7 @@ Money is integer minor units with its ISO 4217 code. Every pushed record carries
 `external_id` and a `content_hash` of what was pushed, so a replayed record is recognised as
 unchanged without comparing columns one by one, and is not written again.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -4,18 +4,33 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from dunning.clock import today
 from dunning import bounds
 from dunning.bounds import Day
+from dunning.clock import today
+from dunning.contacts import ingest as contact_rows
 from dunning.deps import Body, ClockDep, ExternalId, SessionDep, require
 from dunning.inputs import BoundedRoute
-from dunning.paging import Cursor, Limit, Page
 from dunning.ledger import queries, service
 from dunning.ledger.batch import Batch
-from dunning.contacts import ingest as contact_rows
-from dunning.ledger.schemas import (AgingReport, ContactBatch, ContactRowIn, CreditNoteBatch, CreditNoteIn, CustomerBatch,
-                                    CustomerDetail, CustomerIn, CustomerOut, CustomerUpsertResult, InvoiceBatch,
-                                    InvoiceIn, InvoiceOut, PaymentBatch, PaymentIn, UpsertResult)
+from dunning.ledger.schemas import (
+    AgingReport,
+    ContactBatch,
+    ContactRowIn,
+    CreditNoteBatch,
+    CreditNoteIn,
+    CustomerBatch,
+    CustomerDetail,
+    CustomerIn,
+    CustomerOut,
+    CustomerUpsertResult,
+    InvoiceBatch,
+    InvoiceIn,
+    InvoiceOut,
+    PaymentBatch,
+    PaymentIn,
+    UpsertResult,
+)
+from dunning.paging import Cursor, Limit, Page
 
 router = APIRouter(prefix="/v1", tags=["ledger"], route_class=BoundedRoute)
 
@@ -29,8 +44,12 @@ def documented(model) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-@router.post("/customers/bulk", dependencies=[require("ingest")], openapi_extra=documented(CustomerBatch),
-             response_model_exclude_none=True)
+@router.post(
+    "/customers/bulk",
+    dependencies=[require("ingest")],
+    openapi_extra=documented(CustomerBatch),
+    response_model_exclude_none=True,
+)
 def push_customers(body: Body, session: SessionDep, clock: ClockDep) -> CustomerUpsertResult:
     return service.push_customers(session, clock, Batch.parse(body, "customers", CustomerIn))
 
@@ -66,11 +85,18 @@ def get_customer(external_id: ExternalId, session: SessionDep, clock: ClockDep) 
 
 
 @router.get("/invoices", dependencies=[require("read")])
-def list_invoices(session: SessionDep, clock: ClockDep, limit: Limit = 100, cursor: Cursor = None,
-                  customer: Annotated[bounds.line(200) | None, Query()] = None, status: Literal["open", "closed"] | None = None,
-                  overdue: bool | None = None) -> Page[InvoiceOut]:
-    return queries.list_invoices(session, today=today(clock), limit=limit, cursor=cursor, customer=customer,
-                                 status=status, overdue=overdue)
+def list_invoices(
+    session: SessionDep,
+    clock: ClockDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    customer: Annotated[bounds.line(200) | None, Query()] = None,
+    status: Literal["open", "closed"] | None = None,
+    overdue: bool | None = None,
+) -> Page[InvoiceOut]:
+    return queries.list_invoices(
+        session, today=today(clock), limit=limit, cursor=cursor, customer=customer, status=status, overdue=overdue
+    )
 
 
 @router.get("/reports/aging", dependencies=[require("read")])

@@ -1,5 +1,6 @@
 """What accounting systems send and get back. Single-field rules live here; rules that need two
 fields or the database live in service.py, so every message can name the field it is about."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -19,8 +20,9 @@ from dunning.contacts.models import Role
 
 MAX_BATCH = 10_000
 
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                              pattern=NOT_A_DOT_SEGMENT)]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_A_DOT_SEGMENT)
+]
 
 
 def _not_a_float(value: float) -> float:
@@ -34,8 +36,10 @@ def _not_a_float(value: float) -> float:
 # would be 10.0), so Batch.parse reads such a batch again with every number as the text that was
 # written. The check costs a call only when there is a float, and trying the members in order
 # (a string first) is cheaper than pydantic's default "smart" union.
-Amount = Annotated[str | Annotated[int, Strict()] | Annotated[float, AfterValidator(_not_a_float)],
-                   Field(union_mode="left_to_right", description="decimal string or number, at most the currency's decimals")]
+Amount = Annotated[
+    str | Annotated[int, Strict()] | Annotated[float, AfterValidator(_not_a_float)],
+    Field(union_mode="left_to_right", description="decimal string or number, at most the currency's decimals"),
+]
 Currency = Annotated[str, Field(max_length=10, description="ISO 4217 code; checked with the amounts")]
 
 
@@ -108,10 +112,17 @@ class ContactIn(TypedDict):
     external_id: ExternalId
     name: Annotated[str | None, Field(default=None, max_length=300)]
     email: Annotated[str | None, Field(default=None, max_length=320), AfterValidator(_email)]
-    phone: Annotated[str | None, Field(default=None, max_length=40, description="E.164, or national in the customer's country")]
-    address: Annotated[str | None, Field(default=None, max_length=1000, description="postal address, one line per line")]
-    language: Annotated[str | None, Field(default=None, max_length=20, description="omitted: the customer's"),
-                        AfterValidator(lambda v: _language(v) if v else None)]
+    phone: Annotated[
+        str | None, Field(default=None, max_length=40, description="E.164, or national in the customer's country")
+    ]
+    address: Annotated[
+        str | None, Field(default=None, max_length=1000, description="postal address, one line per line")
+    ]
+    language: Annotated[
+        str | None,
+        Field(default=None, max_length=20, description="omitted: the customer's"),
+        AfterValidator(lambda v: _language(v) if v else None),
+    ]
     roles: Roles
 
 
@@ -130,10 +141,18 @@ class CustomerIn(TypedDict):
     timezone: Annotated[str, Field(default="UTC", max_length=64), AfterValidator(_timezone)]
     country: Annotated[str | None, Field(default=None, max_length=10), AfterValidator(_country)]
     kind: Annotated[Literal["business", "consumer"], Field(default="business")]
-    address: Annotated[str | None, Field(default=None, max_length=1000, description="postal address, one line per line")]
+    address: Annotated[
+        str | None, Field(default=None, max_length=1000, description="postal address, one line per line")
+    ]
     tags: Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(default_factory=list, max_length=50)]
-    contacts: Annotated[list[ContactIn], Field(default_factory=list, max_length=MAX_CONTACTS,
-                                               description="upserted by their external_id; contacts left out are kept")]
+    contacts: Annotated[
+        list[ContactIn],
+        Field(
+            default_factory=list,
+            max_length=MAX_CONTACTS,
+            description="upserted by their external_id; contacts left out are kept",
+        ),
+    ]
 
 
 @with_config(ROW)
@@ -143,7 +162,10 @@ class InvoiceIn(TypedDict):
     number: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     currency: Currency
     total: Amount
-    balance: Annotated[Amount | None, Field(default=None, description="what is still open; omitted: all of it, or nothing if paid_on is set")]
+    balance: Annotated[
+        Amount | None,
+        Field(default=None, description="what is still open; omitted: all of it, or nothing if paid_on is set"),
+    ]
     issued_on: Day
     due_on: Day
     paid_on: Annotated[Day | None, Field(default=None)]
@@ -154,14 +176,22 @@ class InvoiceIn(TypedDict):
 class PaymentIn(TypedDict):
     external_id: ExternalId
     customer_external_id: ExternalId
-    invoice_external_id: Annotated[ExternalId | None, Field(default=None, description="allocated here first; otherwise oldest open invoice first")]
+    invoice_external_id: Annotated[
+        ExternalId | None, Field(default=None, description="allocated here first; otherwise oldest open invoice first")
+    ]
     currency: Currency
     amount: Amount
     received_on: Day
-    provider_reference: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                                  Field(default=None, description="the online payment's id at its provider (a Stripe "
-                                        "PaymentIntent, pi_...): the payment recorded from the provider's webhook is "
-                                        "then replaced by this one, never counted twice")]
+    provider_reference: Annotated[
+        str | None,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        Field(
+            default=None,
+            description="the online payment's id at its provider (a Stripe "
+            "PaymentIntent, pi_...): the payment recorded from the provider's webhook is "
+            "then replaced by this one, never counted twice",
+        ),
+    ]
 
 
 @with_config(ROW)

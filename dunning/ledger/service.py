@@ -1,5 +1,6 @@
 """The ledger's rules: validating pushed batches, upserting them, allocating payments, reading
 balances. No HTTP here; callers are the API routes and the CSV importer."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,15 +12,22 @@ from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session
 
 from dunning import audit
+from dunning.cases.sweep import touch
 from dunning.clock import Clock
 from dunning.contacts import ingest as contact_rows
 from dunning.events.publish import new, publish_all
-from dunning.cases.sweep import touch
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
-from dunning.ledger.schemas import (CreditNoteIn, CustomerIn, CustomerUpsertResult, InvoiceIn, PaymentIn, UpsertResult,
-                                    fields_of)
+from dunning.ledger.schemas import (
+    CreditNoteIn,
+    CustomerIn,
+    CustomerUpsertResult,
+    InvoiceIn,
+    PaymentIn,
+    UpsertResult,
+    fields_of,
+)
 from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, check_grammar, to_minor
 
 CUSTOMER = Customer.__table__
@@ -37,8 +45,9 @@ def _duplicates(batch: Batch) -> None:
             first[key] = i
 
 
-def _money(batch: Batch, index: int, row: dict[str, Any],
-           amounts: tuple[str, ...]) -> tuple[str | None, dict[str, int | None]]:
+def _money(
+    batch: Batch, index: int, row: dict[str, Any], amounts: tuple[str, ...]
+) -> tuple[str | None, dict[str, int | None]]:
     """The row's currency and its amounts in minor units (None: absent or refused), each problem
     recorded on its field. Without a known currency an amount is held to the grammar alone.
     `row` may be a refused row as sent (Batch.unflagged): what is not text or a number is left to
@@ -79,8 +88,13 @@ def normalise_phone(phone: str, country: str | None) -> str:
 
 # --- customers -------------------------------------------------------------------------------
 
-CUSTOMER_DEFAULTS = {"excluded": False, "refused_channels": [], "policy_name": None,
-                     "hold_until": None, "link_version": 1}
+CUSTOMER_DEFAULTS = {
+    "excluded": False,
+    "refused_channels": [],
+    "policy_name": None,
+    "hold_until": None,
+    "link_version": 1,
+}
 CONTACTS = ("email", "phone", "address")
 
 
@@ -126,16 +140,18 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     for data in values:
         data["content_hash"] = content_hash(tuple(map(data.__getitem__, fields)))
         data.update(CUSTOMER_DEFAULTS, created_at=now, updated_at=now)
-    result = insert_or_update(session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS),
-                              update=_links_follow_contacts)
+    result = insert_or_update(
+        session, CUSTOMER, values, insert_only=list(CUSTOMER_DEFAULTS), update=_links_follow_contacts
+    )
     ids = customer_ids(session, (v["external_id"] for v in values))
     if result.updated:
         touch(session, ids.values())
     if result.created or result.updated:  # the customer's own fields are its primary contact
         contact_rows.write(session, clock, contact_rows.primaries(values, ids))
     pushed = [{"customer_id": ids[ext], **c} for ext, contacts in carried.items() for c in contacts]
-    return CustomerUpsertResult(**result.model_dump(),
-                                contacts=contact_rows.write(session, clock, pushed) if pushed else None)
+    return CustomerUpsertResult(
+        **result.model_dump(), contacts=contact_rows.write(session, clock, pushed) if pushed else None
+    )
 
 
 def customer_ids(session: Session, external_ids) -> dict[str, int]:
@@ -144,8 +160,10 @@ def customer_ids(session: Session, external_ids) -> dict[str, int]:
 
 # --- invoices --------------------------------------------------------------------------------
 
-def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
-                  create_customers: bool = False) -> UpsertResult:
+
+def push_invoices(
+    session: Session, clock: Clock, batch: Batch[InvoiceIn], *, create_customers: bool = False
+) -> UpsertResult:
     _duplicates(batch)
     known = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
     missing = {r["customer_external_id"] for _, r in batch.items} - known.keys()
@@ -163,29 +181,66 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
         if r["paid_on"] is not None and balance:
             batch.add(i, "balance", "an invoice with paid_on has nothing open: balance must be 0 or omitted")
         if r["customer_external_id"] in missing and not create_customers:
-            batch.add(i, "customer_external_id",
-                       f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first")
+            batch.add(
+                i,
+                "customer_external_id",
+                f"unknown customer '{r['customer_external_id']}': push it to /v1/customers/bulk first",
+            )
         if currency is None or total is None:
             continue
         if balance is None:
             balance = 0 if r["paid_on"] is not None else total
         if balance >= LARGE_MINOR and not r["voided"]:
             large[(r["customer_external_id"], currency)].append(i)
-        values.append({
-            "external_id": r["external_id"], "customer_external_id": r["customer_external_id"],
-            "number": r["number"], "currency": currency, "total_minor": total, "reported_balance_minor": balance,
-            "issued_on": r["issued_on"], "due_on": r["due_on"], "paid_on": r["paid_on"], "voided": r["voided"],
-        })
+        values.append(
+            {
+                "external_id": r["external_id"],
+                "customer_external_id": r["customer_external_id"],
+                "number": r["number"],
+                "currency": currency,
+                "total_minor": total,
+                "reported_balance_minor": balance,
+                "issued_on": r["issued_on"],
+                "due_on": r["due_on"],
+                "paid_on": r["paid_on"],
+                "voided": r["voided"],
+            }
+        )
     batch.raise_if_any("invoices")
     if missing:
-        _write_customers(session, clock, [{"external_id": ext, "name": ext, "email": None, "phone": None,
-                                           "language": "en", "timezone": "UTC", "country": None,
-                                           "kind": "business", "address": None, "tags": []}
-                                          for ext in sorted(missing)])
+        _write_customers(
+            session,
+            clock,
+            [
+                {
+                    "external_id": ext,
+                    "name": ext,
+                    "email": None,
+                    "phone": None,
+                    "language": "en",
+                    "timezone": "UTC",
+                    "country": None,
+                    "kind": "business",
+                    "address": None,
+                    "tags": [],
+                }
+                for ext in sorted(missing)
+            ],
+        )
         known.update(customer_ids(session, missing))
     now = clock.now()
-    hashed = ("external_id", "customer_external_id", "number", "currency", "total_minor",
-              "reported_balance_minor", "issued_on", "due_on", "paid_on", "voided")
+    hashed = (
+        "external_id",
+        "customer_external_id",
+        "number",
+        "currency",
+        "total_minor",
+        "reported_balance_minor",
+        "issued_on",
+        "due_on",
+        "paid_on",
+        "voided",
+    )
     for v in values:
         v["content_hash"] = content_hash(tuple(map(v.__getitem__, hashed)))
         v["customer_id"] = known[v.pop("customer_external_id")]
@@ -197,8 +252,9 @@ def push_invoices(session: Session, clock: Clock, batch: Batch[InvoiceIn], *,
     return result
 
 
-def _refuse_accounts_over_bound(session: Session, batch: Batch[InvoiceIn], known: dict[str, int],
-                                large: dict[tuple[str, str], list[int]]) -> None:
+def _refuse_accounts_over_bound(
+    session: Session, batch: Batch[InvoiceIn], known: dict[str, int], large: dict[tuple[str, str], list[int]]
+) -> None:
     """Within one customer and currency, the open balances of LARGE_MINOR or more that the
     accounting system reports add up to at most MAX_ACCOUNT (see money.py for why that bounds every
     sum of an account). Only the accounts this batch gives such a balance can go over, so a batch
@@ -209,20 +265,31 @@ def _refuse_accounts_over_bound(session: Session, batch: Batch[InvoiceIn], known
         return
     dialect = session.get_bind().dialect.name
     total = func.total if dialect == "sqlite" else func.sum
-    over = set(session.connection().execute(
-        select(Invoice.customer_id, Invoice.currency)
-        .where(one_of(Invoice.customer_id, "ids", dialect), Invoice.voided.is_(False),
-               Invoice.reported_balance_minor >= LARGE_MINOR)
-        .group_by(Invoice.customer_id, Invoice.currency)
-        .having(total(Invoice.reported_balance_minor) > MAX_ACCOUNT),
-        {"ids": sorted({known[customer] for customer, _ in large})}).all())
+    over = set(
+        session.connection()
+        .execute(
+            select(Invoice.customer_id, Invoice.currency)
+            .where(
+                one_of(Invoice.customer_id, "ids", dialect),
+                Invoice.voided.is_(False),
+                Invoice.reported_balance_minor >= LARGE_MINOR,
+            )
+            .group_by(Invoice.customer_id, Invoice.currency)
+            .having(total(Invoice.reported_balance_minor) > MAX_ACCOUNT),
+            {"ids": sorted({known[customer] for customer, _ in large})},
+        )
+        .all()
+    )
     rows = dict(batch.items)
     for (customer, currency), indexes in large.items():
         if (known[customer], currency) in over:
             for i in indexes:
-                batch.add(i, "total" if rows[i]["balance"] is None else "balance",
-                          f"customer '{customer}' would owe more than {as_string(MAX_ACCOUNT, currency)} {currency} in "
-                          f"invoices of {as_string(LARGE_MINOR, currency)} or more, the most one account may owe")
+                batch.add(
+                    i,
+                    "total" if rows[i]["balance"] is None else "balance",
+                    f"customer '{customer}' would owe more than {as_string(MAX_ACCOUNT, currency)} {currency} in "
+                    f"invoices of {as_string(LARGE_MINOR, currency)} or more, the most one account may owe",
+                )
     batch.raise_if_any("invoices")
 
 
@@ -238,8 +305,7 @@ def _invoice_update(stmt) -> dict[str, Any]:
     )
     return {
         "balance_minor": balance,
-        "paid_on": case((new.paid_on.is_not(None), new.paid_on),
-                        (balance == 0, stored.paid_on), else_=None),
+        "paid_on": case((new.paid_on.is_not(None), new.paid_on), (balance == 0, stored.paid_on), else_=None),
     }
 
 
@@ -255,14 +321,20 @@ PAYMENT_HASHED = ("customer_id", "invoice_id", "currency", "amount_minor", "rece
 PROVIDER_SOURCES = ("stripe",)  # payments recorded from a provider's webhook rather than pushed
 
 
-def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batch[CreditNoteIn],
-                  kind: str) -> UpsertResult:
+def push_payments(
+    session: Session, clock: Clock, batch: Batch[PaymentIn] | Batch[CreditNoteIn], kind: str
+) -> UpsertResult:
     what = "payments" if kind == "payment" else "credit notes"
     _duplicates(batch)
     customers = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
-    invoices = lookup(session, Invoice.external_id,
-                      (r["invoice_external_id"] for _, r in batch.items if r["invoice_external_id"]),
-                      Invoice.id, Invoice.customer_id, Invoice.currency)
+    invoices = lookup(
+        session,
+        Invoice.external_id,
+        (r["invoice_external_id"] for _, r in batch.items if r["invoice_external_id"]),
+        Invoice.id,
+        Invoice.customer_id,
+        Invoice.currency,
+    )
     dated = "received_on" if kind == "payment" else "issued_on"
     for i, r in batch.unflagged():  # every bad field of a row in one answer
         _money(batch, i, r, ("amount",))
@@ -286,10 +358,18 @@ def push_payments(session: Session, clock: Clock, batch: Batch[PaymentIn] | Batc
                 batch.add(i, "currency", f"invoice '{invoice}' is in {found[3]}, not {currency}")
             else:
                 invoice_id = found[1]
-        values.append({"kind": kind, "external_id": r["external_id"], "customer_id": customer_id,
-                       "invoice_ids": [invoice_id] if invoice_id else [], "currency": currency,
-                       "amount_minor": amount, "received_on": r[dated],
-                       "provider_reference": r.get("provider_reference")})
+        values.append(
+            {
+                "kind": kind,
+                "external_id": r["external_id"],
+                "customer_id": customer_id,
+                "invoice_ids": [invoice_id] if invoice_id else [],
+                "currency": currency,
+                "amount_minor": amount,
+                "received_on": r[dated],
+                "provider_reference": r.get("provider_reference"),
+            }
+        )
     batch.raise_if_any(what)
     return record_payments(session, clock, values, kind)
 
@@ -321,26 +401,57 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
         v["invoice_id"] = v["invoice_ids"][0] if v["invoice_ids"] else None
         v["content_hash"] = _payment_hash(v)
         v.update(unallocated_minor=v["amount_minor"], created_at=now, updated_at=now)
-    existing = lookup(session, Payment.external_id, (v["external_id"] for v in values), Payment.content_hash,
-                      Payment.id, where=Payment.kind == kind)
+    existing = lookup(
+        session,
+        Payment.external_id,
+        (v["external_id"] for v in values),
+        Payment.content_hash,
+        Payment.id,
+        where=Payment.kind == kind,
+    )
     changed = [v for v in values if existing.get(v["external_id"], (None, None))[1] != v["content_hash"]]
     replaced = _provider_copies(session, [v for v in changed if v["source"] == "push"])
     told = {p.provider_reference for p in replaced}  # neighbours heard of that money when it was recorded
-    _reverse_allocations(session, [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing]
-                         + [p.id for p in replaced])
+    _reverse_allocations(
+        session,
+        [existing[v["external_id"]][2] for v in changed if v["external_id"] in existing] + [p.id for p in replaced],
+    )
     for p in replaced:
         session.delete(p)
-        audit.record(session, clock, actor="ledger", action="payment.replaced", subject_type="payment",
-                     subject_id=p.external_id, provider_reference=p.provider_reference, amount_minor=p.amount_minor)
+        audit.record(
+            session,
+            clock,
+            actor="ledger",
+            action="payment.replaced",
+            subject_type="payment",
+            subject_id=p.external_id,
+            provider_reference=p.provider_reference,
+            amount_minor=p.amount_minor,
+        )
     session.flush()
-    result = upsert(session, PAYMENT, values, conflict=["kind", "external_id"], key_of=lambda r: r["external_id"],
-                    existing={k: v[1] for k, v in existing.items()})
+    result = upsert(
+        session,
+        PAYMENT,
+        values,
+        conflict=["kind", "external_id"],
+        key_of=lambda r: r["external_id"],
+        existing={k: v[1] for k, v in existing.items()},
+    )
     if kind == "payment":
-        _received(session, clock, [v for v in values if v["external_id"] not in existing
-                                   and not (v["provider_reference"] and v["provider_reference"] in told)])
+        _received(
+            session,
+            clock,
+            [
+                v
+                for v in values
+                if v["external_id"] not in existing
+                and not (v["provider_reference"] and v["provider_reference"] in told)
+            ],
+        )
     if changed:
-        ids = lookup(session, Payment.external_id, (v["external_id"] for v in changed), Payment.id,
-                     where=Payment.kind == kind)
+        ids = lookup(
+            session, Payment.external_id, (v["external_id"] for v in changed), Payment.id, where=Payment.kind == kind
+        )
         _allocate(session, [session.get(Payment, ids[v["external_id"]][1]) for v in changed])
     return result
 
@@ -350,17 +461,35 @@ def _received(session: Session, clock: Clock, values: list[dict[str, Any]]) -> N
     of a provider's payment is not new money."""
     if not values:
         return
-    customers = dict(session.execute(select(Customer.id, Customer.external_id)
-                                     .where(Customer.id.in_({v["customer_id"] for v in values}))).all())
+    customers = dict(
+        session.execute(
+            select(Customer.id, Customer.external_id).where(Customer.id.in_({v["customer_id"] for v in values}))
+        ).all()
+    )
     first = {v["invoice_ids"][0] for v in values if v["invoice_ids"]}
-    invoices = dict(session.execute(select(Invoice.id, Invoice.external_id).where(Invoice.id.in_(first))).all()) \
-        if first else {}
-    publish_all(session, [
-        new(clock, "payment.received", customer_id=v["customer_id"], payment=v["external_id"],
-            customer=customers[v["customer_id"]], invoice=invoices.get(v["invoice_ids"][0]) if v["invoice_ids"] else None,
-            currency=v["currency"], amount=as_string(v["amount_minor"], v["currency"]), received_on=v["received_on"],
-            source=v["source"])
-        for v in values])
+    invoices = (
+        dict(session.execute(select(Invoice.id, Invoice.external_id).where(Invoice.id.in_(first))).all())
+        if first
+        else {}
+    )
+    publish_all(
+        session,
+        [
+            new(
+                clock,
+                "payment.received",
+                customer_id=v["customer_id"],
+                payment=v["external_id"],
+                customer=customers[v["customer_id"]],
+                invoice=invoices.get(v["invoice_ids"][0]) if v["invoice_ids"] else None,
+                currency=v["currency"],
+                amount=as_string(v["amount_minor"], v["currency"]),
+                received_on=v["received_on"],
+                source=v["source"],
+            )
+            for v in values
+        ],
+    )
 
 
 def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Payment]:
@@ -369,9 +498,15 @@ def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Pay
     references = {v["provider_reference"] for v in pushed if v["provider_reference"]}
     if not references:
         return []
-    return list(session.execute(select(Payment).where(
-        Payment.kind == "payment", Payment.source.in_(PROVIDER_SOURCES),
-        Payment.provider_reference.in_(sorted(references)))).scalars())
+    return list(
+        session.execute(
+            select(Payment).where(
+                Payment.kind == "payment",
+                Payment.source.in_(PROVIDER_SOURCES),
+                Payment.provider_reference.in_(sorted(references)),
+            )
+        ).scalars()
+    )
 
 
 def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
@@ -395,10 +530,13 @@ def _allocate(session: Session, payments: list[Payment]) -> None:
     open_by_account: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
     accounts = {(p.customer_id, p.currency) for p in payments}
     for customer_id, currency in accounts:
-        open_by_account[(customer_id, currency)] = list(session.exec(
-            select(Invoice).where(Invoice.customer_id == customer_id, Invoice.currency == currency,
-                                  Invoice.balance_minor > 0)
-            .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id)).scalars())
+        open_by_account[(customer_id, currency)] = list(
+            session.exec(
+                select(Invoice)
+                .where(Invoice.customer_id == customer_id, Invoice.currency == currency, Invoice.balance_minor > 0)
+                .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id)
+            ).scalars()
+        )
     for p in sorted(payments, key=lambda p: (p.received_on, p.id)):
         session.refresh(p)
         remaining = p.amount_minor

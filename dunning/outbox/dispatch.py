@@ -20,6 +20,7 @@ While one group is on the wire the next is rendered, on the event loop between t
 the provider: the time spent waiting on it is not wasted. On PostgreSQL `drain` also claims the
 next batch while the current one is sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,10 +85,15 @@ class Composer(Protocol):
 def summary(counts: Counter) -> str:
     """One dispatch round (or drain) in a line: sent, failed, deferred, in doubt, and the rest."""
     deferred = counts["postponed"] + counts["queued"]
-    line = (f"{counts['sent']} sent, {counts['failed']} failed, {deferred} deferred"
-            + (f" ({counts['postponed']} to the next contact window or a later check, {counts['queued']} to retry)"
-               if deferred else "")
-            + f", {counts['in_doubt']} in doubt")
+    line = (
+        f"{counts['sent']} sent, {counts['failed']} failed, {deferred} deferred"
+        + (
+            f" ({counts['postponed']} to the next contact window or a later check, {counts['queued']} to retry)"
+            if deferred
+            else ""
+        )
+        + f", {counts['in_doubt']} in doubt"
+    )
     if counts["cancelled"]:
         line += f", {counts['cancelled']} cancelled"
     if counts["requeued"]:
@@ -132,8 +138,18 @@ class Outcome:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock, transports: Mapping[str, Transport], composer: Composer, *,
-                 batch: int = 200, group: int = 20, max_attempts: int = 8, worker: str | None = None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        transports: Mapping[str, Transport],
+        composer: Composer,
+        *,
+        batch: int = 200,
+        group: int = 20,
+        max_attempts: int = 8,
+        worker: str | None = None,
+    ):
         self.db, self.clock, self.transports, self.composer = db, clock, transports, composer
         self.batch, self.group, self.max_attempts = batch, max(1, group), max_attempts
         self.worker = worker or worker_id()
@@ -151,8 +167,11 @@ class Dispatcher:
         with self.db.session() as session:
             held = service.claim(session, self.clock, self.worker, service.due_ids(session, batch.now, self.batch))
             if held:
-                batch.messages = list(session.execute(select(Message).where(Message.id.in_(held))
-                                                      .order_by(Message.send_after, Message.id)).scalars())
+                batch.messages = list(
+                    session.execute(
+                        select(Message).where(Message.id.in_(held)).order_by(Message.send_after, Message.id)
+                    ).scalars()
+                )
                 batch.snapshot = self._preload(session, batch)
         return batch
 
@@ -183,8 +202,9 @@ class Dispatcher:
                 error = e
         return Prepared("fail", failures.describe(error), error=error)
 
-    async def _prepare(self, batch: Batch, messages: list[Message],
-                       pace: list[asyncio.Future] = ()) -> list[tuple[Message, Prepared]]:
+    async def _prepare(
+        self, batch: Batch, messages: list[Message], pace: list[asyncio.Future] = ()
+    ) -> list[tuple[Message, Prepared]]:
         """Decide and render on the event loop while the group before is on the wire: the i-th
         message is rendered once the (i-1)-th send is done, so that each rendering fills one wait
         for the provider's reply rather than all of them piling up before the first. A letter's PDF
@@ -200,7 +220,9 @@ class Dispatcher:
             decided.append((message, prepared))
         return decided
 
-    def _hand_over(self, decided: list[tuple[Message, Prepared]], done: list[Outcome], counts: Counter) -> list[Claimed]:
+    def _hand_over(
+        self, decided: list[tuple[Message, Prepared]], done: list[Outcome], counts: Counter
+    ) -> list[Claimed]:
         """One transaction: the previous group's outcomes; this group's decisions (what will go out is
         stored, what will not is released); an attempt for each message about to go. Returns the
         messages safe to send. If that transaction fails, each outcome and each message is taken
@@ -225,8 +247,9 @@ class Dispatcher:
         counts.update(group)
         return [c for c in ready if c.message_id in held]
 
-    def _one_failed(self, error: Exception, done: list[Outcome], decided: list[tuple[Message, Prepared]],
-                    counts: Counter) -> list[Claimed]:
+    def _one_failed(
+        self, error: Exception, done: list[Outcome], decided: list[tuple[Message, Prepared]], counts: Counter
+    ) -> list[Claimed]:
         """A single outcome or message whose transaction failed. An outcome that cannot be recorded
         leaves its message `sending` with an open attempt: the recovery puts it in doubt, and a
         person decides (it may have gone). A message that cannot be stored fails, unsent."""
@@ -237,8 +260,15 @@ class Dispatcher:
                 service.fail_unsendable(session, self.clock, self.worker, message, error)
                 counts["failed"] += 1
             else:
-                failures.record(session, self.clock, "dispatch", error, customer_id=message.customer_id,
-                                case_id=message.case_id, message_id=message_id)
+                failures.record(
+                    session,
+                    self.clock,
+                    "dispatch",
+                    error,
+                    customer_id=message.customer_id,
+                    case_id=message.case_id,
+                    message_id=message_id,
+                )
         return []
 
     def _store(self, session: Session, decided: list[tuple[Message, Prepared]], counts: Counter) -> list[Claimed]:
@@ -247,12 +277,14 @@ class Dispatcher:
             if prepared.action == "send":
                 ready.append((message, prepared))
             elif prepared.action == "cancel":
-                counts["cancelled"] += service.release(session, self.clock, self.worker, message.id, CANCELLED,
-                                                       prepared.why)
+                counts["cancelled"] += service.release(
+                    session, self.clock, self.worker, message.id, CANCELLED, prepared.why
+                )
                 self.composer.after_unsent(session, message)
             elif prepared.action == "postpone":
-                counts["postponed"] += service.release(session, self.clock, self.worker, message.id, QUEUED,
-                                                       prepared.why, send_after=prepared.until)
+                counts["postponed"] += service.release(
+                    session, self.clock, self.worker, message.id, QUEUED, prepared.why, send_after=prepared.until
+                )
                 if prepared.task is not None:
                     open_task(session, self.clock, **prepared.task)
             else:
@@ -273,8 +305,12 @@ class Dispatcher:
         follow = [o for o in done if o.error is not None or o.item.channel in self.composer.follow_up]
         if not follow:
             return
-        messages = {m.id: m for m in session.execute(
-            select(Message).where(Message.id.in_([o.item.message_id for o in follow]))).scalars()}
+        messages = {
+            m.id: m
+            for m in session.execute(
+                select(Message).where(Message.id.in_([o.item.message_id for o in follow]))
+            ).scalars()
+        }
         for o in follow:
             message = messages[o.item.message_id]
             if o.error is None:
@@ -300,7 +336,7 @@ class Dispatcher:
     async def _process(self, batch: Batch) -> Counter:
         """Group by group: hand over, then send while the next group is prepared (on the event
         loop, between the provider's replies)."""
-        groups = [batch.messages[i:i + self.group] for i in range(0, len(batch.messages), self.group)]
+        groups = [batch.messages[i : i + self.group] for i in range(0, len(batch.messages), self.group)]
         counts, done = batch.counts, []
         decided = await self._prepare(batch, groups[0]) if groups else []
         for k in range(len(groups)):
@@ -326,8 +362,11 @@ class Dispatcher:
                 batch = await next_batch
                 # The next batch is claimed while this one is sent, unless sending this one can change
                 # what the next should be (a case file that escalates its case).
-                ahead = (self.claim_ahead and bool(batch.messages)
-                         and not any(m.channel in self.composer.follow_up for m in batch.messages))
+                ahead = (
+                    self.claim_ahead
+                    and bool(batch.messages)
+                    and not any(m.channel in self.composer.follow_up for m in batch.messages)
+                )
                 next_batch = asyncio.ensure_future(asyncio.to_thread(self._claim)) if ahead else None
                 counts = await self._process(batch)
                 total.update(counts)

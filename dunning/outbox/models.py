@@ -1,4 +1,5 @@
 """The outbox: every message planned, its state, exactly what was sent, and each attempt."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,8 +54,9 @@ class Message(SQLModel, table=True):
     # exactly what went out, stored before it is handed to the transport
     recipient: str | None = Field(default=None, max_length=1000)  # the To address(es), or the letter's address block
     # the contacts it went to: [{"contact_id", "name", "address", "as": "to" | "cc"}]
-    recipients: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
-                                                                                    server_default="[]"))
+    recipients: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     subject: str | None = Field(default=None, max_length=500)
     body_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

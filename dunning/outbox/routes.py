@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from dunning import bounds
 from dunning.cases.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
-from dunning.deps import RowId, Caller, ClockDep, SessionDep, require
+from dunning.deps import Caller, ClockDep, RowId, SessionDep, require
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.money import as_string
@@ -19,32 +19,42 @@ router = APIRouter(prefix="/v1", tags=["outbox"], route_class=BoundedRoute)
 
 def detail(session, message: Message) -> MessageDetail:
     customer = session.get(Customer, message.customer_id)
-    return MessageDetail.model_validate({
-        **message.model_dump(), "customer_external_id": customer.external_id,
-        "amount": as_string(message.amount_minor, message.currency) if message.currency else None})
+    return MessageDetail.model_validate(
+        {
+            **message.model_dump(),
+            "customer_external_id": customer.external_id,
+            "amount": as_string(message.amount_minor, message.currency) if message.currency else None,
+        }
+    )
 
 
 @router.get("/approvals", dependencies=[require("manage")])
 def list_approvals(session: SessionDep) -> list[MessageDetail]:
     """Heavy steps waiting for a person: registered letters, agency hand-offs, what the policy marks."""
-    rows = session.execute(select(Message).where(Message.status == AWAITING_APPROVAL)
-                           .order_by(Message.send_after, Message.id)).scalars()
+    rows = session.execute(
+        select(Message).where(Message.status == AWAITING_APPROVAL).order_by(Message.send_after, Message.id)
+    ).scalars()
     return [detail(session, m) for m in rows]
 
 
 @router.post("/approvals/{message_id}")
-def decide_approval(message_id: RowId, decision: ApprovalIn, session: SessionDep, clock: ClockDep,
-                    caller: Caller = require("manage")) -> list[MessageDetail]:
+def decide_approval(
+    message_id: RowId, decision: ApprovalIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> list[MessageDetail]:
     """Approving or rejecting a step decides every message of that step (letter and agency file alike)."""
-    messages = service.decide_approval(session, clock, message_id, approve=decision.decision == "approve",
-                                       actor=caller.actor, note=decision.note)
+    messages = service.decide_approval(
+        session, clock, message_id, approve=decision.decision == "approve", actor=caller.actor, note=decision.note
+    )
     return [detail(session, m) for m in messages]
 
 
 @router.get("/messages", dependencies=[require("read")])
-def list_messages(session: SessionDep, status: Annotated[bounds.line(20) | None, Query()] = None,
-                  customer: Annotated[bounds.line(200) | None, Query()] = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[MessageOut]:
+def list_messages(
+    session: SessionDep,
+    status: Annotated[bounds.line(20) | None, Query()] = None,
+    customer: Annotated[bounds.line(200) | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[MessageOut]:
     stmt = select(Message).order_by(Message.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(Message.status == status)
@@ -59,8 +69,10 @@ def get_message(message_id: RowId, session: SessionDep) -> MessageDetail:
 
 
 @router.post("/messages/{message_id}/resolve")
-def resolve(message_id: RowId, body: ResolveIn, session: SessionDep, clock: ClockDep,
-            caller: Caller = require("manage")) -> MessageDetail:
+def resolve(
+    message_id: RowId, body: ResolveIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> MessageDetail:
     """A person's answer for a message in doubt after a crash: it was sent, send it again, or cancel it."""
-    return detail(session, service.resolve_in_doubt(session, clock, message_id, outcome=body.outcome,
-                                                    actor=caller.actor))
+    return detail(
+        session, service.resolve_in_doubt(session, clock, message_id, outcome=body.outcome, actor=caller.actor)
+    )

@@ -3,6 +3,7 @@
 Every transition is a conditional UPDATE on the state it leaves, so two workers, a person and a
 crash can never move one message twice.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,31 +13,50 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from dunning import audit, failures
+from dunning.channels.base import ProviderReceipt, TransportError
 from dunning.claims import backoff, skip_locked
 from dunning.clock import Clock
-from dunning.channels.base import ProviderReceipt, TransportError
+from dunning.contacts.models import PRIMARY_KEY, Contact
 from dunning.db import get_row
 from dunning.errors import Conflict
 from dunning.events.publish import new, publish, publish_all
-from dunning.contacts.models import PRIMARY_KEY, Contact
 from dunning.ledger.models import Customer
-from dunning.outbox.models import (AWAITING_APPROVAL, CANCELLED, FAILED, IN_DOUBT, PENDING, QUEUED, REJECTED,
-                                   SENDING, SENT, Attempt, Message)
+from dunning.outbox.models import (
+    AWAITING_APPROVAL,
+    CANCELLED,
+    FAILED,
+    IN_DOUBT,
+    PENDING,
+    QUEUED,
+    REJECTED,
+    SENDING,
+    SENT,
+    Attempt,
+    Message,
+)
 from dunning.tasks.service import open_task
 
 SEND_LEASE = timedelta(minutes=10)  # far above any transport timeout: older "sending" rows are crashes
 
 
 def _move(session: Session, message_id: int, from_states: tuple[str, ...], **values) -> bool:
-    result = session.execute(update(Message).where(Message.id == message_id, Message.status.in_(from_states))
-                             .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(from_states))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """The sweep: queued messages whose time has come (dunning/claims.py: how workers share them)."""
-    stmt = (select(Message.id).where(Message.status == QUEUED, Message.send_after <= now)
-            .order_by(Message.send_after, Message.id).limit(limit))
+    stmt = (
+        select(Message.id)
+        .where(Message.status == QUEUED, Message.send_after <= now)
+        .order_by(Message.send_after, Message.id)
+        .limit(limit)
+    )
     return list(session.execute(skip_locked(session, stmt)).scalars())
 
 
@@ -45,10 +65,22 @@ def pending(session: Session, limit: int) -> tuple[int, list]:
     and the first `limit` of them, soonest first, with their customer's external id."""
     total = session.execute(select(func.count()).where(Message.status.in_(PENDING))).scalar_one()
     rows = session.execute(
-        select(Message.id, Customer.external_id, Message.currency, Message.step_key, Message.kind, Message.channel,
-               Message.status, Message.send_after, Message.amount_minor)
-        .join(Customer, Customer.id == Message.customer_id).where(Message.status.in_(PENDING))
-        .order_by(Message.send_after, Message.id).limit(limit)).all()
+        select(
+            Message.id,
+            Customer.external_id,
+            Message.currency,
+            Message.step_key,
+            Message.kind,
+            Message.channel,
+            Message.status,
+            Message.send_after,
+            Message.amount_minor,
+        )
+        .join(Customer, Customer.id == Message.customer_id)
+        .where(Message.status.in_(PENDING))
+        .order_by(Message.send_after, Message.id)
+        .limit(limit)
+    ).all()
     return total, rows
 
 
@@ -62,8 +94,13 @@ STORED_DEFAULTS = {"recipients": []}  # a column that is never null
 
 
 def _held(session: Session, message_ids, worker: str) -> set[int]:
-    return set(session.execute(select(Message.id).where(
-        Message.id.in_(list(message_ids)), Message.status == SENDING, Message.claimed_by == worker)).scalars())
+    return set(
+        session.execute(
+            select(Message.id).where(
+                Message.id.in_(list(message_ids)), Message.status == SENDING, Message.claimed_by == worker
+            )
+        ).scalars()
+    )
 
 
 def claim(session: Session, clock: Clock, worker: str, message_ids: list[int]) -> set[int]:
@@ -73,9 +110,12 @@ def claim(session: Session, clock: Clock, worker: str, message_ids: list[int]) -
     if not message_ids:
         return set()
     now = clock.now()
-    session.execute(update(Message).where(Message.id.in_(message_ids), Message.status == QUEUED)
-                    .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=Message.attempts + 1,
-                            updated_at=now).execution_options(synchronize_session=False))
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(message_ids), Message.status == QUEUED)
+        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=Message.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return _held(session, message_ids, worker)
 
 
@@ -86,25 +126,44 @@ def store(session: Session, clock: Clock, worker: str, prepared: list[tuple[int,
         return set()
     table = Message.__table__
     session.execute(
-        update(table).where(table.c.id == bindparam("_id"), table.c.status == SENDING,
-                            table.c.claimed_by == worker)
+        update(table)
+        .where(table.c.id == bindparam("_id"), table.c.status == SENDING, table.c.claimed_by == worker)
         .values(updated_at=clock.now(), **{name: bindparam(f"_{name}") for name in STORED}),
-        [{"_id": message_id, **{f"_{name}": stored.get(name, STORED_DEFAULTS.get(name)) for name in STORED}}
-         for message_id, stored in prepared])
+        [
+            {"_id": message_id, **{f"_{name}": stored.get(name, STORED_DEFAULTS.get(name)) for name in STORED}}
+            for message_id, stored in prepared
+        ],
+    )
     return _held(session, [i for i, _ in prepared], worker)
 
 
-def release(session: Session, clock: Clock, worker: str, message_id: int, status: str, why: str,
-            send_after: datetime | None = None) -> bool:
+def release(
+    session: Session,
+    clock: Clock,
+    worker: str,
+    message_id: int,
+    status: str,
+    why: str,
+    send_after: datetime | None = None,
+) -> bool:
     """A claimed message that is not going after all: cancelled, failed, or back in the queue
     until `send_after`. It was no attempt."""
-    values = dict(status=status, last_error=why[:1000], claimed_by=None, claimed_at=None,
-                  attempts=Message.attempts - 1, updated_at=clock.now())
+    values = dict(
+        status=status,
+        last_error=why[:1000],
+        claimed_by=None,
+        claimed_at=None,
+        attempts=Message.attempts - 1,
+        updated_at=clock.now(),
+    )
     if send_after is not None:
         values["send_after"] = send_after
-    result = session.execute(update(Message).where(Message.id == message_id, Message.status == SENDING,
-                                                   Message.claimed_by == worker)
-                             .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == SENDING, Message.claimed_by == worker)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -117,12 +176,19 @@ def hand_over(session: Session, clock: Clock, message_ids: list[int], worker: st
         return set()
     now = clock.now()
     # Renewing claimed_at starts the lease again: it runs from the hand-over, not from the claim.
-    held = list(session.execute(
-        update(Message).where(Message.id.in_(message_ids), Message.status == SENDING, Message.claimed_by == worker)
-        .values(claimed_at=now).returning(Message.id).execution_options(synchronize_session=False)).scalars())
+    held = list(
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids), Message.status == SENDING, Message.claimed_by == worker)
+            .values(claimed_at=now)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
     if held:
-        session.execute(insert(Attempt.__table__), [{"message_id": i, "worker": worker, "started_at": now}
-                                                    for i in held])
+        session.execute(
+            insert(Attempt.__table__), [{"message_id": i, "worker": worker, "started_at": now} for i in held]
+        )
     return set(held)
 
 
@@ -139,8 +205,11 @@ def cancel_for_case(session: Session, clock: Clock, case_id: int, why: str, *, k
 
 
 def _finish(session: Session, clock: Clock, message_id: int, outcome: str, error: str | None = None) -> None:
-    session.execute(update(Attempt).where(Attempt.message_id == message_id, Attempt.finished_at.is_(None))
-                    .values(finished_at=clock.now(), outcome=outcome, error=error))
+    session.execute(
+        update(Attempt)
+        .where(Attempt.message_id == message_id, Attempt.finished_at.is_(None))
+        .values(finished_at=clock.now(), outcome=outcome, error=error)
+    )
 
 
 def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, ProviderReceipt]]) -> None:
@@ -151,12 +220,24 @@ def mark_sent(session: Session, clock: Clock, sent: list[tuple[int, ProviderRece
     message, attempt = Message.__table__, Attempt.__table__
     session.execute(
         # From in_doubt too: a recovery that gave up on a slow worker is answered by its receipt.
-        update(message).where(message.c.id == bindparam("_id"), (message.c.status == SENDING) | (message.c.status == IN_DOUBT))
-        .values(status=SENT, sent_at=now, provider_id=bindparam("_provider_id"), segments=bindparam("_segments"),
-                last_error=None, updated_at=now),
-        [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, r in sent])
-    session.execute(update(attempt).where(attempt.c.message_id == bindparam("_id"), attempt.c.finished_at.is_(None))
-                    .values(finished_at=now, outcome=SENT), [{"_id": m} for m, _ in sent])
+        update(message)
+        .where(message.c.id == bindparam("_id"), (message.c.status == SENDING) | (message.c.status == IN_DOUBT))
+        .values(
+            status=SENT,
+            sent_at=now,
+            provider_id=bindparam("_provider_id"),
+            segments=bindparam("_segments"),
+            last_error=None,
+            updated_at=now,
+        ),
+        [{"_id": m, "_provider_id": r.provider_id, "_segments": r.detail.get("segments")} for m, r in sent],
+    )
+    session.execute(
+        update(attempt)
+        .where(attempt.c.message_id == bindparam("_id"), attempt.c.finished_at.is_(None))
+        .values(finished_at=now, outcome=SENT),
+        [{"_id": m} for m, _ in sent],
+    )
     publish_for(session, clock, "message.sent", {m: {"provider_id": r.provider_id} for m, r in sent})
 
 
@@ -171,8 +252,15 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
         _doubt(session, clock, message, f"the {message.channel} provider may have taken it before the error: {text}")
         return IN_DOUBT
     if not error.permanent and message.attempts < max_attempts:
-        _move(session, message.id, (SENDING,), status=QUEUED, send_after=now + backoff(message.attempts),
-              last_error=text, updated_at=now)
+        _move(
+            session,
+            message.id,
+            (SENDING,),
+            status=QUEUED,
+            send_after=now + backoff(message.attempts),
+            last_error=text,
+            updated_at=now,
+        )
         _finish(session, clock, message.id, "retry", text)
         return QUEUED
     _move(session, message.id, (SENDING,), status=FAILED, last_error=text, updated_at=now)
@@ -182,9 +270,17 @@ def mark_error(session: Session, clock: Clock, message: Message, error: Transpor
         mark_contact_invalid(session, clock, message, text, error.address)
     else:
         why = "was refused" if error.permanent else f"failed after {message.attempts} attempts"
-        open_task(session, clock, kind="review", key=f"failed:{message.id}", customer_id=message.customer_id,
-                  case_id=message.case_id, message_id=message.id,
-                  title=f"{message.channel} message {message.id} {why}", detail=text)
+        open_task(
+            session,
+            clock,
+            kind="review",
+            key=f"failed:{message.id}",
+            customer_id=message.customer_id,
+            case_id=message.case_id,
+            message_id=message.id,
+            title=f"{message.channel} message {message.id} {why}",
+            detail=text,
+        )
     return FAILED
 
 
@@ -192,12 +288,20 @@ def fail_unsendable(session: Session, clock: Clock, worker: str, message: Messag
     """Re-checking, rendering or storing it raised: it cannot go as it is; the team sees why."""
     if release(session, clock, worker, message.id, FAILED, failures.describe(error)):
         publish_for(session, clock, "message.failed", {message.id: {"error": failures.describe(error)}})
-    failures.record(session, clock, "dispatch", error, customer_id=message.customer_id, case_id=message.case_id,
-                    message_id=message.id)
+    failures.record(
+        session,
+        clock,
+        "dispatch",
+        error,
+        customer_id=message.customer_id,
+        case_id=message.case_id,
+        message_id=message.id,
+    )
 
 
-def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: str,
-                         address: str | None = None) -> list[Contact]:
+def mark_contact_invalid(
+    session: Session, clock: Clock, message: Message, why: str, address: str | None = None
+) -> list[Contact]:
     """The contacts the message was written to at `address` (all it was written to when no
     address is named: a text or a letter has one) are marked invalid on its channel; one task
     per contact and channel. A message from before contacts were kept names none: the primary."""
@@ -209,13 +313,33 @@ def mark_contact_invalid(session: Session, clock: Clock, message: Message, why: 
             contact.updated_at = clock.now()
             session.add(contact)
         who = contact.name if contact.name and contact.name != customer.name else None
-        open_task(session, clock, kind="contact_invalid", key=f"invalid:{contact.id}:{message.channel}",
-                  customer_id=message.customer_id, case_id=message.case_id, message_id=message.id,
-                  title=(f"{message.channel} contact of {customer.name}" + (f" ({who})" if who else "")
-                         + " is invalid; find a new one")[:300], detail=why)
-        audit.record(session, clock, actor="system", action="contact.invalid", subject_type="customer",
-                     subject_id=customer.external_id, contact=contact.external_id, channel=message.channel,
-                     message_id=message.id, error=why)
+        open_task(
+            session,
+            clock,
+            kind="contact_invalid",
+            key=f"invalid:{contact.id}:{message.channel}",
+            customer_id=message.customer_id,
+            case_id=message.case_id,
+            message_id=message.id,
+            title=(
+                f"{message.channel} contact of {customer.name}"
+                + (f" ({who})" if who else "")
+                + " is invalid; find a new one"
+            )[:300],
+            detail=why,
+        )
+        audit.record(
+            session,
+            clock,
+            actor="system",
+            action="contact.invalid",
+            subject_type="customer",
+            subject_id=customer.external_id,
+            contact=contact.external_id,
+            channel=message.channel,
+            message_id=message.id,
+            error=why,
+        )
     session.flush()
     return marked
 
@@ -227,19 +351,43 @@ def written_to(session: Session, message: Message, address: str | None = None) -
         entries = [r for r in entries if r.get("as") == "to"]
     ids = [r["contact_id"] for r in entries]
     if not message.recipients:
-        primary = session.execute(select(Contact).where(Contact.customer_id == message.customer_id,
-                                                        Contact.external_id == PRIMARY_KEY)).scalars().all()
-        return [c for c in primary if address is None or (c.address_for(message.channel) or "").lower() == address.lower()]
-    return list(session.execute(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).scalars()) if ids else []
+        primary = (
+            session.execute(
+                select(Contact).where(Contact.customer_id == message.customer_id, Contact.external_id == PRIMARY_KEY)
+            )
+            .scalars()
+            .all()
+        )
+        return [
+            c for c in primary if address is None or (c.address_for(message.channel) or "").lower() == address.lower()
+        ]
+    return (
+        list(session.execute(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).scalars()) if ids else []
+    )
 
 
 def _doubt(session: Session, clock: Clock, message: Message, why: str) -> None:
-    open_task(session, clock, kind="in_doubt", key=f"in_doubt:{message.id}", customer_id=message.customer_id,
-              case_id=message.case_id, message_id=message.id,
-              title=f"{message.channel} message {message.id} may or may not have been sent",
-              detail=f"{why}. Check with the provider, then mark it sent, send it again or cancel it")
-    audit.record(session, clock, actor="system", action="message.in_doubt", subject_type="message",
-                 subject_id=message.id, claimed_by=message.claimed_by, why=why)
+    open_task(
+        session,
+        clock,
+        kind="in_doubt",
+        key=f"in_doubt:{message.id}",
+        customer_id=message.customer_id,
+        case_id=message.case_id,
+        message_id=message.id,
+        title=f"{message.channel} message {message.id} may or may not have been sent",
+        detail=f"{why}. Check with the provider, then mark it sent, send it again or cancel it",
+    )
+    audit.record(
+        session,
+        clock,
+        actor="system",
+        action="message.in_doubt",
+        subject_type="message",
+        subject_id=message.id,
+        claimed_by=message.claimed_by,
+        why=why,
+    )
     publish_for(session, clock, "message.in_doubt", {message.id: {"why": why}})
 
 
@@ -254,26 +402,48 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
     handed to a transport (an attempt without an outcome) may or may not have left: in doubt, never
     sent again without a person deciding. Those it had only claimed never left: queued again."""
     now = clock.now()
-    stale = list(session.execute(select(Message).where(Message.status == SENDING,
-                                                       Message.claimed_at < now - lease)).scalars())
+    stale = list(
+        session.execute(select(Message).where(Message.status == SENDING, Message.claimed_at < now - lease)).scalars()
+    )
     found = Recovered()
     if not stale:
         return found
-    handed = set(session.execute(select(Attempt.message_id).where(
-        Attempt.message_id.in_([m.id for m in stale]), Attempt.finished_at.is_(None))).scalars())
+    handed = set(
+        session.execute(
+            select(Attempt.message_id).where(
+                Attempt.message_id.in_([m.id for m in stale]), Attempt.finished_at.is_(None)
+            )
+        ).scalars()
+    )
     for message in stale:
         if message.id not in handed:
-            if _move(session, message.id, (SENDING,), status=QUEUED, attempts=Message.attempts - 1, claimed_by=None,
-                     claimed_at=None, updated_at=now,
-                     last_error=f"claimed by {message.claimed_by}, which stopped before sending it"):
+            if _move(
+                session,
+                message.id,
+                (SENDING,),
+                status=QUEUED,
+                attempts=Message.attempts - 1,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=now,
+                last_error=f"claimed by {message.claimed_by}, which stopped before sending it",
+            ):
                 found.requeued.append(message.id)
             continue
         if not _move(session, message.id, (SENDING,), status=IN_DOUBT, updated_at=now):
             continue
-        session.execute(update(Attempt).where(Attempt.message_id == message.id, Attempt.finished_at.is_(None))
-                        .values(finished_at=now, outcome=IN_DOUBT))
-        _doubt(session, clock, message, f"handed to a transport by {message.claimed_by} at "
-                                        f"{message.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed")
+        session.execute(
+            update(Attempt)
+            .where(Attempt.message_id == message.id, Attempt.finished_at.is_(None))
+            .values(finished_at=now, outcome=IN_DOUBT)
+        )
+        _doubt(
+            session,
+            clock,
+            message,
+            f"handed to a transport by {message.claimed_by} at "
+            f"{message.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed",
+        )
         found.in_doubt.append(message.id)
     return found
 
@@ -285,19 +455,36 @@ def publish_for(session: Session, clock: Clock, event_type: str, details: dict[i
         return
     rows = session.execute(
         select(Message.id, Message.case_id, Message.customer_id, Message.channel, Message.kind, Customer.external_id)
-        .join(Customer, Customer.id == Message.customer_id).where(Message.id.in_(list(details)))
-        .order_by(Message.id)).all()
-    publish_all(session, [new(clock, event_type, customer_id=customer_id, case_id=case_id, message_id=message_id,
-                              customer=customer, channel=channel, kind=kind, **details[message_id])
-                          for message_id, case_id, customer_id, channel, kind, customer in rows])
+        .join(Customer, Customer.id == Message.customer_id)
+        .where(Message.id.in_(list(details)))
+        .order_by(Message.id)
+    ).all()
+    publish_all(
+        session,
+        [
+            new(
+                clock,
+                event_type,
+                customer_id=customer_id,
+                case_id=case_id,
+                message_id=message_id,
+                customer=customer,
+                channel=channel,
+                kind=kind,
+                **details[message_id],
+            )
+            for message_id, case_id, customer_id, channel, kind, customer in rows
+        ],
+    )
 
 
 def get(session: Session, message_id: int) -> Message:
     return get_row(session, Message, message_id, "message")
 
 
-def decide_approval(session: Session, clock: Clock, message_id: int, *, approve: bool, actor: str,
-                    note: str | None) -> list[Message]:
+def decide_approval(
+    session: Session, clock: Clock, message_id: int, *, approve: bool, actor: str, note: str | None
+) -> list[Message]:
     """One decision for the whole step: the registered letter and its copy by email, or the agency
     file and the customer's notice, go together or not at all."""
     message = get(session, message_id)
@@ -305,9 +492,16 @@ def decide_approval(session: Session, clock: Clock, message_id: int, *, approve:
         raise Conflict(f"message {message_id} is {message.status}, not awaiting approval")
     siblings = [message]
     if message.case_id is not None and message.step_index is not None:
-        siblings = list(session.execute(select(Message).where(
-            Message.case_id == message.case_id, Message.path_name == message.path_name,
-            Message.step_index == message.step_index, Message.status == AWAITING_APPROVAL)).scalars())
+        siblings = list(
+            session.execute(
+                select(Message).where(
+                    Message.case_id == message.case_id,
+                    Message.path_name == message.path_name,
+                    Message.step_index == message.step_index,
+                    Message.status == AWAITING_APPROVAL,
+                )
+            ).scalars()
+        )
     now = clock.now()
     decided = []
     for m in siblings:
@@ -315,22 +509,46 @@ def decide_approval(session: Session, clock: Clock, message_id: int, *, approve:
         values |= dict(status=QUEUED, send_after=max(m.send_after, now)) if approve else dict(status=REJECTED)
         if _move(session, m.id, (AWAITING_APPROVAL,), **values):
             decided.append(m)
-        audit.record(session, clock, actor=actor, action="message.approved" if approve else "message.rejected",
-                     subject_type="message", subject_id=m.id, note=note, kind=m.kind, channel=m.channel,
-                     case_id=m.case_id)
+        audit.record(
+            session,
+            clock,
+            actor=actor,
+            action="message.approved" if approve else "message.rejected",
+            subject_type="message",
+            subject_id=m.id,
+            note=note,
+            kind=m.kind,
+            channel=m.channel,
+            case_id=m.case_id,
+        )
     if decided:
         customer = session.get(Customer, message.customer_id)
-        publish(session, clock, "approval.decided", customer_id=customer.id, case_id=message.case_id,
-                customer=customer.external_id, step=message.step_key, kind=message.kind,
-                message_ids=[m.id for m in decided], decision="approved" if approve else "rejected", by=actor,
-                note=note)
+        publish(
+            session,
+            clock,
+            "approval.decided",
+            customer_id=customer.id,
+            case_id=message.case_id,
+            customer=customer.external_id,
+            step=message.step_key,
+            kind=message.kind,
+            message_ids=[m.id for m in decided],
+            decision="approved" if approve else "rejected",
+            by=actor,
+            note=note,
+        )
     if not approve and message.case_id is not None:
         # a person said no to this step: the case must not slide on to an even heavier one
         from dunning.cases.service import hold_for_review
 
-        hold_for_review(session, clock, message.case_id, actor,
-                        f"{message.step_name or message.step_key} ({message.kind.replace('_', ' ')}) was rejected"
-                        + (f": {note}" if note else ""))
+        hold_for_review(
+            session,
+            clock,
+            message.case_id,
+            actor,
+            f"{message.step_name or message.step_key} ({message.kind.replace('_', ' ')}) was rejected"
+            + (f": {note}" if note else ""),
+        )
     for m in siblings:
         session.refresh(m)
     return siblings
@@ -340,13 +558,16 @@ def resolve_in_doubt(session: Session, clock: Clock, message_id: int, *, outcome
     """A person's answer for a message in doubt: it was `sent`, `resend` it, or `cancel` it."""
     message = get(session, message_id)
     now = clock.now()
-    values = {"sent": dict(status=SENT, sent_at=message.claimed_at),
-              "resend": dict(status=QUEUED, send_after=now),
-              "cancel": dict(status=CANCELLED)}[outcome]
+    values = {
+        "sent": dict(status=SENT, sent_at=message.claimed_at),
+        "resend": dict(status=QUEUED, send_after=now),
+        "cancel": dict(status=CANCELLED),
+    }[outcome]
     if not _move(session, message_id, (IN_DOUBT,), decided_by=actor, decided_at=now, updated_at=now, **values):
         raise Conflict(f"message {message_id} is {message.status}, not in doubt")
-    audit.record(session, clock, actor=actor, action=f"message.in_doubt_{outcome}", subject_type="message",
-                 subject_id=message_id)
+    audit.record(
+        session, clock, actor=actor, action=f"message.in_doubt_{outcome}", subject_type="message", subject_id=message_id
+    )
     if outcome == "sent":  # a person confirmed it went out
         publish_for(session, clock, "message.sent", {message_id: {"provider_id": message.provider_id}})
     session.refresh(message)

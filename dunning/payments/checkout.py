@@ -8,6 +8,7 @@ balances, and the customer's day: a second click (or a second tab) gets the same
 Stripe, and a changed balance a new one. The same key names the checkout in the return addresses
 Stripe sends the customer back to, which therefore never carry the portal link itself.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,9 @@ class Plan:
 
 def processing_invoices(session: Session, customer_id: int) -> set[int]:
     """Invoices of a payment Stripe is still confirming (a SEPA debit takes days): not offered again."""
-    rows = session.execute(select(Checkout.invoice_ids).where(
-        Checkout.customer_id == customer_id, Checkout.status == PROCESSING)).scalars()
+    rows = session.execute(
+        select(Checkout.invoice_ids).where(Checkout.customer_id == customer_id, Checkout.status == PROCESSING)
+    ).scalars()
     return {invoice_id for ids in rows for invoice_id in ids}
 
 
@@ -59,14 +61,22 @@ def payable(session: Session, customer: Customer, currency: str) -> list[Invoice
 
 
 def _key(settings: Settings, customer: Customer, currency: str, invoices: list[Invoice], day: date) -> str:
-    what = "|".join([str(customer.id), str(customer.link_version), currency, day.isoformat(),
-                     *(f"{i.id}:{i.balance_minor}" for i in invoices)])
+    what = "|".join(
+        [
+            str(customer.id),
+            str(customer.link_version),
+            currency,
+            day.isoformat(),
+            *(f"{i.id}:{i.balance_minor}" for i in invoices),
+        ]
+    )
     digest = hmac.new(settings.signing_key.encode(), what.encode(), hashlib.sha256).hexdigest()
     return f"dunning-checkout-{digest[:40]}"
 
 
-def prepare(session: Session, clock: Clock, settings: Settings, customer: Customer, currency: str,
-            invoice_ids: list[int], words) -> Plan:
+def prepare(
+    session: Session, clock: Clock, settings: Settings, customer: Customer, currency: str, invoice_ids: list[int], words
+) -> Plan:
     """`words(name)` gives the customer's words for a refusal and the line item's name."""
     if not stripe_api.supported(currency):
         raise InvalidInput(words("pay_currency"))
@@ -75,58 +85,107 @@ def prepare(session: Session, clock: Clock, settings: Settings, customer: Custom
         raise InvalidInput(words("pay_none"))
     if len(chosen) > MAX_INVOICES:
         raise InvalidInput(words("pay_too_many", n=MAX_INVOICES))
-    mine = {i.id: i for i in session.execute(select(Invoice).where(
-        Invoice.customer_id == customer.id, Invoice.id.in_(sorted(chosen)))).scalars()}
+    mine = {
+        i.id: i
+        for i in session.execute(
+            select(Invoice).where(Invoice.customer_id == customer.id, Invoice.id.in_(sorted(chosen)))
+        ).scalars()
+    }
     if chosen - mine.keys():  # someone else's invoice, or none: the same answer, so ids cannot be probed
         raise NotFound(words("not_yours"))
-    disputed = set(session.execute(select(Dispute.invoice_id).where(
-        Dispute.invoice_id.in_(sorted(chosen)), Dispute.status == "open")).scalars())
+    disputed = set(
+        session.execute(
+            select(Dispute.invoice_id).where(Dispute.invoice_id.in_(sorted(chosen)), Dispute.status == "open")
+        ).scalars()
+    )
     if disputed:
         raise InvalidInput(words("pay_disputed"))
     if chosen & processing_invoices(session, customer.id):
         raise InvalidInput(words("pay_processing"))
-    invoices = sorted((i for i in mine.values() if i.currency == currency and i.balance_minor > 0 and not i.voided),
-                      key=lambda i: (i.due_on, i.id))
+    invoices = sorted(
+        (i for i in mine.values() if i.currency == currency and i.balance_minor > 0 and not i.voided),
+        key=lambda i: (i.due_on, i.id),
+    )
     if len(invoices) != len(chosen):  # another currency, or paid or voided since the page was shown
         raise InvalidInput(words("pay_not_open"))
     amount = sum(i.balance_minor for i in invoices)
     key = _key(settings, customer, currency, invoices, accounts.local_today(clock, customer))
     numbers = ", ".join(i.number for i in invoices)
-    metadata = {"dunning_customer": customer.external_id, "dunning_invoices": ",".join(str(i.id) for i in invoices),
-                "dunning_checkout": key, "invoices": _cut(numbers, stripe_api.METADATA_VALUE)}
+    metadata = {
+        "dunning_customer": customer.external_id,
+        "dunning_invoices": ",".join(str(i.id) for i in invoices),
+        "dunning_checkout": key,
+        "invoices": _cut(numbers, stripe_api.METADATA_VALUE),
+    }
     back = f"{settings.public_url.rstrip('/')}/portal/{key}"
     params: dict[str, Any] = {
         "mode": "payment",
-        "line_items": [{"quantity": 1, "price_data": {
-            "currency": currency.lower(), "unit_amount": amount,
-            "product_data": {"name": _cut(words("pay_item", numbers=numbers), 250)}}}],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency.lower(),
+                    "unit_amount": amount,
+                    "product_data": {"name": _cut(words("pay_item", numbers=numbers), 250)},
+                },
+            }
+        ],
         "client_reference_id": key,
         "metadata": metadata,
         # on the PaymentIntent too: payment_intent.succeeded and refunds are matched by it
         "payment_intent_data": {"metadata": metadata, "description": _cut(f"{customer.name}: {numbers}", 1000)},
-        "success_url": f"{back}/paid", "cancel_url": f"{back}/cancelled",
+        "success_url": f"{back}/paid",
+        "cancel_url": f"{back}/cancelled",
         "locale": words.lang if words.lang in ("en", "fr") else "auto",
     }
     if customer.email:
         params["customer_email"] = customer.email
-    return Plan(key, customer.id, customer.link_version, currency,
-                tuple((i.id, i.number, i.balance_minor) for i in invoices), amount, params)
+    return Plan(
+        key,
+        customer.id,
+        customer.link_version,
+        currency,
+        tuple((i.id, i.number, i.balance_minor) for i in invoices),
+        amount,
+        params,
+    )
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def opened(session: Session, clock: Clock, plan: Plan, created: stripe_api.OpenedSession, actor: str) -> None:
     """Keep the session Stripe opened (the same one again after a second click)."""
     now = clock.now()
-    session.execute(insert_for(session, Checkout.__table__).values(
-        key=plan.key, customer_id=plan.customer_id, link_version=plan.link_version, currency=plan.currency,
-        amount_minor=plan.amount_minor, invoice_ids=[i for i, _, _ in plan.invoices], session_id=created.id,
-        status=OPEN, created_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["key"]))
-    audit.record(session, clock, actor=actor, action="payment.checkout_opened", subject_type="customer",
-                 subject_id=plan.customer_id, session_id=created.id, currency=plan.currency,
-                 amount_minor=plan.amount_minor, invoices=[n for _, n, _ in plan.invoices])
+    session.execute(
+        insert_for(session, Checkout.__table__)
+        .values(
+            key=plan.key,
+            customer_id=plan.customer_id,
+            link_version=plan.link_version,
+            currency=plan.currency,
+            amount_minor=plan.amount_minor,
+            invoice_ids=[i for i, _, _ in plan.invoices],
+            session_id=created.id,
+            status=OPEN,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="payment.checkout_opened",
+        subject_type="customer",
+        subject_id=plan.customer_id,
+        session_id=created.id,
+        currency=plan.currency,
+        amount_minor=plan.amount_minor,
+        invoices=[n for _, n, _ in plan.invoices],
+    )
 
 
 def returned(session: Session, clock: Clock, key: str) -> Checkout:
@@ -140,8 +199,16 @@ def returned(session: Session, clock: Clock, key: str) -> Checkout:
     return checkout
 
 
-def mark(session: Session, clock: Clock, *, status: str, session_id: str | None = None, key: str | None = None,
-         provider_reference: str | None = None, unless: tuple[str, ...] = ()) -> Checkout | None:
+def mark(
+    session: Session,
+    clock: Clock,
+    *,
+    status: str,
+    session_id: str | None = None,
+    key: str | None = None,
+    provider_reference: str | None = None,
+    unless: tuple[str, ...] = (),
+) -> Checkout | None:
     """Move the checkout of a Stripe session (by its id, or by our key from its metadata)."""
     where = Checkout.session_id == session_id if session_id else Checkout.key == key
     checkout = session.execute(select(Checkout).where(where)).scalar_one_or_none()
@@ -150,7 +217,8 @@ def mark(session: Session, clock: Clock, *, status: str, session_id: str | None 
     values: dict[str, Any] = {"status": status, "updated_at": clock.now()}
     if provider_reference:
         values["provider_reference"] = provider_reference
-    session.execute(update(Checkout).where(Checkout.id == checkout.id).values(**values)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Checkout).where(Checkout.id == checkout.id).values(**values).execution_options(synchronize_session=False)
+    )
     session.refresh(checkout)
     return checkout

@@ -1,4 +1,5 @@
 """A Checkout Session the portal opened at Stripe, and where it stands."""
+
 from __future__ import annotations
 
 from datetime import datetime

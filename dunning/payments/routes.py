@@ -1,5 +1,6 @@
 """Stripe's webhook. Authenticated by Stripe's signature of the body (tests/test_auth.py lists it in
 SIGNED_ROUTES): a request Stripe did not sign for this endpoint gets 400 and stores nothing."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -24,16 +25,20 @@ def stripe_signature(settings: SettingsDep, stripe_signature: Annotated[str | No
     return stripe_signature
 
 
-async def stripe_event(request: Request, settings: SettingsDep,
-                       signature: Annotated[str, Depends(stripe_signature)]) -> Event:
+async def stripe_event(
+    request: Request, settings: SettingsDep, signature: Annotated[str, Depends(stripe_signature)]
+) -> Event:
     body = await request.body()  # at most the webhooks' body limit (dunning/guards.py)
     return stripe_api.verified_event(settings.stripe_webhook_secret, body, signature)
 
 
-@router.post("/stripe", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object"}}}}})
-def stripe_webhook(event: Annotated[Event, Depends(stripe_event)], session: SessionDep, clock: ClockDep,
-                   settings: SettingsDep) -> dict:
+@router.post(
+    "/stripe",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+def stripe_webhook(
+    event: Annotated[Event, Depends(stripe_event)], session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> dict:
     """Stripe's events: checkout.session.completed / async_payment_succeeded / async_payment_failed /
     expired, payment_intent.succeeded, charge.refunded. Any other is acknowledged and ignored."""
     return {"received": True, "outcome": service.handle(session, clock, settings, event)}

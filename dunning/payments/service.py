@@ -7,6 +7,7 @@ pushed with `provider_reference` = the PaymentIntent id. Whichever comes first, 
 a push replaces what the webhook recorded (ledger.service.record_payments), and the webhook
 records nothing for a PaymentIntent a pushed payment already names.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,13 +51,29 @@ def handle(session: Session, clock: Clock, settings: Settings, event: Event) -> 
             return "processing"
         if not obj.payment_intent or obj.amount_total is None or not obj.currency:
             return "ignored"
-        return record(session, clock, settings, reference=obj.payment_intent, amount_minor=obj.amount_total,
-                      currency=obj.currency.upper(), ours=Ours.read(obj.metadata), at=event.created,
-                      session_id=obj.id)
+        return record(
+            session,
+            clock,
+            settings,
+            reference=obj.payment_intent,
+            amount_minor=obj.amount_total,
+            currency=obj.currency.upper(),
+            ours=Ours.read(obj.metadata),
+            at=event.created,
+            session_id=obj.id,
+        )
     if kind == "payment_intent.succeeded":
         obj = event.read(IntentObject)
-        return record(session, clock, settings, reference=obj.id, amount_minor=obj.amount_received,
-                      currency=obj.currency.upper(), ours=Ours.read(obj.metadata), at=event.created)
+        return record(
+            session,
+            clock,
+            settings,
+            reference=obj.id,
+            amount_minor=obj.amount_received,
+            currency=obj.currency.upper(),
+            ours=Ours.read(obj.metadata),
+            at=event.created,
+        )
     if kind == "charge.refunded":
         return refund(session, clock, settings, event.read(ChargeObject))
     if kind == "checkout.session.async_payment_failed":
@@ -67,58 +84,127 @@ def handle(session: Session, clock: Clock, settings: Settings, event: Event) -> 
     return "ignored"
 
 
-def record(session: Session, clock: Clock, settings: Settings, *, reference: str, amount_minor: int, currency: str,
-           ours: Ours | None, at: datetime, session_id: str | None = None) -> str:
+def record(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    reference: str,
+    amount_minor: int,
+    currency: str,
+    ours: Ours | None,
+    at: datetime,
+    session_id: str | None = None,
+) -> str:
     if ours is None:
         return "ignored"  # not a payment the portal asked for (another integration on the same account)
-    customer = session.execute(select(Customer).where(Customer.external_id == ours.customer_external_id)
-                               ).scalar_one_or_none()
+    customer = session.execute(
+        select(Customer).where(Customer.external_id == ours.customer_external_id)
+    ).scalar_one_or_none()
     if customer is None:
-        open_task(session, clock, kind="review", key=f"stripe_unplaced:{reference}",
-                  title=f"A Stripe payment of {display(amount_minor, currency)} names no customer we know",
-                  detail=f"PaymentIntent {reference} names customer '{ours.customer_external_id}'. Record it by hand.")
+        open_task(
+            session,
+            clock,
+            kind="review",
+            key=f"stripe_unplaced:{reference}",
+            title=f"A Stripe payment of {display(amount_minor, currency)} names no customer we know",
+            detail=f"PaymentIntent {reference} names customer '{ours.customer_external_id}'. Record it by hand.",
+        )
         return "unplaced"
     lock_rows(session, Customer.__table__, [customer.id])  # a second delivery of it waits here
-    checkout.mark(session, clock, status=PAID, session_id=session_id, key=ours.checkout_key,
-                  provider_reference=reference)
-    if session.execute(select(Payment.id).where(Payment.kind == "payment", Payment.provider_reference == reference)
-                       .limit(1)).first() is not None:
+    checkout.mark(
+        session, clock, status=PAID, session_id=session_id, key=ours.checkout_key, provider_reference=reference
+    )
+    if (
+        session.execute(
+            select(Payment.id).where(Payment.kind == "payment", Payment.provider_reference == reference).limit(1)
+        ).first()
+        is not None
+    ):
         return "duplicate"  # this event again, its twin (session completed / intent succeeded), or pushed already
-    named = set(session.execute(select(Invoice.id).where(
-        Invoice.customer_id == customer.id, Invoice.currency == currency,
-        Invoice.id.in_(ours.invoice_ids or [0]))).scalars())
+    named = set(
+        session.execute(
+            select(Invoice.id).where(
+                Invoice.customer_id == customer.id,
+                Invoice.currency == currency,
+                Invoice.id.in_(ours.invoice_ids or [0]),
+            )
+        ).scalars()
+    )
     invoice_ids = [i for i in ours.invoice_ids if i in named]
     received_on = calendar.local_date(at, customer.timezone)
-    ledger.record_payments(session, clock, [{
-        "kind": "payment", "external_id": external_id(reference), "customer_id": customer.id,
-        "invoice_ids": invoice_ids, "currency": currency, "amount_minor": amount_minor, "received_on": received_on,
-        "provider_reference": reference, "source": SOURCE}], "payment")
-    payment = session.execute(select(Payment).where(Payment.kind == "payment",
-                                                    Payment.external_id == external_id(reference))).scalar_one()
-    audit.record(session, clock, actor="stripe", action="payment.received", subject_type="customer",
-                 subject_id=customer.external_id, provider_reference=reference, amount_minor=amount_minor,
-                 currency=currency, invoice_ids=invoice_ids)
+    ledger.record_payments(
+        session,
+        clock,
+        [
+            {
+                "kind": "payment",
+                "external_id": external_id(reference),
+                "customer_id": customer.id,
+                "invoice_ids": invoice_ids,
+                "currency": currency,
+                "amount_minor": amount_minor,
+                "received_on": received_on,
+                "provider_reference": reference,
+                "source": SOURCE,
+            }
+        ],
+        "payment",
+    )
+    payment = session.execute(
+        select(Payment).where(Payment.kind == "payment", Payment.external_id == external_id(reference))
+    ).scalar_one()
+    audit.record(
+        session,
+        clock,
+        actor="stripe",
+        action="payment.received",
+        subject_type="customer",
+        subject_id=customer.external_id,
+        provider_reference=reference,
+        amount_minor=amount_minor,
+        currency=currency,
+        invoice_ids=invoice_ids,
+    )
     run_cycle(session, clock, settings, {customer.id})  # closes the case now, or plans what is left
     _receipt(session, clock, customer, payment)
     return "recorded"
 
 
 def _receipt(session: Session, clock: Clock, customer: Customer, payment: Payment) -> None:
-    """"Thank you, we received ...": by email, else SMS; never a reminder (it is transactional, so it
+    """ "Thank you, we received ...": by email, else SMS; never a reminder (it is transactional, so it
     goes whatever the case's state and outside the contact window, but never to a channel the
     customer opted out of). It belongs to no case: closing the case must not cancel it."""
     channel = notices.pick_channel(session, customer, "email")
     if channel is None:
         return
-    numbers = list(session.execute(select(Invoice.number).where(Invoice.id.in_(payment.invoice_ids or [0]))
-                                   .order_by(Invoice.due_on, Invoice.id)).scalars())
-    remaining = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, payment.currency,
-                                                                     undisputed=False))
-    notices.queue(session, clock, dedupe_key=f"receipt:{payment.provider_reference}", customer=customer,
-                  case=None, currency=payment.currency,
-                  channel=channel, template=RECEIPT, amount_minor=payment.amount_minor,
-                  extra={"paid_minor": payment.amount_minor, "paid_on": payment.received_on.isoformat(),
-                         "paid_invoices": numbers, "remaining_minor": remaining})
+    numbers = list(
+        session.execute(
+            select(Invoice.number)
+            .where(Invoice.id.in_(payment.invoice_ids or [0]))
+            .order_by(Invoice.due_on, Invoice.id)
+        ).scalars()
+    )
+    remaining = sum(
+        i.balance_minor for i in accounts.open_invoices(session, customer.id, payment.currency, undisputed=False)
+    )
+    notices.queue(
+        session,
+        clock,
+        dedupe_key=f"receipt:{payment.provider_reference}",
+        customer=customer,
+        case=None,
+        currency=payment.currency,
+        channel=channel,
+        template=RECEIPT,
+        amount_minor=payment.amount_minor,
+        extra={
+            "paid_minor": payment.amount_minor,
+            "paid_on": payment.received_on.isoformat(),
+            "paid_invoices": numbers,
+            "remaining_minor": remaining,
+        },
+    )
 
 
 def refund(session: Session, clock: Clock, settings: Settings, charge: ChargeObject) -> str:
@@ -127,31 +213,61 @@ def refund(session: Session, clock: Clock, settings: Settings, charge: ChargeObj
     if not charge.payment_intent:
         return "ignored"
     reference = charge.payment_intent
-    payment = session.execute(select(Payment).where(Payment.kind == "payment",
-                                                    Payment.provider_reference == reference)
-                              .order_by(Payment.id).limit(1)).scalar_one_or_none()
+    payment = session.execute(
+        select(Payment)
+        .where(Payment.kind == "payment", Payment.provider_reference == reference)
+        .order_by(Payment.id)
+        .limit(1)
+    ).scalar_one_or_none()
     if payment is None:
         return "ignored"  # not a payment we recorded (another integration's)
     customer = session.get(Customer, payment.customer_id)
     kept = max(0, charge.amount_captured - charge.amount_refunded)
     if payment.source != SOURCE:
         # The accounting system holds this payment: it must record the refund itself.
-        open_task(session, clock, kind="review", key=f"stripe_refund:{charge.id}:{charge.amount_refunded}",
-                  customer_id=customer.id,
-                  title=f"Stripe refunded {display(charge.amount_refunded, payment.currency)} of a payment by "
-                        f"{customer.name}",
-                  detail=f"PaymentIntent {reference} is recorded by the accounting system (payment "
-                         f"{payment.external_id}); record the refund there, or the balance stays as it is.")
+        open_task(
+            session,
+            clock,
+            kind="review",
+            key=f"stripe_refund:{charge.id}:{charge.amount_refunded}",
+            customer_id=customer.id,
+            title=f"Stripe refunded {display(charge.amount_refunded, payment.currency)} of a payment by "
+            f"{customer.name}",
+            detail=f"PaymentIntent {reference} is recorded by the accounting system (payment "
+            f"{payment.external_id}); record the refund there, or the balance stays as it is.",
+        )
         return "task"
     if kept == payment.amount_minor:
         return "duplicate"
-    ledger.record_payments(session, clock, [{
-        "kind": "payment", "external_id": payment.external_id, "customer_id": payment.customer_id,
-        "invoice_ids": list(payment.invoice_ids), "currency": payment.currency, "amount_minor": kept,
-        "received_on": payment.received_on, "provider_reference": reference, "source": SOURCE}], "payment")
-    audit.record(session, clock, actor="stripe", action="payment.refunded", subject_type="customer",
-                 subject_id=customer.external_id, provider_reference=reference, refunded_minor=charge.amount_refunded,
-                 kept_minor=kept)
+    ledger.record_payments(
+        session,
+        clock,
+        [
+            {
+                "kind": "payment",
+                "external_id": payment.external_id,
+                "customer_id": payment.customer_id,
+                "invoice_ids": list(payment.invoice_ids),
+                "currency": payment.currency,
+                "amount_minor": kept,
+                "received_on": payment.received_on,
+                "provider_reference": reference,
+                "source": SOURCE,
+            }
+        ],
+        "payment",
+    )
+    audit.record(
+        session,
+        clock,
+        actor="stripe",
+        action="payment.refunded",
+        subject_type="customer",
+        subject_id=customer.external_id,
+        provider_reference=reference,
+        refunded_minor=charge.amount_refunded,
+        kept_minor=kept,
+    )
     run_cycle(session, clock, settings, {customer.id})  # money owed again: the case reopens now
     return "refunded"
 
@@ -162,8 +278,14 @@ def payment_failed(session: Session, clock: Clock, obj: CheckoutObject) -> str:
     if found is None or found.status != FAILED:
         return "ignored"
     customer = session.get(Customer, found.customer_id)
-    open_task(session, clock, kind="review", key=f"stripe_failed:{obj.id}", customer_id=customer.id,
-              title=f"{customer.name}'s online payment of {display(found.amount_minor, found.currency)} failed",
-              detail=f"The bank refused the payment of Checkout Session {obj.id} after it was submitted. "
-                     "Reminders go on; let the customer know.")
+    open_task(
+        session,
+        clock,
+        kind="review",
+        key=f"stripe_failed:{obj.id}",
+        customer_id=customer.id,
+        title=f"{customer.name}'s online payment of {display(found.amount_minor, found.currency)} failed",
+        detail=f"The bank refused the payment of Checkout Session {obj.id} after it was submitted. "
+        "Reminders go on; let the customer know.",
+    )
     return "failed"

@@ -1,9 +1,10 @@
 """Stripe through its official library: the Checkout Session the portal opens, and the events its
 webhook delivers, checked with the signing secret and read into the few values we act on."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -50,8 +51,11 @@ def _client(secret_key: str, api_base: str | None, timeout: float) -> stripe.Str
     # No retries by the library: a customer is waiting on the page, and the next click retries
     # safely (the idempotency key gives the same session).
     return stripe.StripeClient(
-        secret_key, base_addresses={"api": api_base} if api_base else None, max_network_retries=0,
-        http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True))
+        secret_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=0,
+        http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True),
+    )
 
 
 def client(settings: Settings) -> stripe.StripeClient:
@@ -69,8 +73,7 @@ def create_checkout_session(settings: Settings, params: dict[str, Any], idempote
     """One Checkout Session; the same key and parameters give the same session back (Stripe keeps
     idempotency keys for at least 24 hours)."""
     try:
-        created = client(settings).v1.checkout.sessions.create(
-            params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        created = client(settings).v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
     except stripe.StripeError as e:
         raise PaymentUnavailable(f"Stripe refused the checkout session: {e.user_message or e}") from None
     return OpenedSession(created.id, created.url, created.status or "open")
@@ -121,7 +124,7 @@ class Ours:
     checkout_key: str | None
 
     @classmethod
-    def read(cls, metadata: dict[str, str]) -> "Ours | None":
+    def read(cls, metadata: dict[str, str]) -> Ours | None:
         customer = metadata.get("dunning_customer")
         if not customer:
             return None  # another integration's payment on the same Stripe account
@@ -154,7 +157,7 @@ def verified_event(secret: str, payload: bytes, signature: str) -> Event:
         raise SignatureRefused("invalid Stripe-Signature") from None
     data = event.to_dict()
     try:
-        created = check_moment(datetime.fromtimestamp(int(data["created"]), timezone.utc))
+        created = check_moment(datetime.fromtimestamp(int(data["created"]), UTC))
         return Event(str(data["id"])[:255], str(data["type"])[:100], created, dict(data["data"]["object"]))
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise InvalidInput("the event has no id, type, creation time or object") from None

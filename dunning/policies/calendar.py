@@ -6,16 +6,17 @@ database, not by us) and hands back UTC, the only time the rest of the service s
 A window is anything with `.start` and `.end` (datetime.time), start inclusive, end exclusive,
 both on the same day: the policy document's `contact.window` is one.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import holidays
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class Window(Protocol):

@@ -8,31 +8,33 @@ Validation happens in two passes. Pydantic checks shapes and ranges field by fie
 `Policy._cross_checks` looks at the document as a whole (bands against paths, step order, unique
 keys) and reports each problem at the exact field that causes it.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from datetime import time
 from decimal import Decimal
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from babel.numbers import is_currency
 from pydantic import (
-    PrivateAttr,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from dunning.contacts.models import Role
 from dunning.bounds import first_unstorable, load_json, text_problem
+from dunning.contacts.models import Role
 from dunning.errors import InvalidInput
 from dunning.money import from_minor, to_minor
 
@@ -52,8 +54,13 @@ CHANNELS_FOR_KIND: dict[str, frozenset[str]] = {
 HEAVY_KINDS = frozenset({"registered_letter", "agency_handoff"})
 # What a step is called where people read it (the desk, the preview, tasks) when the policy gives
 # it no `name`; numbered when a path has several of a kind ("Reminder 2").
-KIND_NAMES = {"reminder": "Reminder", "formal_notice": "Formal notice", "registered_letter": "Registered letter",
-              "agency_handoff": "Agency hand-off", "call_task": "Phone call"}
+KIND_NAMES = {
+    "reminder": "Reminder",
+    "formal_notice": "Formal notice",
+    "registered_letter": "Registered letter",
+    "agency_handoff": "Agency hand-off",
+    "call_task": "Phone call",
+}
 
 Loc = tuple[str | int, ...]
 MAX_DOCUMENT = 200_000  # characters; the shipped default has about 8,000
@@ -80,6 +87,7 @@ def _problem(loc: Loc, message: str) -> dict[str, Any]:
 
 # ---- field types ------------------------------------------------------------------------------
 
+
 def _clock_time(value: Any) -> time:
     if isinstance(value, time):
         return value
@@ -94,7 +102,9 @@ def _clock_time(value: Any) -> time:
     return time(hours, minutes)
 
 
-TimeOfDay = Annotated[time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), when_used="json")]
+TimeOfDay = Annotated[
+    time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), when_used="json")
+]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
 
 
@@ -129,6 +139,7 @@ class _Model(BaseModel):
 
 
 # ---- the document -----------------------------------------------------------------------------
+
 
 class Step(_Model):
     key: Name  # stable id within the path: messages are keyed on it, policy changes map by it
@@ -247,7 +258,7 @@ class ContactWindow(_Model):
     end: TimeOfDay = time(21, 0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ContactWindow":
+    def _ordered(self) -> ContactWindow:
         if self.start >= self.end:
             raise ValueError("the window must end after it starts, on the same day")
         return self
@@ -275,7 +286,7 @@ class PlanRules(_Model):
 
 
 class Policy(_Model):
-    _bands_by_name: dict[str, "Band"] = PrivateAttr(default_factory=dict)
+    _bands_by_name: dict[str, Band] = PrivateAttr(default_factory=dict)
     name: Name
     description: str = Field("", max_length=2000)
     # Assigned by the policy store when a document is saved; authors leave it out.
@@ -290,7 +301,7 @@ class Policy(_Model):
     jurisdiction: Literal["auto", "GB", "UK", "FR", "DE", "EU", "ES", "IT", "NL", "BE", "US", "none"] = "auto"
 
     @model_validator(mode="after")
-    def _whole_document(self) -> "Policy":
+    def _whole_document(self) -> Policy:
         problems = list(self._cross_checks())
         if problems:
             raise PolicyError(problems)
@@ -319,7 +330,9 @@ class Policy(_Model):
             keys: set[str] = set()
             for j, step in enumerate(path.steps):
                 if step.key in keys:
-                    yield _problem(("paths", name, "steps", j, "key"), f"step key {step.key!r} is used twice in this path")
+                    yield _problem(
+                        ("paths", name, "steps", j, "key"), f"step key {step.key!r} is used twice in this path"
+                    )
                 keys.add(step.key)
                 if j and step.after_days < path.steps[j - 1].after_days:
                     yield _problem(
@@ -352,16 +365,25 @@ class Policy(_Model):
 
 # ---- parsing ----------------------------------------------------------------------------------
 
+
 def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Policy:
     """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'."""
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     if len(text) > MAX_DOCUMENT:
-        raise PolicyError([{"line": None, "field": "", "message": f"a policy document has at most {MAX_DOCUMENT:,} "
-                                                                  f"characters; this one has {len(text):,}"}])
+        raise PolicyError(
+            [
+                {
+                    "line": None,
+                    "field": "",
+                    "message": f"a policy document has at most {MAX_DOCUMENT:,} characters; this one has {len(text):,}",
+                }
+            ]
+        )
     if (at := first_unstorable(text, multiline=True)) is not None:
-        raise PolicyError([{"line": text.count("\n", 0, at) + 1, "field": "",
-                            "message": text_problem(text, multiline=True)}])
+        raise PolicyError(
+            [{"line": text.count("\n", 0, at) + 1, "field": "", "message": text_problem(text, multiline=True)}]
+        )
     if fmt == "json":
         try:
             data = load_json(text)
@@ -410,8 +432,9 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise yaml.composer.ComposerError(None, None, "anchors and aliases (& and *) are not allowed in a policy",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed in a policy", event.start_mark
+            )
         if self.depth >= MAX_DEPTH:
             raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
         self.depth += 1
@@ -439,7 +462,7 @@ def _from_pydantic(err: Any) -> dict[str, Any]:
     elif err["type"] == "missing":
         message = "this field is required"
     elif message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return _problem(loc, message)
 
 
@@ -480,8 +503,11 @@ def _duplicate_keys(node: yaml.Node | None, loc: Loc) -> Iterable[dict[str, Any]
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else str(key)
             if name in seen:
-                yield {"line": key.start_mark.line + 1, "field": ".".join(str(p) for p in (*loc, name)),
-                       "message": f"{name!r} appears twice"}
+                yield {
+                    "line": key.start_mark.line + 1,
+                    "field": ".".join(str(p) for p in (*loc, name)),
+                    "message": f"{name!r} appears twice",
+                }
             seen.add(name)
             yield from _duplicate_keys(value, (*loc, name))
     elif isinstance(node, yaml.SequenceNode):

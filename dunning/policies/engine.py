@@ -64,16 +64,18 @@ and set pending_step until the message is sent or fails; if the message is cance
 Pass every contact of the customer in `contacts`, including messages planned but not yet sent
 (at their send time), so the caps hold across the customer's cases in several currencies.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from dunning.contacts.roles import DEFAULT_TO, copied, holders
+from dunning.money import with_code
 from dunning.policies import calendar
 from dunning.policies.document import Path, Policy, Step
-from dunning.money import with_code
 from dunning.words import plural
 
 Action = Literal["plan", "pass", "wait", "close", "none"]
@@ -81,6 +83,7 @@ NEXT_SEND_DAYS = 400  # how far next_send looks: beyond the longest path and pau
 
 
 # ---- what the cycle gives us ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class InvoiceView:
@@ -100,6 +103,7 @@ class ContactView:
 @dataclass(frozen=True)
 class Addressee:
     """One of the customer's contacts, as the engine needs it."""
+
     contact_id: Any
     roles: frozenset[str]
     channels: frozenset[str]  # it has an address there, not marked invalid, not opted out by itself
@@ -140,6 +144,7 @@ class CaseView:
 
 
 # ---- what we give back ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StepRef:
@@ -202,6 +207,7 @@ class PlannedSend:
 
 # ---- the anchor and what is owed (R2, R3) -----------------------------------------------------
 
+
 def _overdue(invoice: InvoiceView, today: date) -> bool:
     return invoice.balance_minor > 0 and invoice.due_on < today
 
@@ -240,11 +246,15 @@ def still_owed(invoices: Iterable[InvoiceView], today: date, anchor: date | None
 def to_list(invoices: Iterable[InvoiceView], today: date, anchor: date) -> tuple[InvoiceView, ...]:
     """The invoices a message asks for: chased and not disputed, oldest first."""
     return tuple(
-        sorted((i for i in invoices if _chased(i, today, anchor) and not i.disputed), key=lambda i: (i.due_on, str(i.number)))
+        sorted(
+            (i for i in invoices if _chased(i, today, anchor) and not i.disputed),
+            key=lambda i: (i.due_on, str(i.number)),
+        )
     )
 
 
 # ---- where the case is on its path (R5) -------------------------------------------------------
+
 
 def position_on(path_name: str, path: Path, case: CaseView, policy: Policy) -> tuple[int, str]:
     """Index of the last step done on `path` (-1: none), and how it was found, for the reason."""
@@ -279,6 +289,7 @@ def _describe_change(path_name: str, case: CaseView, policy: Policy) -> str:
 
 
 # ---- contact rules (R12) ----------------------------------------------------------------------
+
 
 def send_time(not_before: datetime, earliest_day: date, case: CaseView, policy: Policy) -> datetime:
     """R12: the first allowed contact moment at or after `not_before` and local day `earliest_day`."""
@@ -334,6 +345,7 @@ def _name(addressee: Addressee) -> str:
 
 # ---- the decision -----------------------------------------------------------------------------
 
+
 def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     customer = case.customer
     today = calendar.local_date(now, customer.tz)
@@ -367,7 +379,10 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
         return context.decision("none", "paused", f"case is paused{until}", next_check_at=case.paused_until)
     if customer.hold_until is not None and now < customer.hold_until:
         return context.decision(
-            "none", "hold", f"customer on hold until {customer.hold_until.isoformat()}", next_check_at=customer.hold_until
+            "none",
+            "hold",
+            f"customer on hold until {customer.hold_until.isoformat()}",
+            next_check_at=customer.hold_until,
         )
 
     # R5
@@ -379,8 +394,9 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     done, mapping = position_on(path_name, path, case, policy)
     context.note = mapping
     if done + 1 >= len(path.steps):
-        return context.decision("none", "path_complete",
-                                f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})")
+        return context.decision(
+            "none", "path_complete", f"every step of path {path_name!r} is done ({plural(len(path.steps), 'step')})"
+        )
     index = done + 1
     step = path.steps[index]
     context.step = _ref(path_name, path, index)
@@ -403,7 +419,8 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
                     "pass",
                     "entry_by_age",
                     f"the oldest invoice is {late} days late (the policy enters by age after"
-                    f" {policy.entry.by_age_after_days}): " + ", ".join(_named(r) for r in passed)
+                    f" {policy.entry.by_age_after_days}): "
+                    + ", ".join(_named(r) for r in passed)
                     + f" passed over; the case enters at {_named(_ref(path_name, path, entry))}"
                     + "".join(f"; {n}" for n in notes),
                     passed_over=passed,
@@ -510,8 +527,13 @@ def entry_step(path: Path, late: int, amount_minor: int, currency: str) -> tuple
             break
         minimum = step.min_amount_minor(currency)
         if minimum is not None and amount_minor < minimum:
-            skipped.append((i, f"not entered at {step.name!r}: {with_code(amount_minor, currency)} is below its"
-                               f" minimum of {with_code(minimum, currency)}"))
+            skipped.append(
+                (
+                    i,
+                    f"not entered at {step.name!r}: {with_code(amount_minor, currency)} is below its"
+                    f" minimum of {with_code(minimum, currency)}",
+                )
+            )
         else:
             entry = i
     return entry, [note for i, note in skipped if i > entry]
@@ -548,6 +570,7 @@ class _Context:
 
 # ---- what a message states, and promises ----------------------------------------------------------
 
+
 def promise_pauses(policy: Policy, broken_so_far: int) -> bool:
     """A promise to pay pauses the case until the customer has broken max_broken of them."""
     return broken_so_far < policy.promises.max_broken
@@ -559,6 +582,7 @@ def promise_pause_until(policy: Policy, promised_on: date, tz: str) -> datetime:
 
 
 # ---- acting on a decision, and the preview -----------------------------------------------------
+
 
 def record_step(case: CaseView, decision: Decision) -> CaseView:
     """The case as the cycle stores it after acting on a plan or pass decision."""
@@ -600,8 +624,9 @@ def next_send(case: CaseView, policy: Policy, now: datetime, days: int = NEXT_SE
     return sends[0] if sends else None
 
 
-def _preview_case(case: CaseView, policy: Policy, at: datetime, end: datetime,
-                  limit: int | None = None) -> list[PlannedSend]:
+def _preview_case(
+    case: CaseView, policy: Policy, at: datetime, end: datetime, limit: int | None = None
+) -> list[PlannedSend]:
     sends: list[PlannedSend] = []
     for _ in range(500):  # every turn plans a step or moves the virtual clock forward
         if at >= end or len(sends) == limit:
@@ -613,9 +638,19 @@ def _preview_case(case: CaseView, policy: Policy, at: datetime, end: datetime,
                 break
             sends.append(
                 PlannedSend(
-                    case.case_id, d.step, d.kind or d.step.kind, d.template or d.step.kind, d.channels, d.send_not_before,
-                    d.requires_approval, d.fallback, d.amount_minor, case.currency,
-                    tuple(i.number for i in d.invoices), d.reason, *recipients(d, case.customer),
+                    case.case_id,
+                    d.step,
+                    d.kind or d.step.kind,
+                    d.template or d.step.kind,
+                    d.channels,
+                    d.send_not_before,
+                    d.requires_approval,
+                    d.fallback,
+                    d.amount_minor,
+                    case.currency,
+                    tuple(i.number for i in d.invoices),
+                    d.reason,
+                    *recipients(d, case.customer),
                 )
             )
             case = replace(

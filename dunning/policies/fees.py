@@ -19,12 +19,14 @@ The fixed compensation is stated only in its own currency (EUR 40 on EUR invoice
 converting it would need an exchange rate we do not hold. Money is integer minor units and all
 arithmetic Decimal, never float.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from dunning import money
 from dunning.policies.law import RatePeriod, Rule, rule_for
@@ -36,6 +38,7 @@ DAYS_IN_YEAR = 365
 @dataclass(frozen=True)
 class Debt:
     """One late invoice, as the fee computation sees it."""
+
     invoice: str  # the number shown to the customer
     due_on: date
     balance_minor: int  # still owed on the as-of day
@@ -65,10 +68,14 @@ class FeeLine:
 
     def as_data(self, currency: str) -> dict[str, Any]:
         """What a stored message and a case file keep of the line (JSON-safe)."""
-        return {"kind": self.kind, "invoice": self.invoice, "amount": money.as_string(self.amount_minor, currency),
-                "rate": str(self.rate) if self.rate is not None else None,
-                "from": self.start.isoformat() if self.start else None,
-                "to": self.end.isoformat() if self.end else None}
+        return {
+            "kind": self.kind,
+            "invoice": self.invoice,
+            "amount": money.as_string(self.amount_minor, currency),
+            "rate": str(self.rate) if self.rate is not None else None,
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,16 @@ class FeeStatement:
         return rates.pop() if len(rates) == 1 else None
 
 
-def late_payment_fees(debts: Iterable[Debt], *, currency: str, customer_kind: str, country: str | None,
-                      as_of: date, book: RateBook, jurisdiction: str = "auto") -> FeeStatement:
+def late_payment_fees(
+    debts: Iterable[Debt],
+    *,
+    currency: str,
+    customer_kind: str,
+    country: str | None,
+    as_of: date,
+    book: RateBook,
+    jurisdiction: str = "auto",
+) -> FeeStatement:
     """What may be claimed on `as_of` for these debts: interest lines, then the fixed sum, for each
     debt oldest first. Raises rates.MissingRate when a reference rate it needs is not known yet."""
     rule = rule_for(country, jurisdiction)
@@ -114,8 +129,11 @@ def late_payment_fees(debts: Iterable[Debt], *, currency: str, customer_kind: st
             lines.extend(interest_lines(debt, rule, customer_kind, as_of, book))
             fixed = rule.compensation.amount(money.from_minor(debt.balance_minor, currency), currency, customer_kind)
             if fixed:
-                lines.append(FeeLine("compensation", debt.invoice, money.to_minor(fixed, currency),
-                                     debt_minor=debt.balance_minor))
+                lines.append(
+                    FeeLine(
+                        "compensation", debt.invoice, money.to_minor(fixed, currency), debt_minor=debt.balance_minor
+                    )
+                )
     return FeeStatement(rule, currency, as_of, tuple(lines))
 
 
@@ -129,8 +147,17 @@ def interest_lines(debt: Debt, rule: Rule, kind: str, as_of: date, book: RateBoo
             amount = Decimal(owed) * period.rate * ((end - start).days + 1) / (100 * DAYS_IN_YEAR)
             amount_minor = int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
             if amount_minor > 0:
-                lines.append(FeeLine("interest", debt.invoice, amount_minor, principal_minor=owed,
-                                     start=start, end=end, period=period))
+                lines.append(
+                    FeeLine(
+                        "interest",
+                        debt.invoice,
+                        amount_minor,
+                        principal_minor=owed,
+                        start=start,
+                        end=end,
+                        period=period,
+                    )
+                )
     return lines
 
 

@@ -41,6 +41,7 @@ Euro-area member states only: for the EU states with their own currency the dire
 rate is their central bank's, which we don't ship, so we claim nothing there rather than a wrong
 rate. Consumers are owed nothing except under DE's § 288 Abs. 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Reference:
 @dataclass(frozen=True)
 class RatePeriod:
     """Days [start, end] (both included) at one annual rate."""
+
     start: date
     end: date
     rate: Decimal  # annual percent the law gives: reference + margin (rounded, where the law rounds)
@@ -129,9 +131,13 @@ class Rule:
 B2B_8 = {"business": Decimal(8)}
 
 RULES: dict[str, Rule] = {
-    "GB": Rule("GB", "boe_bank_rate", B2B_8, Compensation(
-        "GBP", ((Decimal(1_000), Decimal(40)), (Decimal(10_000), Decimal(70)), (None, Decimal(100)))),
-        fixed_per_debt=True),
+    "GB": Rule(
+        "GB",
+        "boe_bank_rate",
+        B2B_8,
+        Compensation("GBP", ((Decimal(1_000), Decimal(40)), (Decimal(10_000), Decimal(70)), (None, Decimal(100)))),
+        fixed_per_debt=True,
+    ),
     "FR": Rule("FR", "ecb_mro", {"business": Decimal(10)}, EUR_40),
     "DE": Rule("DE", "de_basiszinssatz", {"business": Decimal(9), "consumer": Decimal(5)}, EUR_40),
     "EU": Rule("EU", "ecb_mro", B2B_8, EUR_40),

@@ -1,4 +1,5 @@
 """Policies are stored as versioned documents: a save adds a version, cases record the one they follow."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,5 +1,6 @@
 """What a policy would send over the next days, to whom, by which channel and when: the engine's
 own simulation over the cases as they are now, written nowhere."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -32,14 +33,15 @@ class PreviewRow(BaseModel):
     invoices: list[str]
 
 
-def preview(session: Session, clock: Clock, settings: Settings, name: str, document: str | None,
-            days: int) -> list[PreviewRow]:
+def preview(
+    session: Session, clock: Clock, settings: Settings, name: str, document: str | None, days: int
+) -> list[PreviewRow]:
     policy = service.validate(name, document) if document else service.policy_for(session, name)
     rows = []
     nested = session.begin_nested()  # the cycle opens cases as it goes; none of that is kept
     try:
         cycle = Cycle(session, clock, settings)
-        for case, customer, view, customer_policy, _risk in cycle.views():
+        for _case, customer, view, customer_policy, _risk in cycle.views():
             if customer_policy.name != policy.name:
                 continue
             try:
@@ -48,14 +50,25 @@ def preview(session: Session, clock: Clock, settings: Settings, name: str, docum
                 continue
             for send in sends:
                 tz = view.customer.tz
-                rows.append(PreviewRow(customer_external_id=customer.external_id, customer_name=customer.name,
-                                       currency=send.currency, send_at=send.send_at,
-                                       send_on=calendar.local_date(send.send_at, tz), timezone=tz,
-                                       step=send.step.key, step_name=send.step.name, kind=send.kind,
-                                       channels=list(send.channels), to=list(send.to), cc=list(send.cc),
-                                       requires_approval=send.requires_approval,
-                                       amount=as_string(send.amount_minor, send.currency),
-                                       invoices=list(send.invoice_numbers)))
+                rows.append(
+                    PreviewRow(
+                        customer_external_id=customer.external_id,
+                        customer_name=customer.name,
+                        currency=send.currency,
+                        send_at=send.send_at,
+                        send_on=calendar.local_date(send.send_at, tz),
+                        timezone=tz,
+                        step=send.step.key,
+                        step_name=send.step.name,
+                        kind=send.kind,
+                        channels=list(send.channels),
+                        to=list(send.to),
+                        cc=list(send.cc),
+                        requires_approval=send.requires_approval,
+                        amount=as_string(send.amount_minor, send.currency),
+                        invoices=list(send.invoice_numbers),
+                    )
+                )
     finally:
         nested.rollback()
     return sorted(rows, key=lambda r: (r.send_at, r.customer_external_id))

@@ -1,5 +1,6 @@
 """Reference rates the team adds (`python main.py rates add`), laid over the shipped histories;
 which series lack the current half-year; the one task per missing rate."""
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,8 @@ from sqlmodel import Session
 
 from dunning import audit
 from dunning.clock import Clock
-from dunning.errors import InvalidInput
 from dunning.driver import insert_for
+from dunning.errors import InvalidInput
 from dunning.policies.law import RULES
 from dunning.policies.models import ReferenceRate
 from dunning.policies.rates import EARLIEST, MissingRate, RateBook, check_percent, half_year_start, shipped
@@ -41,8 +42,9 @@ class Added:
     tasks_closed: int
 
 
-def add(session: Session, clock: Clock, *, series: str, percent: str | Decimal, effective_on: date,
-        actor: str) -> Added:
+def add(
+    session: Session, clock: Clock, *, series: str, percent: str | Decimal, effective_on: date, actor: str
+) -> Added:
     """Store (or correct) the rate of `series` from `effective_on`, audited; close the tasks that
     asked for it."""
     book = shipped()
@@ -54,16 +56,35 @@ def add(session: Session, clock: Clock, *, series: str, percent: str | Decimal, 
         raise InvalidInput(f"--from must lie between {EARLIEST.isoformat()} and a year from today")
     if book[series].half_yearly and effective_on != half_year_start(effective_on):
         raise InvalidInput(f"{book[series].name} changes only on 1 January and 1 July")
-    previous = session.execute(select(ReferenceRate.percent).where(
-        ReferenceRate.series == series, ReferenceRate.effective_on == effective_on)).scalar_one_or_none()
+    previous = session.execute(
+        select(ReferenceRate.percent).where(ReferenceRate.series == series, ReferenceRate.effective_on == effective_on)
+    ).scalar_one_or_none()
     # An upsert: two people entering the same rate at once both succeed, the last one stands.
-    values = {"series": series, "effective_on": effective_on, "percent": str(value), "created_by": actor,
-              "created_at": clock.now()}
-    session.execute(insert_for(session, ReferenceRate.__table__).values(**values).on_conflict_do_update(
-        index_elements=["series", "effective_on"], set_={k: values[k] for k in ("percent", "created_by", "created_at")}))
-    audit.record(session, clock, actor=actor, action="rate.added" if previous is None else "rate.corrected",
-                 subject_type="reference_rate", subject_id=f"{series}:{effective_on.isoformat()}",
-                 percent=str(value), previous=previous)
+    values = {
+        "series": series,
+        "effective_on": effective_on,
+        "percent": str(value),
+        "created_by": actor,
+        "created_at": clock.now(),
+    }
+    session.execute(
+        insert_for(session, ReferenceRate.__table__)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["series", "effective_on"],
+            set_={k: values[k] for k in ("percent", "created_by", "created_at")},
+        )
+    )
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="rate.added" if previous is None else "rate.corrected",
+        subject_type="reference_rate",
+        subject_id=f"{series}:{effective_on.isoformat()}",
+        percent=str(value),
+        previous=previous,
+    )
     closed = close_answered_tasks(session, clock, load_book(session), actor)
     return Added(series, effective_on, value, Decimal(previous) if previous is not None else None, closed)
 
@@ -84,10 +105,14 @@ def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: 
 def missing_task(missing: MissingRate) -> dict:
     """The task asking for a missing rate (tasks.service.open_task's arguments): one per rate, by
     its key, however many notices wait for it."""
-    return dict(kind=TASK_KIND, key=missing.key,
-                title=f"Add the {missing.series} rate in force on {missing.on.isoformat()}",
-                detail=f"Notices that claim statutory fees wait for it. {missing.message}",
-                series=missing.series, on=missing.on.isoformat())
+    return dict(
+        kind=TASK_KIND,
+        key=missing.key,
+        title=f"Add the {missing.series} rate in force on {missing.on.isoformat()}",
+        detail=f"Notices that claim statutory fees wait for it. {missing.message}",
+        series=missing.series,
+        on=missing.on.isoformat(),
+    )
 
 
 def gaps(book: RateBook, today: date) -> list[MissingRate]:

@@ -13,16 +13,17 @@ nothing changed: a formal notice that states a wrong statutory rate exposes the 
 
 Pure: no database, no clock.
 """
+
 from __future__ import annotations
 
 import csv
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from babel.dates import format_date
 
@@ -49,12 +50,13 @@ class MissingRate(InvalidInput):
 
     code = "missing_rate"
 
-    def __init__(self, series: "Series", on: date):
+    def __init__(self, series: Series, on: date):
         self.series, self.on = series.key, on
         super().__init__(
             f"no {series.name} is known for {format_date(on, 'd MMMM y', locale='en')} (the history runs to "
             f"{format_date(series.known_through, 'd MMMM y', locale='en')}): add the rate in force that day with "
-            f"`python main.py rates add {series.key} RATE --from {on.isoformat()}`, even if it did not change")
+            f"`python main.py rates add {series.key} RATE --from {on.isoformat()}`, even if it did not change"
+        )
 
     @property
     def key(self) -> str:
@@ -91,7 +93,7 @@ class Series:
         i = bisect_right([e.effective_on for e in self.entries], on) - 1
         return self.entries[i].percent
 
-    def with_entries(self, added: Iterable[Entry]) -> "Series":
+    def with_entries(self, added: Iterable[Entry]) -> Series:
         merged = {e.effective_on: e for e in self.entries}
         merged.update({e.effective_on: e for e in added})
         return replace(self, entries=tuple(merged[d] for d in sorted(merged)))
@@ -107,7 +109,7 @@ class RateBook:
     def in_force(self, key: str, on: date) -> Decimal:
         return self.series[key].in_force(on)
 
-    def with_added(self, rows: Iterable[tuple[str, date, Decimal]]) -> "RateBook":
+    def with_added(self, rows: Iterable[tuple[str, date, Decimal]]) -> RateBook:
         """The shipped book with the database's rows laid over it (unknown series are ignored)."""
         by_series: dict[str, list[Entry]] = {}
         for key, effective_on, percent in rows:
@@ -146,9 +148,14 @@ def _read(path: Path) -> Series:
     if not entries or list(entries) != sorted(entries, key=lambda e: e.effective_on):
         raise ValueError(f"{path.name}: entries must be present and in date order")
     verified = header.get("verified_through")
-    return Series(key=header["series"], name=header["name"], source=header["source"],
-                  half_yearly=header.get("changes") == "half-yearly", entries=entries,
-                  verified_through=date.fromisoformat(verified) if verified else None)
+    return Series(
+        key=header["series"],
+        name=header["name"],
+        source=header["source"],
+        half_yearly=header.get("changes") == "half-yearly",
+        entries=entries,
+        verified_through=date.fromisoformat(verified) if verified else None,
+    )
 
 
 @lru_cache(maxsize=1)

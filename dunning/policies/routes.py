@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dunning import bounds
-from dunning.deps import Body, Caller, ClockDep, PolicyName, require, SessionDep, SettingsDep
+from dunning.deps import Body, Caller, ClockDep, PolicyName, SessionDep, SettingsDep, require
 from dunning.errors import InvalidInput
 from dunning.inputs import BoundedRoute, Input
 from dunning.policies import preview, service
@@ -29,7 +28,9 @@ class PolicyOut(BaseModel):
 
 class PreviewIn(Input):
     days: int = Field(30, ge=1, le=366)
-    document: bounds.text(MAX_DOCUMENT) | None = Field(None, description="an unsaved version of the policy to preview instead")
+    document: bounds.text(MAX_DOCUMENT) | None = Field(
+        None, description="an unsaved version of the policy to preview instead"
+    )
 
 
 def _out(row) -> PolicyOut:
@@ -58,20 +59,32 @@ def list_policies(session: SessionDep) -> list[PolicyOut]:
 
 
 @router.get("/{name}", dependencies=[require("read")])
-def get_policy(name: PolicyName, session: SessionDep,
-               version: Annotated[bounds.Id | None, Query()] = None) -> PolicyOut:
+def get_policy(
+    name: PolicyName, session: SessionDep, version: Annotated[bounds.Id | None, Query()] = None
+) -> PolicyOut:
     return _out(service.get(session, name, version))
 
 
-@router.put("/{name}", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/yaml": {"schema": {"type": "string"}},
-    "application/json": {"schema": {"type": "object"}}}}})
-def put_policy(name: PolicyName, body: Body, session: SessionDep, clock: ClockDep,
-               caller: Caller = require("manage")) -> PolicyOut:
+@router.put(
+    "/{name}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+def put_policy(
+    name: PolicyName, body: Body, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> PolicyOut:
     return _out(service.save(session, clock, name, _document(body), caller.actor))
 
 
 @router.post("/{name}/preview", dependencies=[require("manage")])
-def preview_policy(name: PolicyName, request: PreviewIn, session: SessionDep, clock: ClockDep,
-                   settings: SettingsDep) -> list[preview.PreviewRow]:
+def preview_policy(
+    name: PolicyName, request: PreviewIn, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> list[preview.PreviewRow]:
     return preview.preview(session, clock, settings, name, request.document, request.days)

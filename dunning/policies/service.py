@@ -1,4 +1,5 @@
 """The policy store: versioned documents, the shipped default, and parsed policies by version."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -36,8 +37,15 @@ def parsed(row: PolicyVersion) -> Policy:
 def validate(name: str, text: str) -> Policy:
     policy = parse_policy(text, detect_format(text))
     if policy.name != name:
-        raise PolicyError([{"line": None, "field": "name",
-                            "message": f"the document is named {policy.name!r} but is saved as {name!r}"}])
+        raise PolicyError(
+            [
+                {
+                    "line": None,
+                    "field": "name",
+                    "message": f"the document is named {policy.name!r} but is saved as {name!r}",
+                }
+            ]
+        )
     return policy
 
 
@@ -47,37 +55,51 @@ def save(session: Session, clock: Clock, name: str, text: str, actor: str) -> Po
     latest_row = latest(session, name) if current else None
     if latest_row is not None and latest_row.document == text:
         return latest_row  # saving the same document again is not a new version
-    row = PolicyVersion(name=name, version=(current or 0) + 1, format=detect_format(text), document=text,
-                        created_by=actor, created_at=clock.now())
+    row = PolicyVersion(
+        name=name,
+        version=(current or 0) + 1,
+        format=detect_format(text),
+        document=text,
+        created_by=actor,
+        created_at=clock.now(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, clock, actor=actor, action="policy.saved", subject_type="policy", subject_id=name,
-                 version=row.version)
+    audit.record(
+        session, clock, actor=actor, action="policy.saved", subject_type="policy", subject_id=name, version=row.version
+    )
     return row
 
 
 def latest(session: Session, name: str) -> PolicyVersion | None:
-    return session.execute(select(PolicyVersion).where(PolicyVersion.name == name)
-                           .order_by(PolicyVersion.version.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(PolicyVersion).where(PolicyVersion.name == name).order_by(PolicyVersion.version.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def get(session: Session, name: str, version: int | None = None) -> PolicyVersion:
     if version is None:
         row = latest(session, name)
     else:
-        row = session.execute(select(PolicyVersion).where(PolicyVersion.name == name,
-                                                          PolicyVersion.version == version)).scalar_one_or_none()
+        row = session.execute(
+            select(PolicyVersion).where(PolicyVersion.name == name, PolicyVersion.version == version)
+        ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no policy named {name!r}" + (f" at version {version}" if version else ""))
     return row
 
 
 def list_latest(session: Session) -> list[PolicyVersion]:
-    newest = (select(PolicyVersion.name, func.max(PolicyVersion.version).label("v"))
-              .group_by(PolicyVersion.name).subquery())
-    return list(session.execute(select(PolicyVersion).join(
-        newest, (PolicyVersion.name == newest.c.name) & (PolicyVersion.version == newest.c.v))
-        .order_by(PolicyVersion.name)).scalars())
+    newest = (
+        select(PolicyVersion.name, func.max(PolicyVersion.version).label("v")).group_by(PolicyVersion.name).subquery()
+    )
+    return list(
+        session.execute(
+            select(PolicyVersion)
+            .join(newest, (PolicyVersion.name == newest.c.name) & (PolicyVersion.version == newest.c.v))
+            .order_by(PolicyVersion.name)
+        ).scalars()
+    )
 
 
 def ensure_default(session: Session, clock: Clock) -> PolicyVersion:

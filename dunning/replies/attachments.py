@@ -1,5 +1,6 @@
 """Attachments of inbound mail (remittance advice, proofs of payment), kept under
 var_dir/inbound/<inbound id>/ for the person who handles the reply."""
+
 from __future__ import annotations
 
 import mimetypes
@@ -28,6 +29,12 @@ def keep(var_dir: Path, inbound_id: int, attachments: list[Attachment]) -> list[
     for index, attachment in enumerate(attachments, start=1):
         path = folder / safe_name(attachment.filename, index, attachment.content_type)
         path.write_bytes(attachment.content)
-        kept.append({"filename": attachment.filename or path.name, "content_type": attachment.content_type,
-                     "size": attachment.size, "path": str(path)})
+        kept.append(
+            {
+                "filename": attachment.filename or path.name,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+                "path": str(path),
+            }
+        )
     return kept

@@ -8,6 +8,7 @@ phrase is kept as written with its language: the intent reader turns it into a d
 
 Nothing in the body alone makes a message automatic: a person can write "I'm away until Monday".
 """
+
 from __future__ import annotations
 
 import re

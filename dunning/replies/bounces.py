@@ -16,6 +16,7 @@ Each failure is classed:
 The returned message's Message-ID, Reply-To and To (from its message/rfc822 or text/rfc822-headers
 part, or the copy in the text) say which message of ours bounced.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,14 +38,17 @@ _COPY = re.compile(
     r"^\W*(?:below this line is a copy|this is a copy of the message|original message (?:follows|headers)"
     r"|-+ ?original message ?-+|the header of the original message|message text follows|returned message follows"
     r"|unsent message below|return-path:|received: from)",
-    re.I | re.M)
+    re.I | re.M,
+)
 # A failure that says the user or domain does not exist, when the code is only "5.0.0" or "550".
 _UNKNOWN = re.compile(
     r"user unknown|unknown (?:user|recipient|domain)|user not exist|no such (?:user|mailbox|recipient|domain)"
     r"|does not exist|doesn't exist|not recogni[sz]ed|not listed in|(?:address|recipient) (?:not found|unknown)"
     r"|address rejected|not found|invalid (?:recipient|mailbox|address|domain|userid)"
     r"|mailbox (?:unavailable|not found)|unrouteable|host (?:or domain name )?not found"
-    r"|(?:is|been) (?:disabled|deactivated|inactive)|no mailbox here|doesn't have an? [\w. -]{1,40} account", re.I)
+    r"|(?:is|been) (?:disabled|deactivated|inactive)|no mailbox here|doesn't have an? [\w. -]{1,40} account",
+    re.I,
+)
 # Words of a policy refusal, which can come with "address rejected": SPF, spam lists, rate limits.
 _POLICY = re.compile(r"spf|dmarc|dkim|spam|blacklist|blocklist|blocked|rate|policy|reputation|sender", re.I)
 _PERMANENT_WORDS = re.compile(r"permanent(?:ly)?|given up|failed permanently|will not (?:try|retry)", re.I)
@@ -105,8 +109,11 @@ def classify(status: str | None, diagnostic: str, action: str | None = None) -> 
         return REFUSED
     if code in _ADDRESS_CODES:
         return ADDRESS
-    if (code in _ADDRESS_CODES_WITH_WORDS or code.startswith("5.1.")) and _UNKNOWN.search(diagnostic) \
-            and not _POLICY.search(diagnostic):
+    if (
+        (code in _ADDRESS_CODES_WITH_WORDS or code.startswith("5.1."))
+        and _UNKNOWN.search(diagnostic)
+        and not _POLICY.search(diagnostic)
+    ):
         return ADDRESS
     return REFUSED
 
@@ -171,10 +178,15 @@ def _looks_like_a_bounce(msg: EmailMessage, subject: str, from_address: str | No
         return True
     sender = (from_address or "").partition("@")[0].lower()
     name = str(msg.get("from") or "").lower()
-    automatic = (sender in _DAEMONS or any(d in name for d in ("mailer-daemon", "mail delivery", "postmaster"))
-                 or str(msg.get("return-path") or "").strip() == "<>" or msg.get_content_type() == "multipart/report")
-    return automatic and bool(words().bounce_subject.search(subject) or _STATUS.search(notice)
-                              or _SMTP_CODE.search(notice))
+    automatic = (
+        sender in _DAEMONS
+        or any(d in name for d in ("mailer-daemon", "mail delivery", "postmaster"))
+        or str(msg.get("return-path") or "").strip() == "<>"
+        or msg.get_content_type() == "multipart/report"
+    )
+    return automatic and bool(
+        words().bounce_subject.search(subject) or _STATUS.search(notice) or _SMTP_CODE.search(notice)
+    )
 
 
 def _texts(msg: EmailMessage) -> str:
@@ -183,8 +195,11 @@ def _texts(msg: EmailMessage) -> str:
     from dunning.replies.mail import decode_text
 
     parts = list(_outside_returned(msg))
-    plain = [decode_text(p) for p in parts if p.get_content_type() == "text/plain"
-             or (p.get_content_maintype() == "multipart" and not p.is_multipart())]  # a broken multipart: its text
+    plain = [
+        decode_text(p)
+        for p in parts
+        if p.get_content_type() == "text/plain" or (p.get_content_maintype() == "multipart" and not p.is_multipart())
+    ]  # a broken multipart: its text
     if not plain:
         plain = [html_to_text(decode_text(p)) for p in parts if p.get_content_type() == "text/html"]
     return "\n".join(plain)[:100_000]
@@ -217,7 +232,7 @@ def _text_failures(msg: EmailMessage, text: str, exclude: set[str]) -> list[Fail
             if address in exclude or address in found or address.partition("@")[0] in _DAEMONS:
                 continue
             # The diagnostic is what the notice says next to the address: its line and the few after.
-            found[address] = _one_line(" ".join(lines[i: i + 5]))
+            found[address] = _one_line(" ".join(lines[i : i + 5]))
     recipients = named or list(found)
     whole = _one_line(text)
     failures = []
@@ -275,7 +290,7 @@ def _returned_headers(msg: EmailMessage) -> list[str]:
             text = decode_text(part)[:200_000]
             m = _COPY.search(text)
             if m:
-                out.append(text[m.start():])
+                out.append(text[m.start() :])
     return out
 
 

@@ -7,6 +7,7 @@ becomes Outlook's line of underscores, the header of Outlook's reply (divRplyFwd
 relatives) is preceded by that line, and a signature block (gmail_signature, moz-signature) by the
 "-- " delimiter: the plain-text rules of replytext.py then read an HTML reply like a plain one.
 """
+
 from __future__ import annotations
 
 import re

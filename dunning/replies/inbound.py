@@ -1,5 +1,6 @@
 """From a provider's webhook to a handled reply: SMS from Twilio, raw MIME mail from an inbound-mail
 provider, and Twilio's delivery reports for what we sent."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,17 @@ from dunning.replies.twilio import FormParams, twiml
 EMAIL_SIGNATURE_HEADER = "X-Dunning-Signature"
 
 # Twilio's message statuses in the order they can happen; a late callback never moves a message back.
-DELIVERY_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3,
-                 "undelivered": 3, "failed": 3, "read": 4}
+DELIVERY_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "read": 4,
+}
 # Final delivery errors about the number itself (not the content or the carrier's mood).
 DEAD_NUMBER_CODES = {"30005", "30006"}  # unknown destination, landline or unreachable carrier
 UNSUBSCRIBED_CODE = "21610"  # the recipient sent STOP to the carrier
@@ -35,9 +45,15 @@ def receive_sms(session: Session, clock: Clock, settings: Settings, form: FormPa
     # Signed by Twilio, so kept: but as text a database can store, in lengths its columns take.
     sender = storable(form.get("From", ""), 320).strip()
     body = storable(form.get("Body", ""), SMS_BODY_CHARS)
-    incoming = service.Incoming(channel="sms", sender=sender, recipient=storable(form.get("To", ""), 320) or None,
-                                text=body, raw_text=body, received_at=clock.now(),
-                                provider_id=storable(form.get("MessageSid") or form.get("SmsSid") or "", 64) or None)
+    incoming = service.Incoming(
+        channel="sms",
+        sender=sender,
+        recipient=storable(form.get("To", ""), 320) or None,
+        text=body,
+        raw_text=body,
+        received_at=clock.now(),
+        provider_id=storable(form.get("MessageSid") or form.get("SmsSid") or "", 64) or None,
+    )
     handled = service.handle(session, clock, settings, incoming, matching.sms_sender(session, sender))
     return twiml(handled.answer)
 
@@ -59,18 +75,39 @@ def receive_email(session: Session, clock: Clock, settings: Settings, raw: bytes
     verdict = trust.judge(match.matched_by, headers)
     # The rules read what the customer wrote: no quote, no forwarded message, no signature.
     text = mail.own_text or _subject_words(mail.subject, match)
-    incoming = service.Incoming(channel="email", sender=mail.from_address or "(no sender)",
-                                recipient=next(iter(mail.recipients), None), text=text, raw_text=mail.text,
-                                received_at=clock.now(), provider_id=mail.message_id, subject=mail.subject,
-                                attachments=mail.attachments, trusted=verdict.trusted, untrusted_why=verdict.why,
-                                is_autoreply=mail.is_autoreply, return_text=mail.return_text)
+    incoming = service.Incoming(
+        channel="email",
+        sender=mail.from_address or "(no sender)",
+        recipient=next(iter(mail.recipients), None),
+        text=text,
+        raw_text=mail.text,
+        received_at=clock.now(),
+        provider_id=mail.message_id,
+        subject=mail.subject,
+        attachments=mail.attachments,
+        trusted=verdict.trusted,
+        untrusted_why=verdict.why,
+        is_autoreply=mail.is_autoreply,
+        return_text=mail.return_text,
+    )
     handled = service.handle(session, clock, settings, incoming, match)
     row = handled.inbound
-    return {"id": row.id, "duplicate": handled.duplicate, "matched_by": row.matched_by, "trusted": verdict.trusted,
-            "customer_id": row.customer_id, "case_id": row.case_id, "intent": row.intent,
-            "confidence": row.confidence, "action": row.action, "task_id": row.task_id,
-            "promise_id": row.promise_id, "dispute_id": row.dispute_id,
-            "answer_message_id": row.answer_message_id, "attachments": len(row.attachments)}
+    return {
+        "id": row.id,
+        "duplicate": handled.duplicate,
+        "matched_by": row.matched_by,
+        "trusted": verdict.trusted,
+        "customer_id": row.customer_id,
+        "case_id": row.case_id,
+        "intent": row.intent,
+        "confidence": row.confidence,
+        "action": row.action,
+        "task_id": row.task_id,
+        "promise_id": row.promise_id,
+        "dispute_id": row.dispute_id,
+        "answer_message_id": row.answer_message_id,
+        "attachments": len(row.attachments),
+    }
 
 
 def _subject_words(subject: str, match: matching.Match) -> str:
@@ -105,6 +142,12 @@ def delivery_report(session: Session, clock: Clock, form: FormParams) -> bool:
         elif code == UNSUBSCRIBED_CODE:
             # the number written to said STOP to its carrier: that contact, or everyone when unknown
             for contact in written_to(session, message) or [None]:
-                opt_out(session, clock, message.customer_id, "sms", source="carrier",
-                        contact_id=contact.id if contact else None)
+                opt_out(
+                    session,
+                    clock,
+                    message.customer_id,
+                    "sms",
+                    source="carrier",
+                    contact_id=contact.id if contact else None,
+                )
     return True

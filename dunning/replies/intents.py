@@ -12,6 +12,7 @@ with it, and whatever the action needs (the date of a promise) was read without 
 Time is never taken from the system clock: relative dates ("vendredi", "next week") are read from
 the moment the message arrived, in the customer's time zone.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -20,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -275,7 +276,7 @@ def load_lexicon(lang: str) -> Lexicon:
     return _load(LEXICON_DIR / f"{base}.yaml")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> Lexicon:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -300,7 +301,9 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
     }
     # {count}: a small number in digits or words ("3", "three", "trois"), for installment counts.
     numbers = {normalise(str(word))[0]: int(value) for word, value in (doc.get("numbers") or {}).items()}
-    fragments["count"] = "(?:" + "|".join([r"\d{1,2}", *(re.escape(w) for w in sorted(numbers, key=len, reverse=True))]) + ")"
+    fragments["count"] = (
+        "(?:" + "|".join([r"\d{1,2}", *(re.escape(w) for w in sorted(numbers, key=len, reverse=True))]) + ")"
+    )
 
     def compile_(pattern: str, where: str) -> re.Pattern[str]:
         def expand(m: re.Match[str]) -> str:
@@ -331,9 +334,7 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
 
     # {when}: any date phrase, for rules that need "a payment word near a date" (named groups dropped,
     # since several date patterns use the same names).
-    fragments["when"] = "(?:" + "|".join(
-        re.sub(r"\(\?P<\w+>", "(?:", d.regex.pattern) for d in dates
-    ) + ")"
+    fragments["when"] = "(?:" + "|".join(re.sub(r"\(\?P<\w+>", "(?:", d.regex.pattern) for d in dates) + ")"
 
     keywords: dict[str, dict[str, str]] = {}
     for channel, by_intent in doc["keywords"].items():
@@ -386,8 +387,10 @@ def _build(doc: dict[str, Any], stem: str) -> Lexicon:
         not_revocation=tuple(compile_(p, "opt_out/not_revocation") for p in spec.get("not_revocation") or []),
         channels={name: compile_(p, f"opt_out/channels/{name}") for name, p in (spec.get("channels") or {}).items()},
     )
-    _check(set(opt_out_words.channels) <= {"sms", "email", "calls", "all"}, f"{stem}.yaml opt_out/channels: "
-           "only sms, email, calls, all")
+    _check(
+        set(opt_out_words.channels) <= {"sms", "email", "calls", "all"},
+        f"{stem}.yaml opt_out/channels: only sms, email, calls, all",
+    )
     conditions = tuple(compile_(p, "conditions") for p in doc.get("conditions") or [])
     for pattern in conditions:
         _check("condition" in pattern.groupindex, f"{stem}.yaml conditions: needs (?P<condition>...)")
@@ -454,10 +457,24 @@ def _check(condition: bool, message: str) -> None:
 # Apostrophes become spaces, so "i'll" reads "i ll" and "j'ai" reads "j ai": patterns then need no
 # quote characters, and write "i ?ll" to also catch the "ill" / "jai" typed on phones.
 _FOLD = {
-    "'": " ", "\u2019": " ", "\u2018": " ", "\u02bc": " ", "`": " ", "\u00b4": " ",
-    "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2013": "-", "\u2014": "-",
-    "\u0153": "oe", "\u0152": "oe", "\u00e6": "ae", "\u00c6": "ae",
+    "'": " ",
+    "\u2019": " ",
+    "\u2018": " ",
+    "\u02bc": " ",
+    "`": " ",
+    "\u00b4": " ",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u0153": "oe",
+    "\u0152": "oe",
+    "\u00e6": "ae",
+    "\u00c6": "ae",
 }
 
 
@@ -522,8 +539,9 @@ def classify(
     keyword_intent, bare = _keyword(lex, norm, channel)
     if keyword_intent:
         channels = _named_channels(lex, norm, channel) if keyword_intent == "opt_out" else ()
-        return Understanding(keyword_intent, 1.0, opt_out_channels=channels,
-                             matched=(f"{lex.language}/keyword/{channel}/{bare}",))
+        return Understanding(
+            keyword_intent, 1.0, opt_out_channels=channels, matched=(f"{lex.language}/keyword/{channel}/{bare}",)
+        )
 
     scores, matched, softened = _score(lex, norm)
     opt_out_channels = _withdrawn_channels(lex, norm, channel, scores, matched)
@@ -545,7 +563,7 @@ def classify(
     caps: list[float] = []
     if intent in softened:
         caps.append(CAP_SOFTENED_NEGATION)
-        reasons.append("read through a negation (\"not before ...\")")
+        reasons.append('read through a negation ("not before ...")')
 
     amounts, work = _find_amounts(lex, work, currency)
     invoices, work = _find_invoices(lex, work, text, index)
@@ -623,8 +641,9 @@ def classify(
     )
 
 
-def out_of_office(is_autoreply: bool, date_text: str | None, *, lang: str, received_at: datetime,
-                  tz: str) -> Understanding | None:
+def out_of_office(
+    is_autoreply: bool, date_text: str | None, *, lang: str, received_at: datetime, tz: str
+) -> Understanding | None:
     """An autoreply (told by its headers) read for its return date only: its words are a
     machine's, so nothing else in it is acted on. None when it is not an autoreply."""
     if not is_autoreply:
@@ -636,8 +655,9 @@ def out_of_office(is_autoreply: bool, date_text: str | None, *, lang: str, recei
         norm = _mask(norm, m.start(), m.end())
     hits, _ = _find_dates(lex, norm, text, index, received_at.astimezone(ZoneInfo(tz)))
     back = _return_date(hits, received_at.astimezone(ZoneInfo(tz)).date())
-    return Understanding("out_of_office", 1.0, return_on=back,
-                         matched=("autoreply", *(f"{lex.language}/dates/{h.rule}" for h in hits)))
+    return Understanding(
+        "out_of_office", 1.0, return_on=back, matched=("autoreply", *(f"{lex.language}/dates/{h.rule}" for h in hits))
+    )
 
 
 def _keyword(lex: Lexicon, norm: str, channel: str) -> tuple[str | None, str]:
@@ -655,8 +675,9 @@ def _keyword(lex: Lexicon, norm: str, channel: str) -> tuple[str | None, str]:
     return None, bare
 
 
-def _withdrawn_channels(lex: Lexicon, norm: str, channel: str, scores: dict[str, float],
-                        matched: list[str]) -> tuple[str, ...]:
+def _withdrawn_channels(
+    lex: Lexicon, norm: str, channel: str, scores: dict[str, float], matched: list[str]
+) -> tuple[str, ...]:
     """The channels a reply may opt out of, read generously (fail safe): any opt-out rule, the
     fallback words even when another intent fired, and in an SMS the revocation words of FCC 24-24
     anywhere in the message. The channels are the ones named ("stop texting me" by email is SMS),
@@ -665,8 +686,7 @@ def _withdrawn_channels(lex: Lexicon, norm: str, channel: str, scores: dict[str,
     text = norm
     for pattern in words.not_revocation:
         text = pattern.sub(lambda m: " " * len(m.group(0)), text)
-    found = "opt_out" in scores or any(
-        r.intent == "opt_out" and r.regex.search(text) for r in lex.rules)
+    found = "opt_out" in scores or any(r.intent == "opt_out" and r.regex.search(text) for r in lex.rules)
     if not found and channel == "sms" and words.revocation is not None and words.revocation.search(text):
         found = True
         matched.append(f"{lex.language}/opt_out/revocation")
@@ -755,9 +775,7 @@ def _parse_decimal(digits: str) -> Decimal | None:
         return None
 
 
-def _find_amounts(
-    lex: Lexicon, work: str, currency: str | None
-) -> tuple[list[tuple[Decimal, str | None]], str]:
+def _find_amounts(lex: Lexicon, work: str, currency: str | None) -> tuple[list[tuple[Decimal, str | None]], str]:
     found = []
     for m in lex.amount_regex.finditer(work):
         marker = m.group("pre") or m.group("post")
@@ -773,9 +791,7 @@ def _find_amounts(
     return found, work
 
 
-def _find_bare_amounts(
-    lex: Lexicon, work: str, currency: str | None
-) -> list[tuple[Decimal, str | None]]:
+def _find_bare_amounts(lex: Lexicon, work: str, currency: str | None) -> list[tuple[Decimal, str | None]]:
     found = []
     for pattern in lex.bare_amounts:
         for m in pattern.finditer(work):
@@ -817,9 +833,7 @@ class _DateHit:
     note: str | None = None
 
 
-def _find_dates(
-    lex: Lexicon, work: str, text: str, index: list[int], local: datetime
-) -> tuple[list[_DateHit], str]:
+def _find_dates(lex: Lexicon, work: str, text: str, index: list[int], local: datetime) -> tuple[list[_DateHit], str]:
     candidates = []
     for order, rule in enumerate(lex.dates):
         for m in rule.regex.finditer(work):

@@ -7,6 +7,7 @@ lingua's 75 languages takes seconds and a gigabyte; six take a fraction of that,
 language's model is only read the first time a reply is detected. lingua is imported on first
 use, so the command line and the server start without it.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,8 +64,9 @@ def reading_language(text: str, customer_language: str | None) -> str:
     return base if base in available_languages() else langs.FALLBACK
 
 
-def read_reply(text: str, *, customer_language: str | None, received_at: datetime, tz: str, channel: str,
-               currency: str | None) -> tuple[str, Understanding]:
+def read_reply(
+    text: str, *, customer_language: str | None, received_at: datetime, tz: str, channel: str, currency: str | None
+) -> tuple[str, Understanding]:
     """Classify in the language the reply is written in. An opt-out is looked for in every
     lexicon as well (fail safe): "stop texting me" from a French customer is still an opt-out."""
     lang = reading_language(text, customer_language)
@@ -76,9 +78,13 @@ def read_reply(text: str, *, customer_language: str | None, received_at: datetim
             continue
         alt = classify(text, lang=other, received_at=received_at, tz=tz, channel=channel, currency=currency)
         if alt.opt_out_channels:
-            return lang, replace(u, opt_out_channels=alt.opt_out_channels, confidence=0.0,
-                                 matched=u.matched + alt.matched,
-                                 reasons=u.reasons + (f"reads as an opt-out in {other}",))
+            return lang, replace(
+                u,
+                opt_out_channels=alt.opt_out_channels,
+                confidence=0.0,
+                matched=u.matched + alt.matched,
+                reasons=u.reasons + (f"reads as an opt-out in {other}",),
+            )
     return lang, u
 
 

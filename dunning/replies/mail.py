@@ -10,6 +10,7 @@ nested thousands of levels deep would exhaust the stack. Its structure is counte
 before parsing; a message over the bounds is read for its headers only and marked `unreadable`
 with the reason, for a person to look at.
 """
+
 from __future__ import annotations
 
 import email

@@ -6,6 +6,7 @@ the separators ("-----Original Message-----", "---------- Forwarded message ----
 footers, sign-offs, and what out-of-office robots say. This module turns that into regular
 expressions once per process; see mailwords/README.md for the template syntax.
 """
+
 from __future__ import annotations
 
 import functools
@@ -137,10 +138,12 @@ def _when(lang: str) -> str:
     day = "|".join(re.escape(d.rstrip(".")) for d in sorted(days, key=len, reverse=True))
     number = r"\d{1,2}(?:st|nd|rd|th|er|e|\.|º|ª|-?го)?"
     year = r"(?:,?\s+(?:de\s+)?\d{4})?"
-    dated = (rf"(?:{number}\s+(?:de\s+)?(?:{month})\.?{year}"
-             rf"|(?:{month})\.?\s+{number}{year}"
-             rf"|\d{{1,2}}[./]\d{{1,2}}(?:[./]\d{{2,4}})?"
-             rf"|\d{{4}}-\d{{2}}-\d{{2}})")
+    dated = (
+        rf"(?:{number}\s+(?:de\s+)?(?:{month})\.?{year}"
+        rf"|(?:{month})\.?\s+{number}{year}"
+        rf"|\d{{1,2}}[./]\d{{1,2}}(?:[./]\d{{2,4}})?"
+        rf"|\d{{4}}-\d{{2}}-\d{{2}})"
+    )
     return rf"(?:(?:{day})\.?,?\s+(?:the\s+)?)?(?:{dated}|(?:{day})\b)"
 
 
@@ -173,8 +176,10 @@ def words() -> Words:
             forwardeds.setdefault(phrase.lower(), lang)
         forward_lines += data.get("forwarded_lines", [])
         # Outlook for iOS writes its link right after: "Get Outlook for iOS<https://aka.ms/o0ukef>".
-        devices += [_compile(t, lang, _SLOTS, whole_line=True, tail=r"(?:\s*<[^\s<>]{1,200}>)?").pattern.pattern
-                    for t in data.get("device", [])]
+        devices += [
+            _compile(t, lang, _SLOTS, whole_line=True, tail=r"(?:\s*<[^\s<>]{1,200}>)?").pattern.pattern
+            for t in data.get("device", [])
+        ]
         sign_offs += data.get("sign_off", [])
         bounce_subjects += (data.get("bounce") or {}).get("subject", [])
         autoreply = data.get("autoreply") or {}
@@ -197,8 +202,11 @@ def words() -> Words:
         header_langs=header_langs,
         original=re.compile(separator % _alternatives(list(originals)), FLAGS),
         forwarded=re.compile(
-            (separator % _alternatives(list(forwardeds))) + "|" +
-            "|".join(rf"^\s*{_literal(line.rstrip(':'))}\s*:?\s*$" for line in forward_lines), FLAGS),
+            (separator % _alternatives(list(forwardeds)))
+            + "|"
+            + "|".join(rf"^\s*{_literal(line.rstrip(':'))}\s*:?\s*$" for line in forward_lines),
+            FLAGS,
+        ),
         separator_langs={**originals, **forwardeds},
         device=re.compile("|".join(f"(?:{d})" for d in devices), FLAGS),
         sign_off=re.compile(rf"^(?:{_alternatives(sign_offs)})(?!\w)[\s,.!]*(?:\S.{{0,40}})?$", FLAGS),

@@ -9,6 +9,7 @@ it was forwarded to) has no contact, and what it asks for applies to the whole c
 The case is the one of the message answered when there is one, else the customer's open case
 (the most recently active if there are several currencies).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,12 +41,15 @@ def _case(session: Session, customer: Customer, message: Message | None) -> Case
         case = session.get(Case, message.case_id)
         if case is not None and case.state != CLOSED:
             return case
-    return session.execute(select(Case).where(Case.customer_id == customer.id, Case.state != CLOSED)
-                           .order_by(Case.updated_at.desc(), Case.id.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(Case)
+        .where(Case.customer_id == customer.id, Case.state != CLOSED)
+        .order_by(Case.updated_at.desc(), Case.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
-def _found(session: Session, customer: Customer, message: Message | None, how: str,
-           contacts: list[Contact]) -> Match:
+def _found(session: Session, customer: Customer, message: Message | None, how: str, contacts: list[Contact]) -> Match:
     own = next((c for c in contacts if c.customer_id == customer.id), None)
     return Match(customer, _case(session, customer, message), message, how, contact=own)
 
@@ -53,17 +57,23 @@ def _found(session: Session, customer: Customer, message: Message | None, how: s
 def _by_email(session: Session, address: str | None) -> list[Contact]:
     if not address:
         return []
-    return list(session.execute(select(Contact).where(func.lower(Contact.email) == address.lower())
-                                .order_by(Contact.id)).scalars())
+    return list(
+        session.execute(
+            select(Contact).where(func.lower(Contact.email) == address.lower()).order_by(Contact.id)
+        ).scalars()
+    )
 
 
 def sms_sender(session: Session, number: str) -> Match:
     number = number.strip()
     contacts = list(session.execute(select(Contact).where(Contact.phone == number).order_by(Contact.id)).scalars())
     customers = [session.get(Customer, i) for i in dict.fromkeys(c.customer_id for c in contacts)]
-    last_sent = session.execute(select(Message).where(Message.channel == "sms", Message.recipient == number,
-                                                      Message.status == SENT)
-                                .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1)).scalar_one_or_none()
+    last_sent = session.execute(
+        select(Message)
+        .where(Message.channel == "sms", Message.recipient == number, Message.status == SENT)
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if len(customers) == 1:
         message = last_sent if last_sent is not None and last_sent.customer_id == customers[0].id else None
         return _found(session, customers[0], message, "phone", contacts)
@@ -83,15 +93,27 @@ def email_sender(session: Session, settings: Settings, mail: InboundMail) -> Mat
     if token:
         message = session.execute(select(Message).where(Message.reply_token == token)).scalars().first()
         if message is not None:
-            return _found(session, session.get(Customer, message.customer_id), message, "reply_token",
-                          _by_email(session, mail.from_address))
-    for how, ids in (("in_reply_to", [mail.in_reply_to] if mail.in_reply_to else []),
-                     ("references", list(reversed(mail.references)))):
+            return _found(
+                session,
+                session.get(Customer, message.customer_id),
+                message,
+                "reply_token",
+                _by_email(session, mail.from_address),
+            )
+    for how, ids in (
+        ("in_reply_to", [mail.in_reply_to] if mail.in_reply_to else []),
+        ("references", list(reversed(mail.references))),
+    ):
         for message_id in ids:
             message = session.execute(select(Message).where(Message.provider_id == message_id)).scalars().first()
             if message is not None:
-                return _found(session, session.get(Customer, message.customer_id), message, how,
-                              _by_email(session, mail.from_address))
+                return _found(
+                    session,
+                    session.get(Customer, message.customer_id),
+                    message,
+                    how,
+                    _by_email(session, mail.from_address),
+                )
     if mail.from_address:
         contacts = _by_email(session, mail.from_address)
         customers = [session.get(Customer, i) for i in dict.fromkeys(c.customer_id for c in contacts)]

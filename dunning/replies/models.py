@@ -1,4 +1,5 @@
 """Every reply a customer sent, what we read in it, and what the service did about it."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -17,6 +17,7 @@ What is kept:
 
 When in doubt the text is kept: a person reads what the rules could not.
 """
+
 from __future__ import annotations
 
 import re
@@ -144,8 +145,7 @@ def _splitter(lines: list[str], i: int, w: Words) -> _Split | None:
             m = w.header_line.match(lines[j])
             if m and w.header_kinds[m.group("key").lower()] in ("from", "date", "sent"):
                 block = _header_block(lines, j, w)
-                return _Split("header", j - i + (block.length if block else 1),
-                              lang=block.lang if block else None)
+                return _Split("header", j - i + (block.length if block else 1), lang=block.lang if block else None)
         return None
     return _attribution(lines, i, w)
 
@@ -218,7 +218,7 @@ def _attribution(lines: list[str], i: int, w: Words) -> _Split | None:
                 if template.matches(window, lowered):
                     return _Split("attribution", extra + 1)
         for start in w.lead_start.finditer(first):
-            rest = window[start.start():]
+            rest = window[start.start() :]
             for template in w.attributions:
                 if template.lead and template.matches(rest, rest.lower()):
                     prefix = first[: start.start()].rstrip(" -")
@@ -233,8 +233,12 @@ def _may_wrap(first: str) -> bool:
     if _SENTENCE_END.search(first):
         return False
     w = words()
-    return bool(re.match(r"[-\s]*(?=[^\n]{0,25}\d)", first) or w.lead_at_start.match(first)
-                or first.endswith(("<", "(")) or "@" in first)
+    return bool(
+        re.match(r"[-\s]*(?=[^\n]{0,25}\d)", first)
+        or w.lead_at_start.match(first)
+        or first.endswith(("<", "("))
+        or "@" in first
+    )
 
 
 def _quote_follows(lines: list[str], start: int) -> bool:
@@ -256,9 +260,9 @@ def _without_signature(text: str, w: Words) -> str:
     for k in range(len(lines) - 1, 0, -1):
         if not w.sign_off.match(lines[k].strip()):
             continue
-        above = [l for l in lines[:k] if l.strip()]
-        below = [l for l in lines[k + 1:] if l.strip()]
-        if above and len(below) <= _MAX_SIGNATURE_LINES and all(len(l.strip()) <= 60 for l in below):
+        above = [s for s in lines[:k] if s.strip()]
+        below = [s for s in lines[k + 1 :] if s.strip()]
+        if above and len(below) <= _MAX_SIGNATURE_LINES and all(len(s.strip()) <= 60 for s in below):
             lines = lines[:k]
             break
     return tidy("\n".join(lines))

@@ -1,5 +1,6 @@
 """Inbound webhooks. The Twilio ones are authenticated by Twilio's signature (tests/test_auth.py lists
 them in SIGNED_ROUTES); the email one by an HMAC signature of the body or by an API key."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -30,8 +31,12 @@ async def twilio_form(request: Request, settings: SettingsDep) -> FormParams:
 TwilioForm = Annotated[FormParams, Depends(twilio_form)]
 
 
-def email_caller(request: Request, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None,
-                 x_dunning_signature: Annotated[str | None, Header()] = None) -> Caller | None:
+def email_caller(
+    request: Request,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_dunning_signature: Annotated[str | None, Header()] = None,
+) -> Caller | None:
     """The provider's HMAC signature of the raw body, or an API key with the ingest scope. What the
     headers alone can settle is settled before the body is read: a wrong key costs no upload."""
     if x_dunning_signature is not None:
@@ -47,16 +52,23 @@ email_caller.required_scope = EMAIL_SCOPE  # what tests/test_auth.py checks when
 EmailCaller = Annotated[Caller | None, Depends(email_caller)]
 
 
-async def email_body(request: Request, settings: SettingsDep, caller: EmailCaller,
-                     x_dunning_signature: Annotated[str | None, Header()] = None) -> bytes:
+async def email_body(
+    request: Request,
+    settings: SettingsDep,
+    caller: EmailCaller,
+    x_dunning_signature: Annotated[str | None, Header()] = None,
+) -> bytes:
     body = await request.body()  # at most DUNNING_INBOUND_EMAIL_MAX_BYTES (dunning/guards.py)
     if caller is None and not inbound.email_signature_ok(settings, body, x_dunning_signature):
         raise Forbidden(f"invalid {inbound.EMAIL_SIGNATURE_HEADER}")
     return body
 
 
-@router.post("/twilio/sms", response_class=Response,
-             responses={200: {"content": {"application/xml": {}}, "description": "TwiML answer"}})
+@router.post(
+    "/twilio/sms",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "TwiML answer"}},
+)
 def twilio_sms(form: TwilioForm, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
     """Twilio's incoming-message webhook: the reply is read and acted on, the answer is TwiML."""
     return Response(inbound.receive_sms(session, clock, settings, form), media_type="application/xml")
@@ -71,9 +83,21 @@ def twilio_status(form: TwilioForm, session: SessionDep, clock: ClockDep) -> Res
 
 # Documented as octet-stream (what generic clients and fuzzers can send); the body is read as raw
 # bytes whatever its declared type, so message/rfc822 is accepted the same.
-@router.post("/email", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-def inbound_email(_caller: EmailCaller, body: Annotated[bytes, Depends(email_body)], session: SessionDep,
-                  clock: ClockDep, settings: SettingsDep) -> dict:
+@router.post(
+    "/email",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def inbound_email(
+    _caller: EmailCaller,
+    body: Annotated[bytes, Depends(email_body)],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> dict:
     """A reply by email, as the raw MIME message an inbound-mail provider forwards."""
     return inbound.receive_email(session, clock, settings, body)

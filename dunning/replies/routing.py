@@ -6,6 +6,7 @@ names. Fail safe both ways: a reply that MAY withdraw consent silences those cha
 and a promise that depends on something, covers only part of the debt, or comes from mail we
 cannot trust is never recorded, it is proposed to a person.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,14 @@ class Route:
         return "task" if self.task else "none"
 
 
-def route(u: Understanding, *, trusted: bool = True, untrusted_why: str | None = None,
-          balance: Decimal | None = None, today: date | None = None) -> Route:
+def route(
+    u: Understanding,
+    *,
+    trusted: bool = True,
+    untrusted_why: str | None = None,
+    balance: Decimal | None = None,
+    today: date | None = None,
+) -> Route:
     """`balance`: what the case owes, to tell a partial promise; `today`: the customer's today."""
     if u.opt_out_channels or u.intent == "opt_out":
         return _opt_out(u, trusted, untrusted_why)
@@ -67,12 +74,15 @@ def route(u: Understanding, *, trusted: bool = True, untrusted_why: str | None =
         return Route(None, task="not sure what the customer means")
     action = ACTIONS.get(u.intent)
     if action is None:
-        return Route(None, task={
-            "installment_request": "asks for an installment plan",
-            "hardship": "tells of hardship",
-            "complaint": "an angry reply",
-            "question": "asks a question",
-        }.get(u.intent, "nothing we act on by ourselves"))
+        return Route(
+            None,
+            task={
+                "installment_request": "asks for an installment plan",
+                "hardship": "tells of hardship",
+                "complaint": "an angry reply",
+                "question": "asks a question",
+            }.get(u.intent, "nothing we act on by ourselves"),
+        )
     return Route(action)
 
 

@@ -12,6 +12,7 @@ by a sender harming himself.
 Autoreplies are told by their headers (RFC 3834 Auto-Submitted, the common X- headers) and by the
 subject prefixes mail clients put on them.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,6 +29,8 @@ MAX_HEADER_BYTES = 256 * 1024
 
 _RESULT = re.compile(r"(?:^|[;\s])(?P<method>[a-z][a-z0-9-]*)\s*=\s*(?P<result>[a-z]+)", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
+
+
 @dataclass(frozen=True)
 class Verdict:
     method: str  # dmarc | spf | dkim | arc | compauth
@@ -52,7 +55,9 @@ def read_headers(raw: bytes) -> MailHeaders:
         end = raw.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
     head = raw[: end if end >= 0 else MAX_HEADER_BYTES]
     msg = BytesHeaderParser(policy=compat32).parsebytes(head)
-    verdicts = tuple(v for name in RESULT_HEADERS for value in msg.get_all(name) or [] for v in _verdicts(name, str(value)))
+    verdicts = tuple(
+        v for name in RESULT_HEADERS for value in msg.get_all(name) or [] for v in _verdicts(name, str(value))
+    )
     return MailHeaders(verdicts)
 
 

@@ -5,13 +5,18 @@ the request carries X-Twilio-Webhooks-Signature-Settings, with a SharedKey secre
 it names). Behind a proxy or a TLS terminator the URL we see is not the one Twilio called, so the
 URL checked is DUNNING_PUBLIC_URL + the path + the query string, never request.url.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl
 
-from twilio.request_validator import (SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, RequestValidator,
-                                      get_signature_algorithm)
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from twilio.twiml.messaging_response import MessagingResponse
 
 from dunning.config import Settings

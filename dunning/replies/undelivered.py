@@ -15,6 +15,7 @@ failure (bounces.py classes them):
 A bounce that matches nothing of ours becomes one task. Provider retries change nothing: every
 task has a key and an address already marked invalid is left as it is.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,24 +39,40 @@ from dunning.tasks.service import open_task
 BOUNCED = "bounced"  # Message.delivery_status of a sent email that came back
 
 
-def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: InboundMail,
-                   bounce: Bounce) -> dict[str, Any]:
-    out: dict[str, Any] = {"bounce": True, "failures": [
-        {"recipient": f.recipient, "kind": f.kind, "status": f.status} for f in bounce.failures]}
+def receive_bounce(
+    session: Session, clock: Clock, settings: Settings, mail: InboundMail, bounce: Bounce
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "bounce": True,
+        "failures": [{"recipient": f.recipient, "kind": f.kind, "status": f.status} for f in bounce.failures],
+    }
     if not bounce.failures:
         return {**out, "action": "nothing_to_do"}  # a report that something was delivered or relayed
     message, matched_by = _bounced_message(session, settings, bounce)
     if message is None:
-        task = open_task(session, clock, kind="review", key=f"bounce:{mail.message_id or _summary(bounce)[:200]}",
-                         title="A bounce that matches no email we sent",
-                         detail=f"From {mail.from_address or '(no sender)'}, subject: {mail.subject}\n\n{_summary(bounce)}")
+        task = open_task(
+            session,
+            clock,
+            kind="review",
+            key=f"bounce:{mail.message_id or _summary(bounce)[:200]}",
+            title="A bounce that matches no email we sent",
+            detail=f"From {mail.from_address or '(no sender)'}, subject: {mail.subject}\n\n{_summary(bounce)}",
+        )
         return {**out, "action": "unmatched", "task_id": task.id}
     customer = session.get(Customer, message.customer_id)
     failure = _failure_for(bounce, message, customer)
     out.update(message_id=message.id, customer_id=customer.id, matched_by=matched_by)
     if failure is None or failure.kind == DELAYED:
-        audit.record(session, clock, actor="system", action="email.delayed", subject_type="customer",
-                     subject_id=customer.external_id, message_id=message.id, reason=_summary(bounce)[:500])
+        audit.record(
+            session,
+            clock,
+            actor="system",
+            action="email.delayed",
+            subject_type="customer",
+            subject_id=customer.external_id,
+            message_id=message.id,
+            reason=_summary(bounce)[:500],
+        )
         return {**out, "action": "delayed"}
     message.delivery_status, message.last_error = BOUNCED, failure.reason[:1000]
     message.updated_at = clock.now()
@@ -63,38 +80,77 @@ def receive_bounce(session: Session, clock: Clock, settings: Settings, mail: Inb
     outbox.publish_for(session, clock, "message.failed", {message.id: {"error": f"bounced: {failure.reason}"[:1000]}})
     ours = matched_by != "recipient"  # our Message-ID or reply token: nobody outside could have made it up
     # the contacts written to at that address that still have it
-    holders = [c for c in outbox.written_to(session, message, failure.recipient)
-               if (c.email or "").lower() == failure.recipient]
+    holders = [
+        c
+        for c in outbox.written_to(session, message, failure.recipient)
+        if (c.email or "").lower() == failure.recipient
+    ]
     if failure.kind == ADDRESS and ours and holders:
         return {**out, **_invalid(session, clock, customer, message, failure, holders)}
     # Refused for another reason, an address the customer no longer has, or a notice anyone could
     # have written (it names the address but not our message): a person decides.
-    why = ("the address is kept" if failure.kind != ADDRESS
-           else "the address is no longer the customer's" if not holders
-           else "the notice does not quote our message, so the address is kept until someone checks")
+    why = (
+        "the address is kept"
+        if failure.kind != ADDRESS
+        else "the address is no longer the customer's"
+        if not holders
+        else "the notice does not quote our message, so the address is kept until someone checks"
+    )
     key = f"bounce:{message.id}"
     new = _task(session, key) is None
-    task = open_task(session, clock, kind="review", key=key, customer_id=customer.id, case_id=message.case_id,
-                     message_id=message.id, title=f"Email to {customer.name} came back: {failure.reason}"[:300],
-                     detail=f"{failure.recipient}: {failure.reason}\n\nNot delivered; {why}.")
+    task = open_task(
+        session,
+        clock,
+        kind="review",
+        key=key,
+        customer_id=customer.id,
+        case_id=message.case_id,
+        message_id=message.id,
+        title=f"Email to {customer.name} came back: {failure.reason}"[:300],
+        detail=f"{failure.recipient}: {failure.reason}\n\nNot delivered; {why}.",
+    )
     if new:
-        audit.record(session, clock, actor="system", action="email.refused", subject_type="customer",
-                     subject_id=customer.external_id, message_id=message.id, reason=failure.reason)
+        audit.record(
+            session,
+            clock,
+            actor="system",
+            action="email.refused",
+            subject_type="customer",
+            subject_id=customer.external_id,
+            message_id=message.id,
+            reason=failure.reason,
+        )
     return {**out, "action": "refused", "task_id": task.id}
 
 
-def _invalid(session: Session, clock: Clock, customer: Customer, message: Message, failure: Failure,
-             holders: list[Contact]) -> dict:
+def _invalid(
+    session: Session, clock: Clock, customer: Customer, message: Message, failure: Failure, holders: list[Contact]
+) -> dict:
     if all("email" in c.invalid_channels for c in holders):
         return {"action": "already_invalid"}
-    marked = outbox.mark_contact_invalid(session, clock, message, f"bounced: {failure.recipient}: {failure.reason}",
-                                         failure.recipient)
-    writable = [c for c in session.execute(select(Contact).where(
-        Contact.customer_id == customer.id, Contact.email.is_not(None))).scalars() if "email" not in c.invalid_channels]
+    marked = outbox.mark_contact_invalid(
+        session, clock, message, f"bounced: {failure.recipient}: {failure.reason}", failure.recipient
+    )
+    writable = [
+        c
+        for c in session.execute(
+            select(Contact).where(Contact.customer_id == customer.id, Contact.email.is_not(None))
+        ).scalars()
+        if "email" not in c.invalid_channels
+    ]
     # Queued emails are addressed again when they leave (another contact may still have an
     # address); with none left they go now, and their steps are planned again without email.
-    pending = [] if writable else session.execute(select(Message).where(
-        Message.customer_id == customer.id, Message.channel == "email", Message.status.in_(PENDING))).scalars().all()
+    pending = (
+        []
+        if writable
+        else session.execute(
+            select(Message).where(
+                Message.customer_id == customer.id, Message.channel == "email", Message.status.in_(PENDING)
+            )
+        )
+        .scalars()
+        .all()
+    )
     cancelled = 0
     for queued in pending:
         if outbox.cancel(session, clock, queued.id, f"the address {failure.recipient} bounced"):
@@ -102,8 +158,12 @@ def _invalid(session: Session, clock: Clock, customer: Customer, message: Messag
             if queued.case_id is not None and queued.step_index is not None:
                 rewind_undelivered_step(session, clock, queued.case_id, queued.path_name, queued.step_index)
     task = _task(session, f"invalid:{marked[0].id}:email")  # the one mark_contact_invalid opened
-    return {"action": "contact_invalid", "contacts": [c.external_id for c in marked], "cancelled": cancelled,
-            "task_id": task.id if task else None}
+    return {
+        "action": "contact_invalid",
+        "contacts": [c.external_id for c in marked],
+        "cancelled": cancelled,
+        "task_id": task.id if task else None,
+    }
 
 
 def _task(session: Session, key: str) -> Task | None:
@@ -112,8 +172,11 @@ def _task(session: Session, key: str) -> Task | None:
 
 def _bounced_message(session: Session, settings: Settings, bounce: Bounce) -> tuple[Message | None, str | None]:
     for message_id in bounce.original_message_ids:
-        message = session.execute(select(Message).where(
-            Message.provider_id == message_id, Message.channel == "email")).scalars().first()
+        message = (
+            session.execute(select(Message).where(Message.provider_id == message_id, Message.channel == "email"))
+            .scalars()
+            .first()
+        )
         if message is not None:
             return message, "message_id"
     mailbox = settings.smtp_from_address.partition("@")[0].partition("+")[0] or None
@@ -123,9 +186,14 @@ def _bounced_message(session: Session, settings: Settings, bounce: Bounce) -> tu
         if message is not None:
             return message, "reply_token"
     for failure in bounce.failures:
-        message = session.execute(select(Message).where(
-            Message.channel == "email", Message.status == SENT, func.lower(Message.recipient) == failure.recipient)
-            .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1)).scalar_one_or_none()
+        message = session.execute(
+            select(Message)
+            .where(
+                Message.channel == "email", Message.status == SENT, func.lower(Message.recipient) == failure.recipient
+            )
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         if message is not None:
             return message, "recipient"
     return None, None
@@ -135,7 +203,8 @@ def _failure_for(bounce: Bounce, message: Message, customer: Customer) -> Failur
     """The failure about the address we sent to (a forwarding chain may name another one last);
     the most serious when the report does not say which."""
     ours = {(r.get("address") or "").lower() for r in message.recipients} | {
-        a.lower() for a in (message.recipient, customer.email) if a}
+        a.lower() for a in (message.recipient, customer.email) if a
+    }
     about_ours = [f for f in bounce.failures if f.recipient in ours] or list(bounce.failures)
     for kind in (ADDRESS, REFUSED, DELAYED):
         for failure in about_ours:

@@ -7,6 +7,7 @@ Test rows are invoices issued on or after the cutoff whose outcome is known by t
 data. Features of both come from features.py, which only reads what preceded each row's moment,
 so test rows do see history that accumulated after the cutoff, exactly as live scoring would.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -83,16 +84,20 @@ def mixed_history(invoices: pd.DataFrame, cutoff: pd.Timestamp, tested: pd.DataF
         gaps = np.diff(days).astype(np.int64)
         widest = int(np.argmax(gaps))
         if gaps[widest] > HISTORY_GAP_DAYS:
-            warnings.append(f"no invoice was issued between {days[widest]} and {days[widest + 1]} "
-                            f"({gaps[widest]} days): this database seems to hold two histories (a demo beside "
-                            "an import, say), and a backtest across them measures neither; back-test a database "
-                            "that holds one")
+            warnings.append(
+                f"no invoice was issued between {days[widest]} and {days[widest + 1]} "
+                f"({gaps[widest]} days): this database seems to hold two histories (a demo beside "
+                "an import, say), and a backtest across them measures neither; back-test a database "
+                "that holds one"
+            )
     known = invoices.loc[invoices["issued_on"] < cutoff, "customer_id"].unique()
     unknown = ~tested["customer_id"].isin(known)
     if len(tested) and unknown.mean() > 0.5:
-        warnings.append(f"{int(unknown.sum())} of the {len(tested)} test invoices are of "
-                        f"{plural(tested.loc[unknown, 'customer_id'].nunique(), 'customer')} with no invoice before the "
-                        "cutoff: the model is judged mostly on customers it knew nothing about")
+        warnings.append(
+            f"{int(unknown.sum())} of the {len(tested)} test invoices are of "
+            f"{plural(tested.loc[unknown, 'customer_id'].nunique(), 'customer')} with no invoice before the "
+            "cutoff: the model is judged mostly on customers it knew nothing about"
+        )
     return warnings
 
 

@@ -6,6 +6,7 @@ invoice moves the estimate a little further towards the customer's own record:
 
     p = (late + strength * prior) / (settled + strength)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ class Baseline:
     late_days: int = 15
 
     @classmethod
-    def fit(cls, y, *, strength: float = 2.0, late_days: int = 15) -> "Baseline":
+    def fit(cls, y, *, strength: float = 2.0, late_days: int = 15) -> Baseline:
         y = np.asarray(y, dtype=np.float64)
         return cls(prior=float(y.mean()) if len(y) else 0.0, strength=strength, late_days=late_days)
 

@@ -18,6 +18,7 @@ Left out, on purpose:
 Replies are every inbound message matched to a customer, whatever it said: answering at all is
 what the `replies` feature measures.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,11 +57,20 @@ def load_history(session: Session) -> History:
 
 def load_invoices(session: Session) -> tuple[pd.DataFrame, dict[int, str]]:
     conn = session.connection()
-    stmt = (select(Invoice.id, Invoice.customer_id, _epoch_days(Invoice.issued_on, conn),
-                   _epoch_days(Invoice.due_on, conn), func.coalesce(_epoch_days(Invoice.paid_on, conn), _NO_DATE),
-                   Invoice.total_minor, Invoice.balance_minor, Invoice.currency)
-            .where(Invoice.voided.is_(False), or_(Invoice.paid_on.is_not(None), Invoice.balance_minor > 0))
-            .order_by(Invoice.id))
+    stmt = (
+        select(
+            Invoice.id,
+            Invoice.customer_id,
+            _epoch_days(Invoice.issued_on, conn),
+            _epoch_days(Invoice.due_on, conn),
+            func.coalesce(_epoch_days(Invoice.paid_on, conn), _NO_DATE),
+            Invoice.total_minor,
+            Invoice.balance_minor,
+            Invoice.currency,
+        )
+        .where(Invoice.voided.is_(False), or_(Invoice.paid_on.is_not(None), Invoice.balance_minor > 0))
+        .order_by(Invoice.id)
+    )
     # Built with Core, fetched with the driver's own cursor inside the session's transaction: a
     # million SQLAlchemy rows and their transposition cost more than the query itself.
     cursor = conn.connection.cursor()
@@ -78,17 +88,19 @@ def load_invoices(session: Session) -> tuple[pd.DataFrame, dict[int, str]]:
     # Major units, whatever the currency's decimals: the model's amount features compare like with like.
     # Divided, not multiplied by 0.01: the quotient is the double nearest the decimal amount.
     scale = currency.map({c: 10.0 ** exponent(c) for c in pd.unique(currency)}).to_numpy(np.float64)
-    return pd.DataFrame({
-        "customer_id": raw["customer_id"],
-        "invoice_id": raw["invoice_id"],
-        "issued_on": _dates(raw["issued_on"]),
-        "due_on": _dates(raw["due_on"]),
-        "paid_on": _dates(raw["paid_on"]),
-        "amount": total / scale if len(total) else total.astype(np.float64),
-        "currency": currency,
-        "total_minor": total,
-        "open_minor": raw["open_minor"],
-    }), unusable
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "invoice_id": raw["invoice_id"],
+            "issued_on": _dates(raw["issued_on"]),
+            "due_on": _dates(raw["due_on"]),
+            "paid_on": _dates(raw["paid_on"]),
+            "amount": total / scale if len(total) else total.astype(np.float64),
+            "currency": currency,
+            "total_minor": total,
+            "open_minor": raw["open_minor"],
+        }
+    ), unusable
 
 
 _NO_DATE = -(2**31)  # stands for NULL in a day-number column, so the column stays integer
@@ -104,8 +116,9 @@ def _usable(raw: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         return raw, {}
     unusable: dict[int, str] = {}
     for invoice_id, customer_id in zip(raw["invoice_id"][bad], raw["customer_id"][bad]):
-        unusable.setdefault(int(customer_id), f"invoice {invoice_id} has a date before 1680 or after 2260, "
-                                               "which scoring cannot use")
+        unusable.setdefault(
+            int(customer_id), f"invoice {invoice_id} has a date before 1680 or after 2260, which scoring cannot use"
+        )
     return raw[~np.isin(raw["customer_id"], list(unusable))], unusable
 
 
@@ -127,25 +140,37 @@ def _dates(days: np.ndarray) -> np.ndarray:
 def load_events(session: Session) -> dict[str, pd.DataFrame]:
     conn = session.connection()
     disputes = conn.execute(select(Dispute.customer_id, Dispute.opened_at)).all()
-    replies = conn.execute(select(InboundMessage.customer_id, InboundMessage.received_at)
-                           .where(InboundMessage.customer_id.is_not(None))).all()
+    replies = conn.execute(
+        select(InboundMessage.customer_id, InboundMessage.received_at).where(InboundMessage.customer_id.is_not(None))
+    ).all()
     # A promise counts once it is decided (kept or broken), on the day it was: settled_at when the
     # ledger recorded it, else the end of its grace period.
-    promises = conn.execute(select(Promise.customer_id, Promise.created_at, Promise.settled_at, Promise.grace_until,
-                                   Promise.status).where(Promise.status.in_(("kept", "broken")))).all()
+    promises = conn.execute(
+        select(Promise.customer_id, Promise.created_at, Promise.settled_at, Promise.grace_until, Promise.status).where(
+            Promise.status.in_(("kept", "broken"))
+        )
+    ).all()
     return {
-        "disputes": pd.DataFrame({"customer_id": pd.Series([r[0] for r in disputes], dtype=np.int64),
-                                  "at": _utc([r[1] for r in disputes])}),
-        "replies": pd.DataFrame({"customer_id": pd.Series([r[0] for r in replies], dtype=np.int64),
-                                 "at": _utc([r[1] for r in replies])}),
-        "promises": pd.DataFrame({
-            "customer_id": pd.Series([r[0] for r in promises], dtype=np.int64),
-            "at": _utc([r[1] for r in promises]),
-            "due": _utc([r[2] if r[2] is not None else pd.Timestamp(r[3], tz="UTC") for r in promises]),
-            "kept": pd.array([r[4] == "kept" for r in promises], dtype="boolean"),
-        }),
+        "disputes": pd.DataFrame(
+            {"customer_id": pd.Series([r[0] for r in disputes], dtype=np.int64), "at": _utc([r[1] for r in disputes])}
+        ),
+        "replies": pd.DataFrame(
+            {"customer_id": pd.Series([r[0] for r in replies], dtype=np.int64), "at": _utc([r[1] for r in replies])}
+        ),
+        "promises": pd.DataFrame(
+            {
+                "customer_id": pd.Series([r[0] for r in promises], dtype=np.int64),
+                "at": _utc([r[1] for r in promises]),
+                "due": _utc([r[2] if r[2] is not None else pd.Timestamp(r[3], tz="UTC") for r in promises]),
+                "kept": pd.array([r[4] == "kept" for r in promises], dtype="boolean"),
+            }
+        ),
     }
 
 
 def _utc(values) -> pd.Series:
-    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).dt.tz_localize(None).astype("datetime64[ns]")
+    return (
+        pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True))
+        .dt.tz_localize(None)
+        .astype("datetime64[ns]")
+    )

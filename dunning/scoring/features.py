@@ -18,6 +18,7 @@ Everything is vectorized: each kind of dated event (issue, payment, due date, ..
 once per account, with running sums, and "how much happened to this account before day m" is
 two binary searches and a subtraction. A million invoices take about a second.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -197,7 +198,7 @@ class _Ledger:
     cents: np.ndarray  # amounts as integers, so running sums are exact whatever the order (below 2^53)
 
     @classmethod
-    def of(cls, invoices: pd.DataFrame) -> "_Ledger":
+    def of(cls, invoices: pd.DataFrame) -> _Ledger:
         issued = _days(invoices["issued_on"])
         due = _days(invoices["due_on"])
         paid = _days(invoices["paid_on"])
@@ -208,7 +209,9 @@ class _Ledger:
         due = np.maximum(due, issued)
         paid = np.where(paid == _NAT, _NEVER, np.maximum(paid, issued))
         currency = invoices["currency"] if "currency" in invoices else pd.Series("", index=invoices.index)
-        account = invoices.groupby([invoices["customer_id"], currency], sort=False, dropna=False).ngroup().to_numpy(np.int64)
+        account = (
+            invoices.groupby([invoices["customer_id"], currency], sort=False, dropna=False).ngroup().to_numpy(np.int64)
+        )
         return cls(
             frame=invoices,
             account=account,
@@ -303,7 +306,9 @@ def _build(led: _Ledger, rows: np.ndarray, moments: np.ndarray, late_days: int, 
     s_acc, s_paid = led.account[settled], led.paid[settled]
     s_late = (led.paid - led.due)[settled]
     pay = _Timeline(
-        s_acc, s_paid, tb[settled],
+        s_acc,
+        s_paid,
+        tb[settled],
         one=np.ones(len(s_acc), np.int64),
         late=(s_late > late_days).astype(np.int64),
         after_due=(s_late > 0).astype(np.int64),
@@ -364,8 +369,11 @@ def _build(led: _Ledger, rows: np.ndarray, moments: np.ndarray, late_days: int, 
     due_tl = _Timeline(led.account, led.due, tb, one=np.ones(len(tb), np.int64), cents=led.cents)
     end_mask = overdue_end < _NEVER
     end_tl = _Timeline(
-        led.account[end_mask], overdue_end[end_mask], tb[end_mask],
-        one=np.ones(int(end_mask.sum()), np.int64), cents=led.cents[end_mask],
+        led.account[end_mask],
+        overdue_end[end_mask],
+        tb[end_mask],
+        one=np.ones(int(end_mask.sum()), np.int64),
+        cents=led.cents[end_mask],
     )
     d_lo, d_hi = due_tl.span(acc, m)
     e_lo, e_hi = end_tl.span(acc, m)

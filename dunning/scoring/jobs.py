@@ -6,6 +6,7 @@ write steps re-check what they rely on (the fingerprint, the champion), so a sec
 second worker doing the same thing is harmless: same data gives no new version, and a rescore
 that finds every score unchanged appends nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,8 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
 from dunning.memory import collector_paused
-from dunning.scoring import rescore as scoring, service
+from dunning.scoring import rescore as scoring
+from dunning.scoring import service
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ Calibration is Platt scaling on the booster's margin: a monotone map, so it cann
 ranking (AUC), and two numbers fit reliably on the few hundred rows a small ledger has, where
 isotonic regression would step and tie scores.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from dunning.scoring import reasons as reason_text, shap
+from dunning.scoring import reasons as reason_text
+from dunning.scoring import shap
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import FEATURES, training_rows
 
@@ -59,8 +61,16 @@ FALLBACK_ROUNDS = 150  # when there is too little data to hold a slice back
 # A worse payment record must never lower the risk. Besides being what a collector expects (and
 # what the reasons then say), it keeps small, noisy histories from learning wiggles.
 INCREASING = {
-    "late_rate", "paid_after_due_rate", "mean_days_late", "max_days_late", "last_days_late",
-    "ewm_days_late", "recent_late_rate", "recent_days_late", "mean_days_to_pay", "overdue_count",
+    "late_rate",
+    "paid_after_due_rate",
+    "mean_days_late",
+    "max_days_late",
+    "last_days_late",
+    "ewm_days_late",
+    "recent_late_rate",
+    "recent_days_late",
+    "mean_days_to_pay",
+    "overdue_count",
     "promises_broken",
 }
 FORMAT = 1
@@ -72,7 +82,7 @@ class Platt:
     b: float = 0.0
 
     @classmethod
-    def fit(cls, margin: np.ndarray, y: np.ndarray) -> "Platt":
+    def fit(cls, margin: np.ndarray, y: np.ndarray) -> Platt:
         if len(np.unique(y)) < 2:
             return cls()  # one class teaches nothing: keep the booster's own probabilities
         lr = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
@@ -118,8 +128,10 @@ class TrainedModel:
         weights = np.take_along_axis(contrib, order, axis=1)
         names = np.array(self.features, dtype=object)[order]
         # as Python lists: indexing numpy row by row costs more than the whole sort
-        return [[(name, weight) for name, weight in zip(row_names, row_weights) if weight > min_contribution]
-                for row_names, row_weights in zip(names.tolist(), weights.tolist())]
+        return [
+            [(name, weight) for name, weight in zip(row_names, row_weights) if weight > min_contribution]
+            for row_names, row_weights in zip(names.tolist(), weights.tolist())
+        ]
 
     def reasons(self, X: pd.DataFrame, top: int = 3) -> list[list[str]]:
         late_days = int(self.metadata.get("late_days", 15))
@@ -136,7 +148,7 @@ class TrainedModel:
         return d
 
     @classmethod
-    def load(cls, directory) -> "TrainedModel":
+    def load(cls, directory) -> TrainedModel:
         d = Path(directory)
         meta = json.loads((d / "metadata.json").read_text())
         if meta.get("format") != FORMAT:
@@ -264,7 +276,9 @@ def train(
     known = (moments < hold_from) & (due + np.timedelta64(late_days + 1, "D") <= hold_from)
     rehearsal = {}
     if known.any() and holdout.any():
-        trial = fit(X[known], y[known], moments[known], calibration_share=calibration_share, params=params, rounds=rounds)
+        trial = fit(
+            X[known], y[known], moments[known], calibration_share=calibration_share, params=params, rounds=rounds
+        )
         base = Baseline.fit(y[known], late_days=late_days)
         rehearsal = {
             "model": metrics(y[holdout], trial.predict_proba(X[holdout])),
@@ -273,7 +287,7 @@ def train(
         }
 
     model = fit(X, y, moments, calibration_share=calibration_share, params=params, rounds=rounds)
-    created = created_at or datetime.now(timezone.utc)
+    created = created_at or datetime.now(UTC)
     digest = hashlib.sha256(model.booster.save_raw("json")).hexdigest()[:8]
     model.metadata = {
         **model.metadata,

@@ -4,6 +4,7 @@ A score row is appended, never updated: the history of a customer's risk is what
 of band changes points at. The cycle reads only each customer's newest row, which the index
 (customer_id, scored_at, id) serves without touching the rest of the history.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,13 @@ class ModelVersion(SQLModel, table=True):
     __tablename__ = "model_version"
     # At most one champion, even with two trainings racing: the database refuses the second.
     __table_args__ = (
-        Index("uq_model_version_champion", "status", unique=True,
-              sqlite_where=text("status = 'champion'"), postgresql_where=text("status = 'champion'")),
+        Index(
+            "uq_model_version_champion",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'champion'"),
+            postgresql_where=text("status = 'champion'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,6 +3,7 @@
 A contribution says a feature pushed the score up; the sentence says what about this customer
 did it ("paid 4 of the last 5 invoices more than 15 days late"), not the feature's name.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -18,10 +19,20 @@ NEW_CUSTOMER = "new customer: no payment history yet"
 # Features that only exist once something has been paid: for a customer with no history their
 # contribution is "we know nothing", and that is what the sentence should say.
 _HISTORY = {
-    "late_rate", "paid_after_due_rate", "mean_days_late", "max_days_late", "last_days_late",
-    "mean_days_to_pay", "recent_late_rate", "late_trend", "recent_days_late", "days_late_trend",
-    "std_days_late", "ewm_days_late",
-    "days_since_payment", "n_settled",
+    "late_rate",
+    "paid_after_due_rate",
+    "mean_days_late",
+    "max_days_late",
+    "last_days_late",
+    "mean_days_to_pay",
+    "recent_late_rate",
+    "late_trend",
+    "recent_days_late",
+    "days_late_trend",
+    "std_days_late",
+    "ewm_days_late",
+    "days_since_payment",
+    "n_settled",
 }
 
 
@@ -77,14 +88,18 @@ def sentence(feature: str, row, late_days: int = 15) -> str:
         recent = row.get("recent_late_rate", math.nan)
         if math.isnan(v):
             return f"paid {_n(recent * min(settled, RECENT))} of the last {min(settled, RECENT)} invoices {late}"
-        return f"paying later lately: {recent:.0%} of the last {RECENT} invoices {late}, against {recent - v:.0%} before"
+        return (
+            f"paying later lately: {recent:.0%} of the last {RECENT} invoices {late}, against {recent - v:.0%} before"
+        )
     if feature == "recent_days_late":
         return f"paid the last {min(settled, SHORT)} invoices {_days(v)} on average"
     if feature == "days_late_trend":
         recent = row.get("recent_days_late", math.nan)
         if math.isnan(v):
             return f"paid the last {min(settled, SHORT)} invoices {_days(recent)} on average"
-        return f"paying {plural(abs(_n(v)), 'day')} {'later' if v > 0 else 'earlier'} than before (last {SHORT} invoices)"
+        return (
+            f"paying {plural(abs(_n(v)), 'day')} {'later' if v > 0 else 'earlier'} than before (last {SHORT} invoices)"
+        )
     if feature == "days_since_payment":
         return f"no payment for {plural(_n(v), 'day')}"
     if feature == "open_count":

@@ -5,6 +5,7 @@ enforced by a partial unique index), `retired` (was champion, replaced). Nothing
 every version keeps its metrics, features, training window and artifact, so any of them can be
 promoted again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ def by_fingerprint(session: Session, fingerprint: str) -> ModelVersion | None:
 
 
 def versions(session: Session) -> list[ModelVersion]:
-    return list(session.execute(select(ModelVersion).order_by(ModelVersion.created_at.desc(),
-                                                              ModelVersion.id.desc())).scalars())
+    return list(
+        session.execute(select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())).scalars()
+    )
 
 
 def load(row: ModelVersion) -> TrainedModel | None:
@@ -69,7 +71,9 @@ def promote(session: Session, clock: Clock, version: str, actor: str) -> ModelVe
     if row.status == CHAMPION:
         return row  # promoting the champion again changes nothing
     if load(row) is None:
-        raise Conflict(f"model '{version}' cannot be promoted: its artifact at {row.artifact_path} is missing or unreadable")
+        raise Conflict(
+            f"model '{version}' cannot be promoted: its artifact at {row.artifact_path} is missing or unreadable"
+        )
     now = clock.now()
     current = champion(session)
     if current is not None:
@@ -79,17 +83,27 @@ def promote(session: Session, clock: Clock, version: str, actor: str) -> ModelVe
     row.status, row.promoted_at, row.retired_at = CHAMPION, now, None
     session.add(row)
     session.flush()
-    audit.record(session, clock, actor=actor, action="model.promoted", subject_type="model_version",
-                 subject_id=version, replaced=current.version if current else None)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="model.promoted",
+        subject_type="model_version",
+        subject_id=version,
+        replaced=current.version if current else None,
+    )
     return row
 
 
 def rollback(session: Session, clock: Clock, actor: str) -> ModelVersion:
     """Back to the champion before the current one (the version retired last)."""
     lock(session)
-    previous = session.execute(select(ModelVersion).where(ModelVersion.status == RETIRED)
-                               .order_by(ModelVersion.retired_at.desc(), ModelVersion.id.desc()).limit(1)
-                               ).scalar_one_or_none()
+    previous = session.execute(
+        select(ModelVersion)
+        .where(ModelVersion.status == RETIRED)
+        .order_by(ModelVersion.retired_at.desc(), ModelVersion.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if previous is None:
         raise Conflict("no earlier champion to roll back to")
     return promote(session, clock, previous.version, actor)

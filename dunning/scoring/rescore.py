@@ -4,6 +4,7 @@
 the CLI run) gives the read and the write their own short transactions and computes in between.
 Scores are appended; the cycle reads each customer's newest (cases/risk.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,8 +79,9 @@ def scorer(data: ScoringInput, late_days: int) -> TrainedModel | Baseline:
     return data.model if data.model is not None else _baseline(data, late_days)
 
 
-def per_customer(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p: np.ndarray,
-                 model: TrainedModel | Baseline) -> list[scores.StoredScore]:
+def per_customer(
+    data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p: np.ndarray, model: TrainedModel | Baseline
+) -> list[scores.StoredScore]:
     picked = riskiest_accounts(data, X, meta, p)
     return scored(data, picked, model.reasons(X.loc[picked["row"].to_numpy()]))
 
@@ -97,13 +99,23 @@ def riskiest_accounts(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p
     inv = data.history.invoices.loc[meta.index]
     # Weight: the open balance; an invoice paid since `now` (a replay of the past) was wholly open then.
     weight = np.where(inv["paid_on"].isna(), inv["open_minor"], inv["total_minor"]).astype(np.float64)
-    frame = pd.DataFrame({"row": X.index, "customer_id": meta["customer_id"].to_numpy(),
-                          "currency": meta["currency"].to_numpy(), "weight": weight, "p": p})
+    frame = pd.DataFrame(
+        {
+            "row": X.index,
+            "customer_id": meta["customer_id"].to_numpy(),
+            "currency": meta["currency"].to_numpy(),
+            "weight": weight,
+            "p": p,
+        }
+    )
     frame["wp"] = frame["weight"] * frame["p"]
-    accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(wp=("wp", "sum"), w=("weight", "sum"),
-                                                                       n=("p", "size"))
+    accounts = frame.groupby(["customer_id", "currency"], sort=True).agg(
+        wp=("wp", "sum"), w=("weight", "sum"), n=("p", "size")
+    )
     accounts["probability"] = np.where(accounts["w"] > 0, accounts["wp"] / accounts["w"].where(accounts["w"] > 0, 1), 0)
-    accounts = accounts.reset_index().sort_values(["customer_id", "probability"], ascending=[True, False], kind="stable")
+    accounts = accounts.reset_index().sort_values(
+        ["customer_id", "probability"], ascending=[True, False], kind="stable"
+    )
     riskiest = accounts.drop_duplicates("customer_id")
     driver = frame.sort_values("wp", kind="stable").drop_duplicates(["customer_id", "currency"], keep="last")
     picked = riskiest.merge(driver[["customer_id", "currency", "row"]], on=["customer_id", "currency"])
@@ -111,12 +123,15 @@ def riskiest_accounts(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame, p
 
 
 def scored(data: ScoringInput, picked: pd.DataFrame, reasons: list[list[str]]) -> list[scores.StoredScore]:
-    return [scores.StoredScore(int(cid), cur, round(float(q), 6), data.version, tuple(r), int(n), data.now)
-            for cid, cur, q, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)]
+    return [
+        scores.StoredScore(int(cid), cur, round(float(q), 6), data.version, tuple(r), int(n), data.now)
+        for cid, cur, q, n, r in zip(picked.index, picked["currency"], picked["probability"], picked["n"], reasons)
+    ]
 
 
-def store_scores(session: Session, clock: Clock, computed: list[scores.StoredScore],
-                 data: ScoringInput) -> RescoreResult:
+def store_scores(
+    session: Session, clock: Clock, computed: list[scores.StoredScore], data: ScoringInput
+) -> RescoreResult:
     """The scores, and a failure recorded for each customer whose invoices could not be read: their
     last score (or the baseline) stays, and the team sees why."""
     written = scores.append(session, computed)
@@ -141,11 +156,24 @@ def customer_score(session: Session, settings: Settings, customer: Customer) -> 
         policy = policies.validate(policies.DEFAULT, policies.default_document())
     stored = scores.newest(session, [customer.id]).get(customer.id)
     if stored is not None:
-        return ScoreOut(customer_external_id=customer.external_id, probability=stored.probability,
-                        band=policy.band_for(stored.probability).name, model_version=stored.model_version,
-                        reasons=list(stored.reasons), currency=stored.currency, scored_at=stored.scored_at, stored=True)
+        return ScoreOut(
+            customer_external_id=customer.external_id,
+            probability=stored.probability,
+            band=policy.band_for(stored.probability).name,
+            model_version=stored.model_version,
+            reasons=list(stored.reasons),
+            currency=stored.currency,
+            scored_at=stored.scored_at,
+            stored=True,
+        )
     risk = baseline_risks(session, settings.late_days_threshold, {customer.id})[customer.id]
-    return ScoreOut(customer_external_id=customer.external_id, probability=risk.probability,
-                    band=policy.band_for(risk.probability).name, model_version=BASELINE,
-                    reasons=["never scored: this is the baseline, computed now", *risk.reasons], currency=None,
-                    scored_at=None, stored=False)
+    return ScoreOut(
+        customer_external_id=customer.external_id,
+        probability=risk.probability,
+        band=policy.band_for(risk.probability).name,
+        model_version=BASELINE,
+        reasons=["never scored: this is the baseline, computed now", *risk.reasons],
+        currency=None,
+        scored_at=None,
+        stored=False,
+    )

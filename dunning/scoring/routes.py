@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dunning.deps import Caller, ClockDep, ExternalId, require, SessionDep, SettingsDep
+from dunning.deps import Caller, ClockDep, ExternalId, SessionDep, SettingsDep, require
 from dunning.inputs import BoundedRoute
 from dunning.ledger.queries import get_customer
 from dunning.scoring import registry, rescore, service
@@ -27,13 +27,19 @@ def list_models(session: SessionDep) -> list[ModelOut]:
 
 
 @router.post("/models/train")
-def train_model(session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                caller: Caller = require("manage")) -> TrainOut:
+def train_model(
+    session: SessionDep, clock: ClockDep, settings: SettingsDep, caller: Caller = require("manage")
+) -> TrainOut:
     """Train a challenger on the ledger now (synchronously: seconds for tens of thousands of
     invoices) and promote it if it does better than the champion."""
     r = service.train(session, clock, settings, actor=caller.actor)
-    return TrainOut(outcome=r.outcome, promoted=r.promoted, version=r.version, message=r.message,
-                    comparison=service.json_safe(r.comparison))
+    return TrainOut(
+        outcome=r.outcome,
+        promoted=r.promoted,
+        version=r.version,
+        message=r.message,
+        comparison=service.json_safe(r.comparison),
+    )
 
 
 @router.post("/models/{version}/promote")

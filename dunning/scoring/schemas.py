@@ -1,4 +1,5 @@
 """What the scoring API returns."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,10 @@ class ScoreOut(BaseModel):
     band: str = Field(description="the band of the customer's policy this probability falls in")
     model_version: str = Field(description="the model that scored, or 'baseline'")
     reasons: list[str]
-    currency: str | None = Field(description="the account scored (a customer owing in several currencies is "
-                                             "scored by its riskiest); null for the customer-wide baseline")
+    currency: str | None = Field(
+        description="the account scored (a customer owing in several currencies is "
+        "scored by its riskiest); null for the customer-wide baseline"
+    )
     scored_at: datetime | None = Field(description="when the score was computed; null when computed for this answer")
     stored: bool = Field(description="false: the customer was never scored, and this is the baseline, computed now")
 

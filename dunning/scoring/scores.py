@@ -2,6 +2,7 @@
 
 Kept free of pandas and XGBoost so the cycle can read scores without loading either.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -26,9 +27,13 @@ class StoredScore(NamedTuple):  # a tuple: a rescore builds one per customer, a 
     open_invoices: int
     scored_at: datetime
 
-    def same_as(self, other: "StoredScore") -> bool:
-        return (self.currency, self.probability, self.model_version, self.reasons) == \
-               (other.currency, other.probability, other.model_version, other.reasons)
+    def same_as(self, other: StoredScore) -> bool:
+        return (self.currency, self.probability, self.model_version, self.reasons) == (
+            other.currency,
+            other.probability,
+            other.model_version,
+            other.reasons,
+        )
 
 
 def newest(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, StoredScore]:
@@ -44,14 +49,31 @@ def newest(session: Session, customer_ids: Iterable[int] | None = None) -> dict[
     if ids is not None:
         latest = latest.where(Score.customer_id.in_(ids))
     latest = latest.subquery()
-    stmt = (select(Score.id, Score.customer_id, Score.currency, Score.probability, Score.model_version,
-                   Score.reasons, Score.open_invoices, Score.scored_at)
-            .join(latest, and_(Score.customer_id == latest.c.customer_id, Score.scored_at == latest.c.at))
-            .order_by(Score.id))
+    stmt = (
+        select(
+            Score.id,
+            Score.customer_id,
+            Score.currency,
+            Score.probability,
+            Score.model_version,
+            Score.reasons,
+            Score.open_invoices,
+            Score.scored_at,
+        )
+        .join(latest, and_(Score.customer_id == latest.c.customer_id, Score.scored_at == latest.c.at))
+        .order_by(Score.id)
+    )
     out: dict[int, StoredScore] = {}
     for row in session.connection().execute(stmt):  # ordered by id: the last row of a moment wins
-        out[row.customer_id] = StoredScore(row.customer_id, row.currency, row.probability, row.model_version,
-                                           tuple(row.reasons), row.open_invoices, row.scored_at)
+        out[row.customer_id] = StoredScore(
+            row.customer_id,
+            row.currency,
+            row.probability,
+            row.model_version,
+            tuple(row.reasons),
+            row.open_invoices,
+            row.scored_at,
+        )
     return out
 
 
@@ -62,10 +84,18 @@ def append(session: Session, scores: list[StoredScore]) -> int:
         return 0
     before = newest(session, (s.customer_id for s in scores))
     rows: list[dict[str, Any]] = [
-        {"customer_id": s.customer_id, "currency": s.currency, "probability": s.probability,
-         "model_version": s.model_version, "reasons": list(s.reasons), "open_invoices": s.open_invoices,
-         "scored_at": s.scored_at}
-        for s in scores if s.customer_id not in before or not s.same_as(before[s.customer_id])]
+        {
+            "customer_id": s.customer_id,
+            "currency": s.currency,
+            "probability": s.probability,
+            "model_version": s.model_version,
+            "reasons": list(s.reasons),
+            "open_invoices": s.open_invoices,
+            "scored_at": s.scored_at,
+        }
+        for s in scores
+        if s.customer_id not in before or not s.same_as(before[s.customer_id])
+    ]
     if rows:
         executemany(session, insert(Score.__table__), rows)  # one statement, compiled once
     session.flush()

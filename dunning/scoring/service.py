@@ -13,13 +13,14 @@ would favour it for having seen the answers. When the recipe ties (same code, sa
 challenger wins the tie and brings the newer outcomes with it. With no champion, the challenger
 must beat the baseline on its newest holdout (model.train's rehearsal).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ from dunning import audit
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.models import Invoice
-from dunning.scoring import model as xgb_model, registry
+from dunning.scoring import model as xgb_model
+from dunning.scoring import registry
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
 from dunning.scoring.features import training_rows
@@ -86,31 +88,48 @@ class Candidate:
     comparison: dict[str, Any]
 
 
-def train(session: Session, clock: Clock, settings: Settings, *, actor: str = "system",
-          params: dict | None = None, rounds: int | None = None) -> TrainResult:
+def train(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    actor: str = "system",
+    params: dict | None = None,
+    rounds: int | None = None,
+) -> TrainResult:
     plan = prepare_training(session, clock, settings, params=params, rounds=rounds)
     if plan.result is not None:
         return plan.result
     return record_training(session, clock, settings, fit_challenger(plan), actor=actor)
 
 
-def prepare_training(session: Session, clock: Clock, settings: Settings, *, params: dict | None = None,
-                     rounds: int | None = None) -> TrainingPlan:
+def prepare_training(
+    session: Session, clock: Clock, settings: Settings, *, params: dict | None = None, rounds: int | None = None
+) -> TrainingPlan:
     late_days = settings.late_days_threshold
     plan = TrainingPlan(now=clock.now(), late_days=late_days, params=params, rounds=rounds)
     history = load_history(session)
-    rows = training_rows(history.invoices, late_days=late_days, events=history.events, as_of=plan.now) \
-        if len(history.invoices) else None
+    rows = (
+        training_rows(history.invoices, late_days=late_days, events=history.events, as_of=plan.now)
+        if len(history.invoices)
+        else None
+    )
     n = 0 if rows is None else len(rows[1])
     if n < settings.min_training_invoices:
-        plan.result = TrainResult(NOT_ENOUGH, f"{plural(n, 'invoice')} {agree(n, 'has', 'have')} a final outcome"
-                                              f" (paid, or more than {late_days} "
-                                              f"days past due); training needs {settings.min_training_invoices} "
-                                              "(DUNNING_MIN_TRAINING_INVOICES). The baseline keeps scoring.")
+        plan.result = TrainResult(
+            NOT_ENOUGH,
+            f"{plural(n, 'invoice')} {agree(n, 'has', 'have')} a final outcome"
+            f" (paid, or more than {late_days} "
+            f"days past due); training needs {settings.min_training_invoices} "
+            "(DUNNING_MIN_TRAINING_INVOICES). The baseline keeps scoring.",
+        )
         return plan
     if len(np.unique(rows[1])) < 2:
-        plan.result = TrainResult(NOT_ENOUGH, f"all {n} invoices with a final outcome were "
-                                              f"{'late' if rows[1][0] else 'on time'}: there is nothing to learn yet")
+        plan.result = TrainResult(
+            NOT_ENOUGH,
+            f"all {n} invoices with a final outcome were "
+            f"{'late' if rows[1][0] else 'on time'}: there is nothing to learn yet",
+        )
         return plan
     plan.rows, plan.fingerprint = rows, fingerprint(rows, late_days, params, rounds)
     existing = registry.by_fingerprint(session, plan.fingerprint)
@@ -120,15 +139,23 @@ def prepare_training(session: Session, clock: Clock, settings: Settings, *, para
     current = registry.champion(session)
     if current is not None:
         later = session.execute(select(Invoice.id).where(Invoice.created_at > current.created_at)).scalars().all()
-        plan.incumbent = Incumbent(current.version, current.artifact_path, knew_before(current.created_at),
-                                   np.asarray(later, dtype=np.int64))
+        plan.incumbent = Incumbent(
+            current.version, current.artifact_path, knew_before(current.created_at), np.asarray(later, dtype=np.int64)
+        )
     return plan
 
 
 def fit_challenger(plan: TrainingPlan) -> Candidate:
     """The expensive part; touches no database."""
-    model = xgb_model.train(None, cutoff=plan.now, late_days=plan.late_days, rows=plan.rows, created_at=plan.now,
-                            params=plan.params, rounds=plan.rounds)
+    model = xgb_model.train(
+        None,
+        cutoff=plan.now,
+        late_days=plan.late_days,
+        rows=plan.rows,
+        created_at=plan.now,
+        params=plan.params,
+        rounds=plan.rounds,
+    )
     if plan.incumbent is None:
         promote, comparison = _against_baseline(model)
     else:
@@ -136,8 +163,9 @@ def fit_challenger(plan: TrainingPlan) -> Candidate:
     return Candidate(plan, model, promote, comparison)
 
 
-def record_training(session: Session, clock: Clock, settings: Settings, candidate: Candidate, *,
-                    actor: str = "system") -> TrainResult:
+def record_training(
+    session: Session, clock: Clock, settings: Settings, candidate: Candidate, *, actor: str = "system"
+) -> TrainResult:
     plan, model = candidate.plan, candidate.model
     registry.lock(session)
     existing = registry.by_fingerprint(session, plan.fingerprint)  # again: another training may have won the race
@@ -148,16 +176,36 @@ def record_training(session: Session, clock: Clock, settings: Settings, candidat
     model.save(path)  # before the row: a row never points at a missing artifact (a failed commit leaves a stray folder)
     meta = model.metadata
     row = ModelVersion(
-        version=version, status=CHALLENGER, fingerprint=plan.fingerprint, late_days=plan.late_days,
-        n_rows=meta["n_rows"], features=list(model.features),
+        version=version,
+        status=CHALLENGER,
+        fingerprint=plan.fingerprint,
+        late_days=plan.late_days,
+        n_rows=meta["n_rows"],
+        features=list(model.features),
         training_window={**meta["training_window"], "as_of": plan.now.isoformat()},
-        metrics=json_safe({"rehearsal": meta.get("metrics", {}), "comparison": candidate.comparison,
-                            "late_share": meta["late_share"], "rounds": meta["rounds"]}),
-        artifact_path=str(path), created_at=plan.now)
+        metrics=json_safe(
+            {
+                "rehearsal": meta.get("metrics", {}),
+                "comparison": candidate.comparison,
+                "late_share": meta["late_share"],
+                "rounds": meta["rounds"],
+            }
+        ),
+        artifact_path=str(path),
+        created_at=plan.now,
+    )
     session.add(row)
     session.flush()
-    audit.record(session, clock, actor=actor, action="model.trained", subject_type="model_version",
-                 subject_id=version, rows=meta["n_rows"], comparison=json_safe(candidate.comparison))
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="model.trained",
+        subject_type="model_version",
+        subject_id=version,
+        rows=meta["n_rows"],
+        comparison=json_safe(candidate.comparison),
+    )
     message = candidate.comparison["summary"]
     if candidate.promote:
         current = registry.champion(session)
@@ -174,8 +222,14 @@ def fingerprint(rows, late_days: int, params: dict | None, rounds: int | None) -
     copying the matrix."""
     X, y, meta = rows
     h = hashlib.blake2b(digest_size=16)
-    recipe = {"format": xgb_model.FORMAT, "xgboost": xgb.__version__, "late_days": late_days,
-              "params": {**xgb_model.PARAMS, **(params or {})}, "rounds": rounds, "features": list(X.columns)}
+    recipe = {
+        "format": xgb_model.FORMAT,
+        "xgboost": xgb.__version__,
+        "late_days": late_days,
+        "params": {**xgb_model.PARAMS, **(params or {})},
+        "rounds": rounds,
+        "features": list(X.columns),
+    }
     h.update(json.dumps(recipe, sort_keys=True, default=str).encode())
     for column in X.columns:
         h.update(np.ascontiguousarray(X[column].to_numpy(np.float64)).tobytes())
@@ -187,15 +241,19 @@ def fingerprint(rows, late_days: int, params: dict | None, rounds: int | None) -
 def knew_before(at: datetime) -> np.datetime64:
     """The first day a training (or score) as of `at` knew nothing about. As in features.py, a
     moment inside a day knows that whole day; midnight knows only the days before."""
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     day = at.date() + (timedelta(0) if at.time() == time(0) else timedelta(days=1))
     return np.datetime64(day, "D")
 
 
 def _unchanged(existing: ModelVersion, n: int) -> TrainResult:
-    return TrainResult(UNCHANGED, f"{existing.version} ({existing.status}) was trained on exactly these "
-                                  f"{plural(n, 'outcome')} with this recipe; nothing new to learn", existing.version,
-                       existing.metrics.get("comparison", {}))
+    return TrainResult(
+        UNCHANGED,
+        f"{existing.version} ({existing.status}) was trained on exactly these "
+        f"{plural(n, 'outcome')} with this recipe; nothing new to learn",
+        existing.version,
+        existing.metrics.get("comparison", {}),
+    )
 
 
 def _against_baseline(model: TrainedModel) -> tuple[bool, dict]:
@@ -204,10 +262,15 @@ def _against_baseline(model: TrainedModel) -> tuple[bool, dict]:
         return False, {"against": BASELINE, "summary": "too few outcomes to hold the newest back and test on them"}
     ours, base = rehearsal["model"], rehearsal["baseline"]
     won = beats(ours, base)
-    return won, {"against": BASELINE, "rows": ours["n"], "rows_from": rehearsal["holdout_from"],
-                 "challenger": ours, "incumbent": base,
-                 "summary": f"AUC {_f(ours['auc'])} against the baseline's {_f(base['auc'])}, Brier "
-                            f"{_f(ours['brier'])} against {_f(base['brier'])}, on the newest {ours['n']} outcomes"}
+    return won, {
+        "against": BASELINE,
+        "rows": ours["n"],
+        "rows_from": rehearsal["holdout_from"],
+        "challenger": ours,
+        "incumbent": base,
+        "summary": f"AUC {_f(ours['auc'])} against the baseline's {_f(base['auc'])}, Brier "
+        f"{_f(ours['brier'])} against {_f(base['brier'])}, on the newest {ours['n']} outcomes",
+    }
 
 
 def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, dict]:
@@ -218,30 +281,46 @@ def _against_champion(plan: TrainingPlan, model: TrainedModel) -> tuple[bool, di
     imported = np.isin(meta["invoice_id"].to_numpy(), inc.arrived_later)
     seen = matured & ~imported
     new = ~seen
-    base = {"against": inc.version, "rows": int(new.sum()), "rows_from": str(inc.knew_before),
-            "imported": int(imported.sum())}
+    base = {
+        "against": inc.version,
+        "rows": int(new.sum()),
+        "rows_from": str(inc.knew_before),
+        "imported": int(imported.sum()),
+    }
     if new.sum() < MIN_COMPARISON_ROWS or len(np.unique(y[new])) < 2 or len(np.unique(y[seen])) < 2:
         late = int(y[new].sum())
-        return False, {**base, "summary": (
-            f"only {plural(int(new.sum()), 'outcome')} are new to {inc.version} (matured since it was trained, or imported "
-            f"after it; {late} late, {int(new.sum()) - late} on time): a comparison needs {MIN_COMPARISON_ROWS}, "
-            f"with both kinds. The next retrain compares again; `model promote {model.version}` makes this "
-            "one the champion now")}
+        return False, {
+            **base,
+            "summary": (
+                f"only {plural(int(new.sum()), 'outcome')} are new to {inc.version} (matured since it was trained, "
+                f"or imported after it; {late} late, {int(new.sum()) - late} on time): a comparison needs "
+                f"{MIN_COMPARISON_ROWS}, with both kinds. The next retrain compares again; "
+                f"`model promote {model.version}` makes this one the champion now"
+            ),
+        }
     champion = registry.load_path(inc.version, inc.artifact_path)
     if champion is None or not set(champion.features) <= set(X.columns):
         promote, found = _against_baseline(model)
-        return promote, {**found, "summary": f"the champion {inc.version} cannot score these rows (artifact "
-                                             f"missing or other features); {found['summary']}"}
+        return promote, {
+            **found,
+            "summary": f"the champion {inc.version} cannot score these rows (artifact "
+            f"missing or other features); {found['summary']}",
+        }
     moments = meta["moment"].to_numpy("datetime64[D]")
     trial = xgb_model.fit(X[seen], y[seen], moments[seen], params=plan.params, rounds=plan.rounds)
     ours = metrics(y[new], trial.predict_proba(X[new]))
     theirs = metrics(y[new], champion.predict_proba(X[new]))
     baseline = metrics(y[new], Baseline.fit(y[seen], late_days=plan.late_days).predict_proba(X[new]))
     won = beats(ours, theirs)
-    return won, {**base, "challenger": ours, "incumbent": theirs, "baseline": baseline,
-                 "summary": f"given what {inc.version} knew, its recipe scores AUC {_f(ours['auc'])} against "
-                            f"{_f(theirs['auc'])} and Brier {_f(ours['brier'])} against {_f(theirs['brier'])} on "
-                            f"the {ours['n']} outcomes that matured since"}
+    return won, {
+        **base,
+        "challenger": ours,
+        "incumbent": theirs,
+        "baseline": baseline,
+        "summary": f"given what {inc.version} knew, its recipe scores AUC {_f(ours['auc'])} against "
+        f"{_f(theirs['auc'])} and Brier {_f(ours['brier'])} against {_f(theirs['brier'])} on "
+        f"the {ours['n']} outcomes that matured since",
+    }
 
 
 def _f(x: float) -> str:

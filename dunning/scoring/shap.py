@@ -14,6 +14,7 @@ checks it against XGBoost on random data with missing values.
 
 A model with deeper trees goes to `pred_contribs` directly.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,10 @@ def _groups(booster: xgb.Booster) -> list[tuple[tuple[int, int], list[Split]]] |
         if len(splits) + len(internal) > MAX_SPLITS:
             groups.append(((begin, number), splits))
             begin, splits = number, []
-        splits += [(tree["split_indices"][i], np.float32(tree["split_conditions"][i]), bool(tree["default_left"][i]))
-                   for i in internal]
+        splits += [
+            (tree["split_indices"][i], np.float32(tree["split_conditions"][i]), bool(tree["default_left"][i]))
+            for i in internal
+        ]
     if len(trees) > begin:
         groups.append(((begin, len(trees)), splits))
     return groups

@@ -1,4 +1,5 @@
 """Work for a person: calls to make, disputes, replies nobody could read, messages in doubt."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,8 +10,22 @@ from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
 
-KINDS = ("call", "dispute", "reply", "in_doubt", "approval", "contact_invalid", "unknown_sender", "broken_promise",
-         "plan_default", "review", "rate_missing", "failure", "webhook", "manual")
+KINDS = (
+    "call",
+    "dispute",
+    "reply",
+    "in_doubt",
+    "approval",
+    "contact_invalid",
+    "unknown_sender",
+    "broken_promise",
+    "plan_default",
+    "review",
+    "rate_missing",
+    "failure",
+    "webhook",
+    "manual",
+)
 MANUAL_KINDS = ("manual", "call")  # what a person may open by hand (/v1/tasks)
 # One open call per case, whoever asks for it at the same moment: a person calls once, for every
 # reason there is (the same text on both databases).
@@ -18,9 +33,16 @@ OPEN_CALL = "status = 'open' AND kind = 'call' AND case_id IS NOT NULL"
 
 
 class Task(SQLModel, table=True):
-    __table_args__ = (Index("ix_task_open", "status", "due_at"),
-                      Index("uq_task_open_call_case", "case_id", unique=True, sqlite_where=text(OPEN_CALL),
-                            postgresql_where=text(OPEN_CALL)))
+    __table_args__ = (
+        Index("ix_task_open", "status", "due_at"),
+        Index(
+            "uq_task_open_call_case",
+            "case_id",
+            unique=True,
+            sqlite_where=text(OPEN_CALL),
+            postgresql_where=text(OPEN_CALL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=30)

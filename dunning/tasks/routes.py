@@ -1,4 +1,5 @@
 """/v1/tasks: the team's work for a helpdesk or CRM; the desk's worklist goes through the same service."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -78,15 +79,23 @@ def _out(session: Session, task: Task) -> TaskOut:
 
 
 @router.get("/tasks", dependencies=[require("read")])
-def list_tasks(session: SessionDep, status: Literal["open", "done"] | None = None,
-               kind: Annotated[bounds.line(30) | None, Query()] = None,
-               assignee: Annotated[Assignee | None, Query(description='an email, or "none" for unassigned')] = None,
-               customer: Annotated[bounds.line(200) | None, Query(description="external id")] = None,
-               due_before: Annotated[Moment | None, Query()] = None, due_after: Annotated[Moment | None, Query()] = None,
-               limit: Limit = 100, cursor: Cursor = None) -> Page[TaskOut]:
+def list_tasks(
+    session: SessionDep,
+    status: Literal["open", "done"] | None = None,
+    kind: Annotated[bounds.line(30) | None, Query()] = None,
+    assignee: Annotated[Assignee | None, Query(description='an email, or "none" for unassigned')] = None,
+    customer: Annotated[bounds.line(200) | None, Query(description="external id")] = None,
+    due_before: Annotated[Moment | None, Query()] = None,
+    due_after: Annotated[Moment | None, Query()] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[TaskOut]:
     """Tasks oldest first; a task without a due time is left out when a due filter is given."""
-    stmt = (select(Task, Customer.external_id).outerjoin(Customer, Customer.id == Task.customer_id)
-            .where(Task.id > decode_cursor(cursor)))
+    stmt = (
+        select(Task, Customer.external_id)
+        .outerjoin(Customer, Customer.id == Task.customer_id)
+        .where(Task.id > decode_cursor(cursor))
+    )
     if status is not None:
         stmt = stmt.where(Task.status == status)
     if kind:
@@ -112,25 +121,37 @@ def get_task(task_id: RowId, session: SessionDep) -> TaskOut:
 def create_task(body: TaskIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> TaskOut:
     """A task opened by hand (a call to make, something to check), optionally about a customer."""
     check_assignee(session, body.assignee)
-    task = service.create(session, clock, kind=body.kind, title=body.title, detail=body.detail, customer=body.customer,
-                          due_at=body.due_at, assignee=body.assignee or None, actor=caller.actor)
+    task = service.create(
+        session,
+        clock,
+        kind=body.kind,
+        title=body.title,
+        detail=body.detail,
+        customer=body.customer,
+        due_at=body.due_at,
+        assignee=body.assignee or None,
+        actor=caller.actor,
+    )
     return _out(session, task)
 
 
 @router.post("/tasks/{task_id}/assign")
-def assign_task(task_id: RowId, body: AssignIn, session: SessionDep, clock: ClockDep,
-                caller: Caller = require("manage")) -> TaskOut:
+def assign_task(
+    task_id: RowId, body: AssignIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> TaskOut:
     check_assignee(session, body.assignee)
     return _out(session, service.assign(session, clock, task_id, body.assignee or None, caller.actor))
 
 
 @router.post("/tasks/{task_id}/notes")
-def add_note(task_id: RowId, body: NoteIn, session: SessionDep, clock: ClockDep,
-             caller: Caller = require("manage")) -> TaskOut:
+def add_note(
+    task_id: RowId, body: NoteIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> TaskOut:
     return _out(session, service.add_note(session, clock, task_id, body.text, caller.actor))
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_task(task_id: RowId, body: CompleteIn, session: SessionDep, clock: ClockDep,
-                  caller: Caller = require("manage")) -> TaskOut:
+def complete_task(
+    task_id: RowId, body: CompleteIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> TaskOut:
     return _out(session, service.complete(session, clock, task_id, caller.actor, body.note))

@@ -1,5 +1,6 @@
 """Tasks: opened by the jobs that find work for a person, or by a person; taken, noted, done. The
 desk and /v1/tasks both come here, and each change is an event (task.*)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,46 +21,97 @@ from dunning.tasks.models import Task
 NOTE_LENGTH = 5000
 
 
-def open_task(session: Session, clock: Clock, *, kind: str, title: str, key: str | None = None,
-              customer_id: int | None = None, case_id: int | None = None, message_id: int | None = None,
-              detail: str | None = None, due_at: datetime | None = None, assignee: str | None = None,
-              **data: Any) -> Task:
+def open_task(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    title: str,
+    key: str | None = None,
+    customer_id: int | None = None,
+    case_id: int | None = None,
+    message_id: int | None = None,
+    detail: str | None = None,
+    due_at: datetime | None = None,
+    assignee: str | None = None,
+    **data: Any,
+) -> Task:
     """Idempotent by `key`: the same finding twice gives the same task, also when two workers find
     it at the same moment (the unique key decides, ON CONFLICT DO NOTHING). A call for a case that
     already has one open joins it as a note (uq_task_open_call_case decides). A new task is an
     event (task.created); one found again is not."""
     one_per_case = kind == "call" and case_id is not None
     if key is None and not one_per_case:
-        task = Task(kind=kind, title=title, key=key, customer_id=customer_id, case_id=case_id, message_id=message_id,
-                    detail=detail, due_at=due_at, assignee=assignee, data=data, created_at=clock.now())
+        task = Task(
+            kind=kind,
+            title=title,
+            key=key,
+            customer_id=customer_id,
+            case_id=case_id,
+            message_id=message_id,
+            detail=detail,
+            due_at=due_at,
+            assignee=assignee,
+            data=data,
+            created_at=clock.now(),
+        )
         session.add(task)
         session.flush()
         return _created(session, clock, task)
     if key is not None and (existing := _by_key(session, key)) is not None:
         return existing
     # no conflict target: the key or the open call of the case, whichever the row meets
-    inserted = session.execute(insert_for(session, Task.__table__).values(
-        kind=kind, title=title, key=key, customer_id=customer_id, case_id=case_id, message_id=message_id,
-        detail=detail, due_at=due_at, assignee=assignee, data=data, notes=[], status="open", created_at=clock.now())
-        .on_conflict_do_nothing()).rowcount == 1
+    inserted = (
+        session.execute(
+            insert_for(session, Task.__table__)
+            .values(
+                kind=kind,
+                title=title,
+                key=key,
+                customer_id=customer_id,
+                case_id=case_id,
+                message_id=message_id,
+                detail=detail,
+                due_at=due_at,
+                assignee=assignee,
+                data=data,
+                notes=[],
+                status="open",
+                created_at=clock.now(),
+            )
+            .on_conflict_do_nothing()
+        ).rowcount
+        == 1
+    )
     if key is not None and (task := _by_key(session, key)) is not None:
         return _created(session, clock, task) if inserted else task  # else another worker's, and its event
-    task = session.execute(select(Task).where(Task.case_id == case_id, Task.kind == "call", Task.status == "open")
-                           .with_for_update()).scalar_one()
+    task = session.execute(
+        select(Task).where(Task.case_id == case_id, Task.kind == "call", Task.status == "open").with_for_update()
+    ).scalar_one()
     if inserted:
         return _created(session, clock, task)
     if not (key is not None and any(note.get("key") == key for note in task.notes)):  # another reason for the call
         text = title + (f"\n{detail}" if detail else "")
-        task.notes = [*task.notes, {"at": clock.now().isoformat(), "by": "system", "text": text[:NOTE_LENGTH],
-                                    "key": key}]
+        task.notes = [
+            *task.notes,
+            {"at": clock.now().isoformat(), "by": "system", "text": text[:NOTE_LENGTH], "key": key},
+        ]
         session.add(task)
         session.flush()
     return task
 
 
 def _created(session: Session, clock: Clock, task: Task) -> Task:
-    _event(session, clock, "task.created", task, title=task.title, due_at=task.due_at, assignee=task.assignee,
-           message_id=task.message_id)
+    _event(
+        session,
+        clock,
+        "task.created",
+        task,
+        title=task.title,
+        due_at=task.due_at,
+        assignee=task.assignee,
+        message_id=task.message_id,
+    )
     return task
 
 
@@ -67,18 +119,36 @@ def _by_key(session: Session, key: str) -> Task | None:
     return session.execute(select(Task).where(Task.key == key)).scalar_one_or_none()
 
 
-def create(session: Session, clock: Clock, *, kind: str, title: str, detail: str | None, customer: str | None,
-           due_at: datetime | None, assignee: str | None, actor: str) -> Task:
+def create(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    title: str,
+    detail: str | None,
+    customer: str | None,
+    due_at: datetime | None,
+    assignee: str | None,
+    actor: str,
+) -> Task:
     """A task a person (or their helpdesk) opens by hand."""
     customer_id = None
     if customer is not None:
         customer_id = session.execute(select(Customer.id).where(Customer.external_id == customer)).scalar()
         if customer_id is None:
             raise InvalidInput(f"unknown customer '{customer}'")
-    task = open_task(session, clock, kind=kind, title=title, detail=detail, customer_id=customer_id, due_at=due_at,
-                     assignee=assignee, created_by=actor)
-    audit.record(session, clock, actor=actor, action="task.created", subject_type="task", subject_id=task.id,
-                 kind=kind)
+    task = open_task(
+        session,
+        clock,
+        kind=kind,
+        title=title,
+        detail=detail,
+        customer_id=customer_id,
+        due_at=due_at,
+        assignee=assignee,
+        created_by=actor,
+    )
+    audit.record(session, clock, actor=actor, action="task.created", subject_type="task", subject_id=task.id, kind=kind)
     return task
 
 
@@ -91,8 +161,16 @@ def assign(session: Session, clock: Clock, task_id: int, assignee: str | None, a
     task = get(session, task_id)
     before, task.assignee = task.assignee, assignee or None
     session.add(task)
-    audit.record(session, clock, actor=actor, action="task.assigned", subject_type="task", subject_id=task.id,
-                 before=before, after=task.assignee)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="task.assigned",
+        subject_type="task",
+        subject_id=task.id,
+        before=before,
+        after=task.assignee,
+    )
     _event(session, clock, "task.assigned", task, assignee=task.assignee, previous=before, by=actor)
     return task
 
@@ -125,8 +203,9 @@ def close(session: Session, clock: Clock, task: Task, actor: str) -> None:
     """Done, whatever its kind (a dispute's task closes with the dispute)."""
     task.status, task.done_at, task.done_by = "done", clock.now(), actor
     session.add(task)
-    audit.record(session, clock, actor=actor, action="task.done", subject_type="task", subject_id=task.id,
-                 kind=task.kind)
+    audit.record(
+        session, clock, actor=actor, action="task.done", subject_type="task", subject_id=task.id, kind=task.kind
+    )
     _event(session, clock, "task.done", task, by=actor)
 
 
@@ -138,8 +217,17 @@ def reopen(session: Session, clock: Clock, task: Task, detail: str) -> None:
 
 
 def _event(session: Session, clock: Clock, event_type: str, task: Task, **data: Any) -> None:
-    publish(session, clock, event_type, customer_id=task.customer_id, case_id=task.case_id, task_id=task.id,
-            kind=task.kind, customer=_external_id(session, task.customer_id), **data)
+    publish(
+        session,
+        clock,
+        event_type,
+        customer_id=task.customer_id,
+        case_id=task.case_id,
+        task_id=task.id,
+        kind=task.kind,
+        customer=_external_id(session, task.customer_id),
+        **data,
+    )
 
 
 def _external_id(session: Session, customer_id: int | None) -> str | None:

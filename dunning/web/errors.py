@@ -1,4 +1,5 @@
 """What a browser sees when a desk or portal request is refused: a page, never JSON."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -41,8 +42,9 @@ class CsrfRefused(WebRefusal):
 
     def __init__(self) -> None:
         # the tests recognise this sentence: it proves the refusal came from the CSRF check
-        super().__init__("This form has expired or did not come from this site. Go back, reload the page and "
-                         "try again.")
+        super().__init__(
+            "This form has expired or did not come from this site. Go back, reload the page and try again."
+        )
 
 
 def is_web(request: Request) -> bool:

@@ -1,5 +1,6 @@
 """Turning "N monthly payments from this date" (what a person picks in a form) into the rows
 arrangements.plans.create takes; the rules themselves stay in arrangements.plans."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,15 +17,29 @@ def monthly(total_minor: int, count: int, first_due: date) -> list[Proposed]:
     return [Proposed(add_months(first_due, i), base + (1 if i < rest else 0)) for i in range(count)]
 
 
-def policy_problems(total_minor: int, count: int, first_due: date, *, currency: str, today: date,
-                  rules: PlanRules) -> list[dict]:
+def policy_problems(
+    total_minor: int, count: int, first_due: date, *, currency: str, today: date, rules: PlanRules
+) -> list[dict]:
     """The problems that keep this plan from being granted at once (empty: it is within the bounds)."""
-    return check(monthly(total_minor, count, first_due), covered_minor=total_minor, currency=currency, today=today,
-                 rules=rules, within_policy=True)
+    return check(
+        monthly(total_minor, count, first_due),
+        covered_minor=total_minor,
+        currency=currency,
+        today=today,
+        rules=rules,
+        within_policy=True,
+    )
 
 
-def blocking_problems(total_minor: int, count: int, first_due: date, *, currency: str, today: date,
-               rules: PlanRules) -> list[dict]:
+def blocking_problems(
+    total_minor: int, count: int, first_due: date, *, currency: str, today: date, rules: PlanRules
+) -> list[dict]:
     """The problems no one could set aside (a date in the past...): outside them, a person may agree."""
-    return check(monthly(total_minor, count, first_due), covered_minor=total_minor, currency=currency, today=today,
-                 rules=rules, within_policy=False)
+    return check(
+        monthly(total_minor, count, first_due),
+        covered_minor=total_minor,
+        currency=currency,
+        today=today,
+        rules=rules,
+        within_policy=False,
+    )

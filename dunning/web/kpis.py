@@ -15,6 +15,7 @@ Collection Effectiveness Index, over the 30 days ending today:
 where current receivables are those not yet due. 100 % means everything that could have been
 collected was; the denominator is what could have been.
 """
+
 from __future__ import annotations
 
 import calendar

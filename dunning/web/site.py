@@ -1,4 +1,5 @@
 """Mounting the browser side on the app: routers, static files, refusal pages, security headers."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -17,13 +18,19 @@ from dunning.web.unsubscribe import router as unsubscribe
 SECURITY_HEADERS = {
     "/desk": {
         "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                   "script-src 'self'; frame-src 'self'; object-src 'self'; base-uri 'none'; "
-                                   "form-action 'self'; frame-ancestors 'self'",
-        "referrer-policy": "same-origin", "x-frame-options": "SAMEORIGIN", "cache-control": "no-store"},
+        "script-src 'self'; frame-src 'self'; object-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'self'",
+        "referrer-policy": "same-origin",
+        "x-frame-options": "SAMEORIGIN",
+        "cache-control": "no-store",
+    },
     "/portal": {
         "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                   "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        "referrer-policy": "no-referrer", "x-frame-options": "DENY", "cache-control": "no-store"},
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+        "cache-control": "no-store",
+    },
 }
 
 
@@ -43,8 +50,11 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.encode(), v.encode()) for k, v in {**headers, "x-content-type-options": "nosniff"}.items()
-                         if k.encode() not in present]
+                extra = [
+                    (k.encode(), v.encode())
+                    for k, v in {**headers, "x-content-type-options": "nosniff"}.items()
+                    if k.encode() not in present
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -53,8 +63,11 @@ class SecurityHeaders:
 
 def favicon() -> FileResponse:
     # browsers ask for it at the root, whatever the page links to
-    return FileResponse(STATIC / "web" / "favicon.ico", media_type="image/vnd.microsoft.icon",
-                        headers={"cache-control": "public, max-age=86400"})
+    return FileResponse(
+        STATIC / "web" / "favicon.ico",
+        media_type="image/vnd.microsoft.icon",
+        headers={"cache-control": "public, max-age=86400"},
+    )
 
 
 def install(app: FastAPI) -> None:

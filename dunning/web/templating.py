@@ -1,7 +1,8 @@
 """The Jinja2 environment of the desk and the portal (templates/web), with autoescape always on."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -9,9 +10,9 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from fastapi.responses import HTMLResponse
 
 from dunning.inputs import segment
 from dunning.money import from_minor
@@ -45,7 +46,7 @@ def when(value: datetime | None) -> str:
     """Desk timestamps are shown in UTC and say so: the team may sit in several time zones."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime("%-d %b %Y %H:%M UTC")
+    return value.astimezone(UTC).strftime("%-d %b %Y %H:%M UTC")
 
 
 def compact(minor: int, currency: str) -> str:
@@ -71,15 +72,31 @@ def number(value: float | int | None, digits: int = 0) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=money, day=day, when=when, percent=percent, number=number, compact=compact,
-                       weekday=weekday, plural=plural, amount=amount,
-                       segment=segment)  # an id in a link: /desk/customers/{{ id|segment }}
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=money,
+        day=day,
+        when=when,
+        percent=percent,
+        number=number,
+        compact=compact,
+        weekday=weekday,
+        plural=plural,
+        amount=amount,
+        segment=segment,
+    )  # an id in a link: /desk/customers/{{ id|segment }}
     env.globals.update(csrf_input=csrf_input)
     return env
 
 
-def page(template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def page(
+    template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     html = environment().get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

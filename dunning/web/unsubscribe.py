@@ -4,6 +4,7 @@ Public by design: the signed token is the authorisation, and it names one custom
 An outdated token (its link version is behind the customer's) still stops the channel, as any
 doubt about a wish to stop does, and the team is asked to confirm it.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -22,20 +23,26 @@ from dunning.web.portal.words import language
 
 router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 
-PAGE = Template("""<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+PAGE = Template(
+    """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
 <h1>{{ title }}</h1><p>{{ text }}</p>
 {% if form %}<form method="post"><button type="submit">{{ button }}</button></form>{% endif %}
-</body></html>""", autoescape=True)
+</body></html>""",
+    autoescape=True,
+)
+
 
 def _page(customer: Customer | None, state: str, channel: str, status: int = 200) -> HTMLResponse:
     lang = language(customer.language if customer else None)
     words = languages.strings(lang)["unsubscribe"]
     ch = languages.strings(lang)["channels"].get(channel, channel)
     title, text, button = words[f"{state}_title"], words[f"{state}_text"], words.get(f"{state}_button", "")
-    return HTMLResponse(PAGE.render(lang=lang, title=title, text=text.format(ch=ch), button=button,
-                                    form=state == "ask"), status_code=status)
+    return HTMLResponse(
+        PAGE.render(lang=lang, title=title, text=text.format(ch=ch), button=button, form=state == "ask"),
+        status_code=status,
+    )
 
 
 def _refused(message: str) -> HTMLResponse:
@@ -63,17 +70,30 @@ def unsubscribe(token: str, session: SessionDep, clock: ClockDep, settings: Sett
     channel = claims.channel or "email"
     outdated = not claims.current(customer)
     if opt_out(session, clock, customer.id, channel, "unsubscribe_link"):
-        audit.record(session, clock, actor=f"customer:{customer.external_id}", action="contact.opt_out",
-                     subject_type="customer", subject_id=customer.external_id, channel=channel, source="link",
-                     outdated_link=outdated)
+        audit.record(
+            session,
+            clock,
+            actor=f"customer:{customer.external_id}",
+            action="contact.opt_out",
+            subject_type="customer",
+            subject_id=customer.external_id,
+            channel=channel,
+            source="link",
+            outdated_link=outdated,
+        )
         if outdated:
             # A link sent before the contact details changed (or the links were revoked): whoever
             # clicked may not be the customer. Unsure whether the customer asked to stop: stop, and
             # a person asks them.
-            open_task(session, clock, kind="review", key=f"outdated_unsubscribe:{customer.id}:{channel}",
-                      customer_id=customer.id, title=f"{customer.name} unsubscribed from {channel} through an "
-                                                     "outdated link",
-                      detail="The link was sent before the customer's contact details changed or their links were "
-                             f"revoked. {channel} is stopped; ask the customer whether they meant it, and opt them "
-                             "back in if not.")
+            open_task(
+                session,
+                clock,
+                kind="review",
+                key=f"outdated_unsubscribe:{customer.id}:{channel}",
+                customer_id=customer.id,
+                title=f"{customer.name} unsubscribed from {channel} through an outdated link",
+                detail="The link was sent before the customer's contact details changed or their links were "
+                f"revoked. {channel} is stopped; ask the customer whether they meant it, and opt them "
+                "back in if not.",
+            )
     return _page(customer, "done", channel)

@@ -7,6 +7,7 @@ recorded in one transaction before the next group goes. A crash anywhere leaves 
 pending or sending, and both go out again: at least once, with the same webhook-id, which the
 receiver uses to drop what it already has. What a crash sends twice is at most one group.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,20 +36,33 @@ GROUP = 16  # requests in flight at once; their answers are recorded together
 def signed_headers(secret: str, msg_id: str, at: datetime, body: bytes) -> dict[str, str]:
     """The Standard Webhooks headers: webhook-signature is v1,<base64 HMAC-SHA256 of "id.timestamp.body">
     under the secret (the standardwebhooks library computes it)."""
-    return {"webhook-id": msg_id, "webhook-timestamp": str(floor(at.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode("utf-8")),
-            "content-type": "application/json", "user-agent": USER_AGENT}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(floor(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode("utf-8")),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
 
 
 class Deliverer:
-    def __init__(self, db: Database, clock: Clock, settings: Settings, *, resolve: Resolver = system_resolver,
-                 worker: str | None = None, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        *,
+        resolve: Resolver = system_resolver,
+        worker: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.db, self.clock, self.settings, self.resolve = db, clock, settings, resolve
         self.worker = worker or worker_id()
         timeout = settings.webhook_timeout_seconds
         # No redirects (they would lead somewhere unchecked), no proxies from the environment.
-        self.client = httpx.AsyncClient(transport=transport or PinnedTransport(), timeout=timeout,
-                                        follow_redirects=False, trust_env=False)
+        self.client = httpx.AsyncClient(
+            transport=transport or PinnedTransport(), timeout=timeout, follow_redirects=False, trust_env=False
+        )
 
     def _claim(self) -> tuple[Counter, list[Claimed]]:
         counts: Counter = Counter()
@@ -66,11 +80,12 @@ class Deliverer:
     async def _vet(self, url: str) -> Target | Refused:
         """The endpoint's URL checked now, its name resolved now (bounded in time)."""
         try:
-            return await asyncio.wait_for(asyncio.to_thread(vet, url, self.settings, self.resolve),
-                                          self.settings.webhook_timeout_seconds)
+            return await asyncio.wait_for(
+                asyncio.to_thread(vet, url, self.settings, self.resolve), self.settings.webhook_timeout_seconds
+            )
         except Refused as refused:
             return refused
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Refused("resolving its name took too long")
 
     async def _send(self, item: Claimed, target: Target | Refused) -> Outcome:
@@ -81,14 +96,15 @@ class Deliverer:
             # The whole exchange is bounded, not only each read: a receiver dribbling its answer
             # byte by byte cannot hold the round.
             return await asyncio.wait_for(self._post(item, target, headers), self.settings.webhook_timeout_seconds * 2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome(item, error="timed out")
         except httpx.HTTPError as e:
             return Outcome(item, error=f"{type(e).__name__}: {e}"[:1000])
 
     async def _post(self, item: Claimed, target: Target, headers: dict[str, str]) -> Outcome:
-        async with self.client.stream("POST", target.url, content=item.body, headers=headers,
-                                      extensions=target.request_extensions()) as response:
+        async with self.client.stream(
+            "POST", target.url, content=item.body, headers=headers, extensions=target.request_extensions()
+        ) as response:
             answer = b""
             # The start of the answer only, whatever its size (a short one is read whole, and the
             # connection serves the next delivery).
@@ -108,7 +124,7 @@ class Deliverer:
         urls = {item.url for item in claimed}
         targets = dict(zip(urls, await asyncio.gather(*(self._vet(url) for url in urls))))
         for start in range(0, len(claimed), GROUP):
-            group = claimed[start:start + GROUP]
+            group = claimed[start : start + GROUP]
             outcomes = await asyncio.gather(*(self._send(item, targets[item.url]) for item in group))
             await asyncio.to_thread(self._record, outcomes)
             counts["delivered"] += sum(o.delivered for o in outcomes)

@@ -17,6 +17,7 @@ resolution of the name, which could answer differently (DNS rebinding); TLS stil
 certificate against the name. No redirects are followed and no proxy from the environment is
 used: either would take the request somewhere nobody checked.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -68,8 +69,11 @@ def check_url(raw: str, settings: Settings) -> httpx.URL:
         raise Refused(f"not a URL: {e}") from None
     schemes = ("https",) if settings.environment == "production" else ("https", "http")
     if url.scheme not in schemes:
-        raise Refused("the URL must start with https://" if schemes == ("https",)
-                      else "the URL must start with https:// or http://")
+        raise Refused(
+            "the URL must start with https://"
+            if schemes == ("https",)
+            else "the URL must start with https:// or http://"
+        )
     if not url.host:
         raise Refused("the URL names no host")
     if url.userinfo:

@@ -1,4 +1,5 @@
 """Webhook endpoints and the delivery of each event to each of them."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,8 +39,10 @@ class WebhookDelivery(SQLModel, table=True):
     2xx or the attempts run out."""
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_delivery"),
-                      Index("ix_webhook_delivery_due", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_delivery"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True, autoincrement=True))
     event_id: int = Field(sa_column=Column(BigInteger, ForeignKey("event.id"), nullable=False))

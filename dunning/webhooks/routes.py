@@ -1,4 +1,5 @@
 """/v1/events (the feed, read in order from a cursor) and /v1/webhook-endpoints (where events go)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,13 +52,16 @@ class EventDetail(EventOut):
 
 
 class RedeliverIn(Input):
-    endpoint_id: bounds.Id | None = Field(None, description="only to this endpoint (default: every endpoint taking the type)")
+    endpoint_id: bounds.Id | None = Field(
+        None, description="only to this endpoint (default: every endpoint taking the type)"
+    )
 
 
 class EndpointIn(Input):
     url: bounds.line(MAX_URL, 1)
-    events: list[bounds.line(50, 1)] = Field(min_length=1, max_length=len(TYPES),
-                                             description='["*"] for every event, or the types wanted')
+    events: list[bounds.line(50, 1)] = Field(
+        min_length=1, max_length=len(TYPES), description='["*"] for every event, or the types wanted'
+    )
     description: bounds.line(500) | None = None
 
     @field_validator("events")
@@ -101,10 +105,14 @@ def endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
 
 # ---- events -----------------------------------------------------------------------------------
 
+
 @router.get("/events", dependencies=[require("read")])
-def list_events(session: SessionDep, after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
-                type: Annotated[list[EventType] | None, Query()] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventPage:
+def list_events(
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
+    type: Annotated[list[EventType] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
     """Events in the order they were committed, after the event `after` (0: from the first). An
     event committed later always has a larger id, so reading on from `next_after` misses nothing."""
     rows = feed.after(session, after, types=type, limit=limit + 1)
@@ -122,12 +130,19 @@ def event_types() -> dict[str, str]:
 def get_event(event_id: EventId, session: SessionDep) -> EventDetail:
     """The event, and how its delivery to each endpoint went."""
     event = feed.get(session, event_id)
-    return EventDetail(**feed.public(event), deliveries=[delivery_out(d) for d in service.deliveries_of(session, event_id)])
+    return EventDetail(
+        **feed.public(event), deliveries=[delivery_out(d) for d in service.deliveries_of(session, event_id)]
+    )
 
 
 @router.post("/events/{event_id}/redeliver")
-def redeliver(event_id: EventId, session: SessionDep, clock: ClockDep, body: RedeliverIn | None = None,
-              caller: Caller = require("admin")) -> list[DeliveryOut]:
+def redeliver(
+    event_id: EventId,
+    session: SessionDep,
+    clock: ClockDep,
+    body: RedeliverIn | None = None,
+    caller: Caller = require("admin"),
+) -> list[DeliveryOut]:
     """Deliver the event again, now, to every active endpoint that takes its type (or to one)."""
     endpoint_id = body.endpoint_id if body is not None else None
     return [delivery_out(d) for d in service.redeliver(session, clock, event_id, endpoint_id)]
@@ -135,13 +150,28 @@ def redeliver(event_id: EventId, session: SessionDep, clock: ClockDep, body: Red
 
 # ---- webhook endpoints ------------------------------------------------------------------------
 
+
 @router.post("/webhook-endpoints", status_code=201)
-def create_endpoint(body: EndpointIn, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                    resolve: ResolverDep, caller: Caller = require("admin")) -> EndpointCreated:
+def create_endpoint(
+    body: EndpointIn,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    resolve: ResolverDep,
+    caller: Caller = require("admin"),
+) -> EndpointCreated:
     """Events of the given types go to this URL from now on, signed with the secret in the answer
     (Standard Webhooks). The URL is checked now and before every delivery (README "Webhooks")."""
-    endpoint = service.create_endpoint(session, clock, settings, resolve, url=body.url, events=body.events,
-                                       description=body.description, actor=caller.actor)
+    endpoint = service.create_endpoint(
+        session,
+        clock,
+        settings,
+        resolve,
+        url=body.url,
+        events=body.events,
+        description=body.description,
+        actor=caller.actor,
+    )
     return EndpointCreated(**endpoint_out(endpoint).model_dump(), secret=endpoint.secret)
 
 
@@ -156,14 +186,16 @@ def get_endpoint(endpoint_id: RowId, session: SessionDep) -> EndpointOut:
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
-def delete_endpoint(endpoint_id: RowId, session: SessionDep, clock: ClockDep,
-                    caller: Caller = require("admin")) -> Response:
+def delete_endpoint(
+    endpoint_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("admin")
+) -> Response:
     service.delete_endpoint(session, clock, endpoint_id, caller.actor)
     return Response(status_code=204)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/enable")
-def enable_endpoint(endpoint_id: RowId, session: SessionDep, clock: ClockDep,
-                    caller: Caller = require("admin")) -> EndpointOut:
+def enable_endpoint(
+    endpoint_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("admin")
+) -> EndpointOut:
     """An endpoint disabled after failing for days, back at work: what it missed is delivered."""
     return endpoint_out(service.enable_endpoint(session, clock, endpoint_id, caller.actor))

@@ -13,6 +13,7 @@ again and goes out again with the same webhook-id. Deliveries are at least once;
 drops what it has seen by webhook-id. An endpoint that has failed for DUNNING_WEBHOOK_DISABLE_
 AFTER_DAYS without a success in between is disabled, with one task for the team.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,19 +55,44 @@ def webhook_id(event_id: int) -> str:
 
 # ---- endpoints --------------------------------------------------------------------------------
 
-def create_endpoint(session: Session, clock: Clock, settings: Settings, resolve: Resolver, *, url: str,
-                    events: list[str], description: str | None, actor: str) -> WebhookEndpoint:
+
+def create_endpoint(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    resolve: Resolver,
+    *,
+    url: str,
+    events: list[str],
+    description: str | None,
+    actor: str,
+) -> WebhookEndpoint:
     """The new endpoint receives the events committed from now on."""
     try:
         vet(url, settings, resolve)
     except Refused as e:
         raise InvalidInput(f"url: {e}", detail=[row_error(None, "url", str(e))]) from None
-    endpoint = WebhookEndpoint(url=url, events=events, description=description, secret=new_secret(),
-                               created_at=clock.now(), created_by=actor, cursor=feed.last_id(session))
+    endpoint = WebhookEndpoint(
+        url=url,
+        events=events,
+        description=description,
+        secret=new_secret(),
+        created_at=clock.now(),
+        created_by=actor,
+        cursor=feed.last_id(session),
+    )
     session.add(endpoint)
     session.flush()
-    audit.record(session, clock, actor=actor, action="webhook_endpoint.created", subject_type="webhook_endpoint",
-                 subject_id=endpoint.id, url=url, events=events)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="webhook_endpoint.created",
+        subject_type="webhook_endpoint",
+        subject_id=endpoint.id,
+        url=url,
+        events=events,
+    )
     return endpoint
 
 
@@ -83,8 +109,15 @@ def delete_endpoint(session: Session, clock: Clock, endpoint_id: int, actor: str
     endpoint = get_endpoint(session, endpoint_id)
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
     session.delete(endpoint)
-    audit.record(session, clock, actor=actor, action="webhook_endpoint.deleted", subject_type="webhook_endpoint",
-                 subject_id=endpoint_id, url=endpoint.url)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="webhook_endpoint.deleted",
+        subject_type="webhook_endpoint",
+        subject_id=endpoint_id,
+        url=endpoint.url,
+    )
 
 
 def enable_endpoint(session: Session, clock: Clock, endpoint_id: int, actor: str) -> WebhookEndpoint:
@@ -94,27 +127,50 @@ def enable_endpoint(session: Session, clock: Clock, endpoint_id: int, actor: str
     if endpoint.disabled_at is None:
         raise Conflict(f"webhook endpoint {endpoint_id} is not disabled")
     if endpoint.failing_since is not None:
-        session.execute(update(WebhookDelivery).where(
-            WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == FAILED,
-            WebhookDelivery.last_attempt_at >= endpoint.failing_since).values(
-            status=PENDING, attempts=0, next_attempt_at=clock.now()).execution_options(synchronize_session=False))
+        session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.status == FAILED,
+                WebhookDelivery.last_attempt_at >= endpoint.failing_since,
+            )
+            .values(status=PENDING, attempts=0, next_attempt_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
     endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
     session.add(endpoint)
-    audit.record(session, clock, actor=actor, action="webhook_endpoint.enabled", subject_type="webhook_endpoint",
-                 subject_id=endpoint_id)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="webhook_endpoint.enabled",
+        subject_type="webhook_endpoint",
+        subject_id=endpoint_id,
+    )
     return endpoint
 
 
 # ---- fan-out ----------------------------------------------------------------------------------
+
 
 def fan_out(session: Session, clock: Clock, limit: int = FAN_OUT_BATCH) -> int:
     """Deliveries for the events committed since each active endpoint's cursor; returns how many.
     The newest id is read first: every event up to it is committed and visible, so the cursor can
     move to it even where no event of the endpoint's types was found."""
     top = feed.last_id(session)
-    endpoints = session.execute(skip_locked(session, select(WebhookEndpoint).where(
-        WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.cursor < top).order_by(WebhookEndpoint.id),
-        WebhookEndpoint)).scalars().all()
+    endpoints = (
+        session.execute(
+            skip_locked(
+                session,
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.cursor < top)
+                .order_by(WebhookEndpoint.id),
+                WebhookEndpoint,
+            )
+        )
+        .scalars()
+        .all()
+    )
     now, created = clock.now(), 0
     for endpoint in endpoints:
         stmt = select(EventRecord.id).where(EventRecord.id > endpoint.cursor, EventRecord.id <= top)
@@ -130,10 +186,20 @@ def fan_out(session: Session, clock: Clock, limit: int = FAN_OUT_BATCH) -> int:
 
 
 def _add_deliveries(session: Session, now: datetime, pairs: list[tuple[int, int]]) -> int:
-    rows = [{"event_id": event_id, "endpoint_id": endpoint_id, "status": PENDING, "attempts": 0,
-             "next_attempt_at": now, "created_at": now} for event_id, endpoint_id in pairs]
+    rows = [
+        {
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event_id, endpoint_id in pairs
+    ]
     stmt = insert_for(session, WebhookDelivery.__table__).on_conflict_do_nothing(
-        index_elements=["event_id", "endpoint_id"])
+        index_elements=["event_id", "endpoint_id"]
+    )
     return executemany(session, stmt, rows)
 
 
@@ -154,11 +220,16 @@ def redeliver(session: Session, clock: Clock, event_id: int, endpoint_id: int | 
         return []
     now = clock.now()
     _add_deliveries(session, now, [(event_id, e.id) for e in endpoints])
-    session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.event_id == event_id, WebhookDelivery.endpoint_id.in_([e.id for e in endpoints]),
-        WebhookDelivery.status != SENDING).values(
-        status=PENDING, attempts=0, next_attempt_at=now, delivered_at=None, claimed_by=None, claimed_at=None)
-        .execution_options(synchronize_session=False))
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.event_id == event_id,
+            WebhookDelivery.endpoint_id.in_([e.id for e in endpoints]),
+            WebhookDelivery.status != SENDING,
+        )
+        .values(status=PENDING, attempts=0, next_attempt_at=now, delivered_at=None, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
     return deliveries_of(session, event_id, [e.id for e in endpoints])
 
 
@@ -170,6 +241,7 @@ def deliveries_of(session: Session, event_id: int, endpoint_ids: list[int] | Non
 
 
 # ---- claiming and recording -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -196,35 +268,61 @@ class Outcome:
 def recover_stale(session: Session, clock: Clock, lease: timedelta = DELIVERY_LEASE) -> int:
     """Deliveries a dead worker was sending: pending again, due at once."""
     now = clock.now()
-    return session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.status == SENDING, WebhookDelivery.claimed_at < now - lease).values(
-        status=PENDING, next_attempt_at=now, claimed_by=None, claimed_at=None,
-        last_error="the worker sending it stopped before it knew the answer")
-        .execution_options(synchronize_session=False)).rowcount
+    return session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.status == SENDING, WebhookDelivery.claimed_at < now - lease)
+        .values(
+            status=PENDING,
+            next_attempt_at=now,
+            claimed_by=None,
+            claimed_at=None,
+            last_error="the worker sending it stopped before it knew the answer",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def claim(session: Session, clock: Clock, worker: str, limit: int) -> list[Claimed]:
     """Due deliveries of active endpoints, now `sending` for this worker, with what sending needs."""
     now = clock.now()
-    pick = (select(WebhookDelivery.id).join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now,
-                   WebhookEndpoint.disabled_at.is_(None))
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
+    pick = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.disabled_at.is_(None),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
     ids = list(session.execute(skip_locked(session, pick, WebhookDelivery)).scalars())
     if not ids:
         return []
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == PENDING)
-                    .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=WebhookDelivery.attempts + 1)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == PENDING)
+        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=WebhookDelivery.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
     rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookEndpoint.id, WebhookEndpoint.url,
-               WebhookEndpoint.secret, EventRecord)
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.attempts,
+            WebhookEndpoint.id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret,
+            EventRecord,
+        )
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .join(EventRecord, EventRecord.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == SENDING, WebhookDelivery.claimed_by == worker)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)).all()
-    return [Claimed(delivery_id, endpoint_id, url, secret, event.id, feed.body(event), attempts)
-            for delivery_id, attempts, endpoint_id, url, secret, event in rows]
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+    ).all()
+    return [
+        Claimed(delivery_id, endpoint_id, url, secret, event.id, feed.body(event), attempts)
+        for delivery_id, attempts, endpoint_id, url, secret, event in rows
+    ]
 
 
 def record(session: Session, clock: Clock, settings: Settings, worker: str, outcomes: list[Outcome]) -> None:
@@ -241,9 +339,16 @@ def record(session: Session, clock: Clock, settings: Settings, worker: str, outc
             values.update(status=FAILED, last_error=outcome.error[:1000])
         else:
             values.update(status=PENDING, next_attempt_at=now + backoff(item.attempts), last_error=outcome.error[:1000])
-        session.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == item.delivery_id, WebhookDelivery.status == SENDING,
-            WebhookDelivery.claimed_by == worker).values(**values).execution_options(synchronize_session=False))
+        session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == item.delivery_id,
+                WebhookDelivery.status == SENDING,
+                WebhookDelivery.claimed_by == worker,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     for endpoint_id, answers in by_endpoint.items():
         if any(o.delivered for o in answers):  # it works: whatever failed beside it is a retry, not an outage
             _set(session, endpoint_id, failing_since=None, last_success_at=now)
@@ -253,30 +358,53 @@ def record(session: Session, clock: Clock, settings: Settings, worker: str, outc
 
 
 def _set(session: Session, endpoint_id: int, *where, **values) -> None:
-    session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, *where).values(**values)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, *where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def _disable_if_failing_too_long(session: Session, clock: Clock, settings: Settings, endpoint_id: int,
-                                 error: str) -> None:
+def _disable_if_failing_too_long(
+    session: Session, clock: Clock, settings: Settings, endpoint_id: int, error: str
+) -> None:
     """Failing with no success for the set number of days: disabled, and one task says so (the
     conditional update lets one worker do it, the task's key makes it one task whoever does)."""
     now = clock.now()
     since = now - timedelta(days=settings.webhook_disable_after_days)
     reason = f"failing since then without a success; last error: {error}"[:1000]
-    disabled = session.execute(update(WebhookEndpoint).where(
-        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.disabled_at.is_(None),
-        WebhookEndpoint.failing_since <= since).values(disabled_at=now, disabled_reason=reason)
+    disabled = session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.disabled_at.is_(None),
+            WebhookEndpoint.failing_since <= since,
+        )
+        .values(disabled_at=now, disabled_reason=reason)
         .returning(WebhookEndpoint.failing_since, WebhookEndpoint.url)
-        .execution_options(synchronize_session=False)).first()
+        .execution_options(synchronize_session=False)
+    ).first()
     if disabled is None:
         return
     failing_since, url = disabled
-    open_task(session, clock, kind="webhook", key=f"webhook_disabled:{endpoint_id}:{failing_since:%Y%m%dT%H%M%S}",
-              title=f"Webhook endpoint {endpoint_id} was disabled: it has failed since "
-                    f"{failing_since:%Y-%m-%d %H:%M} UTC",
-              detail=f"{url}\n\nLast error: {error}\n\nEvents are kept: once the receiver works again, enable "
-                     f"the endpoint (POST /v1/webhook-endpoints/{endpoint_id}/enable) and what it missed is delivered.",
-              endpoint_id=endpoint_id)
-    audit.record(session, clock, actor="webhooks", action="webhook_endpoint.disabled", subject_type="webhook_endpoint",
-                 subject_id=endpoint_id, failing_since=failing_since.isoformat(), error=error[:1000])
+    open_task(
+        session,
+        clock,
+        kind="webhook",
+        key=f"webhook_disabled:{endpoint_id}:{failing_since:%Y%m%dT%H%M%S}",
+        title=f"Webhook endpoint {endpoint_id} was disabled: it has failed since {failing_since:%Y-%m-%d %H:%M} UTC",
+        detail=f"{url}\n\nLast error: {error}\n\nEvents are kept: once the receiver works again, enable "
+        f"the endpoint (POST /v1/webhook-endpoints/{endpoint_id}/enable) and what it missed is delivered.",
+        endpoint_id=endpoint_id,
+    )
+    audit.record(
+        session,
+        clock,
+        actor="webhooks",
+        action="webhook_endpoint.disabled",
+        subject_type="webhook_endpoint",
+        subject_id=endpoint_id,
+        failing_since=failing_since.isoformat(),
+        error=error[:1000],
+    )

@@ -3,6 +3,7 @@
 Revision ID: 0008
 Revises: 0007
 """
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -18,10 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("payment") as batch_op:
         batch_op.add_column(sa.Column("invoice_ids", sa.JSON(), nullable=False, server_default="[]"))
-        batch_op.add_column(sa.Column("provider_reference", sqlmodel.sql.sqltypes.AutoString(length=200),
-                                      nullable=True))
-        batch_op.add_column(sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False,
-                                      server_default="push"))
+        batch_op.add_column(
+            sa.Column("provider_reference", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False, server_default="push")
+        )
         batch_op.create_index("ix_payment_provider_reference", ["provider_reference"])
     # the invoice a payment named is now the first of the invoices it names
     array = "json_build_array(invoice_id)" if op.get_bind().dialect.name == "postgresql" else "json_array(invoice_id)"

@@ -7,6 +7,7 @@ Every customer with an email, phone or address gets the contact "primary" holdin
 Revision ID: 0009
 Revises: 0008
 """
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -57,11 +58,13 @@ def upgrade() -> None:
     # The content hash of a migrated contact matches nothing a push computes, so the first push
     # of the customer writes the contact once and links it to the push's hash.
     roles = "CAST('[\"primary\"]' AS JSON)" if op.get_bind().dialect.name == "postgresql" else "'[\"primary\"]'"
-    op.execute("INSERT INTO contact (customer_id, external_id, name, email, phone, address, language, roles, "
-               "invalid_channels, content_hash, created_at, updated_at) "
-               f"SELECT id, 'primary', name, email, phone, address, NULL, {roles}, invalid_channels, "
-               "'migrated', created_at, updated_at FROM customer "
-               "WHERE email IS NOT NULL OR phone IS NOT NULL OR address IS NOT NULL")
+    op.execute(
+        "INSERT INTO contact (customer_id, external_id, name, email, phone, address, language, roles, "
+        "invalid_channels, content_hash, created_at, updated_at) "
+        f"SELECT id, 'primary', name, email, phone, address, NULL, {roles}, invalid_channels, "
+        "'migrated', created_at, updated_at FROM customer "
+        "WHERE email IS NOT NULL OR phone IS NOT NULL OR address IS NOT NULL"
+    )
     op.execute("ALTER TABLE customer DROP COLUMN invalid_channels")
     with op.batch_alter_table("message") as batch_op:
         batch_op.add_column(sa.Column("recipients", sa.JSON(), nullable=False, server_default="[]"))
@@ -77,9 +80,11 @@ def downgrade() -> None:
     with op.batch_alter_table("message") as batch_op:
         batch_op.drop_column("recipients")
     op.add_column("customer", sa.Column("invalid_channels", sa.JSON(), nullable=False, server_default="[]"))
-    op.execute("UPDATE customer SET invalid_channels = (SELECT c.invalid_channels FROM contact c "
-               "WHERE c.customer_id = customer.id AND c.external_id = 'primary') "
-               "WHERE id IN (SELECT customer_id FROM contact WHERE external_id = 'primary')")
+    op.execute(
+        "UPDATE customer SET invalid_channels = (SELECT c.invalid_channels FROM contact c "
+        "WHERE c.customer_id = customer.id AND c.external_id = 'primary') "
+        "WHERE id IN (SELECT customer_id FROM contact WHERE external_id = 'primary')"
+    )
     op.drop_index("ix_contact_opt_out_contact_id", table_name="contact_opt_out")
     op.drop_table("contact_opt_out")
     op.drop_index("ix_contact_phone", table_name="contact")

@@ -1,15 +1,16 @@
 """Disputes through the API: the invoice leaves the notices while open, the rest of the case goes on,
 the team has a task with a deadline; resolving brings the invoice back."""
+
 from __future__ import annotations
 
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, seed, the_case
 
 
 def dispute(client, invoice="I2", **over):
-    return client.post(f"/v1/invoices/{invoice}/dispute",
-                       json={"reason_code": "not_received", "text": "Never delivered", **over})
+    return client.post(
+        f"/v1/invoices/{invoice}/dispute", json={"reason_code": "not_received", "text": "Never delivered", **over}
+    )
 
 
 def test_a_disputed_invoice_leaves_the_notices_and_the_team_has_until_the_deadline(client, db, clock, settings):

@@ -1,8 +1,9 @@
 """Installment plans: validation, a plan paid on time closes the case, a missed installment defaults
 the plan and the case resumes at its next formal step."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -10,8 +11,7 @@ from sqlalchemy import select
 from dunning.arrangements.jobs import run_once
 from dunning.audit import AuditEvent
 from tests.builders import payment
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, seed, the_case
 
 URL = "/v1/customers/C1/plans"
@@ -19,8 +19,9 @@ THREE = [("2026-03-10", "134.00"), ("2026-04-10", "133.00"), ("2026-05-10", "133
 
 
 def plan(client, installments=THREE, **over):
-    return client.post(URL, json={"currency": "EUR", "installments": [{"due_on": d, "amount": a}
-                                                                       for d, a in installments], **over})
+    return client.post(
+        URL, json={"currency": "EUR", "installments": [{"due_on": d, "amount": a} for d, a in installments], **over}
+    )
 
 
 @pytest.fixture
@@ -37,23 +38,43 @@ def live_until(client, db, clock, settings, until: date, pay: dict[str, str]) ->
         today = clock.now().date().isoformat()
         if today in pay:
             n += 1
-            r = client.post("/v1/payments/bulk", json={"payments": [payment(f"P{n}", amount=pay[today],
-                                                                            received_on=today)]})
+            r = client.post(
+                "/v1/payments/bulk", json={"payments": [payment(f"P{n}", amount=pay[today], received_on=today)]}
+            )
             assert r.status_code == 200, r.text
         day(db, clock, settings)
 
 
-@pytest.mark.parametrize("installments, outside, message", [
-    ([("2026-03-10", "100.00"), ("2026-04-10", "200.00")], False, "add up to €300.00 but the balance to cover is €400.00"),
-    ([("2026-04-10", "200.00"), ("2026-03-10", "200.00")], False, "installment 2 due_on: installments must be in date order"),
-    ([("2026-03-01", "200.00"), ("2026-04-10", "200.00")], False, "installment 1 due_on: 2026-03-01 is in the past"),
-    ([("2026-03-10", "400.00")], False, "at least two installments"),
-    ([(f"2026-03-{d:02d}", "80.00") for d in range(10, 15)], False, "5 installments; the policy allows at most 4"),
-    ([("2026-03-10", "360.00"), ("2026-04-10", "40.00")], False, "installment 2 amount: below the policy's minimum"),
-    ([("2026-03-10", "200.00"), ("2026-07-10", "200.00")], False, "may run 3 months at most: until 2026-06-02"),
-    ([("2026-03-10", "100.00"), ("2026-04-10", "200.00")], True, "add up to"),  # a person may not change the sum
-    ([("2026-03-10", "200.00"), ("2026-04-10", "200.001")], False, "EUR has 2 decimal places"),
-])
+@pytest.mark.parametrize(
+    "installments, outside, message",
+    [
+        (
+            [("2026-03-10", "100.00"), ("2026-04-10", "200.00")],
+            False,
+            "add up to €300.00 but the balance to cover is €400.00",
+        ),
+        (
+            [("2026-04-10", "200.00"), ("2026-03-10", "200.00")],
+            False,
+            "installment 2 due_on: installments must be in date order",
+        ),
+        (
+            [("2026-03-01", "200.00"), ("2026-04-10", "200.00")],
+            False,
+            "installment 1 due_on: 2026-03-01 is in the past",
+        ),
+        ([("2026-03-10", "400.00")], False, "at least two installments"),
+        ([(f"2026-03-{d:02d}", "80.00") for d in range(10, 15)], False, "5 installments; the policy allows at most 4"),
+        (
+            [("2026-03-10", "360.00"), ("2026-04-10", "40.00")],
+            False,
+            "installment 2 amount: below the policy's minimum",
+        ),
+        ([("2026-03-10", "200.00"), ("2026-07-10", "200.00")], False, "may run 3 months at most: until 2026-06-02"),
+        ([("2026-03-10", "100.00"), ("2026-04-10", "200.00")], True, "add up to"),  # a person may not change the sum
+        ([("2026-03-10", "200.00"), ("2026-04-10", "200.001")], False, "EUR has 2 decimal places"),
+    ],
+)
 def test_a_plan_outside_the_rules_is_refused_with_a_clear_message(client, started, installments, outside, message):
     r = plan(client, installments, outside_policy=outside)
     assert r.status_code == 422, r.text
@@ -88,7 +109,10 @@ def test_three_installments_paid_on_time_close_the_case(client, db, clock, setti
     [done] = client.get(URL).json()
     assert done["status"] == "completed" and done["paid"] == "400.00"
     assert [(i["status"], i["paid_on"]) for i in done["installments"]] == [
-        ("paid", "2026-03-10"), ("paid", "2026-04-10"), ("paid", "2026-05-10")]
+        ("paid", "2026-03-10"),
+        ("paid", "2026-04-10"),
+        ("paid", "2026-05-10"),
+    ]
     assert the_case(db).state == "closed"
     sent = [m for m in messages(db) if m.status == "sent"]
     assert [m.template for m in sent] == ["reminder", "plan_confirmation"] + ["installment_reminder"] * 3
@@ -147,10 +171,10 @@ def test_a_promise_while_a_plan_runs_is_refused_the_installments_are_the_dates(c
 
 def test_a_reminder_found_at_night_waits_for_the_contact_window(client, db, clock, settings, started):
     plan(client)
-    clock.set(datetime(2026, 3, 6, 23, 30, tzinfo=timezone.utc))  # 00:30 on the 7th in Paris: 3 days before
+    clock.set(datetime(2026, 3, 6, 23, 30, tzinfo=UTC))  # 00:30 on the 7th in Paris: 3 days before
     run_once(db, clock, settings)
     [reminder] = messages(db, template="installment_reminder")
-    assert reminder.send_after == datetime(2026, 3, 7, 7, 0, tzinfo=timezone.utc)  # 08:00 in Paris
+    assert reminder.send_after == datetime(2026, 3, 7, 7, 0, tzinfo=UTC)  # 08:00 in Paris
     dispatch(db, clock, settings)
     [reminder] = messages(db, template="installment_reminder")
     assert reminder.status == "queued"

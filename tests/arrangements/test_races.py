@@ -1,6 +1,7 @@
 """Requests that arrive at the same moment, against a real server and a committed database: the
 database keeps one open dispute per invoice, one open promise per account and one opt-out per
 channel, and no request gets a 500."""
+
 from __future__ import annotations
 
 import threading
@@ -64,8 +65,9 @@ def test_eight_disputes_at_once_open_one_and_it_resolves(served, committed_db):
 
     def dispute(client, i, go):
         go()
-        return client.post(f"{url}/v1/invoices/I1/dispute", headers=auth,
-                           json={"reason_code": "not_received", "text": f"attempt {i}"})
+        return client.post(
+            f"{url}/v1/invoices/I1/dispute", headers=auth, json={"reason_code": "not_received", "text": f"attempt {i}"}
+        )
 
     statuses = Counter(r.status_code for r in at_once(8, dispute))
     assert statuses == {201: 1, 409: 7}
@@ -73,8 +75,10 @@ def test_eight_disputes_at_once_open_one_and_it_resolves(served, committed_db):
     with httpx.Client(timeout=60) as client:
         r = client.post(f"{url}/v1/invoices/I1/dispute/resolve", headers=auth, json={"outcome": "rejected"})
         assert r.status_code == 200, r.text
-        assert client.post(f"{url}/v1/invoices/I1/dispute/resolve", headers=auth,
-                           json={"outcome": "rejected"}).status_code == 404
+        assert (
+            client.post(f"{url}/v1/invoices/I1/dispute/resolve", headers=auth, json={"outcome": "rejected"}).status_code
+            == 404
+        )
 
 
 def test_six_promises_at_once_leave_one_open(served, committed_db):
@@ -82,8 +86,11 @@ def test_six_promises_at_once_leave_one_open(served, committed_db):
 
     def promise(client, i, go):
         go()
-        return client.post(f"{url}/v1/customers/C1/promises", headers={"Authorization": f"Bearer {key}"},
-                           json={"currency": "EUR", "amount": "100.00", "date": f"2026-03-{10 + i}"})
+        return client.post(
+            f"{url}/v1/customers/C1/promises",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"currency": "EUR", "amount": "100.00", "date": f"2026-03-{10 + i}"},
+        )
 
     responses = at_once(6, promise)
     assert all(r.status_code in (201, 409) for r in responses), [r.text for r in responses]
@@ -105,17 +112,22 @@ def test_six_unsubscribes_at_once_make_one_opt_out(served, committed_db, setting
     assert count(committed_db, AuditEvent, AuditEvent.action == "contact.opt_out") == 1
 
 
-@pytest.mark.parametrize("form, data", [
-    ("dispute", {"reason": "not_received", "text": "jamais reçu"}),
-    ("promise", {"currency": "EUR", "promised_on": "2026-03-20"}),
-])
+@pytest.mark.parametrize(
+    "form, data",
+    [
+        ("dispute", {"reason": "not_received", "text": "jamais reçu"}),
+        ("promise", {"currency": "EUR", "promised_on": "2026-03-20"}),
+    ],
+)
 def test_a_double_submit_on_the_portal_gives_the_one_on_record(served, committed_db, settings, clock, form, data):
     url, _ = served
     path = f"{url}/portal/{portal_token(settings, customer_id(committed_db), clock)}"
     if form == "dispute":
         with committed_db.session() as session:
-            data = {**data, "invoice_id": str(session.execute(select(Invoice.id).where(
-                Invoice.external_id == "I1")).scalar_one())}
+            data = {
+                **data,
+                "invoice_id": str(session.execute(select(Invoice.id).where(Invoice.external_id == "I1")).scalar_one()),
+            }
 
     def submit(client, i, go):
         token = form_token(client.get(path).text)

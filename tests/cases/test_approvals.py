@@ -8,8 +8,7 @@ from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import ADDRESS
+from tests.outbox.support import ADDRESS, cycle, dispatch, messages
 
 REGISTERED_NO_APPROVAL = """
 name: default
@@ -76,5 +75,6 @@ def test_a_rejected_step_pauses_the_case_for_a_person(client, db, clock, setting
 
 def test_approvals_need_the_manage_scope(app, db, clock):
     from tests.conftest import make_client, new_key
+
     reader = make_client(app, new_key(db, clock, ["read"]))
     assert reader.get("/v1/approvals").status_code == 403

@@ -1,6 +1,7 @@
 """One open call task per case (issue 14): a customer nobody can reach by email, text or post is
 one phone call for the team, not one call per step of the path; the database decides, also when
 several workers ask at the same moment."""
+
 from __future__ import annotations
 
 import threading
@@ -32,8 +33,12 @@ contact: {business_days_only: false, min_days_between_contacts: 1}
 
 def unreachable(db, clock) -> None:
     use_policy(db, clock, FOUR_STEPS)
-    seed(db, clock, [customer("NEWCO", name="NEWCO Ltd", email=None, phone=None, address=None)],
-         [invoice("I1", "NEWCO", due=date(2026, 3, 1))])
+    seed(
+        db,
+        clock,
+        [customer("NEWCO", name="NEWCO Ltd", email=None, phone=None, address=None)],
+        [invoice("I1", "NEWCO", due=date(2026, 3, 1))],
+    )
 
 
 def test_a_customer_nobody_can_reach_is_one_open_call_with_every_step_noted(db, clock, settings):
@@ -46,7 +51,8 @@ def test_a_customer_nobody_can_reach_is_one_open_call_with_every_step_noted(db, 
     assert [n["text"].splitlines()[0] for n in call.notes] == [
         "Call NEWCO Ltd about 1 overdue invoice (Second reminder)",
         "Call NEWCO Ltd about 1 overdue invoice (Third reminder)",
-        "Call NEWCO Ltd about 1 overdue invoice (Formal notice)"]
+        "Call NEWCO Ltd about 1 overdue invoice (Formal notice)",
+    ]
     for _ in range(3):  # cycles that decide nothing new add nothing
         cycle(db, clock, settings)
     assert len(tasks(db, kind="call")[0].notes) == 3
@@ -60,7 +66,9 @@ def test_once_the_call_is_done_the_next_reason_opens_a_new_one(db, clock, settin
     clock.advance(days=3)
     cycle(db, clock, settings)
     assert [(t.status, t.title.endswith("(Second reminder)")) for t in tasks(db, kind="call")] == [
-        ("done", False), ("open", True)]
+        ("done", False),
+        ("open", True),
+    ]
 
 
 def test_other_tasks_and_calls_without_a_case_are_not_merged(db, clock, settings):
@@ -89,8 +97,9 @@ def test_calls_asked_for_at_the_same_moment_make_one_open_task(committed_db, clo
     def ask(i: int) -> int:
         barrier.wait()
         with db.session() as session:
-            return open_task(session, clock, kind="call", key=f"reason:{i}", case_id=case_id,
-                             title=f"Call about reason {i}").id
+            return open_task(
+                session, clock, kind="call", key=f"reason:{i}", case_id=case_id, title=f"Call about reason {i}"
+            ).id
 
     with ThreadPoolExecutor(n) as pool:
         ids = list(pool.map(ask, range(n)))

@@ -10,10 +10,13 @@ from dunning.outbox.models import Message
 from tests.builders import customer, invoice, payment
 from tests.outbox.support import ADDRESS, cycle, dispatch, messages
 
+
 def seed(client, *, kind="business", invoices=3, due=date(2026, 2, 20)):
     client.post("/v1/customers/bulk", json={"customers": [customer("C1", kind=kind, address=ADDRESS)]})
-    r = client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice(f"I{i}", due=due + timedelta(days=i), total="400.00") for i in range(invoices)]})
+    r = client.post(
+        "/v1/invoices/bulk",
+        json={"invoices": [invoice(f"I{i}", due=due + timedelta(days=i), total="400.00") for i in range(invoices)]},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -92,6 +95,7 @@ def test_dry_run_writes_nothing(client, db, clock, settings):
     seed(client)
     session = db.new_session()
     from dunning.cases.cycle import run_cycle
+
     report = run_cycle(session, clock, settings)
     session.rollback()
     session.close()
@@ -114,7 +118,9 @@ def test_a_backlog_enters_its_path_by_age_and_the_audit_log_names_the_steps_pass
     assert len(passed.data["passed_over"]) == 6 and "First reminder" in passed.data["passed_over"]
     assert (case.step_key, case.step_name) == ("agency", "Agency hand-off")
     letters = messages(db)
-    assert {(m.step_key, m.step_name, m.status) for m in letters} == {("agency", "Agency hand-off", "awaiting_approval")}
+    assert {(m.step_key, m.step_name, m.status) for m in letters} == {
+        ("agency", "Agency hand-off", "awaiting_approval")
+    }
 
 
 def test_a_recent_debt_starts_at_the_first_step(client, db, clock, settings):

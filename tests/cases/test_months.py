@@ -1,5 +1,6 @@
 """Months of simulated time for a small portfolio through the whole loop (ingest, cycle, approvals,
 dispatch with the embedded transports), checked against the default policy step by step."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -12,8 +13,7 @@ from dunning.ledger.models import Customer
 from dunning.outbox.service import decide_approval
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import ADDRESS
+from tests.outbox.support import ADDRESS, cycle, dispatch, messages
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -23,18 +23,36 @@ def history(external_id: str, days_late: int) -> list[dict]:
     rows = []
     for i in range(10):
         due = date(2025, 3, 1) + timedelta(days=30 * i)
-        rows.append(invoice(f"{external_id}-H{i}", external_id, due=due, total="100.00",
-                            paid_on=(due + timedelta(days=days_late)).isoformat()))
+        rows.append(
+            invoice(
+                f"{external_id}-H{i}",
+                external_id,
+                due=due,
+                total="100.00",
+                paid_on=(due + timedelta(days=days_late)).isoformat(),
+            )
+        )
     return rows
 
 
 def test_two_customers_walk_their_paths_day_by_day(client, db, clock, settings):
-    client.post("/v1/customers/bulk", json={"customers": [
-        customer("GOOD", address=ADDRESS), customer("LATE", address=ADDRESS, phone="+33698765432")]})
-    client.post("/v1/invoices/bulk", json={"invoices": [
-        *history("GOOD", 0), *history("LATE", 30),
-        invoice("G1", "GOOD", due=date(2026, 3, 5), total="500.00"),
-        invoice("L1", "LATE", due=date(2026, 3, 5), total="500.00")]})
+    client.post(
+        "/v1/customers/bulk",
+        json={
+            "customers": [customer("GOOD", address=ADDRESS), customer("LATE", address=ADDRESS, phone="+33698765432")]
+        },
+    )
+    client.post(
+        "/v1/invoices/bulk",
+        json={
+            "invoices": [
+                *history("GOOD", 0),
+                *history("LATE", 30),
+                invoice("G1", "GOOD", due=date(2026, 3, 5), total="500.00"),
+                invoice("L1", "LATE", due=date(2026, 3, 5), total="500.00"),
+            ]
+        },
+    )
     while clock.now().date() < date(2026, 7, 1):
         cycle(db, clock, settings)
         while waiting := messages(db, status="awaiting_approval"):
@@ -70,13 +88,31 @@ def test_two_customers_walk_their_paths_day_by_day(client, db, clock, settings):
 # at +8 (Fri 13); the notice at +12 (Tue 17); the registered letter at +25 (Mon 30); the hand-off at
 # +45 is Sunday 19 Apr, so Monday 20, with the customer's notice by email and letter.
 EXPECTED = {
-    "GOOD": [("nudge", "email", "2026-03-02"), ("r1", "email", "2026-03-09"), ("r2", "email", "2026-03-19"),
-             ("r2", "sms", "2026-03-19"), ("notice", "email", "2026-04-07"), ("notice", "letter", "2026-04-07"),
-             ("call", "task", "2026-04-20"), ("registered", "letter", "2026-05-04"),
-             ("agency", "agency", "2026-06-03"), ("agency", "letter", "2026-06-03")],
-    "LATE": [("nudge", "email", "2026-03-02"), ("r1", "email", "2026-03-06"), ("r1", "sms", "2026-03-06"),
-             ("r2", "email", "2026-03-10"), ("r2", "sms", "2026-03-10"), ("call", "task", "2026-03-13"),
-             ("notice", "email", "2026-03-17"), ("notice", "letter", "2026-03-17"), ("notice", "sms", "2026-03-17"),
-             ("registered", "letter", "2026-03-30"), ("agency", "agency", "2026-04-20"),
-             ("agency", "email", "2026-04-20"), ("agency", "letter", "2026-04-20")],
+    "GOOD": [
+        ("nudge", "email", "2026-03-02"),
+        ("r1", "email", "2026-03-09"),
+        ("r2", "email", "2026-03-19"),
+        ("r2", "sms", "2026-03-19"),
+        ("notice", "email", "2026-04-07"),
+        ("notice", "letter", "2026-04-07"),
+        ("call", "task", "2026-04-20"),
+        ("registered", "letter", "2026-05-04"),
+        ("agency", "agency", "2026-06-03"),
+        ("agency", "letter", "2026-06-03"),
+    ],
+    "LATE": [
+        ("nudge", "email", "2026-03-02"),
+        ("r1", "email", "2026-03-06"),
+        ("r1", "sms", "2026-03-06"),
+        ("r2", "email", "2026-03-10"),
+        ("r2", "sms", "2026-03-10"),
+        ("call", "task", "2026-03-13"),
+        ("notice", "email", "2026-03-17"),
+        ("notice", "letter", "2026-03-17"),
+        ("notice", "sms", "2026-03-17"),
+        ("registered", "letter", "2026-03-30"),
+        ("agency", "agency", "2026-04-20"),
+        ("agency", "email", "2026-04-20"),
+        ("agency", "letter", "2026-04-20"),
+    ],
 }

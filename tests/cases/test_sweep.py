@@ -1,4 +1,5 @@
 """The cycle looks only at cases something touched; whatever a writer changes is looked at again."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -14,8 +15,10 @@ from tests.outbox.support import cycle, dispatch
 
 def seed(client, n=3):
     client.post("/v1/customers/bulk", json={"customers": [customer(f"C{i}") for i in range(n)]})
-    client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice(f"I{i}", f"C{i}", due=date(2026, 2, 20), total="300.00") for i in range(n)]})
+    client.post(
+        "/v1/invoices/bulk",
+        json={"invoices": [invoice(f"I{i}", f"C{i}", due=date(2026, 2, 20), total="300.00") for i in range(n)]},
+    )
 
 
 def settle(db, clock, settings):
@@ -78,7 +81,9 @@ def test_a_closed_account_owing_again_is_found_without_being_touched(client, db,
     with db.session() as s:
         assert s.execute(select(Case.state)).scalar_one() == "closed"
     # an invoice falls due later, with no write at that moment: the time alone makes it owing
-    client.post("/v1/invoices/bulk", json={"invoices": [invoice("LATER", "C0", due=clock.now().date() + timedelta(days=10))]})
+    client.post(
+        "/v1/invoices/bulk", json={"invoices": [invoice("LATER", "C0", due=clock.now().date() + timedelta(days=10))]}
+    )
     cycle(db, clock, settings)
     settle(db, clock, settings)
     clock.advance(days=11)

@@ -1,4 +1,5 @@
 """Agency hand-off: the signed case file, received by a real HTTP server on loopback."""
+
 from __future__ import annotations
 
 import base64
@@ -32,14 +33,22 @@ def case_envelope(tmp_path, message_id: int = 77) -> Envelope:
     case_file = {
         "customer": {"external_id": "CUST-9", "name": "Dupont & Fils SARL", "country": "FR"},
         "contacts": [{"kind": "email", "value": "compta@dupont.example"}, {"kind": "sms", "value": "+33612345678"}],
-        "invoices": [{"number": "INV-1001", "due_on": date(2025, 7, 31), "balance": Decimal("1200.00")},
-                     {"number": "INV-1017", "due_on": date(2025, 8, 19), "balance": Decimal("450.50")}],
+        "invoices": [
+            {"number": "INV-1001", "due_on": date(2025, 7, 31), "balance": Decimal("1200.00")},
+            {"number": "INV-1017", "due_on": date(2025, 8, 19), "balance": Decimal("450.50")},
+        ],
         "messages": [{"template": "reminder", "channel": "email", "status": "sent"}],
         "replies": [{"channel": "sms", "text": "je paie vendredi", "intent": "promise"}],
         "broken_promises": [{"promised_on": date(2025, 9, 5), "amount": "1650.50"}],
     }
-    return Envelope(message_id=message_id, channel="agency", recipient="agency", payload=case_file,
-                    pdf_path=statement, metadata={"reference": "C-000123"})
+    return Envelope(
+        message_id=message_id,
+        channel="agency",
+        recipient="agency",
+        payload=case_file,
+        pdf_path=statement,
+        metadata={"reference": "C-000123"},
+    )
 
 
 async def test_the_case_file_arrives_signed_and_complete(tmp_path):
@@ -77,8 +86,10 @@ def test_signature_helpers_reject_a_changed_body():
     assert not verify(body, SECRET, None)
 
 
-@pytest.mark.parametrize(("status", "permanent"), [(500, False), (503, False), (429, False), (408, False),
-                                                   (400, True), (401, True), (422, True)])
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [(500, False), (503, False), (429, False), (408, False), (400, True), (401, True), (422, True)],
+)
 async def test_answers_are_classified(tmp_path, status, permanent):
     with LoopbackHTTPServer(lambda r: Reply(status, b'{"error": "no"}')) as agency:
         transport = AgencyWebhookTransport(agency.url, SECRET, timeout=5)

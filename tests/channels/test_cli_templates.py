@@ -1,4 +1,5 @@
 """`main.py templates check` and `main.py templates preview`."""
+
 from __future__ import annotations
 
 import shutil
@@ -63,7 +64,10 @@ def test_preview_writes_email_sms_and_letter(tmp_path):
     result = run("templates", "preview", "formal_notice", "--lang", "fr", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "formal_notice.fr.eml", "formal_notice.fr.pdf", "formal_notice.fr.sms.txt"]
+        "formal_notice.fr.eml",
+        "formal_notice.fr.pdf",
+        "formal_notice.fr.sms.txt",
+    ]
     eml = message_from_bytes((tmp_path / "formal_notice.fr.eml").read_bytes(), policy=default_policy)
     assert eml.get_body(("plain",)) is not None and eml.get_body(("html",)) is not None
     assert "INV-1001" in eml.get_body(("plain",)).get_content()

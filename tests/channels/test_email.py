@@ -1,4 +1,5 @@
 """The SMTP transport against a real SMTP server on loopback."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,9 +29,15 @@ def cert(tmp_path_factory) -> tuple[Path, Path]:
 
 def make_settings(tmp_path: Path, port: int, **overrides) -> Settings:
     values = dict(
-        _env_file=None, var_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-        smtp_from_address="collections@example.com", smtp_from_name="Example Trading Collections",
-        smtp_reply_domain="replies.example.com", smtp_timeout_seconds=5,
+        _env_file=None,
+        var_dir=tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        smtp_from_address="collections@example.com",
+        smtp_from_name="Example Trading Collections",
+        smtp_reply_domain="replies.example.com",
+        smtp_timeout_seconds=5,
     )
     values.update(overrides)
     return Settings(**values)
@@ -39,9 +46,17 @@ def make_settings(tmp_path: Path, port: int, **overrides) -> Settings:
 def envelope(message_id: int = 1, recipient: str = "accounts@customer.example", **kwargs) -> Envelope:
     mail = render_email("reminder", sample_context("en"))
     values = dict(
-        message_id=message_id, channel="email", recipient=recipient, subject=mail.subject, text=mail.text,
-        html=mail.html, reply_to="c123-m1",
-        metadata={"unsubscribe_url": "https://pay.example.com/unsubscribe/tok123", "recipient_name": "Acme Widgets Ltd"},
+        message_id=message_id,
+        channel="email",
+        recipient=recipient,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        reply_to="c123-m1",
+        metadata={
+            "unsubscribe_url": "https://pay.example.com/unsubscribe/tok123",
+            "recipient_name": "Acme Widgets Ltd",
+        },
     )
     values.update(kwargs)
     return Envelope(**values)
@@ -74,7 +89,8 @@ async def test_consolidated_reminder_arrives_with_both_parts_and_headers(tmp_pat
     # Long enough to be folded on the wire; compare unfolded, as a mail client reads it.
     assert " ".join(msg["List-Unsubscribe"].split()) == (
         "<mailto:collections+c123-m1@replies.example.com?subject=unsubscribe>, "
-        "<https://pay.example.com/unsubscribe/tok123>")
+        "<https://pay.example.com/unsubscribe/tok123>"
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["Subject"] == "Friendly reminder: 3 invoices are overdue (£1,749.50)"
 
@@ -83,8 +99,9 @@ async def test_a_batch_goes_over_one_connection(tmp_path):
     with smtp_server() as server:
         transport = SmtpTransport(make_settings(tmp_path, server.port))
         try:
-            receipts = [await transport.send(envelope(message_id=i, recipient=f"c{i}@customer.example"))
-                        for i in range(1, 6)]
+            receipts = [
+                await transport.send(envelope(message_id=i, recipient=f"c{i}@customer.example")) for i in range(1, 6)
+            ]
         finally:
             await transport.close()
     assert len(server.handler.received) == 5
@@ -112,8 +129,14 @@ async def test_a_connection_the_server_dropped_is_replaced_without_an_error(tmp_
 
 async def test_starttls_with_a_self_signed_certificate_and_login(tmp_path, cert):
     with smtp_server(cert=cert, mode="starttls", users={"mailer": "s3cret"}) as server:
-        settings = make_settings(tmp_path, server.port, smtp_security="starttls", smtp_ca_file=cert[0],
-                                 smtp_user="mailer", smtp_password="s3cret")
+        settings = make_settings(
+            tmp_path,
+            server.port,
+            smtp_security="starttls",
+            smtp_ca_file=cert[0],
+            smtp_user="mailer",
+            smtp_password="s3cret",
+        )
         transport = SmtpTransport(settings)
         try:
             await transport.send(envelope(message_id=1))
@@ -170,12 +193,15 @@ async def test_recipient_refusals_are_classified_and_the_connection_survives(tmp
     assert transport.connections_opened == 1  # RSET after each refusal, no reconnect
 
 
-@pytest.mark.parametrize(("stage", "reply", "permanent"), [
-    ("data", "554 5.7.1 Message rejected as spam", True),
-    ("data", "452 4.3.1 Insufficient system storage", False),
-    ("mail", "553 5.7.1 Sender address not allowed", False),  # our configuration, not this message
-    ("mail", "552 5.3.4 Message size exceeds fixed limit", True),
-])
+@pytest.mark.parametrize(
+    ("stage", "reply", "permanent"),
+    [
+        ("data", "554 5.7.1 Message rejected as spam", True),
+        ("data", "452 4.3.1 Insufficient system storage", False),
+        ("mail", "553 5.7.1 Sender address not allowed", False),  # our configuration, not this message
+        ("mail", "552 5.3.4 Message size exceeds fixed limit", True),
+    ],
+)
 async def test_refusals_at_mail_and_data_are_classified(tmp_path, stage, reply, permanent):
     handler = RecordingHandler()
     getattr(handler, f"{stage}_replies").append(reply)
@@ -234,8 +260,9 @@ async def test_concurrent_sends_share_the_connection(tmp_path):
     with smtp_server() as server:
         transport = SmtpTransport(make_settings(tmp_path, server.port))
         try:
-            await asyncio.gather(*(transport.send(envelope(message_id=i, recipient=f"c{i}@customer.example"))
-                                   for i in range(8)))
+            await asyncio.gather(
+                *(transport.send(envelope(message_id=i, recipient=f"c{i}@customer.example")) for i in range(8))
+            )
         finally:
             await transport.close()
     assert sorted(r.rcpt_tos[0] for r in server.handler.received) == sorted(f"c{i}@customer.example" for i in range(8))

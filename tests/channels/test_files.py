@@ -1,4 +1,5 @@
 """The embedded default: file transports, and the registry that picks them."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,16 @@ def anyio_backend():
 
 async def test_email_files_are_named_by_message_and_overwritten_on_retry(tmp_path):
     transport = FileEmailTransport(tmp_path / "email", MailIdentity("ar@example.com", "AR", "replies.example.com"))
-    envelope = Envelope(message_id=8, channel="email", recipient="a@customer.example", subject="Hello",
-                        text="Body", html="<p>Body</p>", reply_to="tok8",
-                        metadata={"unsubscribe_url": "https://x.example/u/8"})
+    envelope = Envelope(
+        message_id=8,
+        channel="email",
+        recipient="a@customer.example",
+        subject="Hello",
+        text="Body",
+        html="<p>Body</p>",
+        reply_to="tok8",
+        metadata={"unsubscribe_url": "https://x.example/u/8"},
+    )
     await transport.send(envelope)
     receipt = await transport.send(envelope)
     assert [p.name for p in (tmp_path / "email").iterdir()] == ["8.eml"]
@@ -75,17 +83,26 @@ async def test_nothing_configured_means_files_under_the_outbox(tmp_path):
         assert isinstance(transports["letter"].provider, FileDropLetterProvider)
         assert isinstance(transports["agency"], FileAgencyTransport)
         assert {name: t.channel for name, t in transports.items()} == {
-            "email": "email", "sms": "sms", "letter": "letter", "agency": "agency"}
+            "email": "email",
+            "sms": "sms",
+            "letter": "letter",
+            "agency": "agency",
+        }
     finally:
         await close_transports(transports)
 
 
 async def test_configured_providers_get_real_transports(tmp_path):
     settings = Settings(
-        _env_file=None, var_dir=tmp_path, smtp_host="smtp.example.com",
-        twilio_account_sid="AC" + "1" * 32, twilio_auth_token="t", twilio_from_number="+15005550006",
+        _env_file=None,
+        var_dir=tmp_path,
+        smtp_host="smtp.example.com",
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token="t",
+        twilio_from_number="+15005550006",
         letter_provider_url="https://print.example.com/letters",
-        agency_webhook_url="https://agency.example.com/intake", agency_webhook_secret="s",
+        agency_webhook_url="https://agency.example.com/intake",
+        agency_webhook_secret="s",
     )
     transports = build_transports(settings)
     try:

@@ -1,4 +1,5 @@
 """Letters: what the PDF says, where the address sits, and the hand-over to a provider."""
+
 from __future__ import annotations
 
 import json
@@ -86,15 +87,21 @@ def test_the_address_sits_in_the_envelope_window(pdfs):
 
 async def test_file_drop_writes_pdf_and_manifest(tmp_path, pdfs):
     transport = LetterTransport(FileDropLetterProvider(tmp_path / "letters"), tmp_path / "work")
-    envelope = Envelope(message_id=31, channel="letter",
-                        recipient="Dupont & Fils SARL\n12 rue de la Paix\n75002 Paris\nFrance",
-                        pdf_path=pdfs["fr"], metadata={"registered": True, "reference": "C-000123", "case_id": 9})
+    envelope = Envelope(
+        message_id=31,
+        channel="letter",
+        recipient="Dupont & Fils SARL\n12 rue de la Paix\n75002 Paris\nFrance",
+        pdf_path=pdfs["fr"],
+        metadata={"registered": True, "reference": "C-000123", "case_id": 9},
+    )
     receipt = await transport.send(envelope)
     await transport.send(envelope)  # a retry overwrites
     assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == ["31.json", "31.pdf"]
     manifest = json.loads((tmp_path / "letters" / "31.json").read_text())
-    assert manifest["recipient"] == {"name": "Dupont & Fils SARL",
-                                     "lines": ["Dupont & Fils SARL", "12 rue de la Paix", "75002 Paris", "France"]}
+    assert manifest["recipient"] == {
+        "name": "Dupont & Fils SARL",
+        "lines": ["Dupont & Fils SARL", "12 rue de la Paix", "75002 Paris", "France"],
+    }
     assert manifest["registered"] is True
     assert manifest["pages"] == len(PdfReader(pdfs["fr"]).pages)
     assert manifest["reference"] == "C-000123" and manifest["case_id"] == 9
@@ -105,8 +112,12 @@ async def test_letter_html_is_printed_when_no_pdf_is_given(tmp_path):
     ctx = sample_context("en")
     ctx = replace(ctx, lines=ctx.lines[:1], total_minor=ctx.lines[0].balance_minor, fees=[], fees_total_minor=0)
     transport = LetterTransport(FileDropLetterProvider(tmp_path / "letters"), tmp_path / "work")
-    envelope = Envelope(message_id=5, channel="letter", recipient="Acme Widgets Ltd\nUnit 4\nLeeds LS1 4AB",
-                        html=render_letter_html("reminder", ctx))
+    envelope = Envelope(
+        message_id=5,
+        channel="letter",
+        recipient="Acme Widgets Ltd\nUnit 4\nLeeds LS1 4AB",
+        html=render_letter_html("reminder", ctx),
+    )
     await transport.send(envelope)
     text = text_of(tmp_path / "letters" / "5.pdf")
     assert "INV-1001" in text and "INV-1017" not in text
@@ -123,16 +134,24 @@ async def test_http_provider_gets_the_pdf_and_manifest(tmp_path, pdfs):
     with LoopbackHTTPServer(lambda r: Reply(202, b'{"id": "PRINT-881"}')) as printer:
         transport = LetterTransport(HttpLetterProvider(printer.url + "/letters", timeout=5), tmp_path)
         try:
-            receipt = await transport.send(Envelope(
-                message_id=12, channel="letter", recipient="Acme Widgets Ltd\nUnit 4\nLeeds LS1 4AB",
-                pdf_path=pdfs["en"], metadata={"registered": False, "reference": "C-1"}))
+            receipt = await transport.send(
+                Envelope(
+                    message_id=12,
+                    channel="letter",
+                    recipient="Acme Widgets Ltd\nUnit 4\nLeeds LS1 4AB",
+                    pdf_path=pdfs["en"],
+                    metadata={"registered": False, "reference": "C-1"},
+                )
+            )
         finally:
             await transport.close()
     [request] = printer.requests
     assert request.headers["Idempotency-Key"] == "dunning-message-12"
     raw = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode() + request.body
-    parts = {part.get_param("name", header="content-disposition"): part
-             for part in BytesParser(policy=default_policy).parsebytes(raw).iter_parts()}
+    parts = {
+        part.get_param("name", header="content-disposition"): part
+        for part in BytesParser(policy=default_policy).parsebytes(raw).iter_parts()
+    }
     assert parts["file"].get_content() == pdfs["en"].read_bytes()
     assert json.loads(parts["manifest"].get_content())["recipient"]["name"] == "Acme Widgets Ltd"
     assert receipt.provider_id == "PRINT-881"

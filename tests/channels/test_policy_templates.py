@@ -1,5 +1,6 @@
 """Every template the default policy names exists, in every language we write, for every channel
 its step uses: a missing one would only show up when a case reaches that step."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Templates: every one renders in every language, and the rendering rules hold."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,15 @@ from dunning.languages import supported
 
 STEP_KINDS = ["reminder", "formal_notice", "registered_letter", "agency_handoff"]
 NUDGES = ["pre_due_nudge"]
-CONFIRMATIONS = ["promise_confirmation", "plan_confirmation", "installment_reminder", "installment_missed",
-                 "opt_out_confirmation", "help", "payment_receipt"]
+CONFIRMATIONS = [
+    "promise_confirmation",
+    "plan_confirmation",
+    "installment_reminder",
+    "installment_missed",
+    "opt_out_confirmation",
+    "help",
+    "payment_receipt",
+]
 
 
 def plain(text: str) -> str:
@@ -195,11 +203,19 @@ def _in(language: str, country: str):
     return replace(ctx, fees=fees, fees_total_minor=sum(f.amount_minor for f in fees), interest_rate=rate)
 
 
-@pytest.mark.parametrize("language, country, total", [
-    ("de", "DE", "1.749,50 €"), ("de", "AT", "€ 1.749,50"), ("de", "CH", "EUR 1’749.50"),
-    ("fr", "BE", "1 749,50 €"), ("nl", "NL", "€ 1.749,50"), ("nl", "BE", "€ 1.749,50"),
-    ("it", "CH", "€ 1’749.50"), ("es", "ES", "1.749,50 €"),
-])
+@pytest.mark.parametrize(
+    "language, country, total",
+    [
+        ("de", "DE", "1.749,50 €"),
+        ("de", "AT", "€ 1.749,50"),
+        ("de", "CH", "EUR 1’749.50"),
+        ("fr", "BE", "1 749,50 €"),
+        ("nl", "NL", "€ 1.749,50"),
+        ("nl", "BE", "€ 1.749,50"),
+        ("it", "CH", "€ 1’749.50"),
+        ("es", "ES", "1.749,50 €"),
+    ],
+)
 def test_money_follows_the_language_and_the_country(language, country, total):
     # the subject is one line of plain spaces; babel's no-break spaces are folded into it
     assert f"({total})" in render_email("reminder", _in(language, country)).subject

@@ -1,4 +1,5 @@
 """The Twilio transport through the real twilio library, against a local fake of the API."""
+
 from __future__ import annotations
 
 import base64
@@ -31,9 +32,16 @@ def twilio():
 
 
 def make_settings(tmp_path, base: str, **overrides) -> Settings:
-    values = dict(_env_file=None, var_dir=tmp_path, public_url="https://dunning.example.com",
-                  twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_from_number="+447700900000",
-                  twilio_api_base=base, http_timeout_seconds=5)
+    values = dict(
+        _env_file=None,
+        var_dir=tmp_path,
+        public_url="https://dunning.example.com",
+        twilio_account_sid=SID,
+        twilio_auth_token=TOKEN,
+        twilio_from_number="+447700900000",
+        twilio_api_base=base,
+        http_timeout_seconds=5,
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -67,8 +75,9 @@ async def test_a_rendered_reminder_goes_through_the_twilio_library(tmp_path, twi
 
 
 async def test_a_messaging_service_replaces_the_from_number(tmp_path, twilio):
-    settings = make_settings(tmp_path, twilio.url, twilio_from_number=None,
-                             twilio_messaging_service_sid="MG" + "2" * 32)
+    settings = make_settings(
+        tmp_path, twilio.url, twilio_from_number=None, twilio_messaging_service_sid="MG" + "2" * 32
+    )
     transport = TwilioSmsTransport(settings)
     try:
         receipt = await transport.send(sms("Hello"))
@@ -88,17 +97,20 @@ async def test_ucs2_text_is_counted_as_such(tmp_path, twilio):
     assert (receipt.detail["encoding"], receipt.detail["segments"]) == ("UCS-2", 1)
 
 
-@pytest.mark.parametrize(("status", "code", "permanent"), [
-    (400, 21610, True),   # the recipient replied STOP
-    (400, 21211, True),   # invalid 'To'
-    (400, 21614, True),   # landline
-    (400, 21408, True),   # region not enabled
-    (429, 20429, False),  # too many requests
-    (400, 30001, False),  # queue overflow
-    (503, 20503, False),
-    (500, None, False),   # a 5xx without a Twilio code
-    (400, 12345, True),   # an unknown 4xx code
-])
+@pytest.mark.parametrize(
+    ("status", "code", "permanent"),
+    [
+        (400, 21610, True),  # the recipient replied STOP
+        (400, 21211, True),  # invalid 'To'
+        (400, 21614, True),  # landline
+        (400, 21408, True),  # region not enabled
+        (429, 20429, False),  # too many requests
+        (400, 30001, False),  # queue overflow
+        (503, 20503, False),
+        (500, None, False),  # a 5xx without a Twilio code
+        (400, 12345, True),  # an unknown 4xx code
+    ],
+)
 async def test_twilio_errors_are_classified(tmp_path, twilio, status, code, permanent):
     twilio.fail_next(status, code, "simulated")
     transport = TwilioSmsTransport(make_settings(tmp_path, twilio.url))

@@ -1,4 +1,5 @@
 """Commands run against their own SQLite file and var folder, as a user's shell would."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,13 @@ def shell(tmp_path, monkeypatch) -> Shell:
     sh = Shell(tmp_path)
     monkeypatch.setenv("DUNNING_DATABASE_URL", sh.url)
     monkeypatch.setenv("DUNNING_VAR_DIR", str(sh.var))
-    for name in ("DUNNING_SMTP_HOST", "DUNNING_TWILIO_ACCOUNT_SID", "DUNNING_LETTER_PROVIDER_URL",
-                 "DUNNING_AGENCY_WEBHOOK_URL", "DUNNING_DEMO"):
+    for name in (
+        "DUNNING_SMTP_HOST",
+        "DUNNING_TWILIO_ACCOUNT_SID",
+        "DUNNING_LETTER_PROVIDER_URL",
+        "DUNNING_AGENCY_WEBHOOK_URL",
+        "DUNNING_DEMO",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield sh

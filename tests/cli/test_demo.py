@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dunning.app import create_app
+from dunning.config import get_settings
+from dunning.db import Database, make_engine
 from dunning.demo import load_demo
 from dunning.errors import Conflict
 from dunning.ledger.models import Customer, Invoice
-from dunning.config import get_settings
-from dunning.db import Database, make_engine
 from dunning.outbox.models import PENDING, Message
 from dunning.scoring.models import Score
 from dunning.words import plural

@@ -1,5 +1,6 @@
 """Help that reads well, everywhere; and a command line that loads only what a command needs
 (benchmarks/cli_startup.py times it; this proves what is left out)."""
+
 from __future__ import annotations
 
 import json
@@ -56,11 +57,13 @@ def test_arguments_and_values_have_names_that_say_what_they_are():
 
 def loaded(*args: str) -> set[str]:
     """The top-level packages a real `main.py ARGS` process has imported when it exits."""
-    code = ("import runpy, sys, json, atexit\n"
-            "atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), "
-            "file=sys.stderr))\n"
-            f"sys.argv = ['main.py', *{list(args)!r}]\n"
-            f"runpy.run_path({str(ROOT / 'main.py')!r}, run_name='__main__')\n")
+    code = (
+        "import runpy, sys, json, atexit\n"
+        "atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), "
+        "file=sys.stderr))\n"
+        f"sys.argv = ['main.py', *{list(args)!r}]\n"
+        f"runpy.run_path({str(ROOT / 'main.py')!r}, run_name='__main__')\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
 

@@ -1,5 +1,6 @@
 """An archive imported into a database that already holds another history: the import says so,
 and a backtest over both says how many invoices and customers it used and warns."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,20 @@ def archive_csv(tmp_path, portfolio: Portfolio, prefix: str = "OLD-"):
     inv = portfolio.invoices[portfolio.invoices["paid_on"].notna()]
     lines = [",".join(COLUMNS)]
     for r in inv.itertuples():
-        lines.append(",".join([prefix + r.external_id, prefix + r.customer_external_id, prefix + r.number,
-                               r.currency, f"{r.total_minor / 100:.2f}", f"{r.issued_on:%Y-%m-%d}",
-                               f"{r.due_on:%Y-%m-%d}", f"{r.paid_on:%Y-%m-%d}"]))
+        lines.append(
+            ",".join(
+                [
+                    prefix + r.external_id,
+                    prefix + r.customer_external_id,
+                    prefix + r.number,
+                    r.currency,
+                    f"{r.total_minor / 100:.2f}",
+                    f"{r.issued_on:%Y-%m-%d}",
+                    f"{r.due_on:%Y-%m-%d}",
+                    f"{r.paid_on:%Y-%m-%d}",
+                ]
+            )
+        )
     path = tmp_path / "archive.csv"
     path.write_text("\n".join(lines) + "\n")
     return path, len(inv), inv["customer_external_id"].nunique()
@@ -37,9 +49,11 @@ def test_an_archive_beside_another_history_is_flagged_at_import_and_in_the_backt
 
     imported = " ".join(shell.run("import", "invoices", str(path), "--create-customers").output.split())
     assert f"{rows} rows: {rows} created" in imported
-    assert (f"warning: this database already held {invoices_before} invoices of 60 other customers, issued "
-            f"{recent.invoices['issued_on'].min():%Y-%m-%d} to {recent.invoices['issued_on'].max():%Y-%m-%d}, and "
-            f"these {rows} invoices are of {customers} customers new to it") in imported
+    assert (
+        f"warning: this database already held {invoices_before} invoices of 60 other customers, issued "
+        f"{recent.invoices['issued_on'].min():%Y-%m-%d} to {recent.invoices['issued_on'].max():%Y-%m-%d}, and "
+        f"these {rows} invoices are of {customers} customers new to it"
+    ) in imported
     assert "DUNNING_DATABASE_URL=sqlite:///var/<name>.db" in imported
 
     r = json.loads(shell.run("model", "backtest", "--cutoff", "2013-07-01", "--json").output)

@@ -10,8 +10,18 @@ from dunning.scoring.backtest import backtest, load_ibm_csv
 from tests.datasets import IBM, IBM_MAP
 from tests.scoring.ledger import push, world
 
-IBM_IMPORT = ["import", "invoices", str(IBM), "--map", IBM_MAP, "--date-format", "%m/%d/%Y", "--currency", "USD",
-              "--create-customers"]
+IBM_IMPORT = [
+    "import",
+    "invoices",
+    str(IBM),
+    "--map",
+    IBM_MAP,
+    "--date-format",
+    "%m/%d/%Y",
+    "--currency",
+    "USD",
+    "--create-customers",
+]
 
 
 @pytest.mark.skipif(IBM is None, reason="the shared data set is not beside the repository")

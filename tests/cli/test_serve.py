@@ -1,5 +1,6 @@
 """`main.py serve` as a process: JSON logs one object per line, the start-up block, and a clear
 refusal (exit 1, before any start-up) when the port is taken."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,14 @@ class Server:
     """A `serve` process whose stderr lines are collected as they come."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", *args], env=env, cwd=cwd,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "serve", *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.started = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -74,8 +81,14 @@ def served(tmp_path):
 def test_serve_logs_json_lines_and_a_second_serve_on_the_port_says_it_is_taken(served, tmp_path):
     server, port, env = served
     assert httpx.get(f"http://127.0.0.1:{port}/v1/customers").status_code == 401
-    second = subprocess.run([sys.executable, str(ROOT / "main.py"), "serve"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode == 1
     said = " ".join((second.stdout + second.stderr).split())
     assert f"port {port} is in use on 127.0.0.1" in said and "set DUNNING_PORT" in said
@@ -88,6 +101,8 @@ def test_serve_logs_json_lines_and_a_second_serve_on_the_port_says_it_is_taken(s
     assert startup["startup"]["database"] == f"sqlite:///{tmp_path / 'var' / 'dunning.db'}"
     assert startup["startup"]["public_url"].startswith(f"http://127.0.0.1:{port} ")
     assert startup["startup"]["worker"].startswith("embedded: cycle every 300 s")
-    assert any(r["logger"] == "uvicorn.access" and "GET /v1/customers" in r["message"] and "401" in r["message"]
-               for r in records)
+    assert any(
+        r["logger"] == "uvicorn.access" and "GET /v1/customers" in r["message"] and "401" in r["message"]
+        for r in records
+    )
     assert (tmp_path / "var" / "dunning.db").exists()  # DUNNING_VAR_DIR holds the default database

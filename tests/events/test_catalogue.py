@@ -2,6 +2,7 @@
 shows each with the payload the service really sends: one scenario of several customers runs the
 whole loop (replies, promises, plans, disputes, approvals, the agency, payments, tasks, failures)
 and every payload is compared, key by key, with the README's example of its type."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ def ok(response, status: int = 200):
     return response.json()
 
 
-def day(client, db, clock, settings, days: int = 1) -> None:
+def day(client, db, clock, settings, days: int = 1) -> None:  # noqa: F811 (the fixture imported above)
     clock.advance(days=days)
     run_once(db, clock, settings)
     cycle(db, clock, settings)
@@ -61,12 +62,26 @@ def day(client, db, clock, settings, days: int = 1) -> None:
 def published(client, anonymous, db, clock, settings):  # noqa: F811
     ok(client.put("/v1/policies/default", content=policy("sms"), headers={"Content-Type": "application/yaml"}))
     ok(client.put("/v1/policies/heavy", content=HEAVY, headers={"Content-Type": "application/yaml"}))
-    ok(client.post("/v1/customers/bulk", json={"customers": [
-        *(customer(f"C{n}", phone=f"+3361234560{n}") for n in (1, 2, 3, 5)),
-        customer("C4", kind="consumer", phone="+33612345604", address="12 rue de la Paix\n75002 Paris\nFrance")]}))
+    ok(
+        client.post(
+            "/v1/customers/bulk",
+            json={
+                "customers": [
+                    *(customer(f"C{n}", phone=f"+3361234560{n}") for n in (1, 2, 3, 5)),
+                    customer(
+                        "C4", kind="consumer", phone="+33612345604", address="12 rue de la Paix\n75002 Paris\nFrance"
+                    ),
+                ]
+            },
+        )
+    )
     due = clock.now().date() - timedelta(days=10)
-    ok(client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice(f"I{n}", f"C{n}", due=due, total="400.00") for n in range(1, 6)]}))
+    ok(
+        client.post(
+            "/v1/invoices/bulk",
+            json={"invoices": [invoice(f"I{n}", f"C{n}", due=due, total="400.00") for n in range(1, 6)]},
+        )
+    )
     ok(client.patch("/v1/customers/C4/dunning", json={"policy_name": "heavy"}))
     cycle(db, clock, settings)  # case.opened, case.step_planned, approval.requested (C4's registered letter)
     dispatch(db, clock, settings)  # message.sent (the SMS reminders)
@@ -77,23 +92,49 @@ def published(client, anonymous, db, clock, settings):  # noqa: F811
     # reply.received, promise.made, case.paused
     assert text_in(anonymous, "je paierai vendredi", sender="+33612345601").status_code == 200
     sms = messages(db, customer_id=_id(db, "C2"), channel="sms")[0]
-    form = {"MessageSid": sms.provider_id, "MessageStatus": "undelivered", "ErrorCode": "30007",
-            "AccountSid": "AC" + "1" * 32}
+    form = {
+        "MessageSid": sms.provider_id,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30007",
+        "AccountSid": "AC" + "1" * 32,
+    }
     r = anonymous.post(STATUS_PATH, data=form, headers={"X-Twilio-Signature": sign(form, PUBLIC_URL + STATUS_PATH)})
     assert r.status_code == 204  # message.failed
 
-    ok(client.post("/v1/customers/C2/promises", json={"currency": "EUR", "amount": "400.00",
-                                                      "date": (clock.now().date() + timedelta(days=3)).isoformat()}),
-       201)
-    ok(client.post("/v1/payments/bulk", json={"payments": [
-        payment("P2", "C2", amount="400.00", received_on=clock.now().date().isoformat())]}))  # payment.received
+    ok(
+        client.post(
+            "/v1/customers/C2/promises",
+            json={"currency": "EUR", "amount": "400.00", "date": (clock.now().date() + timedelta(days=3)).isoformat()},
+        ),
+        201,
+    )
+    ok(
+        client.post(
+            "/v1/payments/bulk",
+            json={"payments": [payment("P2", "C2", amount="400.00", received_on=clock.now().date().isoformat())]},
+        )
+    )  # payment.received
     start = clock.now().date()
     for name in ("C3", "C5"):
-        ok(client.post(f"/v1/customers/{name}/plans", json={"currency": "EUR", "installments": [
-            {"due_on": (start + timedelta(days=7)).isoformat(), "amount": "200.00"},
-            {"due_on": (start + timedelta(days=14)).isoformat(), "amount": "200.00"}]}), 201)
-    ok(client.post("/v1/payments/bulk", json={"payments": [
-        payment("P3", "C3", amount="400.00", received_on=start.isoformat())]}))
+        ok(
+            client.post(
+                f"/v1/customers/{name}/plans",
+                json={
+                    "currency": "EUR",
+                    "installments": [
+                        {"due_on": (start + timedelta(days=7)).isoformat(), "amount": "200.00"},
+                        {"due_on": (start + timedelta(days=14)).isoformat(), "amount": "200.00"},
+                    ],
+                },
+            ),
+            201,
+        )
+    ok(
+        client.post(
+            "/v1/payments/bulk",
+            json={"payments": [payment("P3", "C3", amount="400.00", received_on=start.isoformat())]},
+        )
+    )
 
     ok(client.post("/v1/invoices/I1/dispute", json={"reason_code": "not_received", "text": "never got it"}), 201)
     ok(client.post("/v1/invoices/I1/dispute/resolve", json={"outcome": "rejected", "note": "signed delivery note"}))

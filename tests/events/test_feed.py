@@ -1,4 +1,5 @@
 """GET /v1/events: the feed read page by page from a cursor, filtered by type."""
+
 from __future__ import annotations
 
 from dunning.events.catalogue import TYPES

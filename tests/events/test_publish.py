@@ -1,11 +1,13 @@
 """Events are written by the transaction that makes the change, or not at all, and numbered in the
 order the transactions commit, so that a reader's cursor never passes one that appears later."""
+
 from __future__ import annotations
 
 import threading
 
 import pytest
-from sqlalchemy import event as sa_event, func, select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from dunning.events import feed
@@ -117,8 +119,9 @@ def _wait_for_a_lock_wait(db) -> None:
     """Until a session waits on the event lock (PostgreSQL's own view of its backends)."""
     with db.engine.connect() as conn:
         for _ in range(3000):
-            waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                        "AND NOT granted")).scalar()
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar()
             if waiting:
                 return
             threading.Event().wait(0.01)

@@ -3,12 +3,13 @@
 Each one is a real server on a loopback port, so the code under test goes through its real
 client library, sockets and all. LoopbackHTTPServer is the shared base for the HTTP ones.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 
 @dataclass
@@ -79,11 +80,12 @@ class LoopbackHTTPServer:
             return Reply(200, b"{}")
         return self._respond(request)
 
-    def start(self) -> "LoopbackHTTPServer":
+    def start(self) -> LoopbackHTTPServer:
         # serve_forever notices shutdown() only between polls; the default 0.5 s would be paid
         # by every test that stops a server.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -93,7 +95,7 @@ class LoopbackHTTPServer:
         if self._thread is not None:
             self._thread.join()
 
-    def __enter__(self) -> "LoopbackHTTPServer":
+    def __enter__(self) -> LoopbackHTTPServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -6,6 +6,7 @@ can count connections. `rcpt_replies` makes it refuse chosen recipients ("550 ..
 `smtp_server(...)` runs it on a free port, plain, STARTTLS or implicit TLS, with optional AUTH,
 and always stops it. `self_signed_cert(dir)` makes a certificate for 127.0.0.1 with openssl.
 """
+
 from __future__ import annotations
 
 import email
@@ -14,11 +15,12 @@ import ssl
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -68,8 +70,9 @@ class RecordingHandler:
             return self.data_replies.popleft()
         login = session.auth_data  # what the authenticator put in AuthResult.auth_data
         with self._lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                                          server, login))
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, server, login)
+            )
         return "250 2.0.0 Accepted"
 
 
@@ -78,10 +81,12 @@ class _FreePortController(Controller):
 
     def _create_server(self):
         async def bind():
-            server = await self.loop.create_server(self._factory_invoker, host=self.hostname, port=self.port,
-                                                   ssl=self.ssl_context)
+            server = await self.loop.create_server(
+                self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
+            )
             self.port = server.sockets[0].getsockname()[1]
             return server
+
         return bind()
 
 
@@ -99,12 +104,19 @@ def _authenticator(users: dict[str, str]):
         password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
         ok = users.get(login) == password
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
+
     return check
 
 
 @contextmanager
-def smtp_server(*, handler: RecordingHandler | None = None, cert: tuple[Path, Path] | None = None,
-                mode: str = "plain", users: dict[str, str] | None = None, port: int = 0) -> Iterator[SmtpServer]:
+def smtp_server(
+    *,
+    handler: RecordingHandler | None = None,
+    cert: tuple[Path, Path] | None = None,
+    mode: str = "plain",
+    users: dict[str, str] | None = None,
+    port: int = 0,
+) -> Iterator[SmtpServer]:
     """mode: "plain", "starttls" (required) or "tls" (implicit). cert: (certfile, keyfile)."""
     handler = handler or RecordingHandler()
     kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port, "server_hostname": "localhost"}
@@ -129,9 +141,27 @@ def smtp_server(*, handler: RecordingHandler | None = None, cert: tuple[Path, Pa
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key

@@ -9,6 +9,7 @@ limits: 50 keys, keys of 40 and values of 500 characters). Idempotency works as 
 the same Idempotency-Key with the same parameters answers the first response again; with other
 parameters it is a 400 idempotency_error. `fail_next` queues error answers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,6 +30,7 @@ API_VERSION = "2026-10-28.endive"
 @dataclass
 class Opened:
     """A session as the fake created it, with the form fields that created it."""
+
     id: str
     form: dict[str, str]
     body: dict = field(default_factory=dict)
@@ -36,7 +38,7 @@ class Opened:
     def metadata(self, parent: str | None = None) -> dict[str, str]:
         """The session's metadata, or that of `parent` (payment_intent_data)."""
         start = f"{parent}[metadata][" if parent else "metadata["
-        return {k[len(start):-1]: v for k, v in self.form.items() if k.startswith(start)}
+        return {k[len(start) : -1]: v for k, v in self.form.items() if k.startswith(start)}
 
 
 class FakeStripe(LoopbackHTTPServer):
@@ -65,8 +67,11 @@ class FakeStripe(LoopbackHTTPServer):
         if key in self._by_key:
             seen, reply = self._by_key[key]
             if seen != tuple(sorted(pairs)):
-                return _error(400, "idempotency_error", "Keys for idempotent requests can only be used with the "
-                                                        "same parameters they were first used with.")
+                return _error(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                )
             return reply
         if self._failures:
             return self._failures.popleft()
@@ -83,14 +88,26 @@ class FakeStripe(LoopbackHTTPServer):
         opened = Opened(session_id, form)
         amount = int(form["line_items[0][price_data][unit_amount]"]) * int(form["line_items[0][quantity]"])
         opened.body = {
-            "id": session_id, "object": "checkout.session", "amount_subtotal": amount, "amount_total": amount,
-            "cancel_url": form["cancel_url"], "success_url": form["success_url"],
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "cancel_url": form["cancel_url"],
+            "success_url": form["success_url"],
             "client_reference_id": form.get("client_reference_id"),
-            "currency": form["line_items[0][price_data][currency]"], "customer": None,
-            "customer_email": form.get("customer_email"), "customer_details": None,
-            "created": int(time.time()), "expires_at": int(time.time()) + 86_400, "livemode": False,
-            "locale": form.get("locale"), "metadata": opened.metadata(), "mode": "payment",
-            "payment_intent": None, "payment_status": "unpaid", "status": "open",
+            "currency": form["line_items[0][price_data][currency]"],
+            "customer": None,
+            "customer_email": form.get("customer_email"),
+            "customer_details": None,
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 86_400,
+            "livemode": False,
+            "locale": form.get("locale"),
+            "metadata": opened.metadata(),
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
             "url": f"https://checkout.stripe.com/c/pay/{session_id}",
         }
         with self.arrived:
@@ -99,36 +116,73 @@ class FakeStripe(LoopbackHTTPServer):
 
     # -- Stripe's side of the webhook ---------------------------------------------------------
 
-    def completed(self, session_id: str, *, payment_intent: str | None = None, payment_status: str = "paid",
-                  created: int | None = None, kind: str = "checkout.session.completed") -> dict:
+    def completed(
+        self,
+        session_id: str,
+        *,
+        payment_intent: str | None = None,
+        payment_status: str = "paid",
+        created: int | None = None,
+        kind: str = "checkout.session.completed",
+    ) -> dict:
         """The event Stripe sends when the customer finishes paying on that session."""
         opened = self.sessions[session_id]
-        obj = dict(opened.body, status="complete", payment_status=payment_status,
-                   payment_intent=payment_intent or "pi_" + secrets.token_hex(12),
-                   customer_details={"email": opened.form.get("customer_email"), "name": None})
+        obj = dict(
+            opened.body,
+            status="complete",
+            payment_status=payment_status,
+            payment_intent=payment_intent or "pi_" + secrets.token_hex(12),
+            customer_details={"email": opened.form.get("customer_email"), "name": None},
+        )
         return event(kind, obj, created)
 
     def intent_succeeded(self, session_id: str, payment_intent: str, created: int | None = None) -> dict:
         opened = self.sessions[session_id]
-        obj = {"id": payment_intent, "object": "payment_intent", "amount": opened.body["amount_total"],
-               "amount_received": opened.body["amount_total"], "currency": opened.body["currency"],
-               "status": "succeeded", "latest_charge": "ch_" + secrets.token_hex(12), "livemode": False,
-               "metadata": opened.metadata("payment_intent_data"),
-               "description": opened.form.get("payment_intent_data[description]")}
+        obj = {
+            "id": payment_intent,
+            "object": "payment_intent",
+            "amount": opened.body["amount_total"],
+            "amount_received": opened.body["amount_total"],
+            "currency": opened.body["currency"],
+            "status": "succeeded",
+            "latest_charge": "ch_" + secrets.token_hex(12),
+            "livemode": False,
+            "metadata": opened.metadata("payment_intent_data"),
+            "description": opened.form.get("payment_intent_data[description]"),
+        }
         return event("payment_intent.succeeded", obj, created)
 
 
 def event(kind: str, obj: dict, created: int | None = None) -> dict:
-    return {"id": "evt_" + secrets.token_hex(12), "object": "event", "api_version": API_VERSION,
-            "created": created or int(time.time()), "data": {"object": obj}, "livemode": False,
-            "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": kind}
+    return {
+        "id": "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created or int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": kind,
+    }
 
 
 def charge_refunded(payment_intent: str, *, captured: int, refunded: int, currency: str = "eur") -> dict:
-    obj = {"id": "ch_" + secrets.token_hex(12), "object": "charge", "amount": captured, "amount_captured": captured,
-           "amount_refunded": refunded, "captured": True, "currency": currency, "paid": True,
-           "payment_intent": payment_intent, "refunded": refunded >= captured, "status": "succeeded",
-           "metadata": {}, "livemode": False}
+    obj = {
+        "id": "ch_" + secrets.token_hex(12),
+        "object": "charge",
+        "amount": captured,
+        "amount_captured": captured,
+        "amount_refunded": refunded,
+        "captured": True,
+        "currency": currency,
+        "paid": True,
+        "payment_intent": payment_intent,
+        "refunded": refunded >= captured,
+        "status": "succeeded",
+        "metadata": {},
+        "livemode": False,
+    }
     return event("charge.refunded", obj)
 
 
@@ -159,7 +213,7 @@ def _session_problem(form: dict[str, str]) -> str | None:
         if len(keys) > 50:
             return "Metadata can have up to 50 keys"
         for k in keys:
-            name = k[len(start):-1]
+            name = k[len(start) : -1]
             if len(name) > 40 or len(form[k]) > 500:
                 return f"Metadata key or value too long: {name}"
     return None

@@ -1,4 +1,5 @@
 """An in-memory transport for outbox tests that are about the state machine, not a provider."""
+
 from __future__ import annotations
 
 from dunning.channels.base import Envelope, ProviderReceipt, TransportError

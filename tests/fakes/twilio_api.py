@@ -8,6 +8,7 @@ answers (status + Twilio code) to exercise the transport's classification.
 
 The fake does not model segmentation: num_segments is always "1" in its answers.
 """
+
 from __future__ import annotations
 
 import base64

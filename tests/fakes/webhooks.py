@@ -8,12 +8,13 @@ library's `verify` always compares with the wall clock, five minutes either way)
 once that many were accepted, each further request waits for `gate` before it is taken (a worker
 can be killed while they are in flight).
 """
+
 from __future__ import annotations
 
 import json
 import threading
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -24,14 +25,15 @@ from tests.fakes import LoopbackHTTPServer, Recorded, Reply
 def signature_matches(secret: str, headers: dict[str, str], body: bytes) -> bool:
     """The signature check alone, with the library's own signing (no clock involved)."""
     headers = {k.lower(): v for k, v in headers.items()}
-    at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=timezone.utc)
+    at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=UTC)
     expected = Webhook(secret).sign(headers["webhook-id"], at, body.decode("utf-8"))
     return expected in headers["webhook-signature"].split(" ")
 
 
 class Receiver(LoopbackHTTPServer):
-    def __init__(self, secret: str | None = None, *, tolerance: bool = True, path: str = "/hook",
-                 hold_after: int | None = None):
+    def __init__(
+        self, secret: str | None = None, *, tolerance: bool = True, path: str = "/hook", hold_after: int | None = None
+    ):
         super().__init__()
         self.secret, self.tolerance, self.path, self.hold_after = secret, tolerance, path, hold_after
         self.answers: deque[int] = deque()
@@ -81,4 +83,3 @@ class Receiver(LoopbackHTTPServer):
     @property
     def url(self) -> str:
         return super().url + self.path
-

@@ -13,8 +13,11 @@ from tests.builders import customer, invoice, payment
 def dump(db) -> dict:
     """Every row of every ledger table, to compare database states."""
     with db.session() as s:
-        return {t.name: sorted(map(tuple, s.execute(select(t)).all()), key=repr)
-                for t in metadata.sorted_tables if t.name in ("customer", "invoice", "payment", "allocation")}
+        return {
+            t.name: sorted(map(tuple, s.execute(select(t)).all()), key=repr)
+            for t in metadata.sorted_tables
+            if t.name in ("customer", "invoice", "payment", "allocation")
+        }
 
 
 def test_customers_are_created_updated_and_left_alone(client):
@@ -29,8 +32,15 @@ def test_customers_are_created_updated_and_left_alone(client):
 
 
 def test_phone_is_normalised_to_e164_with_the_customer_country(client):
-    client.post("/v1/customers/bulk", json={"customers": [customer("A", phone="06 12 34 56 78", country="FR"),
-                                                          customer("B", phone="(415) 555-2671", country="US")]})
+    client.post(
+        "/v1/customers/bulk",
+        json={
+            "customers": [
+                customer("A", phone="06 12 34 56 78", country="FR"),
+                customer("B", phone="(415) 555-2671", country="US"),
+            ]
+        },
+    )
     assert client.get("/v1/customers/A").json()["phone"] == "+33612345678"
     assert client.get("/v1/customers/B").json()["phone"] == "+14155552671"
 
@@ -45,15 +55,26 @@ def test_replaying_a_batch_ten_times_changes_nothing(client, db, clock):
     for _ in range(10):
         clock.advance(hours=1)
         assert client.post("/v1/invoices/bulk", json=batch).json() == {"created": 0, "updated": 0, "unchanged": 5}
-        assert client.post("/v1/payments/bulk", json={"payments": [payment("P1", amount="150.00")]}).json()["unchanged"] == 1
+        assert (
+            client.post("/v1/payments/bulk", json={"payments": [payment("P1", amount="150.00")]}).json()["unchanged"]
+            == 1
+        )
     assert dump(db) == after_first
 
 
 def test_invoice_balance_defaults(client, db):
     client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
-    r = client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice("open"), invoice("paid", paid_on="2026-01-20"), invoice("part", balance="40.5"),
-        invoice("void", voided=True)]})
+    r = client.post(
+        "/v1/invoices/bulk",
+        json={
+            "invoices": [
+                invoice("open"),
+                invoice("paid", paid_on="2026-01-20"),
+                invoice("part", balance="40.5"),
+                invoice("void", voided=True),
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     with db.session() as s:
         balances = dict(s.execute(select(Invoice.external_id, Invoice.balance_minor)).all())
@@ -86,15 +107,18 @@ def test_a_bad_invoice_row_refuses_the_whole_batch(client, db, change, field, wo
         assert s.execute(select(Invoice)).first() is None
 
 
-@pytest.mark.parametrize("change,field,words", [
-    ({"timezone": "Europe/Atlantis"}, "timezone", "IANA time zone"),
-    ({"phone": "12"}, "phone", "can't be a phone number"),
-    ({"email": "not-an-email"}, "email", "not an email address"),
-    ({"country": "XX"}, "country", "ISO 3166"),
-    ({"kind": "alien"}, "kind", "business"),
-    ({"language": "zz-QQ"}, "language", "language code"),
-    ({"language": "pt-BR"}, "language", "a language we write to customers in: en, de, es, fr, it, nl"),
-])
+@pytest.mark.parametrize(
+    "change,field,words",
+    [
+        ({"timezone": "Europe/Atlantis"}, "timezone", "IANA time zone"),
+        ({"phone": "12"}, "phone", "can't be a phone number"),
+        ({"email": "not-an-email"}, "email", "not an email address"),
+        ({"country": "XX"}, "country", "ISO 3166"),
+        ({"kind": "alien"}, "kind", "business"),
+        ({"language": "zz-QQ"}, "language", "language code"),
+        ({"language": "pt-BR"}, "language", "a language we write to customers in: en, de, es, fr, it, nl"),
+    ],
+)
 def test_a_bad_customer_row_is_named(client, db, change, field, words):
     r = client.post("/v1/customers/bulk", json={"customers": [customer("A"), customer("B", **change)]})
     assert r.status_code == 422, r.text
@@ -141,13 +165,18 @@ def test_text_a_database_cannot_store_is_refused_not_crashed_on(client):
     assert client.get("/v1/invoices", params={"customer": "A\x00"}).status_code == 422
 
 
-@pytest.mark.parametrize("path, key, row", [
-    ("/v1/invoices/bulk", "invoices", invoice("I1", customer_external_id="C\x00")),
-    ("/v1/payments/bulk", "payments", payment("P1", "C\x00", "10.00")),
-])
+@pytest.mark.parametrize(
+    "path, key, row",
+    [
+        ("/v1/invoices/bulk", "invoices", invoice("I1", customer_external_id="C\x00")),
+        ("/v1/payments/bulk", "payments", payment("P1", "C\x00", "10.00")),
+    ],
+)
 def test_a_nul_in_a_key_is_refused_before_any_lookup(client, path, key, row):
     # the keys are looked up before the batch is refused: PostgreSQL would reject the NUL there
     client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
     r = client.post(path, json={key: [row]})
     assert r.status_code == 422, r.text
-    assert {"index": 0, "field": "customer_external_id", "message": "must not contain NUL characters"} in r.json()["errors"]
+    assert {"index": 0, "field": "customer_external_id", "message": "must not contain NUL characters"} in r.json()[
+        "errors"
+    ]

@@ -15,8 +15,16 @@ def balances(db) -> dict[str, int]:
 
 def setup_three(client):
     client.post("/v1/customers/bulk", json={"customers": [customer("C1"), customer("C2")]})
-    r = client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice("old", due=date(2026, 1, 1)), invoice("mid", due=date(2026, 1, 15)), invoice("new", due=date(2026, 2, 1))]})
+    r = client.post(
+        "/v1/invoices/bulk",
+        json={
+            "invoices": [
+                invoice("old", due=date(2026, 1, 1)),
+                invoice("mid", due=date(2026, 1, 15)),
+                invoice("new", due=date(2026, 2, 1)),
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -52,9 +60,21 @@ def test_overpayment_stays_as_unallocated_credit(client, db):
 
 def test_credit_note_reduces_the_named_invoice(client, db):
     setup_three(client)
-    r = client.post("/v1/credit-notes/bulk", json={"credit_notes": [
-        {"external_id": "CN1", "customer_external_id": "C1", "invoice_external_id": "mid", "currency": "EUR",
-         "amount": "25.00", "issued_on": "2026-02-10"}]})
+    r = client.post(
+        "/v1/credit-notes/bulk",
+        json={
+            "credit_notes": [
+                {
+                    "external_id": "CN1",
+                    "customer_external_id": "C1",
+                    "invoice_external_id": "mid",
+                    "currency": "EUR",
+                    "amount": "25.00",
+                    "issued_on": "2026-02-10",
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     assert balances(db)["mid"] == 7500
 
@@ -71,14 +91,24 @@ def test_a_repushed_invoice_does_not_count_a_payment_twice(client, db):
 
 def test_payment_rows_are_checked(client, db):
     setup_three(client)
-    r = client.post("/v1/payments/bulk", json={"payments": [
-        payment("a", customer_external_id="ghost"),
-        payment("b", invoice_external_id="nope"),
-        payment("c", customer_external_id="C2", invoice_external_id="old"),
-        payment("d", currency="USD", invoice_external_id="old"),
-        payment("e", amount="0"),
-    ]})
+    r = client.post(
+        "/v1/payments/bulk",
+        json={
+            "payments": [
+                payment("a", customer_external_id="ghost"),
+                payment("b", invoice_external_id="nope"),
+                payment("c", customer_external_id="C2", invoice_external_id="old"),
+                payment("d", currency="USD", invoice_external_id="old"),
+                payment("e", amount="0"),
+            ]
+        },
+    )
     assert r.status_code == 422
     assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [
-        (0, "customer_external_id"), (1, "invoice_external_id"), (2, "invoice_external_id"), (3, "currency"), (4, "amount")]
+        (0, "customer_external_id"),
+        (1, "invoice_external_id"),
+        (2, "invoice_external_id"),
+        (3, "currency"),
+        (4, "amount"),
+    ]
     assert set(balances(db).values()) == {10000}

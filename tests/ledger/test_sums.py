@@ -2,6 +2,7 @@
 for one customer overflowed SQLite's integer SUM (aging, customer and desk pages 500, the cycle
 crashed for everyone). One account may no longer owe that much; spread over ten customers, the
 same money is summed exactly on both databases."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -41,8 +42,10 @@ def test_one_customer_cannot_owe_the_findings_sum(client, db):
 
     # up to the bound it is taken; the invoice that crosses it is named, in any later batch
     assert client.post("/v1/invoices/bulk", json={"invoices": invoices("BIG", 1_000)}).status_code == 200
-    r = client.post("/v1/invoices/bulk", json={"invoices": [invoice("small", "BIG", total="9999999.99"),
-                                                            *invoices("BIG", 1, start=1_000)]})
+    r = client.post(
+        "/v1/invoices/bulk",
+        json={"invoices": [invoice("small", "BIG", total="9999999.99"), *invoices("BIG", 1, start=1_000)]},
+    )
     assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [(1, "total")]
     # a batch that brings the account back under the bound is taken
     paid = [invoice("BIG-0", "BIG", total=MOST, paid_on="2026-02-15"), *invoices("BIG", 1, start=1_000)]
@@ -62,7 +65,9 @@ def test_the_findings_sum_over_ten_customers_is_exact_everywhere(app, client, db
     assert aging.status_code == 200, aging.text
     assert aging.json()["rows"][0]["total"] == f"{expected // 100}.{expected % 100:02d}"
     detail = client.get("/v1/customers/C0").json()
-    assert detail["balances"][0]["overdue"] == f"{per_customer * MOST_MINOR // 100}.{per_customer * MOST_MINOR % 100:02d}"
+    assert (
+        detail["balances"][0]["overdue"] == f"{per_customer * MOST_MINOR // 100}.{per_customer * MOST_MINOR % 100:02d}"
+    )
 
     with db.session() as session:
         report = run_cycle(session, clock, settings)

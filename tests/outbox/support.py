@@ -1,5 +1,6 @@
 """Building an outbox to dispatch: data through the ledger service, the cycle at the clock's time,
 and a Dispatcher with the real transports the Settings configure."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +13,9 @@ from dunning.cases.compose import Composer
 from dunning.cases.cycle import CycleReport, run_cycle
 from dunning.channels.registry import build_transports
 from dunning.config import Settings
+from dunning.contacts.models import Contact
 from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
-from dunning.contacts.models import Contact
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Message
@@ -37,8 +38,12 @@ contact: {business_days_only: false, min_days_between_contacts: 1}
 
 
 def outbox_settings(settings: Settings, **overrides: Any) -> Settings:
-    values = dict(public_url="https://dunning.example.com", smtp_from_address="collections@example.com",
-                  smtp_from_name="Example Collections", smtp_reply_domain="replies.example.com")
+    values = dict(
+        public_url="https://dunning.example.com",
+        smtp_from_address="collections@example.com",
+        smtp_from_name="Example Collections",
+        smtp_reply_domain="replies.example.com",
+    )
     values.update(overrides)
     return settings.model_copy(update=values)
 
@@ -96,5 +101,6 @@ def tasks(db, **where: Any) -> list[Task]:
 def contact_row(db, customer_id: int, external_id: str = "primary") -> Contact:
     """One of the customer's contacts; by default the one of its own email, phone and address."""
     with db.session() as session:
-        return session.execute(select(Contact).where(Contact.customer_id == customer_id,
-                                                     Contact.external_id == external_id)).scalar_one()
+        return session.execute(
+            select(Contact).where(Contact.customer_id == customer_id, Contact.external_id == external_id)
+        ).scalar_one()

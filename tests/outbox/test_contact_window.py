@@ -1,7 +1,8 @@
 """The contact window is checked again when the message is about to go, in the customer's zone."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -9,9 +10,9 @@ from tests.builders import customer, invoice
 from tests.fakes.smtp import smtp_server
 from tests.outbox.support import cycle, dispatch, messages, outbox_settings, seed, smtp
 
-FRIDAY_19H_PARIS = datetime(2026, 3, 6, 18, 0, tzinfo=timezone.utc)
-FRIDAY_22H_PARIS = datetime(2026, 3, 6, 21, 0, tzinfo=timezone.utc)
-MONDAY_08H_PARIS = datetime(2026, 3, 9, 7, 0, tzinfo=timezone.utc)
+FRIDAY_19H_PARIS = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
+FRIDAY_22H_PARIS = datetime(2026, 3, 6, 21, 0, tzinfo=UTC)
+MONDAY_08H_PARIS = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,8 +23,12 @@ def server():
 
 def test_a_message_due_late_at_night_waits_for_the_next_business_morning(db, clock, settings, server):
     mail_settings = outbox_settings(settings, **smtp(server.port))
-    ids = seed(db, clock, [customer("PARIS"), customer("NEWYORK", timezone="America/New_York", country="US")],
-               [invoice("I1", "PARIS", due=date(2026, 2, 20)), invoice("I2", "NEWYORK", due=date(2026, 2, 20))])
+    ids = seed(
+        db,
+        clock,
+        [customer("PARIS"), customer("NEWYORK", timezone="America/New_York", country="US")],
+        [invoice("I1", "PARIS", due=date(2026, 2, 20)), invoice("I2", "NEWYORK", due=date(2026, 2, 20))],
+    )
     clock.set(FRIDAY_19H_PARIS)
     planned = cycle(db, clock, mail_settings).planned
     assert {o.send_at for o in planned} == {FRIDAY_19H_PARIS}  # both in their windows when planned

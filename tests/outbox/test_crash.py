@@ -5,6 +5,7 @@ DUNNING_TEST_DATABASE_URL is set); `main.py dispatch --once` runs as a subproces
 with SMTP settings pointing at an aiosmtpd sink in this process that records every message it
 accepts under our message id (the X-Dunning-Message-Id header).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from tests.outbox.support import seed
 pytestmark = pytest.mark.committed
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday morning in Paris: inside the contact window
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning in Paris: inside the contact window
 OUR_ID = re.compile(rb"^X-Dunning-Message-Id: (\d+)\r?$", re.M)
 MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>]+>)\r?$", re.M | re.I)
 GROUP = 20  # the Dispatcher's default hand-over group: at most this many in doubt after a crash
@@ -79,27 +80,61 @@ class Sink:
 
 def plan_emails(db, clock, n: int) -> None:
     """n customers, one overdue invoice each, and a queued reminder each, inserted as the cycle would."""
-    ids = seed(db, clock, [customer(f"K{i:05d}") for i in range(n)],
-               [invoice(f"KI{i:05d}", f"K{i:05d}", due=date(2026, 2, 20)) for i in range(n)])
+    ids = seed(
+        db,
+        clock,
+        [customer(f"K{i:05d}") for i in range(n)],
+        [invoice(f"KI{i:05d}", f"K{i:05d}", due=date(2026, 2, 20)) for i in range(n)],
+    )
     with db.session() as session:
         invoices = dict(session.execute(select(Invoice.customer_id, Invoice.id)).all())
-        session.execute(insert(Message.__table__), [
-            {"dedupe_key": f"crash:{cid}", "case_id": None, "customer_id": cid, "currency": "EUR",
-             "channel": "email", "kind": "reminder", "template": "reminder", "status": "queued",
-             "send_after": NOW, "requires_approval": False, "show_fees": False, "invoice_ids": [invoices[cid]],
-             "amount_minor": 10_000, "context": {}, "attempts": 0, "created_at": NOW, "updated_at": NOW}
-            for cid in ids.values()])
+        session.execute(
+            insert(Message.__table__),
+            [
+                {
+                    "dedupe_key": f"crash:{cid}",
+                    "case_id": None,
+                    "customer_id": cid,
+                    "currency": "EUR",
+                    "channel": "email",
+                    "kind": "reminder",
+                    "template": "reminder",
+                    "status": "queued",
+                    "send_after": NOW,
+                    "requires_approval": False,
+                    "show_fees": False,
+                    "invoice_ids": [invoices[cid]],
+                    "amount_minor": 10_000,
+                    "context": {},
+                    "attempts": 0,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for cid in ids.values()
+            ],
+        )
 
 
 def worker(db, tmp_path: Path, port: int, now: datetime, log: str) -> subprocess.Popen:
-    env = {**os.environ,
-           "DUNNING_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-           "DUNNING_VAR_DIR": str(tmp_path / "var"), "DUNNING_EMBEDDED_WORKER": "false",
-           "DUNNING_SMTP_HOST": "127.0.0.1", "DUNNING_SMTP_PORT": str(port), "DUNNING_SMTP_SECURITY": "none",
-           "DUNNING_SMTP_REPLY_DOMAIN": "replies.example.com", "DUNNING_SMTP_TIMEOUT_SECONDS": "30"}
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "DUNNING_VAR_DIR": str(tmp_path / "var"),
+        "DUNNING_EMBEDDED_WORKER": "false",
+        "DUNNING_SMTP_HOST": "127.0.0.1",
+        "DUNNING_SMTP_PORT": str(port),
+        "DUNNING_SMTP_SECURITY": "none",
+        "DUNNING_SMTP_REPLY_DOMAIN": "replies.example.com",
+        "DUNNING_SMTP_TIMEOUT_SECONDS": "30",
+    }
     with open(tmp_path / log, "wb") as out:
-        return subprocess.Popen([sys.executable, "main.py", "dispatch", "--once", "--now", now.isoformat()],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "main.py", "dispatch", "--once", "--now", now.isoformat()],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def finish(proc: subprocess.Popen, tmp_path: Path, log: str) -> None:

@@ -1,4 +1,5 @@
 """The agency hand-off: approved, signed, received by a webhook on loopback; the case escalates."""
+
 from __future__ import annotations
 
 import base64
@@ -44,17 +45,31 @@ def agency():
 
 def plan_handoff(db, clock, settings) -> tuple[Message, Message, Message]:
     use_policy(db, clock, HANDOFF)
-    seed(db, clock, [customer("C1", address=ADDRESS)],
-         [invoice(f"I{i}", due=date(2026, 2, 20) + timedelta(days=i), total="500.00") for i in range(2)])
+    seed(
+        db,
+        clock,
+        [customer("C1", address=ADDRESS)],
+        [invoice(f"I{i}", due=date(2026, 2, 20) + timedelta(days=i), total="500.00") for i in range(2)],
+    )
     [planned] = cycle(db, clock, settings).planned
     assert planned.channels == ("letter",) and planned.requires_approval
     notice, case_file = messages(db)
     assert (notice.channel, case_file.channel) == ("letter", "agency")
     assert {notice.status, case_file.status} == {"awaiting_approval"}
     with db.session() as session:  # something else queued for the case, due later
-        later = Message(dedupe_key="manual:1", case_id=case_file.case_id, customer_id=case_file.customer_id,
-                        currency="EUR", channel="email", kind="reminder", template="reminder", status="queued",
-                        send_after=clock.now() + timedelta(days=2), created_at=clock.now(), updated_at=clock.now())
+        later = Message(
+            dedupe_key="manual:1",
+            case_id=case_file.case_id,
+            customer_id=case_file.customer_id,
+            currency="EUR",
+            channel="email",
+            kind="reminder",
+            template="reminder",
+            status="queued",
+            send_after=clock.now() + timedelta(days=2),
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
         session.add(later)
     return notice, case_file, messages(db, dedupe_key="manual:1")[0]
 

@@ -1,6 +1,7 @@
 """Steps that write to roles: a formal notice to the legal contact with billing in copy over SMTP
 to aiosmtpd on loopback, a text to billing's phone through the twilio library, a letter to the
 legal address, a refused copy that marks only its contact, and the preview naming them all."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,10 +14,20 @@ from tests.fakes.twilio_api import FakeTwilio
 from tests.outbox.support import contact_row, cycle, dispatch, messages, outbox_settings, seed, smtp, tasks, use_policy
 
 SID, TOKEN = "AC" + "5" * 32, "fake-token"
-BILLING = {"external_id": "ap", "name": "Accounts Payable", "email": "ap@acme.example", "phone": "+33698765432",
-           "roles": ["billing"]}
-LEGAL = {"external_id": "law", "name": "Maître Durand", "email": "legal@acme.example",
-         "address": "3 quai Voltaire\n75007 Paris\nFrance", "roles": ["legal"]}
+BILLING = {
+    "external_id": "ap",
+    "name": "Accounts Payable",
+    "email": "ap@acme.example",
+    "phone": "+33698765432",
+    "roles": ["billing"],
+}
+LEGAL = {
+    "external_id": "law",
+    "name": "Maître Durand",
+    "email": "legal@acme.example",
+    "address": "3 quai Voltaire\n75007 Paris\nFrance",
+    "roles": ["legal"],
+}
 BUYER = {"external_id": "buy", "name": "Buyer", "email": "buyer@acme.example", "roles": ["buyer"]}
 # A text to billing, then the formal notice to legal with billing in copy, and a letter to legal.
 BY_ROLE = """
@@ -45,8 +56,15 @@ def twilio():
 
 @pytest.fixture
 def role_settings(settings, server, twilio):
-    return outbox_settings(settings, **smtp(server.port), twilio_account_sid=SID, twilio_auth_token=TOKEN,
-                           twilio_from_number="+33700000000", twilio_api_base=twilio.url, http_timeout_seconds=5)
+    return outbox_settings(
+        settings,
+        **smtp(server.port),
+        twilio_account_sid=SID,
+        twilio_auth_token=TOKEN,
+        twilio_from_number="+33700000000",
+        twilio_api_base=twilio.url,
+        http_timeout_seconds=5,
+    )
 
 
 def seeded(db, clock, *contacts: dict) -> dict[str, int]:
@@ -54,7 +72,9 @@ def seeded(db, clock, *contacts: dict) -> dict[str, int]:
     return seed(db, clock, [customer("C1", contacts=list(contacts))], [invoice("I1", due=date(2026, 2, 20))])
 
 
-def test_the_text_goes_to_billing_and_the_notice_to_legal_with_billing_in_copy(db, clock, role_settings, server, twilio):
+def test_the_text_goes_to_billing_and_the_notice_to_legal_with_billing_in_copy(
+    db, clock, role_settings, server, twilio
+):
     ids = seeded(db, clock, BILLING, LEGAL, BUYER)
     assert [o.step_key for o in cycle(db, clock, role_settings).planned] == ["t1"]
     assert dispatch(db, clock, role_settings)["sent"] == 1
@@ -95,11 +115,16 @@ def test_a_refused_copy_marks_only_its_contact(db, clock, role_settings, server)
     assert "Accounts Payable" in task.title
 
 
-def test_without_a_legal_contact_the_notice_goes_to_the_primary_and_the_preview_says_so(client, db, clock,
-                                                                                         role_settings):
+def test_without_a_legal_contact_the_notice_goes_to_the_primary_and_the_preview_says_so(
+    client, db, clock, role_settings
+):
     use_policy(db, clock, BY_ROLE)
-    seed(db, clock, [customer("C1", contacts=[BILLING]), customer("C2", contacts=[LEGAL, BUYER])],
-         [invoice("I1", due=date(2026, 2, 20)), invoice("I2", "C2", due=date(2026, 2, 20))])
+    seed(
+        db,
+        clock,
+        [customer("C1", contacts=[BILLING]), customer("C2", contacts=[LEGAL, BUYER])],
+        [invoice("I1", due=date(2026, 2, 20)), invoice("I2", "C2", due=date(2026, 2, 20))],
+    )
     r = client.post("/v1/policies/default/preview", json={"days": 10})
     assert r.status_code == 200, r.text
     rows = {(row["customer_external_id"], row["step"]): (row["to"], row["cc"]) for row in r.json()}

@@ -1,4 +1,5 @@
 """Reminders planned by the cycle, sent by the Dispatcher over SMTP to a real server on loopback."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -27,8 +28,10 @@ def plain(text: str) -> str:
 
 
 def overdue(customer_id: str, count: int, first_due: date = date(2026, 2, 18)) -> list[dict]:
-    return [invoice(f"{customer_id}-I{i}", customer_id, due=first_due + timedelta(days=i), total=f"{100 + i}.00")
-            for i in range(count)]
+    return [
+        invoice(f"{customer_id}-I{i}", customer_id, due=first_due + timedelta(days=i), total=f"{100 + i}.00")
+        for i in range(count)
+    ]
 
 
 def test_a_consolidated_reminder_arrives_as_stored(db, clock, mail_settings, server):
@@ -57,18 +60,25 @@ def test_a_consolidated_reminder_arrives_as_stored(db, clock, mail_settings, ser
     assert row.body_text == text.replace("\r\n", "\n") and "N-C1-I2" in row.body_html
     assert mail["Reply-To"] == f"collections+{row.reply_token}@replies.example.com"
     unsubscribe = " ".join(mail["List-Unsubscribe"].split())
-    assert unsubscribe.startswith(f"<mailto:collections+{row.reply_token}@replies.example.com?subject=unsubscribe>, "
-                                  "<https://dunning.example.com/unsubscribe/")
+    assert unsubscribe.startswith(
+        f"<mailto:collections+{row.reply_token}@replies.example.com?subject=unsubscribe>, "
+        "<https://dunning.example.com/unsubscribe/"
+    )
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert row.context["invoices"] == ["N-C1-I0", "N-C1-I1", "N-C1-I2"]
 
 
 def test_refusals_fail_or_retry_and_every_message_shares_one_connection(db, clock, settings):
     handler = RecordingHandler()
-    handler.rcpt_replies = {"gone@example.com": "550 5.1.1 No such user",
-                            "busy@example.com": "451 4.7.1 Greylisted, try again later"}
-    people = [customer("GONE", email="gone@example.com"), customer("BUSY", email="busy@example.com"),
-              *(customer(f"OK{i}") for i in range(4))]
+    handler.rcpt_replies = {
+        "gone@example.com": "550 5.1.1 No such user",
+        "busy@example.com": "451 4.7.1 Greylisted, try again later",
+    }
+    people = [
+        customer("GONE", email="gone@example.com"),
+        customer("BUSY", email="busy@example.com"),
+        *(customer(f"OK{i}") for i in range(4)),
+    ]
     ids = seed(db, clock, people, [i for p in people for i in overdue(p["external_id"], 2)])
     cycle(db, clock, settings)
     with smtp_server(handler=handler) as server:

@@ -1,4 +1,5 @@
 """Letters: rendered to PDF at dispatch time and handed to the file-drop print provider."""
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,25 @@ def pdf_text(path) -> str:
 
 def test_a_reminder_letter_then_an_approved_registered_letter(db, clock, settings):
     use_policy(db, clock, LETTERS)
-    seed(db, clock, [customer("UK1", name="Acme Widgets Ltd", language="en", country="GB", timezone="Europe/London",
-                              phone="+447911123456", address=LEEDS)],
-         [invoice(f"I{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
-          for i in range(3)])
+    seed(
+        db,
+        clock,
+        [
+            customer(
+                "UK1",
+                name="Acme Widgets Ltd",
+                language="en",
+                country="GB",
+                timezone="Europe/London",
+                phone="+447911123456",
+                address=LEEDS,
+            )
+        ],
+        [
+            invoice(f"I{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
+            for i in range(3)
+        ],
+    )
     drop = settings.outbox_dir / "letters"
 
     assert [o.step_key for o in cycle(db, clock, settings).planned] == ["r1"]

@@ -1,4 +1,5 @@
 """SMS planned by the cycle and sent through the real twilio library to a local fake of its API."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,8 +10,7 @@ from dunning.channels.gsm import count_segments
 from dunning.contacts import opt_out
 from tests.builders import customer, invoice
 from tests.fakes.twilio_api import FakeTwilio
-from tests.outbox.support import (contact_row, cycle, dispatch, messages, outbox_settings, seed, tasks,
-                                  use_policy)
+from tests.outbox.support import contact_row, cycle, dispatch, messages, outbox_settings, seed, tasks, use_policy
 
 SID, TOKEN = "AC" + "7" * 32, "fake-token"
 # Two text messages four days apart, nothing else, any day of the week.
@@ -34,8 +34,14 @@ def twilio():
 
 @pytest.fixture
 def sms_settings(settings, twilio):
-    return outbox_settings(settings, twilio_account_sid=SID, twilio_auth_token=TOKEN,
-                           twilio_from_number="+33700000000", twilio_api_base=twilio.url, http_timeout_seconds=5)
+    return outbox_settings(
+        settings,
+        twilio_account_sid=SID,
+        twilio_auth_token=TOKEN,
+        twilio_from_number="+33700000000",
+        twilio_api_base=twilio.url,
+        http_timeout_seconds=5,
+    )
 
 
 def test_only_the_first_text_carries_the_opt_out_line(db, clock, sms_settings, twilio):
@@ -55,14 +61,20 @@ def test_only_the_first_text_carries_the_opt_out_line(db, clock, sms_settings, t
     rows = messages(db)
     assert [r.body_text for r in rows] == [first["Body"], second["Body"]]
     assert all(r.status == "sent" and r.provider_id.startswith("SM") for r in rows)
-    assert [r.segments for r in rows] == [count_segments(first["Body"]).segments,
-                                          count_segments(second["Body"]).segments]
+    assert [r.segments for r in rows] == [
+        count_segments(first["Body"]).segments,
+        count_segments(second["Body"]).segments,
+    ]
 
 
 def test_a_customer_who_said_stop_is_never_texted(db, clock, sms_settings, twilio):
     use_policy(db, clock, TWO_TEXTS)
-    ids = seed(db, clock, [customer("C1"), customer("C2", phone="+33698765432")],
-               [invoice("I1", "C1", due=date(2026, 2, 20)), invoice("I2", "C2", due=date(2026, 2, 20))])
+    ids = seed(
+        db,
+        clock,
+        [customer("C1"), customer("C2", phone="+33698765432")],
+        [invoice("I1", "C1", due=date(2026, 2, 20)), invoice("I2", "C2", due=date(2026, 2, 20))],
+    )
     assert len(cycle(db, clock, sms_settings).planned) == 2
     with db.session() as session:  # STOP arrives between planning and sending
         opt_out(session, clock, ids["C2"], "sms", "sms_stop")

@@ -1,4 +1,5 @@
 """What the outbox knows after a crash or an uncertain send, and what a person can do about it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,12 @@ LATER = timedelta(hours=1)  # past the send lease: whoever held these is gone
 
 
 def plan(db, clock, settings, n: int) -> list[Message]:
-    seed(db, clock, [customer(f"C{i:02d}") for i in range(n)],
-         [invoice(f"I{i:02d}", f"C{i:02d}", due=date(2026, 2, 20)) for i in range(n)])
+    seed(
+        db,
+        clock,
+        [customer(f"C{i:02d}") for i in range(n)],
+        [invoice(f"I{i:02d}", f"C{i:02d}", due=date(2026, 2, 20)) for i in range(n)],
+    )
     cycle(db, clock, settings)
     planned = messages(db, channel="email")
     assert len(planned) == n
@@ -63,7 +68,8 @@ def test_an_uncertain_error_is_in_doubt_at_once_and_not_retried(db, clock, setti
     [row] = plan(db, clock, settings, 1)
     transport = ScriptedTransport()
     transport.errors["c00@example.com"] = TransportError(
-        "SMTP data: timeout", permanent=False, code="data_timeout", uncertain=True)
+        "SMTP data: timeout", permanent=False, code="data_timeout", uncertain=True
+    )
     counts = run(Dispatcher(db, clock, {"email": transport}, Composer(settings, clock)))
     assert counts["in_doubt"] == 1 and not transport.sent
     [row] = messages(db)

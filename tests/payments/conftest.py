@@ -15,9 +15,13 @@ def fake_stripe():
 
 @pytest.fixture
 def settings(settings, fake_stripe):
-    return settings.model_copy(update={
-        "stripe_secret_key": SECRET_KEY,
-        "stripe_webhook_secret": WEBHOOK_SECRET, "stripe_api_base": fake_stripe.url})
+    return settings.model_copy(
+        update={
+            "stripe_secret_key": SECRET_KEY,
+            "stripe_webhook_secret": WEBHOOK_SECRET,
+            "stripe_api_base": fake_stripe.url,
+        }
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Pay now on the portal: a Stripe Checkout Session for exactly what the customer chose, through
 the real stripe library against the local fake of Stripe's API."""
+
 from __future__ import annotations
 
 import re
@@ -24,22 +25,28 @@ from tests.web.support import portal
 def ids(db, clock):
     """Dupont owes I1 (100 €, due 1 Feb) and I2 (200 €, due 10 Feb), and I3 (300 €, not due before
     April); Martin is another customer."""
-    return seed(db, clock, [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin SA")],
-                [invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
-                 invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00"),
-                 invoice("I3", "FR1", due=date(2026, 4, 1), total="300.00"),
-                 invoice("J1", "FR2", due=date(2026, 2, 1), total="999.00")])
+    return seed(
+        db,
+        clock,
+        [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin SA")],
+        [
+            invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
+            invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00"),
+            invoice("I3", "FR1", due=date(2026, 4, 1), total="300.00"),
+            invoice("J1", "FR2", due=date(2026, 2, 1), total="999.00"),
+        ],
+    )
 
 
 def invoice_ids(db, *external_ids: str) -> list[int]:
     with db.session() as session:
-        found = dict(session.execute(select(Invoice.external_id, Invoice.id)
-                                     .where(Invoice.external_id.in_(external_ids))).all())
+        found = dict(
+            session.execute(select(Invoice.external_id, Invoice.id).where(Invoice.external_id.in_(external_ids))).all()
+        )
     return [found[e] for e in external_ids]
 
 
-def test_pay_now_offers_the_overdue_invoices_and_opens_a_session_for_exactly_them(app, db, settings, ids,
-                                                                                   fake_stripe):
+def test_pay_now_offers_the_overdue_invoices_and_opens_a_session_for_exactly_them(app, db, settings, ids, fake_stripe):
     client, path, _ = portal(app, settings, ids["FR1"])
     page = client.get(path).text
     assert 'action="' + path + '/pay"' in page and "Payer maintenant" in page
@@ -72,8 +79,9 @@ def test_pay_now_offers_the_overdue_invoices_and_opens_a_session_for_exactly_the
     assert (row.session_id, row.amount_minor, row.invoice_ids, row.status) == (opened.id, 30000, [i1, i2], "open")
 
 
-def test_the_customer_chooses_which_invoices_and_a_second_click_gets_the_same_session(app, db, settings, ids,
-                                                                                      fake_stripe):
+def test_the_customer_chooses_which_invoices_and_a_second_click_gets_the_same_session(
+    app, db, settings, ids, fake_stripe
+):
     client, path, _ = portal(app, settings, ids["FR1"])
     page = client.get(path).text
     i3, i1 = invoice_ids(db, "I3", "I1")
@@ -90,13 +98,17 @@ def test_the_customer_chooses_which_invoices_and_a_second_click_gets_the_same_se
     assert len(fake_stripe.sessions) == 2
 
 
-@pytest.mark.parametrize("choice, message, status", [
-    ([], "Choisissez au moins une facture à payer.", 422),
-    (["J1"], "Cette facture n'est pas sur votre compte.", 404),  # Martin's invoice
-    (["I1", "J1"], "Cette facture n'est pas sur votre compte.", 404),
-])
-def test_nothing_chosen_or_someone_elses_invoice_opens_nothing(app, db, settings, ids, fake_stripe, choice, message,
-                                                              status):
+@pytest.mark.parametrize(
+    "choice, message, status",
+    [
+        ([], "Choisissez au moins une facture à payer.", 422),
+        (["J1"], "Cette facture n'est pas sur votre compte.", 404),  # Martin's invoice
+        (["I1", "J1"], "Cette facture n'est pas sur votre compte.", 404),
+    ],
+)
+def test_nothing_chosen_or_someone_elses_invoice_opens_nothing(
+    app, db, settings, ids, fake_stripe, choice, message, status
+):
     client, path, _ = portal(app, settings, ids["FR1"])
     answer = pay_now(client, path, client.get(path).text, "EUR", invoice_ids(db, *choice))
     assert answer.status_code == status and error_text(answer.text) == message
@@ -118,14 +130,24 @@ def test_the_number_of_invoices_at_once_is_bounded_before_any_work(app, db, sett
 def test_a_disputed_invoice_cannot_be_paid_online(app, db, clock, settings, ids, fake_stripe):
     [i1, i2] = invoice_ids(db, "I1", "I2")
     with db.session() as session:
-        disputes.open_dispute(session, clock, settings, invoice=session.get(Invoice, i1), reason_code="wrong_amount",
-                              text=None, source="api", actor="test")
+        disputes.open_dispute(
+            session,
+            clock,
+            settings,
+            invoice=session.get(Invoice, i1),
+            reason_code="wrong_amount",
+            text=None,
+            source="api",
+            actor="test",
+        )
     client, path, _ = portal(app, settings, ids["FR1"])
     page = client.get(path).text
     assert [int(i) for i in CHECKED.findall(page)] == [i2]  # neither offered nor chosen
     answer = pay_now(client, path, page, "EUR", [i1, i2])  # a form forged with it anyway
     assert answer.status_code == 422
-    assert error_text(answer.text) == "Une facture contestée ne peut pas être payée en ligne pendant que nous l'examinons."
+    assert (
+        error_text(answer.text) == "Une facture contestée ne peut pas être payée en ligne pendant que nous l'examinons."
+    )
     assert fake_stripe.sessions == {}
 
 
@@ -155,8 +177,12 @@ def test_stripe_refusing_or_unreachable_is_said_and_nothing_is_kept(app, db, set
 
 
 def test_a_currency_stripe_counts_differently_is_not_offered_online(app, db, clock, settings, fake_stripe):
-    ids = seed(db, clock, [customer("HU1", country="HU", language="en", timezone="Europe/Budapest", phone=None)],
-               [invoice("H1", "HU1", due=date(2026, 2, 1), total="10000.00", currency="HUF")])
+    ids = seed(
+        db,
+        clock,
+        [customer("HU1", country="HU", language="en", timezone="Europe/Budapest", phone=None)],
+        [invoice("H1", "HU1", due=date(2026, 2, 1), total="10000.00", currency="HUF")],
+    )
     client, path, _ = portal(app, settings, ids["HU1"])
     page = client.get(path).text
     answer = pay_now(client, path, page, "HUF", invoice_ids(db, "H1"))
@@ -170,8 +196,10 @@ def test_returning_from_stripe_lands_on_the_portal_with_a_fresh_link(app, db, cl
     pay_now(client, path, client.get(path).text, "EUR")
     [opened] = fake_stripe.sessions.values()
     browser = TestClient(app, raise_server_exceptions=False)  # Stripe's redirect: no cookie, no referrer
-    for url, done in ((opened.form["success_url"], "Merci pour votre paiement"),
-                      (opened.form["cancel_url"], "Le paiement a été annulé")):
+    for url, done in (
+        (opened.form["success_url"], "Merci pour votre paiement"),
+        (opened.form["cancel_url"], "Le paiement a été annulé"),
+    ):
         back = browser.get(urlsplit(url).path, follow_redirects=False)
         assert back.status_code == 303 and back.headers["location"].startswith("/portal/")
         assert done in browser.get(back.headers["location"]).text
@@ -180,8 +208,9 @@ def test_returning_from_stripe_lands_on_the_portal_with_a_fresh_link(app, db, cl
     assert TestClient(app).get(urlsplit(opened.form["success_url"]).path, follow_redirects=False).status_code == 403
 
 
-def test_a_payment_the_bank_is_still_confirming_is_shown_and_not_offered_again(app, db, clock, settings, ids,
-                                                                                fake_stripe):
+def test_a_payment_the_bank_is_still_confirming_is_shown_and_not_offered_again(
+    app, db, clock, settings, ids, fake_stripe
+):
     client, path, _ = portal(app, settings, ids["FR1"])
     pay_now(client, path, client.get(path).text, "EUR")
     with db.session() as session:
@@ -193,9 +222,10 @@ def test_a_payment_the_bank_is_still_confirming_is_shown_and_not_offered_again(a
 
 
 def test_without_a_stripe_key_the_portal_shows_the_static_payment_link(app, db, settings, ids):
-    app.state.settings = settings.model_copy(update={"stripe_secret_key": None,
-                                                     "payment_url": "https://pay.example.com/acme"})
+    app.state.settings = settings.model_copy(
+        update={"stripe_secret_key": None, "payment_url": "https://pay.example.com/acme"}
+    )
     client, path, _ = portal(app, app.state.settings, ids["FR1"])
     page = client.get(path).text
-    assert 'href="https://pay.example.com/acme"' in page and "/pay\"" not in page
+    assert 'href="https://pay.example.com/acme"' in page and '/pay"' not in page
     assert pay_now(client, path, page, "EUR", []).status_code == 404  # a valid form, and nothing to post it to

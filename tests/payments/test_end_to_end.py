@@ -2,6 +2,7 @@
 signed event, one payment, the case closed, the receipt written by the file transport, and the
 neighbour system told (payment.received, case.closed) on a loopback receiver that verifies the
 signature."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,10 @@ LINK = re.compile(r"http://127\.0\.0\.1:8000(/portal/[^\s#\"<]+)(#account-EUR)?"
 def read_mail(path) -> tuple[str, str]:
     """Subject and text, with babel's no-break spaces as plain ones."""
     mail = message_from_bytes(path.read_bytes(), policy=default_policy)
-    return tuple(" ".join(part.replace("\u00a0", " ").split(" ")) for part in (
-        mail["Subject"], mail.get_body(("plain",)).get_content()))
+    return tuple(
+        " ".join(part.replace("\u00a0", " ").split(" "))
+        for part in (mail["Subject"], mail.get_body(("plain",)).get_content())
+    )
 
 
 def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe):
@@ -41,12 +44,25 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
     receiver = Receiver(tolerance=False).__enter__()
     with db.session() as session:
         receiver.secret = webhooks.create_endpoint(
-            session, clock, settings, system_resolver, url=receiver.url, events=["payment.received", "case.closed"],
-            description="ERP", actor="test").secret
+            session,
+            clock,
+            settings,
+            system_resolver,
+            url=receiver.url,
+            events=["payment.received", "case.closed"],
+            description="ERP",
+            actor="test",
+        ).secret
     use_policy(db, clock, REMINDER_THEN_REGISTERED)
-    ids = seed(db, clock, [customer("FR1", name="Dupont SARL")],
-               [invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
-                invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00")])
+    ids = seed(
+        db,
+        clock,
+        [customer("FR1", name="Dupont SARL")],
+        [
+            invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
+            invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00"),
+        ],
+    )
     cycle(db, clock, settings)
     dispatch(db, clock, settings)
     [reminder] = messages(db, kind="reminder")
@@ -69,8 +85,21 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
     assert deliver(browser, completed).json()["outcome"] == "recorded"
     assert deliver(browser, completed).json()["outcome"] == "duplicate"
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of(PaymentIn, [PaymentIn(**payment(
-            "ERP-2026-0042", "FR1", "300.00", received_on="2026-03-03", provider_reference="pi_3OrE2E"))]), "payment")
+        ledger.push_payments(
+            session,
+            clock,
+            Batch.of(
+                PaymentIn,
+                [
+                    PaymentIn(
+                        **payment(
+                            "ERP-2026-0042", "FR1", "300.00", received_on="2026-03-03", provider_reference="pi_3OrE2E"
+                        )
+                    )
+                ],
+            ),
+            "payment",
+        )
     assert [(p.external_id, p.amount_minor) for p in payments(db)] == [("ERP-2026-0042", 30000)]
     assert balances(db) == {"I1": 0, "I2": 0}
     with db.session() as session:
@@ -84,8 +113,7 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
     assert receipt.status == "sent"
     subject, text = read_mail(settings.outbox_dir / "email" / f"{receipt.id}.eml")
     assert subject == "Paiement reçu : 300,00 €, merci"
-    assert ("nous avons bien reçu votre paiement de 300,00 € le 2 mars 2026 pour les factures N-I1, N-I2"
-            in text)
+    assert "nous avons bien reçu votre paiement de 300,00 € le 2 mars 2026 pour les factures N-I1, N-I2" in text
     assert "Plus rien n'est dû sur votre compte en EUR." in text
     assert [m.kind for m in messages(db) if m.status == "sent"] == ["reminder", "payment_receipt"]
 

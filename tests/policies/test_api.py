@@ -27,8 +27,11 @@ def test_the_default_policy_is_there_from_the_first_start(client):
 def test_saving_a_policy_makes_a_new_version_and_keeps_the_old(client):
     with client:
         doc = client.get("/v1/policies/default").json()["document"]
-        r = client.put("/v1/policies/default", content=doc.replace("below: 0.2", "below: 0.25"),
-                       headers={"Content-Type": "application/yaml"})
+        r = client.put(
+            "/v1/policies/default",
+            content=doc.replace("below: 0.2", "below: 0.25"),
+            headers={"Content-Type": "application/yaml"},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["version"] == 2
         assert "0.2\n" in client.get("/v1/policies/default", params={"version": 1}).json()["document"]

@@ -32,6 +32,7 @@ def fields(errors: list[dict]) -> list[str]:
 
 # ---- the shipped default --------------------------------------------------------------------------
 
+
 def test_default_policy_loads_and_has_the_three_paths():
     policy = load_default_policy()
     assert [b.name for b in policy.bands] == ["low", "medium", "high"]
@@ -59,12 +60,27 @@ def test_default_policy_is_faster_on_higher_risk():
 
 # ---- defaults and lookups -------------------------------------------------------------------------
 
+
 def test_defaults_from_kind_and_contact_rules():
     policy = Policy.model_validate(
-        {**MINIMAL, "paths": {**MINIMAL["paths"], "high": {"steps": [
-            {"key": "reg", "after_days": 20, "kind": "registered_letter", "channels": ["letter"]},
-            {"key": "agency", "after_days": 40, "kind": "agency_handoff", "channels": ["letter"], "requires_approval": False},
-        ]}}}
+        {
+            **MINIMAL,
+            "paths": {
+                **MINIMAL["paths"],
+                "high": {
+                    "steps": [
+                        {"key": "reg", "after_days": 20, "kind": "registered_letter", "channels": ["letter"]},
+                        {
+                            "key": "agency",
+                            "after_days": 40,
+                            "kind": "agency_handoff",
+                            "channels": ["letter"],
+                            "requires_approval": False,
+                        },
+                    ]
+                },
+            },
+        }
     )
     reg, agency = policy.paths["high"].steps
     assert (reg.template, reg.requires_approval) == ("registered_letter", True)
@@ -78,30 +94,69 @@ def test_defaults_from_kind_and_contact_rules():
 
 def test_steps_are_named_for_people_by_the_policy_or_after_their_kind():
     assert [s.name for s in load_default_policy().paths["high"].steps] == [
-        "Reminder before the due date", "First reminder", "Second reminder", "Phone call", "Formal notice",
-        "Registered letter", "Agency hand-off"]
-    policy = Policy.model_validate({**MINIMAL, "paths": {**MINIMAL["paths"], "low": {"steps": [
-        {"key": "a", "after_days": 1, "kind": "reminder", "channels": ["email"]},
-        {"key": "b", "after_days": 5, "kind": "reminder", "channels": ["email"], "name": "Nudge by email"},
-        {"key": "c", "after_days": 9, "kind": "reminder", "channels": ["email"]},
-        {"key": "d", "after_days": 20, "kind": "formal_notice", "channels": ["letter"]}]}}})
-    assert [s.name for s in policy.paths["low"].steps] == ["Reminder 1", "Nudge by email", "Reminder 2", "Formal notice"]
+        "Reminder before the due date",
+        "First reminder",
+        "Second reminder",
+        "Phone call",
+        "Formal notice",
+        "Registered letter",
+        "Agency hand-off",
+    ]
+    policy = Policy.model_validate(
+        {
+            **MINIMAL,
+            "paths": {
+                **MINIMAL["paths"],
+                "low": {
+                    "steps": [
+                        {"key": "a", "after_days": 1, "kind": "reminder", "channels": ["email"]},
+                        {
+                            "key": "b",
+                            "after_days": 5,
+                            "kind": "reminder",
+                            "channels": ["email"],
+                            "name": "Nudge by email",
+                        },
+                        {"key": "c", "after_days": 9, "kind": "reminder", "channels": ["email"]},
+                        {"key": "d", "after_days": 20, "kind": "formal_notice", "channels": ["letter"]},
+                    ]
+                },
+            },
+        }
+    )
+    assert [s.name for s in policy.paths["low"].steps] == [
+        "Reminder 1",
+        "Nudge by email",
+        "Reminder 2",
+        "Formal notice",
+    ]
     assert policy.paths["high"].steps[0].name == "Reminder"
 
 
-@pytest.mark.parametrize("written, after_days", [
-    ("", None), ("entry: first_step", None), ("entry: by_age", 0), ("entry: {by_age_after_days: 60}", 60),
-    ("entry:\n  by_age_after_days: 90", 90)])
+@pytest.mark.parametrize(
+    "written, after_days",
+    [
+        ("", None),
+        ("entry: first_step", None),
+        ("entry: by_age", 0),
+        ("entry: {by_age_after_days: 60}", 60),
+        ("entry:\n  by_age_after_days: 90", 90),
+    ],
+)
 def test_entry_reads_as_written(written, after_days):
     text = yaml.safe_dump(MINIMAL, sort_keys=False) + written
     assert parse_policy(text).entry.by_age_after_days == after_days
     assert load_default_policy().entry.by_age_after_days == 60  # the shipped default enters a backlog by age
 
 
-@pytest.mark.parametrize("written, message", [
-    ("entry: by-age", "'by-age' is not an entry: write first_step, by_age, or {by_age_after_days: 60}"),
-    ("entry: {by_age_after_days: -1}", "greater than or equal to 0"),
-    ("entry: {after: 60}", "unknown field 'after'")])
+@pytest.mark.parametrize(
+    "written, message",
+    [
+        ("entry: by-age", "'by-age' is not an entry: write first_step, by_age, or {by_age_after_days: 60}"),
+        ("entry: {by_age_after_days: -1}", "greater than or equal to 0"),
+        ("entry: {after: 60}", "unknown field 'after'"),
+    ],
+)
 def test_a_wrong_entry_is_named_at_its_line(written, message):
     text = yaml.safe_dump(MINIMAL, sort_keys=False) + written
     [error] = errors_of(text)
@@ -118,25 +173,53 @@ def test_a_policy_survives_a_json_round_trip():
 def test_band_for_probability_and_path():
     policy = load_default_policy()
     assert [policy.band_for(p).name for p in (0.0, 0.19, 0.2, 0.49, 0.5, 1.0)] == [
-        "low", "low", "medium", "medium", "high", "high"]
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+    ]
     name, path = policy.path_for_band("medium")
     assert name == "medium" and path.steps[0].key == "nudge"
     assert policy.path_for_band("nope") is None
 
 
 def test_min_amount_in_minor_units_per_currency():
-    text = json.dumps({**MINIMAL, "paths": {**MINIMAL["paths"], "low": {"steps": [
-        {"key": "n", "after_days": 3, "kind": "formal_notice", "channels": ["letter"],
-         "min_amount": {"EUR": "50.10", "JPY": 5000, "GBP": 20.5}}]}}})
+    text = json.dumps(
+        {
+            **MINIMAL,
+            "paths": {
+                **MINIMAL["paths"],
+                "low": {
+                    "steps": [
+                        {
+                            "key": "n",
+                            "after_days": 3,
+                            "kind": "formal_notice",
+                            "channels": ["letter"],
+                            "min_amount": {"EUR": "50.10", "JPY": 5000, "GBP": 20.5},
+                        }
+                    ]
+                },
+            },
+        }
+    )
     step = parse_policy(text).paths["low"].steps[0]
     assert step.min_amount == {"EUR": Decimal("50.10"), "JPY": Decimal("5000"), "GBP": Decimal("20.5")}
-    assert (step.min_amount_minor("EUR"), step.min_amount_minor("JPY"), step.min_amount_minor("GBP")) == (5010, 5000, 2050)
+    assert (step.min_amount_minor("EUR"), step.min_amount_minor("JPY"), step.min_amount_minor("GBP")) == (
+        5010,
+        5000,
+        2050,
+    )
     assert step.min_amount_minor("USD") is None
 
 
 def test_bands_can_share_a_path():
-    doc = {**MINIMAL, "bands": [{"name": "low", "below": 0.3}, {"name": "mid", "below": 0.6, "path": "low"},
-                                {"name": "high"}]}
+    doc = {
+        **MINIMAL,
+        "bands": [{"name": "low", "below": 0.3}, {"name": "mid", "below": 0.6, "path": "low"}, {"name": "high"}],
+    }
     assert Policy.model_validate(doc).path_for_band("mid")[0] == "low"
 
 
@@ -193,8 +276,10 @@ def test_field_errors_point_at_the_line():
 
 
 def test_missing_field_points_at_its_parent():
-    text = "name: x\nbands:\n  - name: low\npaths:\n  low:\n    steps:\n      - key: r1\n        kind: reminder\n" \
-           "        channels: [email]\n"
+    text = (
+        "name: x\nbands:\n  - name: low\npaths:\n  low:\n    steps:\n      - key: r1\n        kind: reminder\n"
+        "        channels: [email]\n"
+    )
     errors = errors_of(text)
     assert errors == [{"line": 7, "field": "paths.low.steps.0.after_days", "message": "this field is required"}]
 
@@ -216,8 +301,8 @@ def test_json_errors_give_the_field_path_and_line():
     text = json.dumps(doc, indent=2)
     errors = errors_of(text)  # format guessed from the leading brace
     assert [e["field"] for e in errors] == ["paths.high.steps.0.after_days"]
-    assert errors[0]["line"] == next(i for i, l in enumerate(text.splitlines(), 1) if "99999" in l)
-    assert errors_of("{\n  \"name\": ", "json")[0]["line"] == 2
+    assert errors[0]["line"] == next(i for i, line in enumerate(text.splitlines(), 1) if "99999" in line)
+    assert errors_of('{\n  "name": ', "json")[0]["line"] == 2
 
 
 def test_not_a_mapping():
@@ -280,5 +365,7 @@ def test_direct_validation_raises_the_same_error_without_lines():
     doc = {**MINIMAL, "bands": [{"name": "low", "below": 0.3}, {"name": "zzz"}]}
     with pytest.raises(PolicyError) as caught:
         Policy.model_validate(doc)
-    assert caught.value.errors == [{"line": None, "field": "bands.1.name", "message": "no path named 'zzz' under 'paths'"}]
+    assert caught.value.errors == [
+        {"line": None, "field": "bands.1.name", "message": "no path named 'zzz' under 'paths'"}
+    ]
     json.dumps(caught.value.errors)  # serialisable as is

@@ -1,4 +1,5 @@
 """A policy document's bounds: no anchors or aliases, bounded nesting and length, storable text."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def test_nested_aliases_are_refused_in_milliseconds():
     started = time.perf_counter()
     errors = errors_of(bomb, "yaml")
     assert time.perf_counter() - started < 0.5
-    assert errors == [{"line": 2, "field": "", "message": "invalid YAML: anchors and aliases (& and *) are not allowed "
-                                                           "in a policy"}]
+    assert errors == [
+        {"line": 2, "field": "", "message": "invalid YAML: anchors and aliases (& and *) are not allowed in a policy"}
+    ]
 
 
 def test_a_single_alias_is_refused_at_its_line():
@@ -40,8 +42,14 @@ def test_a_single_alias_is_refused_at_its_line():
     assert "anchors and aliases" in errors_of(text)[0]["message"]
 
 
-@pytest.mark.parametrize("text, fmt", [("[" * 5000 + "]" * 5000, "yaml"), ("a:\n" + "".join(f"{' ' * (2 * i)}- \n" for i in range(1, 40)), "yaml"),
-                                       ('{"name": ' + "[" * 5000 + "]" * 5000 + "}", "json")])
+@pytest.mark.parametrize(
+    "text, fmt",
+    [
+        ("[" * 5000 + "]" * 5000, "yaml"),
+        ("a:\n" + "".join(f"{' ' * (2 * i)}- \n" for i in range(1, 40)), "yaml"),
+        ('{"name": ' + "[" * 5000 + "]" * 5000 + "}", "json"),
+    ],
+)
 def test_deep_documents_are_refused_quickly(text, fmt):
     # were RecursionError (500) in the composer and in the JSON parser
     started = time.perf_counter()
@@ -62,14 +70,18 @@ def test_length_and_text_are_bounded():
     assert "NUL" not in doc and errors_of(doc, "json")  # an escaped NUL is refused by the fields
     raw = default_document().replace("description:", "description: bad\x07", 1)
     found = errors_of(raw)[0]
-    assert found["line"] == raw[:raw.index("\x07")].count("\n") + 1
+    assert found["line"] == raw[: raw.index("\x07")].count("\n") + 1
     assert found["message"] == f"must not contain control characters (U+0007 at character {raw.index(chr(7)) + 1})"
 
 
 def test_amounts_in_a_policy_follow_the_grammar():
     base = json.loads(json.dumps(load_default_policy().model_dump(mode="json", exclude={"version"})))
-    for text, words in (("1e999999", "EUR: '1e999999' is not an amount"), ("1_000", "is not an amount"),
-                        ("+1.00000000000000000000000000001", "is not an amount"), ("10000000000000", "too large")):
+    for text, words in (
+        ("1e999999", "EUR: '1e999999' is not an amount"),
+        ("1_000", "is not an amount"),
+        ("+1.00000000000000000000000000001", "is not an amount"),
+        ("10000000000000", "too large"),
+    ):
         doc = json.loads(json.dumps(base))
         doc["plans"]["min_installment_amount"] = {"EUR": text}
         assert any(words in e["message"] for e in errors_of(json.dumps(doc), "json")), text

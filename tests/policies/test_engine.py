@@ -4,10 +4,11 @@ The fixture world: a French business customer in Europe/Paris (UTC+1 until 30 Ma
 after), a policy with a 08:00-20:00 window on business days, 2 days between contacts, at most 3
 contact days in 7, and an anchor due date of Monday 3 March 2025.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -62,7 +63,7 @@ LOW = [s.key for s in POLICY.paths["low"].steps]
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def inv(n: int, due: date = ANCHOR, amount: int = 100_00, disputed: bool = False) -> InvoiceView:
@@ -80,9 +81,15 @@ def at_step(key: str, sent_at: datetime | None = None, path: str = "low", **kw) 
     index = [s.key for s in steps].index(key)
     contacts = kw.pop("contacts", (ContactView(sent_at, "email"),) if sent_at else ())
     return case(
-        path_name=path, policy_version=3, current_step_index=index, current_step_key=key,
-        current_step_after_days=steps[index].after_days, current_step_at=sent_at,
-        anchor_due_on=ANCHOR, contacts=contacts, **kw,
+        path_name=path,
+        policy_version=3,
+        current_step_index=index,
+        current_step_key=key,
+        current_step_after_days=steps[index].after_days,
+        current_step_at=sent_at,
+        anchor_due_on=ANCHOR,
+        contacts=contacts,
+        **kw,
     )
 
 
@@ -90,11 +97,14 @@ def sent(c: CaseView, d) -> CaseView:
     """What the cycle does after a plan: store the step, and later the message goes out."""
     c = record_step(c, d)
     if d.action == "plan":
-        c = replace(c, pending_step=False, contacts=(*c.contacts, *(ContactView(d.send_not_before, ch) for ch in d.channels)))
+        c = replace(
+            c, pending_step=False, contacts=(*c.contacts, *(ContactView(d.send_not_before, ch) for ch in d.channels))
+        )
     return c
 
 
 # ---- R1, R2: closed, escalated, paid ---------------------------------------------------------------
+
 
 def test_closed_case_is_never_messaged():
     d = decide(case(state="closed", anchor_due_on=ANCHOR), POLICY, utc(2025, 4, 1, 10))
@@ -131,9 +141,14 @@ def test_disputed_invoices_are_not_listed():
 
 # ---- R3: the anchor ---------------------------------------------------------------------------------
 
+
 def test_anchor_is_the_oldest_undisputed_overdue_due_date():
-    invoices = [inv(1, date(2025, 3, 1), disputed=True), inv(2, date(2025, 3, 20)), inv(3, date(2025, 3, 10)),
-                inv(4, date(2025, 2, 1), amount=0)]
+    invoices = [
+        inv(1, date(2025, 3, 1), disputed=True),
+        inv(2, date(2025, 3, 20)),
+        inv(3, date(2025, 3, 10)),
+        inv(4, date(2025, 2, 1), amount=0),
+    ]
     assert anchor_for(invoices, date(2025, 3, 25)) == date(2025, 3, 10)
 
 
@@ -167,6 +182,7 @@ def test_a_new_overdue_invoice_joins_the_next_message_without_restarting_the_pat
 
 # ---- R4: excluded, paused, hold --------------------------------------------------------------------
 
+
 def test_excluded_customer_gets_nothing():
     d = decide(at_step("r1", utc(2025, 3, 6, 7), customer=replace(PARIS, excluded=True)), POLICY, utc(2025, 4, 1, 10))
     assert (d.action, d.rule) == ("none", "excluded")
@@ -177,7 +193,10 @@ def test_paused_case_gets_nothing_and_says_until_when():
     d = decide(at_step("r1", utc(2025, 3, 6, 7), state="paused", paused_until=until), POLICY, utc(2025, 3, 20, 10))
     assert (d.action, d.rule, d.next_check_at) == ("none", "paused", until)
     # Even after its end date: resuming is the arrangements job's decision, not a side effect here.
-    assert decide(at_step("r1", utc(2025, 3, 6, 7), state="paused", paused_until=until), POLICY, utc(2025, 4, 1)).action == "none"
+    assert (
+        decide(at_step("r1", utc(2025, 3, 6, 7), state="paused", paused_until=until), POLICY, utc(2025, 4, 1)).action
+        == "none"
+    )
 
 
 def test_customer_hold_blocks_until_it_ends():
@@ -201,6 +220,7 @@ def test_resume_plans_only_the_next_step_and_the_rest_keep_their_spacing():
 
 
 # ---- R5: band and policy changes ----------------------------------------------------------------------
+
 
 def test_band_change_continues_after_the_same_key_on_the_new_path():
     d = decide(at_step("notice", utc(2025, 3, 24, 7), band="high"), POLICY, utc(2025, 4, 1, 10))
@@ -239,6 +259,7 @@ def test_end_of_path():
 
 
 # ---- R6: one step at a time ---------------------------------------------------------------------------
+
 
 def test_nothing_new_while_the_previous_message_is_pending():
     d = decide(at_step("r1", utc(2025, 3, 6, 7), pending_step=True), POLICY, utc(2025, 4, 1, 10))
@@ -342,6 +363,7 @@ def test_the_preview_shows_a_backlog_entering_by_age():
 
 # ---- R7: pre-due steps --------------------------------------------------------------------------------
 
+
 def test_pre_due_nudge_goes_out_before_the_due_date():
     d = decide(case(), POLICY, utc(2025, 2, 28, 10))
     assert (d.action, d.step.key, d.anchor_due_on, d.send_not_before) == ("plan", "nudge", ANCHOR, utc(2025, 2, 28, 10))
@@ -367,6 +389,7 @@ def test_pre_due_nudge_is_passed_over_when_contact_rules_push_it_past_the_due_da
 
 # ---- R8: minimum amounts ---------------------------------------------------------------------------------
 
+
 def test_step_below_minimum_waits_and_is_not_skipped():
     c = at_step("r2", utc(2025, 3, 13, 7), invoices=(inv(1, amount=40_00),))
     d = decide(c, POLICY, utc(2025, 3, 25, 10))
@@ -385,6 +408,7 @@ def test_minimum_applies_only_to_its_currency():
 
 
 # ---- R10, R11: channels and approval -------------------------------------------------------------------
+
 
 def test_opted_out_channel_is_dropped_and_said_so():
     c = at_step("r1", utc(2025, 3, 6, 7), customer=replace(PARIS, opted_out_channels=frozenset({"sms"})))
@@ -423,6 +447,7 @@ def test_a_registered_letter_without_a_postal_address_becomes_a_call_not_an_esca
 
 # ---- R12: contact rules ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "now, expected",
     [
@@ -453,6 +478,7 @@ def test_seven_day_cap_counts_contact_days_and_pushes_the_send():
 
 # ---- R13: the reason -----------------------------------------------------------------------------------
 
+
 def test_reason_names_rule_policy_version_band_and_path():
     d = decide(at_step("r1", utc(2025, 3, 6, 7)), POLICY, utc(2025, 3, 13, 10))
     assert d.reason.startswith("[planned] policy 'unit' v3, band low, path low:")
@@ -467,6 +493,7 @@ def test_every_decision_is_explained():
 
 
 # ---- fees and promises -------------------------------------------------------------------------------
+
 
 def test_only_steps_that_ask_for_fees_show_them():
     now = utc(2025, 4, 2, 10)
@@ -484,6 +511,7 @@ def test_promises_pause_until_the_grace_days_are_over_and_stop_pausing_after_too
 
 
 # ---- preview -------------------------------------------------------------------------------------------
+
 
 def test_preview_lists_what_would_go_out_if_nobody_paid():
     later = case(case_id=2, band="high", invoices=(inv(7, date(2025, 3, 20)),), anchor_due_on=date(2025, 3, 20))

@@ -3,10 +3,11 @@
 The month-by-month behaviour (no skipped step, caps over time) is in test_simulation.py; here
 each property is about one call to `decide` (or one `preview`) and must hold for any input.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,11 +26,17 @@ from dunning.policies.engine import (
     to_list,
 )
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT = load_default_policy()
 BASE = datetime(2025, 3, 1, tzinfo=UTC)
-ZONES = [("Europe/Paris", "FR"), ("Europe/London", "GB"), ("America/New_York", "US"),
-         ("Australia/Sydney", "AU"), ("Asia/Kolkata", "IN"), ("UTC", None)]
+ZONES = [
+    ("Europe/Paris", "FR"),
+    ("Europe/London", "GB"),
+    ("America/New_York", "US"),
+    ("Australia/Sydney", "AU"),
+    ("Asia/Kolkata", "IN"),
+    ("UTC", None),
+]
 CHANNELS = ["email", "sms", "letter", "task"]
 FAST = settings(max_examples=150, deadline=None)
 
@@ -90,18 +97,31 @@ def base_policies(draw):
 def cases(draw, policy, now):
     tz, country = draw(st.sampled_from(ZONES))
     customer = CustomerView(
-        tz=tz, country=country, kind=draw(st.sampled_from(["business", "consumer"])),
+        tz=tz,
+        country=country,
+        kind=draw(st.sampled_from(["business", "consumer"])),
         excluded=draw(st.integers(0, 9)) == 0,
         hold_until=draw(sometimes(st.integers(-10, 10).map(lambda d: now + timedelta(days=d)))),
-        refused_channels=draw(blocked), invalid_channels=draw(blocked), opted_out_channels=draw(blocked),
+        refused_channels=draw(blocked),
+        invalid_channels=draw(blocked),
+        opted_out_channels=draw(blocked),
     )
     today = now.date()
     invoices = tuple(
         InvoiceView(i, f"F-{i}", today - timedelta(days=late), balance, disputed)
-        for i, (late, balance, disputed) in enumerate(draw(st.lists(
-            st.tuples(st.integers(-10, 120), st.sampled_from([0, 1, 15_00, 99_99, 250_00, 1_000_00, 10_000_00]),
-                      st.integers(0, 4).map(lambda n: n == 0)),
-            min_size=1, max_size=4)))
+        for i, (late, balance, disputed) in enumerate(
+            draw(
+                st.lists(
+                    st.tuples(
+                        st.integers(-10, 120),
+                        st.sampled_from([0, 1, 15_00, 99_99, 250_00, 1_000_00, 10_000_00]),
+                        st.integers(0, 4).map(lambda n: n == 0),
+                    ),
+                    min_size=1,
+                    max_size=4,
+                )
+            )
+        )
     )
     owed = [i.due_on for i in invoices if i.balance_minor and not i.disputed]
     anchor = draw(st.sampled_from([None, min(owed + [i.due_on for i in invoices])]))
@@ -112,17 +132,24 @@ def cases(draw, policy, now):
     progress = {}
     if index >= 0:
         progress = dict(
-            path_name=path_name, current_step_index=index, current_step_key=steps[index].key,
+            path_name=path_name,
+            current_step_index=index,
+            current_step_key=steps[index].key,
             current_step_after_days=steps[index].after_days,
-            current_step_at=draw(st.one_of(st.none(), st.integers(1, 40).map(lambda d: now - timedelta(days=d, hours=3)))),
+            current_step_at=draw(
+                st.one_of(st.none(), st.integers(1, 40).map(lambda d: now - timedelta(days=d, hours=3)))
+            ),
         )
     contacts = draw(st.lists(st.tuples(st.integers(0, 30 * 24), st.sampled_from(CHANNELS)), max_size=6))
     return CaseView(
-        case_id=1, currency=draw(st.sampled_from(["EUR", "EUR", "GBP", "JPY"])),
+        case_id=1,
+        currency=draw(st.sampled_from(["EUR", "EUR", "GBP", "JPY"])),
         state=draw(st.sampled_from(["active"] * 6 + ["paused", "escalated", "closed"])),
-        invoices=invoices, customer=customer,
+        invoices=invoices,
+        customer=customer,
         contacts=tuple(ContactView(now - timedelta(hours=h), ch) for h, ch in contacts),
-        band=band, anchor_due_on=anchor,
+        band=band,
+        anchor_due_on=anchor,
         paused_until=draw(sometimes(st.integers(-10, 10).map(lambda d: now + timedelta(days=d)))),
         pending_step=draw(st.integers(0, 5)) == 0,
         **progress,
@@ -256,14 +283,24 @@ def test_decide_is_a_pure_function_of_its_inputs(scenario):
 
 
 def _new(case: CaseView) -> CaseView:
-    return replace(case, path_name=None, policy_version=None, current_step_index=-1, current_step_key=None,
-                   current_step_after_days=None, current_step_at=None)
+    return replace(
+        case,
+        path_name=None,
+        policy_version=None,
+        current_step_index=-1,
+        current_step_key=None,
+        current_step_after_days=None,
+        current_step_at=None,
+    )
 
 
 def _entered(path, late: int, amount: int, currency: str) -> int:
     """The step R15 enters at, written out again: the last one due whose minimum is reached."""
-    due = [i for i, s in enumerate(path.steps) if s.after_days <= late
-           and (s.min_amount_minor(currency) is None or amount >= s.min_amount_minor(currency))]
+    due = [
+        i
+        for i, s in enumerate(path.steps)
+        if s.after_days <= late and (s.min_amount_minor(currency) is None or amount >= s.min_amount_minor(currency))
+    ]
     return max(due, default=0)
 
 
@@ -299,7 +336,9 @@ def test_a_new_case_enters_by_age_only_past_the_threshold_at_the_last_step_it_ca
 @given(scenarios())
 def test_the_next_send_shown_for_a_step_not_yet_due_is_what_the_engine_plans_on_that_day(scenario):
     policy, case, now = scenario
-    case = replace(case, state="active", pending_step=False, customer=replace(case.customer, excluded=False, hold_until=None))
+    case = replace(
+        case, state="active", pending_step=False, customer=replace(case.customer, excluded=False, hold_until=None)
+    )
     d = decide(case, policy, now)
     if d.rule != "not_due":
         return

@@ -10,11 +10,12 @@ Two kinds of tests use it: hypothesis-generated portfolios checked against the r
 hold whatever happens, and one fixed portfolio whose exact sequence of messages under the
 default policy is written out below, worked by hand.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,11 +34,12 @@ from dunning.policies.engine import (
     record_step,
 )
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT = load_default_policy()
 
 
 # ---- the world ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Customer:
@@ -121,8 +123,15 @@ class World:
             anchor = anchor_for(customer.invoices.values(), today, lead_days=lead)
             if anchor is None:
                 return case
-            case = CaseView(self.next_case_id, customer.currency, "active", (), customer.view, band=customer.band,
-                            anchor_due_on=anchor)
+            case = CaseView(
+                self.next_case_id,
+                customer.currency,
+                "active",
+                (),
+                customer.view,
+                band=customer.band,
+                anchor_due_on=anchor,
+            )
             self.next_case_id += 1
         return case
 
@@ -151,9 +160,13 @@ class World:
         self.steps_done[message.case_id].remove(message.decision)
         b = message.before  # the step was never sent: it must be planned again, not counted as done
         self.cases[name] = replace(
-            self.cases[name], path_name=b.path_name, policy_version=b.policy_version,
-            current_step_index=b.current_step_index, current_step_key=b.current_step_key,
-            current_step_after_days=b.current_step_after_days, current_step_at=b.current_step_at,
+            self.cases[name],
+            path_name=b.path_name,
+            policy_version=b.policy_version,
+            current_step_index=b.current_step_index,
+            current_step_key=b.current_step_key,
+            current_step_after_days=b.current_step_after_days,
+            current_step_at=b.current_step_at,
             pending_step=False,
         )
 
@@ -171,6 +184,7 @@ def run(world: World, start: datetime, days: int, hours: list[float], events: di
 
 
 # ---- the invariants -------------------------------------------------------------------------------
+
 
 def check_invariants(world: World) -> None:
     policy = world.policy
@@ -232,8 +246,14 @@ def check_invariants(world: World) -> None:
 
 # ---- random portfolios -------------------------------------------------------------------------------
 
-ZONES = [("Europe/Paris", "FR"), ("Europe/London", "GB"), ("America/New_York", "US"),
-         ("Australia/Sydney", "AU"), ("Asia/Tokyo", "JP"), ("UTC", None)]
+ZONES = [
+    ("Europe/Paris", "FR"),
+    ("Europe/London", "GB"),
+    ("America/New_York", "US"),
+    ("Australia/Sydney", "AU"),
+    ("Asia/Tokyo", "JP"),
+    ("UTC", None),
+]
 START = datetime(2025, 1, 6, tzinfo=UTC)
 DAYS = 150
 
@@ -245,14 +265,23 @@ def customers(draw, name: str) -> Customer:
     tz, country = draw(st.sampled_from(ZONES))
     hold = draw(st.one_of(st.none(), st.integers(0, DAYS).map(lambda d: START + timedelta(days=d, hours=5))))
     view = CustomerView(
-        tz=tz, country=country, kind=draw(st.sampled_from(["business", "consumer"])), hold_until=hold,
-        opted_out_channels=draw(some_channels), invalid_channels=draw(some_channels),
+        tz=tz,
+        country=country,
+        kind=draw(st.sampled_from(["business", "consumer"])),
+        hold_until=hold,
+        opted_out_channels=draw(some_channels),
+        invalid_channels=draw(some_channels),
     )
     invoices = draw(st.lists(st.tuples(st.integers(-40, DAYS), st.integers(1, 2_000_00)), min_size=1, max_size=4))
     return Customer(
-        name, view, draw(st.sampled_from(["low", "medium", "high"])), "EUR",
-        {f"{name}-{i}": InvoiceView(f"{name}-{i}", f"{name}-{i}", (START + timedelta(days=due)).date(), amount)
-         for i, (due, amount) in enumerate(invoices)},
+        name,
+        view,
+        draw(st.sampled_from(["low", "medium", "high"])),
+        "EUR",
+        {
+            f"{name}-{i}": InvoiceView(f"{name}-{i}", f"{name}-{i}", (START + timedelta(days=due)).date(), amount)
+            for i, (due, amount) in enumerate(invoices)
+        },
     )
 
 
@@ -260,7 +289,9 @@ def customers(draw, name: str) -> Customer:
 def contact_rules(draw) -> ContactRules:
     start = draw(st.integers(6, 12))
     return ContactRules(
-        window=ContactWindow(start=f"{start:02d}:00", end=f"{draw(st.integers(start + 1, 22)):02d}:{draw(st.sampled_from(['00', '30']))}"),
+        window=ContactWindow(
+            start=f"{start:02d}:00", end=f"{draw(st.integers(start + 1, 22)):02d}:{draw(st.sampled_from(['00', '30']))}"
+        ),
         business_days_only=draw(st.booleans()),
         min_days_between_contacts=draw(st.integers(1, 5)),
         max_contacts_per_7_days=draw(st.integers(1, 4)),
@@ -285,17 +316,27 @@ def worlds(draw):
     policy = draw(st.sampled_from([DEFAULT, WAIVED])).model_copy(update={"contact": rules})
     people = {f"c{i}": draw(customers(f"c{i}")) for i in range(draw(st.integers(1, 4)))}
     events: dict[date, list] = defaultdict(list)
-    for day, who, what, size in draw(st.lists(
-        st.tuples(st.integers(0, DAYS), st.sampled_from(sorted(people)), st.sampled_from(["pay", "pay_all", "pause"]),
-                  st.integers(1, 100)), max_size=15,
-    )):
+    for day, who, what, size in draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, DAYS),
+                st.sampled_from(sorted(people)),
+                st.sampled_from(["pay", "pay_all", "pause"]),
+                st.integers(1, 100),
+            ),
+            max_size=15,
+        )
+    ):
         when = (START + timedelta(days=day)).date()
         if what == "pay_all":
             events[when].append(lambda w, now, who=who: [w.pay(who, n, 10**12) for n in w.customers[who].invoices])
         elif what == "pay":
             number = sorted(people[who].invoices)[size % len(people[who].invoices)]
-            events[when].append(lambda w, now, who=who, number=number, pct=size: w.pay(
-                who, number, -(-w.customers[who].invoices[number].balance_minor * pct // 100)))
+            events[when].append(
+                lambda w, now, who=who, number=number, pct=size: w.pay(
+                    who, number, -(-w.customers[who].invoices[number].balance_minor * pct // 100)
+                )
+            )
         else:
             events[when].append(lambda w, now, who=who, days=size % 20 + 1: w.pause(who, now + timedelta(days=days)))
     hours = draw(st.lists(st.floats(0, 23.99), min_size=1, max_size=7))
@@ -313,14 +354,24 @@ def test_random_portfolios_never_break_the_rules(setup):
 def test_the_invariant_checks_can_fail():
     # A world where a message is delivered outside the window must be caught: the checks are real.
     world = World(DEFAULT, {"x": Customer("x", CustomerView("Europe/Paris", "FR"), "low", "EUR", {})})
-    bogus = Decision("plan", "planned", "forged", None, "low", "low", date(2025, 3, 3),
-                     send_not_before=datetime(2025, 3, 8, 12, tzinfo=UTC), channels=("email",))  # a Saturday
+    bogus = Decision(
+        "plan",
+        "planned",
+        "forged",
+        None,
+        "low",
+        "low",
+        date(2025, 3, 3),
+        send_not_before=datetime(2025, 3, 8, 12, tzinfo=UTC),
+        channels=("email",),
+    )  # a Saturday
     world.messages.append(Message(1, "x", bogus, before=None, delivered=True))
     with pytest.raises(AssertionError):
         check_invariants(world)
 
 
 # ---- one portfolio, five months, every message -----------------------------------------------------
+
 
 def wall(y, m, d, hh=8) -> str:
     # a customer's local wall time, as the expected lists below write it
@@ -336,23 +387,48 @@ def test_five_months_of_the_default_policy_message_by_message():
     people = {
         # A: reliable French business. Pays the anchor invoice in April (A2 is then the only one
         # overdue: the anchor does not move), then everything in May: the case closes.
-        "A": Customer("A", CustomerView("Europe/Paris", "FR", "business"), "low", eur,
-                      invoices(("A1", date(2025, 3, 14), 1_200_00), ("A2", date(2025, 4, 15), 300_00))),
+        "A": Customer(
+            "A",
+            CustomerView("Europe/Paris", "FR", "business"),
+            "low",
+            eur,
+            invoices(("A1", date(2025, 3, 14), 1_200_00), ("A2", date(2025, 4, 15), 300_00)),
+        ),
         # B: British consumer, high risk, said STOP to SMS, never pays: all the way to the agency.
-        "B": Customer("B", CustomerView("Europe/London", "GB", "consumer", opted_out_channels=frozenset({"sms"})),
-                      "high", gbp, invoices(("B1", date(2025, 4, 1), 500_00))),
+        "B": Customer(
+            "B",
+            CustomerView("Europe/London", "GB", "consumer", opted_out_channels=frozenset({"sms"})),
+            "high",
+            gbp,
+            invoices(("B1", date(2025, 4, 1), 500_00)),
+        ),
         # C: American business, medium risk. Pays 1,500 of 2,000 in May; a new invoice due in June
         # joins the registered letter; never pays the rest.
-        "C": Customer("C", CustomerView("America/New_York", "US", "business"), "medium", usd,
-                      invoices(("C1", date(2025, 5, 1), 2_000_00), ("C2", date(2025, 6, 1), 800_00))),
+        "C": Customer(
+            "C",
+            CustomerView("America/New_York", "US", "business"),
+            "medium",
+            usd,
+            invoices(("C1", date(2025, 5, 1), 2_000_00), ("C2", date(2025, 6, 1), 800_00)),
+        ),
         # D: French business, medium risk, owes only EUR 40: the registered letter waits for its
         # EUR 150 minimum until a second invoice falls overdue on 1 May (a public holiday).
-        "D": Customer("D", CustomerView("Europe/Paris", "FR", "business"), "medium", eur,
-                      invoices(("D1", date(2025, 2, 10), 40_00), ("D2", date(2025, 4, 30), 200_00))),
+        "D": Customer(
+            "D",
+            CustomerView("Europe/Paris", "FR", "business"),
+            "medium",
+            eur,
+            invoices(("D1", date(2025, 2, 10), 40_00), ("D2", date(2025, 4, 30), 200_00)),
+        ),
         # E: French business with a bounced email address; promises on 10 March to pay by the
         # 21st (paused until the 24th), does not, then pays everything on 5 May.
-        "E": Customer("E", CustomerView("Europe/Paris", "FR", "business", invalid_channels=frozenset({"email"})),
-                      "low", eur, invoices(("E1", date(2025, 3, 3), 600_00))),
+        "E": Customer(
+            "E",
+            CustomerView("Europe/Paris", "FR", "business", invalid_channels=frozenset({"email"})),
+            "low",
+            eur,
+            invoices(("E1", date(2025, 3, 3), 600_00)),
+        ),
     }
     events = {
         date(2025, 4, 28): [lambda w, now: w.pay("A", "A1", 1_200_00)],
@@ -367,8 +443,16 @@ def test_five_months_of_the_default_policy_message_by_message():
     for m in world.sent():
         tz = people[m.customer].view.tz
         local = calendar.local(m.decision.send_not_before, tz).strftime("%Y-%m-%d %H:%M")
-        got[m.customer].append((m.decision.step.key, m.decision.kind, ",".join(m.decision.channels), local,
-                                m.decision.requires_approval, " ".join(i.number for i in m.decision.invoices)))
+        got[m.customer].append(
+            (
+                m.decision.step.key,
+                m.decision.kind,
+                ",".join(m.decision.channels),
+                local,
+                m.decision.requires_approval,
+                " ".join(i.number for i in m.decision.invoices),
+            )
+        )
 
     # Times are the customer's wall clock; the window opens at 08:00 on business days.
     assert got["A"] == [

@@ -12,6 +12,7 @@ and of the others how many we would wrongly mark invalid.
 
     python -m tests.replies.bounce_corpus [DIR]
 """
+
 from __future__ import annotations
 
 import os
@@ -37,10 +38,12 @@ class Figures:
     other_marked: int
 
     def lines(self) -> list[str]:
-        return [f"bounces recognised: {self.recognised} of {self.samples}",
-                f"address does not exist: {self.address_marked} of {self.labelled_address} marked invalid, "
-                f"{self.address_to_person} to a person",
-                f"other failures marked invalid: {self.other_marked} of {self.labelled_other}"]
+        return [
+            f"bounces recognised: {self.recognised} of {self.samples}",
+            f"address does not exist: {self.address_marked} of {self.labelled_address} marked invalid, "
+            f"{self.address_to_person} to a person",
+            f"other failures marked invalid: {self.other_marked} of {self.labelled_other}",
+        ]
 
 
 def expected_reasons(root: Path) -> dict[str, set[str]]:
@@ -77,8 +80,15 @@ def measure(root: Path) -> Figures:
         count[f"labelled_{group}"] += 1
         count[f"{group}_marked"] += ADDRESS in kinds
         count[f"{group}_to_person"] += REFUSED in kinds and ADDRESS not in kinds
-    return Figures(count["samples"], count["recognised"], count["labelled_address"], count["address_marked"],
-                   count["address_to_person"], count["labelled_other"], count["other_marked"])
+    return Figures(
+        count["samples"],
+        count["recognised"],
+        count["labelled_address"],
+        count["address_marked"],
+        count["address_to_person"],
+        count["labelled_other"],
+        count["other_marked"],
+    )
 
 
 def main(argv: list[str]) -> int:

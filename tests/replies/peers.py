@@ -19,6 +19,7 @@ compared on its text.
 
     python -m tests.replies.peers [DIR] [-v]     prints "peer fixtures: N of M match" (-v: the misses)
 """
+
 from __future__ import annotations
 
 import ast
@@ -56,6 +57,7 @@ class Case:
 def expected_text(case: Case) -> str:
     if case.expected_is_html:
         from dunning.replies.htmltext import html_to_text
+
         return html_to_text(case.expected)
     return case.expected
 
@@ -90,8 +92,7 @@ def _github(repo: Path) -> Iterator[Case]:
     for name, body in re.findall(r"^  def (test_\w+)\n(.*?)^  end$", source, flags=re.M | re.S):
         strings = {m.group(1): _ruby(m.group(2)) for m in re.finditer(rf"(\w+) = {_RUBY_STRING}", body)}
         fixture = re.search(r'EMAIL_FIXTURE_PATH\.join\("([\w.]+)"\)', body)
-        for m in re.finditer(rf"assert_equal (?:{_RUBY_STRING}|(\w+)),\s*EmailReplyParser\.parse_reply\((\w+)\)",
-                             body):
+        for m in re.finditer(rf"assert_equal (?:{_RUBY_STRING}|(\w+)),\s*EmailReplyParser\.parse_reply\((\w+)\)", body):
             literal, variable, argument = m.groups()
             expected = _ruby(literal) if literal is not None else strings.get(variable)
             if argument in strings:
@@ -167,7 +168,9 @@ class _Talon:
     def cases(self) -> Iterator[Case]:
         for module in ("quotations_test.py", "text_quotations_test.py", "html_quotations_test.py"):
             tree = ast.parse((self.repo / "tests" / module).read_text())
-            helpers = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("test_")}
+            helpers = {
+                f.name: f for f in tree.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("test_")
+            }
             for fn in tree.body:
                 if not isinstance(fn, ast.FunctionDef) or not fn.name.startswith("test_") or fn.decorator_list:
                     continue
@@ -178,14 +181,25 @@ class _Talon:
                 self._run(fn.body, dict(self.globals), helpers, found)
                 for i, (body, expected, html, expected_html, no_ws) in enumerate(found, start=1):
                     suffix = f"#{i}" if len(found) > 1 else ""
-                    yield Case(f"{TALON}:{fn.name}{suffix}", "html" if html else "text", body, expected,
-                               expected_is_html=expected_html, no_whitespace=no_ws)
+                    yield Case(
+                        f"{TALON}:{fn.name}{suffix}",
+                        "html" if html else "text",
+                        body,
+                        expected,
+                        expected_is_html=expected_html,
+                        no_whitespace=no_ws,
+                    )
 
     def _standard_replies(self, fn: ast.FunctionDef) -> Iterator[Case]:
         # A loop over tests/fixtures/standard_replies/*.eml: the expected text is <name>_reply_text
         # when that file exists, else the default the test assigns.
-        default = next(n.value.value for n in ast.walk(fn) if isinstance(n, ast.Assign)
-                       and isinstance(n.value, ast.Constant) and getattr(n.targets[0], "id", None) == "reply_text")
+        default = next(
+            n.value.value
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Assign)
+            and isinstance(n.value, ast.Constant)
+            and getattr(n.targets[0], "id", None) == "reply_text"
+        )
         folder = self.repo / "tests" / "fixtures" / "standard_replies"
         for eml in sorted(folder.glob("*.eml")):
             reply = folder / f"{eml.stem}_reply_text"
@@ -229,8 +243,11 @@ class _Talon:
 
     def _compared(self, node: ast.expr, env: dict) -> tuple[object, bool]:
         # RE_WHITESPACE.sub('', X): the peer compares X without whitespace.
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "sub" \
-                and getattr(node.func.value, "id", None) == "RE_WHITESPACE":
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "sub"
+            and getattr(node.func.value, "id", None) == "RE_WHITESPACE"
+        ):
             return self._eval(node.args[1], env), True
         return self._eval(node, env), False
 
@@ -301,8 +318,10 @@ def main(argv: list[str]) -> int:
     matched, misses = score(cases)
     if verbose:
         for case, got in misses:
-            print(f"--- {case.name}\nexpected: {normalise(expected_text(case), case.no_whitespace)!r}\n"
-                  f"     got: {normalise(got, case.no_whitespace)!r}")
+            print(
+                f"--- {case.name}\nexpected: {normalise(expected_text(case), case.no_whitespace)!r}\n"
+                f"     got: {normalise(got, case.no_whitespace)!r}"
+            )
     by_repo: dict[str, list[int]] = {}
     missed = {c.name for c, _ in misses}
     for case in cases:

@@ -1,9 +1,10 @@
 """Reading a phrasing table (routing.yaml, routing_<lang>.yaml): each row's reply read and routed
 as the service does, and what differs from what the row expects."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,10 +32,15 @@ class Result:
 
 def run(row: dict) -> Result:
     received = datetime.fromisoformat(row["received_at"])
-    language, u = read_reply(row["text"], customer_language=row.get("customer_lang", row["lang"]),
-                             received_at=received, tz=row["tz"], channel=row["channel"],
-                             currency=row["case_currency"])
-    today = received.astimezone(timezone.utc).date()
+    language, u = read_reply(
+        row["text"],
+        customer_language=row.get("customer_lang", row["lang"]),
+        received_at=received,
+        tz=row["tz"],
+        channel=row["channel"],
+        currency=row["case_currency"],
+    )
+    today = received.astimezone(UTC).date()
     r = route(u, balance=Decimal(row["balance"]), today=today)
     misread = []
     if language != row["lang"]:
@@ -43,8 +49,12 @@ def run(row: dict) -> Result:
         misread.append(f"intent {u.intent} != {row['intent']}")
     if r.label != row["route"]:
         misread.append(f"route {r.label} != {row['route']} ({r.task})")
-    for key, got in (("date", u.promised_date), ("return_on", u.return_on), ("installments", u.installments),
-                     ("months", u.months)):
+    for key, got in (
+        ("date", u.promised_date),
+        ("return_on", u.return_on),
+        ("installments", u.installments),
+        ("months", u.months),
+    ):
         if key in row and got != row[key]:
             misread.append(f"{key} {got} != {row[key]}")
     if "amount" in row and u.amount != Decimal(row["amount"]):
@@ -74,5 +84,3 @@ def _wrong_action(row: dict, u: Understanding, r: Route) -> str | None:
     if "amount" in row and u.amount != Decimal(row["amount"]):
         return f"acted with amount {u.amount}, meant {row['amount']}"
     return None
-
-

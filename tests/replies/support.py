@@ -1,5 +1,6 @@
 """Shared by the reply and arrangement tests: a small policy, seeding through the API, signed
 webhook calls made the way Twilio and the inbound-mail provider make them, and the loop."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,22 +53,43 @@ plans:
 """
 
 
-def seed(client, *, first: str = "sms", total: str = "400.00", due: date = date(2026, 2, 20), invoices: int = 1,
-         max_broken: int = 2, **customer_fields) -> None:
-    r = client.put("/v1/policies/default", content=policy(first, max_broken=max_broken),
-                   headers={"Content-Type": "application/yaml"})
+def seed(
+    client,
+    *,
+    first: str = "sms",
+    total: str = "400.00",
+    due: date = date(2026, 2, 20),
+    invoices: int = 1,
+    max_broken: int = 2,
+    **customer_fields,
+) -> None:
+    r = client.put(
+        "/v1/policies/default",
+        content=policy(first, max_broken=max_broken),
+        headers={"Content-Type": "application/yaml"},
+    )
     assert r.status_code == 200, r.text
     r = client.post("/v1/customers/bulk", json={"customers": [customer("C1", **customer_fields)]})
     assert r.status_code == 200, r.text
-    r = client.post("/v1/invoices/bulk", json={"invoices": [
-        invoice(f"I{i + 1}", due=due + timedelta(days=i), total=total) for i in range(invoices)]})
+    r = client.post(
+        "/v1/invoices/bulk",
+        json={"invoices": [invoice(f"I{i + 1}", due=due + timedelta(days=i), total=total) for i in range(invoices)]},
+    )
     assert r.status_code == 200, r.text
 
 
 def twilio_settings(settings, fake_url: str):
-    return settings.model_copy(update=dict(
-        public_url=PUBLIC_URL, twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_from_number=OUR_NUMBER,
-        twilio_api_base=fake_url, http_timeout_seconds=5, inbound_email_secret=EMAIL_SECRET))
+    return settings.model_copy(
+        update=dict(
+            public_url=PUBLIC_URL,
+            twilio_account_sid=SID,
+            twilio_auth_token=TOKEN,
+            twilio_from_number=OUR_NUMBER,
+            twilio_api_base=fake_url,
+            http_timeout_seconds=5,
+            inbound_email_secret=EMAIL_SECRET,
+        )
+    )
 
 
 def sign(params: dict[str, str], url: str, token: str = TOKEN) -> str:
@@ -75,8 +97,15 @@ def sign(params: dict[str, str], url: str, token: str = TOKEN) -> str:
 
 
 def sms_form(body: str, sid: str = "SM" + "a" * 32, sender: str = PHONE) -> dict[str, str]:
-    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": sender, "To": OUR_NUMBER, "Body": body,
-            "NumMedia": "0"}
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": SID,
+        "From": sender,
+        "To": OUR_NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+    }
 
 
 _sids = iter(range(10**6))
@@ -90,8 +119,9 @@ def text_in(client, body: str, *, sender: str = PHONE, sid: str | None = None):
 
 def mail_in(client, raw: bytes, secret: str = EMAIL_SECRET):
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return client.post("/v1/inbound/email", content=raw,
-                       headers={"Content-Type": "message/rfc822", "X-Dunning-Signature": signature})
+    return client.post(
+        "/v1/inbound/email", content=raw, headers={"Content-Type": "message/rfc822", "X-Dunning-Signature": signature}
+    )
 
 
 def day(db, clock, settings, days: float = 1) -> None:

@@ -1,6 +1,7 @@
 """The bounce reader on sisimai's collection of real bounces (read by tests/replies/bounce_corpus.py
 from sisimai's own repositories). Set DUNNING_BOUNCE_FIXTURES_DIR to a directory holding clones of
 sisimai/set-of-emails and sisimai/rb-sisimai; without it the test is skipped."""
+
 from __future__ import annotations
 
 import os

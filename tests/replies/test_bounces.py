@@ -2,6 +2,7 @@
 Postfix, Exim, qmail, Exchange Online), each returning the same reminder, are read for the failed
 address, its status and the reminder they return; through the inbound webhook a permanent
 failure of the address marks it invalid, cancels what is queued to it and opens one task."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,10 +20,19 @@ from tests.replies.support import mail_in, seed
 
 MESSAGES = Path(__file__).parent / "messages"
 # What the fixtures return: this reminder, sent to this address, with this reply address.
-FIXTURE_ID, FIXTURE_TO, FIXTURE_REPLY_TO = ("<dunning.42.9f1c2b3a4d5e6f70@acme.example>", "ap@globex.example",
-                                            "collections+r7Kq2@acme.example")
-PERMANENT = ["bounce_gmail_reminder.eml", "bounce_rfc3464.eml", "bounce_postfix.eml", "bounce_exim.eml",
-             "bounce_qmail.eml", "bounce_exchange.eml"]
+FIXTURE_ID, FIXTURE_TO, FIXTURE_REPLY_TO = (
+    "<dunning.42.9f1c2b3a4d5e6f70@acme.example>",
+    "ap@globex.example",
+    "collections+r7Kq2@acme.example",
+)
+PERMANENT = [
+    "bounce_gmail_reminder.eml",
+    "bounce_rfc3464.eml",
+    "bounce_postfix.eml",
+    "bounce_exim.eml",
+    "bounce_qmail.eml",
+    "bounce_exchange.eml",
+]
 
 
 def load(name: str):
@@ -53,21 +63,29 @@ def test_replies_and_out_of_office_notices_are_not_bounces():
             assert not parse_inbound(path.read_bytes()).is_bounce, path.name
 
 
-@pytest.mark.parametrize("status, diagnostic, action, kind", [
-    ("5.1.1", "550 5.1.1 User unknown", "failed", ADDRESS),
-    ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound", "failed", ADDRESS),
-    ("5.0.0", "550 No such user here", "failed", ADDRESS),
-    ("5.2.1", "550-5.2.1 The email account that you tried to reach is disabled.", "failed", ADDRESS),
-    ("5.2.1", "550-5.2.1 The user you are trying to contact is receiving mail at a rate that prevents "
-              "additional messages from being delivered.", "failed", REFUSED),
-    ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "failed", REFUSED),  # the remote's own code wins
-    ("5.1.8", "501 5.1.8 Sender address rejected", "failed", REFUSED),
-    ("5.2.2", "552 5.2.2 Mailbox full", "failed", REFUSED),
-    ("4.4.7", "Message expired", "failed", DELAYED),
-    ("4.2.2", "452 4.2.2 Over quota", "delayed", DELAYED),
-    (None, "451 Try again later", None, DELAYED),
-    (None, "something went wrong", None, REFUSED),  # unclear: a person reads it
-])
+@pytest.mark.parametrize(
+    "status, diagnostic, action, kind",
+    [
+        ("5.1.1", "550 5.1.1 User unknown", "failed", ADDRESS),
+        ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound", "failed", ADDRESS),
+        ("5.0.0", "550 No such user here", "failed", ADDRESS),
+        ("5.2.1", "550-5.2.1 The email account that you tried to reach is disabled.", "failed", ADDRESS),
+        (
+            "5.2.1",
+            "550-5.2.1 The user you are trying to contact is receiving mail at a rate that prevents "
+            "additional messages from being delivered.",
+            "failed",
+            REFUSED,
+        ),
+        ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "failed", REFUSED),  # the remote's own code wins
+        ("5.1.8", "501 5.1.8 Sender address rejected", "failed", REFUSED),
+        ("5.2.2", "552 5.2.2 Mailbox full", "failed", REFUSED),
+        ("4.4.7", "Message expired", "failed", DELAYED),
+        ("4.2.2", "452 4.2.2 Over quota", "delayed", DELAYED),
+        (None, "451 Try again later", None, DELAYED),
+        (None, "something went wrong", None, REFUSED),  # unclear: a person reads it
+    ],
+)
 def test_status_codes_and_words(status, diagnostic, action, kind):
     assert classify(status, diagnostic, action) == kind
 
@@ -93,8 +111,9 @@ def returning(name: str, reminder, *, message_id: bool = True) -> bytes:
     raw = (MESSAGES / name).read_bytes()
     raw = raw.replace(FIXTURE_ID.encode(), reminder.provider_id.encode() if message_id else b"<unknown@x.example>")
     raw = raw.replace(FIXTURE_REPLY_TO.encode(), f"collections+{reminder.reply_token}@example.com".encode())
-    return raw.replace(FIXTURE_TO.encode(), reminder.recipient.encode()).replace(b"collections@acme.example",
-                                                                                  b"collections@example.com")
+    return raw.replace(FIXTURE_TO.encode(), reminder.recipient.encode()).replace(
+        b"collections@acme.example", b"collections@example.com"
+    )
 
 
 def inbound_rows(db) -> int:
@@ -167,9 +186,23 @@ def test_a_bounce_of_nothing_we_sent_is_one_task(anonymous, db, reminded, clock)
 
 
 def test_a_bounce_of_an_address_the_customer_no_longer_has_is_left_to_a_person(client, anonymous, db, reminded):
-    r = client.post("/v1/customers/bulk", json={"customers": [
-        {"external_id": "C1", "name": "Customer C1", "email": "new@example.com", "language": "fr",
-         "timezone": "Europe/Paris", "country": "FR", "kind": "business", "phone": "+33612345678"}]})
+    r = client.post(
+        "/v1/customers/bulk",
+        json={
+            "customers": [
+                {
+                    "external_id": "C1",
+                    "name": "Customer C1",
+                    "email": "new@example.com",
+                    "language": "fr",
+                    "timezone": "Europe/Paris",
+                    "country": "FR",
+                    "kind": "business",
+                    "phone": "+33612345678",
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     body = mail_in(anonymous, returning("bounce_qmail.eml", reminded)).json()
     assert body["action"] == "refused"
@@ -180,7 +213,8 @@ def test_a_notice_that_only_names_the_address_is_left_to_a_person(anonymous, db,
     """Anybody can send us a "bounce" naming a customer's address; only our own Message-ID or reply
     token, which nobody outside has seen, makes it act by itself."""
     raw = returning("bounce_qmail.eml", reminded, message_id=False).replace(
-        f"collections+{reminded.reply_token}@example.com".encode(), b"collections@example.com")
+        f"collections+{reminded.reply_token}@example.com".encode(), b"collections@example.com"
+    )
     body = mail_in(anonymous, raw).json()
     assert (body["matched_by"], body["action"]) == ("recipient", "refused")
     assert customer(db).invalid_channels == [] and [m.status for m in messages(db)] == ["sent", QUEUED]

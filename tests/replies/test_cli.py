@@ -1,8 +1,9 @@
 """`main.py replies classify` and `main.py arrangements run`."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -30,8 +31,18 @@ def run(*args: str, code: int = 0):
 
 
 def test_classify_prints_what_is_understood_as_one_json_object():
-    out = run("replies", "classify", "je paierai 150 € vendredi", "--lang", "fr", "--json", "--tz", "Europe/Paris",
-              "--now", "2026-03-02T09:00:00Z").output
+    out = run(
+        "replies",
+        "classify",
+        "je paierai 150 € vendredi",
+        "--lang",
+        "fr",
+        "--json",
+        "--tz",
+        "Europe/Paris",
+        "--now",
+        "2026-03-02T09:00:00Z",
+    ).output
     data = json.loads(out)
     assert data["intent"] == "promise_to_pay" and data["confidence"] == 1.0
     assert data["promised_date"] == "2026-03-06" and data["amount"] == "150" and data["currency"] == "EUR"
@@ -64,14 +75,22 @@ def database(tmp_path, monkeypatch):
 
 
 def test_arrangements_run_breaks_an_overdue_promise_once(database):
-    clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
+    clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     with database.session() as s:
         policies.ensure_default(s, clock)  # what the service's start-up does
         ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
         ledger.push_invoices(s, clock, Batch.of(InvoiceIn, [InvoiceIn(**invoice("I1"))]))
         c1 = s.execute(select(Customer)).scalar_one()
-        promises.record(s, clock, customer=c1, currency="EUR", promised_on=date(2026, 3, 6), amount_minor=None,
-                        source="desk", actor="test")
+        promises.record(
+            s,
+            clock,
+            customer=c1,
+            currency="EUR",
+            promised_on=date(2026, 3, 6),
+            amount_minor=None,
+            source="desk",
+            actor="test",
+        )
     assert "nothing to do" in run("arrangements", "run", "--now", "2026-03-08T12:00:00Z").output
     assert "1 promise broken" in run("arrangements", "run", "--now", "2026-03-09T09:00:00Z").output
     assert "nothing to do" in run("arrangements", "run", "--now", "2026-03-09T10:00:00Z").output

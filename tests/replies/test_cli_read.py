@@ -1,5 +1,6 @@
 """`main.py replies read FILE.eml ... --json`: one JSON object per file, from the same parsing and
 classifying the inbound webhook uses, without a database."""
+
 from __future__ import annotations
 
 import json
@@ -23,14 +24,22 @@ def read(*names: str, code: int = 0, extra: tuple[str, ...] = ()) -> list[dict]:
 
 
 def test_one_object_per_file_with_what_was_read():
-    promise, bounce, away, german = read("gmail_alternative_en.eml", "bounce_gmail_reminder.eml",
-                                         "autoreply_outlook_en.eml", "gmail_de_reply.eml",
-                                         extra=("--now", "2025-03-19T11:00:00Z", "--currency", "EUR"))
+    promise, bounce, away, german = read(
+        "gmail_alternative_en.eml",
+        "bounce_gmail_reminder.eml",
+        "autoreply_outlook_en.eml",
+        "gmail_de_reply.eml",
+        extra=("--now", "2025-03-19T11:00:00Z", "--currency", "EUR"),
+    )
     assert all(KEYS <= set(row) for row in (promise, bounce, away, german))
     assert promise["file"].endswith("gmail_alternative_en.eml")
     assert promise["reply_text"] == "I'll pay on Friday, sorry for the delay.\n\nThanks,\nJohn"
     assert (promise["language"], promise["intent"], promise["confident"], promise["promised_date"]) == (
-        "en", "promise_to_pay", True, "2025-03-21")
+        "en",
+        "promise_to_pay",
+        True,
+        "2025-03-21",
+    )
     assert bounce["is_bounce"] and bounce["intent"] is None and bounce["bounce"][0]["status"] == "5.1.1"
     assert away["is_autoreply"] and away["return_text"] == "back on 12 January" and not away["is_bounce"]
     assert german["language_hints"] == ["de"] and german["reply_text"].startswith("Hallo,")

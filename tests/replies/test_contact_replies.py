@@ -1,6 +1,7 @@
 """Replies matched to the contact who wrote: a STOP from billing's number silences billing only, an
 email from billing's address is that customer's and is shown with billing's name, and an answer
 from an address none of the contacts has silences the whole customer."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -15,8 +16,13 @@ from dunning.web.desk import timeline
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import mail_in, seed, text_in
 
-BILLING = {"external_id": "ap", "name": "Accounts Payable", "email": "ap@acme.example", "phone": "+33698765432",
-           "roles": ["billing"]}
+BILLING = {
+    "external_id": "ap",
+    "name": "Accounts Payable",
+    "email": "ap@acme.example",
+    "phone": "+33698765432",
+    "roles": ["billing"],
+}
 
 
 def mail(text: str, sender: str, answering) -> bytes:
@@ -30,15 +36,23 @@ def mail(text: str, sender: str, answering) -> bytes:
 
 def replies(db) -> list[tuple[InboundMessage, str | None]]:
     with db.session() as s:
-        return [(r, ext) for r, ext in s.execute(select(InboundMessage, Contact.external_id).outerjoin(
-            Contact, Contact.id == InboundMessage.contact_id).order_by(InboundMessage.id))]
+        return [
+            (r, ext)
+            for r, ext in s.execute(
+                select(InboundMessage, Contact.external_id)
+                .outerjoin(Contact, Contact.id == InboundMessage.contact_id)
+                .order_by(InboundMessage.id)
+            )
+        ]
 
 
 def stops(db) -> tuple[set[str], set[tuple[str, str]]]:
     """Customer-wide opt-outs, and each contact's own (external id, channel)."""
     with db.session() as s:
-        return (set(s.execute(select(OptOut.channel)).scalars()),
-                set(s.execute(select(Contact.external_id, ContactOptOut.channel).join(Contact)).all()))
+        return (
+            set(s.execute(select(OptOut.channel)).scalars()),
+            set(s.execute(select(Contact.external_id, ContactOptOut.channel).join(Contact)).all()),
+        )
 
 
 def test_stop_from_billings_number_silences_billing_only(client, anonymous, db, clock, settings, twilio):
@@ -62,8 +76,9 @@ def test_an_email_from_billing_is_matched_to_billing_and_shown_with_its_name(cli
     cycle(db, clock, settings)
     dispatch(db, clock, settings)
     [reminder] = messages(db)
-    body = mail_in(anonymous, mail("Nous contestons la facture, elle est fausse.", "Accounts Payable <ap@acme.example>",
-                                   reminder)).json()
+    body = mail_in(
+        anonymous, mail("Nous contestons la facture, elle est fausse.", "Accounts Payable <ap@acme.example>", reminder)
+    ).json()
     [(row, contact)] = replies(db)
     assert contact == "ap" and body["customer_id"] == reminder.customer_id
     assert any("Accounts Payable (Customer C1)" in t.title for t in tasks(db))

@@ -1,6 +1,7 @@
 """End to end by email: a reminder goes out, the customer answers above the quoted reminder in a
 real multipart message, the promise is confirmed by email, pauses the case, breaks, and the next
 step is planned. The reply finds its case by In-Reply-To, or by the plus address alone."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -12,8 +13,7 @@ from sqlalchemy import select
 
 from dunning.arrangements.models import Promise
 from dunning.replies.models import InboundMessage
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, mail_in, seed, the_case
 
 
@@ -29,12 +29,17 @@ def reply_to(sent, text: str, *, in_reply_to: bool = True, to: str = "collection
         msg["In-Reply-To"] = sent.provider_id
         msg["References"] = sent.provider_id
     quoted = "\n".join(f"> {line}" for line in sent.body_text.splitlines())
-    msg.set_content(f"{text}\n\nCordialement,\nJean Dupont\n\n"
-                    f"Le lun. 2 mars 2026 à 10:00, Example Trading Ltd <collections@example.com> a écrit :\n{quoted}\n")
-    msg.add_alternative(f"<div dir=\"ltr\">{escape(text)}<br><br>Cordialement,<br>Jean Dupont</div>"
-                        f"<div class=\"gmail_quote\"><div class=\"gmail_attr\">Le lun. 2 mars 2026 à 10:00, "
-                        f"Example Trading Ltd a écrit :</div><blockquote class=\"gmail_quote\">"
-                        f"{escape(sent.body_text).replace(chr(10), '<br>')}</blockquote></div>", subtype="html")
+    msg.set_content(
+        f"{text}\n\nCordialement,\nJean Dupont\n\n"
+        f"Le lun. 2 mars 2026 à 10:00, Example Trading Ltd <collections@example.com> a écrit :\n{quoted}\n"
+    )
+    msg.add_alternative(
+        f'<div dir="ltr">{escape(text)}<br><br>Cordialement,<br>Jean Dupont</div>'
+        f'<div class="gmail_quote"><div class="gmail_attr">Le lun. 2 mars 2026 à 10:00, '
+        f'Example Trading Ltd a écrit :</div><blockquote class="gmail_quote">'
+        f"{escape(sent.body_text).replace(chr(10), '<br>')}</blockquote></div>",
+        subtype="html",
+    )
     return msg.as_bytes()
 
 
@@ -49,8 +54,9 @@ def test_a_promise_by_email_pauses_until_friday_plus_grace_then_breaks(client, a
     if by == "in_reply_to":
         raw = reply_to(reminder, "Je paierai vendredi.")
     else:  # only the plus address of our Reply-To says which message this answers
-        raw = reply_to(reminder, "Je paierai vendredi.", in_reply_to=False,
-                       to=f"collections+{reminder.reply_token}@example.com")
+        raw = reply_to(
+            reminder, "Je paierai vendredi.", in_reply_to=False, to=f"collections+{reminder.reply_token}@example.com"
+        )
     r = mail_in(anonymous, raw)
     assert r.status_code == 200, r.text
     body = r.json()

@@ -1,16 +1,16 @@
 """End to end by SMS: a reminder goes out through the twilio library, the customer answers
 "je paierai vendredi", the promise pauses the case until Friday plus grace, no payment comes, the
 promise breaks and the next step is planned."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
 from dunning.arrangements.models import Promise
 from dunning.replies.models import InboundMessage
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import PHONE, day, seed, text_in, the_case
 
 
@@ -31,14 +31,18 @@ def test_a_promise_by_sms_pauses_until_friday_plus_grace_then_breaks(client, ano
     with db.session() as s:
         promise = s.execute(select(Promise)).scalar_one()
         inbound = s.execute(select(InboundMessage)).scalar_one()
-    assert (promise.promised_on, promise.grace_until, promise.amount_minor) == (date(2026, 3, 6), date(2026, 3, 8), 40_000)
+    assert (promise.promised_on, promise.grace_until, promise.amount_minor) == (
+        date(2026, 3, 6),
+        date(2026, 3, 8),
+        40_000,
+    )
     assert promise.source == "sms" and promise.status == "open"
     assert (inbound.intent, inbound.confidence, inbound.action) == ("promise_to_pay", 1.0, "promise_recorded")
     assert inbound.promise_id == promise.id and inbound.message_id == reminder.id and inbound.matched_by == "phone"
     assert inbound.extracted["promised_date"] == "2026-03-06" and inbound.answer_text in r.text
     case = the_case(db)
     # Sunday the 8th is the last day of grace: the pause ends at midnight, Paris time
-    assert case.state == "paused" and case.paused_until == datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc)
+    assert case.state == "paused" and case.paused_until == datetime(2026, 3, 8, 23, 0, tzinfo=UTC)
     assert len(twilio.messages) == 1  # the confirmation was the TwiML answer, not another SMS
 
     for _ in range(6):  # Tuesday to Sunday: the job, the cycle and dispatch every day, and nothing goes out

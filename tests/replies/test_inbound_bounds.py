@@ -2,6 +2,7 @@
 refused before the recursive parser runs (the message goes to a person, read for its headers),
 and header text is cleaned and bounded to what the tables can store (PostgreSQL refuses NUL
 characters and enforces VARCHAR lengths; SQLite does neither, so these matter most there)."""
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,10 @@ from tests.replies.support import mail_in, seed, text_in
 
 
 def nested_rfc822(depth: int) -> bytes:
-    head = (b"From: c1@example.com\r\nTo: collections@example.com\r\nSubject: Re: facture\r\n"
-            b"Message-ID: <deep-rfc822@customer.example>\r\n")
+    head = (
+        b"From: c1@example.com\r\nTo: collections@example.com\r\nSubject: Re: facture\r\n"
+        b"Message-ID: <deep-rfc822@customer.example>\r\n"
+    )
     inner = b"Content-Type: message/rfc822\r\n\r\n" * depth
     return head + inner + b"Content-Type: text/plain\r\n\r\nJe paierai vendredi.\r\n"
 
@@ -65,15 +68,20 @@ def test_deeply_nested_mail_through_the_webhook_goes_to_a_person(client, anonymo
 
 def test_nul_characters_in_mail_headers_are_dropped_not_a_500(client, anonymous, db):
     seed(client, first="email")
-    raw = (b"From: c1@exam\x00ple.com\r\nTo: collections@example.com\r\nSubject: Re: fac\x00ture\r\n"
-           b"Message-ID: <nul\x00id@customer.example>\r\nIn-Reply-To: <ours\x00@acme.example>\r\n"
-           b"References: <a\x00b@acme.example> <c@acme.example>\r\n"
-           b"Content-Type: text/plain\r\n\r\nJe paierai vendredi.\r\n")
+    raw = (
+        b"From: c1@exam\x00ple.com\r\nTo: collections@example.com\r\nSubject: Re: fac\x00ture\r\n"
+        b"Message-ID: <nul\x00id@customer.example>\r\nIn-Reply-To: <ours\x00@acme.example>\r\n"
+        b"References: <a\x00b@acme.example> <c@acme.example>\r\n"
+        b"Content-Type: text/plain\r\n\r\nJe paierai vendredi.\r\n"
+    )
     r = mail_in(anonymous, raw)
     assert r.status_code == 200, r.text
     mail = parse_inbound(raw)
     assert (mail.from_address, mail.message_id, mail.in_reply_to) == (
-        "c1@example.com", "<nulid@customer.example>", "<ours@acme.example>")
+        "c1@example.com",
+        "<nulid@customer.example>",
+        "<ours@acme.example>",
+    )
     assert mail.subject == "Re: facture" and "\x00" not in "".join(mail.references)
     row = stored(db)[0]
     assert row.sender == "c1@example.com" and row.dedupe_key == "email:<nulid@customer.example>"
@@ -85,8 +93,10 @@ def test_a_sender_longer_than_an_audit_subject_is_bounded(client, anonymous, db)
     long_but_valid = "a" * 64 + "@" + ".".join(["sub" + "d" * 40] * 4) + ".example"  # 243 characters
     too_long = "b" * 64 + "@" + "e" * 300 + ".example"
     for i, sender in enumerate((long_but_valid, too_long)):
-        raw = (f"From: {sender}\r\nSubject: hello\r\nMessage-ID: <long{i}@x.example>\r\n"
-               "Content-Type: text/plain\r\n\r\nWho are you?\r\n").encode()
+        raw = (
+            f"From: {sender}\r\nSubject: hello\r\nMessage-ID: <long{i}@x.example>\r\n"
+            "Content-Type: text/plain\r\n\r\nWho are you?\r\n"
+        ).encode()
         r = mail_in(anonymous, raw)
         assert r.status_code == 200, r.text
         assert r.json()["matched_by"] == "none"

@@ -1,5 +1,6 @@
 """The inbound email webhook: its two ways in (HMAC signature, API key), attachments kept and listed,
 STOP and HELP by email, senders we cannot place."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,18 +13,23 @@ from sqlalchemy import func, select
 from dunning.contacts import OptOut
 from dunning.contacts.models import ContactOptOut
 from dunning.replies.models import InboundMessage
-from tests.outbox.support import cycle, dispatch, messages
 from tests.conftest import make_client, new_key
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import EMAIL_SECRET, day, mail_in, seed, the_case
 
 MESSAGES = Path(__file__).parent / "messages"
 
 
-def mail(text: str, sender: str = "c1@example.com", message_id: str = "<m1@customer.example>",
-         in_reply_to: str | None = None) -> bytes:
+def mail(
+    text: str, sender: str = "c1@example.com", message_id: str = "<m1@customer.example>", in_reply_to: str | None = None
+) -> bytes:
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, "collections@example.com", "Re: facture", message_id
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = (
+        sender,
+        "collections@example.com",
+        "Re: facture",
+        message_id,
+    )
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
     msg.set_content(text)
@@ -40,13 +46,13 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(client, anonymous, db,
     raw = mail("STOP")
     assert mail_in(anonymous, raw, secret="not-the-secret").status_code == 403
     good = "sha256=" + hmac.new(EMAIL_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    tampered = anonymous.post("/v1/inbound/email", content=raw.replace(b"STOP", b"HELP"),
-                              headers={"X-Dunning-Signature": good})
+    tampered = anonymous.post(
+        "/v1/inbound/email", content=raw.replace(b"STOP", b"HELP"), headers={"X-Dunning-Signature": good}
+    )
     assert tampered.status_code == 403
     signed_for_other_body = mail_in(anonymous, mail("STOP", message_id="<other@x>"))  # valid, for its own body
     assert signed_for_other_body.status_code == 200
-    forged = anonymous.post("/v1/inbound/email", content=raw,
-                            headers={"X-Dunning-Signature": "sha256=" + "0" * 64})
+    forged = anonymous.post("/v1/inbound/email", content=raw, headers={"X-Dunning-Signature": "sha256=" + "0" * 64})
     assert forged.status_code == 403
     assert anonymous.post("/v1/inbound/email", content=raw).status_code == 401  # neither a signature nor a key
     assert count(db) == 1
@@ -114,8 +120,10 @@ def test_help_by_email_is_answered_by_email(client, anonymous, db, clock, settin
     dispatch(db, clock, settings)
     [reminder] = messages(db)
     assert mail_in(anonymous, mail("Aide")).json()["action"] == "task"  # the sender's address alone does not act
-    assert mail_in(anonymous, mail("Aide", message_id="<m2@x>", in_reply_to=reminder.provider_id)
-                   ).json()["action"] == "help_sent"
+    assert (
+        mail_in(anonymous, mail("Aide", message_id="<m2@x>", in_reply_to=reminder.provider_id)).json()["action"]
+        == "help_sent"
+    )
     dispatch(db, clock, settings)
     [help_mail] = messages(db, template="help")
     assert help_mail.status == "sent" and "+44 20 7946 0000" in help_mail.body_text

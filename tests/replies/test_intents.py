@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from dunning.replies.intents import CONFIDENT, LexiconError, classify, normalise
 TABLE = yaml.safe_load((Path(__file__).parent / "phrases.yaml").read_text(encoding="utf-8"))
 
 # Wednesday 19 March 2025, 10:15 in Paris.
-WEDNESDAY = datetime(2025, 3, 19, 9, 15, tzinfo=timezone.utc)
+WEDNESDAY = datetime(2025, 3, 19, 9, 15, tzinfo=UTC)
 
 
 def read(text: str, lang: str = "en", **kwargs):
@@ -267,7 +267,7 @@ def test_day_of_month_rolls_over_instead_of_going_back():
 
 
 def test_day_31_in_a_short_month_is_its_last_day_and_approximate():
-    got = read("I'll pay on the 31st", received_at=datetime(2025, 4, 5, 9, tzinfo=timezone.utc))
+    got = read("I'll pay on the 31st", received_at=datetime(2025, 4, 5, 9, tzinfo=UTC))
     assert got.promised_date == date(2025, 4, 30)
     assert not got.confident
 
@@ -277,7 +277,7 @@ def test_month_ends():
     assert promised("je paierai fin du mois prochain", "fr") == date(2025, 4, 30)
     assert promised("I'll pay at the end of next month") == date(2025, 4, 30)
     assert promised("je paierai fin février", "fr") == date(2026, 2, 28)
-    feb = datetime(2024, 2, 10, 9, tzinfo=timezone.utc)
+    feb = datetime(2024, 2, 10, 9, tzinfo=UTC)
     assert promised("I'll pay end of month", received_at=feb) == date(2024, 2, 29)
 
 
@@ -336,7 +336,7 @@ def test_a_weekday_next_to_a_date_must_fit_it():
 
 
 def test_the_customers_day_not_utc():
-    late = datetime(2025, 3, 19, 23, 30, tzinfo=timezone.utc)  # Thursday 00:30 in Paris
+    late = datetime(2025, 3, 19, 23, 30, tzinfo=UTC)  # Thursday 00:30 in Paris
     assert promised("je paierai demain", "fr", received_at=late) == date(2025, 3, 21)
     assert promised("je paierai demain", "fr", received_at=late, tz="UTC") == date(2025, 3, 20)
     # Thursday 00:30 in Paris: "jeudi" is today there, so a week later; in New York it is tomorrow.

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dunning.replies.intents import classify
 from dunning.replies.htmltext import html_to_text
+from dunning.replies.intents import classify
 from dunning.replies.mail import extract_reply_token, parse_inbound
 from dunning.replies.replytext import split_reply
 
@@ -34,7 +34,7 @@ def test_gmail_reply_keeps_only_the_new_part():
     assert mail.message_id == "<CAF8kz=Qx7uVw2dJ+Yc1n0pQ@mail.gmail.com>"
     assert mail.in_reply_to == "<reminder-8f3a2-2@acme.example>"
     assert mail.references == ["<reminder-3f1c2a@acme.example>", "<reminder-8f3a2-2@acme.example>"]
-    assert mail.date == datetime(2025, 3, 19, 11, 2, 41, tzinfo=timezone.utc)
+    assert mail.date == datetime(2025, 3, 19, 11, 2, 41, tzinfo=UTC)
     # The full text keeps the quote (our own reminder, with its STOP instruction)...
     assert "Reply STOP" in mail.text
     # ...the reply does not: the attribution wrapped over two lines, the "> " lines. The rules read
@@ -149,7 +149,9 @@ def test_sign_off_keeps_what_came_before_and_the_message_itself():
     assert own("Merci, je paierai vendredi") == "Merci, je paierai vendredi"
     long_tail = "I paid.\nThanks\n" + "\n".join(f"line {i} of a real answer" for i in range(10))
     assert own(long_tail) == long_tail  # not a signature: too much follows
-    assert own("Ich zahle am Freitag.\n\nMit freundlichen Grüßen\nMax Muster\nTel. 030 1234567") == "Ich zahle am Freitag."
+    assert (
+        own("Ich zahle am Freitag.\n\nMit freundlichen Grüßen\nMax Muster\nTel. 030 1234567") == "Ich zahle am Freitag."
+    )
 
 
 def test_lines_that_only_look_like_attributions_are_kept():
@@ -172,8 +174,10 @@ def test_html_to_text_breaks_like_a_mail_client():
 
 
 def test_html_quotes_are_marked_like_plain_quotes():
-    html = ('<div dir="ltr">Already paid</div><div class="gmail_quote">On Wed, 19 Mar 2025 at 10:15, X wrote:'
-            '<blockquote>STOP</blockquote></div>')
+    html = (
+        '<div dir="ltr">Already paid</div><div class="gmail_quote">On Wed, 19 Mar 2025 at 10:15, X wrote:'
+        "<blockquote>STOP</blockquote></div>"
+    )
     assert html_to_text(html, mark_quotes=True) == "Already paid\nOn Wed, 19 Mar 2025 at 10:15, X wrote:\n\n> STOP"
     assert reply(html_to_text(html, mark_quotes=True)) == "Already paid"
     assert "STOP" in html_to_text(html)
@@ -232,7 +236,10 @@ def test_attachment_only_message_has_no_text():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=400) | st.text(max_size=400).map(lambda t: ("Subject: x\r\n\r\n" + t).encode("utf-8", "surrogatepass")))
+@given(
+    st.binary(max_size=400)
+    | st.text(max_size=400).map(lambda t: ("Subject: x\r\n\r\n" + t).encode("utf-8", "surrogatepass"))
+)
 def test_any_bytes_parse_without_raising(raw):
     mail = parse_inbound(raw)
     assert isinstance(mail.reply_text, str) and isinstance(mail.attachments, list)

@@ -4,6 +4,7 @@ their own repositories: nothing of theirs is in this project).
 Set DUNNING_PEER_FIXTURES_DIR to a directory holding clones of github/email_reply_parser,
 zapier/email-reply-parser and mailgun/talon; without it the test is skipped.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,10 @@ REQUIRED_SHARE = 105 / 114
 def test_reply_text_matches_the_peers_published_cases(capsys):
     root = os.environ.get(ENV)
     if not root:
-        pytest.skip(f"{ENV} is not set: clone github/email_reply_parser, zapier/email-reply-parser and "
-                    "mailgun/talon into one directory and point it there")
+        pytest.skip(
+            f"{ENV} is not set: clone github/email_reply_parser, zapier/email-reply-parser and "
+            "mailgun/talon into one directory and point it there"
+        )
     cases = load(Path(root))
     assert len(cases) >= 100, f"only {len(cases)} cases read: has a peer's test layout changed?"
     matched, misses = score(cases)

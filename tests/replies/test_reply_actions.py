@@ -1,4 +1,5 @@
 """What each kind of reply makes the service do, and what it answers (SMS: the TwiML itself)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +12,7 @@ from dunning.arrangements.models import Dispute, Promise
 from dunning.contacts import OptOut
 from dunning.contacts.models import Contact, ContactOptOut
 from dunning.replies.models import InboundMessage
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, seed, text_in, the_case
 
 
@@ -108,9 +108,20 @@ def test_already_paid_pauses_briefly_and_asks_a_person_to_check(client, anonymou
 def test_already_paid_and_the_money_arrives_closes_the_case(client, anonymous, db, clock, settings):
     start(client, db, clock, settings)
     answer(text_in(anonymous, "j'ai déjà payé"))
-    client.post("/v1/payments/bulk", json={"payments": [{"external_id": "P1", "customer_external_id": "C1",
-                                                         "currency": "EUR", "amount": "400.00",
-                                                         "received_on": "2026-03-02"}]})
+    client.post(
+        "/v1/payments/bulk",
+        json={
+            "payments": [
+                {
+                    "external_id": "P1",
+                    "customer_external_id": "C1",
+                    "currency": "EUR",
+                    "amount": "400.00",
+                    "received_on": "2026-03-02",
+                }
+            ]
+        },
+    )
     cycle(db, clock, settings)
     assert the_case(db).state == "closed"
 
@@ -166,8 +177,9 @@ def test_a_customer_whose_promises_keep_breaking_cannot_pause_the_case(client, a
     assert any("a new promise after 1 broken" in t.title for t in tasks(db, kind="call"))
 
 
-def test_twilio_retrying_the_same_message_gets_the_same_answer_and_nothing_twice(client, anonymous, db, clock,
-                                                                                  settings):
+def test_twilio_retrying_the_same_message_gets_the_same_answer_and_nothing_twice(
+    client, anonymous, db, clock, settings
+):
     start(client, db, clock, settings)
     first = text_in(anonymous, "je paierai vendredi", sid="SM" + "d" * 32)
     again = text_in(anonymous, "je paierai vendredi", sid="SM" + "d" * 32)

@@ -1,5 +1,6 @@
 """Reply text on the cases written for this project (fixtures/reply_cases.yaml, messages/*.eml):
 every shape of reply the published reply parsers test, in the languages of mailwords/."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -43,8 +44,11 @@ def test_reply_text(case):
         assert list(mail.language_hints) == case["languages"]
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.get("html_reads_the_same")],
-                         ids=[c["name"] for c in CASES if c.get("html_reads_the_same")])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.get("html_reads_the_same")],
+    ids=[c["name"] for c in CASES if c.get("html_reads_the_same")],
+)
 def test_the_html_part_reads_like_the_plain_part(case):
     mail = parse_inbound(raw(case))
     msg = __import__("email").message_from_bytes(raw(case), policy=__import__("email.policy").policy.default)

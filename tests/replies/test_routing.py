@@ -1,9 +1,10 @@
 """The phrasing table of issue 12 (routing.yaml): what each reply is read as, and what the service
 does about it. A wrong automatic action fails the test outright; the rest is measured and printed
 (`pytest tests/replies/test_routing.py -s`)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,9 @@ def test_the_table_is_new_big_and_covers_every_case():
         rows = [r for r in ROWS if r["lang"] == lang]
         assert any("condition" in r for r in rows) and any("amount" in r and r["route"] == "task" for r in rows)
         assert any("installments" in r for r in rows) and any("months" in r for r in rows)
-        assert any("return_on" in r for r in rows) and any(r["channel"] == "email" and r.get("opt_out") == ["sms"]
-                                                           for r in rows)
+        assert any("return_on" in r for r in rows) and any(
+            r["channel"] == "email" and r.get("opt_out") == ["sms"] for r in rows
+        )
         assert any(r.get("customer_lang") not in (None, lang) for r in rows)
 
 
@@ -55,8 +57,10 @@ def test_accuracy_and_needless_tasks():
     could_act = [r for r in read_right if r.row["route"] == "acts"]
     needless = [r for r in could_act if r.route.action is None]
     print(f"\nrouting table: {len(right)}/{len(RESULTS)} = {len(right) / len(RESULTS):.1%} read and routed right")
-    print(f"  correct readings that go to a person: {len(to_person)}/{len(read_right)}"
-          f" = {len(to_person) / len(read_right):.1%}")
+    print(
+        f"  correct readings that go to a person: {len(to_person)}/{len(read_right)}"
+        f" = {len(to_person) / len(read_right):.1%}"
+    )
     print(f"  of which could have acted (needless tasks): {len(needless)}/{len(could_act)}")
     for lang in ("en", "fr"):
         rows = [r for r in RESULTS if r.row["lang"] == lang]
@@ -70,16 +74,19 @@ def test_accuracy_and_needless_tasks():
 # --------------------------------------------------------------------------- the autoreply function
 
 
-WEDNESDAY = datetime(2025, 3, 19, 9, 15, tzinfo=timezone.utc)
+WEDNESDAY = datetime(2025, 3, 19, 9, 15, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("flag, text, lang, back", [
-    (True, "back on 2 April", "en", date(2025, 4, 2)),
-    (True, "I am away from 20 March to 4 April inclusive", "en", date(2025, 4, 4)),
-    (True, "de retour le lundi 24 mars", "fr", date(2025, 3, 24)),
-    (True, "Je suis absent. Urgences : 06 12 34 56 78", "fr", None),  # a phone number holds no day
-    (True, None, "en", None),
-])
+@pytest.mark.parametrize(
+    "flag, text, lang, back",
+    [
+        (True, "back on 2 April", "en", date(2025, 4, 2)),
+        (True, "I am away from 20 March to 4 April inclusive", "en", date(2025, 4, 4)),
+        (True, "de retour le lundi 24 mars", "fr", date(2025, 3, 24)),
+        (True, "Je suis absent. Urgences : 06 12 34 56 78", "fr", None),  # a phone number holds no day
+        (True, None, "en", None),
+    ],
+)
 def test_an_autoreply_is_read_for_its_return_date_only(flag, text, lang, back):
     u = out_of_office(flag, text, lang=lang, received_at=WEDNESDAY, tz="Europe/Paris")
     assert (u.intent, u.return_on) == ("out_of_office", back)

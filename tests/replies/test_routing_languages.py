@@ -1,6 +1,7 @@
 """The phrasing tables of German, Spanish, Italian and Dutch (routing_<lang>.yaml), read and routed
 as the service does. A wrong automatic action or a missed opt-out fails outright; the rest is
 measured and printed per language (`pytest tests/replies/test_routing_languages.py -s`)."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,6 +50,9 @@ def test_accuracy_per_language():
         for r in table:
             if r.misread:
                 print(f"  MISS {r.row['text'][:60]!r}: {'; '.join(r.misread)}")
-    low = {lang: f"{sum(not r.misread for r in t)}/{len(t)}" for lang, t in RESULTS.items()
-           if sum(not r.misread for r in t) / len(t) < ACCURACY_FLOOR}
+    low = {
+        lang: f"{sum(not r.misread for r in t)}/{len(t)}"
+        for lang, t in RESULTS.items()
+        if sum(not r.misread for r in t) / len(t) < ACCURACY_FLOOR
+    }
     assert not low, low

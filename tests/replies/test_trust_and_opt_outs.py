@@ -1,6 +1,7 @@
 """Through the real webhooks: mail acts only when it answers a message of ours and no provider
 failed it; opt-outs are honoured at once by any wording and any channel, confirmed once, and
 nothing queued before them goes after."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -16,18 +17,31 @@ from tests.replies.support import day, mail_in, seed, text_in, the_case
 
 # What Gmail's and Outlook's servers write when they receive a mail (RFC 8601; Outlook leaves the
 # authserv-id out and adds its own composite verdict).
-GMAIL_PASS = ("mx.google.com;\r\n       dkim=pass header.i=@example.com header.s=s1 header.b=Ab12Cd34;\r\n"
-              "       spf=pass (google.com: domain of c1@example.com designates 203.0.113.7 as permitted sender)"
-              " smtp.mailfrom=c1@example.com;\r\n       dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.com")
-GMAIL_DMARC_FAIL = ("mx.google.com;\r\n       spf=softfail (google.com: domain of transitioning c1@example.com does"
-                    " not designate 198.51.100.9 as permitted sender) smtp.mailfrom=c1@example.com;\r\n"
-                    "       dmarc=fail (p=NONE sp=NONE dis=NONE) header.from=example.com")
-OUTLOOK_SPF_FAIL = ("spf=fail (sender IP is 198.51.100.9) smtp.mailfrom=example.com; dkim=none (message not signed)"
-                    " header.d=none;dmarc=fail action=none header.from=example.com;compauth=fail reason=001")
+GMAIL_PASS = (
+    "mx.google.com;\r\n       dkim=pass header.i=@example.com header.s=s1 header.b=Ab12Cd34;\r\n"
+    "       spf=pass (google.com: domain of c1@example.com designates 203.0.113.7 as permitted sender)"
+    " smtp.mailfrom=c1@example.com;\r\n       dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.com"
+)
+GMAIL_DMARC_FAIL = (
+    "mx.google.com;\r\n       spf=softfail (google.com: domain of transitioning c1@example.com does"
+    " not designate 198.51.100.9 as permitted sender) smtp.mailfrom=c1@example.com;\r\n"
+    "       dmarc=fail (p=NONE sp=NONE dis=NONE) header.from=example.com"
+)
+OUTLOOK_SPF_FAIL = (
+    "spf=fail (sender IP is 198.51.100.9) smtp.mailfrom=example.com; dkim=none (message not signed)"
+    " header.d=none;dmarc=fail action=none header.from=example.com;compauth=fail reason=001"
+)
 
 
-def reply(text: str, *, answering=None, auth: str | None = None, message_id: str = "<r1@customer.example>",
-          subject: str = "Re: your invoice", autoreply: bool = False) -> bytes:
+def reply(
+    text: str,
+    *,
+    answering=None,
+    auth: str | None = None,
+    message_id: str = "<r1@customer.example>",
+    subject: str = "Re: your invoice",
+    autoreply: bool = False,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Customer C1 <c1@example.com>"
     msg["To"] = "collections@example.com"
@@ -56,7 +70,9 @@ def first_email(client, db, clock, settings):
 def opted_out(db) -> set[str]:
     """The channels silenced, for the whole customer or for the contact who wrote."""
     with db.session() as s:
-        return set(s.execute(select(OptOut.channel)).scalars()) | set(s.execute(select(ContactOptOut.channel)).scalars())
+        return set(s.execute(select(OptOut.channel)).scalars()) | set(
+            s.execute(select(ContactOptOut.channel)).scalars()
+        )
 
 
 # --------------------------------------------------------------------------- trust

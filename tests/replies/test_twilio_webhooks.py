@@ -1,5 +1,6 @@
 """Twilio's webhooks: signed the way Twilio signs them (twilio's RequestValidator.compute_signature,
 over the public URL), anything else refused with 403 and nothing stored; delivery reports."""
+
 from __future__ import annotations
 
 import base64
@@ -13,15 +14,16 @@ from dunning.arrangements.models import Promise
 from dunning.contacts.models import Contact
 from dunning.outbox.models import Message
 from dunning.replies.models import InboundMessage
-from tests.outbox.support import cycle, dispatch, messages
-from tests.outbox.support import tasks
+from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import PUBLIC_URL, SMS_PATH, STATUS_PATH, seed, sign, sms_form, text_in, the_case
 
 
 def stored(db) -> tuple[int, int]:
     with db.session() as s:
-        return (s.execute(select(func.count()).select_from(InboundMessage)).scalar(),
-                s.execute(select(func.count()).select_from(Promise)).scalar())
+        return (
+            s.execute(select(func.count()).select_from(InboundMessage)).scalar(),
+            s.execute(select(func.count()).select_from(Promise)).scalar(),
+        )
 
 
 @pytest.fixture
@@ -63,8 +65,12 @@ def test_the_query_string_is_part_of_what_is_signed(anonymous, db, seeded):
     form = sms_form("je paierai vendredi")
     signed = {"X-Twilio-Signature": sign(form, PUBLIC_URL + SMS_PATH + "?tenant=acme")}
     assert anonymous.post(SMS_PATH + "?tenant=acme", data=form, headers=signed).status_code == 200
-    assert anonymous.post(SMS_PATH + "?tenant=other", data={**form, "MessageSid": "SM" + "b" * 32},
-                          headers=signed).status_code == 403
+    assert (
+        anonymous.post(
+            SMS_PATH + "?tenant=other", data={**form, "MessageSid": "SM" + "b" * 32}, headers=signed
+        ).status_code
+        == 403
+    )
     assert stored(db) == (1, 1)
 
 
@@ -84,8 +90,11 @@ def test_a_shared_key_signature_with_sha256_is_checked_with_the_webhook_key(app,
     r = anonymous.post(SMS_PATH, data=form, headers={"X-Twilio-Signature": signature, **settings_header})
     assert r.status_code == 200
     # the auth-token signature does not pass for a request that says it is signed with the shared key
-    r = anonymous.post(SMS_PATH, data={**form, "MessageSid": "SM" + "c" * 32},
-                       headers={"X-Twilio-Signature": sign(form, url), **settings_header})
+    r = anonymous.post(
+        SMS_PATH,
+        data={**form, "MessageSid": "SM" + "c" * 32},
+        headers={"X-Twilio-Signature": sign(form, url), **settings_header},
+    )
     assert r.status_code == 403
     assert stored(db) == (1, 1)
 
@@ -108,8 +117,11 @@ def test_delivery_reports_update_the_message_and_never_go_backwards(anonymous, d
 def test_a_bad_signature_on_a_delivery_report_changes_nothing(anonymous, db, seeded):
     [sms] = messages(db)
     form = {"MessageSid": sms.provider_id, "MessageStatus": "undelivered", "ErrorCode": "30005"}
-    r = anonymous.post(STATUS_PATH, data=form, headers={"X-Twilio-Signature": sign({**form, "ErrorCode": "1"},
-                                                                                   PUBLIC_URL + STATUS_PATH)})
+    r = anonymous.post(
+        STATUS_PATH,
+        data=form,
+        headers={"X-Twilio-Signature": sign({**form, "ErrorCode": "1"}, PUBLIC_URL + STATUS_PATH)},
+    )
     assert r.status_code == 403
     [sms] = messages(db)
     assert sms.delivery_status is None

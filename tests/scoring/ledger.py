@@ -1,5 +1,6 @@
 """A generated world, pushed into the service's ledger as an accounting system would have known it
 on a given day: invoices issued before it, payments made before it."""
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -10,8 +10,8 @@ prior-late-rate rule 0.850, both for "paid late at all"):
     0          2013-07-01  0.857      0.850
     0          2013-04-01  0.871      0.866
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,11 @@ import pytest
 from dunning.scoring.backtest import backtest, load_ibm_csv, plot
 from tests.datasets import IBM
 
-needs_ibm = pytest.mark.skipif(IBM is None, reason="the IBM accounts-receivable sample is not beside the repository "
-                                                  "(shared/datasets/, or set DUNNING_DATASETS_DIR)")
+needs_ibm = pytest.mark.skipif(
+    IBM is None,
+    reason="the IBM accounts-receivable sample is not beside the repository "
+    "(shared/datasets/, or set DUNNING_DATASETS_DIR)",
+)
 TOLERANCE = 0.01
 
 
@@ -64,7 +67,9 @@ def test_training_never_sees_the_test_period(ibm):
     rng = np.random.default_rng(0)
     scrambled = ibm.copy()
     after = scrambled["paid_on"] >= cutoff
-    scrambled.loc[after, "paid_on"] = scrambled.loc[after, "due_on"] + pd.to_timedelta(rng.integers(-20, 40, after.sum()), "D")
+    scrambled.loc[after, "paid_on"] = scrambled.loc[after, "due_on"] + pd.to_timedelta(
+        rng.integers(-20, 40, after.sum()), "D"
+    )
     scrambled["paid_on"] = scrambled[["paid_on", "issued_on"]].max(axis=1)
     other = backtest(scrambled, cutoff)
     assert other["model_version"].split("-")[-1] == honest["model_version"].split("-")[-1]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import select
@@ -14,25 +14,39 @@ from dunning.replies.models import InboundMessage
 from dunning.scoring.data import load_events, load_invoices
 from dunning.scoring.features import FEATURES, scoring_rows
 
-AT = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def invoice(ext, total, currency="EUR", **over) -> InvoiceIn:
-    data = {"external_id": ext, "customer_external_id": "C1", "number": ext, "currency": currency, "total": total,
-            "issued_on": date(2026, 1, 1), "due_on": date(2026, 1, 31)}
+    data = {
+        "external_id": ext,
+        "customer_external_id": "C1",
+        "number": ext,
+        "currency": currency,
+        "total": total,
+        "issued_on": date(2026, 1, 1),
+        "due_on": date(2026, 1, 31),
+    }
     return InvoiceIn(**{**data, **over})
 
 
 def seed(session, clock):
     ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
-    ledger.push_invoices(session, clock, Batch.of(InvoiceIn, [
-        invoice("paid", "120.50", paid_on=date(2026, 2, 20)),
-        invoice("open", "80.00"),
-        invoice("part", "100.00", balance="30.00"),
-        invoice("void", "999.00", voided=True),
-        invoice("settled-no-date", "50.00", balance="0"),
-        invoice("yen", "1500", currency="JPY"),
-    ]))
+    ledger.push_invoices(
+        session,
+        clock,
+        Batch.of(
+            InvoiceIn,
+            [
+                invoice("paid", "120.50", paid_on=date(2026, 2, 20)),
+                invoice("open", "80.00"),
+                invoice("part", "100.00", balance="30.00"),
+                invoice("void", "999.00", voided=True),
+                invoice("settled-no-date", "50.00", balance="0"),
+                invoice("yen", "1500", currency="JPY"),
+            ],
+        ),
+    )
     return session.execute(select(Customer.id)).scalar_one()
 
 
@@ -67,8 +81,15 @@ def test_an_empty_ledger_loads_as_an_empty_frame(db):
     with db.session() as s:
         frame, _ = load_invoices(s)
         events = load_events(s)
-    assert frame.empty and list(frame.columns)[:7] == ["customer_id", "invoice_id", "issued_on", "due_on", "paid_on",
-                                                       "amount", "currency"]
+    assert frame.empty and list(frame.columns)[:7] == [
+        "customer_id",
+        "invoice_id",
+        "issued_on",
+        "due_on",
+        "paid_on",
+        "amount",
+        "currency",
+    ]
     assert all(t.empty for t in events.values())
 
 
@@ -77,14 +98,37 @@ def test_disputes_decided_promises_and_replies_are_dated_events(db, clock):
         cid = seed(s, clock)
         inv = s.execute(select(Invoice.id).where(Invoice.external_id == "open")).scalar_one()
         s.add(Dispute(invoice_id=inv, customer_id=cid, reason_code="quality", source="api", opened_at=AT))
-        common = {"customer_id": cid, "currency": "EUR", "amount_minor": 100, "source": "sms", "created_by": "sms",
-                  "counted_from": date(2026, 2, 1), "created_at": datetime(2026, 2, 1, tzinfo=timezone.utc)}
-        s.add(Promise(**common, promised_on=date(2026, 2, 10), grace_until=date(2026, 2, 13), status="kept",
-                      settled_at=datetime(2026, 2, 9, 15, tzinfo=timezone.utc)))
+        common = {
+            "customer_id": cid,
+            "currency": "EUR",
+            "amount_minor": 100,
+            "source": "sms",
+            "created_by": "sms",
+            "counted_from": date(2026, 2, 1),
+            "created_at": datetime(2026, 2, 1, tzinfo=UTC),
+        }
+        s.add(
+            Promise(
+                **common,
+                promised_on=date(2026, 2, 10),
+                grace_until=date(2026, 2, 13),
+                status="kept",
+                settled_at=datetime(2026, 2, 9, 15, tzinfo=UTC),
+            )
+        )
         s.add(Promise(**common, promised_on=date(2026, 2, 10), grace_until=date(2026, 2, 13), status="broken"))
         s.add(Promise(**common, promised_on=date(2026, 3, 10), grace_until=date(2026, 3, 13), status="open"))
-        reply = {"channel": "sms", "sender": "+33612345678", "matched_by": "phone", "language": "fr", "raw_text": "ok",
-                 "reply_text": "ok", "intent": "other", "confidence": 0.5, "received_at": AT}
+        reply = {
+            "channel": "sms",
+            "sender": "+33612345678",
+            "matched_by": "phone",
+            "language": "fr",
+            "raw_text": "ok",
+            "reply_text": "ok",
+            "intent": "other",
+            "confidence": 0.5,
+            "received_at": AT,
+        }
         s.add(InboundMessage(**reply, customer_id=cid))
         s.add(InboundMessage(**reply, customer_id=None))  # nobody matched: nobody's reply
         s.flush()

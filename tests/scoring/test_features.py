@@ -1,4 +1,5 @@
 """Features must only know the past, and must say what a slow hand count would say."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -94,7 +95,9 @@ def reference_row(invoices: pd.DataFrame, events: dict, row: pd.Series, moment: 
         "n_invoices": len(earlier),
         "tenure_days": (moment - first).days if pd.notna(first) else 0,
         "term_days": (row["due_on"] - row["issued_on"]).days,
-        "disputes": int(((events["disputes"]["customer_id"] == row["customer_id"]) & (events["disputes"]["at"] < moment)).sum()),
+        "disputes": int(
+            ((events["disputes"]["customer_id"] == row["customer_id"]) & (events["disputes"]["at"] < moment)).sum()
+        ),
     }
     if len(late):
         w = EWM_DECAY ** np.arange(len(late))[::-1]
@@ -118,7 +121,13 @@ def test_vectorized_features_match_a_hand_count(portfolio):
     for idx in rng.choice(X.index, size=60, replace=False):
         expect = reference_row(inv, events, inv.loc[idx], meta.loc[idx, "moment"], late_days=10)
         got = X.loc[idx, list(expect)].to_numpy(np.float64)
-        np.testing.assert_allclose(got, np.array(list(expect.values()), dtype=np.float64), rtol=1e-9, atol=1e-9, err_msg=f"{idx}: {list(expect)}")
+        np.testing.assert_allclose(
+            got,
+            np.array(list(expect.values()), dtype=np.float64),
+            rtol=1e-9,
+            atol=1e-9,
+            err_msg=f"{idx}: {list(expect)}",
+        )
 
 
 def ledger(rows):

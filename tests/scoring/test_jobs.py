@@ -34,7 +34,10 @@ def test_the_worker_schedules_a_nightly_rescore_and_a_weekly_retrain(settings, c
             await worker.stop()
 
     found = asyncio.run(go())
-    for job_id, expected in (("rescore", "hour='2', minute='0'"), ("retrain", "day_of_week='sun', hour='3', minute='0'")):
+    for job_id, expected in (
+        ("rescore", "hour='2', minute='0'"),
+        ("retrain", "day_of_week='sun', hour='3', minute='0'"),
+    ):
         trigger = found[job_id].trigger
         assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "UTC"
         assert expected in repr(trigger), repr(trigger)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ from dunning.scoring.features import FEATURES, scoring_rows, training_rows
 from dunning.scoring.model import Platt, TrainedModel, beats, metrics, split_day, train
 from dunning.simulation import generate_portfolio
 
-NOW = datetime(2024, 1, 1, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,21 @@ def test_same_seed_same_portfolio_and_plausible_fields():
     assert (inv["issued_on"] >= pd.Timestamp(START)).all() and (inv["issued_on"] < pd.Timestamp(END)).all()
     assert (inv["due_on"] > inv["issued_on"]).all()
     paid = inv["paid_on"].notna()
-    assert (inv.loc[paid, "paid_on"] >= inv.loc[paid, "issued_on"]).all() and (inv.loc[paid, "paid_on"] < pd.Timestamp(END)).all()
-    assert (inv.loc[paid, "balance_minor"] == 0).all() and (inv.loc[~paid, "balance_minor"] == inv.loc[~paid, "total_minor"]).all()
+    assert (inv.loc[paid, "paid_on"] >= inv.loc[paid, "issued_on"]).all() and (
+        inv.loc[paid, "paid_on"] < pd.Timestamp(END)
+    ).all()
+    assert (inv.loc[paid, "balance_minor"] == 0).all() and (
+        inv.loc[~paid, "balance_minor"] == inv.loc[~paid, "total_minor"]
+    ).all()
     assert inv["total_minor"].dtype == np.int64 and (inv["total_minor"] > 0).all()
     assert len(inv) / len(c) == pytest.approx(8, abs=1.0)
 
 
 def test_payer_types_behave_as_documented():
     p = generate_portfolio(2000, 10, START, END, seed=2, reminder_effect=0.0, seasonal_delay=0.0)
-    inv = p.invoices.merge(p.customers[["external_id", "payer_type"]], left_on="customer_external_id", right_on="external_id")
+    inv = p.invoices.merge(
+        p.customers[["external_id", "payer_type"]], left_on="customer_external_id", right_on="external_id"
+    )
     late = (inv["paid_on"] - inv["due_on"]).dt.days
     by_type = late.groupby(inv["payer_type"]).median()
     assert by_type["prompt"] < 0 < by_type["slow"] < by_type["chronic"]

@@ -15,9 +15,18 @@ def row(**values):
 
 
 def test_sentences_carry_the_rows_own_numbers():
-    assert sentence("recent_late_rate", row(recent_late_rate=0.8)) == "paid 4 of the last 5 invoices more than 15 days late"
-    assert sentence("late_rate", row(n_settled=12, late_rate=0.5), late_days=30) == "paid 6 of 12 earlier invoices more than 30 days late"
-    assert sentence("late_rate", row(n_settled=3, late_rate=1 / 3), late_days=0) == "paid 1 of 3 earlier invoices after the due date"
+    assert (
+        sentence("recent_late_rate", row(recent_late_rate=0.8))
+        == "paid 4 of the last 5 invoices more than 15 days late"
+    )
+    assert (
+        sentence("late_rate", row(n_settled=12, late_rate=0.5), late_days=30)
+        == "paid 6 of 12 earlier invoices more than 30 days late"
+    )
+    assert (
+        sentence("late_rate", row(n_settled=3, late_rate=1 / 3), late_days=0)
+        == "paid 1 of 3 earlier invoices after the due date"
+    )
     assert sentence("open_balance_ratio", row(open_balance_ratio=3.04)) == "open balance 3.0x the usual invoice"
     assert sentence("amount_ratio", row(amount_ratio=2.5)) == "invoice 2.5x the customer's usual amount"
     assert sentence("last_days_late", row(last_days_late=23)) == "paid the last invoice 23 days late"
@@ -31,17 +40,38 @@ def test_sentences_carry_the_rows_own_numbers():
 
 
 def test_no_history_says_so():
-    fresh = row(n_settled=0, n_invoices=0, late_rate=np.nan, recent_late_rate=np.nan, mean_days_late=np.nan, amount_ratio=np.nan)
+    fresh = row(
+        n_settled=0, n_invoices=0, late_rate=np.nan, recent_late_rate=np.nan, mean_days_late=np.nan, amount_ratio=np.nan
+    )
     for f in ("late_rate", "recent_late_rate", "mean_days_late", "n_settled", "amount_ratio"):
         assert sentence(f, fresh) == NEW_CUSTOMER
     assert sentence("n_invoices", fresh) == "first invoice to this customer"
 
 
 def test_every_feature_has_words():
-    typical = row(mean_days_late=12, std_days_late=9, ewm_days_late=14, max_days_late=40, last_days_late=20,
-                  mean_days_to_pay=44, late_trend=0.2, recent_days_late=15, days_late_trend=6, days_since_payment=35,
-                  open_count=2, open_balance_ratio=2.0, overdue_balance_ratio=1.0, overdue_count=1, amount=1234.5,
-                  term_days=30, tenure_days=400, disputes=1, promises_kept=1, promises_broken=2, replies=3)
+    typical = row(
+        mean_days_late=12,
+        std_days_late=9,
+        ewm_days_late=14,
+        max_days_late=40,
+        last_days_late=20,
+        mean_days_to_pay=44,
+        late_trend=0.2,
+        recent_days_late=15,
+        days_late_trend=6,
+        days_since_payment=35,
+        open_count=2,
+        open_balance_ratio=2.0,
+        overdue_balance_ratio=1.0,
+        overdue_count=1,
+        amount=1234.5,
+        term_days=30,
+        tenure_days=400,
+        disputes=1,
+        promises_kept=1,
+        promises_broken=2,
+        replies=3,
+    )
     for f in FEATURES:
         text = sentence(f, typical)
         assert text and text != f and "nan" not in text, (f, text)

@@ -1,7 +1,8 @@
 """Scoring customers from the ledger, storing scores, and the cycle reading them."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from dunning.ledger import service as ledger
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
-from dunning.scoring import rescore as scoring, scores, service
+from dunning.scoring import rescore as scoring
+from dunning.scoring import scores, service
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
 from dunning.scoring.features import scoring_rows, training_rows
@@ -73,7 +75,7 @@ def test_scores_are_time_honest_later_payments_and_invoices_change_nothing(db, c
     the ledger known at T: nothing dated from T on is read. (At midnight, so that "known at T"
     means dated before T for both; during a day, that day's payments count as known.)"""
     day = clock.now().date()
-    clock.set(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    clock.set(datetime(day.year, day.month, day.day, tzinfo=UTC))
     push(db, clock, as_of(WORLD, day))
     with db.session() as s:
         then = scoring.score_customers(scoring.read_for_scoring(s, clock), 15)
@@ -101,15 +103,42 @@ def customer_with_two_accounts(db, clock):
     rows = []
     for i in range(4):
         issued = date(2025, 1, 1) + timedelta(days=60 * i)
-        rows.append(InvoiceIn(external_id=f"E{i}", customer_external_id="C1", number=f"E{i}", currency="EUR",
-                              total="100.00", issued_on=issued, due_on=issued + timedelta(days=30),
-                              paid_on=issued + timedelta(days=28)))
-        rows.append(InvoiceIn(external_id=f"U{i}", customer_external_id="C1", number=f"U{i}", currency="USD",
-                              total="100.00", issued_on=issued, due_on=issued + timedelta(days=30),
-                              paid_on=issued + timedelta(days=70)))
+        rows.append(
+            InvoiceIn(
+                external_id=f"E{i}",
+                customer_external_id="C1",
+                number=f"E{i}",
+                currency="EUR",
+                total="100.00",
+                issued_on=issued,
+                due_on=issued + timedelta(days=30),
+                paid_on=issued + timedelta(days=28),
+            )
+        )
+        rows.append(
+            InvoiceIn(
+                external_id=f"U{i}",
+                customer_external_id="C1",
+                number=f"U{i}",
+                currency="USD",
+                total="100.00",
+                issued_on=issued,
+                due_on=issued + timedelta(days=30),
+                paid_on=issued + timedelta(days=70),
+            )
+        )
     for cur in ("EUR", "USD"):
-        rows.append(InvoiceIn(external_id=f"open-{cur}", customer_external_id="C1", number=f"O-{cur}", currency=cur,
-                              total="100.00", issued_on=date(2026, 1, 5), due_on=date(2026, 2, 4)))
+        rows.append(
+            InvoiceIn(
+                external_id=f"open-{cur}",
+                customer_external_id="C1",
+                number=f"O-{cur}",
+                currency=cur,
+                total="100.00",
+                issued_on=date(2026, 1, 5),
+                due_on=date(2026, 2, 4),
+            )
+        )
     with db.session() as s:
         ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
         ledger.push_invoices(s, clock, Batch.of(InvoiceIn, rows))
@@ -126,10 +155,14 @@ def test_a_customer_owing_in_two_currencies_is_scored_by_its_riskiest_account(db
 
 # --- what the cycle reads ----------------------------------------------------------------------
 
+
 def add_score(db, cid: int, p: float, at: datetime, version: str = "v1") -> None:
     with db.session() as s:
-        s.add(Score(customer_id=cid, currency="EUR", probability=p, model_version=version, reasons=[f"p={p}"],
-                    scored_at=at))
+        s.add(
+            Score(
+                customer_id=cid, currency="EUR", probability=p, model_version=version, reasons=[f"p={p}"], scored_at=at
+            )
+        )
 
 
 def test_risks_read_the_newest_score_and_fall_back_to_the_baseline(db, clock, settings):
@@ -166,7 +199,7 @@ def test_the_cycle_bands_cases_by_the_stored_score_and_audits_the_change(db, clo
 
 def test_scores_round_trip_with_utc_times(db, clock):
     cid = customer_with_two_accounts(db, clock)
-    at = datetime(2026, 3, 2, 2, 0, 0, 123000, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 2, 2, 0, 0, 123000, tzinfo=UTC)
     with db.session() as s:
         assert scores.append(s, [scores.StoredScore(cid, "EUR", 0.25, "v", ("a", "b"), 2, at)]) == 1
     assert stored(db)[cid] == scores.StoredScore(cid, "EUR", 0.25, "v", ("a", "b"), 2, at)

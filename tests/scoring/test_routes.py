@@ -28,12 +28,28 @@ def test_a_stored_score_comes_back_with_its_band_in_the_customers_policy(client,
     client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
     with db.session() as s:
         cid = s.execute(select(Customer.id)).scalar_one()
-        s.add(Score(customer_id=cid, currency="EUR", probability=0.62, model_version="xgb-x", reasons=["late lately"],
-                    open_invoices=2, scored_at=clock.now()))
+        s.add(
+            Score(
+                customer_id=cid,
+                currency="EUR",
+                probability=0.62,
+                model_version="xgb-x",
+                reasons=["late lately"],
+                open_invoices=2,
+                scored_at=clock.now(),
+            )
+        )
     body = client.get("/v1/customers/C1/score").json()
-    assert body == {"customer_external_id": "C1", "probability": 0.62, "band": band(0.62), "model_version": "xgb-x",
-                    "reasons": ["late lately"], "currency": "EUR",
-                    "scored_at": clock.now().isoformat().replace("+00:00", "Z"), "stored": True}
+    assert body == {
+        "customer_external_id": "C1",
+        "probability": 0.62,
+        "band": band(0.62),
+        "model_version": "xgb-x",
+        "reasons": ["late lately"],
+        "currency": "EUR",
+        "scored_at": clock.now().isoformat().replace("+00:00", "Z"),
+        "stored": True,
+    }
 
 
 def test_unknown_customer_and_unknown_version_are_404(client):

@@ -1,4 +1,5 @@
 """The per-pattern TreeSHAP gives what XGBoost's own pred_contribs gives, row by row."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,15 @@ def data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def booster(depth: int, rounds: int = 40, seed: int = 0) -> xgb.Booster:
     X, y = data(2_000, seed)
-    params = {"objective": "binary:logistic", "max_depth": depth, "eta": 0.3, "tree_method": "hist",
-              "monotone_constraints": "(1,0,0,0,0,0)", "verbosity": 0, "seed": seed}
+    params = {
+        "objective": "binary:logistic",
+        "max_depth": depth,
+        "eta": 0.3,
+        "tree_method": "hist",
+        "monotone_constraints": "(1,0,0,0,0,0)",
+        "verbosity": 0,
+        "seed": seed,
+    }
     return xgb.train(params, xgb.DMatrix(X, y, feature_names=FEATURES), num_boost_round=rounds)
 
 

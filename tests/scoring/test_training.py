@@ -1,4 +1,5 @@
 """Training on the service's own ledger: enough data or not, champion and challenger, idempotence."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ def test_a_first_model_must_beat_the_baseline_and_the_same_data_trains_nothing_n
         assert row.training_window["last_issued"] < str(clock.now().date())
         assert set(row.metrics["rehearsal"]) == {"model", "baseline", "holdout_from"}
         assert Path(row.artifact_path) == settings.model_dir / row.version
-        assert sorted(p.name for p in Path(row.artifact_path).iterdir()) == ["booster.json", "calibrator.json",
-                                                                            "metadata.json"]
+        assert sorted(p.name for p in Path(row.artifact_path).iterdir()) == [
+            "booster.json",
+            "calibrator.json",
+            "metadata.json",
+        ]
         json.dumps(row.metrics, allow_nan=False)  # stored as strict JSON (PostgreSQL's json refuses NaN)
         actions = [e.action for e in s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions == ["model.trained", "model.promoted"]
@@ -134,6 +138,7 @@ def test_an_imported_history_counts_as_new_to_the_champion_although_it_matured_l
 
 # --- promotion and rollback, on stored versions ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory) -> Path:
     from dunning.scoring.model import train as fit
@@ -144,9 +149,20 @@ def artifact(tmp_path_factory) -> Path:
 
 def stored(db, clock, artifact, name: str, status: str = CHALLENGER, path: Path | None = None) -> None:
     with db.session() as s:
-        s.add(ModelVersion(version=name, status=status, fingerprint=name, late_days=15, n_rows=1, features=FEATURES,
-                           training_window={}, metrics={}, artifact_path=str(path or artifact),
-                           created_at=clock.now()))
+        s.add(
+            ModelVersion(
+                version=name,
+                status=status,
+                fingerprint=name,
+                late_days=15,
+                n_rows=1,
+                features=FEATURES,
+                training_window={},
+                metrics={},
+                artifact_path=str(path or artifact),
+                created_at=clock.now(),
+            )
+        )
 
 
 def test_promote_and_roll_back(db, clock, artifact):
@@ -179,8 +195,20 @@ def test_what_cannot_be_promoted(db, clock, artifact, tmp_path):
 def test_the_database_refuses_a_second_champion(db, clock, artifact):
     stored(db, clock, artifact, "one", CHAMPION)
     with pytest.raises(IntegrityError), db.session() as s:
-        s.add(ModelVersion(version="two", status=CHAMPION, fingerprint="two", late_days=15, n_rows=1, features=[],
-                           training_window={}, metrics={}, artifact_path="x", created_at=clock.now()))
+        s.add(
+            ModelVersion(
+                version="two",
+                status=CHAMPION,
+                fingerprint="two",
+                late_days=15,
+                n_rows=1,
+                features=[],
+                training_window={},
+                metrics={},
+                artifact_path="x",
+                created_at=clock.now(),
+            )
+        )
         s.flush()
 
 

@@ -1,5 +1,6 @@
 """/v1/tasks: a helpdesk lists, opens, assigns, notes and closes the team's tasks, with an event
 for each change; the desk does the same through the same service."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,15 @@ def test_a_task_from_opening_to_done_with_an_event_for_each_change(client, db, c
     client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
     make_user(db, clock, "agent", "ann@example.com")
     due = (clock.now() + timedelta(days=2)).isoformat()
-    r = client.post("/v1/tasks", json={"title": "Call back about the credit note", "customer": "C1", "due_at": due,
-                                       "detail": "She asked for the\naccounts department."})
+    r = client.post(
+        "/v1/tasks",
+        json={
+            "title": "Call back about the credit note",
+            "customer": "C1",
+            "due_at": due,
+            "detail": "She asked for the\naccounts department.",
+        },
+    )
     assert r.status_code == 201, r.text
     task = r.json()
     assert task["kind"] == "manual" and task["status"] == "open" and task["customer"] == "C1"
@@ -36,8 +44,13 @@ def test_a_task_from_opening_to_done_with_an_event_for_each_change(client, db, c
     assert client.get(f"/v1/tasks/{task['id']}").json() == r.json()
 
     happened = events(client, "task.created", "task.assigned", "task.note_added", "task.done")
-    assert [e["type"] for e in happened] == ["task.created", "task.assigned", "task.note_added", "task.note_added",
-                                             "task.done"]
+    assert [e["type"] for e in happened] == [
+        "task.created",
+        "task.assigned",
+        "task.note_added",
+        "task.note_added",
+        "task.done",
+    ]
     assert {e["data"]["task_id"] for e in happened} == {task["id"]}
     assert all(e["data"]["customer"] == "C1" for e in happened)
     assert happened[1]["data"]["assignee"] == "ann@example.com" and happened[1]["data"]["by"] == "api_key:admin"
@@ -63,9 +76,16 @@ def test_the_list_filters_and_pages_with_a_cursor(client, db, clock):
     make_user(db, clock, "agent", "ann@example.com")
     now = clock.now()
     for i in range(7):
-        client.post("/v1/tasks", json={"title": f"T{i}", "customer": "C1" if i % 2 else "C2", "kind": "call" if i < 3
-                                       else "manual", "due_at": (now + timedelta(days=i)).isoformat(),
-                                       "assignee": "ann@example.com" if i in (2, 5) else None})
+        client.post(
+            "/v1/tasks",
+            json={
+                "title": f"T{i}",
+                "customer": "C1" if i % 2 else "C2",
+                "kind": "call" if i < 3 else "manual",
+                "due_at": (now + timedelta(days=i)).isoformat(),
+                "assignee": "ann@example.com" if i in (2, 5) else None,
+            },
+        )
     ids = [t["id"] for t in client.get("/v1/tasks").json()["items"]]
     client.post(f"/v1/tasks/{ids[6]}/complete", json={})
 
@@ -107,9 +127,13 @@ def test_the_desk_works_tasks_through_the_same_service(app, client, db, clock):
     browser.post(f"/desk/tasks/{task['id']}/note", data={"text": "no answer", "csrf_token": token})
     browser.post(f"/desk/tasks/{task['id']}/done", data={"csrf_token": token})
     seen = client.get(f"/v1/tasks/{task['id']}").json()
-    assert seen["status"] == "done" and seen["assignee"] == "bob@example.com" and seen["done_by"] == "user:bob@example.com"
+    assert (
+        seen["status"] == "done" and seen["assignee"] == "bob@example.com" and seen["done_by"] == "user:bob@example.com"
+    )
     happened = events(client, "task.assigned", "task.note_added", "task.done")
     assert [(e["type"], e["data"]["by"]) for e in happened] == [
-        ("task.assigned", "user:bob@example.com"), ("task.note_added", "user:bob@example.com"),
-        ("task.done", "user:bob@example.com")]
+        ("task.assigned", "user:bob@example.com"),
+        ("task.note_added", "user:bob@example.com"),
+        ("task.done", "user:bob@example.com"),
+    ]
     assert [t.status for t in tasks(db)] == ["done"]

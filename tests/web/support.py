@@ -1,4 +1,5 @@
 """Desk and portal helpers: accounts, signing in through the real form, reading form tokens."""
+
 from __future__ import annotations
 
 import re
@@ -27,9 +28,11 @@ def form_token(html: str) -> str:
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD, *, follow: bool = False):
     page = client.get("/desk/login")
-    return client.post("/desk/login", data={"email": email, "password": password,
-                                            "csrf_token": form_token(page.text), "next": "/desk"},
-                       follow_redirects=follow)
+    return client.post(
+        "/desk/login",
+        data={"email": email, "password": password, "csrf_token": form_token(page.text), "next": "/desk"},
+        follow_redirects=follow,
+    )
 
 
 def desk(app, db, clock, role: str, email: str | None = None) -> tuple[TestClient, str]:

@@ -1,5 +1,6 @@
 """/docs and /redoc in headless Chromium with every request off this machine aborted: the pages
 render the API's operations from the service's own assets, and ask nothing of a CDN."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -11,8 +12,10 @@ from dunning.config import Settings
 from tests.server import serving
 from tests.web.test_browser import ARGS, CHROMIUM, shot
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
 sync_api = pytest.importorskip("playwright.sync_api")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # ReDoc's sidebar always asks its CDN for its own logo; offline the image fails and is hidden. It is
@@ -22,8 +25,9 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 @pytest.fixture
 def site(tmp_path):
-    app = create_app(Settings(_env_file=None, database_url="sqlite://", var_dir=tmp_path / "var"),
-                     embedded_worker=False)
+    app = create_app(
+        Settings(_env_file=None, database_url="sqlite://", var_dir=tmp_path / "var"), embedded_worker=False
+    )
     operations = sum(len(methods) for methods in app.openapi()["paths"].values())
     with serving(app) as base:
         yield base, operations
@@ -68,5 +72,7 @@ def test_redoc_renders_the_operations_without_leaving_the_machine(site, page):
     page.goto(f"{base}/redoc")
     page.wait_for_selector("[data-section-id^='operation/']", state="attached")
     assert page.locator("[data-section-id^='operation/']").count() == operations
-    assert any("/v1/invoices/bulk" in text for text in page.locator("[data-section-id^='operation/']").all_inner_texts())
+    assert any(
+        "/v1/invoices/bulk" in text for text in page.locator("[data-section-id^='operation/']").all_inner_texts()
+    )
     assert set(page.outside) <= {REDOC_LOGO} and page.errors == []

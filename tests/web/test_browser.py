@@ -5,6 +5,7 @@ customer opens the portal link of an email the cycle and the dispatcher really s
 date, and the desk shows the case paused; a tampered link is refused. Screenshots of every page
 go to test-artifacts/browser/.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,13 +23,24 @@ from tests.server import serving
 from tests.web.support import PASSWORD, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
-pytestmark = [pytest.mark.browser, pytest.mark.committed,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-              pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.committed,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning"),
+]
 sync_api = pytest.importorskip("playwright.sync_api")
 
 POLICY = REMINDER_THEN_REGISTERED
@@ -41,13 +53,30 @@ def world(committed_db, clock, settings, request):
     with db.session() as session:
         policies.ensure_default(session, clock)
     use_policy(db, clock, POLICY)
-    ids = seed(db, clock, [customer("UK1", name="Acme Widgets Ltd", language="en", country="GB", timezone="Europe/London",
-                              phone="+447911123456", address="Unit 4, Riverside Park\nLeeds LS1 4AB"),
-                     customer("FR1", name="Dupont SARL", address=None)],
-         [*(invoice(f"A{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
-            for i in range(3)),
-          invoice("D1", "FR1", due=date(2026, 3, 1), total="1250.00"),
-          invoice("D2", "FR1", due=date(2026, 3, 25), total="310.00")])
+    ids = seed(
+        db,
+        clock,
+        [
+            customer(
+                "UK1",
+                name="Acme Widgets Ltd",
+                language="en",
+                country="GB",
+                timezone="Europe/London",
+                phone="+447911123456",
+                address="Unit 4, Riverside Park\nLeeds LS1 4AB",
+            ),
+            customer("FR1", name="Dupont SARL", address=None),
+        ],
+        [
+            *(
+                invoice(f"A{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
+                for i in range(3)
+            ),
+            invoice("D1", "FR1", due=date(2026, 3, 1), total="1250.00"),
+            invoice("D2", "FR1", due=date(2026, 3, 25), total="310.00"),
+        ],
+    )
     make_user(db, clock, "manager", "maria@example.com")
     app = create_app(settings, database=db, clock=clock, embedded_worker=False)
     with serving(app) as base:
@@ -74,11 +103,17 @@ def watched(browser, **options):
     """A page that can reach nothing but this machine, and that records every CSP violation and
     console error it meets."""
     context = browser.new_context(**options)
-    context.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname in (
-        "127.0.0.1", "localhost") else route.abort())
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost") else route.abort()
+        ),
+    )
     # runs before the page's own scripts and is not subject to its policy
-    context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
-                            " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+    context.add_init_script(
+        "window.__violations = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.errors = []
@@ -183,8 +218,12 @@ def texts_world(committed_db, clock, settings):
     with db.session() as session:
         policies.ensure_default(session, clock)
     use_policy(db, clock, TEXTS)
-    seed(db, clock, [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin et Fils")],
-         [invoice("D1", "FR1", due=date(2026, 3, 1), total="2048.71"), invoice("M1", "FR2", due=date(2026, 3, 2))])
+    seed(
+        db,
+        clock,
+        [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin et Fils")],
+        [invoice("D1", "FR1", due=date(2026, 3, 1), total="2048.71"), invoice("M1", "FR2", due=date(2026, 3, 2))],
+    )
     make_user(db, clock, "manager", "maria@example.com")
     app = create_app(settings, database=db, clock=clock, embedded_worker=False)
     with serving(app) as base:
@@ -207,8 +246,10 @@ def test_the_portal_and_the_desk_keep_their_own_policy(texts_world, browser):
     customer_page = watched(browser, viewport={"width": 1000, "height": 900}, locale="fr-FR")
     customer_page.goto(portal_url)
     customer_page.wait_for_selector("#account-EUR")
-    assert customer_page.evaluate(
-        "getComputedStyle(document.querySelector('#account-EUR .card-foot')).paddingLeft") == "18.75px"
+    assert (
+        customer_page.evaluate("getComputedStyle(document.querySelector('#account-EUR .card-foot')).paddingLeft")
+        == "18.75px"
+    )
     assert customer_page.evaluate("document.querySelector('link[rel=icon]').href") == f"{base}/favicon.ico"
     shot(customer_page, "09-portal-own-policy")
     assert violations(customer_page) == []

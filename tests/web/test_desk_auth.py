@@ -1,4 +1,5 @@
 """Signing in to the desk: argon2 passwords, the lock-out, the session cookie and its expiry."""
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,12 @@ def test_a_person_signs_in_and_out(app, db, clock):
     assert page.status_code == 200 and "Overview" in page.text
     cookie = client.cookies.get(sessions.COOKIE)
 
-    assert client.post("/desk/logout", data={"csrf_token": form_token(page.text)},
-                       follow_redirects=False).headers["location"] == "/desk/login"
+    assert (
+        client.post("/desk/logout", data={"csrf_token": form_token(page.text)}, follow_redirects=False).headers[
+            "location"
+        ]
+        == "/desk/login"
+    )
     stolen = anonymous(app)
     stolen.cookies.set(sessions.COOKIE, cookie, path="/desk")
     assert stolen.get("/desk", follow_redirects=False).status_code == 303  # the old cookie is worth nothing
@@ -84,8 +89,11 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(app, db, clock):
     with db.session() as session:
         user = users.by_email(session, "m@example.com")
         assert user.failed_logins == 0 and user.locked_until is None
-        actions = list(session.execute(select(AuditEvent.action).where(AuditEvent.subject_id == "m@example.com")
-                                       .order_by(AuditEvent.id)).scalars())
+        actions = list(
+            session.execute(
+                select(AuditEvent.action).where(AuditEvent.subject_id == "m@example.com").order_by(AuditEvent.id)
+            ).scalars()
+        )
     assert actions.count("desk.login_failed") == 5 and "desk_user.locked" in actions
     assert actions.count("desk.login_locked") == 2 and actions[-1] == "desk.login"
 
@@ -102,20 +110,23 @@ def test_thirty_sign_ins_at_once_count_no_more_failures_than_the_lock_allows(com
         with httpx.Client(base_url=url, timeout=60) as client:
             token = form_token(client.get("/desk/login").text)
             barrier.wait()
-            return client.post("/desk/login", data={"email": "race@example.com", "password": f"guess number {n}",
-                                                    "csrf_token": token}).status_code
+            return client.post(
+                "/desk/login", data={"email": "race@example.com", "password": f"guess number {n}", "csrf_token": token}
+            ).status_code
 
     with serving(app) as url:
         with ThreadPoolExecutor(30) as pool:
             assert list(pool.map(guess, range(30))) == [401] * 30
         with httpx.Client(base_url=url, timeout=60) as client:
             token = form_token(client.get("/desk/login").text)
-            right = client.post("/desk/login", data={"email": "race@example.com", "password": PASSWORD,
-                                                     "csrf_token": token})
+            right = client.post(
+                "/desk/login", data={"email": "race@example.com", "password": PASSWORD, "csrf_token": token}
+            )
     assert right.status_code == 401  # locked: the right password waits out the lock-out
     with committed_db.session() as session:
-        actions = list(session.execute(select(AuditEvent.action).where(
-            AuditEvent.subject_id == "race@example.com")).scalars())
+        actions = list(
+            session.execute(select(AuditEvent.action).where(AuditEvent.subject_id == "race@example.com")).scalars()
+        )
         user = users.by_email(session, "race@example.com")
     assert actions.count("desk.login_failed") == settings.login_max_failures
     assert actions.count("desk_user.locked") == 1 and actions.count("desk.login_locked") == 31 - 5
@@ -161,13 +172,19 @@ def test_a_deactivated_person_is_signed_out_at_once(app, db, clock):
 
 def test_sign_in_only_returns_into_the_desk(app, db, clock):
     make_user(db, clock, "agent", "n@example.com")
-    for target, expected in [("/desk/worklist?kind=call", "/desk/worklist?kind=call"), ("https://evil.example", "/desk"),
-                             ("//evil.example/desk", "/desk"), ("/desk/../portal", "/desk/../portal")]:
+    for target, expected in [
+        ("/desk/worklist?kind=call", "/desk/worklist?kind=call"),
+        ("https://evil.example", "/desk"),
+        ("//evil.example/desk", "/desk"),
+        ("/desk/../portal", "/desk/../portal"),
+    ]:
         client = anonymous(app)
         page = client.get("/desk/login")
-        r = client.post("/desk/login", data={"email": "n@example.com", "password": PASSWORD,
-                                             "csrf_token": form_token(page.text), "next": target},
-                        follow_redirects=False)
+        r = client.post(
+            "/desk/login",
+            data={"email": "n@example.com", "password": PASSWORD, "csrf_token": form_token(page.text), "next": target},
+            follow_redirects=False,
+        )
         assert r.headers["location"] == expected
 
 
@@ -176,15 +193,30 @@ def test_the_first_admin_is_made_on_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DUNNING_DATABASE_URL", url)
     monkeypatch.setenv("DUNNING_VAR_DIR", str(tmp_path / "var"))
     from dunning.config import get_settings
+
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        r = runner.invoke(cli, ["user", "create", "--email", "Root@Example.com", "--role", "admin",
-                                "--password", "a long enough password"])
+        r = runner.invoke(
+            cli,
+            [
+                "user",
+                "create",
+                "--email",
+                "Root@Example.com",
+                "--role",
+                "admin",
+                "--password",
+                "a long enough password",
+            ],
+        )
         assert r.exit_code == 0, r.output
         assert "root@example.com can sign in to /desk as admin" in r.output
-        r = runner.invoke(cli, ["user", "create", "--email", "second@example.com", "--role", "manager"],
-                          input="prompted password\nprompted password\n")
+        r = runner.invoke(
+            cli,
+            ["user", "create", "--email", "second@example.com", "--role", "manager"],
+            input="prompted password\nprompted password\n",
+        )
         assert r.exit_code == 0, r.output
         r = runner.invoke(cli, ["user", "create", "--email", "short@example.com", "--password", "short"])
         assert r.exit_code == 2 and "at least 12 characters" in r.output

@@ -1,4 +1,5 @@
 """The desk's pages doing the team's work: approvals, tasks, a customer's actions, policies, the outbox."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -27,10 +28,25 @@ LETTERS = REMINDER_THEN_REGISTERED
 def uk1(db, clock, settings):
     """A British customer whose registered letter waits for approval, after a reminder by email."""
     use_policy(db, clock, LETTERS)
-    ids = seed(db, clock, [customer("UK1", name="Acme Widgets Ltd", language="en", country="GB",
-                                    timezone="Europe/London", phone="+447911123456", address=LEEDS)],
-               [invoice(f"I{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
-                for i in range(3)])
+    ids = seed(
+        db,
+        clock,
+        [
+            customer(
+                "UK1",
+                name="Acme Widgets Ltd",
+                language="en",
+                country="GB",
+                timezone="Europe/London",
+                phone="+447911123456",
+                address=LEEDS,
+            )
+        ],
+        [
+            invoice(f"I{i}", "UK1", due=date(2026, 2, 20) + timedelta(days=i), currency="GBP", total="400.00")
+            for i in range(3)
+        ],
+    )
     cycle(db, clock, settings)
     dispatch(db, clock, settings)
     clock.advance(days=1)
@@ -61,14 +77,18 @@ def test_an_agent_sees_approvals_but_cannot_decide(app, db, clock, uk1):
     client, token = desk(app, db, clock, "agent")
     page = client.get("/desk/worklist")
     assert "a manager decides" in page.text and 'data-action="approve"' not in page.text
-    assert client.post(f"/desk/approvals/{letter(db).id}", data={"decision": "approve", "csrf_token": token}
-                       ).status_code == 403
+    assert (
+        client.post(f"/desk/approvals/{letter(db).id}", data={"decision": "approve", "csrf_token": token}).status_code
+        == 403
+    )
     assert letter(db).status == "awaiting_approval"
 
 
 def test_a_rejection_pauses_the_case_for_review(app, db, clock, uk1):
     client, token = desk(app, db, clock, "manager")
-    client.post(f"/desk/approvals/{letter(db).id}", data={"decision": "reject", "note": "they called", "csrf_token": token})
+    client.post(
+        f"/desk/approvals/{letter(db).id}", data={"decision": "reject", "note": "they called", "csrf_token": token}
+    )
     assert letter(db).status == "rejected"
     with db.session() as session:
         assert session.get(Case, letter(db).case_id).pause_reason == "review"
@@ -97,8 +117,15 @@ def test_a_message_in_doubt_is_resolved_from_the_worklist(app, db, clock, uk1):
     with db.session() as session:
         message = session.execute(select(Message).where(Message.status == "sent")).scalars().first()
         message.status = "in_doubt"
-        open_task(session, clock, kind="in_doubt", key=f"in_doubt:{message.id}", message_id=message.id,
-                  customer_id=uk1, title="maybe sent")
+        open_task(
+            session,
+            clock,
+            kind="in_doubt",
+            key=f"in_doubt:{message.id}",
+            message_id=message.id,
+            customer_id=uk1,
+            title="maybe sent",
+        )
     assert "It was sent" in client.get("/desk/worklist").text
     client.post(f"/desk/messages/{message.id}/resolve", data={"outcome": "sent", "csrf_token": token})
     assert messages(db, id=message.id)[0].status == "sent"
@@ -129,8 +156,9 @@ def test_an_agent_records_a_promise_and_the_case_pauses(app, db, clock, uk1):
     with db.session() as session:
         promise = session.execute(select(Promise)).scalar_one()
         assert (promise.source, promise.amount_minor, promise.created_by) == ("desk", 120_000, "user:agent@example.com")
-    past = client.post("/desk/customers/UK1/promise", data={"currency": "GBP", "promised_on": "2020-01-01",
-                                                             "csrf_token": token})
+    past = client.post(
+        "/desk/customers/UK1/promise", data={"currency": "GBP", "promised_on": "2020-01-01", "csrf_token": token}
+    )
     assert "is in the past" in past.text
 
 
@@ -140,12 +168,18 @@ def test_a_manager_holds_resumes_and_changes_the_policy(app, db, clock, uk1):
         case_id = session.execute(select(Case.id)).scalar_one()
     client, token = desk(app, db, clock, "manager")
     until = (clock.now() + timedelta(days=10)).date()
-    r = client.post("/desk/customers/UK1/hold", data={"case_id": case_id, "until": until.isoformat(), "csrf_token": token})
+    r = client.post(
+        "/desk/customers/UK1/hold", data={"case_id": case_id, "until": until.isoformat(), "csrf_token": token}
+    )
     assert "Case on hold through" in r.text
     with db.session() as session:
         case = session.get(Case, case_id)
         # held through that day, London time: contact may resume the next morning
-        assert case.state == "paused" and case.pause_reason == "hold" and case.paused_until.date() == until + timedelta(days=1)
+        assert (
+            case.state == "paused"
+            and case.pause_reason == "hold"
+            and case.paused_until.date() == until + timedelta(days=1)
+        )
     client.post("/desk/customers/UK1/resume", data={"case_id": case_id, "csrf_token": token})
     client.post("/desk/customers/UK1/policy", data={"policy_name": "gentle", "csrf_token": token})
     with db.session() as session:
@@ -162,17 +196,21 @@ def test_a_plan_and_a_dispute_from_the_customer_page(app, db, clock, settings, u
     client, token = desk(app, db, clock, "agent")
     with db.session() as session:
         inv = session.execute(select(Invoice).where(Invoice.external_id == "I2")).scalar_one()
-        dispute = disputes.open_dispute(session, clock, settings, invoice=inv, reason_code="wrong_amount", text=None,
-                                        source="api", actor="test")
+        dispute = disputes.open_dispute(
+            session, clock, settings, invoice=inv, reason_code="wrong_amount", text=None, source="api", actor="test"
+        )
     first = (clock.now() + timedelta(days=7)).date().isoformat()
-    r = client.post("/desk/customers/UK1/plan", data={"currency": "GBP", "count": "2", "first_due": first,
-                                                      "csrf_token": token})
+    r = client.post(
+        "/desk/customers/UK1/plan", data={"currency": "GBP", "count": "2", "first_due": first, "csrf_token": token}
+    )
     assert "Plan of 2 payments set up" in r.text
     with db.session() as session:
         plan = session.execute(select(InstallmentPlan)).scalar_one()
         assert plan.total_minor == 80_000 and plan.source == "desk"  # the disputed invoice is not in it
-    r = client.post(f"/desk/customers/UK1/disputes/{dispute.id}/resolve",
-                    data={"outcome": "rejected", "note": "delivery note signed", "csrf_token": token})
+    r = client.post(
+        f"/desk/customers/UK1/disputes/{dispute.id}/resolve",
+        data={"outcome": "rejected", "note": "delivery note signed", "csrf_token": token},
+    )
     assert "Dispute rejected" in r.text
     with db.session() as session:
         assert session.get(Dispute, dispute.id).resolved_by == "user:agent@example.com"
@@ -187,21 +225,29 @@ def test_the_policy_editor_shows_errors_at_their_line_and_previews_before_saving
     broken = LETTERS.replace("after_days: 3,", "after_days: three,")
     r = client.post("/desk/policies/default", data={"document": broken, "action": "preview", "csrf_token": token})
     assert r.status_code == 422
-    bad_line = broken.splitlines().index(next(l for l in broken.splitlines() if "three" in l)) + 1
+    bad_line = broken.splitlines().index(next(line for line in broken.splitlines() if "three" in line)) + 1
     assert f'data-line="{bad_line}">line {bad_line}</a>' in r.text
     assert f'<span class="bad">{bad_line}</span>' in r.text  # the gutter beside the textarea
     assert "after_days: three" in r.text  # the unsaved text is kept
 
-    r = client.post("/desk/policies/default", data={"document": LETTERS.replace("after_days: 3,", "after_days: 2,"),
-                                                    "action": "preview", "csrf_token": token})
+    r = client.post(
+        "/desk/policies/default",
+        data={
+            "document": LETTERS.replace("after_days: 3,", "after_days: 2,"),
+            "action": "preview",
+            "csrf_token": token,
+        },
+    )
     assert r.status_code == 200 and 'id="preview"' in r.text and "Preview Co" in r.text
     assert "Registered letter" in r.text and "needs approval" in r.text  # the step by its name
     assert "€100.00" in r.text and "100.00 EUR" not in r.text  # amounts as people read them
     with db.session() as session:
         assert policies.latest(session, "default").document == LETTERS  # a preview saves nothing
 
-    r = client.post("/desk/policies/default", data={"document": LETTERS.replace("after_days: 3,", "after_days: 2,"),
-                                                    "action": "save", "csrf_token": token})
+    r = client.post(
+        "/desk/policies/default",
+        data={"document": LETTERS.replace("after_days: 3,", "after_days: 2,"), "action": "save", "csrf_token": token},
+    )
     assert "saved as version 3" in r.text  # 1 the shipped default, 2 LETTERS
     assert client.get("/desk/policies").status_code == 200
     new = client.get("/desk/policies?new=Gentle", follow_redirects=True)
@@ -243,9 +289,14 @@ def test_overview_and_users_pages(app, db, clock, uk1):
     client, token = desk(app, db, clock, "admin")
     overview = client.get("/desk")
     assert 'svg class="chart aging"' in overview.text and 'data-bucket="d1_30"' in overview.text
-    r = client.post("/desk/users", data={"email": "New@Example.com", "role": "manager",
-                                         "password": "a long enough password", "csrf_token": token})
+    r = client.post(
+        "/desk/users",
+        data={"email": "New@Example.com", "role": "manager", "password": "a long enough password", "csrf_token": token},
+    )
     assert "new@example.com can now sign in as manager" in r.text
     with db.session() as session:
-        assert session.execute(select(AuditEvent).where(AuditEvent.action == "desk_user.created",
-                                                        AuditEvent.subject_id == "new@example.com")).first()
+        assert session.execute(
+            select(AuditEvent).where(
+                AuditEvent.action == "desk_user.created", AuditEvent.subject_id == "new@example.com"
+            )
+        ).first()

@@ -1,6 +1,7 @@
 """The desk in the words of the people who use it (issue 14): the next step by its name on the day
 it really goes out, the same day the policy preview shows; amounts compared within a currency;
 long lists a page at a time."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from dunning.web.desk import customers as customer_pages, outbox as outbox_pages
+from dunning.web.desk import customers as customer_pages
+from dunning.web.desk import outbox as outbox_pages
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, dispatch, messages, seed, use_policy
 from tests.web.support import desk
@@ -53,22 +55,31 @@ def test_the_customer_page_names_the_next_step_and_the_day_it_goes_out(app, clie
     assert "First reminder" in page  # the current step, by name too
 
     # the policy preview says the same day
-    preview = agent.post("/desk/policies/default", data={"document": SUNDAY, "action": "preview",
-                                                         "csrf_token": token}).text
+    preview = agent.post(
+        "/desk/policies/default", data={"document": SUNDAY, "action": "preview", "csrf_token": token}
+    ).text
     assert 'data-send-on="2026-03-09"' in preview and "Mon 9 Mar 2026" in preview and "Second reminder" in preview
     assert "€2,048.71" in preview and "2048.71 EUR" not in preview
 
     # the API gives both days and keeps the engine's reason for those who want it
     [case] = client.get("/v1/customers/C1/case").json()
     assert (case["next"]["step_name"], case["next"]["due_on"], case["next"]["send_on"]) == (
-        "Second reminder", "2026-03-08", "2026-03-09")
+        "Second reminder",
+        "2026-03-08",
+        "2026-03-09",
+    )
     assert case["next"]["why"].startswith("[not_due]") and case["current_step_name"] == "First reminder"
 
 
 def test_a_step_waiting_for_approval_is_what_comes_next(app, db, clock, settings):
-    use_policy(db, clock, SUNDAY.replace("kind: reminder, channels: [email]}\n      - {key: r2",
-                                         "kind: reminder, channels: [email], requires_approval: true}\n"
-                                         "      - {key: r2"))
+    use_policy(
+        db,
+        clock,
+        SUNDAY.replace(
+            "kind: reminder, channels: [email]}\n      - {key: r2",
+            "kind: reminder, channels: [email], requires_approval: true}\n      - {key: r2",
+        ),
+    )
     seed(db, clock, [customer("C1")], [invoice("I1", due=date(2026, 3, 1))])
     cycle(db, clock, settings)
     agent, _ = desk(app, db, clock, "agent")
@@ -79,10 +90,19 @@ def test_a_step_waiting_for_approval_is_what_comes_next(app, db, clock, settings
 
 def test_the_customer_list_compares_amounts_within_a_currency_and_pages(app, db, clock, settings, monkeypatch):
     # by number alone: 900 (USD) > 500 (GBP) > 400 (EUR) > 300 (USD) > 100 (EUR)
-    owed = {"E1": ("EUR", "400.00"), "E2": ("EUR", "100.00"), "G1": ("GBP", "500.00"), "U1": ("USD", "300.00"),
-            "U2": ("USD", "900.00")}
-    seed(db, clock, [customer(c, name=f"Customer {c}") for c in owed],
-         [invoice(f"I-{c}", c, currency=cur, total=total) for c, (cur, total) in owed.items()])
+    owed = {
+        "E1": ("EUR", "400.00"),
+        "E2": ("EUR", "100.00"),
+        "G1": ("GBP", "500.00"),
+        "U1": ("USD", "300.00"),
+        "U2": ("USD", "900.00"),
+    }
+    seed(
+        db,
+        clock,
+        [customer(c, name=f"Customer {c}") for c in owed],
+        [invoice(f"I-{c}", c, currency=cur, total=total) for c, (cur, total) in owed.items()],
+    )
     cycle(db, clock, settings)
     agent, _ = desk(app, db, clock, "agent")
     page = agent.get("/desk/customers").text

@@ -1,4 +1,5 @@
 """KPI arithmetic on hand-checked numbers, then the overview's figures from a small ledger."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -46,8 +47,10 @@ def test_kept_rate():
 def test_month_periods_are_the_month_to_date_then_whole_months():
     periods = kpis.month_periods(date(2026, 3, 2), 3)
     assert [(p.start, p.end, p.days) for p in periods] == [
-        (date(2026, 3, 1), date(2026, 3, 2), 2), (date(2026, 2, 1), date(2026, 2, 28), 28),
-        (date(2026, 1, 1), date(2026, 1, 31), 31)]
+        (date(2026, 3, 1), date(2026, 3, 2), 2),
+        (date(2026, 2, 1), date(2026, 2, 28), 28),
+        (date(2026, 1, 1), date(2026, 1, 31), 31),
+    ]
 
 
 def test_bars_scale_to_the_largest_and_never_hide_money():
@@ -69,28 +72,75 @@ def test_overview_figures_from_a_small_ledger(db, clock):
     D 200 reported paid 15 Dec      -> nothing at either end
     E 250 reported paid 5 Feb       -> open at the start (no payment of ours: its paid_on dates it)
     """
-    ids = seed(db, clock, [customer("K1")], [
-        invoice("A", "K1", total="400.00", issued_on="2025-12-01", due=date(2025, 12, 31)),
-        invoice("B", "K1", total="1000.00", issued_on="2026-01-10", due=date(2026, 2, 9)),
-        invoice("C", "K1", total="600.00", issued_on="2026-02-20", due=date(2026, 3, 22)),
-        invoice("D", "K1", total="200.00", issued_on="2025-11-01", due=date(2025, 12, 1), paid_on="2025-12-15"),
-        invoice("E", "K1", total="250.00", issued_on="2025-10-01", due=date(2025, 10, 31), paid_on="2026-02-05")])
+    ids = seed(
+        db,
+        clock,
+        [customer("K1")],
+        [
+            invoice("A", "K1", total="400.00", issued_on="2025-12-01", due=date(2025, 12, 31)),
+            invoice("B", "K1", total="1000.00", issued_on="2026-01-10", due=date(2026, 2, 9)),
+            invoice("C", "K1", total="600.00", issued_on="2026-02-20", due=date(2026, 3, 22)),
+            invoice("D", "K1", total="200.00", issued_on="2025-11-01", due=date(2025, 12, 1), paid_on="2025-12-15"),
+            invoice("E", "K1", total="250.00", issued_on="2025-10-01", due=date(2025, 10, 31), paid_on="2026-02-05"),
+        ],
+    )
     now = clock.now()
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of(PaymentIn, [
-            PaymentIn(**payment("PA", "K1", "400.00", invoice_external_id="A", received_on="2026-02-10")),
-            PaymentIn(**payment("PB", "K1", "300.00", invoice_external_id="B", received_on="2026-02-15"))]), "payment")
+        ledger.push_payments(
+            session,
+            clock,
+            Batch.of(
+                PaymentIn,
+                [
+                    PaymentIn(**payment("PA", "K1", "400.00", invoice_external_id="A", received_on="2026-02-10")),
+                    PaymentIn(**payment("PB", "K1", "300.00", invoice_external_id="B", received_on="2026-02-15")),
+                ],
+            ),
+            "payment",
+        )
         for status in ("kept", "kept", "kept", "broken", "open"):
-            session.add(Promise(customer_id=ids["K1"], currency="EUR", amount_minor=100, promised_on=date(2026, 2, 1),
-                                grace_until=date(2026, 2, 3), status=status, source="api", counted_from=date(2026, 1, 20),
-                                created_by="t", created_at=now - timedelta(days=40),
-                                settled_at=None if status == "open" else now - timedelta(days=20)))
+            session.add(
+                Promise(
+                    customer_id=ids["K1"],
+                    currency="EUR",
+                    amount_minor=100,
+                    promised_on=date(2026, 2, 1),
+                    grace_until=date(2026, 2, 3),
+                    status=status,
+                    source="api",
+                    counted_from=date(2026, 1, 20),
+                    created_by="t",
+                    created_at=now - timedelta(days=40),
+                    settled_at=None if status == "open" else now - timedelta(days=20),
+                )
+            )
         for i, channel in enumerate(("email", "email", "sms")):
-            session.add(Message(dedupe_key=f"m{i}", customer_id=ids["K1"], channel=channel, kind="reminder",
-                                template="reminder", status="sent", send_after=now - timedelta(days=3),
-                                sent_at=now - timedelta(days=3), created_at=now, updated_at=now))
-        session.add(Case(customer_id=ids["K1"], currency="EUR", state="paused", opened_at=now, policy_name="default",
-                         band="high", path_name="high", updated_at=now))
+            session.add(
+                Message(
+                    dedupe_key=f"m{i}",
+                    customer_id=ids["K1"],
+                    channel=channel,
+                    kind="reminder",
+                    template="reminder",
+                    status="sent",
+                    send_after=now - timedelta(days=3),
+                    sent_at=now - timedelta(days=3),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        session.add(
+            Case(
+                customer_id=ids["K1"],
+                currency="EUR",
+                state="paused",
+                opened_at=now,
+                policy_name="default",
+                band="high",
+                path_name="high",
+                updated_at=now,
+            )
+        )
 
     with db.session() as session:
         o = figures.load(session, clock)
@@ -110,9 +160,15 @@ def test_overview_figures_from_a_small_ledger(db, clock):
 
 
 def test_receivables_on_a_past_day_match_today_at_today(db, clock):
-    seed(db, clock, [customer("K2")], [invoice("F", "K2", total="80.00", issued_on="2026-02-01", due=date(2026, 2, 10)),
-                                       invoice("G", "K2", total="20.00", issued_on="2026-02-02", due=date(2026, 2, 12),
-                                               balance="5.00")])
+    seed(
+        db,
+        clock,
+        [customer("K2")],
+        [
+            invoice("F", "K2", total="80.00", issued_on="2026-02-01", due=date(2026, 2, 10)),
+            invoice("G", "K2", total="20.00", issued_on="2026-02-02", due=date(2026, 2, 12), balance="5.00"),
+        ],
+    )
     with db.session() as session:
         assert figures.receivables_on(session, clock.now().date()) == {"EUR": 8_500}
         # G's 15 taken off without a payment was learnt today: it was still open yesterday
@@ -120,23 +176,35 @@ def test_receivables_on_a_past_day_match_today_at_today(db, clock):
         assert figures.receivables_on(session, date(2026, 1, 31)) == {}
 
 
-
-
 def test_cash_collected_counts_invoices_marked_paid_without_a_payment_once(db, clock):
     """Ledgers that push paid invoices (paid_on) and no payments: what they settled is cash in,
     in its own currency; what a payment of ours settled is counted once, as the payment."""
-    seed(db, clock, [customer("K3")], [
-        invoice("U1", "K3", currency="USD", total="120.00", paid_on="2026-02-20"),
-        invoice("G1", "K3", currency="GBP", total="75.50", paid_on="2026-03-01"),
-        invoice("G2", "K3", currency="GBP", total="40.00", paid_on="2026-01-20"),  # before the 30 days
-        invoice("G3", "K3", currency="GBP", total="99.00", paid_on="2026-02-25", voided=True),
-        invoice("E1", "K3", total="300.00", due=date(2026, 2, 10))])
+    seed(
+        db,
+        clock,
+        [customer("K3")],
+        [
+            invoice("U1", "K3", currency="USD", total="120.00", paid_on="2026-02-20"),
+            invoice("G1", "K3", currency="GBP", total="75.50", paid_on="2026-03-01"),
+            invoice("G2", "K3", currency="GBP", total="40.00", paid_on="2026-01-20"),  # before the 30 days
+            invoice("G3", "K3", currency="GBP", total="99.00", paid_on="2026-02-25", voided=True),
+            invoice("E1", "K3", total="300.00", due=date(2026, 2, 10)),
+        ],
+    )
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of(PaymentIn, [
-            PaymentIn(**payment("PE", "K3", "100.00", invoice_external_id="E1", received_on="2026-02-16"))]), "payment")
+        ledger.push_payments(
+            session,
+            clock,
+            Batch.of(
+                PaymentIn,
+                [PaymentIn(**payment("PE", "K3", "100.00", invoice_external_id="E1", received_on="2026-02-16"))],
+            ),
+            "payment",
+        )
     # the accounting system then reports E1 paid on the 18th: 100 was our payment, 200 settled there
-    seed(db, clock, [customer("K3")], [invoice("E1", "K3", total="300.00", due=date(2026, 2, 10),
-                                               paid_on="2026-02-18")])
+    seed(
+        db, clock, [customer("K3")], [invoice("E1", "K3", total="300.00", due=date(2026, 2, 10), paid_on="2026-02-18")]
+    )
     with db.session() as session:
         collected = {c.currency: c.collected_30d for c in figures.load(session, clock).currencies}
     assert collected == {"USD": 12_000, "GBP": 7_550, "EUR": 10_000 + 20_000}

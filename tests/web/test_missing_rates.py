@@ -1,15 +1,16 @@
 """A series without its rate for the current half-year is announced at start-up and on the desk."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
 from dunning.app import create_app
 from tests.web.support import desk
 
-SECOND_HALF_2026 = datetime(2026, 7, 6, 9, tzinfo=timezone.utc)
+SECOND_HALF_2026 = datetime(2026, 7, 6, 9, tzinfo=UTC)
 
 
 def test_the_desk_says_which_rate_to_add_for_this_half_year(app, db, clock):

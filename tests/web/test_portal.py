@@ -1,4 +1,5 @@
 """The customer portal: what it shows, what the customer can do, and what it refuses."""
+
 from __future__ import annotations
 
 import re
@@ -38,11 +39,17 @@ plans: {max_installments: 3, min_installment_amount: {EUR: "50.00"}, max_months:
 def ids(db, clock, settings):
     """Dupont (French, business) was sent a formal notice claiming fees; Martin is another customer."""
     use_policy(db, clock, POLICY)
-    found = seed(db, clock, [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin SA")],
-                 [invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
-                  invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00"),
-                  invoice("I3", "FR1", due=date(2026, 4, 1), total="300.00"),
-                  invoice("J1", "FR2", due=date(2026, 2, 1), total="999.00")])
+    found = seed(
+        db,
+        clock,
+        [customer("FR1", name="Dupont SARL"), customer("FR2", name="Martin SA")],
+        [
+            invoice("I1", "FR1", due=date(2026, 2, 1), total="100.00"),
+            invoice("I2", "FR1", due=date(2026, 2, 10), total="200.00"),
+            invoice("I3", "FR1", due=date(2026, 4, 1), total="300.00"),
+            invoice("J1", "FR2", due=date(2026, 2, 1), total="999.00"),
+        ],
+    )
     cycle(db, clock, settings)
     dispatch(db, clock, settings)
     return found
@@ -86,8 +93,9 @@ def test_no_fees_before_a_notice_claimed_them(app, db, clock, settings, ids):
 def test_a_promise_pauses_the_case(app, db, clock, settings, ids):
     client, path, token = portal(app, settings, ids["FR1"])
     day = (clock.now() + timedelta(days=6)).date().isoformat()
-    r = client.post(f"{path}/promise", data={"currency": "EUR", "promised_on": day, "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        f"{path}/promise", data={"currency": "EUR", "promised_on": day, "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == f"{path}?done=promise#promise-EUR"
     page = client.get(r.headers["location"]).text
     assert "votre promesse est enregistrée" in page and "Vous avez promis de payer" in page
@@ -103,8 +111,9 @@ def test_a_promise_pauses_the_case(app, db, clock, settings, ids):
 def test_a_plan_within_the_policy_is_granted_at_once(app, db, clock, settings, ids):
     client, path, token = portal(app, settings, ids["FR1"])
     first = (clock.now() + timedelta(days=7)).date()
-    r = client.post(f"{path}/plan", data={"currency": "EUR", "count": "3", "first_due": first.isoformat(),
-                                          "csrf_token": token})
+    r = client.post(
+        f"{path}/plan", data={"currency": "EUR", "count": "3", "first_due": first.isoformat(), "csrf_token": token}
+    )
     assert "Votre échéancier est en place" in r.text
     with db.session() as session:
         plan = session.execute(select(InstallmentPlan)).scalar_one()
@@ -129,17 +138,29 @@ def test_a_plan_outside_the_policy_goes_to_the_team(app, db, clock, settings, id
 
 def test_a_dispute_on_the_customers_own_invoice_only(app, db, settings, ids):
     client, path, token = portal(app, settings, ids["FR1"])
-    r = client.post(f"{path}/dispute", data={"invoice_id": invoice_id(db, "I2"), "reason": "wrong_amount",
-                                             "text": "Le prix convenu était 150 €", "csrf_token": token})
+    r = client.post(
+        f"{path}/dispute",
+        data={
+            "invoice_id": invoice_id(db, "I2"),
+            "reason": "wrong_amount",
+            "text": "Le prix convenu était 150 €",
+            "csrf_token": token,
+        },
+    )
     assert "Votre contestation est enregistrée" in r.text and "contestée" in r.text
     with db.session() as session:
         dispute = session.execute(select(Dispute)).scalar_one()
-    assert (dispute.source, dispute.reason_code, dispute.text) == ("portal", "wrong_amount", "Le prix convenu était 150 €")
+    assert (dispute.source, dispute.reason_code, dispute.text) == (
+        "portal",
+        "wrong_amount",
+        "Le prix convenu était 150 €",
+    )
     assert tasks(db, kind="dispute")
 
     # Martin's invoice id in Dupont's form: refused, and the page says nothing about Martin's invoice
-    r = client.post(f"{path}/dispute", data={"invoice_id": invoice_id(db, "J1"), "reason": "other",
-                                             "csrf_token": token})
+    r = client.post(
+        f"{path}/dispute", data={"invoice_id": invoice_id(db, "J1"), "reason": "other", "csrf_token": token}
+    )
     assert r.status_code == 404 and "Cette facture n'est pas sur votre compte." in unescape(r.text)
     shown = re.sub(r'"[^"]*"', '""', r.text)  # attribute values hold random tokens, which may spell anything
     assert "J1" not in shown and "999" not in shown
@@ -149,8 +170,9 @@ def test_a_dispute_on_the_customers_own_invoice_only(app, db, settings, ids):
 
 def test_contact_details_and_channels(app, db, clock, settings, ids):
     client, path, token = portal(app, settings, ids["FR1"])
-    r = client.post(f"{path}/contact", data={"email": "compta@dupont.example", "phone": "06 11 22 33 44",
-                                             "csrf_token": token})
+    r = client.post(
+        f"{path}/contact", data={"email": "compta@dupont.example", "phone": "06 11 22 33 44", "csrf_token": token}
+    )
     assert "Vos coordonnées sont à jour." in r.text
     with db.session() as session:
         row = session.get(Customer, ids["FR1"])
@@ -185,10 +207,17 @@ def test_tampered_expired_and_unknown_links_are_refused_plainly(app, db, setting
     tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
     forged = URLSafeTimedSerializer("not the secret", salt="dunning.portal").dumps({"c": ids["FR1"]})
     unknown = portal_token(settings, 987_654, clock)
-    for token, why in [(tampered, "not valid"), (forged, "not valid"), (expired_token(settings, ids["FR1"], clock), "expired"),
-                       (unknown, "not valid"), ("garbage", "not valid")]:
-        for r in (client.get(f"/portal/{token}"),
-                  client.post(f"/portal/{token}/promise", data={"currency": "EUR", "promised_on": "2026-03-10"})):
+    for token, why in [
+        (tampered, "not valid"),
+        (forged, "not valid"),
+        (expired_token(settings, ids["FR1"], clock), "expired"),
+        (unknown, "not valid"),
+        ("garbage", "not valid"),
+    ]:
+        for r in (
+            client.get(f"/portal/{token}"),
+            client.post(f"/portal/{token}/promise", data={"currency": "EUR", "promised_on": "2026-03-10"}),
+        ):
             assert r.status_code == 403 and why in r.text, (token, r.text[:200])
             assert "Dupont" not in r.text and "N-I1" not in r.text and "csrf_token" not in r.text
     with db.session() as session:

@@ -1,6 +1,7 @@
 """Every desk page refuses anonymous visitors and the roles below it; every form of the desk and the
 portal refuses a POST without its CSRF token. The routes are walked, not listed, so a new page or
 form is covered the day it is added."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,9 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from dunning.clock import FrozenClock
 from dunning.links import portal_token
 from dunning.web.errors import CsrfRefused
-from dunning.clock import FrozenClock
 from tests.builders import customer, invoice
 from tests.conftest import START
 from tests.outbox.support import seed
@@ -42,25 +43,53 @@ def required_role(route: APIRoute) -> str:
 
 @pytest.fixture
 def ids(db, clock):
-    return seed(db, clock, [customer("C1"), customer("C2")],
-                [invoice("I1", "C1", due=date(2026, 2, 1)), invoice("I2", "C2", due=date(2026, 2, 1))])
+    return seed(
+        db,
+        clock,
+        [customer("C1"), customer("C2")],
+        [invoice("I1", "C1", due=date(2026, 2, 1)), invoice("I2", "C2", due=date(2026, 2, 1))],
+    )
 
 
 def url(route: APIRoute, settings, customer_id: int, token: str | None = None) -> str:
-    values = {"external_id": "C1", "name": "default",
-              "token": token or portal_token(settings, customer_id, FrozenClock(START))}
+    values = {
+        "external_id": "C1",
+        "name": "default",
+        "token": token or portal_token(settings, customer_id, FrozenClock(START)),
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values.get(m.group(1), 1)), route.path)
 
 
 def form(clock) -> dict:
     """A plausible value for every field any form has: without the CSRF check the action would run."""
     today = clock.now().date()
-    return {"decision": "approve", "outcome": "cancel", "assignee": "", "text": "a note", "note": "a note",
-            "case_id": "1", "policy_name": "", "currency": "EUR", "promised_on": (today + timedelta(days=3)).isoformat(),
-            "amount": "", "count": "3", "first_due": (today + timedelta(days=7)).isoformat(), "email": "new@example.com",
-            "role": "agent", "password": "a long enough password", "name": "New", "active": "false",
-            "document": "name: default", "action": "preview", "invoice_id": "1", "reason": "other", "phone": "",
-            "channel": "sms", "wanted": "false", "next": "/desk"}
+    return {
+        "decision": "approve",
+        "outcome": "cancel",
+        "assignee": "",
+        "text": "a note",
+        "note": "a note",
+        "case_id": "1",
+        "policy_name": "",
+        "currency": "EUR",
+        "promised_on": (today + timedelta(days=3)).isoformat(),
+        "amount": "",
+        "count": "3",
+        "first_due": (today + timedelta(days=7)).isoformat(),
+        "email": "new@example.com",
+        "role": "agent",
+        "password": "a long enough password",
+        "name": "New",
+        "active": "false",
+        "document": "name: default",
+        "action": "preview",
+        "invoice_id": "1",
+        "reason": "other",
+        "phone": "",
+        "channel": "sms",
+        "wanted": "false",
+        "next": "/desk",
+    }
 
 
 DESK_PAGES = ["/desk", "/desk/worklist", "/desk/customers", "/desk/outbox", "/desk/policies", "/desk/users"]
@@ -84,8 +113,9 @@ def test_every_desk_route_above_a_role_refuses_it(app, db, clock, settings, ids,
     for method, route in web_routes(app, "/desk"):
         if route.path == "/desk/login" or required_role(route) not in refused:
             continue
-        r = client.request(method, url(route, settings, ids["C1"]), data={**form(clock), "csrf_token": token},
-                           follow_redirects=False)
+        r = client.request(
+            method, url(route, settings, ids["C1"]), data={**form(clock), "csrf_token": token}, follow_redirects=False
+        )
         assert r.status_code == 403, (role, method, route.path, r.status_code)
         assert "This page is for the" in r.text
         checked += 1
@@ -118,14 +148,18 @@ def test_the_sign_in_form_refuses_a_missing_or_wrong_csrf_token(app, db, clock):
     client = TestClient(app, raise_server_exceptions=False)
     client.get("/desk/login")
     for bad in ({}, {"csrf_token": "forged"}):
-        r = client.post("/desk/login", data={"email": "s@example.com", "password": PASSWORD, **bad},
-                        follow_redirects=False)
+        r = client.post(
+            "/desk/login", data={"email": "s@example.com", "password": PASSWORD, **bad}, follow_redirects=False
+        )
         assert r.status_code == 403 and CSRF_REFUSAL in r.text
     # a token without the cookie it was made for is no better
     token = form_token(client.get("/desk/login").text)
     fresh = TestClient(app, raise_server_exceptions=False)
-    r = fresh.post("/desk/login", data={"email": "s@example.com", "password": PASSWORD, "csrf_token": token},
-                   follow_redirects=False)
+    r = fresh.post(
+        "/desk/login",
+        data={"email": "s@example.com", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
 
 

@@ -7,13 +7,14 @@ whose Standard Webhooks signature verifies has its webhook-id appended to RECORD
 disk) and is answered 200. The DIE_AFTER-th one (0: never) is recorded and then the process kills
 itself with SIGKILL before answering: as a receiver dies between taking an event and saying so.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook
@@ -29,7 +30,7 @@ def main() -> None:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            at = datetime.fromtimestamp(int(self.headers["webhook-timestamp"]), tz=timezone.utc)
+            at = datetime.fromtimestamp(int(self.headers["webhook-timestamp"]), tz=UTC)
             expected = Webhook(secret).sign(self.headers["webhook-id"], at, body.decode("utf-8"))
             if expected not in self.headers["webhook-signature"].split(" "):
                 return self._answer(401)

@@ -1,4 +1,5 @@
 """Webhook tests: endpoints made through the API, rounds of the real Deliverer, a DNS of our own."""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 killed in the middle of taking them. Real processes, real SIGKILLs, as tests/outbox/test_crash.py
 does for messages. Deliveries are at least once: what was in flight at the crash may arrive twice,
 always with the same webhook-id, which the receiver uses to drop the copy."""
+
 from __future__ import annotations
 
 import os
@@ -9,15 +10,15 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from dunning.events.models import EventRecord
-from dunning.ledger.batch import Batch
 from dunning.ledger import service as ledger
+from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import CustomerIn, PaymentIn
 from dunning.webhooks import service as webhooks
 from dunning.webhooks.deliver import GROUP
@@ -27,7 +28,7 @@ from tests.fakes.webhooks import Receiver
 from tests.webhooks.support import deliver, deliveries
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
 
 
@@ -36,24 +37,42 @@ def payments_received(db, clock, n: int) -> list[int]:
     with db.session() as session:
         ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of(PaymentIn, [PaymentIn(**payment(f"P{i:04d}")) for i in range(n)]),
-                             "payment")
+        ledger.push_payments(
+            session, clock, Batch.of(PaymentIn, [PaymentIn(**payment(f"P{i:04d}")) for i in range(n)]), "payment"
+        )
     with db.session() as session:
         return list(session.execute(select(EventRecord.id).where(EventRecord.type == "payment.received")).scalars())
 
 
 def endpoint(db, clock, settings, url: str) -> str:
     with db.session() as session:
-        return webhooks.create_endpoint(session, clock, settings, system_resolver, url=url, events=["payment.received"],
-                                        description=None, actor="test").secret
+        return webhooks.create_endpoint(
+            session,
+            clock,
+            settings,
+            system_resolver,
+            url=url,
+            events=["payment.received"],
+            description=None,
+            actor="test",
+        ).secret
 
 
 def worker(db, tmp_path: Path, now: datetime, log: str) -> subprocess.Popen:
-    env = {**os.environ, "DUNNING_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-           "DUNNING_VAR_DIR": str(tmp_path / "var"), "DUNNING_EMBEDDED_WORKER": "false"}
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "DUNNING_VAR_DIR": str(tmp_path / "var"),
+        "DUNNING_EMBEDDED_WORKER": "false",
+    }
     with open(tmp_path / log, "wb") as out:
-        return subprocess.Popen([sys.executable, "main.py", "deliver-events", "--once", "--now", now.isoformat()],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "main.py", "deliver-events", "--once", "--now", now.isoformat()],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @pytest.mark.committed
@@ -64,8 +83,9 @@ def test_a_worker_killed_in_the_middle_of_deliveries_loses_nothing(committed_db,
         first = worker(committed_db, tmp_path, NOW, "first.log")
         try:
             with receiver.arrived:  # 60 taken, and more on their way that the receiver holds
-                assert receiver.arrived.wait_for(lambda: receiver.held >= 1, timeout=90), \
-                    (tmp_path / "first.log").read_text()[-3000:]
+                assert receiver.arrived.wait_for(lambda: receiver.held >= 1, timeout=90), (
+                    tmp_path / "first.log"
+                ).read_text()[-3000:]
         finally:
             first.kill()  # SIGKILL: mid-round, answers unread
             first.wait()
@@ -77,7 +97,9 @@ def test_a_worker_killed_in_the_middle_of_deliveries_loses_nothing(committed_db,
         assert recovery.wait(timeout=120) == 0, (tmp_path / "recovery.log").read_text()[-3000:]
 
     rows = deliveries(committed_db)
-    assert Counter(d.status for d in rows) == {"delivered": 200}, {d.last_error for d in rows if d.status != "delivered"}
+    assert Counter(d.status for d in rows) == {"delivered": 200}, {
+        d.last_error for d in rows if d.status != "delivered"
+    }
     seen = Counter(receiver.ids())
     assert set(seen) == {f"evt_{i}" for i in events}  # nothing lost
     twice = [i for i, n in seen.items() if n > 1]
@@ -89,9 +111,19 @@ def test_a_worker_killed_in_the_middle_of_deliveries_loses_nothing(committed_db,
 
 
 def receiver_process(tmp_path: Path, secret: str, port: int, die_after: int) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "receiver_process.py"), str(port),
-                             str(tmp_path / "received.txt"), secret, str(die_after)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "receiver_process.py"),
+            str(port),
+            str(tmp_path / "received.txt"),
+            secret,
+            str(die_after),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return proc, int(proc.stdout.readline())
 
 

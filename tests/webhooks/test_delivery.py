@@ -1,9 +1,10 @@
 """Events reach a receiver on loopback, signed as Standard Webhooks says; failures are retried with
 backoff on the injected clock; an endpoint failing for days is disabled with one task."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from tests.builders import customer, invoice, payment
 from tests.fakes.webhooks import Receiver
 from tests.outbox.support import cycle, dispatch, tasks
 from tests.webhooks.support import add_endpoint, deliver, deliveries, endpoint_row
-
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -30,23 +30,31 @@ def readme_verify():
 @pytest.fixture
 def clock() -> FrozenClock:
     # Today's time, so that the receiver can check webhook-timestamp with the library's five minutes.
-    return FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
 def test_a_receiver_gets_the_case_from_opening_to_closing_signed_and_verified(client, db, clock, settings):
     with Receiver() as receiver:
-        created = add_endpoint(client, receiver.url, ["case.opened", "case.step_planned", "message.sent",
-                                                      "payment.received", "case.closed"], description="CRM")
+        created = add_endpoint(
+            client,
+            receiver.url,
+            ["case.opened", "case.step_planned", "message.sent", "payment.received", "case.closed"],
+            description="CRM",
+        )
         receiver.secret = created["secret"]
         assert created["secret"].startswith("whsec_")
         assert "secret" not in client.get(f"/v1/webhook-endpoints/{created['id']}").json()
 
         client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
-        client.post("/v1/invoices/bulk", json={"invoices": [invoice("I1", due=clock.now().date() - timedelta(days=20))]})
+        client.post(
+            "/v1/invoices/bulk", json={"invoices": [invoice("I1", due=clock.now().date() - timedelta(days=20))]}
+        )
         cycle(db, clock, settings)
         dispatch(db, clock, settings)
-        client.post("/v1/payments/bulk", json={"payments": [payment("P1", amount="100.00",
-                                                                    received_on=clock.now().date().isoformat())]})
+        client.post(
+            "/v1/payments/bulk",
+            json={"payments": [payment("P1", amount="100.00", received_on=clock.now().date().isoformat())]},
+        )
         cycle(db, clock, settings)
         counts = deliver(db, clock, settings)
 
@@ -54,13 +62,26 @@ def test_a_receiver_gets_the_case_from_opening_to_closing_signed_and_verified(cl
     assert counts["delivered"] == 5 and counts["failed"] == 0
     assert sorted(receiver.ids()) == sorted(f"evt_{e['id']}" for e in receiver.events())
     events = sorted(receiver.events(), key=lambda e: e["id"])  # sent side by side: they may arrive in any order
-    assert [e["type"] for e in events] == ["case.opened", "case.step_planned", "message.sent", "payment.received",
-                                           "case.closed"]
+    assert [e["type"] for e in events] == [
+        "case.opened",
+        "case.step_planned",
+        "message.sent",
+        "payment.received",
+        "case.closed",
+    ]
     closed = events[-1]
     assert closed["data"]["customer"] == "C1" and closed["data"]["currency"] == "EUR"
     assert closed["data"]["case_id"] == events[0]["data"]["case_id"]
-    assert events[3]["data"] == {"case_id": None, "payment": "P1", "customer": "C1", "invoice": None,
-                                 "currency": "EUR", "amount": "100.00", "received_on": clock.now().date().isoformat(), "source": "push"}
+    assert events[3]["data"] == {
+        "case_id": None,
+        "payment": "P1",
+        "customer": "C1",
+        "invoice": None,
+        "currency": "EUR",
+        "amount": "100.00",
+        "received_on": clock.now().date().isoformat(),
+        "source": "push",
+    }
     detail = client.get(f"/v1/events/{closed['id']}").json()
     assert detail["deliveries"][0]["status"] == "delivered" and detail["deliveries"][0]["attempts"] == 1
     # the feed and the webhook carry the same event
@@ -103,8 +124,9 @@ def test_a_receiver_answering_500_gets_retries_with_backoff_and_the_same_webhook
     assert len(receiver.requests) == 4 and len(ids) == 1 and len(set(stamps)) == 4 and not receiver.refused
 
 
-def test_an_endpoint_failing_for_days_is_disabled_with_one_task_and_catches_up_when_enabled(client, db, clock,
-                                                                                             settings):
+def test_an_endpoint_failing_for_days_is_disabled_with_one_task_and_catches_up_when_enabled(
+    client, db, clock, settings
+):
     settings = settings.model_copy(update={"webhook_disable_after_days": 3})
     with Receiver(tolerance=False) as receiver:
         endpoint = add_endpoint(client, receiver.url, ["payment.received"])

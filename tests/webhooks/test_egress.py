@@ -1,6 +1,7 @@
 """Server-side request forgery: an endpoint URL may not lead inside, neither when it is set nor
 when a delivery goes (its name is resolved again then), and the request goes to the address that
 was checked."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,9 +23,16 @@ def production(settings):
 
 @pytest.fixture
 def dns():
-    return FakeDNS({"hooks.example.com": [PUBLIC], "crm.internal": ["10.20.30.40"],
-                    "mixed.example.com": [PUBLIC, "192.168.1.10"], "metadata.example.com": ["169.254.169.254"],
-                    "receiver.test": ["127.0.0.1"], "gone.example.com": []})
+    return FakeDNS(
+        {
+            "hooks.example.com": [PUBLIC],
+            "crm.internal": ["10.20.30.40"],
+            "mixed.example.com": [PUBLIC, "192.168.1.10"],
+            "metadata.example.com": ["169.254.169.254"],
+            "receiver.test": ["127.0.0.1"],
+            "gone.example.com": [],
+        }
+    )
 
 
 @pytest.fixture
@@ -33,15 +41,33 @@ def production_client(app, client, production, dns):
     return client
 
 
-@pytest.mark.parametrize("address, why", [
-    ("127.0.0.1", "loopback"), ("127.1.2.3", "loopback"), ("::1", "loopback"),
-    ("10.0.0.1", "private"), ("172.16.5.4", "private"), ("192.168.0.1", "private"), ("fd12:3456::1", "private"),
-    ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("100.100.100.200", "metadata"),
-    ("168.63.129.16", "metadata"), ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-    ("224.0.0.251", "multicast"), ("ff02::1", "multicast"), ("0.0.0.0", "reserved"), ("240.0.0.1", "reserved"),
-    ("100.64.0.1", "not a public"), ("::ffff:10.0.0.1", "private"), ("::ffff:127.0.0.1", "loopback"),
-    ("64:ff9b::a9fe:a9fe", "metadata"), ("2002:0a00:0001::", "private"),
-])
+@pytest.mark.parametrize(
+    "address, why",
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.1.2.3", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.0.1", "private"),
+        ("fd12:3456::1", "private"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("100.100.100.200", "metadata"),
+        ("168.63.129.16", "metadata"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "reserved"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "not a public"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("64:ff9b::a9fe:a9fe", "metadata"),
+        ("2002:0a00:0001::", "private"),
+    ],
+)
 def test_addresses_inside_are_refused(address, why):
     assert why in forbidden(address, loopback_ok=False)
 
@@ -60,21 +86,24 @@ def test_development_allows_loopback_only(settings, dns):
         vet("http://169.254.169.254/latest/meta-data/", settings, dns)
 
 
-@pytest.mark.parametrize("url, why", [
-    ("http://hooks.example.com/hook", "https://"),
-    ("https://127.0.0.1/hook", "loopback"),
-    ("https://10.0.0.5/hook", "private"),
-    ("https://169.254.169.254/latest/meta-data/", "metadata"),
-    ("https://localhost/hook", "loopback"),  # resolved by the system: a name, checked after resolution
-    ("https://crm.internal/hook", "resolves to 10.20.30.40, a private address"),
-    ("https://mixed.example.com/hook", "192.168.1.10"),  # one bad address is enough
-    ("https://metadata.example.com/", "metadata"),
-    ("https://gone.example.com/", "does not resolve"),
-    ("https://user:secret@hooks.example.com/", "user name or password"),
-    ("https://hooks.example.com/#part", "fragment"),
-    ("ftp://hooks.example.com/", "https://"),
-    ("https:///hook", "no host"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://hooks.example.com/hook", "https://"),
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://10.0.0.5/hook", "private"),
+        ("https://169.254.169.254/latest/meta-data/", "metadata"),
+        ("https://localhost/hook", "loopback"),  # resolved by the system: a name, checked after resolution
+        ("https://crm.internal/hook", "resolves to 10.20.30.40, a private address"),
+        ("https://mixed.example.com/hook", "192.168.1.10"),  # one bad address is enough
+        ("https://metadata.example.com/", "metadata"),
+        ("https://gone.example.com/", "does not resolve"),
+        ("https://user:secret@hooks.example.com/", "user name or password"),
+        ("https://hooks.example.com/#part", "fragment"),
+        ("ftp://hooks.example.com/", "https://"),
+        ("https:///hook", "no host"),
+    ],
+)
 def test_production_refuses_endpoints_that_lead_inside(production_client, url, why):
     r = production_client.post("/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
     assert r.status_code == 422, r.text
@@ -83,8 +112,10 @@ def test_production_refuses_endpoints_that_lead_inside(production_client, url, w
 
 
 def test_production_takes_a_public_https_endpoint_and_a_named_internal_host(app, production_client, production, dns):
-    assert add_endpoint(production_client, "https://hooks.example.com/dunning")["url"] == \
-        "https://hooks.example.com/dunning"
+    assert (
+        add_endpoint(production_client, "https://hooks.example.com/dunning")["url"]
+        == "https://hooks.example.com/dunning"
+    )
     app.state.settings = production.model_copy(update={"webhook_allowed_hosts": frozenset({"crm.internal"})})
     add_endpoint(production_client, "https://crm.internal/hook")
     r = production_client.post("/v1/webhook-endpoints", json={"url": "http://crm.internal/hook", "events": ["*"]})
@@ -122,8 +153,10 @@ def test_the_request_goes_to_the_address_checked_under_its_own_name(app, client,
 
 
 def test_redirects_are_not_followed(client, db, clock, settings):
-    with LoopbackHTTPServer(lambda r: Reply(200)) as inside, \
-            LoopbackHTTPServer(lambda r: Reply(307, headers={"Location": inside.url + "/admin"})) as outside:
+    with (
+        LoopbackHTTPServer(lambda r: Reply(200)) as inside,
+        LoopbackHTTPServer(lambda r: Reply(307, headers={"Location": inside.url + "/admin"})) as outside,
+    ):
         add_endpoint(client, outside.url + "/hook", ["payment.received"])
         client.post("/v1/customers/bulk", json={"customers": [customer("C1")]})
         client.post("/v1/payments/bulk", json={"payments": [payment("P1")]})

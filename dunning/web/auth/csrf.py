@@ -5,6 +5,7 @@ nonce and the form's scope ("login", or "portal:<customer id>"). A cross-site pa
 read the cookie nor compute the HMAC, and a token taken from one customer's portal does not
 work on another's. Desk forms after sign-in use the session's own token instead (sessions.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,9 @@ def issue(request: Request, settings: Settings, scope: str) -> tuple[str, str | 
 
 def set_cookie(response: Response, settings: Settings, value: str | None) -> None:
     if value is not None:
-        response.set_cookie(COOKIE, value, httponly=True, samesite="lax", path="/",
-                            secure=settings.public_url.startswith("https://"))
+        response.set_cookie(
+            COOKIE, value, httponly=True, samesite="lax", path="/", secure=settings.public_url.startswith("https://")
+        )
 
 
 def valid(request: Request, settings: Settings, scope: str, submitted: str | None) -> bool:

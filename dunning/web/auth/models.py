@@ -1,4 +1,5 @@
 """People of the collections desk and their sign-in sessions."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Expiry is judged on the row with the injected clock (an absolute lifetime and an idle timeout),
 not by the cookie, so tests can move time and signing out ends a session everywhere.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,7 @@ def _hash(token: str) -> str:
 
 
 def cookie_options(settings: Settings) -> dict[str, Any]:
-    return {"httponly": True, "samesite": "lax", "secure": settings.public_url.startswith("https://"),
-            "path": "/desk"}
+    return {"httponly": True, "samesite": "lax", "secure": settings.public_url.startswith("https://"), "path": "/desk"}
 
 
 def start(session: Session, clock: Clock, settings: Settings, user: DeskUser) -> str:
@@ -42,15 +42,23 @@ def start(session: Session, clock: Clock, settings: Settings, user: DeskUser) ->
     token = secrets.token_urlsafe(32)
     now = clock.now()
     session.execute(delete(DeskSession).where(DeskSession.user_id == user.id, DeskSession.expires_at <= now))
-    session.add(DeskSession(token_hash=_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-                            created_at=now, last_seen_at=now,
-                            expires_at=now + timedelta(hours=settings.desk_session_hours)))
+    session.add(
+        DeskSession(
+            token_hash=_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.desk_session_hours),
+        )
+    )
     session.flush()
     return _signer(settings).sign(token).decode()
 
 
-def lookup(session: Session, clock: Clock, settings: Settings,
-           cookie: str | None) -> tuple[DeskSession, DeskUser] | None:
+def lookup(
+    session: Session, clock: Clock, settings: Settings, cookie: str | None
+) -> tuple[DeskSession, DeskUser] | None:
     if not cookie:
         return None
     try:

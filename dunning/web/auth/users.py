@@ -1,4 +1,5 @@
 """Desk accounts: argon2 password hashes, roles, and the lock-out after repeated failures."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -52,8 +53,9 @@ def has_role(user_role: str, needed: str) -> bool:
     return ROLES.index(user_role) >= ROLES.index(needed)
 
 
-def create(session: Session, clock: Clock, *, email: str, role: str, password: str, name: str | None = None,
-           actor: str) -> DeskUser:
+def create(
+    session: Session, clock: Clock, *, email: str, role: str, password: str, name: str | None = None, actor: str
+) -> DeskUser:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
     email = normalise_email(email)
@@ -61,12 +63,19 @@ def create(session: Session, clock: Clock, *, email: str, role: str, password: s
     if session.execute(select(DeskUser.id).where(DeskUser.email == email)).first() is not None:
         raise Conflict(f"{email} already has an account")
     now = clock.now()
-    user = DeskUser(email=email, name=(name or email.split("@")[0]).strip()[:200], role=role,
-                    password_hash=hasher.hash(password), created_at=now, updated_at=now)
+    user = DeskUser(
+        email=email,
+        name=(name or email.split("@")[0]).strip()[:200],
+        role=role,
+        password_hash=hasher.hash(password),
+        created_at=now,
+        updated_at=now,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, clock, actor=actor, action="desk_user.created", subject_type="desk_user",
-                 subject_id=email, role=role)
+    audit.record(
+        session, clock, actor=actor, action="desk_user.created", subject_type="desk_user", subject_id=email, role=role
+    )
     return user
 
 
@@ -93,31 +102,57 @@ def authenticate(session: Session, clock: Clock, settings: Settings, email: str,
         _verify(_dummy_hash(), password)
         return None
     attempt = session.execute(
-        update(DeskUser).where(DeskUser.id == user.id, DeskUser.failed_logins < settings.login_max_failures,
-                               or_(DeskUser.locked_until.is_(None), DeskUser.locked_until <= now))
+        update(DeskUser)
+        .where(
+            DeskUser.id == user.id,
+            DeskUser.failed_logins < settings.login_max_failures,
+            or_(DeskUser.locked_until.is_(None), DeskUser.locked_until <= now),
+        )
         .values(failed_logins=DeskUser.failed_logins + 1, updated_at=now)
-        .returning(DeskUser.failed_logins).execution_options(synchronize_session=False)).scalar()
+        .returning(DeskUser.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
     if attempt is None:  # locked, or out of attempts
         _verify(_dummy_hash(), password)
-        audit.record(session, clock, actor=f"user:{user.email}", action="desk.login_locked",
-                     subject_type="desk_user", subject_id=user.email)
+        audit.record(
+            session,
+            clock,
+            actor=f"user:{user.email}",
+            action="desk.login_locked",
+            subject_type="desk_user",
+            subject_id=user.email,
+        )
         return None
     session.refresh(user)  # the count as the UPDATE left it, so that a success writes its reset
     if not _verify(user.password_hash, password):
         if attempt >= settings.login_max_failures:
             user.locked_until, user.failed_logins = now + timedelta(minutes=settings.login_lockout_minutes), 0
             session.add(user)
-            audit.record(session, clock, actor="system", action="desk_user.locked", subject_type="desk_user",
-                         subject_id=user.email, until=user.locked_until.isoformat())
-        audit.record(session, clock, actor=f"user:{user.email}", action="desk.login_failed",
-                     subject_type="desk_user", subject_id=user.email)
+            audit.record(
+                session,
+                clock,
+                actor="system",
+                action="desk_user.locked",
+                subject_type="desk_user",
+                subject_id=user.email,
+                until=user.locked_until.isoformat(),
+            )
+        audit.record(
+            session,
+            clock,
+            actor=f"user:{user.email}",
+            action="desk.login_failed",
+            subject_type="desk_user",
+            subject_id=user.email,
+        )
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     user.failed_logins, user.locked_until, user.last_login_at, user.updated_at = 0, None, now, now
     session.add(user)
-    audit.record(session, clock, actor=f"user:{user.email}", action="desk.login", subject_type="desk_user",
-                 subject_id=user.email)
+    audit.record(
+        session, clock, actor=f"user:{user.email}", action="desk.login", subject_type="desk_user", subject_id=user.email
+    )
     return user
 
 
@@ -132,8 +167,9 @@ def unlock(session: Session, clock: Clock, user_id: int, actor: str) -> DeskUser
     user = get(session, user_id)
     user.failed_logins, user.locked_until, user.updated_at = 0, None, clock.now()
     session.add(user)
-    audit.record(session, clock, actor=actor, action="desk_user.unlocked", subject_type="desk_user",
-                 subject_id=user.email)
+    audit.record(
+        session, clock, actor=actor, action="desk_user.unlocked", subject_type="desk_user", subject_id=user.email
+    )
     return user
 
 
@@ -143,8 +179,14 @@ def set_active(session: Session, clock: Clock, user_id: int, active: bool, actor
     session.add(user)
     if not active:
         sessions.end_all(session, user.id)  # signed out everywhere at once
-    audit.record(session, clock, actor=actor, action="desk_user.activated" if active else "desk_user.deactivated",
-                 subject_type="desk_user", subject_id=user.email)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="desk_user.activated" if active else "desk_user.deactivated",
+        subject_type="desk_user",
+        subject_id=user.email,
+    )
     return user
 
 

@@ -1,5 +1,6 @@
 """The customer page's actions, each checked against the customer the page is about: a case or a
 dispute id from a form must be that customer's, whatever the form says."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -41,8 +42,9 @@ def resume(session: Session, clock: Clock, customer: Customer, case_id: int, act
 
 
 def set_policy(session: Session, clock: Clock, customer: Customer, name: str | None, actor: str) -> Customer:
-    return cases.update_settings(session, clock, customer.external_id, DunningSettingsIn(policy_name=name or None),
-                                 actor)
+    return cases.update_settings(
+        session, clock, customer.external_id, DunningSettingsIn(policy_name=name or None), actor
+    )
 
 
 def _currency(code: str) -> str:
@@ -52,32 +54,59 @@ def _currency(code: str) -> str:
         raise InvalidInput(str(e)) from None
 
 
-def promise(session: Session, clock: Clock, customer: Customer, currency: str, promised_on: date,
-            amount: str | None, actor: str) -> promises.Recorded:
+def promise(
+    session: Session, clock: Clock, customer: Customer, currency: str, promised_on: date, amount: str | None, actor: str
+) -> promises.Recorded:
     currency = _currency(currency)
     try:
         amount_minor = to_minor(amount, currency) if amount else None  # none given: what is overdue now
     except ValueError as e:
         raise InvalidInput(f"amount: {e}") from None
-    return promises.record(session, clock, customer=customer, currency=currency, promised_on=promised_on,
-                           amount_minor=amount_minor, source="desk", actor=actor)
+    return promises.record(
+        session,
+        clock,
+        customer=customer,
+        currency=currency,
+        promised_on=promised_on,
+        amount_minor=amount_minor,
+        source="desk",
+        actor=actor,
+    )
 
 
-def plan(session: Session, clock: Clock, customer: Customer, currency: str, count: int, first_due: date, *,
-         outside_policy: bool, actor: str) -> plans.Created:
+def plan(
+    session: Session,
+    clock: Clock,
+    customer: Customer,
+    currency: str,
+    count: int,
+    first_due: date,
+    *,
+    outside_policy: bool,
+    actor: str,
+) -> plans.Created:
     currency = _currency(currency)
     if not 2 <= count <= 60:
         raise InvalidInput("a plan has between 2 and 60 payments")
     covered = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, currency))
-    return plans.create(session, clock, customer=customer, currency=currency,
-                        proposed=installments.monthly(covered, count, first_due), source="desk", actor=actor,
-                        outside_policy=outside_policy)
+    return plans.create(
+        session,
+        clock,
+        customer=customer,
+        currency=currency,
+        proposed=installments.monthly(covered, count, first_due),
+        source="desk",
+        actor=actor,
+        outside_policy=outside_policy,
+    )
 
 
-def resolve_dispute(session: Session, clock: Clock, customer: Customer, dispute_id: int, outcome: str,
-                    note: str | None, actor: str) -> Dispute:
+def resolve_dispute(
+    session: Session, clock: Clock, customer: Customer, dispute_id: int, outcome: str, note: str | None, actor: str
+) -> Dispute:
     dispute = session.get(Dispute, dispute_id)
     if dispute is None or dispute.customer_id != customer.id:
         raise NotFound(f"{customer.name} has no dispute {dispute_id}")
-    return disputes.resolve(session, clock, invoice=session.get(Invoice, dispute.invoice_id), outcome=outcome,
-                            note=note, actor=actor)
+    return disputes.resolve(
+        session, clock, invoice=session.get(Invoice, dispute.invoice_id), outcome=outcome, note=note, actor=actor
+    )

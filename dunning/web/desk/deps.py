@@ -1,8 +1,10 @@
 """Who is at the desk: the signed-in person, their role, and the CSRF check of every POST."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -48,8 +50,9 @@ async def posted_token(request: Request) -> str | None:
 
 
 def role(minimum: str) -> Any:
-    async def dependency(request: Request, token: Annotated[str | None, Depends(posted_token)],
-                         desk: Annotated[Desk, Depends(signed_in)]) -> Desk:
+    async def dependency(
+        request: Request, token: Annotated[str | None, Depends(posted_token)], desk: Annotated[Desk, Depends(signed_in)]
+    ) -> Desk:
         if request.method == "POST":
             if not sessions.csrf_ok(desk.row, token):
                 raise CsrfRefused()
@@ -69,12 +72,19 @@ Admin = Annotated[Desk, role("admin")]
 
 
 def render(session: Session, desk: Desk, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return page(template, status_code=status_code, desk=desk, csrf_token=desk.row.csrf_token,
-                flashes=sessions.take_flash(session, desk.row), **context)
+    return page(
+        template,
+        status_code=status_code,
+        desk=desk,
+        csrf_token=desk.row.csrf_token,
+        flashes=sessions.take_flash(session, desk.row),
+        **context,
+    )
 
 
-def act(session: Session, desk: Desk, back: str, action: Callable[[], Any],
-        done: str | Callable[[Any], str]) -> RedirectResponse:
+def act(
+    session: Session, desk: Desk, back: str, action: Callable[[], Any], done: str | Callable[[Any], str]
+) -> RedirectResponse:
     """Run one desk action in a savepoint: a refused action (a DomainError) leaves nothing behind and
     comes back as a message on the page, a done one as a confirmation. Either way: POST, redirect, GET."""
     savepoint = session.begin_nested()

@@ -5,11 +5,12 @@ by its balance today, plus what settled it since (payments and credit notes rece
 date, by their allocations; anything else the accounting system took off, on its paid_on or,
 lacking one, on the day we were told). At today this is exactly today's balances.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -61,19 +62,32 @@ def _by_currency(rows) -> dict[str, int]:
 def receivables_on(session: Session, day: date) -> dict[str, int]:
     """Open receivables at the end of `day` (see the module docstring)."""
     issued = (Invoice.issued_on <= day) & Invoice.voided.is_(False)
-    still_open = _by_currency(session.execute(
-        select(Invoice.currency, exact_sum(Invoice.balance_minor)).where(OPEN, issued).group_by(Invoice.currency)))
-    paid_since = _by_currency(session.execute(
-        select(Invoice.currency, exact_sum(Allocation.amount_minor))
-        .join(Allocation, Allocation.invoice_id == Invoice.id).join(Payment, Payment.id == Allocation.payment_id)
-        .where(issued, Payment.received_on > day).group_by(Invoice.currency)))
+    still_open = _by_currency(
+        session.execute(
+            select(Invoice.currency, exact_sum(Invoice.balance_minor)).where(OPEN, issued).group_by(Invoice.currency)
+        )
+    )
+    paid_since = _by_currency(
+        session.execute(
+            select(Invoice.currency, exact_sum(Allocation.amount_minor))
+            .join(Allocation, Allocation.invoice_id == Invoice.id)
+            .join(Payment, Payment.id == Allocation.payment_id)
+            .where(issued, Payment.received_on > day)
+            .group_by(Invoice.currency)
+        )
+    )
     out = defaultdict(int)
     for source in (still_open, paid_since):
         for currency, amount in source.items():
             out[currency] += amount
-    end_of_day = datetime.combine(day + timedelta(days=1), time(0), timezone.utc)
-    rows = session.execute(select(Invoice.currency, SETTLED_ELSEWHERE, Invoice.paid_on, Invoice.updated_at).where(
-        issued, SETTLED_ELSEWHERE > 0, (Invoice.paid_on > day) | (Invoice.paid_on.is_(None) & (Invoice.updated_at >= end_of_day))))
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), UTC)
+    rows = session.execute(
+        select(Invoice.currency, SETTLED_ELSEWHERE, Invoice.paid_on, Invoice.updated_at).where(
+            issued,
+            SETTLED_ELSEWHERE > 0,
+            (Invoice.paid_on > day) | (Invoice.paid_on.is_(None) & (Invoice.updated_at >= end_of_day)),
+        )
+    )
     for currency, amount, paid_on, updated_at in rows:
         if (paid_on or updated_at.date()) > day:
             out[currency] += int(amount)
@@ -83,23 +97,30 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
 def collected_between(session: Session, after: date, until: date) -> dict[str, int]:
     """Cash in after `after` through `until`: payments received, and invoices the accounting system
     marked paid (paid_on) for what no payment of ours settled."""
-    paid = _by_currency(session.execute(
-        select(Payment.currency, exact_sum(Payment.amount_minor))
-        .where(Payment.kind == "payment", Payment.received_on > after, Payment.received_on <= until)
-        .group_by(Payment.currency)))
-    settled = _by_currency(session.execute(
-        select(Invoice.currency, exact_sum(SETTLED_ELSEWHERE))
-        .where(Invoice.voided.is_(False), SETTLED_ELSEWHERE > 0, Invoice.paid_on > after, Invoice.paid_on <= until)
-        .group_by(Invoice.currency)))
+    paid = _by_currency(
+        session.execute(
+            select(Payment.currency, exact_sum(Payment.amount_minor))
+            .where(Payment.kind == "payment", Payment.received_on > after, Payment.received_on <= until)
+            .group_by(Payment.currency)
+        )
+    )
+    settled = _by_currency(
+        session.execute(
+            select(Invoice.currency, exact_sum(SETTLED_ELSEWHERE))
+            .where(Invoice.voided.is_(False), SETTLED_ELSEWHERE > 0, Invoice.paid_on > after, Invoice.paid_on <= until)
+            .group_by(Invoice.currency)
+        )
+    )
     return {c: paid.get(c, 0) + settled.get(c, 0) for c in paid.keys() | settled.keys()}
 
 
 def daily_sales(session: Session, since: date, until: date) -> dict[str, dict[date, int]]:
     out: dict[str, dict[date, int]] = defaultdict(dict)
     for currency, issued_on, total in session.execute(
-            select(Invoice.currency, Invoice.issued_on, exact_sum(Invoice.total_minor))
-            .where(Invoice.voided.is_(False), Invoice.issued_on >= since, Invoice.issued_on <= until)
-            .group_by(Invoice.currency, Invoice.issued_on)):
+        select(Invoice.currency, Invoice.issued_on, exact_sum(Invoice.total_minor))
+        .where(Invoice.voided.is_(False), Invoice.issued_on >= since, Invoice.issued_on <= until)
+        .group_by(Invoice.currency, Invoice.issued_on)
+    ):
         out[currency][issued_on] = int(total)
     return out
 
@@ -116,9 +137,13 @@ def load(session: Session, clock: Clock) -> Overview:
     sales = daily_sales(session, min(periods[-1].start, opening_day + timedelta(days=1)), today)
     opening = receivables_on(session, opening_day)
     closing = receivables_on(session, today)
-    current = _by_currency(session.execute(
-        select(Invoice.currency, exact_sum(Invoice.balance_minor))
-        .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today).group_by(Invoice.currency)))
+    current = _by_currency(
+        session.execute(
+            select(Invoice.currency, exact_sum(Invoice.balance_minor))
+            .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today)
+            .group_by(Invoice.currency)
+        )
+    )
     collected = collected_between(session, opening_day, today)
     buckets = {currency: dict(zip(BUCKETS, values)) for currency, values in aged_minor(session, today).items()}
 
@@ -126,28 +151,58 @@ def load(session: Session, clock: Clock) -> Overview:
     for currency in sorted(set(closing) | set(opening) | set(buckets) | set(collected)):
         days = sales.get(currency, {})
         period_sales = _sum(days, opening_day + timedelta(days=1), today)
-        inputs = {"opening": opening.get(currency, 0), "sales": period_sales, "closing": closing.get(currency, 0),
-                  "closing_current": current.get(currency, 0)}
+        inputs = {
+            "opening": opening.get(currency, 0),
+            "sales": period_sales,
+            "closing": closing.get(currency, 0),
+            "closing_current": current.get(currency, 0),
+        }
         aged = buckets.get(currency, {b: 0 for b in BUCKETS})
-        currencies.append(CurrencyFigures(
-            currency=currency, receivables=closing.get(currency, 0),
-            overdue=sum(v for k, v in aged.items() if k != "not_due"),
-            dso=kpis.dso_countback(closing.get(currency, 0), [(p.days, _sum(days, p.start, p.end)) for p in periods]),
-            cei=kpis.cei(**inputs), cei_inputs=inputs, collected_30d=collected.get(currency, 0), aging=aged,
-            bars=kpis.bars(aged)))
+        currencies.append(
+            CurrencyFigures(
+                currency=currency,
+                receivables=closing.get(currency, 0),
+                overdue=sum(v for k, v in aged.items() if k != "not_due"),
+                dso=kpis.dso_countback(
+                    closing.get(currency, 0), [(p.days, _sum(days, p.start, p.end)) for p in periods]
+                ),
+                cei=kpis.cei(**inputs),
+                cei_inputs=inputs,
+                collected_30d=collected.get(currency, 0),
+                aging=aged,
+                bars=kpis.bars(aged),
+            )
+        )
 
-    judged = dict(session.execute(select(Promise.status, func.count()).where(
-        Promise.status.in_(("kept", "broken")), Promise.settled_at >= now - timedelta(days=kpis.PROMISE_DAYS))
-        .group_by(Promise.status)).all())
-    sent = dict(session.execute(select(Message.channel, func.count()).where(
-        Message.status == SENT, Message.sent_at >= now - timedelta(days=30)).group_by(Message.channel)).all())
+    judged = dict(
+        session.execute(
+            select(Promise.status, func.count())
+            .where(
+                Promise.status.in_(("kept", "broken")), Promise.settled_at >= now - timedelta(days=kpis.PROMISE_DAYS)
+            )
+            .group_by(Promise.status)
+        ).all()
+    )
+    sent = dict(
+        session.execute(
+            select(Message.channel, func.count())
+            .where(Message.status == SENT, Message.sent_at >= now - timedelta(days=30))
+            .group_by(Message.channel)
+        ).all()
+    )
     cases: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for band, path, state, count in session.execute(
-            select(Case.band, Case.path_name, Case.state, func.count()).where(Case.state != CLOSED)
-            .group_by(Case.band, Case.path_name, Case.state)):
+        select(Case.band, Case.path_name, Case.state, func.count())
+        .where(Case.state != CLOSED)
+        .group_by(Case.band, Case.path_name, Case.state)
+    ):
         cases[(band or "unscored", path or "not started")][state] = int(count)
-    return Overview(as_of=today, currencies=currencies, promises_kept=judged.get("kept", 0),
-                    promises_broken=judged.get("broken", 0),
-                    kept_rate=kpis.kept_rate(judged.get("kept", 0), judged.get("broken", 0)),
-                    messages_30d={k: int(v) for k, v in sorted(sent.items())},
-                    cases=[(band, path, counts) for (band, path), counts in sorted(cases.items())])
+    return Overview(
+        as_of=today,
+        currencies=currencies,
+        promises_kept=judged.get("kept", 0),
+        promises_broken=judged.get("broken", 0),
+        kept_rate=kpis.kept_rate(judged.get("kept", 0), judged.get("broken", 0)),
+        messages_30d={k: int(v) for k, v in sorted(sent.items())},
+        cases=[(band, path, counts) for (band, path), counts in sorted(cases.items())],
+    )

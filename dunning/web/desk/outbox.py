@@ -1,4 +1,5 @@
 """The outbox: what is planned, waiting, sent, failed or in doubt, and each message as rendered."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from dunning.channels import render as channels
 from dunning.channels.gsm import count_segments
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.deps import RowId, ClockDep, SessionDep, SettingsDep
+from dunning.deps import ClockDep, RowId, SessionDep, SettingsDep
 from dunning.errors import NotFound
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer, Invoice
@@ -33,23 +34,46 @@ PAGE = 100
 
 
 @router.get("")
-def outbox_list(desk: Agent, session: SessionDep, status: Annotated[bounds.line(20), Query()] = "",
-                channel: Annotated[bounds.line(20), Query()] = "", page: PageNo = 1) -> HTMLResponse:
+def outbox_list(
+    desk: Agent,
+    session: SessionDep,
+    status: Annotated[bounds.line(20), Query()] = "",
+    channel: Annotated[bounds.line(20), Query()] = "",
+    page: PageNo = 1,
+) -> HTMLResponse:
     stmt = select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
     if status:
         stmt = stmt.where(Message.status == status)
     if channel:
         stmt = stmt.where(Message.channel == channel)
-    rows, pager = page_of(session, stmt.order_by(Message.send_after.desc(), Message.id.desc()), "/desk/outbox",
-                          page, PAGE, status=status, channel=channel)
+    rows, pager = page_of(
+        session,
+        stmt.order_by(Message.send_after.desc(), Message.id.desc()),
+        "/desk/outbox",
+        page,
+        PAGE,
+        status=status,
+        channel=channel,
+    )
     counts = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
-    return render(session, desk, "desk/outbox.html", active="outbox", rows=rows, counts=counts, status=status,
-                  channel=channel, statuses=STATUSES, pager=pager)
+    return render(
+        session,
+        desk,
+        "desk/outbox.html",
+        active="outbox",
+        rows=rows,
+        counts=counts,
+        status=status,
+        channel=channel,
+        statuses=STATUSES,
+        pager=pager,
+    )
 
 
 @dataclass
 class Rendered:
     """What the page shows: the stored copy once sent, a rendering made now before that."""
+
     stored: bool
     subject: str | None = None
     text: str | None = None
@@ -65,14 +89,23 @@ class Rendered:
 
 def rendering(session: Session, clock: Clock, settings: Settings, message: Message) -> Rendered:
     if message.body_text or message.body_html or message.pdf_path:
-        return Rendered(True, message.subject, message.body_text, message.body_html,
-                        pdf=bool(message.pdf_path) and Path(message.pdf_path).is_file(), recipient=message.recipient)
+        return Rendered(
+            True,
+            message.subject,
+            message.body_text,
+            message.body_html,
+            pdf=bool(message.pdf_path) and Path(message.pdf_path).is_file(),
+            recipient=message.recipient,
+        )
     if message.status not in PENDING:
         return Rendered(False, problem="nothing was rendered for this message")
     customer = session.get(Customer, message.customer_id)
     case = session.get(Case, message.case_id) if message.case_id else None
-    invoices = list(session.execute(select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1]))
-                                    .order_by(Invoice.due_on, Invoice.id)).scalars())
+    invoices = list(
+        session.execute(
+            select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1])).order_by(Invoice.due_on, Invoice.id)
+        ).scalars()
+    )
     composer = Composer(settings, clock)
     snap = snapshot(session, [message])
     # to whom it would go now: the stored recipient is only written when it is sent
@@ -87,22 +120,34 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
             return Rendered(False, email.subject, email.text, email.html, recipient=recipient)
         if message.channel == "sms":
             return Rendered(False, text=composer.sms_text(snap, message, customer, ctx), recipient=recipient)
-        return Rendered(False, ctx.reference, html=channels.render_letter_html(message.template, ctx),
-                        recipient=recipient)
+        return Rendered(
+            False, ctx.reference, html=channels.render_letter_html(message.template, ctx), recipient=recipient
+        )
     except (TemplateError, channels.TemplateContextError, ValueError, LookupError) as e:
         # a template the team broke must not take the outbox page down with it
         return Rendered(False, problem=f"could not render a preview: {e}", recipient=recipient)
 
 
 @router.get("/{message_id}")
-def message_page(message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-                 settings: SettingsDep) -> HTMLResponse:
+def message_page(
+    message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> HTMLResponse:
     message = outbox.get(session, message_id)
-    attempts = session.execute(select(Attempt).where(Attempt.message_id == message.id)
-                               .order_by(Attempt.started_at)).scalars().all()
-    return render(session, desk, "desk/message.html", active="outbox", m=message,
-                  customer=session.get(Customer, message.customer_id), attempts=attempts,
-                  shown=rendering(session, clock, settings, message))
+    attempts = (
+        session.execute(select(Attempt).where(Attempt.message_id == message.id).order_by(Attempt.started_at))
+        .scalars()
+        .all()
+    )
+    return render(
+        session,
+        desk,
+        "desk/message.html",
+        active="outbox",
+        m=message,
+        customer=session.get(Customer, message.customer_id),
+        attempts=attempts,
+        shown=rendering(session, clock, settings, message),
+    )
 
 
 # A rendered email in the desk's frame. Its styles are inline, as email needs them: the page
@@ -112,8 +157,9 @@ EMAIL_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sa
 
 
 @router.get("/{message_id}/html")
-def message_html(message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-                 settings: SettingsDep) -> HTMLResponse:
+def message_html(
+    message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> HTMLResponse:
     shown = rendering(session, clock, settings, outbox.get(session, message_id))
     if not shown.html:
         raise NotFound(f"message {message_id} has no HTML to show")
@@ -127,5 +173,6 @@ def message_pdf(message_id: RowId, desk: Agent, session: SessionDep, settings: S
     # the path is ours, but serve nothing outside the var directory whatever a row says
     if path is None or not path.is_file() or not path.resolve().is_relative_to(settings.var_dir.resolve()):
         raise NotFound(f"message {message_id} has no stored PDF")
-    return FileResponse(path, media_type="application/pdf", filename=f"message-{message.id}.pdf",
-                        content_disposition_type="inline")
+    return FileResponse(
+        path, media_type="application/pdf", filename=f"message-{message.id}.pdf", content_disposition_type="inline"
+    )

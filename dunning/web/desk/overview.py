@@ -1,4 +1,5 @@
 """The desk's front page: the KPIs of the whole book."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -18,5 +19,12 @@ router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedR
 def overview(desk: Agent, session: SessionDep, clock: ClockDep) -> HTMLResponse:
     # A series without its rate for this half-year holds back every notice that claims fees.
     missing = rate_store.gaps(rate_store.load_book(session), clock.now().date())
-    return render(session, desk, "desk/overview.html", active="overview", o=figures.load(session, clock), k=kpis,
-                  missing_rates=missing)
+    return render(
+        session,
+        desk,
+        "desk/overview.html",
+        active="overview",
+        o=figures.load(session, clock),
+        k=kpis,
+        missing_rates=missing,
+    )

@@ -1,5 +1,6 @@
 """Long desk lists a page at a time: the page asked for, whether another follows, and the links to
 the pages beside it, which keep the list's other parameters (a search, a status)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

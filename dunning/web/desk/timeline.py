@@ -1,5 +1,6 @@
 """Everything that happened to one customer, newest first: each message as it was sent, each reply,
 promise, plan and dispute, each score with its reasons, and the case's own moves."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,9 +23,21 @@ from dunning.words import plural
 
 LIMIT = 300
 # the case's own moves worth a line; the per-cycle bookkeeping is in the audit log
-AUDITED = ("case.opened", "case.reopened", "case.closed", "case.paused", "case.resumed", "case.band_changed",
-           "case.escalated", "customer.dunning_settings", "contact.opt_out", "contact.invalid", "contact.updated",
-           "job.failed", "customer.links_revoked")
+AUDITED = (
+    "case.opened",
+    "case.reopened",
+    "case.closed",
+    "case.paused",
+    "case.resumed",
+    "case.band_changed",
+    "case.escalated",
+    "customer.dunning_settings",
+    "contact.opt_out",
+    "contact.invalid",
+    "contact.updated",
+    "job.failed",
+    "customer.links_revoked",
+)
 
 
 @dataclass
@@ -48,43 +61,118 @@ def build(session: Session, customer: Customer) -> list[Event]:
     for m in session.execute(select(Message).where(Message.customer_id == customer.id)).scalars():
         title = f"{m.channel} · {m.step_name or m.step_key or m.kind.replace('_', ' ')}"
         sent_to = [f"{r['as']} {r.get('name') or r.get('address')}" for r in m.recipients]
-        events.append(Event(_when(m), "message", title, m.status, m.subject or (m.body_text or "")[:160] or None,
-                            f"/desk/outbox/{m.id}", lines=sent_to, by=m.decided_by and f"decided by {m.decided_by}"))
-    for r, name in session.execute(select(InboundMessage, Contact.name)
-                                   .outerjoin(Contact, Contact.id == InboundMessage.contact_id)
-                                   .where(InboundMessage.customer_id == customer.id)):
-        events.append(Event(r.received_at, "reply", f"reply by {r.channel}: {r.intent.replace('_', ' ')}",
-                            r.action, r.reply_text, lines=[f"confidence {r.confidence:.0%}"],
-                            by=f"from {name or r.sender}"))
+        events.append(
+            Event(
+                _when(m),
+                "message",
+                title,
+                m.status,
+                m.subject or (m.body_text or "")[:160] or None,
+                f"/desk/outbox/{m.id}",
+                lines=sent_to,
+                by=m.decided_by and f"decided by {m.decided_by}",
+            )
+        )
+    for r, name in session.execute(
+        select(InboundMessage, Contact.name)
+        .outerjoin(Contact, Contact.id == InboundMessage.contact_id)
+        .where(InboundMessage.customer_id == customer.id)
+    ):
+        events.append(
+            Event(
+                r.received_at,
+                "reply",
+                f"reply by {r.channel}: {r.intent.replace('_', ' ')}",
+                r.action,
+                r.reply_text,
+                lines=[f"confidence {r.confidence:.0%}"],
+                by=f"from {name or r.sender}",
+            )
+        )
     for p in session.execute(select(Promise).where(Promise.customer_id == customer.id)).scalars():
-        events.append(Event(p.created_at, "promise",
-                            f"promise to pay {display(p.amount_minor, p.currency)} by {p.promised_on:%-d %b %Y}",
-                            p.status, f"grace until {p.grace_until:%-d %b %Y}; {display(p.paid_minor, p.currency)}"
-                                      f" received so far", by=f"{p.source}, {p.created_by}"))
+        events.append(
+            Event(
+                p.created_at,
+                "promise",
+                f"promise to pay {display(p.amount_minor, p.currency)} by {p.promised_on:%-d %b %Y}",
+                p.status,
+                f"grace until {p.grace_until:%-d %b %Y}; {display(p.paid_minor, p.currency)} received so far",
+                by=f"{p.source}, {p.created_by}",
+            )
+        )
     for plan, rows in plans.list_for(session, customer.id):
-        events.append(Event(plan.created_at, "plan",
-                            f"installment plan: {plural(len(rows), 'payment')}, {display(plan.total_minor, plan.currency)}",
-                            plan.status, "outside the policy's bounds" if plan.outside_policy else None,
-                            lines=[f"{r.number}. {r.due_on:%-d %b %Y} {display(r.amount_minor, plan.currency)}"
-                                   f" — {r.status}" for r in rows], by=f"{plan.source}, {plan.created_by}"))
-    for d, number in session.execute(select(Dispute, Invoice.number).join(Invoice, Invoice.id == Dispute.invoice_id)
-                                     .where(Dispute.customer_id == customer.id)):
-        events.append(Event(d.opened_at, "dispute", f"dispute on invoice {number}: {d.reason_code.replace('_', ' ')}",
-                            d.status, d.text, by=f"{d.source}, {d.opened_by}"))
+        events.append(
+            Event(
+                plan.created_at,
+                "plan",
+                f"installment plan: {plural(len(rows), 'payment')}, {display(plan.total_minor, plan.currency)}",
+                plan.status,
+                "outside the policy's bounds" if plan.outside_policy else None,
+                lines=[
+                    f"{r.number}. {r.due_on:%-d %b %Y} {display(r.amount_minor, plan.currency)} — {r.status}"
+                    for r in rows
+                ],
+                by=f"{plan.source}, {plan.created_by}",
+            )
+        )
+    for d, number in session.execute(
+        select(Dispute, Invoice.number)
+        .join(Invoice, Invoice.id == Dispute.invoice_id)
+        .where(Dispute.customer_id == customer.id)
+    ):
+        events.append(
+            Event(
+                d.opened_at,
+                "dispute",
+                f"dispute on invoice {number}: {d.reason_code.replace('_', ' ')}",
+                d.status,
+                d.text,
+                by=f"{d.source}, {d.opened_by}",
+            )
+        )
         if d.resolved_at:
-            events.append(Event(d.resolved_at, "dispute", f"dispute on invoice {number} resolved: {d.outcome}",
-                                "resolved", d.note, by=d.resolved_by))
-    for s in session.execute(select(Score).where(Score.customer_id == customer.id)
-                             .order_by(Score.scored_at.desc()).limit(20)).scalars():
-        events.append(Event(s.scored_at, "score", f"risk score {s.probability:.0%} ({s.model_version})",
-                            s.currency, lines=list(s.reasons)))
+            events.append(
+                Event(
+                    d.resolved_at,
+                    "dispute",
+                    f"dispute on invoice {number} resolved: {d.outcome}",
+                    "resolved",
+                    d.note,
+                    by=d.resolved_by,
+                )
+            )
+    for s in session.execute(
+        select(Score).where(Score.customer_id == customer.id).order_by(Score.scored_at.desc()).limit(20)
+    ).scalars():
+        events.append(
+            Event(
+                s.scored_at,
+                "score",
+                f"risk score {s.probability:.0%} ({s.model_version})",
+                s.currency,
+                lines=list(s.reasons),
+            )
+        )
     case_ids = [str(i) for i in session.execute(select(Case.id).where(Case.customer_id == customer.id)).scalars()]
-    audit = select(AuditEvent).where(AuditEvent.action.in_(AUDITED), or_(
-        and_(AuditEvent.subject_type == "case", AuditEvent.subject_id.in_(case_ids or ["-"])),
-        and_(AuditEvent.subject_type == "customer", AuditEvent.subject_id == customer.external_id)))
+    audit = select(AuditEvent).where(
+        AuditEvent.action.in_(AUDITED),
+        or_(
+            and_(AuditEvent.subject_type == "case", AuditEvent.subject_id.in_(case_ids or ["-"])),
+            and_(AuditEvent.subject_type == "customer", AuditEvent.subject_id == customer.external_id),
+        ),
+    )
     for a in session.execute(audit.order_by(AuditEvent.at.desc()).limit(100)).scalars():
         details = {k: v for k, v in a.data.items() if v not in (None, "", [], {}) and k != "customer"}
-        events.append(Event(a.at, "case", a.action.replace(".", " ").replace("_", " "), None, None,
-                            lines=[f"{k}: {v}" for k, v in details.items()], by=a.actor))
+        events.append(
+            Event(
+                a.at,
+                "case",
+                a.action.replace(".", " ").replace("_", " "),
+                None,
+                None,
+                lines=[f"{k}: {v}" for k, v in details.items()],
+                by=a.actor,
+            )
+        )
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:LIMIT]

@@ -1,5 +1,6 @@
 """The worklist: steps waiting for approval, then the team's open tasks (calls, disputes, replies
 nobody could read, messages in doubt...), each with its assignee, notes and completion."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dunning import bounds
-from dunning.deps import RowId, ClockDep, SessionDep
+from dunning.deps import ClockDep, RowId, SessionDep
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/desk", include_in_schema=False, route_class=BoundedR
 @dataclass
 class Approval:
     """One step of one case: its messages (a registered letter and its email copy...) are decided together."""
+
     customer: Customer
     messages: list[Message] = field(default_factory=list)
 
@@ -38,15 +40,18 @@ class Approval:
 def approvals(session: Session) -> list[Approval]:
     grouped: dict[tuple, Approval] = {}
     for message, customer in session.execute(
-            select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
-            .where(Message.status == AWAITING_APPROVAL).order_by(Message.send_after, Message.id)):
+        select(Message, Customer)
+        .join(Customer, Customer.id == Message.customer_id)
+        .where(Message.status == AWAITING_APPROVAL)
+        .order_by(Message.send_after, Message.id)
+    ):
         key = (message.case_id, message.path_name, message.step_index) if message.case_id else (message.id,)
         grouped.setdefault(key, Approval(customer)).messages.append(message)
     return list(grouped.values())
 
 
 def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me: str):
-    stmt = (select(Task, Customer).outerjoin(Customer, Customer.id == Task.customer_id).where(Task.status == status))
+    stmt = select(Task, Customer).outerjoin(Customer, Customer.id == Task.customer_id).where(Task.status == status)
     if kind:
         stmt = stmt.where(Task.kind == kind)
     if who == "mine":
@@ -58,18 +63,37 @@ def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me:
 
 
 @router.get("/worklist")
-def worklist(desk: Agent, session: SessionDep, kind: Annotated[bounds.line(40) | None, Query()] = None,
-             who: Literal["all", "mine", "unassigned"] = "all",
-             status: Literal["open", "done"] = "open") -> HTMLResponse:
+def worklist(
+    desk: Agent,
+    session: SessionDep,
+    kind: Annotated[bounds.line(40) | None, Query()] = None,
+    who: Literal["all", "mine", "unassigned"] = "all",
+    status: Literal["open", "done"] = "open",
+) -> HTMLResponse:
     rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
     message_ids = [t.message_id for t, _ in rows if t.message_id]
-    message_status = dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(message_ids))).all()) \
-        if message_ids else {}
-    counts = dict(session.execute(select(Task.kind, func.count()).where(Task.status == "open")
-                                  .group_by(Task.kind)).all())
-    return render(session, desk, "desk/worklist.html", active="worklist", approvals=approvals(session), rows=rows,
-                  counts=counts, kind=kind, who=who, status=status, message_status=message_status,
-                  people=[u for u in users.list_all(session) if u.active])
+    message_status = (
+        dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(message_ids))).all())
+        if message_ids
+        else {}
+    )
+    counts = dict(
+        session.execute(select(Task.kind, func.count()).where(Task.status == "open").group_by(Task.kind)).all()
+    )
+    return render(
+        session,
+        desk,
+        "desk/worklist.html",
+        active="worklist",
+        approvals=approvals(session),
+        rows=rows,
+        counts=counts,
+        kind=kind,
+        who=who,
+        status=status,
+        message_status=message_status,
+        people=[u for u in users.list_all(session) if u.active],
+    )
 
 
 def _back(kind: str | None = None) -> str:
@@ -77,54 +101,99 @@ def _back(kind: str | None = None) -> str:
 
 
 @router.post("/tasks/{task_id}/assign")
-def assign(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-           assignee: Annotated[bounds.line(320), Form()] = "") -> RedirectResponse:
+def assign(
+    task_id: RowId,
+    desk: Agent,
+    session: SessionDep,
+    clock: ClockDep,
+    assignee: Annotated[bounds.line(320), Form()] = "",
+) -> RedirectResponse:
     def assign_to():
         users.check_assignee(session, assignee)
         return tasks.assign(session, clock, task_id, assignee or None, desk.actor)
 
-    return act(session, desk, _back(), assign_to,
-               lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"))
+    return act(
+        session,
+        desk,
+        _back(),
+        assign_to,
+        lambda t: f"Task {t.id} is now " + (f"with {t.assignee}" if t.assignee else "unassigned"),
+    )
 
 
 @router.post("/tasks/{task_id}/note")
-def note(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-         text: Annotated[bounds.text(5000), Form()] = "") -> RedirectResponse:
-    return act(session, desk, _back(), lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
-               f"Note added to task {task_id}")
+def note(
+    task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, text: Annotated[bounds.text(5000), Form()] = ""
+) -> RedirectResponse:
+    return act(
+        session,
+        desk,
+        _back(),
+        lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
+        f"Note added to task {task_id}",
+    )
 
 
 @router.post("/tasks/{task_id}/done")
-def done(task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep,
-         note: Annotated[bounds.text(5000), Form()] = "") -> RedirectResponse:
-    return act(session, desk, _back(), lambda: tasks.complete(session, clock, task_id, desk.actor, note),
-               f"Task {task_id} done")
+def done(
+    task_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, note: Annotated[bounds.text(5000), Form()] = ""
+) -> RedirectResponse:
+    return act(
+        session,
+        desk,
+        _back(),
+        lambda: tasks.complete(session, clock, task_id, desk.actor, note),
+        f"Task {task_id} done",
+    )
 
 
 @router.post("/approvals/{message_id}")
-def decide(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
-           decision: Annotated[Literal["approve", "reject"], Form()],
-           note: Annotated[bounds.text(1000), Form()] = "",
-           back: Annotated[bounds.line(200), Form()] = "/desk/worklist") -> RedirectResponse:
+def decide(
+    message_id: RowId,
+    desk: Manager,
+    session: SessionDep,
+    clock: ClockDep,
+    decision: Annotated[Literal["approve", "reject"], Form()],
+    note: Annotated[bounds.text(1000), Form()] = "",
+    back: Annotated[bounds.line(200), Form()] = "/desk/worklist",
+) -> RedirectResponse:
     approve = decision == "approve"
-    return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist",
-               lambda: outbox.decide_approval(session, clock, message_id, approve=approve, actor=desk.actor,
-                                              note=note or None),
-               lambda ms: f"{'Approved' if approve else 'Rejected'}: {ms[0].step_name or ms[0].kind.replace('_', ' ')}"
-                          f" by {', '.join(m.channel for m in ms)}"
-                          + (" — queued to go out" if approve else " — the case is paused for review"))
+    return act(
+        session,
+        desk,
+        back if back.startswith("/desk/") else "/desk/worklist",
+        lambda: outbox.decide_approval(
+            session, clock, message_id, approve=approve, actor=desk.actor, note=note or None
+        ),
+        lambda ms: (
+            f"{'Approved' if approve else 'Rejected'}: {ms[0].step_name or ms[0].kind.replace('_', ' ')}"
+            f" by {', '.join(m.channel for m in ms)}"
+            + (" — queued to go out" if approve else " — the case is paused for review")
+        ),
+    )
 
 
 @router.post("/messages/{message_id}/resolve")
-def resolve(message_id: RowId, desk: Manager, session: SessionDep, clock: ClockDep,
-            outcome: Annotated[Literal["sent", "resend", "cancel"], Form()],
-            back: Annotated[bounds.line(200), Form()] = "/desk/worklist") -> RedirectResponse:
+def resolve(
+    message_id: RowId,
+    desk: Manager,
+    session: SessionDep,
+    clock: ClockDep,
+    outcome: Annotated[Literal["sent", "resend", "cancel"], Form()],
+    back: Annotated[bounds.line(200), Form()] = "/desk/worklist",
+) -> RedirectResponse:
     def resolve_and_close():
         message = outbox.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
-        for task in session.execute(select(Task).where(Task.message_id == message_id, Task.kind == "in_doubt",
-                                                       Task.status == "open")).scalars():
+        for task in session.execute(
+            select(Task).where(Task.message_id == message_id, Task.kind == "in_doubt", Task.status == "open")
+        ).scalars():
             tasks.complete(session, clock, task.id, desk.actor, f"message marked {outcome}")
         return message
 
-    return act(session, desk, back if back.startswith("/desk/") else "/desk/worklist", resolve_and_close,
-               lambda m: f"Message {m.id}: {m.status}")
+    return act(
+        session,
+        desk,
+        back if back.startswith("/desk/") else "/desk/worklist",
+        resolve_and_close,
+        lambda m: f"Message {m.id}: {m.status}",
+    )

@@ -1,5 +1,6 @@
 """What the portal shows one customer. Every query here is scoped by the customer id the signed
 link names, and nothing else: no id from the URL or a form reaches this module."""
+
 from __future__ import annotations
 
 import logging
@@ -11,9 +12,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dunning.arrangements import accounts, plans
-from dunning.channels import fee_text
 from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
 from dunning.cases.models import Case
+from dunning.channels import fee_text
 from dunning.clock import Clock
 from dunning.contacts import opted_out_channels
 from dunning.ledger.models import Customer, Invoice
@@ -21,7 +22,8 @@ from dunning.ledger.queries import payments_by_invoice
 from dunning.money import to_minor
 from dunning.outbox.models import SENT, Message
 from dunning.payments.models import PROCESSING, Checkout
-from dunning.policies import fees, rate_store, service as policies
+from dunning.policies import fees, rate_store
+from dunning.policies import service as policies
 from dunning.policies.document import PlanRules
 from dunning.policies.rates import MissingRate
 from dunning.web import installments
@@ -85,17 +87,35 @@ class Statement:
 def _fees_claimed(session: Session, customer: Customer, currency: str) -> bool:
     """Fees show once a notice claiming them went out in the case's current episode, never before:
     the portal must not ask for more than the customer was told."""
-    case = session.execute(select(Case).where(Case.customer_id == customer.id, Case.currency == currency)
-                           ).scalar_one_or_none()
+    case = session.execute(
+        select(Case).where(Case.customer_id == customer.id, Case.currency == currency)
+    ).scalar_one_or_none()
     if case is None:
         return False
-    return session.execute(select(Message.id).where(
-        Message.case_id == case.id, Message.show_fees.is_(True), Message.status == SENT,
-        Message.created_at >= case.opened_at).limit(1)).first() is not None
+    return (
+        session.execute(
+            select(Message.id)
+            .where(
+                Message.case_id == case.id,
+                Message.show_fees.is_(True),
+                Message.status == SENT,
+                Message.created_at >= case.opened_at,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
-def _fees(session: Session, customer: Customer, currency: str, invoices: list[Invoice], disputed: set[int],
-          today: date, jurisdiction: str) -> list[Fee]:
+def _fees(
+    session: Session,
+    customer: Customer,
+    currency: str,
+    invoices: list[Invoice],
+    disputed: set[int],
+    today: date,
+    jurisdiction: str,
+) -> list[Fee]:
     """One row per invoice and kind of fee, as of today, in the customer's words."""
     if not _fees_claimed(session, customer, currency):
         return []
@@ -104,8 +124,13 @@ def _fees(session: Session, customer: Customer, currency: str, invoices: list[In
     try:
         statement = fees.late_payment_fees(
             [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(paid.get(i.id, ()))) for i in late],
-            currency=currency, customer_kind=customer.kind, country=customer.country, as_of=today,
-            book=rate_store.load_book(session), jurisdiction=jurisdiction)
+            currency=currency,
+            customer_kind=customer.kind,
+            country=customer.country,
+            as_of=today,
+            book=rate_store.load_book(session),
+            jurisdiction=jurisdiction,
+        )
     except MissingRate as missing:  # the notice waits for the rate too; nothing is shown rather than a guess
         log.warning("portal of customer %s shows no fees: %s", customer.external_id, missing.message)
         return []
@@ -120,19 +145,32 @@ def _fees(session: Session, customer: Customer, currency: str, invoices: list[In
 def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     today = accounts.local_today(clock, customer)
     policy = policies.policy_for(session, customer.policy_name)
-    invoices = list(session.execute(select(Invoice).where(
-        Invoice.customer_id == customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False))
-        .order_by(Invoice.currency, Invoice.due_on, Invoice.id)).scalars())
-    disputed = set(session.execute(select(Dispute.invoice_id).where(
-        Dispute.customer_id == customer.id, Dispute.status == "open")).scalars())
-    open_promises = {p.currency: p for p in session.execute(select(Promise).where(
-        Promise.customer_id == customer.id, Promise.status == "open")).scalars()}
+    invoices = list(
+        session.execute(
+            select(Invoice)
+            .where(Invoice.customer_id == customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False))
+            .order_by(Invoice.currency, Invoice.due_on, Invoice.id)
+        ).scalars()
+    )
+    disputed = set(
+        session.execute(
+            select(Dispute.invoice_id).where(Dispute.customer_id == customer.id, Dispute.status == "open")
+        ).scalars()
+    )
+    open_promises = {
+        p.currency: p
+        for p in session.execute(
+            select(Promise).where(Promise.customer_id == customer.id, Promise.status == "open")
+        ).scalars()
+    }
     active_plans = {p.currency: (p, rows) for p, rows in plans.list_for(session, customer.id) if p.status == "active"}
     processing: dict[str, int] = defaultdict(int)  # online payments the bank is still confirming
     being_paid: set[int] = set()
-    for currency, amount, ids in session.execute(select(Checkout.currency, Checkout.amount_minor, Checkout.invoice_ids)
-                                                 .where(Checkout.customer_id == customer.id,
-                                                        Checkout.status == PROCESSING)):
+    for currency, amount, ids in session.execute(
+        select(Checkout.currency, Checkout.amount_minor, Checkout.invoice_ids).where(
+            Checkout.customer_id == customer.id, Checkout.status == PROCESSING
+        )
+    ):
         processing[currency] += amount
         being_paid.update(ids)
     out = []
@@ -140,17 +178,38 @@ def load(session: Session, clock: Clock, customer: Customer) -> Statement:
         mine = [i for i in invoices if i.currency == currency]
         undisputed = [i for i in mine if i.id not in disputed]
         balance = sum(i.balance_minor for i in undisputed)
-        counts = [(n, not installments.policy_problems(balance, n, today, currency=currency, today=today,
-                                                     rules=policy.plans))
-                  for n in range(2, installments.MAX_OFFERED + 1)] if balance else []
-        out.append(Account(
-            currency=currency, today=today, invoices=mine, disputed=disputed, balance_minor=balance,
-            overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
-            fees=_fees(session, customer, currency, mine, disputed, today, policy.jurisdiction),
-            promise=open_promises.get(currency), plan=active_plans.get(currency), plan_counts=counts,
-            min_installment_minor=to_minor(minimum, currency) if (minimum := policy.plans.min_installment_amount.get(
-                currency)) is not None else None,
-            payable=[i for i in undisputed if i.id not in being_paid], processing_minor=processing[currency]))
+        counts = (
+            [
+                (
+                    n,
+                    not installments.policy_problems(
+                        balance, n, today, currency=currency, today=today, rules=policy.plans
+                    ),
+                )
+                for n in range(2, installments.MAX_OFFERED + 1)
+            ]
+            if balance
+            else []
+        )
+        out.append(
+            Account(
+                currency=currency,
+                today=today,
+                invoices=mine,
+                disputed=disputed,
+                balance_minor=balance,
+                overdue_minor=sum(i.balance_minor for i in undisputed if i.due_on < today),
+                fees=_fees(session, customer, currency, mine, disputed, today, policy.jurisdiction),
+                promise=open_promises.get(currency),
+                plan=active_plans.get(currency),
+                plan_counts=counts,
+                min_installment_minor=to_minor(minimum, currency)
+                if (minimum := policy.plans.min_installment_amount.get(currency)) is not None
+                else None,
+                payable=[i for i in undisputed if i.id not in being_paid],
+                processing_minor=processing[currency],
+            )
+        )
     opted = opted_out_channels(session, customer.id)
     reachable = [c for c in CHANNELS if (customer.email if c == "email" else customer.phone)]
     return Statement(customer, today, out, policy.plans, opted, reachable)
