@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -29,7 +29,9 @@ MAX_DAYS_AHEAD = 366
 
 
 def load_book(session: Session) -> RateBook:
-    rows = session.execute(select(ReferenceRate.series, ReferenceRate.effective_on, ReferenceRate.percent)).all()
+    rows = session.execute(
+        select(col(ReferenceRate.series), col(ReferenceRate.effective_on), col(ReferenceRate.percent))
+    ).all()
     return shipped().with_added(rows)
 
 
@@ -57,7 +59,9 @@ def add(
     if book[series].half_yearly and effective_on != half_year_start(effective_on):
         raise InvalidInput(f"{book[series].name} changes only on 1 January and 1 July")
     previous = session.execute(
-        select(ReferenceRate.percent).where(ReferenceRate.series == series, ReferenceRate.effective_on == effective_on)
+        select(col(ReferenceRate.percent)).where(
+            col(ReferenceRate.series) == series, col(ReferenceRate.effective_on) == effective_on
+        )
     ).scalar_one_or_none()
     # An upsert: two people entering the same rate at once both succeed, the last one stands.
     values = {
@@ -92,7 +96,7 @@ def add(
 def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: str) -> int:
     """Mark done the missing-rate tasks whose rate the book now knows."""
     closed = 0
-    for task in session.execute(select(Task).where(Task.kind == TASK_KIND, Task.status == "open")).scalars():
+    for task in session.execute(select(Task).where(col(Task.kind) == TASK_KIND, col(Task.status) == "open")).scalars():
         try:
             book.in_force(task.data["series"], date.fromisoformat(task.data["on"]))
         except MissingRate:
