@@ -24,8 +24,6 @@ from dunning.policies import calendar
 from dunning.tasks.models import Task
 from dunning.tasks.service import close, open_task
 
-OUTCOMES = ("upheld", "rejected", "withdrawn")
-
 
 def open_for(session: Session, invoice_id: int, *, lock: bool = False) -> Dispute | None:
     """The invoice's open dispute (a partial unique index keeps it to one). `lock`: held until the

@@ -29,7 +29,7 @@ from dunning.web.desk.deps import Agent, render
 from dunning.web.desk.paging import PageNo, page_of
 
 router = APIRouter(prefix="/desk/outbox", include_in_schema=False, route_class=BoundedRoute)
-STATUSES = ("planned", "awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
+STATUSES = ("awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
 PAGE = 100
 
 
