@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -72,7 +73,7 @@ def add(
         "created_at": clock.now(),
     }
     session.execute(
-        insert_for(session, ReferenceRate.__table__)
+        insert_for(session, ReferenceRate.__table__)  # type: ignore[attr-defined]  # SQLModel sets it, undeclared
         .values(**values)
         .on_conflict_do_update(
             index_elements=["series", "effective_on"],
@@ -106,7 +107,7 @@ def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: 
     return closed
 
 
-def missing_task(missing: MissingRate) -> dict:
+def missing_task(missing: MissingRate) -> dict[str, Any]:
     """The task asking for a missing rate (tasks.service.open_task's arguments): one per rate, by
     its key, however many notices wait for it."""
     return dict(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.resources import files
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -21,13 +22,13 @@ def default_document() -> str:
     return files("dunning.policies").joinpath("default.yaml").read_text(encoding="utf-8")
 
 
-def detect_format(text: str) -> str:
+def detect_format(text: str) -> Literal["yaml", "json"]:
     return "json" if text.lstrip().startswith("{") else "yaml"
 
 
 @lru_cache(maxsize=256)
 def _parsed(document: str, fmt: str, version: int) -> Policy:
-    return parse_policy(document, fmt).model_copy(update={"version": version})
+    return parse_policy(document, "json" if fmt == "json" else "yaml").model_copy(update={"version": version})
 
 
 def parsed(row: PolicyVersion) -> Policy:
