@@ -366,8 +366,9 @@ class Policy(_Model):
 # ---- parsing ----------------------------------------------------------------------------------
 
 
-def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Policy:
-    """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'."""
+def parse_policy(text: str, fmt: str | None = None) -> Policy:
+    """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'; a
+    stored row's format other than "yaml" and "json" is refused (ValueError)."""
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     if len(text) > MAX_DOCUMENT:

@@ -28,7 +28,7 @@ def detect_format(text: str) -> Literal["yaml", "json"]:
 
 @lru_cache(maxsize=256)
 def _parsed(document: str, fmt: str, version: int) -> Policy:
-    return parse_policy(document, "json" if fmt == "json" else "yaml").model_copy(update={"version": version})
+    return parse_policy(document, fmt).model_copy(update={"version": version})
 
 
 def parsed(row: PolicyVersion) -> Policy:
