@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python main.py serve
 
-# What a reviewer would check by hand: lint and format. `make test` runs it first, so CI does too.
+# What a reviewer would check by hand: lint, format, types, dependencies. `make test` runs it
+# first, so CI does too. mypy keeps its cache in .mypy_cache: a warm run takes seconds.
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/deptry .
 
 test: check
 	$(BIN)/python -m pytest

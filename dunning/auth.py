@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from dunning.clock import Clock
 from dunning.db import utc_column
@@ -60,7 +60,7 @@ def create_key(
 
 def ensure_key(session: Session, clock: Clock, name: str, secret: str, scopes: list[str]) -> ApiKey:
     """Idempotent: used at start-up for DUNNING_BOOTSTRAP_API_KEY."""
-    existing = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+    existing = session.exec(select(ApiKey).where(col(ApiKey.key_hash) == hash_key(secret))).first()
     if existing:
         return existing
     return create_key(session, clock, name, scopes, secret)[0]
@@ -79,7 +79,7 @@ def authenticate(session: Session, authorization: str | None) -> ApiKey:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
     secret = authorization[7:].strip()
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+    key = session.exec(select(ApiKey).where(col(ApiKey.key_hash) == hash_key(secret))).first()
     if key is None or key.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API key")
     return key

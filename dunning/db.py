@@ -76,12 +76,6 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_sqlite(bind: Engine | Connection | Session) -> bool:
-    if isinstance(bind, Session):
-        bind = bind.get_bind()
-    return bind.dialect.name == "sqlite"
-
-
 class Database:
     """Hands out sessions bound to an engine, or to one connection (tests roll that back)."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -45,7 +45,7 @@ def record(
     subject = f"case {case_id}" if case_id is not None else f"customer {customer_id}"
     key = f"failing:{job}:{subject.replace(' ', ':')}"
     text = describe(error)
-    task = session.execute(select(Task).where(Task.key == key)).scalar_one_or_none()
+    task = session.execute(select(Task).where(col(Task.key) == key)).scalar_one_or_none()
     if task is not None and task.status == "open":
         log.warning("%s: %s still fails (task %s): %s", job, subject, task.id, text)
         return task
@@ -82,7 +82,7 @@ def record(
             task_id=task.id,
         )
     else:
-        external_id = session.execute(select(Customer.external_id).where(Customer.id == customer_id)).scalar()
+        external_id = session.execute(select(col(Customer.external_id)).where(col(Customer.id) == customer_id)).scalar()
         audit.record(
             session,
             clock,

@@ -73,6 +73,7 @@ def to_minor(amount: Decimal | int | float | str, currency: str) -> int:
         if not amount.is_finite():
             raise ValueError("an amount must be a finite number")
         _, digits, exp = amount.as_tuple()
+        assert isinstance(exp, int)  # a finite number's exponent ("n", "N", "F" are NaN and infinity)
         if exp > MAX_AMOUNT_LENGTH:
             raise ValueError(_too_large(currency))
         if len(digits) > MAX_AMOUNT_LENGTH or exp < -MAX_AMOUNT_LENGTH:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,4 +23,11 @@ IBM = shared_dataset("ibm-accounts-receivable.csv")
 IBM_MAP = (
     "external_id=invoiceNumber,customer_external_id=customerID,number=invoiceNumber,total=InvoiceAmount,"
     "issued_on=InvoiceDate,due_on=DueDate,paid_on=SettledDate"
+)
+
+# The one way a test says it needs the IBM sample: skipped, with where to put it, when it is absent.
+needs_ibm = pytest.mark.skipif(
+    IBM is None,
+    reason="the IBM accounts-receivable sample is not beside the repository "
+    "(shared/datasets/ibm-accounts-receivable.csv, or set DUNNING_DATASETS_DIR)",
 )

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from dunning.app import create_app
 from dunning.cli import app as cli
 from dunning.config import Settings, get_settings
-from tests.datasets import IBM
+from tests.datasets import IBM, needs_ibm
 from tests.server import serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,12 +214,8 @@ def check(expected: str, output: str, where: str) -> None:
         position = match.end()
 
 
+@needs_ibm  # the walkthrough imports it
 def test_the_readme_walkthrough_and_every_command_in_it(tmp_path, monkeypatch):
-    if IBM is None:
-        pytest.skip(
-            "the README's walkthrough imports shared/datasets/ibm-accounts-receivable.csv, not found "
-            "beside the repository (or set DUNNING_DATASETS_DIR)"
-        )
     clone = tmp_path / "clone"  # the README's commands run from the repository's folder
     clone.mkdir()
     (tmp_path / "shared").symlink_to(IBM.parent.parent, target_is_directory=True)  # ../shared/datasets/

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements.models import Dispute
@@ -24,7 +24,7 @@ def local_today(clock: Clock, customer: Customer) -> date:
 def open_case(session: Session, customer_id: int, currency: str) -> Case | None:
     """The account's case unless it is closed (an escalated one is returned: callers decide)."""
     case = session.execute(
-        select(Case).where(Case.customer_id == customer_id, Case.currency == currency)
+        select(Case).where(col(Case.customer_id) == customer_id, col(Case.currency) == currency)
     ).scalar_one_or_none()
     return case if case is not None and case.state != CLOSED else None
 
@@ -33,16 +33,18 @@ def open_invoices(session: Session, customer_id: int, currency: str, *, undisput
     stmt = (
         select(Invoice)
         .where(
-            Invoice.customer_id == customer_id,
-            Invoice.currency == currency,
-            Invoice.balance_minor > 0,
-            Invoice.voided.is_(False),
+            col(Invoice.customer_id) == customer_id,
+            col(Invoice.currency) == currency,
+            col(Invoice.balance_minor) > 0,
+            col(Invoice.voided).is_(False),
         )
-        .order_by(Invoice.due_on, Invoice.id)
+        .order_by(col(Invoice.due_on), col(Invoice.id))
     )
     if undisputed:
-        disputed = select(Dispute.invoice_id).where(Dispute.customer_id == customer_id, Dispute.status == "open")
-        stmt = stmt.where(Invoice.id.not_in(disputed))
+        disputed = select(col(Dispute.invoice_id)).where(
+            col(Dispute.customer_id) == customer_id, col(Dispute.status) == "open"
+        )
+        stmt = stmt.where(col(Invoice.id).not_in(disputed))
     return list(session.execute(stmt).scalars())
 
 
@@ -55,14 +57,14 @@ def payments_since(session: Session, customer_id: int, currency: str, since: dat
     """Payments (credit notes are not money from the customer) received on or after `since`, in
     the order they came in."""
     rows = session.execute(
-        select(Payment.received_on, Payment.amount_minor)
+        select(col(Payment.received_on), col(Payment.amount_minor))
         .where(
-            Payment.customer_id == customer_id,
-            Payment.currency == currency,
-            Payment.kind == "payment",
-            Payment.received_on >= since,
+            col(Payment.customer_id) == customer_id,
+            col(Payment.currency) == currency,
+            col(Payment.kind) == "payment",
+            col(Payment.received_on) >= since,
         )
-        .order_by(Payment.received_on, Payment.id)
+        .order_by(col(Payment.received_on), col(Payment.id))
     ).all()
     return [(r[0], r[1]) for r in rows]
 
@@ -70,11 +72,11 @@ def payments_since(session: Session, customer_id: int, currency: str, since: dat
 def paid_since(session: Session, customer_id: int, currency: str, since: date) -> int:
     return int(
         session.execute(
-            select(func.coalesce(exact_sum(Payment.amount_minor), 0)).where(
-                Payment.customer_id == customer_id,
-                Payment.currency == currency,
-                Payment.kind == "payment",
-                Payment.received_on >= since,
+            select(func.coalesce(exact_sum(col(Payment.amount_minor)), 0)).where(
+                col(Payment.customer_id) == customer_id,
+                col(Payment.currency) == currency,
+                col(Payment.kind) == "payment",
+                col(Payment.received_on) >= since,
             )
         ).scalar()
     )
@@ -124,7 +126,9 @@ def resume_case(session: Session, clock: Clock, case: Case, *, reason: str, acto
 def end_pauses(session: Session, clock: Clock, *, reason: str, why: str) -> list[Case]:
     """Resume the cases whose pause for `reason` is over."""
     over = session.execute(
-        select(Case).where(Case.state == PAUSED, Case.pause_reason == reason, Case.paused_until <= clock.now())
+        select(Case).where(
+            col(Case.state) == PAUSED, col(Case.pause_reason) == reason, col(Case.paused_until) <= clock.now()
+        )
     ).scalars()
     return [
         case for case in list(over) if resume_case(session, clock, case, reason=reason, actor="arrangements", why=why)

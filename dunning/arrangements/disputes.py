@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts
@@ -24,13 +24,11 @@ from dunning.policies import calendar
 from dunning.tasks.models import Task
 from dunning.tasks.service import close, open_task
 
-OUTCOMES = ("upheld", "rejected", "withdrawn")
-
 
 def open_for(session: Session, invoice_id: int, *, lock: bool = False) -> Dispute | None:
     """The invoice's open dispute (a partial unique index keeps it to one). `lock`: held until the
     transaction ends, so that two people resolving it at once take turns."""
-    stmt = select(Dispute).where(Dispute.invoice_id == invoice_id, Dispute.status == "open")
+    stmt = select(Dispute).where(col(Dispute.invoice_id) == invoice_id, col(Dispute.status) == "open")
     return session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
 
 
@@ -138,7 +136,9 @@ def resolve(session: Session, clock: Clock, *, invoice: Invoice, outcome: str, n
 
 
 def _event(session: Session, clock: Clock, event_type: str, dispute: Dispute, invoice: Invoice, **data) -> None:
-    customer = session.execute(select(Customer.external_id).where(Customer.id == dispute.customer_id)).scalar()
+    customer = session.execute(
+        select(col(Customer.external_id)).where(col(Customer.id) == dispute.customer_id)
+    ).scalar()
     case = accounts.open_case(session, dispute.customer_id, invoice.currency)
     publish(
         session,
@@ -157,7 +157,7 @@ def _event(session: Session, clock: Clock, event_type: str, dispute: Dispute, in
 
 
 def get_invoice(session: Session, external_id: str) -> Invoice:
-    invoice = session.execute(select(Invoice).where(Invoice.external_id == external_id)).scalar_one_or_none()
+    invoice = session.execute(select(Invoice).where(col(Invoice.external_id) == external_id)).scalar_one_or_none()
     if invoice is None:
         raise NotFound(f"no invoice with external_id '{external_id}'")
     return invoice
@@ -167,7 +167,9 @@ def find_invoice(session: Session, customer_id: int, reference: str) -> Invoice 
     """The customer's invoice a reply names: its number or external id, exactly or as written with
     other separators or leading zeros ("f 2024 42" for "F-2024-0042"); None unless exactly one fits."""
     invoices = list(
-        session.execute(select(Invoice).where(Invoice.customer_id == customer_id, Invoice.voided.is_(False))).scalars()
+        session.execute(
+            select(Invoice).where(col(Invoice.customer_id) == customer_id, col(Invoice.voided).is_(False))
+        ).scalars()
     )
     wanted = reference.strip().lower()
     exact = [i for i in invoices if wanted in (i.number.lower(), i.external_id.lower())]
@@ -193,7 +195,7 @@ def list_for(session: Session, customer_id: int) -> list[Dispute]:
     return list(
         session.execute(
             select(Dispute)
-            .where(Dispute.customer_id == customer_id)
-            .order_by(Dispute.opened_at.desc(), Dispute.id.desc())
+            .where(col(Dispute.customer_id) == customer_id)
+            .order_by(col(Dispute.opened_at).desc(), col(Dispute.id).desc())
         ).scalars()
     )

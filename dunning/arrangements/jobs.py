@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy import select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import failures
 from dunning.arrangements import away, payment_checks, plan_progress, promises
@@ -36,7 +36,7 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
     resumed: set[int] = set()
 
     for promise in list(
-        session.execute(select(Promise).where(Promise.status == "open").order_by(Promise.id)).scalars()
+        session.execute(select(Promise).where(col(Promise.status) == "open").order_by(col(Promise.id))).scalars()
     ):
         outcome = _alone(session, clock, counts, promise, partial(promises.judge, session, clock, promise))
         if outcome:
@@ -61,7 +61,7 @@ def run(session: Session, clock: Clock, settings: Settings) -> Counter:
     session.flush()
 
     if resumed:
-        customers = set(session.execute(select(Case.customer_id).where(Case.id.in_(resumed))).scalars())
+        customers = set(session.execute(select(col(Case.customer_id)).where(col(Case.id).in_(resumed))).scalars())
         report = run_cycle(session, clock, settings, customers)
         counts["planned"] += report.counts.get("plan", 0)
     return counts

@@ -9,10 +9,6 @@ from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
 
-# Sources of an arrangement: an API call by the team or a system, the customer's portal, a reply.
-SOURCES = ("api", "portal", "sms", "email", "desk")
-
-
 # A partial index over the rows still open, the same on both databases.
 ONLY_OPEN = {"sqlite_where": text("status = 'open'"), "postgresql_where": text("status = 'open'")}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.cases.models import Case
 from dunning.clock import Clock
@@ -29,7 +29,7 @@ def reachable_channels(session: Session, customer: Customer, contact_id: int | N
     """Email and SMS the customer can receive, email first: by its primary contact, or by the
     contact named (who wrote to us); the composer checks again at send time."""
     blocked = set(opted_out_channels(session, customer.id)) | set(customer.refused_channels)
-    contacts = list(session.execute(select(Contact).where(Contact.customer_id == customer.id)).scalars())
+    contacts = list(session.execute(select(Contact).where(col(Contact.customer_id) == customer.id)).scalars())
     chosen = [c for c in contacts if c.id == contact_id] if contact_id is not None else holders(contacts, DEFAULT_TO)
     stopped = contact_opt_outs(session, (c.id for c in chosen))
     return [
@@ -89,11 +89,11 @@ def queue(
     dialect = session.get_bind().dialect.name
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)
     session.execute(stmt.values(row).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return session.execute(select(Message).where(Message.dedupe_key == dedupe_key)).scalar_one()
+    return session.execute(select(Message).where(col(Message.dedupe_key) == dedupe_key)).scalar_one()
 
 
 def cancel_pending(session: Session, clock: Clock, key_prefix: str, why: str) -> int:
     ids = session.execute(
-        select(Message.id).where(Message.dedupe_key.startswith(key_prefix), Message.status.in_(PENDING))
+        select(col(Message.id)).where(col(Message.dedupe_key).startswith(key_prefix), col(Message.status).in_(PENDING))
     ).scalars()
     return sum(cancel(session, clock, i, why) for i in list(ids))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
@@ -141,7 +141,7 @@ def _end(session: Session, clock: Clock, plan: InstallmentPlan, status: str, why
         total_minor=plan.total_minor,
         why=why,
     )
-    customer = session.execute(select(Customer.external_id).where(Customer.id == plan.customer_id)).scalar()
+    customer = session.execute(select(col(Customer.external_id)).where(col(Customer.id) == plan.customer_id)).scalar()
     publish(
         session,
         clock,
@@ -216,7 +216,7 @@ def escalate(session: Session, clock: Clock, case: Case, policy: Policy, *, why:
     # The old step's reminder, held back during the plan, would now go out of order.
     session.execute(
         update(Message)
-        .where(Message.case_id == case.id, Message.status.in_(PENDING), Message.path_name.is_not(None))
+        .where(col(Message.case_id) == case.id, col(Message.status).in_(PENDING), col(Message.path_name).is_not(None))
         .values(status=CANCELLED, last_error=f"{why}: the case moves on to a formal step", updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
@@ -237,6 +237,6 @@ def escalate(session: Session, clock: Clock, case: Case, policy: Policy, *, why:
 def active_plans(session: Session) -> list[InstallmentPlan]:
     return list(
         session.execute(
-            select(InstallmentPlan).where(InstallmentPlan.status == "active").order_by(InstallmentPlan.id)
+            select(InstallmentPlan).where(col(InstallmentPlan.status) == "active").order_by(col(InstallmentPlan.id))
         ).scalars()
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices, promises
@@ -142,10 +142,10 @@ def create(
             detail=errors,
         )
     active = session.execute(
-        select(InstallmentPlan.id).where(
-            InstallmentPlan.customer_id == customer.id,
-            InstallmentPlan.currency == currency,
-            InstallmentPlan.status == "active",
+        select(col(InstallmentPlan.id)).where(
+            col(InstallmentPlan.customer_id) == customer.id,
+            col(InstallmentPlan.currency) == currency,
+            col(InstallmentPlan.status) == "active",
         )
     ).scalar()
     if active is not None:
@@ -177,7 +177,7 @@ def create(
     # A plan replaces any promise on the account: its installments are the dates now.
     for open_promise in session.execute(
         select(Promise).where(
-            Promise.customer_id == customer.id, Promise.currency == currency, Promise.status == "open"
+            col(Promise.customer_id) == customer.id, col(Promise.currency) == currency, col(Promise.status) == "open"
         )
     ).scalars():
         open_promise.status, open_promise.settled_at = "cancelled", clock.now()
@@ -244,8 +244,8 @@ def list_for(session: Session, customer_id: int) -> list[tuple[InstallmentPlan, 
     plans = (
         session.execute(
             select(InstallmentPlan)
-            .where(InstallmentPlan.customer_id == customer_id)
-            .order_by(InstallmentPlan.created_at.desc(), InstallmentPlan.id.desc())
+            .where(col(InstallmentPlan.customer_id) == customer_id)
+            .order_by(col(InstallmentPlan.created_at).desc(), col(InstallmentPlan.id).desc())
         )
         .scalars()
         .all()
@@ -256,6 +256,6 @@ def list_for(session: Session, customer_id: int) -> list[tuple[InstallmentPlan, 
 def installments_of(session: Session, plan_id: int) -> list[Installment]:
     return list(
         session.execute(
-            select(Installment).where(Installment.plan_id == plan_id).order_by(Installment.number)
+            select(Installment).where(col(Installment.plan_id) == plan_id).order_by(col(Installment.number))
         ).scalars()
     )

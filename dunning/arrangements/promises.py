@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
@@ -45,7 +45,9 @@ class Recorded:
 
 def broken_count(session: Session, customer_id: int) -> int:
     return session.execute(
-        select(func.count()).select_from(Promise).where(Promise.customer_id == customer_id, Promise.status == "broken")
+        select(func.count())
+        .select_from(Promise)
+        .where(col(Promise.customer_id) == customer_id, col(Promise.status) == "broken")
     ).scalar()
 
 
@@ -84,14 +86,14 @@ def record(
     # One account's promises are recorded one after the other (a partial unique index keeps one
     # open): the customer's row is locked until the transaction ends, so a promise made at the
     # same moment as another sees it, and replaces it or is the same one.
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    session.execute(select(col(Customer.id)).where(col(Customer.id) == customer.id).with_for_update())
     same = session.execute(
         select(Promise).where(
-            Promise.customer_id == customer.id,
-            Promise.currency == currency,
-            Promise.status == "open",
-            Promise.promised_on == promised_on,
-            Promise.amount_minor == amount_minor,
+            col(Promise.customer_id) == customer.id,
+            col(Promise.currency) == currency,
+            col(Promise.status) == "open",
+            col(Promise.promised_on) == promised_on,
+            col(Promise.amount_minor) == amount_minor,
         )
     ).scalar_one_or_none()
     if same is not None:  # said twice (a double click on the portal, a retried call): the promise on record
@@ -103,10 +105,10 @@ def record(
         )
 
     plan = session.execute(
-        select(InstallmentPlan.id).where(
-            InstallmentPlan.customer_id == customer.id,
-            InstallmentPlan.currency == currency,
-            InstallmentPlan.status == "active",
+        select(col(InstallmentPlan.id)).where(
+            col(InstallmentPlan.customer_id) == customer.id,
+            col(InstallmentPlan.currency) == currency,
+            col(InstallmentPlan.status) == "active",
         )
     ).scalar()
     if plan is not None:
@@ -210,7 +212,7 @@ def _supersede(session: Session, clock: Clock, customer_id: int, currency: str, 
     # One open promise per account: a new date replaces the old one rather than stacking pauses.
     for old in session.execute(
         select(Promise).where(
-            Promise.customer_id == customer_id, Promise.currency == currency, Promise.status == "open"
+            col(Promise.customer_id) == customer_id, col(Promise.currency) == currency, col(Promise.status) == "open"
         )
     ).scalars():
         old.status, old.settled_at = "cancelled", clock.now()
@@ -224,8 +226,8 @@ def list_for(session: Session, customer_id: int) -> list[Promise]:
     return list(
         session.execute(
             select(Promise)
-            .where(Promise.customer_id == customer_id)
-            .order_by(Promise.created_at.desc(), Promise.id.desc())
+            .where(col(Promise.customer_id) == customer_id)
+            .order_by(col(Promise.created_at).desc(), col(Promise.id).desc())
         ).scalars()
     )
 
@@ -300,12 +302,14 @@ def end_pauses(session: Session, clock: Clock) -> list[Case]:
     """Cases still paused for a promise whose pause is over (the promise was kept, or withdrawn)."""
     resumed = []
     stale = session.execute(
-        select(Case).where(Case.state == PAUSED, Case.pause_reason == REASON, Case.paused_until <= clock.now())
+        select(Case).where(
+            col(Case.state) == PAUSED, col(Case.pause_reason) == REASON, col(Case.paused_until) <= clock.now()
+        )
     ).scalars()
     for case in list(stale):
         still_open = session.execute(
-            select(Promise.id).where(
-                Promise.case_id == case.id, Promise.status == "open", Promise.pauses_case.is_(True)
+            select(col(Promise.id)).where(
+                col(Promise.case_id) == case.id, col(Promise.status) == "open", col(Promise.pauses_case).is_(True)
             )
         ).first()
         if still_open is None and accounts.resume_case(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements.models import Dispute, Promise
@@ -75,33 +75,37 @@ class Snapshot:
 def snapshot(session: Session, messages: list[Message]) -> Snapshot:
     customer_ids = {m.customer_id for m in messages}
     case_ids = {m.case_id for m in messages if m.case_id is not None}
-    customers = {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(customer_ids))).scalars()}
+    customers = {c.id: c for c in session.execute(select(Customer).where(col(Customer.id).in_(customer_ids))).scalars()}
     opted: dict[int, set[str]] = defaultdict(set)
     for customer_id, channel in session.execute(
-        select(OptOut.customer_id, OptOut.channel).where(OptOut.customer_id.in_(customer_ids))
+        select(col(OptOut.customer_id), col(OptOut.channel)).where(col(OptOut.customer_id).in_(customer_ids))
     ):
         opted[customer_id].add(channel)
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for contact in session.execute(
-        select(Contact).where(Contact.customer_id.in_(customer_ids)).order_by(Contact.id)
+        select(Contact).where(col(Contact.customer_id).in_(customer_ids)).order_by(col(Contact.id))
     ).scalars():
         contacts[contact.customer_id].append(contact)
     invoices: dict[tuple[int, str], list[Invoice]] = defaultdict(list)
     for invoice in session.execute(
         select(Invoice)
-        .where(Invoice.customer_id.in_(customer_ids), Invoice.balance_minor > 0, Invoice.voided.is_(False))
-        .order_by(Invoice.due_on, Invoice.id)
+        .where(
+            col(Invoice.customer_id).in_(customer_ids), col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False)
+        )
+        .order_by(col(Invoice.due_on), col(Invoice.id))
     ).scalars():
         invoices[(invoice.customer_id, invoice.currency)].append(invoice)
     snap = Snapshot(
         customers=customers,
-        cases={c.id: c for c in session.execute(select(Case).where(Case.id.in_(case_ids))).scalars()},
+        cases={c.id: c for c in session.execute(select(Case).where(col(Case.id).in_(case_ids))).scalars()},
         opted_out=opted,
         contacts=contacts,
         contact_opted_out=contact_opt_outs(session, (c.id for rows in contacts.values() for c in rows)),
         disputed=set(
             session.execute(
-                select(Dispute.invoice_id).where(Dispute.customer_id.in_(customer_ids), Dispute.status == "open")
+                select(col(Dispute.invoice_id)).where(
+                    col(Dispute.customer_id).in_(customer_ids), col(Dispute.status) == "open"
+                )
             ).scalars()
         ),
         open_invoices=invoices,
@@ -122,8 +126,10 @@ def _texted(session: Session, customer_ids: set[int]) -> set[int]:
         return set()
     return set(
         session.execute(
-            select(Message.customer_id)
-            .where(Message.customer_id.in_(customer_ids), Message.channel == "sms", Message.status == SENT)
+            select(col(Message.customer_id))
+            .where(
+                col(Message.customer_id).in_(customer_ids), col(Message.channel) == "sms", col(Message.status) == SENT
+            )
             .distinct()
         ).scalars()
     )
@@ -137,8 +143,8 @@ def _case_file_status(session: Session, messages: list[Message]) -> dict:
     return {
         (case_id, path, step): status
         for case_id, path, step, status in session.execute(
-            select(Message.case_id, Message.path_name, Message.step_index, Message.status).where(
-                Message.case_id.in_(cases), Message.channel == "agency"
+            select(col(Message.case_id), col(Message.path_name), col(Message.step_index), col(Message.status)).where(
+                col(Message.case_id).in_(cases), col(Message.channel) == "agency"
             )
         )
     }
@@ -148,11 +154,13 @@ def _agency_history(session: Session, snap: Snapshot, customer_ids: set[int]) ->
     if not customer_ids:
         return
     for m in session.execute(
-        select(Message).where(Message.customer_id.in_(customer_ids), Message.status == SENT).order_by(Message.sent_at)
+        select(Message)
+        .where(col(Message.customer_id).in_(customer_ids), col(Message.status) == SENT)
+        .order_by(col(Message.sent_at))
     ).scalars():
         snap.sent_history.setdefault(m.customer_id, []).append(m)
     for p in session.execute(
-        select(Promise).where(Promise.customer_id.in_(customer_ids), Promise.status == "broken")
+        select(Promise).where(col(Promise.customer_id).in_(customer_ids), col(Promise.status) == "broken")
     ).scalars():
         snap.broken_promises.setdefault(p.customer_id, []).append(p)
 
@@ -477,11 +485,11 @@ class Composer:
             session.execute(
                 update(Message)
                 .where(
-                    Message.case_id == message.case_id,
-                    Message.path_name == message.path_name,
-                    Message.step_index == message.step_index,
-                    Message.kind == HANDOFF,
-                    Message.status == QUEUED,
+                    col(Message.case_id) == message.case_id,
+                    col(Message.path_name) == message.path_name,
+                    col(Message.step_index) == message.step_index,
+                    col(Message.kind) == HANDOFF,
+                    col(Message.status) == QUEUED,
                 )
                 .values(send_after=self.clock.now())
                 .execution_options(synchronize_session=False)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import failures
 from dunning.audit import AuditEvent
@@ -540,7 +540,7 @@ class Cycle:
     def _with_message_ids(self) -> None:
         """approval.requested names the messages to approve (POST /v1/approvals/{message_id})."""
         keys = [key for _, step_keys in self._approvals for key in step_keys]
-        ids = lookup(self.session, Message.dedupe_key, keys, Message.id)
+        ids = lookup(self.session, col(Message.dedupe_key), keys, col(Message.id))
         for index, step_keys in self._approvals:
             event = self._events[index]
             found = [ids[key][1] for key in step_keys if key in ids]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.cases.models import Case
 from dunning.clock import Clock
@@ -14,7 +14,7 @@ from dunning.ledger.models import Customer
 
 
 def publish_for_case(session: Session, clock: Clock, event_type: str, case: Case, **data: Any) -> None:
-    customer = session.execute(select(Customer.external_id).where(Customer.id == case.customer_id)).scalar()
+    customer = session.execute(select(col(Customer.external_id)).where(col(Customer.id) == case.customer_id)).scalar()
     publish(
         session,
         clock,

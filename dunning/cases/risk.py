@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Integer, case, cast, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.ledger.models import Invoice
 from dunning.scoring import scores
@@ -25,14 +25,14 @@ class Risk:
 
 def baseline_risks(session: Session, late_days: int, customer_ids: set[int] | None = None) -> dict[int, Risk]:
     if session.get_bind().dialect.name == "sqlite":
-        days_late = func.julianday(Invoice.paid_on) - func.julianday(Invoice.due_on)
+        days_late = func.julianday(col(Invoice.paid_on)) - func.julianday(col(Invoice.due_on))
     else:
-        days_late = Invoice.paid_on - Invoice.due_on
+        days_late = col(Invoice.paid_on) - col(Invoice.due_on)
     late = func.sum(cast(case((days_late > late_days, 1), else_=0), Integer))
     rows = session.execute(
-        select(Invoice.customer_id, func.count(), late)
-        .where(Invoice.paid_on.is_not(None), Invoice.voided.is_(False))
-        .group_by(Invoice.customer_id)
+        select(col(Invoice.customer_id), func.count(), late)
+        .where(col(Invoice.paid_on).is_not(None), col(Invoice.voided).is_(False))
+        .group_by(col(Invoice.customer_id))
     ).all()
     settled_all = sum(r[1] for r in rows)
     prior = (sum(r[2] for r in rows) / settled_all) if settled_all else NO_HISTORY_PRIOR

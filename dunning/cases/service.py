@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit, failures
 from dunning.cases.cycle import Cycle
@@ -34,13 +34,17 @@ def case_detail(
         cycle = Cycle(session, clock, settings)
         found = {case.id: (case, view, policy) for case, _c, view, policy, _r in cycle.views({customer.id})}
         broken = {case.id: error for _, case, error in cycle.failures if case is not None}
-        cases = session.execute(select(Case).where(Case.customer_id == customer.id).order_by(Case.currency)).scalars()
+        cases = session.execute(
+            select(Case).where(col(Case.customer_id) == customer.id).order_by(col(Case.currency))
+        ).scalars()
         for case in cases:
             if currency and case.currency != currency:
                 continue
             messages = list(
                 session.execute(
-                    select(Message).where(Message.case_id == case.id).order_by(Message.send_after, Message.id)
+                    select(Message)
+                    .where(col(Message.case_id) == case.id)
+                    .order_by(col(Message.send_after), col(Message.id))
                 ).scalars()
             )
             waiting = [m for m in messages if m.status in (*PENDING, SENDING)]
@@ -187,11 +191,11 @@ def rewind_undelivered_step(
         return False
     siblings = (
         session.execute(
-            select(Message.status).where(
-                Message.case_id == case_id,
-                Message.path_name == path_name,
-                Message.step_index == step_index,
-                Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"),
+            select(col(Message.status)).where(
+                col(Message.case_id) == case_id,
+                col(Message.path_name) == path_name,
+                col(Message.step_index) == step_index,
+                col(Message.dedupe_key).startswith(f"{case_id}:{case.episode}:"),
             )
         )
         .scalars()
@@ -209,10 +213,10 @@ def rewind_undelivered_step(
     case.step_after_days = previous.after_days if previous else None
     # spacing counts from the last contact that happened, not from the one that did not
     case.step_at = session.execute(
-        select(func.max(Message.sent_at)).where(
-            Message.case_id == case_id,
-            Message.status == SENT,
-            Message.dedupe_key.startswith(f"{case_id}:{case.episode}:"),
+        select(func.max(col(Message.sent_at))).where(
+            col(Message.case_id) == case_id,
+            col(Message.status) == SENT,
+            col(Message.dedupe_key).startswith(f"{case_id}:{case.episode}:"),
         )
     ).scalar()
     case.fingerprint, case.updated_at = None, clock.now()

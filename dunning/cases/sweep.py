@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, time
 
 from sqlalchemy import event, exists, func, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
@@ -72,27 +72,36 @@ for _model, _column in ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "c
 def due_customers(session: Session, now: datetime, horizon) -> set[int]:
     """Customers with a case to look at (see the module's docstring)."""
     start_of_day = datetime.combine(now.date(), time(0), now.tzinfo)
-    newest_policy = session.execute(select(func.max(PolicyVersion.created_at))).scalar()
+    newest_policy = session.execute(select(func.max(col(PolicyVersion.created_at)))).scalar()
     stale = or_(
-        Case.decided_at.is_(None),
-        Case.decided_at < start_of_day,
-        Case.next_check_at <= now,
+        col(Case.decided_at).is_(None),
+        col(Case.decided_at) < start_of_day,
+        col(Case.next_check_at) <= now,
         # at or after: with a frozen clock (a replay, a test) both can be the same instant
-        exists().where(Message.case_id == Case.id, Message.updated_at >= Case.decided_at),
-        exists().where(Score.customer_id == Case.customer_id, Score.scored_at >= Case.decided_at),
+        exists().where(col(Message.case_id) == col(Case.id), col(Message.updated_at) >= col(Case.decided_at)),
+        exists().where(col(Score.customer_id) == col(Case.customer_id), col(Score.scored_at) >= col(Case.decided_at)),
     )
     if newest_policy is not None:
-        stale = or_(stale, Case.decided_at <= newest_policy)
-    ids = set(session.connection().execute(select(Case.customer_id).where(Case.state != CLOSED, stale)).scalars())
+        stale = or_(stale, col(Case.decided_at) <= newest_policy)
+    ids = set(
+        session.connection().execute(select(col(Case.customer_id)).where(col(Case.state) != CLOSED, stale)).scalars()
+    )
     # accounts owing soon with no open case: new, or a closed case to reopen
     has_case = exists().where(
-        Case.customer_id == Invoice.customer_id, Case.currency == Invoice.currency, Case.state != CLOSED
+        col(Case.customer_id) == col(Invoice.customer_id),
+        col(Case.currency) == col(Invoice.currency),
+        col(Case.state) != CLOSED,
     )
     ids.update(
         session.connection()
         .execute(
-            select(Invoice.customer_id)
-            .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= horizon, ~has_case)
+            select(col(Invoice.customer_id))
+            .where(
+                col(Invoice.balance_minor) > 0,
+                col(Invoice.voided).is_(False),
+                col(Invoice.due_on) <= horizon,
+                ~has_case,
+            )
             .distinct()
         )
         .scalars()

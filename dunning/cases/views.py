@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, select, type_coerce, union
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
@@ -38,8 +38,8 @@ def _only(stmt, column, ids: set[int] | None):
 
 def involved():
     return union(
-        select(Invoice.customer_id).where(Invoice.balance_minor > 0, Invoice.voided.is_(False)),
-        select(Case.customer_id).where(Case.state != CLOSED),
+        select(col(Invoice.customer_id)).where(col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False)),
+        select(col(Case.customer_id)).where(col(Case.state) != CLOSED),
     )
 
 
@@ -63,13 +63,20 @@ class CustomerRow:
 def open_invoices(
     session: Session, until: date, customer_ids: set[int] | None = None
 ) -> dict[tuple[int, str], Account]:
-    disputed = set(session.execute(select(Dispute.invoice_id).where(Dispute.status == "open")).scalars())
+    disputed = set(session.execute(select(col(Dispute.invoice_id)).where(col(Dispute.status) == "open")).scalars())
     stmt = (
-        select(Invoice.id, Invoice.customer_id, Invoice.currency, Invoice.number, Invoice.due_on, Invoice.balance_minor)
-        .where(Invoice.balance_minor > 0, Invoice.voided.is_(False), Invoice.due_on <= until)
-        .order_by(Invoice.customer_id, Invoice.currency, Invoice.due_on, Invoice.id)
+        select(
+            col(Invoice.id),
+            col(Invoice.customer_id),
+            col(Invoice.currency),
+            col(Invoice.number),
+            col(Invoice.due_on),
+            col(Invoice.balance_minor),
+        )
+        .where(col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False), col(Invoice.due_on) <= until)
+        .order_by(col(Invoice.customer_id), col(Invoice.currency), col(Invoice.due_on), col(Invoice.id))
     )
-    stmt = _only(stmt, Invoice.customer_id, customer_ids)
+    stmt = _only(stmt, col(Invoice.customer_id), customer_ids)
     accounts: dict[tuple[int, str], Account] = {}
     for inv_id, customer_id, currency, number, due_on, balance in session.connection().execute(stmt):
         if customer_ids is not None and customer_id not in customer_ids:
@@ -87,7 +94,7 @@ def cases(
     """Every case that is not closed, and the closed ones of accounts that owe again, as plain
     mutable records (the cycle writes them back in bulk; ORM objects would cost more than the cycle)."""
     found = {}
-    stmt = _only(select(Case.__table__), Case.customer_id, customer_ids)
+    stmt = _only(select(Case.__table__), col(Case.customer_id), customer_ids)
     for row in session.connection().execute(stmt):
         if customer_ids is not None and row.customer_id not in customer_ids:
             continue
@@ -108,7 +115,7 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
     the cycle records those and goes on with the others."""
     opted: dict[int, set[str]] = defaultdict(set)
     for customer_id, channel in session.connection().execute(
-        _only(select(OptOut.customer_id, OptOut.channel), OptOut.customer_id, ids)
+        _only(select(col(OptOut.customer_id), col(OptOut.channel)), col(OptOut.customer_id), ids)
     ):
         opted[customer_id].add(channel)
     people = addressees(session, ids)
@@ -116,19 +123,19 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
     # hundred thousand customers cost more than everything else the cycle reads
     stmt = _only(
         select(
-            Customer.id,
-            Customer.external_id,
-            Customer.name,
-            Customer.language,
-            Customer.policy_name,
-            Customer.timezone,
-            Customer.country,
-            Customer.kind,
-            Customer.excluded,
-            Customer.hold_until,
-            type_coerce(Customer.refused_channels, String),
+            col(Customer.id),
+            col(Customer.external_id),
+            col(Customer.name),
+            col(Customer.language),
+            col(Customer.policy_name),
+            col(Customer.timezone),
+            col(Customer.country),
+            col(Customer.kind),
+            col(Customer.excluded),
+            col(Customer.hold_until),
+            type_coerce(col(Customer.refused_channels), String),
         ),
-        Customer.id,
+        col(Customer.id),
         ids,
     )
     out, failed = {}, {}
@@ -178,10 +185,10 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
     stopped: dict[int, set[str]] = defaultdict(set)
     for contact_id, channel in session.connection().execute(
         _only(
-            select(ContactOptOut.contact_id, ContactOptOut.channel).join(
-                Contact, Contact.id == ContactOptOut.contact_id
+            select(col(ContactOptOut.contact_id), col(ContactOptOut.channel)).join(
+                Contact, col(Contact.id) == col(ContactOptOut.contact_id)
             ),
-            Contact.customer_id,
+            col(Contact.customer_id),
             ids,
         )
     ):
@@ -189,16 +196,16 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
     out: dict[int, list[Addressee]] = defaultdict(list)
     stmt = _only(
         select(
-            Contact.customer_id,
-            Contact.id,
-            Contact.name,
-            type_coerce(Contact.roles, String),
-            type_coerce(Contact.invalid_channels, String),
-            Contact.email.is_not(None),
-            Contact.phone.is_not(None),
-            Contact.address.is_not(None),
-        ).order_by(Contact.id),
-        Contact.customer_id,
+            col(Contact.customer_id),
+            col(Contact.id),
+            col(Contact.name),
+            type_coerce(col(Contact.roles), String),
+            type_coerce(col(Contact.invalid_channels), String),
+            col(Contact.email).is_not(None),
+            col(Contact.phone).is_not(None),
+            col(Contact.address).is_not(None),
+        ).order_by(col(Contact.id)),
+        col(Contact.customer_id),
         ids,
     )
     for (
@@ -231,12 +238,12 @@ def _channels(text: str | list | None) -> list[str]:
 
 def contacts(session: Session, now: datetime, customer_ids: set[int] | None = None) -> dict[int, list[ContactView]]:
     """Messages sent recently or still to go out, per customer: what the contact caps count."""
-    stmt = select(Message.customer_id, Message.channel, Message.sent_at, Message.send_after).where(
-        Message.status.in_((*PENDING, SENDING, SENT, IN_DOUBT)),
-        Message.send_after >= now - CONTACT_LOOKBACK,
-        Message.channel != "agency",
+    stmt = select(col(Message.customer_id), col(Message.channel), col(Message.sent_at), col(Message.send_after)).where(
+        col(Message.status).in_((*PENDING, SENDING, SENT, IN_DOUBT)),
+        col(Message.send_after) >= now - CONTACT_LOOKBACK,
+        col(Message.channel) != "agency",
     )
-    stmt = _only(stmt, Message.customer_id, customer_ids)
+    stmt = _only(stmt, col(Message.customer_id), customer_ids)
     out: dict[int, list[ContactView]] = defaultdict(list)
     for customer_id, channel, sent_at, send_after in session.execute(stmt):
         out[customer_id].append(ContactView(sent_at or send_after, channel))
@@ -245,8 +252,8 @@ def contacts(session: Session, now: datetime, customer_ids: set[int] | None = No
 
 def cases_with_pending_messages(session: Session, customer_ids: set[int] | None = None) -> set[int]:
     stmt = _only(
-        select(Message.case_id).where(Message.status.in_((*PENDING, SENDING))).distinct(),
-        Message.customer_id,
+        select(col(Message.case_id)).where(col(Message.status).in_((*PENDING, SENDING))).distinct(),
+        col(Message.customer_id),
         customer_ids,
     )
     return {case_id for case_id in session.connection().execute(stmt).scalars() if case_id is not None}

@@ -59,7 +59,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
         parts = urlsplit(base_url.rstrip("/"))
         self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
         parts = urlsplit(url)
         if parts.netloc.endswith("twilio.com"):
             url = urlunsplit((self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import UniqueConstraint, delete, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from dunning.clock import Clock
 from dunning.contacts.models import ContactOptOut
@@ -32,7 +32,9 @@ class OptOut(SQLModel, table=True):
 
 def opted_out_channels(session: Session, customer_id: int) -> frozenset[str]:
     """The customer-wide opt-outs."""
-    return frozenset(session.execute(select(OptOut.channel).where(OptOut.customer_id == customer_id)).scalars())
+    return frozenset(
+        session.execute(select(col(OptOut.channel)).where(col(OptOut.customer_id) == customer_id)).scalars()
+    )
 
 
 def contact_opt_outs(session: Session, contact_ids: Iterable[int]) -> dict[int, set[str]]:
@@ -40,7 +42,9 @@ def contact_opt_outs(session: Session, contact_ids: Iterable[int]) -> dict[int, 
     out: dict[int, set[str]] = defaultdict(set)
     if ids:
         for contact_id, channel in session.execute(
-            select(ContactOptOut.contact_id, ContactOptOut.channel).where(ContactOptOut.contact_id.in_(ids))
+            select(col(ContactOptOut.contact_id), col(ContactOptOut.channel)).where(
+                col(ContactOptOut.contact_id).in_(ids)
+            )
         ):
             out[contact_id].add(channel)
     return out
@@ -60,7 +64,7 @@ def opt_out(
             session, ContactOptOut(contact_id=contact_id, channel=channel, source=source, at=clock.now())
         )
     existing = session.execute(
-        select(OptOut.id).where(OptOut.customer_id == customer_id, OptOut.channel == channel)
+        select(col(OptOut.id)).where(col(OptOut.customer_id) == customer_id, col(OptOut.channel) == channel)
     ).first()
     if existing is not None:
         return False
@@ -72,13 +76,13 @@ def opt_in(session: Session, customer_id: int, channel: str, contact_id: int | N
     (START from a number lifts what that number's STOP, or one from before contacts, set)."""
     lifted = session.execute(
         delete(OptOut)
-        .where(OptOut.customer_id == customer_id, OptOut.channel == channel)
+        .where(col(OptOut.customer_id) == customer_id, col(OptOut.channel) == channel)
         .execution_options(synchronize_session=False)
     ).rowcount
     if contact_id is not None:
         lifted += session.execute(
             delete(ContactOptOut)
-            .where(ContactOptOut.contact_id == contact_id, ContactOptOut.channel == channel)
+            .where(col(ContactOptOut.contact_id) == contact_id, col(ContactOptOut.channel) == channel)
             .execution_options(synchronize_session=False)
         ).rowcount
     session.flush()

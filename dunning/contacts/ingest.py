@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.cases.sweep import touch
 from dunning.clock import Clock
@@ -85,7 +85,11 @@ def push(session: Session, clock: Clock, batch: Batch[ContactRowIn]) -> UpsertRe
     """POST /v1/contacts/bulk: all or nothing, every bad row and field named."""
     sent = [r.get("customer_external_id") for _, r in (*batch.items, *batch.refused)]
     known = lookup(
-        session, Customer.external_id, (k for k in sent if isinstance(k, str)), Customer.id, Customer.country
+        session,
+        col(Customer.external_id),
+        (k for k in sent if isinstance(k, str)),
+        col(Customer.id),
+        col(Customer.country),
     )
     first: dict[tuple[str, str], int] = {}
     rows = []
@@ -168,8 +172,8 @@ def write(session: Session, clock: Clock, contacts: list[dict[str, Any]]) -> Ups
     if moved:  # links sent to an old address stop working (dunning/links.py)
         session.execute(
             update(Customer)
-            .where(Customer.id.in_(moved))
-            .values(link_version=Customer.link_version + 1)
+            .where(col(Customer.id).in_(moved))
+            .values(link_version=col(Customer.link_version) + 1)
             .execution_options(synchronize_session=False)
         )
     return result

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.db import get_row
 from dunning.events.models import EventRecord
@@ -26,10 +26,10 @@ def body(event: EventRecord) -> bytes:
 
 def after(session: Session, cursor: int, *, types: list[str] | None = None, limit: int = 100) -> list[EventRecord]:
     """Up to `limit` events after the event `cursor`, oldest first, of the given types (or all)."""
-    stmt = select(EventRecord).where(EventRecord.id > cursor)
+    stmt = select(EventRecord).where(col(EventRecord.id) > cursor)
     if types:
-        stmt = stmt.where(EventRecord.type.in_(types))
-    return list(session.execute(stmt.order_by(EventRecord.id).limit(limit)).scalars())
+        stmt = stmt.where(col(EventRecord.type).in_(types))
+    return list(session.execute(stmt.order_by(col(EventRecord.id)).limit(limit)).scalars())
 
 
 def get(session: Session, event_id: int) -> EventRecord:
@@ -38,4 +38,4 @@ def get(session: Session, event_id: int) -> EventRecord:
 
 def last_id(session: Session) -> int:
     """The newest event committed: the cursor of a reader that starts from now."""
-    return session.execute(select(func.coalesce(func.max(EventRecord.id), 0))).scalar_one()
+    return session.execute(select(func.coalesce(func.max(col(EventRecord.id)), 0))).scalar_one()

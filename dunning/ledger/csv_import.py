@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.clock import Clock
 from dunning.db import Database
@@ -57,10 +57,13 @@ class Ledgered:
     def read(cls, session: Session) -> Ledgered:
         rows = session.execute(
             select(
-                Customer.external_id, func.count(Invoice.id), func.min(Invoice.issued_on), func.max(Invoice.issued_on)
+                col(Customer.external_id),
+                func.count(col(Invoice.id)),
+                func.min(col(Invoice.issued_on)),
+                func.max(col(Invoice.issued_on)),
             )
-            .join(Invoice, Invoice.customer_id == Customer.id)
-            .group_by(Customer.external_id)
+            .join(Invoice, col(Invoice.customer_id) == col(Customer.id))
+            .group_by(col(Customer.external_id))
         ).all()
         return cls(
             {r[0]: r[1] for r in rows}, min((r[2] for r in rows), default=None), max((r[3] for r in rows), default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import and_, case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.contacts import contact_opt_outs, opted_out_channels
 from dunning.contacts.models import Contact
@@ -24,7 +24,7 @@ from dunning.ledger.schemas import (
 from dunning.money import as_string
 from dunning.paging import Page, decode_cursor, page
 
-OPEN = and_(Invoice.balance_minor > 0, Invoice.voided.is_(False))
+OPEN = and_(col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False))
 
 
 def payments_by_invoice(session: Session, invoice_ids: set[int]) -> dict[int, list[tuple[date, int]]]:
@@ -33,9 +33,9 @@ def payments_by_invoice(session: Session, invoice_ids: set[int]) -> dict[int, li
     out: dict[int, list[tuple[date, int]]] = {}
     if invoice_ids:
         for invoice_id, received_on, amount in session.execute(
-            select(Allocation.invoice_id, Payment.received_on, Allocation.amount_minor)
-            .join(Payment, Payment.id == Allocation.payment_id)
-            .where(Allocation.invoice_id.in_(invoice_ids), Payment.kind == "payment")
+            select(col(Allocation.invoice_id), col(Payment.received_on), col(Allocation.amount_minor))
+            .join(Payment, col(Payment.id) == col(Allocation.payment_id))
+            .where(col(Allocation.invoice_id).in_(invoice_ids), col(Payment.kind) == "payment")
         ):
             out.setdefault(invoice_id, []).append((received_on, amount))
     return out
@@ -46,7 +46,7 @@ def customer_out(c: Customer) -> CustomerOut:
 
 
 def get_customer(session: Session, external_id: str) -> Customer:
-    customer = session.execute(select(Customer).where(Customer.external_id == external_id)).scalar_one_or_none()
+    customer = session.execute(select(Customer).where(col(Customer.external_id) == external_id)).scalar_one_or_none()
     if customer is None:
         raise NotFound(f"no customer with external_id '{external_id}'")
     return customer
@@ -55,7 +55,7 @@ def get_customer(session: Session, external_id: str) -> Customer:
 def list_customers(session: Session, *, limit: int, cursor: str | None) -> Page[CustomerOut]:
     rows = (
         session.execute(
-            select(Customer).where(Customer.id > decode_cursor(cursor)).order_by(Customer.id).limit(limit + 1)
+            select(Customer).where(col(Customer.id) > decode_cursor(cursor)).order_by(col(Customer.id)).limit(limit + 1)
         )
         .scalars()
         .all()
@@ -65,17 +65,17 @@ def list_customers(session: Session, *, limit: int, cursor: str | None) -> Page[
 
 def customer_detail(session: Session, external_id: str, today: date) -> CustomerDetail:
     c = get_customer(session, external_id)
-    overdue = Invoice.due_on < today
+    overdue = col(Invoice.due_on) < today
     rows = session.execute(
         select(
-            Invoice.currency,
-            func.sum(Invoice.balance_minor),
-            func.sum(case((overdue, Invoice.balance_minor), else_=0)),
-            func.min(case((overdue, Invoice.due_on))),
+            col(Invoice.currency),
+            func.sum(col(Invoice.balance_minor)),
+            func.sum(case((overdue, col(Invoice.balance_minor)), else_=0)),
+            func.min(case((overdue, col(Invoice.due_on)))),
         )
-        .where(Invoice.customer_id == c.id, OPEN)
-        .group_by(Invoice.currency)
-        .order_by(Invoice.currency)
+        .where(col(Invoice.customer_id) == c.id, OPEN)
+        .group_by(col(Invoice.currency))
+        .order_by(col(Invoice.currency))
     ).all()
     balances = [
         BalanceOut(currency=cur, open=as_string(total, cur), overdue=as_string(late, cur), oldest_overdue_due_on=oldest)
@@ -94,7 +94,9 @@ def customer_detail(session: Session, external_id: str, today: date) -> Customer
 
 def contacts_of(session: Session, customer_id: int) -> list[ContactOut]:
     contacts = list(
-        session.execute(select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.id)).scalars()
+        session.execute(
+            select(Contact).where(col(Contact.customer_id) == customer_id).order_by(col(Contact.id))
+        ).scalars()
     )
     stopped = contact_opt_outs(session, (k.id for k in contacts))
     return [
@@ -141,21 +143,21 @@ def list_invoices(
     overdue: bool | None,
 ) -> Page[InvoiceOut]:
     stmt = (
-        select(Invoice, Customer.external_id)
-        .join(Customer, Customer.id == Invoice.customer_id)
-        .where(Invoice.id > decode_cursor(cursor))
+        select(Invoice, col(Customer.external_id))
+        .join(Customer, col(Customer.id) == col(Invoice.customer_id))
+        .where(col(Invoice.id) > decode_cursor(cursor))
     )
     if customer is not None:
-        stmt = stmt.where(Customer.external_id == customer)
+        stmt = stmt.where(col(Customer.external_id) == customer)
     if status == "open":
         stmt = stmt.where(OPEN)
     elif status == "closed":
         stmt = stmt.where(~OPEN)
     if overdue is True:
-        stmt = stmt.where(OPEN, Invoice.due_on < today)
+        stmt = stmt.where(OPEN, col(Invoice.due_on) < today)
     elif overdue is False:
-        stmt = stmt.where(~and_(OPEN, Invoice.due_on < today))
-    rows = session.execute(stmt.order_by(Invoice.id).limit(limit + 1)).all()
+        stmt = stmt.where(~and_(OPEN, col(Invoice.due_on) < today))
+    rows = session.execute(stmt.order_by(col(Invoice.id)).limit(limit + 1)).all()
     return page(rows, limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
 
 
@@ -165,15 +167,15 @@ BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")
 def aged_minor(session: Session, as_of: date) -> dict[str, list[int]]:
     """Open amounts per currency and bucket (BUCKETS), in minor units."""
     days = (
-        func.julianday(as_of) - func.julianday(Invoice.due_on)
+        func.julianday(as_of) - func.julianday(col(Invoice.due_on))
         if session.get_bind().dialect.name == "sqlite"
-        else (as_of - Invoice.due_on)
+        else (as_of - col(Invoice.due_on))
     )
     bucket = case((days <= 0, 0), (days <= 30, 1), (days <= 60, 2), (days <= 90, 3), else_=4)
     rows = session.execute(
-        select(Invoice.currency, bucket.label("b"), exact_sum(Invoice.balance_minor))
-        .where(OPEN, Invoice.issued_on <= as_of)
-        .group_by(Invoice.currency, "b")
+        select(col(Invoice.currency), bucket.label("b"), exact_sum(col(Invoice.balance_minor)))
+        .where(OPEN, col(Invoice.issued_on) <= as_of)
+        .group_by(col(Invoice.currency), "b")
     ).all()
     sums: dict[str, list[int]] = {}
     for currency, b, amount in rows:

@@ -9,7 +9,7 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy import case, func, literal, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.cases.sweep import touch
@@ -155,7 +155,7 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
 
 
 def customer_ids(session: Session, external_ids) -> dict[str, int]:
-    return {k: v[1] for k, v in lookup(session, Customer.external_id, external_ids, Customer.id).items()}
+    return {k: v[1] for k, v in lookup(session, col(Customer.external_id), external_ids, col(Customer.id)).items()}
 
 
 # --- invoices --------------------------------------------------------------------------------
@@ -268,14 +268,14 @@ def _refuse_accounts_over_bound(
     over = set(
         session.connection()
         .execute(
-            select(Invoice.customer_id, Invoice.currency)
+            select(col(Invoice.customer_id), col(Invoice.currency))
             .where(
-                one_of(Invoice.customer_id, "ids", dialect),
-                Invoice.voided.is_(False),
-                Invoice.reported_balance_minor >= LARGE_MINOR,
+                one_of(col(Invoice.customer_id), "ids", dialect),
+                col(Invoice.voided).is_(False),
+                col(Invoice.reported_balance_minor) >= LARGE_MINOR,
             )
-            .group_by(Invoice.customer_id, Invoice.currency)
-            .having(total(Invoice.reported_balance_minor) > MAX_ACCOUNT),
+            .group_by(col(Invoice.customer_id), col(Invoice.currency))
+            .having(total(col(Invoice.reported_balance_minor)) > MAX_ACCOUNT),
             {"ids": sorted({known[customer] for customer, _ in large})},
         )
         .all()
@@ -329,11 +329,11 @@ def push_payments(
     customers = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
     invoices = lookup(
         session,
-        Invoice.external_id,
+        col(Invoice.external_id),
         (r["invoice_external_id"] for _, r in batch.items if r["invoice_external_id"]),
-        Invoice.id,
-        Invoice.customer_id,
-        Invoice.currency,
+        col(Invoice.id),
+        col(Invoice.customer_id),
+        col(Invoice.currency),
     )
     dated = "received_on" if kind == "payment" else "issued_on"
     for i, r in batch.unflagged():  # every bad field of a row in one answer
@@ -403,11 +403,11 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
         v.update(unallocated_minor=v["amount_minor"], created_at=now, updated_at=now)
     existing = lookup(
         session,
-        Payment.external_id,
+        col(Payment.external_id),
         (v["external_id"] for v in values),
-        Payment.content_hash,
-        Payment.id,
-        where=Payment.kind == kind,
+        col(Payment.content_hash),
+        col(Payment.id),
+        where=col(Payment.kind) == kind,
     )
     changed = [v for v in values if existing.get(v["external_id"], (None, None))[1] != v["content_hash"]]
     replaced = _provider_copies(session, [v for v in changed if v["source"] == "push"])
@@ -450,7 +450,11 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
         )
     if changed:
         ids = lookup(
-            session, Payment.external_id, (v["external_id"] for v in changed), Payment.id, where=Payment.kind == kind
+            session,
+            col(Payment.external_id),
+            (v["external_id"] for v in changed),
+            col(Payment.id),
+            where=col(Payment.kind) == kind,
         )
         _allocate(session, [session.get(Payment, ids[v["external_id"]][1]) for v in changed])
     return result
@@ -463,12 +467,14 @@ def _received(session: Session, clock: Clock, values: list[dict[str, Any]]) -> N
         return
     customers = dict(
         session.execute(
-            select(Customer.id, Customer.external_id).where(Customer.id.in_({v["customer_id"] for v in values}))
+            select(col(Customer.id), col(Customer.external_id)).where(
+                col(Customer.id).in_({v["customer_id"] for v in values})
+            )
         ).all()
     )
     first = {v["invoice_ids"][0] for v in values if v["invoice_ids"]}
     invoices = (
-        dict(session.execute(select(Invoice.id, Invoice.external_id).where(Invoice.id.in_(first))).all())
+        dict(session.execute(select(col(Invoice.id), col(Invoice.external_id)).where(col(Invoice.id).in_(first))).all())
         if first
         else {}
     )
@@ -501,9 +507,9 @@ def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Pay
     return list(
         session.execute(
             select(Payment).where(
-                Payment.kind == "payment",
-                Payment.source.in_(PROVIDER_SOURCES),
-                Payment.provider_reference.in_(sorted(references)),
+                col(Payment.kind) == "payment",
+                col(Payment.source).in_(PROVIDER_SOURCES),
+                col(Payment.provider_reference).in_(sorted(references)),
             )
         ).scalars()
     )
@@ -512,7 +518,7 @@ def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Pay
 def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
     if not payment_ids:
         return
-    allocations = session.execute(select(Allocation).where(Allocation.payment_id.in_(payment_ids))).scalars().all()
+    allocations = session.execute(select(Allocation).where(col(Allocation.payment_id).in_(payment_ids))).scalars().all()
     for a in allocations:
         inv = session.get(Invoice, a.invoice_id)
         inv.allocated_minor -= a.amount_minor
@@ -533,8 +539,12 @@ def _allocate(session: Session, payments: list[Payment]) -> None:
         open_by_account[(customer_id, currency)] = list(
             session.exec(
                 select(Invoice)
-                .where(Invoice.customer_id == customer_id, Invoice.currency == currency, Invoice.balance_minor > 0)
-                .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id)
+                .where(
+                    col(Invoice.customer_id) == customer_id,
+                    col(Invoice.currency) == currency,
+                    col(Invoice.balance_minor) > 0,
+                )
+                .order_by(col(Invoice.due_on), col(Invoice.issued_on), col(Invoice.id))
             ).scalars()
         )
     for p in sorted(payments, key=lambda p: (p.received_on, p.id)):

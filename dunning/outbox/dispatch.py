@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import failures
 from dunning.channels.base import Envelope, ProviderReceipt, Transport, TransportError
@@ -169,7 +169,9 @@ class Dispatcher:
             if held:
                 batch.messages = list(
                     session.execute(
-                        select(Message).where(Message.id.in_(held)).order_by(Message.send_after, Message.id)
+                        select(Message)
+                        .where(col(Message.id).in_(held))
+                        .order_by(col(Message.send_after), col(Message.id))
                     ).scalars()
                 )
                 batch.snapshot = self._preload(session, batch)
@@ -308,7 +310,7 @@ class Dispatcher:
         messages = {
             m.id: m
             for m in session.execute(
-                select(Message).where(Message.id.in_([o.item.message_id for o in follow]))
+                select(Message).where(col(Message.id).in_([o.item.message_id for o in follow]))
             ).scalars()
         }
         for o in follow:

@@ -10,9 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
 
-PLANNED, AWAITING_APPROVAL, QUEUED, SENDING = "planned", "awaiting_approval", "queued", "sending"
+AWAITING_APPROVAL, QUEUED, SENDING = "awaiting_approval", "queued", "sending"
 SENT, FAILED, CANCELLED, IN_DOUBT, REJECTED = "sent", "failed", "cancelled", "in_doubt", "rejected"
-PENDING = (PLANNED, AWAITING_APPROVAL, QUEUED)  # not yet handed to a transport
+PENDING = (AWAITING_APPROVAL, QUEUED)  # not yet handed to a transport
 FINAL = (SENT, FAILED, CANCELLED, REJECTED)
 
 

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlmodel import col
 
 from dunning import bounds
 from dunning.cases.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
@@ -32,7 +33,9 @@ def detail(session, message: Message) -> MessageDetail:
 def list_approvals(session: SessionDep) -> list[MessageDetail]:
     """Heavy steps waiting for a person: registered letters, agency hand-offs, what the policy marks."""
     rows = session.execute(
-        select(Message).where(Message.status == AWAITING_APPROVAL).order_by(Message.send_after, Message.id)
+        select(Message)
+        .where(col(Message.status) == AWAITING_APPROVAL)
+        .order_by(col(Message.send_after), col(Message.id))
     ).scalars()
     return [detail(session, m) for m in rows]
 
@@ -55,11 +58,13 @@ def list_messages(
     customer: Annotated[bounds.line(200) | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MessageOut]:
-    stmt = select(Message).order_by(Message.id.desc()).limit(limit)
+    stmt = select(Message).order_by(col(Message.id).desc()).limit(limit)
     if status:
-        stmt = stmt.where(Message.status == status)
+        stmt = stmt.where(col(Message.status) == status)
     if customer:
-        stmt = stmt.join(Customer, Customer.id == Message.customer_id).where(Customer.external_id == customer)
+        stmt = stmt.join(Customer, col(Customer.id) == col(Message.customer_id)).where(
+            col(Customer.external_id) == customer
+        )
     return [MessageOut.model_validate(m, from_attributes=True) for m in session.execute(stmt).scalars()]
 
 

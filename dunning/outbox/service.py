@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit, failures
 from dunning.channels.base import ProviderReceipt, TransportError
@@ -42,7 +42,7 @@ SEND_LEASE = timedelta(minutes=10)  # far above any transport timeout: older "se
 def _move(session: Session, message_id: int, from_states: tuple[str, ...], **values) -> bool:
     result = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status.in_(from_states))
+        .where(col(Message.id) == message_id, col(Message.status).in_(from_states))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -52,9 +52,9 @@ def _move(session: Session, message_id: int, from_states: tuple[str, ...], **val
 def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """The sweep: queued messages whose time has come (dunning/claims.py: how workers share them)."""
     stmt = (
-        select(Message.id)
-        .where(Message.status == QUEUED, Message.send_after <= now)
-        .order_by(Message.send_after, Message.id)
+        select(col(Message.id))
+        .where(col(Message.status) == QUEUED, col(Message.send_after) <= now)
+        .order_by(col(Message.send_after), col(Message.id))
         .limit(limit)
     )
     return list(session.execute(skip_locked(session, stmt)).scalars())
@@ -63,22 +63,22 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
 def pending(session: Session, limit: int) -> tuple[int, list]:
     """How many messages wait to be handed to a transport (planned, awaiting approval, queued),
     and the first `limit` of them, soonest first, with their customer's external id."""
-    total = session.execute(select(func.count()).where(Message.status.in_(PENDING))).scalar_one()
+    total = session.execute(select(func.count()).where(col(Message.status).in_(PENDING))).scalar_one()
     rows = session.execute(
         select(
-            Message.id,
-            Customer.external_id,
-            Message.currency,
-            Message.step_key,
-            Message.kind,
-            Message.channel,
-            Message.status,
-            Message.send_after,
-            Message.amount_minor,
+            col(Message.id),
+            col(Customer.external_id),
+            col(Message.currency),
+            col(Message.step_key),
+            col(Message.kind),
+            col(Message.channel),
+            col(Message.status),
+            col(Message.send_after),
+            col(Message.amount_minor),
         )
-        .join(Customer, Customer.id == Message.customer_id)
-        .where(Message.status.in_(PENDING))
-        .order_by(Message.send_after, Message.id)
+        .join(Customer, col(Customer.id) == col(Message.customer_id))
+        .where(col(Message.status).in_(PENDING))
+        .order_by(col(Message.send_after), col(Message.id))
         .limit(limit)
     ).all()
     return total, rows
@@ -86,7 +86,7 @@ def pending(session: Session, limit: int) -> tuple[int, list]:
 
 def next_due(session: Session) -> datetime | None:
     """When the first queued message may leave."""
-    return session.execute(select(func.min(Message.send_after)).where(Message.status == QUEUED)).scalar()
+    return session.execute(select(func.min(col(Message.send_after))).where(col(Message.status) == QUEUED)).scalar()
 
 
 STORED = ("recipient", "recipients", "reply_token", "context", "subject", "body_text", "body_html", "pdf_path")
@@ -96,8 +96,10 @@ STORED_DEFAULTS = {"recipients": []}  # a column that is never null
 def _held(session: Session, message_ids, worker: str) -> set[int]:
     return set(
         session.execute(
-            select(Message.id).where(
-                Message.id.in_(list(message_ids)), Message.status == SENDING, Message.claimed_by == worker
+            select(col(Message.id)).where(
+                col(Message.id).in_(list(message_ids)),
+                col(Message.status) == SENDING,
+                col(Message.claimed_by) == worker,
             )
         ).scalars()
     )
@@ -112,8 +114,8 @@ def claim(session: Session, clock: Clock, worker: str, message_ids: list[int]) -
     now = clock.now()
     session.execute(
         update(Message)
-        .where(Message.id.in_(message_ids), Message.status == QUEUED)
-        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=Message.attempts + 1, updated_at=now)
+        .where(col(Message.id).in_(message_ids), col(Message.status) == QUEUED)
+        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=col(Message.attempts) + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return _held(session, message_ids, worker)
@@ -153,14 +155,14 @@ def release(
         last_error=why[:1000],
         claimed_by=None,
         claimed_at=None,
-        attempts=Message.attempts - 1,
+        attempts=col(Message.attempts) - 1,
         updated_at=clock.now(),
     )
     if send_after is not None:
         values["send_after"] = send_after
     result = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status == SENDING, Message.claimed_by == worker)
+        .where(col(Message.id) == message_id, col(Message.status) == SENDING, col(Message.claimed_by) == worker)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -179,9 +181,9 @@ def hand_over(session: Session, clock: Clock, message_ids: list[int], worker: st
     held = list(
         session.execute(
             update(Message)
-            .where(Message.id.in_(message_ids), Message.status == SENDING, Message.claimed_by == worker)
+            .where(col(Message.id).in_(message_ids), col(Message.status) == SENDING, col(Message.claimed_by) == worker)
             .values(claimed_at=now)
-            .returning(Message.id)
+            .returning(col(Message.id))
             .execution_options(synchronize_session=False)
         ).scalars()
     )
@@ -198,16 +200,16 @@ def cancel(session: Session, clock: Clock, message_id: int, why: str) -> bool:
 
 def cancel_for_case(session: Session, clock: Clock, case_id: int, why: str, *, keep_kind: str | None = None) -> int:
     """keep_kind: messages of that kind stay (the customer's notice of an agency hand-off)."""
-    stmt = select(Message.id).where(Message.case_id == case_id, Message.status.in_(PENDING))
+    stmt = select(col(Message.id)).where(col(Message.case_id) == case_id, col(Message.status).in_(PENDING))
     if keep_kind is not None:
-        stmt = stmt.where(Message.kind != keep_kind)
+        stmt = stmt.where(col(Message.kind) != keep_kind)
     return sum(cancel(session, clock, i, why) for i in list(session.execute(stmt).scalars()))
 
 
 def _finish(session: Session, clock: Clock, message_id: int, outcome: str, error: str | None = None) -> None:
     session.execute(
         update(Attempt)
-        .where(Attempt.message_id == message_id, Attempt.finished_at.is_(None))
+        .where(col(Attempt.message_id) == message_id, col(Attempt.finished_at).is_(None))
         .values(finished_at=clock.now(), outcome=outcome, error=error)
     )
 
@@ -353,7 +355,9 @@ def written_to(session: Session, message: Message, address: str | None = None) -
     if not message.recipients:
         primary = (
             session.execute(
-                select(Contact).where(Contact.customer_id == message.customer_id, Contact.external_id == PRIMARY_KEY)
+                select(Contact).where(
+                    col(Contact.customer_id) == message.customer_id, col(Contact.external_id) == PRIMARY_KEY
+                )
             )
             .scalars()
             .all()
@@ -362,7 +366,9 @@ def written_to(session: Session, message: Message, address: str | None = None) -
             c for c in primary if address is None or (c.address_for(message.channel) or "").lower() == address.lower()
         ]
     return (
-        list(session.execute(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).scalars()) if ids else []
+        list(session.execute(select(Contact).where(col(Contact.id).in_(ids)).order_by(col(Contact.id))).scalars())
+        if ids
+        else []
     )
 
 
@@ -403,15 +409,17 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
     sent again without a person deciding. Those it had only claimed never left: queued again."""
     now = clock.now()
     stale = list(
-        session.execute(select(Message).where(Message.status == SENDING, Message.claimed_at < now - lease)).scalars()
+        session.execute(
+            select(Message).where(col(Message.status) == SENDING, col(Message.claimed_at) < now - lease)
+        ).scalars()
     )
     found = Recovered()
     if not stale:
         return found
     handed = set(
         session.execute(
-            select(Attempt.message_id).where(
-                Attempt.message_id.in_([m.id for m in stale]), Attempt.finished_at.is_(None)
+            select(col(Attempt.message_id)).where(
+                col(Attempt.message_id).in_([m.id for m in stale]), col(Attempt.finished_at).is_(None)
             )
         ).scalars()
     )
@@ -422,7 +430,7 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
                 message.id,
                 (SENDING,),
                 status=QUEUED,
-                attempts=Message.attempts - 1,
+                attempts=col(Message.attempts) - 1,
                 claimed_by=None,
                 claimed_at=None,
                 updated_at=now,
@@ -434,7 +442,7 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = SEND_LEASE)
             continue
         session.execute(
             update(Attempt)
-            .where(Attempt.message_id == message.id, Attempt.finished_at.is_(None))
+            .where(col(Attempt.message_id) == message.id, col(Attempt.finished_at).is_(None))
             .values(finished_at=now, outcome=IN_DOUBT)
         )
         _doubt(
@@ -454,10 +462,17 @@ def publish_for(session: Session, clock: Clock, event_type: str, details: dict[i
     if not details:
         return
     rows = session.execute(
-        select(Message.id, Message.case_id, Message.customer_id, Message.channel, Message.kind, Customer.external_id)
-        .join(Customer, Customer.id == Message.customer_id)
-        .where(Message.id.in_(list(details)))
-        .order_by(Message.id)
+        select(
+            col(Message.id),
+            col(Message.case_id),
+            col(Message.customer_id),
+            col(Message.channel),
+            col(Message.kind),
+            col(Customer.external_id),
+        )
+        .join(Customer, col(Customer.id) == col(Message.customer_id))
+        .where(col(Message.id).in_(list(details)))
+        .order_by(col(Message.id))
     ).all()
     publish_all(
         session,
@@ -495,10 +510,10 @@ def decide_approval(
         siblings = list(
             session.execute(
                 select(Message).where(
-                    Message.case_id == message.case_id,
-                    Message.path_name == message.path_name,
-                    Message.step_index == message.step_index,
-                    Message.status == AWAITING_APPROVAL,
+                    col(Message.case_id) == message.case_id,
+                    col(Message.path_name) == message.path_name,
+                    col(Message.step_index) == message.step_index,
+                    col(Message.status) == AWAITING_APPROVAL,
                 )
             ).scalars()
         )

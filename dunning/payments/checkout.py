@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts
@@ -49,7 +49,9 @@ class Plan:
 def processing_invoices(session: Session, customer_id: int) -> set[int]:
     """Invoices of a payment Stripe is still confirming (a SEPA debit takes days): not offered again."""
     rows = session.execute(
-        select(Checkout.invoice_ids).where(Checkout.customer_id == customer_id, Checkout.status == PROCESSING)
+        select(col(Checkout.invoice_ids)).where(
+            col(Checkout.customer_id) == customer_id, col(Checkout.status) == PROCESSING
+        )
     ).scalars()
     return {invoice_id for ids in rows for invoice_id in ids}
 
@@ -88,14 +90,16 @@ def prepare(
     mine = {
         i.id: i
         for i in session.execute(
-            select(Invoice).where(Invoice.customer_id == customer.id, Invoice.id.in_(sorted(chosen)))
+            select(Invoice).where(col(Invoice.customer_id) == customer.id, col(Invoice.id).in_(sorted(chosen)))
         ).scalars()
     }
     if chosen - mine.keys():  # someone else's invoice, or none: the same answer, so ids cannot be probed
         raise NotFound(words("not_yours"))
     disputed = set(
         session.execute(
-            select(Dispute.invoice_id).where(Dispute.invoice_id.in_(sorted(chosen)), Dispute.status == "open")
+            select(col(Dispute.invoice_id)).where(
+                col(Dispute.invoice_id).in_(sorted(chosen)), col(Dispute.status) == "open"
+            )
         ).scalars()
     )
     if disputed:
@@ -190,7 +194,7 @@ def opened(session: Session, clock: Clock, plan: Plan, created: stripe_api.Opene
 
 def returned(session: Session, clock: Clock, key: str) -> Checkout:
     """The checkout a return address names, while it may still lead back to the portal."""
-    checkout = session.execute(select(Checkout).where(Checkout.key == key)).scalar_one_or_none()
+    checkout = session.execute(select(Checkout).where(col(Checkout.key) == key)).scalar_one_or_none()
     if checkout is None or checkout.created_at < clock.now() - timedelta(days=RETURN_DAYS):
         raise NotFound("this link is not valid")
     customer = session.get(Customer, checkout.customer_id)
@@ -210,7 +214,7 @@ def mark(
     unless: tuple[str, ...] = (),
 ) -> Checkout | None:
     """Move the checkout of a Stripe session (by its id, or by our key from its metadata)."""
-    where = Checkout.session_id == session_id if session_id else Checkout.key == key
+    where = col(Checkout.session_id) == session_id if session_id else col(Checkout.key) == key
     checkout = session.execute(select(Checkout).where(where)).scalar_one_or_none()
     if checkout is None or checkout.status in unless:
         return checkout
@@ -218,7 +222,10 @@ def mark(
     if provider_reference:
         values["provider_reference"] = provider_reference
     session.execute(
-        update(Checkout).where(Checkout.id == checkout.id).values(**values).execution_options(synchronize_session=False)
+        update(Checkout)
+        .where(col(Checkout.id) == checkout.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
     session.refresh(checkout)
     return checkout

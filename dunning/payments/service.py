@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
@@ -99,7 +99,7 @@ def record(
     if ours is None:
         return "ignored"  # not a payment the portal asked for (another integration on the same account)
     customer = session.execute(
-        select(Customer).where(Customer.external_id == ours.customer_external_id)
+        select(Customer).where(col(Customer.external_id) == ours.customer_external_id)
     ).scalar_one_or_none()
     if customer is None:
         open_task(
@@ -117,17 +117,19 @@ def record(
     )
     if (
         session.execute(
-            select(Payment.id).where(Payment.kind == "payment", Payment.provider_reference == reference).limit(1)
+            select(col(Payment.id))
+            .where(col(Payment.kind) == "payment", col(Payment.provider_reference) == reference)
+            .limit(1)
         ).first()
         is not None
     ):
         return "duplicate"  # this event again, its twin (session completed / intent succeeded), or pushed already
     named = set(
         session.execute(
-            select(Invoice.id).where(
-                Invoice.customer_id == customer.id,
-                Invoice.currency == currency,
-                Invoice.id.in_(ours.invoice_ids or [0]),
+            select(col(Invoice.id)).where(
+                col(Invoice.customer_id) == customer.id,
+                col(Invoice.currency) == currency,
+                col(Invoice.id).in_(ours.invoice_ids or [0]),
             )
         ).scalars()
     )
@@ -152,7 +154,7 @@ def record(
         "payment",
     )
     payment = session.execute(
-        select(Payment).where(Payment.kind == "payment", Payment.external_id == external_id(reference))
+        select(Payment).where(col(Payment.kind) == "payment", col(Payment.external_id) == external_id(reference))
     ).scalar_one()
     audit.record(
         session,
@@ -180,9 +182,9 @@ def _receipt(session: Session, clock: Clock, customer: Customer, payment: Paymen
         return
     numbers = list(
         session.execute(
-            select(Invoice.number)
-            .where(Invoice.id.in_(payment.invoice_ids or [0]))
-            .order_by(Invoice.due_on, Invoice.id)
+            select(col(Invoice.number))
+            .where(col(Invoice.id).in_(payment.invoice_ids or [0]))
+            .order_by(col(Invoice.due_on), col(Invoice.id))
         ).scalars()
     )
     remaining = sum(
@@ -215,8 +217,8 @@ def refund(session: Session, clock: Clock, settings: Settings, charge: ChargeObj
     reference = charge.payment_intent
     payment = session.execute(
         select(Payment)
-        .where(Payment.kind == "payment", Payment.provider_reference == reference)
-        .order_by(Payment.id)
+        .where(col(Payment.kind) == "payment", col(Payment.provider_reference) == reference)
+        .order_by(col(Payment.id))
         .limit(1)
     ).scalar_one_or_none()
     if payment is None:

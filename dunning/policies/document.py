@@ -153,7 +153,7 @@ class Step(_Model):
     fees: bool = False  # show statutory interest and compensation on this step
     # whom it writes to and copies, by contact role (dunning/contacts/roles.py): email goes to every
     # `to` contact with `cc` in copy; a text or a letter to the first `to` contact it can reach
-    to: list[Role] = Field(default_factory=lambda: ["primary"], min_length=1)
+    to: list[Role] = Field(default_factory=lambda: list[Role](["primary"]), min_length=1)
     cc: list[Role] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -206,7 +206,7 @@ class Path(_Model):
             return kind if isinstance(kind, str) and kind in KIND_NAMES else None
 
         of_kind = Counter(k for k in map(unnamed_kind, steps) if k)
-        seen: Counter = Counter()
+        seen: Counter[str] = Counter()
         named = []
         for step in steps:
             if kind := unnamed_kind(step):
@@ -366,8 +366,9 @@ class Policy(_Model):
 # ---- parsing ----------------------------------------------------------------------------------
 
 
-def parse_policy(text: str, fmt: Literal["yaml", "json"] | None = None) -> Policy:
-    """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'."""
+def parse_policy(text: str, fmt: str | None = None) -> Policy:
+    """Parse and validate a policy document. `fmt` None guesses: JSON if it starts with '{'; a
+    stored row's format other than "yaml" and "json" is refused (ValueError)."""
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     if len(text) > MAX_DOCUMENT:
@@ -430,7 +431,7 @@ class _Loader(yaml.SafeLoader):
         super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves it unannotated
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(
                 None, None, "anchors and aliases (& and *) are not allowed in a policy", event.start_mark

@@ -208,10 +208,6 @@ class PlannedSend:
 # ---- the anchor and what is owed (R2, R3) -----------------------------------------------------
 
 
-def _overdue(invoice: InvoiceView, today: date) -> bool:
-    return invoice.balance_minor > 0 and invoice.due_on < today
-
-
 def anchor_for(
     invoices: Iterable[InvoiceView], today: date, *, current: date | None = None, lead_days: int = 0
 ) -> date | None:

@@ -7,9 +7,10 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -29,7 +30,9 @@ MAX_DAYS_AHEAD = 366
 
 
 def load_book(session: Session) -> RateBook:
-    rows = session.execute(select(ReferenceRate.series, ReferenceRate.effective_on, ReferenceRate.percent)).all()
+    rows = session.execute(
+        select(col(ReferenceRate.series), col(ReferenceRate.effective_on), col(ReferenceRate.percent))
+    ).all()
     return shipped().with_added(rows)
 
 
@@ -57,7 +60,9 @@ def add(
     if book[series].half_yearly and effective_on != half_year_start(effective_on):
         raise InvalidInput(f"{book[series].name} changes only on 1 January and 1 July")
     previous = session.execute(
-        select(ReferenceRate.percent).where(ReferenceRate.series == series, ReferenceRate.effective_on == effective_on)
+        select(col(ReferenceRate.percent)).where(
+            col(ReferenceRate.series) == series, col(ReferenceRate.effective_on) == effective_on
+        )
     ).scalar_one_or_none()
     # An upsert: two people entering the same rate at once both succeed, the last one stands.
     values = {
@@ -68,7 +73,7 @@ def add(
         "created_at": clock.now(),
     }
     session.execute(
-        insert_for(session, ReferenceRate.__table__)
+        insert_for(session, ReferenceRate.__table__)  # type: ignore[attr-defined]  # SQLModel sets it, undeclared
         .values(**values)
         .on_conflict_do_update(
             index_elements=["series", "effective_on"],
@@ -92,7 +97,7 @@ def add(
 def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: str) -> int:
     """Mark done the missing-rate tasks whose rate the book now knows."""
     closed = 0
-    for task in session.execute(select(Task).where(Task.kind == TASK_KIND, Task.status == "open")).scalars():
+    for task in session.execute(select(Task).where(col(Task.kind) == TASK_KIND, col(Task.status) == "open")).scalars():
         try:
             book.in_force(task.data["series"], date.fromisoformat(task.data["on"]))
         except MissingRate:
@@ -102,7 +107,7 @@ def close_answered_tasks(session: Session, clock: Clock, book: RateBook, actor: 
     return closed
 
 
-def missing_task(missing: MissingRate) -> dict:
+def missing_task(missing: MissingRate) -> dict[str, Any]:
     """The task asking for a missing rate (tasks.service.open_task's arguments): one per rate, by
     its key, however many notices wait for it."""
     return dict(

@@ -124,7 +124,9 @@ def check_percent(value: str | Decimal) -> Decimal:
         raise InvalidInput(f"'{value}' is not a number: give the rate in percent, e.g. 2.15") from None
     if not percent.is_finite() or not MIN_PERCENT <= percent <= MAX_PERCENT:
         raise InvalidInput(f"a reference rate lies between {MIN_PERCENT} and {MAX_PERCENT} percent, not {value}")
-    if -percent.as_tuple().exponent > MAX_PLACES:
+    exponent = percent.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number's ("n", "N", "F" are NaN and infinity)
+    if -exponent > MAX_PLACES:
         raise InvalidInput(f"a reference rate has at most {MAX_PLACES} decimals, not {value}")
     return percent
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.resources import files
+from typing import Literal
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -21,7 +22,7 @@ def default_document() -> str:
     return files("dunning.policies").joinpath("default.yaml").read_text(encoding="utf-8")
 
 
-def detect_format(text: str) -> str:
+def detect_format(text: str) -> Literal["yaml", "json"]:
     return "json" if text.lstrip().startswith("{") else "yaml"
 
 
@@ -51,7 +52,9 @@ def validate(name: str, text: str) -> Policy:
 
 def save(session: Session, clock: Clock, name: str, text: str, actor: str) -> PolicyVersion:
     validate(name, text)
-    current = session.execute(select(func.max(PolicyVersion.version)).where(PolicyVersion.name == name)).scalar()
+    current = session.execute(
+        select(func.max(col(PolicyVersion.version))).where(col(PolicyVersion.name) == name)
+    ).scalar()
     latest_row = latest(session, name) if current else None
     if latest_row is not None and latest_row.document == text:
         return latest_row  # saving the same document again is not a new version
@@ -73,7 +76,10 @@ def save(session: Session, clock: Clock, name: str, text: str, actor: str) -> Po
 
 def latest(session: Session, name: str) -> PolicyVersion | None:
     return session.execute(
-        select(PolicyVersion).where(PolicyVersion.name == name).order_by(PolicyVersion.version.desc()).limit(1)
+        select(PolicyVersion)
+        .where(col(PolicyVersion.name) == name)
+        .order_by(col(PolicyVersion.version).desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -82,7 +88,7 @@ def get(session: Session, name: str, version: int | None = None) -> PolicyVersio
         row = latest(session, name)
     else:
         row = session.execute(
-            select(PolicyVersion).where(PolicyVersion.name == name, PolicyVersion.version == version)
+            select(PolicyVersion).where(col(PolicyVersion.name) == name, col(PolicyVersion.version) == version)
         ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no policy named {name!r}" + (f" at version {version}" if version else ""))
@@ -91,13 +97,15 @@ def get(session: Session, name: str, version: int | None = None) -> PolicyVersio
 
 def list_latest(session: Session) -> list[PolicyVersion]:
     newest = (
-        select(PolicyVersion.name, func.max(PolicyVersion.version).label("v")).group_by(PolicyVersion.name).subquery()
+        select(col(PolicyVersion.name), func.max(col(PolicyVersion.version)).label("v"))
+        .group_by(col(PolicyVersion.name))
+        .subquery()
     )
     return list(
         session.execute(
             select(PolicyVersion)
-            .join(newest, (PolicyVersion.name == newest.c.name) & (PolicyVersion.version == newest.c.v))
-            .order_by(PolicyVersion.name)
+            .join(newest, (col(PolicyVersion.name) == newest.c.name) & (col(PolicyVersion.version) == newest.c.v))
+            .order_by(col(PolicyVersion.name))
         ).scalars()
     )
 

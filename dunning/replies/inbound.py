@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -122,7 +122,9 @@ def delivery_report(session: Session, clock: Clock, form: FormParams) -> bool:
     """Twilio's status callback for a message we sent; False when the SID is not ours."""
     sid = form.get("MessageSid") or form.get("SmsSid")
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    message = session.execute(select(Message).where(Message.provider_id == sid)).scalar_one_or_none() if sid else None
+    message = (
+        session.execute(select(Message).where(col(Message.provider_id) == sid)).scalar_one_or_none() if sid else None
+    )
     if message is None or not status:
         return False
     if DELIVERY_RANK.get(status, 0) >= DELIVERY_RANK.get(message.delivery_status or "", -1):

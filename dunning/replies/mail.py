@@ -107,9 +107,9 @@ class InboundMail:
 def parse_inbound(raw: bytes) -> InboundMail:
     unreadable = too_complex(raw)
     if unreadable is None:
-        msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
+        msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
     else:
-        msg = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)  # type: ignore[assignment]
+        msg = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
     from_name, from_address = _first_address(msg, "from")
     subject = _header(msg, "subject") or ""
     if unreadable is None:

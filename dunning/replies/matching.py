@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.cases.models import CLOSED, Case
 from dunning.config import Settings
@@ -43,8 +43,8 @@ def _case(session: Session, customer: Customer, message: Message | None) -> Case
             return case
     return session.execute(
         select(Case)
-        .where(Case.customer_id == customer.id, Case.state != CLOSED)
-        .order_by(Case.updated_at.desc(), Case.id.desc())
+        .where(col(Case.customer_id) == customer.id, col(Case.state) != CLOSED)
+        .order_by(col(Case.updated_at).desc(), col(Case.id).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -59,19 +59,21 @@ def _by_email(session: Session, address: str | None) -> list[Contact]:
         return []
     return list(
         session.execute(
-            select(Contact).where(func.lower(Contact.email) == address.lower()).order_by(Contact.id)
+            select(Contact).where(func.lower(col(Contact.email)) == address.lower()).order_by(col(Contact.id))
         ).scalars()
     )
 
 
 def sms_sender(session: Session, number: str) -> Match:
     number = number.strip()
-    contacts = list(session.execute(select(Contact).where(Contact.phone == number).order_by(Contact.id)).scalars())
+    contacts = list(
+        session.execute(select(Contact).where(col(Contact.phone) == number).order_by(col(Contact.id))).scalars()
+    )
     customers = [session.get(Customer, i) for i in dict.fromkeys(c.customer_id for c in contacts)]
     last_sent = session.execute(
         select(Message)
-        .where(Message.channel == "sms", Message.recipient == number, Message.status == SENT)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .where(col(Message.channel) == "sms", col(Message.recipient) == number, col(Message.status) == SENT)
+        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
         .limit(1)
     ).scalar_one_or_none()
     if len(customers) == 1:
@@ -91,7 +93,7 @@ def email_sender(session: Session, settings: Settings, mail: InboundMail) -> Mat
     mailbox = settings.smtp_from_address.partition("@")[0].partition("+")[0] or None
     token = extract_reply_token(mail.recipients, mailbox=mailbox)
     if token:
-        message = session.execute(select(Message).where(Message.reply_token == token)).scalars().first()
+        message = session.execute(select(Message).where(col(Message.reply_token) == token)).scalars().first()
         if message is not None:
             return _found(
                 session,
@@ -105,7 +107,7 @@ def email_sender(session: Session, settings: Settings, mail: InboundMail) -> Mat
         ("references", list(reversed(mail.references))),
     ):
         for message_id in ids:
-            message = session.execute(select(Message).where(Message.provider_id == message_id)).scalars().first()
+            message = session.execute(select(Message).where(col(Message.provider_id) == message_id)).scalars().first()
             if message is not None:
                 return _found(
                     session,

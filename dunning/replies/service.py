@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, away, disputes, notices, payment_checks, promises
@@ -89,7 +89,7 @@ class _Outcome:
 def handle(session: Session, clock: Clock, settings: Settings, incoming: Incoming, match: Match) -> Handled:
     key = f"{incoming.channel}:{incoming.provider_id}"[:300] if incoming.provider_id else None
     if key is not None:
-        seen = session.execute(select(InboundMessage).where(InboundMessage.dedupe_key == key)).scalar_one_or_none()
+        seen = session.execute(select(InboundMessage).where(col(InboundMessage.dedupe_key) == key)).scalar_one_or_none()
         if seen is not None:  # the provider retried: same answer, nothing done twice
             return Handled(seen, seen.answer_text, duplicate=True)
 
@@ -530,8 +530,10 @@ class _Act:
         # No case yet (nothing overdue): a promise still makes sense if only one currency is owed.
         currencies = set(
             self.session.execute(
-                select(Invoice.currency).where(
-                    Invoice.customer_id == self.customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False)
+                select(col(Invoice.currency)).where(
+                    col(Invoice.customer_id) == self.customer.id,
+                    col(Invoice.balance_minor) > 0,
+                    col(Invoice.voided).is_(False),
                 )
             ).scalars()
         )

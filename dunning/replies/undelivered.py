@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.cases.service import rewind_undelivered_step
@@ -134,7 +134,7 @@ def _invalid(
     writable = [
         c
         for c in session.execute(
-            select(Contact).where(Contact.customer_id == customer.id, Contact.email.is_not(None))
+            select(Contact).where(col(Contact.customer_id) == customer.id, col(Contact.email).is_not(None))
         ).scalars()
         if "email" not in c.invalid_channels
     ]
@@ -145,7 +145,9 @@ def _invalid(
         if writable
         else session.execute(
             select(Message).where(
-                Message.customer_id == customer.id, Message.channel == "email", Message.status.in_(PENDING)
+                col(Message.customer_id) == customer.id,
+                col(Message.channel) == "email",
+                col(Message.status).in_(PENDING),
             )
         )
         .scalars()
@@ -167,13 +169,15 @@ def _invalid(
 
 
 def _task(session: Session, key: str) -> Task | None:
-    return session.execute(select(Task).where(Task.key == key)).scalar_one_or_none()
+    return session.execute(select(Task).where(col(Task.key) == key)).scalar_one_or_none()
 
 
 def _bounced_message(session: Session, settings: Settings, bounce: Bounce) -> tuple[Message | None, str | None]:
     for message_id in bounce.original_message_ids:
         message = (
-            session.execute(select(Message).where(Message.provider_id == message_id, Message.channel == "email"))
+            session.execute(
+                select(Message).where(col(Message.provider_id) == message_id, col(Message.channel) == "email")
+            )
             .scalars()
             .first()
         )
@@ -182,16 +186,18 @@ def _bounced_message(session: Session, settings: Settings, bounce: Bounce) -> tu
     mailbox = settings.smtp_from_address.partition("@")[0].partition("+")[0] or None
     token = extract_reply_token(bounce.original_addresses, mailbox=mailbox)
     if token:
-        message = session.execute(select(Message).where(Message.reply_token == token)).scalars().first()
+        message = session.execute(select(Message).where(col(Message.reply_token) == token)).scalars().first()
         if message is not None:
             return message, "reply_token"
     for failure in bounce.failures:
         message = session.execute(
             select(Message)
             .where(
-                Message.channel == "email", Message.status == SENT, func.lower(Message.recipient) == failure.recipient
+                col(Message.channel) == "email",
+                col(Message.status) == SENT,
+                func.lower(col(Message.recipient)) == failure.recipient,
             )
-            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
             .limit(1)
         ).scalar_one_or_none()
         if message is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy import Date, Integer, cast, func, literal, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements.models import Dispute, Promise
 from dunning.ledger.models import Invoice
@@ -59,17 +59,17 @@ def load_invoices(session: Session) -> tuple[pd.DataFrame, dict[int, str]]:
     conn = session.connection()
     stmt = (
         select(
-            Invoice.id,
-            Invoice.customer_id,
-            _epoch_days(Invoice.issued_on, conn),
-            _epoch_days(Invoice.due_on, conn),
-            func.coalesce(_epoch_days(Invoice.paid_on, conn), _NO_DATE),
-            Invoice.total_minor,
-            Invoice.balance_minor,
-            Invoice.currency,
+            col(Invoice.id),
+            col(Invoice.customer_id),
+            _epoch_days(col(Invoice.issued_on), conn),
+            _epoch_days(col(Invoice.due_on), conn),
+            func.coalesce(_epoch_days(col(Invoice.paid_on), conn), _NO_DATE),
+            col(Invoice.total_minor),
+            col(Invoice.balance_minor),
+            col(Invoice.currency),
         )
-        .where(Invoice.voided.is_(False), or_(Invoice.paid_on.is_not(None), Invoice.balance_minor > 0))
-        .order_by(Invoice.id)
+        .where(col(Invoice.voided).is_(False), or_(col(Invoice.paid_on).is_not(None), col(Invoice.balance_minor) > 0))
+        .order_by(col(Invoice.id))
     )
     # Built with Core, fetched with the driver's own cursor inside the session's transaction: a
     # million SQLAlchemy rows and their transposition cost more than the query itself.
@@ -139,16 +139,22 @@ def _dates(days: np.ndarray) -> np.ndarray:
 
 def load_events(session: Session) -> dict[str, pd.DataFrame]:
     conn = session.connection()
-    disputes = conn.execute(select(Dispute.customer_id, Dispute.opened_at)).all()
+    disputes = conn.execute(select(col(Dispute.customer_id), col(Dispute.opened_at))).all()
     replies = conn.execute(
-        select(InboundMessage.customer_id, InboundMessage.received_at).where(InboundMessage.customer_id.is_not(None))
+        select(col(InboundMessage.customer_id), col(InboundMessage.received_at)).where(
+            col(InboundMessage.customer_id).is_not(None)
+        )
     ).all()
     # A promise counts once it is decided (kept or broken), on the day it was: settled_at when the
     # ledger recorded it, else the end of its grace period.
     promises = conn.execute(
-        select(Promise.customer_id, Promise.created_at, Promise.settled_at, Promise.grace_until, Promise.status).where(
-            Promise.status.in_(("kept", "broken"))
-        )
+        select(
+            col(Promise.customer_id),
+            col(Promise.created_at),
+            col(Promise.settled_at),
+            col(Promise.grace_until),
+            col(Promise.status),
+        ).where(col(Promise.status).in_(("kept", "broken")))
     ).all()
     return {
         "disputes": pd.DataFrame(

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from sqlalchemy import select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -31,23 +31,27 @@ def lock(session: Session) -> None:
 
 
 def champion(session: Session) -> ModelVersion | None:
-    return session.execute(select(ModelVersion).where(ModelVersion.status == CHAMPION)).scalar_one_or_none()
+    return session.execute(select(ModelVersion).where(col(ModelVersion.status) == CHAMPION)).scalar_one_or_none()
 
 
 def get(session: Session, version: str) -> ModelVersion:
-    row = session.execute(select(ModelVersion).where(ModelVersion.version == version)).scalar_one_or_none()
+    row = session.execute(select(ModelVersion).where(col(ModelVersion.version) == version)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no model version '{version}'")
     return row
 
 
 def by_fingerprint(session: Session, fingerprint: str) -> ModelVersion | None:
-    return session.execute(select(ModelVersion).where(ModelVersion.fingerprint == fingerprint)).scalar_one_or_none()
+    return session.execute(
+        select(ModelVersion).where(col(ModelVersion.fingerprint) == fingerprint)
+    ).scalar_one_or_none()
 
 
 def versions(session: Session) -> list[ModelVersion]:
     return list(
-        session.execute(select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())).scalars()
+        session.execute(
+            select(ModelVersion).order_by(col(ModelVersion.created_at).desc(), col(ModelVersion.id).desc())
+        ).scalars()
     )
 
 
@@ -100,8 +104,8 @@ def rollback(session: Session, clock: Clock, actor: str) -> ModelVersion:
     lock(session)
     previous = session.execute(
         select(ModelVersion)
-        .where(ModelVersion.status == RETIRED)
-        .order_by(ModelVersion.retired_at.desc(), ModelVersion.id.desc())
+        .where(col(ModelVersion.status) == RETIRED)
+        .order_by(col(ModelVersion.retired_at).desc(), col(ModelVersion.id).desc())
         .limit(1)
     ).scalar_one_or_none()
     if previous is None:

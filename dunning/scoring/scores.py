@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.driver import executemany
 from dunning.scoring.models import Score
@@ -45,23 +45,23 @@ def newest(session: Session, customer_ids: Iterable[int] | None = None) -> dict[
     if ids is not None and len(ids) > FEW:
         found = newest(session)
         return {cid: found[cid] for cid in ids if cid in found}
-    latest = select(Score.customer_id, func.max(Score.scored_at).label("at")).group_by(Score.customer_id)
+    latest = select(col(Score.customer_id), func.max(col(Score.scored_at)).label("at")).group_by(col(Score.customer_id))
     if ids is not None:
-        latest = latest.where(Score.customer_id.in_(ids))
+        latest = latest.where(col(Score.customer_id).in_(ids))
     latest = latest.subquery()
     stmt = (
         select(
-            Score.id,
-            Score.customer_id,
-            Score.currency,
-            Score.probability,
-            Score.model_version,
-            Score.reasons,
-            Score.open_invoices,
-            Score.scored_at,
+            col(Score.id),
+            col(Score.customer_id),
+            col(Score.currency),
+            col(Score.probability),
+            col(Score.model_version),
+            col(Score.reasons),
+            col(Score.open_invoices),
+            col(Score.scored_at),
         )
-        .join(latest, and_(Score.customer_id == latest.c.customer_id, Score.scored_at == latest.c.at))
-        .order_by(Score.id)
+        .join(latest, and_(col(Score.customer_id) == latest.c.customer_id, col(Score.scored_at) == latest.c.at))
+        .order_by(col(Score.id))
     )
     out: dict[int, StoredScore] = {}
     for row in session.connection().execute(stmt):  # ordered by id: the last row of a moment wins

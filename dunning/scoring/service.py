@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -138,7 +138,9 @@ def prepare_training(
         return plan
     current = registry.champion(session)
     if current is not None:
-        later = session.execute(select(Invoice.id).where(Invoice.created_at > current.created_at)).scalars().all()
+        later = (
+            session.execute(select(col(Invoice.id)).where(col(Invoice.created_at) > current.created_at)).scalars().all()
+        )
         plan.incumbent = Incumbent(
             current.version, current.artifact_path, knew_before(current.created_at), np.asarray(later, dtype=np.int64)
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import bounds
 from dunning.bounds import Moment
@@ -92,23 +92,23 @@ def list_tasks(
 ) -> Page[TaskOut]:
     """Tasks oldest first; a task without a due time is left out when a due filter is given."""
     stmt = (
-        select(Task, Customer.external_id)
-        .outerjoin(Customer, Customer.id == Task.customer_id)
-        .where(Task.id > decode_cursor(cursor))
+        select(Task, col(Customer.external_id))
+        .outerjoin(Customer, col(Customer.id) == col(Task.customer_id))
+        .where(col(Task.id) > decode_cursor(cursor))
     )
     if status is not None:
-        stmt = stmt.where(Task.status == status)
+        stmt = stmt.where(col(Task.status) == status)
     if kind:
-        stmt = stmt.where(Task.kind == kind)
+        stmt = stmt.where(col(Task.kind) == kind)
     if assignee:
-        stmt = stmt.where(Task.assignee.is_(None) if assignee == "none" else Task.assignee == assignee)
+        stmt = stmt.where(col(Task.assignee).is_(None) if assignee == "none" else col(Task.assignee) == assignee)
     if customer:
-        stmt = stmt.where(Customer.external_id == customer)
+        stmt = stmt.where(col(Customer.external_id) == customer)
     if due_before is not None:
-        stmt = stmt.where(Task.due_at < due_before)
+        stmt = stmt.where(col(Task.due_at) < due_before)
     if due_after is not None:
-        stmt = stmt.where(Task.due_at >= due_after)
-    rows = session.execute(stmt.order_by(Task.id).limit(limit + 1)).all()
+        stmt = stmt.where(col(Task.due_at) >= due_after)
+    rows = session.execute(stmt.order_by(col(Task.id)).limit(limit + 1)).all()
     return page(rows, limit, lambda row: task_out(*row), last_id=lambda row: row[0].id)
 
 

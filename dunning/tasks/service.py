@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -86,7 +86,9 @@ def open_task(
     if key is not None and (task := _by_key(session, key)) is not None:
         return _created(session, clock, task) if inserted else task  # else another worker's, and its event
     task = session.execute(
-        select(Task).where(Task.case_id == case_id, Task.kind == "call", Task.status == "open").with_for_update()
+        select(Task)
+        .where(col(Task.case_id) == case_id, col(Task.kind) == "call", col(Task.status) == "open")
+        .with_for_update()
     ).scalar_one()
     if inserted:
         return _created(session, clock, task)
@@ -116,7 +118,7 @@ def _created(session: Session, clock: Clock, task: Task) -> Task:
 
 
 def _by_key(session: Session, key: str) -> Task | None:
-    return session.execute(select(Task).where(Task.key == key)).scalar_one_or_none()
+    return session.execute(select(Task).where(col(Task.key) == key)).scalar_one_or_none()
 
 
 def create(
@@ -134,7 +136,7 @@ def create(
     """A task a person (or their helpdesk) opens by hand."""
     customer_id = None
     if customer is not None:
-        customer_id = session.execute(select(Customer.id).where(Customer.external_id == customer)).scalar()
+        customer_id = session.execute(select(col(Customer.id)).where(col(Customer.external_id) == customer)).scalar()
         if customer_id is None:
             raise InvalidInput(f"unknown customer '{customer}'")
     task = open_task(
@@ -233,4 +235,4 @@ def _event(session: Session, clock: Clock, event_type: str, task: Task, **data: 
 def _external_id(session: Session, customer_id: int | None) -> str | None:
     if customer_id is None:
         return None
-    return session.execute(select(Customer.external_id).where(Customer.id == customer_id)).scalar()
+    return session.execute(select(col(Customer.external_id)).where(col(Customer.id) == customer_id)).scalar()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.claims import backoff, skip_locked
@@ -97,7 +97,7 @@ def create_endpoint(
 
 
 def list_endpoints(session: Session) -> list[WebhookEndpoint]:
-    return list(session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars())
+    return list(session.execute(select(WebhookEndpoint).order_by(col(WebhookEndpoint.id))).scalars())
 
 
 def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
@@ -107,7 +107,7 @@ def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
 def delete_endpoint(session: Session, clock: Clock, endpoint_id: int, actor: str) -> None:
     """Gone with its deliveries: nothing more is sent to it (one in flight may still arrive)."""
     endpoint = get_endpoint(session, endpoint_id)
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
+    session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint_id))
     session.delete(endpoint)
     audit.record(
         session,
@@ -130,9 +130,9 @@ def enable_endpoint(session: Session, clock: Clock, endpoint_id: int, actor: str
         session.execute(
             update(WebhookDelivery)
             .where(
-                WebhookDelivery.endpoint_id == endpoint_id,
-                WebhookDelivery.status == FAILED,
-                WebhookDelivery.last_attempt_at >= endpoint.failing_since,
+                col(WebhookDelivery.endpoint_id) == endpoint_id,
+                col(WebhookDelivery.status) == FAILED,
+                col(WebhookDelivery.last_attempt_at) >= endpoint.failing_since,
             )
             .values(status=PENDING, attempts=0, next_attempt_at=clock.now())
             .execution_options(synchronize_session=False)
@@ -163,8 +163,8 @@ def fan_out(session: Session, clock: Clock, limit: int = FAN_OUT_BATCH) -> int:
             skip_locked(
                 session,
                 select(WebhookEndpoint)
-                .where(WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.cursor < top)
-                .order_by(WebhookEndpoint.id),
+                .where(col(WebhookEndpoint.disabled_at).is_(None), col(WebhookEndpoint.cursor) < top)
+                .order_by(col(WebhookEndpoint.id)),
                 WebhookEndpoint,
             )
         )
@@ -173,10 +173,10 @@ def fan_out(session: Session, clock: Clock, limit: int = FAN_OUT_BATCH) -> int:
     )
     now, created = clock.now(), 0
     for endpoint in endpoints:
-        stmt = select(EventRecord.id).where(EventRecord.id > endpoint.cursor, EventRecord.id <= top)
+        stmt = select(col(EventRecord.id)).where(col(EventRecord.id) > endpoint.cursor, col(EventRecord.id) <= top)
         if "*" not in endpoint.events:
-            stmt = stmt.where(EventRecord.type.in_(endpoint.events))
-        ids = list(session.execute(stmt.order_by(EventRecord.id).limit(limit)).scalars())
+            stmt = stmt.where(col(EventRecord.type).in_(endpoint.events))
+        ids = list(session.execute(stmt.order_by(col(EventRecord.id)).limit(limit)).scalars())
         if ids:
             created += _add_deliveries(session, now, [(event_id, endpoint.id) for event_id in ids])
         endpoint.cursor = ids[-1] if len(ids) == limit else top
@@ -223,9 +223,9 @@ def redeliver(session: Session, clock: Clock, event_id: int, endpoint_id: int | 
     session.execute(
         update(WebhookDelivery)
         .where(
-            WebhookDelivery.event_id == event_id,
-            WebhookDelivery.endpoint_id.in_([e.id for e in endpoints]),
-            WebhookDelivery.status != SENDING,
+            col(WebhookDelivery.event_id) == event_id,
+            col(WebhookDelivery.endpoint_id).in_([e.id for e in endpoints]),
+            col(WebhookDelivery.status) != SENDING,
         )
         .values(status=PENDING, attempts=0, next_attempt_at=now, delivered_at=None, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
@@ -234,10 +234,10 @@ def redeliver(session: Session, clock: Clock, event_id: int, endpoint_id: int | 
 
 
 def deliveries_of(session: Session, event_id: int, endpoint_ids: list[int] | None = None) -> list[WebhookDelivery]:
-    stmt = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.event_id) == event_id)
     if endpoint_ids is not None:
-        stmt = stmt.where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
-    return list(session.execute(stmt.order_by(WebhookDelivery.endpoint_id)).scalars())
+        stmt = stmt.where(col(WebhookDelivery.endpoint_id).in_(endpoint_ids))
+    return list(session.execute(stmt.order_by(col(WebhookDelivery.endpoint_id))).scalars())
 
 
 # ---- claiming and recording -------------------------------------------------------------------
@@ -270,7 +270,7 @@ def recover_stale(session: Session, clock: Clock, lease: timedelta = DELIVERY_LE
     now = clock.now()
     return session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.status == SENDING, WebhookDelivery.claimed_at < now - lease)
+        .where(col(WebhookDelivery.status) == SENDING, col(WebhookDelivery.claimed_at) < now - lease)
         .values(
             status=PENDING,
             next_attempt_at=now,
@@ -286,14 +286,14 @@ def claim(session: Session, clock: Clock, worker: str, limit: int) -> list[Claim
     """Due deliveries of active endpoints, now `sending` for this worker, with what sending needs."""
     now = clock.now()
     pick = (
-        select(WebhookDelivery.id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        select(col(WebhookDelivery.id))
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
         .where(
-            WebhookDelivery.status == PENDING,
-            WebhookDelivery.next_attempt_at <= now,
-            WebhookEndpoint.disabled_at.is_(None),
+            col(WebhookDelivery.status) == PENDING,
+            col(WebhookDelivery.next_attempt_at) <= now,
+            col(WebhookEndpoint.disabled_at).is_(None),
         )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
         .limit(limit)
     )
     ids = list(session.execute(skip_locked(session, pick, WebhookDelivery)).scalars())
@@ -301,23 +301,27 @@ def claim(session: Session, clock: Clock, worker: str, limit: int) -> list[Claim
         return []
     session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == PENDING)
-        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=WebhookDelivery.attempts + 1)
+        .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.status) == PENDING)
+        .values(status=SENDING, claimed_by=worker, claimed_at=now, attempts=col(WebhookDelivery.attempts) + 1)
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
         select(
-            WebhookDelivery.id,
-            WebhookDelivery.attempts,
-            WebhookEndpoint.id,
-            WebhookEndpoint.url,
-            WebhookEndpoint.secret,
+            col(WebhookDelivery.id),
+            col(WebhookDelivery.attempts),
+            col(WebhookEndpoint.id),
+            col(WebhookEndpoint.url),
+            col(WebhookEndpoint.secret),
             EventRecord,
         )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .join(EventRecord, EventRecord.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == SENDING, WebhookDelivery.claimed_by == worker)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+        .join(EventRecord, col(EventRecord.id) == col(WebhookDelivery.event_id))
+        .where(
+            col(WebhookDelivery.id).in_(ids),
+            col(WebhookDelivery.status) == SENDING,
+            col(WebhookDelivery.claimed_by) == worker,
+        )
+        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
     ).all()
     return [
         Claimed(delivery_id, endpoint_id, url, secret, event.id, feed.body(event), attempts)
@@ -342,9 +346,9 @@ def record(session: Session, clock: Clock, settings: Settings, worker: str, outc
         session.execute(
             update(WebhookDelivery)
             .where(
-                WebhookDelivery.id == item.delivery_id,
-                WebhookDelivery.status == SENDING,
-                WebhookDelivery.claimed_by == worker,
+                col(WebhookDelivery.id) == item.delivery_id,
+                col(WebhookDelivery.status) == SENDING,
+                col(WebhookDelivery.claimed_by) == worker,
             )
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -353,14 +357,14 @@ def record(session: Session, clock: Clock, settings: Settings, worker: str, outc
         if any(o.delivered for o in answers):  # it works: whatever failed beside it is a retry, not an outage
             _set(session, endpoint_id, failing_since=None, last_success_at=now)
         else:
-            _set(session, endpoint_id, WebhookEndpoint.failing_since.is_(None), failing_since=now)
+            _set(session, endpoint_id, col(WebhookEndpoint.failing_since).is_(None), failing_since=now)
             _disable_if_failing_too_long(session, clock, settings, endpoint_id, answers[-1].error)
 
 
 def _set(session: Session, endpoint_id: int, *where, **values) -> None:
     session.execute(
         update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id, *where)
+        .where(col(WebhookEndpoint.id) == endpoint_id, *where)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -377,12 +381,12 @@ def _disable_if_failing_too_long(
     disabled = session.execute(
         update(WebhookEndpoint)
         .where(
-            WebhookEndpoint.id == endpoint_id,
-            WebhookEndpoint.disabled_at.is_(None),
-            WebhookEndpoint.failing_since <= since,
+            col(WebhookEndpoint.id) == endpoint_id,
+            col(WebhookEndpoint.disabled_at).is_(None),
+            col(WebhookEndpoint.failing_since) <= since,
         )
         .values(disabled_at=now, disabled_reason=reason)
-        .returning(WebhookEndpoint.failing_since, WebhookEndpoint.url)
+        .returning(col(WebhookEndpoint.failing_since), col(WebhookEndpoint.url))
         .execution_options(synchronize_session=False)
     ).first()
     if disabled is None:

@@ -7,7 +7,7 @@ import pytest
 from dunning.cli.base import open_database
 from dunning.clock import SystemClock
 from dunning.scoring.backtest import backtest, load_ibm_csv
-from tests.datasets import IBM, IBM_MAP
+from tests.datasets import IBM, IBM_MAP, needs_ibm
 from tests.scoring.ledger import push, world
 
 IBM_IMPORT = [
@@ -24,7 +24,7 @@ IBM_IMPORT = [
 ]
 
 
-@pytest.mark.skipif(IBM is None, reason="the shared data set is not beside the repository")
+@needs_ibm
 def test_the_ibm_yardstick_from_the_services_own_database(shell, tmp_path):
     shell.run(*IBM_IMPORT)
     out = shell.run("model", "backtest", "--cutoff", "2013-07-01", "--json", "--plot", str(tmp_path / "c.png"))

@@ -14,7 +14,7 @@ from dunning.errors import InvalidInput
 from dunning.ledger import service as ledger
 from dunning.ledger.csv_import import import_file
 from dunning.ledger.models import Customer, Invoice, Payment
-from tests.datasets import IBM, IBM_MAP
+from tests.datasets import IBM, IBM_MAP, needs_ibm
 
 IBM_ARGS = ["--map", IBM_MAP, "--date-format", "%m/%d/%Y", "--currency", "USD", "--create-customers"]
 
@@ -77,7 +77,7 @@ def test_unknown_customers_need_the_flag(db, clock, tmp_path):
     assert count(db, Customer) == 1
 
 
-@pytest.mark.skipif(IBM is None, reason="the shared data set is not beside the repository")
+@needs_ibm
 def test_the_ibm_sample_imports_through_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DUNNING_DATABASE_URL", f"sqlite:///{tmp_path / 'ibm.db'}")
     get_settings.cache_clear()

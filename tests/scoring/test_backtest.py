@@ -18,13 +18,8 @@ import pandas as pd
 import pytest
 
 from dunning.scoring.backtest import backtest, load_ibm_csv, plot
-from tests.datasets import IBM
+from tests.datasets import IBM, needs_ibm
 
-needs_ibm = pytest.mark.skipif(
-    IBM is None,
-    reason="the IBM accounts-receivable sample is not beside the repository "
-    "(shared/datasets/, or set DUNNING_DATASETS_DIR)",
-)
 TOLERANCE = 0.01
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -41,7 +41,7 @@ def start(session: Session, clock: Clock, settings: Settings, user: DeskUser) ->
     Returns the cookie value."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
-    session.execute(delete(DeskSession).where(DeskSession.user_id == user.id, DeskSession.expires_at <= now))
+    session.execute(delete(DeskSession).where(col(DeskSession.user_id) == user.id, col(DeskSession.expires_at) <= now))
     session.add(
         DeskSession(
             token_hash=_hash(token),
@@ -65,7 +65,7 @@ def lookup(
         token = _signer(settings).unsign(cookie).decode()
     except BadSignature:
         return None
-    row = session.execute(select(DeskSession).where(DeskSession.token_hash == _hash(token))).scalar_one_or_none()
+    row = session.execute(select(DeskSession).where(col(DeskSession.token_hash) == _hash(token))).scalar_one_or_none()
     if row is None:
         return None
     now = clock.now()
@@ -90,7 +90,7 @@ def end(session: Session, row: DeskSession) -> None:
 
 
 def end_all(session: Session, user_id: int) -> None:
-    session.execute(delete(DeskSession).where(DeskSession.user_id == user_id))
+    session.execute(delete(DeskSession).where(col(DeskSession.user_id) == user_id))
 
 
 def flash(row: DeskSession, level: str, text: str) -> None:

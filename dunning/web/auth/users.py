@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.clock import Clock
@@ -44,7 +44,9 @@ def check_password(password: str) -> None:
 def check_assignee(session: Session, assignee: str | None) -> None:
     """Tasks go to the team: an active desk user, or nobody (None or "")."""
     if assignee:
-        known = session.execute(select(DeskUser.email).where(DeskUser.email == assignee, DeskUser.active.is_(True)))
+        known = session.execute(
+            select(col(DeskUser.email)).where(col(DeskUser.email) == assignee, col(DeskUser.active).is_(True))
+        )
         if known.first() is None:
             raise InvalidInput(f"{assignee} is not an active desk user")
 
@@ -60,7 +62,7 @@ def create(
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
     email = normalise_email(email)
     check_password(password)
-    if session.execute(select(DeskUser.id).where(DeskUser.email == email)).first() is not None:
+    if session.execute(select(col(DeskUser.id)).where(col(DeskUser.email) == email)).first() is not None:
         raise Conflict(f"{email} already has an account")
     now = clock.now()
     user = DeskUser(
@@ -80,7 +82,7 @@ def create(
 
 
 def by_email(session: Session, email: str) -> DeskUser | None:
-    return session.execute(select(DeskUser).where(DeskUser.email == email.strip().lower())).scalar_one_or_none()
+    return session.execute(select(DeskUser).where(col(DeskUser.email) == email.strip().lower())).scalar_one_or_none()
 
 
 def get(session: Session, user_id: int) -> DeskUser:
@@ -104,12 +106,12 @@ def authenticate(session: Session, clock: Clock, settings: Settings, email: str,
     attempt = session.execute(
         update(DeskUser)
         .where(
-            DeskUser.id == user.id,
-            DeskUser.failed_logins < settings.login_max_failures,
-            or_(DeskUser.locked_until.is_(None), DeskUser.locked_until <= now),
+            col(DeskUser.id) == user.id,
+            col(DeskUser.failed_logins) < settings.login_max_failures,
+            or_(col(DeskUser.locked_until).is_(None), col(DeskUser.locked_until) <= now),
         )
-        .values(failed_logins=DeskUser.failed_logins + 1, updated_at=now)
-        .returning(DeskUser.failed_logins)
+        .values(failed_logins=col(DeskUser.failed_logins) + 1, updated_at=now)
+        .returning(col(DeskUser.failed_logins))
         .execution_options(synchronize_session=False)
     ).scalar()
     if attempt is None:  # locked, or out of attempts
@@ -191,4 +193,4 @@ def set_active(session: Session, clock: Clock, user_id: int, active: bool, actor
 
 
 def list_all(session: Session) -> list[DeskUser]:
-    return list(session.execute(select(DeskUser).order_by(DeskUser.email)).scalars())
+    return list(session.execute(select(DeskUser).order_by(col(DeskUser.email))).scalars())

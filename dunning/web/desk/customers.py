@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import bounds, links
 from dunning.arrangements.models import Dispute
@@ -40,34 +40,34 @@ def customer_list(
 ) -> HTMLResponse:
     today = clock.now().date()
     overdue = (
-        select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.balance_minor).label("overdue"))
-        .where(OPEN, Invoice.due_on < today)
-        .group_by(Invoice.customer_id, Invoice.currency)
+        select(col(Invoice.customer_id), col(Invoice.currency), func.sum(col(Invoice.balance_minor)).label("overdue"))
+        .where(OPEN, col(Invoice.due_on) < today)
+        .group_by(col(Invoice.customer_id), col(Invoice.currency))
         .subquery()
     )
     stmt = (
         select(Customer, Case, overdue.c.overdue)
-        .outerjoin(Case, (Case.customer_id == Customer.id) & (Case.state != CLOSED))
-        .outerjoin(overdue, (overdue.c.customer_id == Customer.id) & (overdue.c.currency == Case.currency))
+        .outerjoin(Case, (col(Case.customer_id) == col(Customer.id)) & (col(Case.state) != CLOSED))
+        .outerjoin(overdue, (overdue.c.customer_id == col(Customer.id)) & (overdue.c.currency == col(Case.currency)))
     )
     if q.strip():
         like = f"%{q.strip().lower()}%"
         stmt = stmt.where(
             or_(
-                func.lower(Customer.name).like(like),
-                func.lower(Customer.external_id).like(like),
-                func.lower(Customer.email).like(like),
+                func.lower(col(Customer.name)).like(like),
+                func.lower(col(Customer.external_id)).like(like),
+                func.lower(col(Customer.email)).like(like),
             )
         )
     else:
-        stmt = stmt.where(Case.id.is_not(None))  # without a search: the customers being chased
+        stmt = stmt.where(col(Case.id).is_not(None))  # without a search: the customers being chased
     # amounts are compared within a currency only: by currency, then most overdue first
     order = (
-        Case.currency.is_(None),
-        Case.currency,
+        col(Case.currency).is_(None),
+        col(Case.currency),
         func.coalesce(overdue.c.overdue, 0).desc(),
-        Customer.name,
-        Customer.id,
+        col(Customer.name),
+        col(Customer.id),
     )
     rows, pager = page_of(session, stmt.order_by(*order), "/desk/customers", page, PAGE, q=q)
     groups = [(currency, list(group)) for currency, group in groupby(rows, key=lambda r: r[1] and r[1].currency)]
@@ -89,8 +89,8 @@ def customer_page(
     invoices = (
         session.execute(
             select(Invoice)
-            .where(Invoice.customer_id == customer.id)
-            .order_by(Invoice.balance_minor == 0, Invoice.due_on, Invoice.id)
+            .where(col(Invoice.customer_id) == customer.id)
+            .order_by(col(Invoice.balance_minor) == 0, col(Invoice.due_on), col(Invoice.id))
             .limit(200)
         )
         .scalars()
@@ -99,7 +99,7 @@ def customer_page(
     open_disputes = {
         d.invoice_id: d
         for d in session.execute(
-            select(Dispute).where(Dispute.customer_id == customer.id, Dispute.status == "open")
+            select(Dispute).where(col(Dispute.customer_id) == customer.id, col(Dispute.status) == "open")
         ).scalars()
     }
     currencies = sorted({i.currency for i in invoices if i.balance_minor > 0 and not i.voided})

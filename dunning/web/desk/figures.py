@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements.models import Promise
 from dunning.cases.models import CLOSED, Case
@@ -52,7 +52,7 @@ class Overview:
 
 # What the accounting system took off an invoice without a payment or credit note we know of
 # (an invoice pushed with paid_on, a lower balance): allocations never count twice.
-SETTLED_ELSEWHERE = Invoice.total_minor - Invoice.allocated_minor - Invoice.balance_minor
+SETTLED_ELSEWHERE = col(Invoice.total_minor) - col(Invoice.allocated_minor) - col(Invoice.balance_minor)
 
 
 def _by_currency(rows) -> dict[str, int]:
@@ -61,19 +61,21 @@ def _by_currency(rows) -> dict[str, int]:
 
 def receivables_on(session: Session, day: date) -> dict[str, int]:
     """Open receivables at the end of `day` (see the module docstring)."""
-    issued = (Invoice.issued_on <= day) & Invoice.voided.is_(False)
+    issued = (col(Invoice.issued_on) <= day) & col(Invoice.voided).is_(False)
     still_open = _by_currency(
         session.execute(
-            select(Invoice.currency, exact_sum(Invoice.balance_minor)).where(OPEN, issued).group_by(Invoice.currency)
+            select(col(Invoice.currency), exact_sum(col(Invoice.balance_minor)))
+            .where(OPEN, issued)
+            .group_by(col(Invoice.currency))
         )
     )
     paid_since = _by_currency(
         session.execute(
-            select(Invoice.currency, exact_sum(Allocation.amount_minor))
-            .join(Allocation, Allocation.invoice_id == Invoice.id)
-            .join(Payment, Payment.id == Allocation.payment_id)
-            .where(issued, Payment.received_on > day)
-            .group_by(Invoice.currency)
+            select(col(Invoice.currency), exact_sum(col(Allocation.amount_minor)))
+            .join(Allocation, col(Allocation.invoice_id) == col(Invoice.id))
+            .join(Payment, col(Payment.id) == col(Allocation.payment_id))
+            .where(issued, col(Payment.received_on) > day)
+            .group_by(col(Invoice.currency))
         )
     )
     out = defaultdict(int)
@@ -82,10 +84,10 @@ def receivables_on(session: Session, day: date) -> dict[str, int]:
             out[currency] += amount
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), UTC)
     rows = session.execute(
-        select(Invoice.currency, SETTLED_ELSEWHERE, Invoice.paid_on, Invoice.updated_at).where(
+        select(col(Invoice.currency), SETTLED_ELSEWHERE, col(Invoice.paid_on), col(Invoice.updated_at)).where(
             issued,
             SETTLED_ELSEWHERE > 0,
-            (Invoice.paid_on > day) | (Invoice.paid_on.is_(None) & (Invoice.updated_at >= end_of_day)),
+            (col(Invoice.paid_on) > day) | (col(Invoice.paid_on).is_(None) & (col(Invoice.updated_at) >= end_of_day)),
         )
     )
     for currency, amount, paid_on, updated_at in rows:
@@ -99,16 +101,21 @@ def collected_between(session: Session, after: date, until: date) -> dict[str, i
     marked paid (paid_on) for what no payment of ours settled."""
     paid = _by_currency(
         session.execute(
-            select(Payment.currency, exact_sum(Payment.amount_minor))
-            .where(Payment.kind == "payment", Payment.received_on > after, Payment.received_on <= until)
-            .group_by(Payment.currency)
+            select(col(Payment.currency), exact_sum(col(Payment.amount_minor)))
+            .where(col(Payment.kind) == "payment", col(Payment.received_on) > after, col(Payment.received_on) <= until)
+            .group_by(col(Payment.currency))
         )
     )
     settled = _by_currency(
         session.execute(
-            select(Invoice.currency, exact_sum(SETTLED_ELSEWHERE))
-            .where(Invoice.voided.is_(False), SETTLED_ELSEWHERE > 0, Invoice.paid_on > after, Invoice.paid_on <= until)
-            .group_by(Invoice.currency)
+            select(col(Invoice.currency), exact_sum(SETTLED_ELSEWHERE))
+            .where(
+                col(Invoice.voided).is_(False),
+                SETTLED_ELSEWHERE > 0,
+                col(Invoice.paid_on) > after,
+                col(Invoice.paid_on) <= until,
+            )
+            .group_by(col(Invoice.currency))
         )
     )
     return {c: paid.get(c, 0) + settled.get(c, 0) for c in paid.keys() | settled.keys()}
@@ -117,9 +124,9 @@ def collected_between(session: Session, after: date, until: date) -> dict[str, i
 def daily_sales(session: Session, since: date, until: date) -> dict[str, dict[date, int]]:
     out: dict[str, dict[date, int]] = defaultdict(dict)
     for currency, issued_on, total in session.execute(
-        select(Invoice.currency, Invoice.issued_on, exact_sum(Invoice.total_minor))
-        .where(Invoice.voided.is_(False), Invoice.issued_on >= since, Invoice.issued_on <= until)
-        .group_by(Invoice.currency, Invoice.issued_on)
+        select(col(Invoice.currency), col(Invoice.issued_on), exact_sum(col(Invoice.total_minor)))
+        .where(col(Invoice.voided).is_(False), col(Invoice.issued_on) >= since, col(Invoice.issued_on) <= until)
+        .group_by(col(Invoice.currency), col(Invoice.issued_on))
     ):
         out[currency][issued_on] = int(total)
     return out
@@ -139,9 +146,9 @@ def load(session: Session, clock: Clock) -> Overview:
     closing = receivables_on(session, today)
     current = _by_currency(
         session.execute(
-            select(Invoice.currency, exact_sum(Invoice.balance_minor))
-            .where(OPEN, Invoice.issued_on <= today, Invoice.due_on >= today)
-            .group_by(Invoice.currency)
+            select(col(Invoice.currency), exact_sum(col(Invoice.balance_minor)))
+            .where(OPEN, col(Invoice.issued_on) <= today, col(Invoice.due_on) >= today)
+            .group_by(col(Invoice.currency))
         )
     )
     collected = collected_between(session, opening_day, today)
@@ -176,25 +183,26 @@ def load(session: Session, clock: Clock) -> Overview:
 
     judged = dict(
         session.execute(
-            select(Promise.status, func.count())
+            select(col(Promise.status), func.count())
             .where(
-                Promise.status.in_(("kept", "broken")), Promise.settled_at >= now - timedelta(days=kpis.PROMISE_DAYS)
+                col(Promise.status).in_(("kept", "broken")),
+                col(Promise.settled_at) >= now - timedelta(days=kpis.PROMISE_DAYS),
             )
-            .group_by(Promise.status)
+            .group_by(col(Promise.status))
         ).all()
     )
     sent = dict(
         session.execute(
-            select(Message.channel, func.count())
-            .where(Message.status == SENT, Message.sent_at >= now - timedelta(days=30))
-            .group_by(Message.channel)
+            select(col(Message.channel), func.count())
+            .where(col(Message.status) == SENT, col(Message.sent_at) >= now - timedelta(days=30))
+            .group_by(col(Message.channel))
         ).all()
     )
     cases: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for band, path, state, count in session.execute(
-        select(Case.band, Case.path_name, Case.state, func.count())
-        .where(Case.state != CLOSED)
-        .group_by(Case.band, Case.path_name, Case.state)
+        select(col(Case.band), col(Case.path_name), col(Case.state), func.count())
+        .where(col(Case.state) != CLOSED)
+        .group_by(col(Case.band), col(Case.path_name), col(Case.state))
     ):
         cases[(band or "unscored", path or "not started")][state] = int(count)
     return Overview(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import TemplateError
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import bounds
 from dunning.cases.compose import Composer, snapshot
@@ -29,7 +29,7 @@ from dunning.web.desk.deps import Agent, render
 from dunning.web.desk.paging import PageNo, page_of
 
 router = APIRouter(prefix="/desk/outbox", include_in_schema=False, route_class=BoundedRoute)
-STATUSES = ("planned", "awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
+STATUSES = ("awaiting_approval", "queued", "sending", "sent", "failed", "in_doubt", "cancelled", "rejected")
 PAGE = 100
 
 
@@ -41,21 +41,21 @@ def outbox_list(
     channel: Annotated[bounds.line(20), Query()] = "",
     page: PageNo = 1,
 ) -> HTMLResponse:
-    stmt = select(Message, Customer).join(Customer, Customer.id == Message.customer_id)
+    stmt = select(Message, Customer).join(Customer, col(Customer.id) == col(Message.customer_id))
     if status:
-        stmt = stmt.where(Message.status == status)
+        stmt = stmt.where(col(Message.status) == status)
     if channel:
-        stmt = stmt.where(Message.channel == channel)
+        stmt = stmt.where(col(Message.channel) == channel)
     rows, pager = page_of(
         session,
-        stmt.order_by(Message.send_after.desc(), Message.id.desc()),
+        stmt.order_by(col(Message.send_after).desc(), col(Message.id).desc()),
         "/desk/outbox",
         page,
         PAGE,
         status=status,
         channel=channel,
     )
-    counts = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
+    counts = dict(session.execute(select(col(Message.status), func.count()).group_by(col(Message.status))).all())
     return render(
         session,
         desk,
@@ -103,7 +103,9 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
     case = session.get(Case, message.case_id) if message.case_id else None
     invoices = list(
         session.execute(
-            select(Invoice).where(Invoice.id.in_(message.invoice_ids or [-1])).order_by(Invoice.due_on, Invoice.id)
+            select(Invoice)
+            .where(col(Invoice.id).in_(message.invoice_ids or [-1]))
+            .order_by(col(Invoice.due_on), col(Invoice.id))
         ).scalars()
     )
     composer = Composer(settings, clock)
@@ -134,7 +136,7 @@ def message_page(
 ) -> HTMLResponse:
     message = outbox.get(session, message_id)
     attempts = (
-        session.execute(select(Attempt).where(Attempt.message_id == message.id).order_by(Attempt.started_at))
+        session.execute(select(Attempt).where(col(Attempt.message_id) == message.id).order_by(col(Attempt.started_at)))
         .scalars()
         .all()
     )

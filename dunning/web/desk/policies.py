@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import bounds
 from dunning.deps import ClockDep, PolicyName, SessionDep, SettingsDep
@@ -30,7 +30,9 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 def policy_list(desk: Manager, session: SessionDep, new: Annotated[bounds.line(100), Query()] = "") -> HTMLResponse:
     if new.strip():  # the "new policy" form: its editor starts from the default document
         return RedirectResponse(f"/desk/policies/{segment(new.strip().lower())}", status_code=303)
-    used = dict(session.execute(select(Customer.policy_name, func.count()).group_by(Customer.policy_name)).all())
+    used = dict(
+        session.execute(select(col(Customer.policy_name), func.count()).group_by(col(Customer.policy_name))).all()
+    )
     return render(session, desk, "desk/policies.html", active="policies", rows=service.list_latest(session), used=used)
 
 

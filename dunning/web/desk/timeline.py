@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements import plans
 from dunning.arrangements.models import Dispute, Promise
@@ -58,7 +58,7 @@ def _when(message: Message) -> datetime:
 
 def build(session: Session, customer: Customer) -> list[Event]:
     events: list[Event] = []
-    for m in session.execute(select(Message).where(Message.customer_id == customer.id)).scalars():
+    for m in session.execute(select(Message).where(col(Message.customer_id) == customer.id)).scalars():
         title = f"{m.channel} · {m.step_name or m.step_key or m.kind.replace('_', ' ')}"
         sent_to = [f"{r['as']} {r.get('name') or r.get('address')}" for r in m.recipients]
         events.append(
@@ -74,9 +74,9 @@ def build(session: Session, customer: Customer) -> list[Event]:
             )
         )
     for r, name in session.execute(
-        select(InboundMessage, Contact.name)
-        .outerjoin(Contact, Contact.id == InboundMessage.contact_id)
-        .where(InboundMessage.customer_id == customer.id)
+        select(InboundMessage, col(Contact.name))
+        .outerjoin(Contact, col(Contact.id) == col(InboundMessage.contact_id))
+        .where(col(InboundMessage.customer_id) == customer.id)
     ):
         events.append(
             Event(
@@ -89,7 +89,7 @@ def build(session: Session, customer: Customer) -> list[Event]:
                 by=f"from {name or r.sender}",
             )
         )
-    for p in session.execute(select(Promise).where(Promise.customer_id == customer.id)).scalars():
+    for p in session.execute(select(Promise).where(col(Promise.customer_id) == customer.id)).scalars():
         events.append(
             Event(
                 p.created_at,
@@ -116,9 +116,9 @@ def build(session: Session, customer: Customer) -> list[Event]:
             )
         )
     for d, number in session.execute(
-        select(Dispute, Invoice.number)
-        .join(Invoice, Invoice.id == Dispute.invoice_id)
-        .where(Dispute.customer_id == customer.id)
+        select(Dispute, col(Invoice.number))
+        .join(Invoice, col(Invoice.id) == col(Dispute.invoice_id))
+        .where(col(Dispute.customer_id) == customer.id)
     ):
         events.append(
             Event(
@@ -142,7 +142,7 @@ def build(session: Session, customer: Customer) -> list[Event]:
                 )
             )
     for s in session.execute(
-        select(Score).where(Score.customer_id == customer.id).order_by(Score.scored_at.desc()).limit(20)
+        select(Score).where(col(Score.customer_id) == customer.id).order_by(col(Score.scored_at).desc()).limit(20)
     ).scalars():
         events.append(
             Event(
@@ -153,15 +153,17 @@ def build(session: Session, customer: Customer) -> list[Event]:
                 lines=list(s.reasons),
             )
         )
-    case_ids = [str(i) for i in session.execute(select(Case.id).where(Case.customer_id == customer.id)).scalars()]
+    case_ids = [
+        str(i) for i in session.execute(select(col(Case.id)).where(col(Case.customer_id) == customer.id)).scalars()
+    ]
     audit = select(AuditEvent).where(
-        AuditEvent.action.in_(AUDITED),
+        col(AuditEvent.action).in_(AUDITED),
         or_(
-            and_(AuditEvent.subject_type == "case", AuditEvent.subject_id.in_(case_ids or ["-"])),
-            and_(AuditEvent.subject_type == "customer", AuditEvent.subject_id == customer.external_id),
+            and_(col(AuditEvent.subject_type) == "case", col(AuditEvent.subject_id).in_(case_ids or ["-"])),
+            and_(col(AuditEvent.subject_type) == "customer", col(AuditEvent.subject_id) == customer.external_id),
         ),
     )
-    for a in session.execute(audit.order_by(AuditEvent.at.desc()).limit(100)).scalars():
+    for a in session.execute(audit.order_by(col(AuditEvent.at).desc()).limit(100)).scalars():
         details = {k: v for k, v in a.data.items() if v not in (None, "", [], {}) and k != "customer"}
         events.append(
             Event(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import bounds
 from dunning.deps import ClockDep, RowId, SessionDep
@@ -41,9 +41,9 @@ def approvals(session: Session) -> list[Approval]:
     grouped: dict[tuple, Approval] = {}
     for message, customer in session.execute(
         select(Message, Customer)
-        .join(Customer, Customer.id == Message.customer_id)
-        .where(Message.status == AWAITING_APPROVAL)
-        .order_by(Message.send_after, Message.id)
+        .join(Customer, col(Customer.id) == col(Message.customer_id))
+        .where(col(Message.status) == AWAITING_APPROVAL)
+        .order_by(col(Message.send_after), col(Message.id))
     ):
         key = (message.case_id, message.path_name, message.step_index) if message.case_id else (message.id,)
         grouped.setdefault(key, Approval(customer)).messages.append(message)
@@ -51,15 +51,23 @@ def approvals(session: Session) -> list[Approval]:
 
 
 def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me: str):
-    stmt = select(Task, Customer).outerjoin(Customer, Customer.id == Task.customer_id).where(Task.status == status)
+    stmt = (
+        select(Task, Customer)
+        .outerjoin(Customer, col(Customer.id) == col(Task.customer_id))
+        .where(col(Task.status) == status)
+    )
     if kind:
-        stmt = stmt.where(Task.kind == kind)
+        stmt = stmt.where(col(Task.kind) == kind)
     if who == "mine":
-        stmt = stmt.where(Task.assignee == me)
+        stmt = stmt.where(col(Task.assignee) == me)
     elif who == "unassigned":
-        stmt = stmt.where(Task.assignee.is_(None))
-    order = (Task.done_at.desc(),) if status == "done" else (Task.due_at.is_(None), Task.due_at, Task.created_at)
-    return session.execute(stmt.order_by(*order, Task.id).limit(200)).all()
+        stmt = stmt.where(col(Task.assignee).is_(None))
+    order = (
+        (col(Task.done_at).desc(),)
+        if status == "done"
+        else (col(Task.due_at).is_(None), col(Task.due_at), col(Task.created_at))
+    )
+    return session.execute(stmt.order_by(*order, col(Task.id)).limit(200)).all()
 
 
 @router.get("/worklist")
@@ -73,12 +81,16 @@ def worklist(
     rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
     message_ids = [t.message_id for t, _ in rows if t.message_id]
     message_status = (
-        dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(message_ids))).all())
+        dict(
+            session.execute(select(col(Message.id), col(Message.status)).where(col(Message.id).in_(message_ids))).all()
+        )
         if message_ids
         else {}
     )
     counts = dict(
-        session.execute(select(Task.kind, func.count()).where(Task.status == "open").group_by(Task.kind)).all()
+        session.execute(
+            select(col(Task.kind), func.count()).where(col(Task.status) == "open").group_by(col(Task.kind))
+        ).all()
     )
     return render(
         session,
@@ -185,7 +197,9 @@ def resolve(
     def resolve_and_close():
         message = outbox.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
         for task in session.execute(
-            select(Task).where(Task.message_id == message_id, Task.kind == "in_doubt", Task.status == "open")
+            select(Task).where(
+                col(Task.message_id) == message_id, col(Task.kind) == "in_doubt", col(Task.status) == "open"
+            )
         ).scalars():
             tasks.complete(session, clock, task.id, desk.actor, f"message marked {outcome}")
         return message

@@ -7,7 +7,7 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning import audit, contacts, links
 from dunning.arrangements import accounts, disputes, plans, promises
@@ -32,8 +32,8 @@ def actor(customer: Customer) -> str:
 def _owed_currency(session: Session, customer: Customer, currency: str) -> str:
     owed = set(
         session.execute(
-            select(Invoice.currency).where(
-                Invoice.customer_id == customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False)
+            select(col(Invoice.currency)).where(
+                col(Invoice.customer_id) == customer.id, col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False)
             )
         ).scalars()
     )
@@ -125,7 +125,7 @@ def dispute(
     words: Words,
 ) -> str:
     invoice = session.execute(
-        select(Invoice).where(Invoice.id == invoice_id, Invoice.customer_id == customer.id)
+        select(Invoice).where(col(Invoice.id) == invoice_id, col(Invoice.customer_id) == customer.id)
     ).scalar_one_or_none()
     if invoice is None:  # someone else's invoice, or none: the same answer, so ids cannot be probed
         raise NotFound(words("not_yours"))

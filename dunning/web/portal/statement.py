@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dunning.arrangements import accounts, plans
 from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
@@ -88,18 +88,18 @@ def _fees_claimed(session: Session, customer: Customer, currency: str) -> bool:
     """Fees show once a notice claiming them went out in the case's current episode, never before:
     the portal must not ask for more than the customer was told."""
     case = session.execute(
-        select(Case).where(Case.customer_id == customer.id, Case.currency == currency)
+        select(Case).where(col(Case.customer_id) == customer.id, col(Case.currency) == currency)
     ).scalar_one_or_none()
     if case is None:
         return False
     return (
         session.execute(
-            select(Message.id)
+            select(col(Message.id))
             .where(
-                Message.case_id == case.id,
-                Message.show_fees.is_(True),
-                Message.status == SENT,
-                Message.created_at >= case.opened_at,
+                col(Message.case_id) == case.id,
+                col(Message.show_fees).is_(True),
+                col(Message.status) == SENT,
+                col(Message.created_at) >= case.opened_at,
             )
             .limit(1)
         ).first()
@@ -148,27 +148,31 @@ def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     invoices = list(
         session.execute(
             select(Invoice)
-            .where(Invoice.customer_id == customer.id, Invoice.balance_minor > 0, Invoice.voided.is_(False))
-            .order_by(Invoice.currency, Invoice.due_on, Invoice.id)
+            .where(
+                col(Invoice.customer_id) == customer.id, col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False)
+            )
+            .order_by(col(Invoice.currency), col(Invoice.due_on), col(Invoice.id))
         ).scalars()
     )
     disputed = set(
         session.execute(
-            select(Dispute.invoice_id).where(Dispute.customer_id == customer.id, Dispute.status == "open")
+            select(col(Dispute.invoice_id)).where(
+                col(Dispute.customer_id) == customer.id, col(Dispute.status) == "open"
+            )
         ).scalars()
     )
     open_promises = {
         p.currency: p
         for p in session.execute(
-            select(Promise).where(Promise.customer_id == customer.id, Promise.status == "open")
+            select(Promise).where(col(Promise.customer_id) == customer.id, col(Promise.status) == "open")
         ).scalars()
     }
     active_plans = {p.currency: (p, rows) for p, rows in plans.list_for(session, customer.id) if p.status == "active"}
     processing: dict[str, int] = defaultdict(int)  # online payments the bank is still confirming
     being_paid: set[int] = set()
     for currency, amount, ids in session.execute(
-        select(Checkout.currency, Checkout.amount_minor, Checkout.invoice_ids).where(
-            Checkout.customer_id == customer.id, Checkout.status == PROCESSING
+        select(col(Checkout.currency), col(Checkout.amount_minor), col(Checkout.invoice_ids)).where(
+            col(Checkout.customer_id) == customer.id, col(Checkout.status) == PROCESSING
         )
     ):
         processing[currency] += amount
