@@ -20,6 +20,7 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: check
 	$(BIN)/python -m pytest
