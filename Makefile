@@ -23,6 +23,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/deptry .
+	$(BIN)/lint-imports --no-cache
 
 test: check
 	$(BIN)/python -m pytest

@@ -91,8 +91,8 @@ def load_portfolio(db_path: Path, portfolio) -> None:
     c = portfolio.customers
     con.executemany(
         "INSERT INTO customer (external_id, name, email, phone, language, timezone, country, kind, address, tags,"
-        " content_hash, excluded, refused_channels, invalid_channels, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,'[]','',0,'[]','[]',?,?)",
+        " content_hash, excluded, refused_channels, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,'[]','',0,'[]',?,?)",
         zip(
             c["external_id"],
             c["name"],
@@ -108,6 +108,12 @@ def load_portfolio(db_path: Path, portfolio) -> None:
         ),
     )
     ids = dict(con.execute("SELECT external_id, id FROM customer"))
+    # the customer's own fields are its primary contact, as the ledger writes them (dunning/contacts)
+    con.execute(
+        "INSERT INTO contact (customer_id, external_id, name, email, phone, address, roles, invalid_channels,"
+        " content_hash, created_at, updated_at)"
+        " SELECT id, 'primary', name, email, phone, address, '[]', '[]', '', created_at, updated_at FROM customer"
+    )
     inv = portfolio.invoices
     dates = {k: inv[k].dt.strftime("%Y-%m-%d").where(inv[k].notna(), None) for k in ("issued_on", "due_on", "paid_on")}
     con.executemany(

@@ -21,18 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import report  # noqa: E402
 from dunning.cases.compose import Composer  # noqa: E402
 from dunning.cases.cycle import run_cycle  # noqa: E402
-from dunning.channels.base import Envelope  # noqa: E402
+from dunning.channels.contract import Envelope  # noqa: E402
 from dunning.channels.email import MailIdentity, SmtpTransport, compose_bytes  # noqa: E402
 from dunning.clock import FrozenClock  # noqa: E402
 from dunning.config import Settings  # noqa: E402
 from dunning.db import Database, make_engine  # noqa: E402
-from dunning.ledger import service as ledger  # noqa: E402
+from dunning.ledger import service as ledger_service  # noqa: E402
 from dunning.ledger.batch import Batch  # noqa: E402
 from dunning.ledger.schemas import CustomerIn, InvoiceIn  # noqa: E402
 from dunning.migrate import upgrade  # noqa: E402
 from dunning.outbox.dispatch import Dispatcher, settle_heap  # noqa: E402
 from dunning.outbox.models import Message  # noqa: E402
-from dunning.policies import service as policies  # noqa: E402
+from dunning.policies import service as policy_service  # noqa: E402
 
 MESSAGES = 5_000
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris: inside the contact window
@@ -95,9 +95,9 @@ def plan(db: Database, clock: FrozenClock, settings: Settings) -> None:
         for k in range(1 + i % 3)
     ]
     with db.session() as session:
-        policies.save(session, clock, "default", ONE_REMINDER, "benchmark")
-        ledger.push_customers(session, clock, Batch.of(CustomerIn, customers))
-        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, invoices))
+        policy_service.save(session, clock, "default", ONE_REMINDER, "benchmark")
+        ledger_service.push_customers(session, clock, Batch.of(CustomerIn, customers))
+        ledger_service.push_invoices(session, clock, Batch.of(InvoiceIn, invoices))
     with db.session() as session:
         result = run_cycle(session, clock, settings)
     assert result.counts["plan"] == MESSAGES, result.counts

@@ -98,7 +98,7 @@ def _once(path: Path) -> dict:
     from dunning.clock import FrozenClock
     from dunning.db import Database, make_engine
     from dunning.memory import collector_paused
-    from dunning.scoring import rescore as scoring
+    from dunning.scoring import rescore
 
     engine = make_engine(f"sqlite:///{path}")
     db, clock = Database(engine), FrozenClock(NOW)
@@ -106,25 +106,25 @@ def _once(path: Path) -> dict:
     with collector_paused():  # as jobs.rescore runs
         started = time.perf_counter()
         with db.session() as session:
-            data = scoring.read_for_scoring(session, clock)
+            data = rescore.read_for_scoring(session, clock)
         t["read"] = time.perf_counter() - started
         started = time.perf_counter()
-        X, meta = scoring.open_invoice_rows(data, 15)
+        X, meta = rescore.open_invoice_rows(data, 15)
         t["features"] = time.perf_counter() - started
         started = time.perf_counter()
-        model = scoring.scorer(data, 15)
+        model = rescore.scorer(data, 15)
         p = model.predict_proba(X)
         t["predict"] = time.perf_counter() - started
         started = time.perf_counter()
-        picked = scoring.riskiest_accounts(data, X, meta, p)
+        picked = rescore.riskiest_accounts(data, X, meta, p)
         t["weighting"] = time.perf_counter() - started
         started = time.perf_counter()
         reasons = model.reasons(X.loc[picked["row"].to_numpy()])
-        computed = scoring.scored(data, picked, reasons)
+        computed = rescore.scored(data, picked, reasons)
         t["reasons"] = time.perf_counter() - started
         started = time.perf_counter()
         with db.session() as session:
-            result = scoring.store_scores(session, clock, computed, data)
+            result = rescore.store_scores(session, clock, computed, data)
         t["write"] = time.perf_counter() - started
     engine.dispose()
     peak = peak_rss_mb()  # before the floor allocates its own million rows

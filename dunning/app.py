@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from dunning import apidocs, auth, logs
+from dunning import api_keys, apidocs, logs, subscriptions
 from dunning.arrangements.routes import router as arrangements_router
 from dunning.bounds import explain
+from dunning.cases.routes import previews as policy_previews_router
 from dunning.cases.routes import router as cases_router
 from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
@@ -26,7 +27,7 @@ from dunning.ledger.routes import router as ledger_router
 from dunning.outbox.routes import router as outbox_router
 from dunning.payments.routes import router as payments_router
 from dunning.policies import rate_store
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.routes import router as policies_router
 from dunning.replies.routes import router as replies_router
 from dunning.scoring.routes import router as scoring_router
@@ -52,16 +53,17 @@ def create_app(
     database = database or Database(make_engine(settings.database_url))
     clock = clock or SystemClock()
     run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+    subscriptions.connect()
     _ = settings.signing_key  # no secret configured (development): generated now, on first start, not at the first link
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         logs.startup(settings, logs.embedded_worker(settings, run_worker))
         with database.session() as session:
-            policies.ensure_default(session, clock)  # the shipped default, on first start
+            policy_service.ensure_default(session, clock)  # the shipped default, on first start
             rate_store.warn_gaps(session, clock)  # a rate missing for this half-year holds notices back
             if settings.bootstrap_api_key:
-                auth.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
+                api_keys.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
         if settings.demo:
             await asyncio.to_thread(load_demo_if_empty, settings, database, clock)
         worker = None
@@ -94,6 +96,7 @@ def create_app(
         ledger_router,
         cases_router,
         policies_router,
+        policy_previews_router,
         outbox_router,
         scoring_router,
         arrangements_router,

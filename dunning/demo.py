@@ -29,7 +29,7 @@ from dunning.clock import Clock
 from dunning.config import Settings, default_database_url, masked_url
 from dunning.db import Database
 from dunning.errors import Conflict
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
@@ -122,10 +122,10 @@ def load_demo(db: Database, clock: Clock, settings: Settings, *, customers: int 
 
 def push_portfolio(session: Session, clock: Clock, portfolio: Portfolio, *, seed: int = 0) -> int:
     """The portfolio through the ledger's own validation and upsert, as an accounting system pushes it."""
-    ledger.push_customers(session, clock, Batch.of(CustomerIn, _customers(portfolio.customers, seed)))
+    ledger_service.push_customers(session, clock, Batch.of(CustomerIn, _customers(portfolio.customers, seed)))
     invoices = _invoices(portfolio.invoice_records())
     for start in range(0, len(invoices), CHUNK):
-        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, invoices[start : start + CHUNK]))
+        ledger_service.push_invoices(session, clock, Batch.of(InvoiceIn, invoices[start : start + CHUNK]))
     return len(invoices)
 
 

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
-from dunning import auth
+from dunning import api_keys
 from dunning.bounds import Id, line
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.webhooks.egress import Resolver
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -27,10 +26,6 @@ def get_clock(request: Request) -> Clock:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def get_resolver(request: Request) -> Resolver:
-    return request.app.state.resolve
 
 
 # scope="function" runs the commit as soon as the route returns and before the response is sent;
@@ -54,7 +49,6 @@ async def raw_body(request: Request) -> bytes:
 Body = Annotated[bytes, Depends(raw_body)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ResolverDep = Annotated[Resolver, Depends(get_resolver)]  # names to addresses (webhook URLs are checked after it)
 
 
 @dataclass(frozen=True)
@@ -72,8 +66,8 @@ def authorised(request: Request, authorization: str | None, scope: str) -> Calle
     """The caller of this API key, checked in a transaction of its own that is over before the route
     reads the body: none is held (on SQLite, the write lock) while a client is still sending."""
     with request.app.state.db.session() as session:
-        key = auth.authenticate(session, authorization)
-        auth.check_scope(key, scope)
+        key = api_keys.authenticate(session, authorization)
+        api_keys.check_scope(key, scope)
         return Caller(key.id, key.name, tuple(key.scopes))
 
 

@@ -68,7 +68,7 @@ def configure(fmt: str = "text", level: str = "INFO") -> dict[str, Any]:
 def startup(settings: Settings, worker: str) -> dict[str, Any]:
     """What this process will do, as one block: where the data is, where links point, how each
     channel sends, who runs the jobs. `worker` says who runs them, in words."""
-    from dunning.channels.registry import describe_transports
+    from dunning.channels.transports import describe_transports
 
     facts = {
         "database": masked_url(settings.database_url),

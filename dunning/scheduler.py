@@ -15,10 +15,11 @@ from datetime import UTC
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from dunning import subscriptions
 from dunning.arrangements import jobs as arrangement_jobs
 from dunning.cases.compose import Composer
 from dunning.cases.cycle import run_cycle
-from dunning.channels.registry import build_transports
+from dunning.channels.transports import build_transports
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
@@ -39,6 +40,7 @@ RETRAIN_CRON = {"day_of_week": "sun", "hour": 3, "minute": 0}
 class Worker:
     def __init__(self, settings: Settings, db: Database, clock: Clock, resolve: Resolver = system_resolver):
         self.settings, self.db, self.clock = settings, db, clock
+        subscriptions.connect()
         self.dispatcher = Dispatcher(
             db,
             clock,

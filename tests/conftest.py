@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-from dunning import auth
+from dunning import api_keys, subscriptions
 from dunning.app import create_app
 from dunning.clock import FrozenClock
 from dunning.config import Settings
@@ -31,6 +31,12 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 PG_URL = os.environ.get("DUNNING_TEST_DATABASE_URL")
 DB_KINDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subscribed() -> None:
+    """The layers' event subscriptions, connected as every entry point connects them."""
+    subscriptions.connect()
 
 
 @pytest.fixture(scope="session", params=DB_KINDS)
@@ -90,7 +96,7 @@ def make_client(app, secret: str | None) -> TestClient:
 
 def new_key(db: Database, clock, scopes: list[str], name: str = "test") -> str:
     with db.session() as session:
-        return auth.create_key(session, clock, name, scopes)[1]
+        return api_keys.create_key(session, clock, name, scopes)[1]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from dunning.arrangements.models import Promise
 from dunning.cases.models import Case
+from dunning.records.arrangements import Promise
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, seed
 

@@ -11,15 +11,15 @@ from datetime import date
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from dunning.arrangements.jobs import run_once as arrangements
-from dunning.arrangements.models import Installment, InstallmentPlan
+from dunning.arrangements.jobs import run_once as run_arrangements
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer, Invoice
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.models import PolicyVersion
-from dunning.scoring import jobs as scoring
+from dunning.records.arrangements import Installment, InstallmentPlan
+from dunning.scoring import jobs as scoring_jobs
 from dunning.scoring.models import Score
 from dunning.tasks import service as task_service
 from tests.builders import customer, invoice
@@ -33,7 +33,9 @@ HEALTHY = ("C0", "C2")
 def three_customers(db, clock) -> dict[str, int]:
     # The default policy, entering every case at its first step: the year-1 due date below breaks
     # that step's date (three days before it); entering by age would pass the step over.
-    use_policy(db, clock, policies.default_document().replace("entry:\n  by_age_after_days: 60", "entry: first_step"))
+    use_policy(
+        db, clock, policy_service.default_document().replace("entry:\n  by_age_after_days: 60", "entry: first_step")
+    )
     return seed(
         db,
         clock,
@@ -209,7 +211,7 @@ def test_the_arrangements_job_judges_the_others_when_one_plan_raises(client, db,
     )
     clock.advance(days=20)  # past the first installment and its grace days, nothing paid
 
-    counts = arrangements(db, clock, settings)
+    counts = run_arrangements(db, clock, settings)
     assert counts["plan_defaulted"] == 1 and counts["failed"] == 1
     with db.session() as session:
         status = dict(
@@ -222,13 +224,13 @@ def test_the_arrangements_job_judges_the_others_when_one_plan_raises(client, db,
     assert status == {"C1": "active", "C2": "defaulted"}
     [task] = failure_tasks(db, "arrangements")
     assert task.case_id is not None and "OverflowError" in task.detail
-    assert arrangements(db, clock, settings)["failed"] == 1 and len(failure_tasks(db, "arrangements")) == 1
+    assert run_arrangements(db, clock, settings)["failed"] == 1 and len(failure_tasks(db, "arrangements")) == 1
 
 
 def test_the_rescore_scores_the_others_and_names_the_customer_it_cannot_read(db, clock, settings):
     ids = three_customers(db, clock)
     plant(db, POISONS["due 0001-01-01"](ids))
-    result = scoring.rescore(db, clock, settings)
+    result = scoring_jobs.rescore(db, clock, settings)
     assert result.customers == 2 and result.written == 2
     with db.session() as session:
         scored = set(session.execute(select(Score.customer_id)).scalars())
@@ -237,7 +239,7 @@ def test_the_rescore_scores_the_others_and_names_the_customer_it_cannot_read(db,
     [task] = failure_tasks(db, "rescore")
     assert task.customer_id == ids["C1"] and "before 1680 or after 2260" in task.detail
     clock.advance(days=1)
-    scoring.rescore(db, clock, settings)
+    scoring_jobs.rescore(db, clock, settings)
     assert len(failure_tasks(db, "rescore")) == 1
 
 

@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dunning import audit
-from dunning.arrangements.models import Dispute
 from dunning.cases.events import publish_for_case
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
 from dunning.clock import Clock
 from dunning.db import exact_sum
 from dunning.ledger.models import Customer, Invoice, Payment
 from dunning.policies import calendar
+from dunning.records.arrangements import Dispute
 
 
 def local_today(clock: Clock, customer: Customer) -> date:

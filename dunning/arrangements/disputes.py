@@ -12,7 +12,6 @@ from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts
-from dunning.arrangements.models import Dispute
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import insert_once
@@ -21,6 +20,7 @@ from dunning.events.publish import publish
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import as_string, display
 from dunning.policies import calendar
+from dunning.records.arrangements import Dispute
 from dunning.tasks.models import Task
 from dunning.tasks.service import close, open_task
 

@@ -18,12 +18,12 @@ from sqlmodel import Session, col
 
 from dunning import failures
 from dunning.arrangements import away, payment_checks, plan_progress, promises
-from dunning.arrangements.models import InstallmentPlan, Promise
 from dunning.cases.cycle import run_cycle
 from dunning.cases.models import Case
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
+from dunning.records.arrangements import InstallmentPlan, Promise
 from dunning.words import plural
 
 LOCK_ID = 728146  # the cycle holds 728145

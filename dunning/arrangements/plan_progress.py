@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
-from dunning.arrangements.models import Installment, InstallmentPlan
 from dunning.arrangements.plans import REASON, installment_extra, installments_of
 from dunning.cases.models import Case
 from dunning.clock import Clock
@@ -27,8 +26,9 @@ from dunning.ledger.models import Customer
 from dunning.money import as_string, display
 from dunning.outbox.models import CANCELLED, PENDING, Message
 from dunning.policies import calendar
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.document import Policy
+from dunning.records.arrangements import Installment, InstallmentPlan
 from dunning.tasks.service import open_task
 
 FORMAL_KINDS = ("formal_notice", "registered_letter", "agency_handoff")
@@ -59,7 +59,7 @@ def advance(session: Session, clock: Clock, plan: InstallmentPlan) -> str | None
     if plan.status != "active":
         return None
     customer = session.get(Customer, plan.customer_id)
-    policy = policies.policy_for(session, customer.policy_name)
+    policy = policy_service.policy_for(session, customer.policy_name)
     rules = policy.plans
     today = accounts.local_today(clock, customer)
     rows = installments_of(session, plan.id)

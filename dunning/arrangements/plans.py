@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices, promises
-from dunning.arrangements.models import Installment, InstallmentPlan, Promise
 from dunning.cases.models import ESCALATED
 from dunning.clock import Clock
 from dunning.errors import Conflict, InvalidInput, row_error
@@ -26,8 +25,9 @@ from dunning.events.publish import publish
 from dunning.ledger.models import Customer
 from dunning.money import as_string, display, to_minor
 from dunning.outbox.models import Message
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.document import PlanRules
+from dunning.records.arrangements import Installment, InstallmentPlan, Promise
 from dunning.words import plural
 
 REASON = "plan"
@@ -119,7 +119,7 @@ def create(
     notify: str | None = None,
 ) -> Created:
     today = accounts.local_today(clock, customer)
-    policy = policies.policy_for(session, customer.policy_name)
+    policy = policy_service.policy_for(session, customer.policy_name)
     covered = accounts.open_invoices(session, customer.id, currency)
     covered_minor = sum(i.balance_minor for i in covered)
     if covered_minor == 0:

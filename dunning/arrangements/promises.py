@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts, notices
-from dunning.arrangements.models import InstallmentPlan, Promise
 from dunning.cases.models import ESCALATED, PAUSED, Case
 from dunning.clock import Clock
 from dunning.errors import Conflict, InvalidInput
@@ -26,8 +25,9 @@ from dunning.events.publish import publish
 from dunning.ledger.models import Customer
 from dunning.money import as_string, display
 from dunning.outbox.models import Message
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.engine import promise_pause_until, promise_pauses
+from dunning.records.arrangements import InstallmentPlan, Promise
 from dunning.tasks.service import open_task
 
 REASON = "promise"
@@ -114,7 +114,7 @@ def record(
     if plan is not None:
         # A date promised during a plan is about an installment: a person sorts out which.
         raise Conflict(f"plan {plan} is running in {currency}: its installments are the payment dates")
-    policy = policies.policy_for(session, customer.policy_name)
+    policy = policy_service.policy_for(session, customer.policy_name)
     broken = broken_count(session, customer.id)
     pauses = promise_pauses(policy, broken)
     case = accounts.open_case(session, customer.id, currency)

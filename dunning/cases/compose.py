@@ -17,12 +17,11 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from dunning import audit
-from dunning.arrangements.models import Dispute, Promise
 from dunning.cases.events import publish_for_case
 from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
 from dunning.cases.service import rewind_undelivered_step
 from dunning.channels import fee_text, render
-from dunning.channels.base import Envelope
+from dunning.channels.contract import Envelope
 from dunning.channels.email import MailIdentity
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -37,9 +36,10 @@ from dunning.outbox.dispatch import Prepared
 from dunning.outbox.models import CANCELLED, FAILED, QUEUED, REJECTED, SENT, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar, fees, rate_store
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.document import Policy, load_default_policy
 from dunning.policies.rates import MissingRate, RateBook
+from dunning.records.arrangements import Dispute, Promise
 
 HANDOFF = "agency_handoff"
 OPT_OUT_CONFIRMATION = "opt_out_confirmation"
@@ -167,7 +167,7 @@ def _agency_history(session: Session, snap: Snapshot, customer_ids: set[int]) ->
 
 def _policy(session: Session, name: str | None) -> Policy | None:
     try:
-        return policies.policy_for(session, name)
+        return policy_service.policy_for(session, name)
     except NotFound:  # nothing stored yet (messages due before any cycle ran): the shipped default
         return load_default_policy()
     except InvalidInput:  # a policy name nobody saved: that customer's messages fail, not the batch
@@ -198,9 +198,9 @@ class Composer:
 
     def prepare(self, session: Session, message: Message, now: datetime) -> Prepared:
         """One message on its own (an answer rendered for a reply, a preview)."""
-        return self.decide(snapshot(session, [message]), message, now)
+        return self.compose(snapshot(session, [message]), message, now)
 
-    def decide(self, snap: Snapshot, message: Message, now: datetime) -> Prepared:
+    def compose(self, snap: Snapshot, message: Message, now: datetime) -> Prepared:
         """Send (rendered), cancel or postpone; from the snapshot alone, writing nothing."""
         customer = snap.customers[message.customer_id]
         transactional = bool(message.context.get("transactional"))  # a reply to the customer (STOP, HELP)

@@ -26,7 +26,6 @@ from dunning import failures
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
-from dunning.cases.risk import Risk, risks
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts.roles import DEFAULT_TO
@@ -38,9 +37,10 @@ from dunning.money import as_string
 from dunning.outbox.models import AWAITING_APPROVAL, QUEUED, Message
 from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.document import Policy
 from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
+from dunning.scoring.risk import Risk, risks
 from dunning.tasks.service import open_task
 from dunning.words import plural
 
@@ -132,7 +132,7 @@ class Cycle:
 
     def policy(self, name: str | None) -> Policy:
         if name not in self._policies:
-            self._policies[name] = policies.policy_for(self.session, name)
+            self._policies[name] = policy_service.policy_for(self.session, name)
         return self._policies[name]
 
     # -- the run --------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class Cycle:
     def run(self, customer_ids: set[int] | None = None) -> CycleReport:
         self._single_cycle_lock()
         if customer_ids is None:
-            policies.ensure_default(self.session, self.clock)
+            policy_service.ensure_default(self.session, self.clock)
             customer_ids = sweep.due_customers(
                 self.session, self.now, self.now.date() + timedelta(days=self._max_lead())
             )
@@ -179,7 +179,7 @@ class Cycle:
     def views(self, customer_ids: set[int] | None = None):
         """Every case to decide on, with what the engine needs; opens and reopens cases on the way.
         A case or customer that cannot be read is left out and listed in `self.failures`."""
-        policies.ensure_default(self.session, self.clock)
+        policy_service.ensure_default(self.session, self.clock)
         accounts = views.open_invoices(self.session, self.now.date() + timedelta(days=self._max_lead()), customer_ids)
         cases = views.cases(self.session, set(accounts), customer_ids)
         customer_ids = {k[0] for k in accounts} | {k[0] for k in cases}
@@ -208,9 +208,9 @@ class Cycle:
         """How far ahead invoices matter: the earliest any stored policy starts before a due date.
         A stored document that no longer parses fails its own customers, not the whole cycle."""
         leads = []
-        for row in policies.list_latest(self.session):
+        for row in policy_service.list_latest(self.session):
             try:
-                leads.extend(path.lead_days for path in policies.parsed(row).paths.values())
+                leads.extend(path.lead_days for path in policy_service.parsed(row).paths.values())
             except Exception:
                 continue
         return max(leads, default=0) + 1  # a day more: customers' local dates run ahead of UTC

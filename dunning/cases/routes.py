@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import Field
 
-from dunning.cases import service
+from dunning import bounds
+from dunning.cases import preview, service
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, PauseIn
 from dunning.clock import today
-from dunning.deps import Caller, ClockDep, ExternalId, RowId, SessionDep, SettingsDep, require
-from dunning.inputs import BoundedRoute
+from dunning.deps import Caller, ClockDep, ExternalId, PolicyName, RowId, SessionDep, SettingsDep, require
+from dunning.inputs import BoundedRoute, Input
 from dunning.ledger.queries import customer_detail
 from dunning.ledger.schemas import CustomerDetail
+from dunning.policies.document import MAX_DOCUMENT
 
 router = APIRouter(prefix="/v1", tags=["cases"], route_class=BoundedRoute)
+# the policy preview runs the cycle's own views, so it lives here; its path is the policy's
+previews = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=BoundedRoute)
 
 
 @router.get("/customers/{external_id:segment}/case", dependencies=[require("read")])
@@ -45,3 +50,17 @@ def pause_case(
 def resume_case(case_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> dict:
     case = service.resume(session, clock, case_id, actor=caller.actor, why="resumed by a person")
     return {"id": case.id, "state": case.state}
+
+
+class PreviewIn(Input):
+    days: int = Field(30, ge=1, le=366)
+    document: bounds.text(MAX_DOCUMENT) | None = Field(
+        None, description="an unsaved version of the policy to preview instead"
+    )
+
+
+@previews.post("/{name}/preview", dependencies=[require("manage")])
+def preview_policy(
+    name: PolicyName, request: PreviewIn, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> list[preview.PreviewRow]:
+    return preview.preview(session, clock, settings, name, request.document, request.days)

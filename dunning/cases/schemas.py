@@ -5,40 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from dunning.bounds import Day, Moment, line, text
+from dunning.bounds import Day, Moment, line
 from dunning.inputs import Input
-
-Note = text(1000)
-
-
-class MessageOut(BaseModel):
-    id: int
-    channel: str
-    kind: str
-    status: str
-    step_key: str | None
-    step_name: str | None
-    send_after: datetime
-    sent_at: datetime | None
-    requires_approval: bool
-    subject: str | None
-    recipient: str | None
-    last_error: str | None
-
-
-class MessageDetail(MessageOut):
-    customer_external_id: str
-    case_id: int | None
-    currency: str | None
-    amount: str | None
-    body_text: str | None
-    body_html: str | None
-    pdf_path: str | None
-    provider_id: str | None
-    delivery_status: str | None
-    attempts: int
-    decided_by: str | None
-    decision_note: str | None
+from dunning.outbox.schemas import MessageOut, Note
 
 
 class NextStep(BaseModel):
@@ -88,16 +57,6 @@ class DunningSettingsIn(Input):
     hold_until: Day | None = Field(None, description="no contact until the end of this date")
     excluded: bool | None = Field(None, description="never dunned (key account, legal...)")
     refused_channels: list[Literal["email", "sms", "letter"]] | None = None
-    note: Note | None = None
-
-
-class ApprovalIn(Input):
-    decision: Literal["approve", "reject"]
-    note: Note | None = None
-
-
-class ResolveIn(Input):
-    outcome: Literal["sent", "resend", "cancel"]
     note: Note | None = None
 
 

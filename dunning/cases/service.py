@@ -10,15 +10,17 @@ from dunning.cases.cycle import Cycle
 from dunning.cases.events import publish_for_case
 from dunning.cases.models import ACTIVE, PAUSED, Case
 from dunning.cases.next_step import next_step
-from dunning.cases.schemas import CaseOut, DunningSettingsIn, MessageOut, NextStep
-from dunning.clock import Clock
+from dunning.cases.schemas import CaseOut, DunningSettingsIn, NextStep
+from dunning.clock import Clock, FrozenClock
 from dunning.config import Settings
 from dunning.db import get_row
 from dunning.errors import Conflict, NotFound
+from dunning.events.publish import Event
 from dunning.ledger.models import Customer
 from dunning.ledger.queries import get_customer
 from dunning.outbox.models import CANCELLED, FAILED, PENDING, REJECTED, SENDING, SENT, Message
-from dunning.policies import service as policies
+from dunning.outbox.schemas import MessageOut
+from dunning.policies import service as policy_service
 from dunning.tasks.service import open_task
 
 UNDELIVERED = (CANCELLED, FAILED, REJECTED)
@@ -106,7 +108,7 @@ def update_settings(
     given = change.model_dump(exclude_unset=True)
     note = given.pop("note", None)
     if "policy_name" in given and given["policy_name"]:
-        policies.policy_for(session, given["policy_name"])  # refuses an unknown policy
+        policy_service.policy_for(session, given["policy_name"])  # refuses an unknown policy
     before = {k: getattr(customer, k) for k in given}
     for key, value in given.items():
         setattr(
@@ -165,6 +167,25 @@ def resume(session: Session, clock: Clock, case_id: int, *, actor: str, why: str
     return case
 
 
+def on_approval_decided(session: Session, decided: Event) -> None:
+    """A person said no to a step (`approval.decided`, rejected): the case must not slide on to an
+    even heavier one, so it waits for someone to decide what comes next."""
+    if decided.data["decision"] != "rejected" or decided.case_id is None:
+        return
+    step_name = session.execute(
+        select(col(Message.step_name)).where(col(Message.id) == decided.data["message_ids"][0])
+    ).scalar()
+    note = decided.data["note"]
+    hold_for_review(
+        session,
+        FrozenClock(decided.occurred_at),  # the reaction is part of the change, at its moment
+        decided.case_id,
+        decided.data["by"],
+        f"{step_name or decided.data['step']} ({decided.data['kind'].replace('_', ' ')}) was rejected"
+        + (f": {note}" if note else ""),
+    )
+
+
 def hold_for_review(session: Session, clock: Clock, case_id: int, actor: str, why: str) -> None:
     case = pause(session, clock, case_id, reason="review", until=None, actor=actor)
     open_task(
@@ -203,9 +224,9 @@ def rewind_undelivered_step(
     )
     if any(status not in UNDELIVERED for status in siblings):
         return False
-    path = policies.policy_for(session, None if case.policy_name == policies.DEFAULT else case.policy_name).paths.get(
-        path_name
-    )
+    path = policy_service.policy_for(
+        session, None if case.policy_name == policy_service.DEFAULT else case.policy_name
+    ).paths.get(path_name)
     previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
     case.step_index = step_index - 1
     case.step_key = previous.key if previous else None

@@ -5,7 +5,8 @@ A case is looked at when something it depends on may have changed since it was l
   writer forgot to mark can hold a case back for longer than that);
 - its own wake-up time (the engine's next_check_at: a due date, the end of a pause) has come;
 - a writer marked it (decided_at set to NULL): every ORM change to a case, a customer, an invoice,
-  a dispute or an opt-out does so through the events below, and bulk writers call `touch`;
+  a dispute or an opt-out does so through the listeners below, and the ledger's bulk writers
+  through their `ledger.accounts_changed` event;
 - one of its messages moved (sent, failed, approved...), a newer score arrived, or a policy was
   saved since;
 - or it does not exist yet: an account with money coming due and no open case.
@@ -20,13 +21,14 @@ from datetime import datetime, time
 from sqlalchemy import event, exists, func, or_, select, update
 from sqlmodel import Session, col
 
-from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
 from dunning.contacts import OptOut
+from dunning.events.publish import Event
 from dunning.ledger.bulk import one_of
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import Message
 from dunning.policies.models import PolicyVersion
+from dunning.records.arrangements import Dispute
 from dunning.scoring.models import Score
 
 CASE = Case.__table__
@@ -56,17 +58,45 @@ def _touch_on(connection, customer_id: int | None) -> None:
         )
 
 
-@event.listens_for(Case, "before_update")
+def on_accounts_changed(session: Session, changed: Event) -> None:
+    """The ledger wrote these customers' rows in bulk (`ledger.accounts_changed`)."""
+    touch(session, changed.data["customer_ids"])
+
+
 def _case_changed(_mapper, _connection, case: Case) -> None:
     # an ORM write is never the cycle's own (it writes with Core): a pause, a resume, a rewind
     case.decided_at = None
 
 
-for _model, _column in ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "customer_id"), (OptOut, "customer_id")):
-    for _when in ("after_insert", "after_update", "after_delete"):
-        event.listen(
-            _model, _when, lambda _m, connection, target, _c=_column: _touch_on(connection, getattr(target, _c))
-        )
+def _touch_by(column: str):
+    return lambda _mapper, connection, target: _touch_on(connection, getattr(target, column))
+
+
+# ORM writes of what a case depends on, each with the attribute naming the customer
+WATCHED = ((Customer, "id"), (Invoice, "customer_id"), (Dispute, "customer_id"), (OptOut, "customer_id"))
+_LISTENERS = [(Case, "before_update", _case_changed)] + [
+    (model, when, _touch_by(column))
+    for model, column in WATCHED
+    for when in ("after_insert", "after_update", "after_delete")
+]
+
+
+def listen() -> None:
+    """Mark cases on every ORM change of what they depend on (called by dunning/subscriptions.py,
+    not on import: whether a write marks a case must not depend on who imported what)."""
+    for target, when, listener in _LISTENERS:
+        if not event.contains(target, when, listener):
+            event.listen(target, when, listener)
+
+
+def listening() -> bool:
+    return all(event.contains(target, when, listener) for target, when, listener in _LISTENERS)
+
+
+def stop_listening() -> None:
+    for target, when, listener in _LISTENERS:
+        if event.contains(target, when, listener):
+            event.remove(target, when, listener)
 
 
 def due_customers(session: Session, now: datetime, horizon) -> set[int]:

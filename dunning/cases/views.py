@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, select, type_coerce, union
 from sqlmodel import Session, col
 
-from dunning.arrangements.models import Dispute
 from dunning.cases.models import CLOSED, Case
 from dunning.contacts import OptOut
 from dunning.contacts.models import Contact, ContactOptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import IN_DOUBT, PENDING, SENDING, SENT, Message
 from dunning.policies.engine import Addressee, ContactView, CustomerView, InvoiceView
+from dunning.records.arrangements import Dispute
 
 CONTACT_LOOKBACK = timedelta(days=14)  # the caps look at most 7 days back; spacing a few more
 CHANNELS = frozenset({"email", "sms", "letter"})  # those a contact's address serves

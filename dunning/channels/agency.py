@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from dunning.channels.base import Envelope, ProviderReceipt, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, TransportError
 
 SIGNATURE_HEADER = "X-Dunning-Signature"
 SCHEMA = "dunning.case_file/1"

@@ -43,7 +43,7 @@ from typing import Any
 import aiosmtplib
 
 from dunning.channels import mime
-from dunning.channels.base import Envelope, ProviderReceipt, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, TransportError
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._=-]{1,64}$")
 # Headers the transport owns; the same names in envelope.headers are ignored rather than doubled.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dunning.channels.agency import case_file_document
-from dunning.channels.base import Envelope, ProviderReceipt
+from dunning.channels.contract import Envelope, ProviderReceipt
 from dunning.channels.email import MailIdentity, addressed_to, check_address, compose_bytes
 from dunning.channels.gsm import count_segments
 

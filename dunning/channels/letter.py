@@ -22,7 +22,7 @@ import anyio
 import httpx
 
 from dunning.channels.agency import http_failure, provider_reference
-from dunning.channels.base import Envelope, ProviderReceipt, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, TransportError
 
 
 class LetterProvider(Protocol):

@@ -481,12 +481,10 @@ def _shape(doc: Any) -> set[str]:
 
 def language_files(root: Path) -> list[Problem]:
     """What each language of `root` needs besides its templates: the fee wording and the short
-    texts (with every key the English files have), the reply lexicon and the mail words. These
-    are always the shipped ones: rendering reads them from there whatever the template folder."""
+    texts, with every key the English files have (what replies need is checked by
+    `replies.language.reading_problems`). These are always the shipped ones: rendering reads them
+    from there whatever the template folder."""
     import yaml
-
-    from dunning.replies.intents import LEXICON_DIR, LexiconError, load_lexicon
-    from dunning.replies.mailwords import DIRECTORY as MAILWORDS_DIR
 
     problems = []
     for folder in ("fees", "strings"):
@@ -499,16 +497,6 @@ def language_files(root: Path) -> list[Problem]:
             missing = english - _shape(yaml.safe_load(path.read_text(encoding="utf-8")))
             if missing:
                 problems.append(Problem(folder, f"{language}.yaml", language, f"lacks {', '.join(sorted(missing))}"))
-    for language in languages(root):
-        if not (MAILWORDS_DIR / f"{language}.yaml").is_file():
-            problems.append(Problem("replies", "mailwords", language, "missing: quoted mail is not cut"))
-        if not (LEXICON_DIR / f"{language}.yaml").is_file():
-            problems.append(Problem("replies", "lexicon", language, "missing: replies are read in English"))
-            continue
-        try:
-            load_lexicon(language)
-        except LexiconError as exc:
-            problems.append(Problem("replies", "lexicon", language, str(exc)))
     return problems
 
 
@@ -537,7 +525,7 @@ def preview(
     name: str, language: str, out_dir: Path, *, templates: Path | None = None, ctx: NoticeContext | None = None
 ) -> list[Path]:
     """Write what each channel would send for `name` with sample data: .eml, .sms.txt, .pdf."""
-    from dunning.channels.base import Envelope
+    from dunning.channels.contract import Envelope
     from dunning.channels.email import MailIdentity, compose_bytes
 
     root = _root(templates)

@@ -23,7 +23,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
-from dunning.channels.base import Envelope, ProviderReceipt, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, TransportError
 from dunning.channels.gsm import count_segments
 
 STATUS_CALLBACK_PATH = "/v1/inbound/twilio/status"

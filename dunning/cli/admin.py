@@ -98,11 +98,11 @@ def key_create(
     ] = False,
 ) -> None:
     """Create a key; its secret is shown once."""
-    from dunning import auth
+    from dunning import api_keys
     from dunning.clock import SystemClock
 
     with open_database().session() as session:
-        key, secret = auth.create_key(session, SystemClock(), name, auth.parse_scopes(scopes))
+        key, secret = api_keys.create_key(session, SystemClock(), name, api_keys.parse_scopes(scopes))
     if quiet:
         typer.echo(secret)
         return
@@ -119,10 +119,10 @@ def key_list() -> None:
     from rich.table import Table
     from sqlmodel import select
 
-    from dunning import auth
+    from dunning import api_keys
 
     with open_database().session() as session:
-        keys = session.exec(select(auth.ApiKey).order_by(auth.ApiKey.id)).all()
+        keys = session.exec(select(api_keys.ApiKey).order_by(api_keys.ApiKey.id)).all()
     table = Table("id", "name", "hint", "scopes", "created", "revoked")
     for k in keys:
         table.add_row(
@@ -142,9 +142,9 @@ def key_revoke(
     key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id, as `apikey list` shows it")],
 ) -> None:
     """Revoke a key: it is refused from now on."""
-    from dunning import auth
+    from dunning import api_keys
     from dunning.clock import SystemClock
 
     with open_database().session() as session:
-        auth.revoke_key(session, SystemClock(), key_id)
+        api_keys.revoke_key(session, SystemClock(), key_id)
     console.print(f"key {key_id} revoked")

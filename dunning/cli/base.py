@@ -39,9 +39,11 @@ err = Console(stderr=True)
 
 
 def open_database(settings: Settings | None = None, *, migrate: bool = True) -> Database:
+    from dunning import subscriptions
     from dunning.config import get_settings
     from dunning.db import Database, make_engine
 
+    subscriptions.connect()  # every command that writes opens the database here
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     if migrate:

@@ -34,7 +34,7 @@ def run_cycle_command(
     from dunning.cases.cycle import run_cycle
     from dunning.config import get_settings
     from dunning.money import display
-    from dunning.outbox import service as outbox
+    from dunning.outbox import service as outbox_service
     from dunning.words import plural
 
     settings, clock = get_settings(), clock_at(now)
@@ -43,7 +43,7 @@ def run_cycle_command(
     try:
         report = run_cycle(session, clock, settings)
         # Read before the rollback: a dry run shows what would wait after it, as a real run leaves it.
-        waiting, first = outbox.pending(session, SHOWN)
+        waiting, first = outbox_service.pending(session, SHOWN)
         session.rollback() if dry_run else session.commit()
     finally:
         session.close()
@@ -125,7 +125,7 @@ def dispatch(
     Without --once, keep doing it (as the worker does)."""
     from dunning.clock import FrozenClock
     from dunning.config import get_settings
-    from dunning.outbox import service as outbox
+    from dunning.outbox import service as outbox_service
     from dunning.outbox.dispatch import settle_heap, summary
 
     settings, clock = get_settings(), clock_at(now)
@@ -146,7 +146,7 @@ def dispatch(
     counts = asyncio.run(_drain(_dispatcher(settings, database, clock)))
     if next_window and not counts["sent"]:
         with database.session() as session:
-            at = outbox.next_due(session)
+            at = outbox_service.next_due(session)
         if at is not None and at > clock.now():
             console.print(
                 f"{summary(counts) if any(counts.values()) else 'nothing can leave now'}; as of "
@@ -182,7 +182,7 @@ def _counted(counts: Counter) -> str:
 
 def _dispatcher(settings, database, clock) -> Dispatcher:
     from dunning.cases.compose import Composer
-    from dunning.channels.registry import build_transports
+    from dunning.channels.transports import build_transports
     from dunning.outbox.dispatch import Dispatcher
 
     return Dispatcher(

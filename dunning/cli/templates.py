@@ -22,11 +22,12 @@ def check(
 ) -> None:
     """Render every template in every language; exit 1 on a problem."""
     from dunning.channels import render
+    from dunning.replies.language import reading_problems
     from dunning.words import agree, plural
 
     if templates is not None and not templates.is_dir():
         fail(f"no such folder: {templates}")
-    problems = render.check_all(templates, pdf=pdf)
+    problems = render.check_all(templates, pdf=pdf) + reading_problems(render.languages(templates))
     names = render.template_names(templates)
     languages = render.languages(templates)
     counted = ", ".join(f"{len(v)} {channel}" for channel, v in names.items())

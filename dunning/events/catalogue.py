@@ -1,5 +1,6 @@
 """The event types, each with what it means. README "Events" shows a payload of each; a test
-checks that both lists agree with what the service really publishes."""
+checks that both lists agree with what the service really publishes. `INTERNAL` types are
+in-process only: a lower layer tells a higher one, nothing is written or sent to webhooks."""
 
 from __future__ import annotations
 
@@ -30,4 +31,9 @@ TYPES: dict[str, str] = {
     "task.note_added": "someone noted what happened on the task",
     "task.done": "the task was completed",
     "task.reopened": "a task closed earlier is open again (the failure it reported came back)",
+}
+
+# One event per write however many rows it touched, so that bulk writers stay bulk.
+INTERNAL: dict[str, str] = {
+    "ledger.accounts_changed": "customers, invoices or contacts of these customers were written (data: customer_ids)",
 }

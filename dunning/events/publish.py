@@ -2,8 +2,10 @@
 
 `publish` stages the event on the session's innermost transaction and hands it at once to the
 in-process subscribers (same session, same transaction: a domain that must react to another's
-change does it here, and reacts to the same record that feeds the webhooks). The rows are
-written when the session commits:
+change does it here, and reacts to the same record that feeds the webhooks). This is how a lower
+layer tells a higher one (docs/architecture.md, "Events between the layers"); who subscribes to
+what is listed in dunning/subscriptions.py. An internal type (catalogue.INTERNAL) only reaches the
+subscribers. The other rows are written when the session commits:
 
 - a savepoint rolled back takes its events with it, as it takes the rows they describe;
 - on PostgreSQL the insert runs under a transaction-level advisory lock held until the commit,
@@ -25,10 +27,11 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlmodel import Session as SQLModelSession
 
 from dunning.clock import Clock
 from dunning.driver import executemany
-from dunning.events.catalogue import TYPES
+from dunning.events.catalogue import INTERNAL, TYPES
 from dunning.events.models import EventRecord
 
 STAGED = "dunning.events"  # session.info key: [(transaction, events), ...] not yet written
@@ -55,7 +58,8 @@ class Event:
         }
 
 
-Subscriber = Callable[[Session, Event], None]
+# Subscribers are the domains' handlers, written against the sessions the service makes (sqlmodel's).
+Subscriber = Callable[[SQLModelSession, Event], None]
 _subscribers: dict[str, list[Subscriber]] = {}
 
 
@@ -99,17 +103,22 @@ def publish_all(session: Session, events: Iterable[Event]) -> None:
     events = list(events)
     if not events:
         return
-    session.connection()  # begins the transaction, if none has begun, so the events belong to one
-    current = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(STAGED, []).append((current, events))
+    if recorded := [event for event in events if event.type not in INTERNAL]:
+        session.connection()  # begins the transaction, if none has begun, so the events belong to one
+        current = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(STAGED, []).append((current, recorded))
     if _subscribers:
         for event in events:
             for subscriber in _subscribers.get(event.type, ()):
                 subscriber(session, event)
 
 
+def subscribers(event_type: str) -> tuple[Subscriber, ...]:
+    return tuple(_subscribers.get(event_type, ()))
+
+
 def _known(event_type: str) -> None:
-    if event_type not in TYPES:
+    if event_type not in TYPES and event_type not in INTERNAL:
         raise ValueError(f"unknown event type {event_type!r}: add it to dunning/events/catalogue.py")
 
 

@@ -17,8 +17,17 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from dunning.clock import Clock
 from dunning.driver import executemany, insert_for
+from dunning.events.publish import publish
 from dunning.ledger.schemas import UpsertResult
+
+
+def accounts_changed(session: Session, clock: Clock, customer_ids: Iterable[int]) -> None:
+    """Tell the layers above that these customers' rows were written (one event for the whole
+    write): the cycle's sweep looks at their cases again (dunning/subscriptions.py)."""
+    if ids := sorted(set(customer_ids)):
+        publish(session, clock, "ledger.accounts_changed", customer_ids=ids)
 
 
 def content_hash(values: tuple) -> str:

@@ -7,10 +7,9 @@ from fastapi import APIRouter, Query
 from dunning import bounds
 from dunning.bounds import Day
 from dunning.clock import today
-from dunning.contacts import ingest as contact_rows
 from dunning.deps import Body, ClockDep, ExternalId, SessionDep, require
 from dunning.inputs import BoundedRoute
-from dunning.ledger import queries, service
+from dunning.ledger import contact_rows, queries, service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import (
     AgingReport,

@@ -12,12 +12,11 @@ from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session, col
 
 from dunning import audit
-from dunning.cases.sweep import touch
 from dunning.clock import Clock
-from dunning.contacts import ingest as contact_rows
 from dunning.events.publish import new, publish_all
+from dunning.ledger import contact_rows
 from dunning.ledger.batch import Batch
-from dunning.ledger.bulk import content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
+from dunning.ledger.bulk import accounts_changed, content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import (
     CreditNoteIn,
@@ -145,7 +144,7 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     )
     ids = customer_ids(session, (v["external_id"] for v in values))
     if result.updated:
-        touch(session, ids.values())
+        accounts_changed(session, clock, ids.values())
     if result.created or result.updated:  # the customer's own fields are its primary contact
         contact_rows.write(session, clock, contact_rows.primaries(values, ids))
     pushed = [{"customer_id": ids[ext], **c} for ext, contacts in carried.items() for c in contacts]
@@ -248,7 +247,7 @@ def push_invoices(
         v.update(allocated_minor=0, created_at=now, updated_at=now)
     result = insert_or_update(session, INVOICE, values, update=_invoice_update, insert_only=["allocated_minor"])
     _refuse_accounts_over_bound(session, batch, known, large)
-    touch(session, {v["customer_id"] for v in values})  # the next cycle looks at these accounts
+    accounts_changed(session, clock, (v["customer_id"] for v in values))  # the next cycle looks at them
     return result
 
 

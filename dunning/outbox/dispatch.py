@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from dunning import failures
-from dunning.channels.base import Envelope, ProviderReceipt, Transport, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, Transport, TransportError
 from dunning.clock import Clock
 from dunning.db import Database
 from dunning.outbox import service
@@ -68,10 +68,10 @@ class Composer(Protocol):
     slow_channels: frozenset[str]  # channels whose rendering is too slow for the event loop (PDFs)
 
     def preload(self, session: Session, messages: list[Message]) -> Any:
-        """Read, in a few queries, all that `decide` needs for these messages."""
+        """Read, in a few queries, all that `compose` needs for these messages."""
         ...
 
-    def decide(self, snapshot: Any, message: Message, now: datetime) -> Prepared:
+    def compose(self, snapshot: Any, message: Message, now: datetime) -> Prepared:
         """From the preloaded snapshot alone, with no database: the dispatcher records the decision."""
         ...
 
@@ -195,11 +195,11 @@ class Dispatcher:
                 batch.unready[message.id] = e
         return self.composer.preload(session, readable)
 
-    def _decide(self, batch: Batch, message: Message) -> Prepared:
+    def _compose_one(self, batch: Batch, message: Message) -> Prepared:
         error = batch.unready.get(message.id)
         if error is None:
             try:
-                return self.composer.decide(batch.snapshot, message, batch.now)
+                return self.composer.compose(batch.snapshot, message, batch.now)
             except Exception as e:  # a template or data problem: this message can't go, the rest can
                 error = e
         return Prepared("fail", failures.describe(error), error=error)
@@ -216,9 +216,9 @@ class Dispatcher:
             if 0 < i <= len(pace):
                 await asyncio.wait([pace[i - 1]])
             if message.channel in self.composer.slow_channels:
-                prepared = await asyncio.to_thread(self._decide, batch, message)
+                prepared = await asyncio.to_thread(self._compose_one, batch, message)
             else:
-                prepared = self._decide(batch, message)
+                prepared = self._compose_one(batch, message)
             decided.append((message, prepared))
         return decided
 

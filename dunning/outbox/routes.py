@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dunning import bounds
-from dunning.cases.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
 from dunning.deps import Caller, ClockDep, RowId, SessionDep, require
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.money import as_string
 from dunning.outbox import service
 from dunning.outbox.models import AWAITING_APPROVAL, Message
+from dunning.outbox.schemas import ApprovalIn, MessageDetail, MessageOut, ResolveIn
 
 router = APIRouter(prefix="/v1", tags=["outbox"], route_class=BoundedRoute)
 
@@ -41,11 +41,11 @@ def list_approvals(session: SessionDep) -> list[MessageDetail]:
 
 
 @router.post("/approvals/{message_id}")
-def decide_approval(
+def answer_approval(
     message_id: RowId, decision: ApprovalIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
 ) -> list[MessageDetail]:
     """Approving or rejecting a step decides every message of that step (letter and agency file alike)."""
-    messages = service.decide_approval(
+    messages = service.answer_approval(
         session, clock, message_id, approve=decision.decision == "approve", actor=caller.actor, note=decision.note
     )
     return [detail(session, m) for m in messages]

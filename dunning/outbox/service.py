@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from dunning import audit, failures
-from dunning.channels.base import ProviderReceipt, TransportError
+from dunning.channels.contract import ProviderReceipt, TransportError
 from dunning.claims import backoff, skip_locked
 from dunning.clock import Clock
 from dunning.contacts.models import PRIMARY_KEY, Contact
@@ -497,11 +497,12 @@ def get(session: Session, message_id: int) -> Message:
     return get_row(session, Message, message_id, "message")
 
 
-def decide_approval(
+def answer_approval(
     session: Session, clock: Clock, message_id: int, *, approve: bool, actor: str, note: str | None
 ) -> list[Message]:
     """One decision for the whole step: the registered letter and its copy by email, or the agency
-    file and the customer's notice, go together or not at all."""
+    file and the customer's notice, go together or not at all. A rejection puts the case on hold
+    for review: the cases layer reacts to `approval.decided` (dunning/subscriptions.py)."""
     message = get(session, message_id)
     if message.status != AWAITING_APPROVAL:
         raise Conflict(f"message {message_id} is {message.status}, not awaiting approval")
@@ -551,18 +552,6 @@ def decide_approval(
             decision="approved" if approve else "rejected",
             by=actor,
             note=note,
-        )
-    if not approve and message.case_id is not None:
-        # a person said no to this step: the case must not slide on to an even heavier one
-        from dunning.cases.service import hold_for_review
-
-        hold_for_review(
-            session,
-            clock,
-            message.case_id,
-            actor,
-            f"{message.step_name or message.step_key} ({message.kind.replace('_', ' ')}) was rejected"
-            + (f": {note}" if note else ""),
         )
     for m in siblings:
         session.refresh(m)

@@ -22,7 +22,6 @@ from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.arrangements import accounts
-from dunning.arrangements.models import Dispute
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.errors import InvalidInput, NotFound
@@ -30,6 +29,7 @@ from dunning.ledger.bulk import insert_for
 from dunning.ledger.models import Customer, Invoice
 from dunning.payments import stripe_api
 from dunning.payments.models import OPEN, PROCESSING, Checkout
+from dunning.records.arrangements import Dispute
 
 MAX_INVOICES = 40  # their ids go into one metadata value of 500 characters
 RETURN_DAYS = 2  # how long the return addresses given to Stripe lead back to the portal

@@ -21,7 +21,7 @@ from dunning.arrangements import accounts, notices
 from dunning.cases.cycle import run_cycle
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.bulk import lock_rows
 from dunning.ledger.models import Customer, Invoice, Payment
 from dunning.money import display
@@ -135,7 +135,7 @@ def record(
     )
     invoice_ids = [i for i in ours.invoice_ids if i in named]
     received_on = calendar.local_date(at, customer.timezone)
-    ledger.record_payments(
+    ledger_service.record_payments(
         session,
         clock,
         [
@@ -241,7 +241,7 @@ def refund(session: Session, clock: Clock, settings: Settings, charge: ChargeObj
         return "task"
     if kept == payment.amount_minor:
         return "duplicate"
-    ledger.record_payments(
+    ledger_service.record_payments(
         session,
         clock,
         [

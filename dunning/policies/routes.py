@@ -5,14 +5,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from dunning import bounds
-from dunning.deps import Body, Caller, ClockDep, PolicyName, SessionDep, SettingsDep, require
+from dunning.deps import Body, Caller, ClockDep, PolicyName, SessionDep, require
 from dunning.errors import InvalidInput
-from dunning.inputs import BoundedRoute, Input
-from dunning.policies import preview, service
-from dunning.policies.document import MAX_DOCUMENT
+from dunning.inputs import BoundedRoute
+from dunning.policies import service
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=BoundedRoute)
 
@@ -24,13 +23,6 @@ class PolicyOut(BaseModel):
     document: str
     created_by: str
     created_at: datetime
-
-
-class PreviewIn(Input):
-    days: int = Field(30, ge=1, le=366)
-    document: bounds.text(MAX_DOCUMENT) | None = Field(
-        None, description="an unsaved version of the policy to preview instead"
-    )
 
 
 def _out(row) -> PolicyOut:
@@ -81,10 +73,3 @@ def put_policy(
     name: PolicyName, body: Body, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
 ) -> PolicyOut:
     return _out(service.save(session, clock, name, _document(body), caller.actor))
-
-
-@router.post("/{name}/preview", dependencies=[require("manage")])
-def preview_policy(
-    name: PolicyName, request: PreviewIn, session: SessionDep, clock: ClockDep, settings: SettingsDep
-) -> list[preview.PreviewRow]:
-    return preview.preview(session, clock, settings, name, request.document, request.days)

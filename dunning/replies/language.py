@@ -11,13 +11,26 @@ use, so the command line and the server start without it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dunning import languages as langs
-from dunning.replies.intents import Understanding, available_languages, classify, load_lexicon, normalise
+from dunning.replies.intents import (
+    LEXICON_DIR,
+    LexiconError,
+    Understanding,
+    available_languages,
+    classify,
+    load_lexicon,
+    normalise,
+)
+from dunning.replies.mailwords import DIRECTORY as MAILWORDS_DIR
+
+if TYPE_CHECKING:
+    from dunning.channels.render import Problem
 
 # Below these, a detector's guess on "ok" or "STOP" is noise: the customer's language reads it.
 # lingua's confidences add up to 1 over the languages loaded, so a fixed floor would fall as
@@ -94,3 +107,22 @@ def _explains_its_stop(text: str, lang: str) -> bool:
     read a bare "stop", are not asked. An opt-out its own lexicon reads is still acted on."""
     norm = normalise(text)[0]
     return any(p.search(norm) for p in load_lexicon(lang).opt_out.not_revocation)
+
+
+def reading_problems(languages: Iterable[str]) -> list[Problem]:
+    """What each language needs for its replies to be read: a lexicon that compiles and mail
+    words (`templates check` asks, beside the templates' own checks)."""
+    from dunning.channels.render import Problem  # Jinja2 and babel: not for reading a reply
+
+    problems = []
+    for language in languages:
+        if not (MAILWORDS_DIR / f"{language}.yaml").is_file():
+            problems.append(Problem("replies", "mailwords", language, "missing: quoted mail is not cut"))
+        if not (LEXICON_DIR / f"{language}.yaml").is_file():
+            problems.append(Problem("replies", "lexicon", language, "missing: replies are read in English"))
+            continue
+        try:
+            load_lexicon(language)
+        except LexiconError as exc:
+            problems.append(Problem("replies", "lexicon", language, str(exc)))
+    return problems

@@ -28,13 +28,13 @@ from dunning.errors import DomainError
 from dunning.events.publish import publish
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import from_minor, to_minor
+from dunning.records.replies import InboundMessage
 from dunning.replies import answers
 from dunning.replies import attachments as stored_files
 from dunning.replies.intents import Understanding, out_of_office
 from dunning.replies.language import read_reply
 from dunning.replies.mail import Attachment
 from dunning.replies.matching import Match
-from dunning.replies.models import InboundMessage
 from dunning.replies.routing import Route, route
 from dunning.tasks.models import Task
 from dunning.tasks.service import open_task

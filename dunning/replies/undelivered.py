@@ -29,7 +29,7 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer
-from dunning.outbox import service as outbox
+from dunning.outbox import service as outbox_service
 from dunning.outbox.models import PENDING, SENT, Message
 from dunning.replies.bounces import ADDRESS, DELAYED, REFUSED, Bounce, Failure
 from dunning.replies.mail import InboundMail, extract_reply_token
@@ -77,12 +77,14 @@ def receive_bounce(
     message.delivery_status, message.last_error = BOUNCED, failure.reason[:1000]
     message.updated_at = clock.now()
     session.add(message)
-    outbox.publish_for(session, clock, "message.failed", {message.id: {"error": f"bounced: {failure.reason}"[:1000]}})
+    outbox_service.publish_for(
+        session, clock, "message.failed", {message.id: {"error": f"bounced: {failure.reason}"[:1000]}}
+    )
     ours = matched_by != "recipient"  # our Message-ID or reply token: nobody outside could have made it up
     # the contacts written to at that address that still have it
     holders = [
         c
-        for c in outbox.written_to(session, message, failure.recipient)
+        for c in outbox_service.written_to(session, message, failure.recipient)
         if (c.email or "").lower() == failure.recipient
     ]
     if failure.kind == ADDRESS and ours and holders:
@@ -128,7 +130,7 @@ def _invalid(
 ) -> dict:
     if all("email" in c.invalid_channels for c in holders):
         return {"action": "already_invalid"}
-    marked = outbox.mark_contact_invalid(
+    marked = outbox_service.mark_contact_invalid(
         session, clock, message, f"bounced: {failure.recipient}: {failure.reason}", failure.recipient
     )
     writable = [
@@ -155,7 +157,7 @@ def _invalid(
     )
     cancelled = 0
     for queued in pending:
-        if outbox.cancel(session, clock, queued.id, f"the address {failure.recipient} bounced"):
+        if outbox_service.cancel(session, clock, queued.id, f"the address {failure.recipient} bounced"):
             cancelled += 1
             if queued.case_id is not None and queued.step_index is not None:
                 rewind_undelivered_step(session, clock, queued.case_id, queued.path_name, queued.step_index)

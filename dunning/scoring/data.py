@@ -28,10 +28,10 @@ import pandas as pd
 from sqlalchemy import Date, Integer, cast, func, literal, or_, select
 from sqlmodel import Session, col
 
-from dunning.arrangements.models import Dispute, Promise
 from dunning.ledger.models import Invoice
 from dunning.money import exponent
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Dispute, Promise
+from dunning.records.replies import InboundMessage
 
 COLUMNS = ["invoice_id", "customer_id", "issued_on", "due_on", "paid_on", "total_minor", "open_minor", "currency"]
 ROW = np.dtype([(name, "U3" if name == "currency" else np.int64) for name in COLUMNS])  # dates as day numbers

@@ -15,19 +15,19 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
 from dunning.memory import collector_paused
-from dunning.scoring import rescore as scoring
 from dunning.scoring import service
+from dunning.scoring.rescore import RescoreResult, read_for_scoring, score_customers, store_scores
 
 log = logging.getLogger(__name__)
 
 
-def rescore(db: Database, clock: Clock, settings: Settings) -> scoring.RescoreResult:
+def rescore(db: Database, clock: Clock, settings: Settings) -> RescoreResult:
     with collector_paused():
         with db.session() as session:
-            data = scoring.read_for_scoring(session, clock)
-        computed = scoring.score_customers(data, settings.late_days_threshold)
+            data = read_for_scoring(session, clock)
+        computed = score_customers(data, settings.late_days_threshold)
         with db.session() as session:
-            result = scoring.store_scores(session, clock, computed, data)
+            result = store_scores(session, clock, computed, data)
     log.info("rescore with %s: %d customers scored, %d new scores", result.scorer, result.customers, result.written)
     return result
 

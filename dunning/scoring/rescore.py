@@ -2,7 +2,7 @@
 
 `rescore()` reads, computes and writes in one session; the job (jobs.py, which the scheduler and
 the CLI run) gives the read and the write their own short transactions and computes in between.
-Scores are appended; the cycle reads each customer's newest (cases/risk.py).
+Scores are appended; the cycle reads each customer's newest (scoring/risk.py).
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ import pandas as pd
 from sqlmodel import Session
 
 from dunning import failures
-from dunning.cases.risk import NO_HISTORY_PRIOR, baseline_risks
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.errors import NotFound
 from dunning.ledger.models import Customer
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.scoring import registry, scores
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import History, load_history
 from dunning.scoring.features import scoring_rows, training_rows
 from dunning.scoring.model import TrainedModel
 from dunning.scoring.models import BASELINE
+from dunning.scoring.risk import NO_HISTORY_PRIOR, baseline_risks
 from dunning.scoring.schemas import ScoreOut
 
 
@@ -151,9 +151,9 @@ def _baseline(data: ScoringInput, late_days: int) -> Baseline:
 def customer_score(session: Session, settings: Settings, customer: Customer) -> ScoreOut:
     """The score the cycle would use for this customer now, with its band in the customer's policy."""
     try:
-        policy = policies.policy_for(session, customer.policy_name)
+        policy = policy_service.policy_for(session, customer.policy_name)
     except NotFound:  # nothing stored yet (the first start stores it): the shipped default applies
-        policy = policies.validate(policies.DEFAULT, policies.default_document())
+        policy = policy_service.validate(policy_service.DEFAULT, policy_service.default_document())
     stored = scores.newest(session, [customer.id]).get(customer.id)
     if stored is not None:
         return ScoreOut(

@@ -19,7 +19,6 @@ from dunning.paging import Cursor, Limit, Page, decode_cursor, page
 from dunning.tasks import service
 from dunning.tasks.models import MANUAL_KINDS, Task
 from dunning.tasks.service import NOTE_LENGTH
-from dunning.web.auth.users import check_assignee
 
 router = APIRouter(prefix="/v1", tags=["tasks"], route_class=BoundedRoute)
 Assignee = bounds.line(320)
@@ -120,7 +119,7 @@ def get_task(task_id: RowId, session: SessionDep) -> TaskOut:
 @router.post("/tasks", status_code=201)
 def create_task(body: TaskIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> TaskOut:
     """A task opened by hand (a call to make, something to check), optionally about a customer."""
-    check_assignee(session, body.assignee)
+    service.check_assignee(session, body.assignee)
     task = service.create(
         session,
         clock,
@@ -139,7 +138,7 @@ def create_task(body: TaskIn, session: SessionDep, clock: ClockDep, caller: Call
 def assign_task(
     task_id: RowId, body: AssignIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
 ) -> TaskOut:
-    check_assignee(session, body.assignee)
+    service.check_assignee(session, body.assignee)
     return _out(session, service.assign(session, clock, task_id, body.assignee or None, caller.actor))
 
 

@@ -16,6 +16,7 @@ from dunning.driver import insert_for
 from dunning.errors import Conflict, InvalidInput
 from dunning.events.publish import publish
 from dunning.ledger.models import Customer
+from dunning.records.desk import DeskUser
 from dunning.tasks.models import Task
 
 NOTE_LENGTH = 5000
@@ -158,8 +159,18 @@ def get(session: Session, task_id: int) -> Task:
     return get_row(session, Task, task_id, "task")
 
 
+def check_assignee(session: Session, assignee: str | None) -> None:
+    """Tasks go to the team: an active desk user, or nobody (None or "")."""
+    if assignee:
+        known = session.execute(
+            select(col(DeskUser.email)).where(col(DeskUser.email) == assignee, col(DeskUser.active).is_(True))
+        )
+        if known.first() is None:
+            raise InvalidInput(f"{assignee} is not an active desk user")
+
+
 def assign(session: Session, clock: Clock, task_id: int, assignee: str | None, actor: str) -> Task:
-    """`assignee` must be someone tasks can go to (web.auth.users.check_assignee), or None."""
+    """`assignee` must be someone tasks can go to (`check_assignee`), or None."""
     task = get(session, task_id)
     before, task.assignee = task.assignee, assignee or None
     session.add(task)

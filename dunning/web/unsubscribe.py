@@ -19,7 +19,7 @@ from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.links import read_token
 from dunning.tasks.service import open_task
-from dunning.web.portal.words import language
+from dunning.web.portal.strings import language
 
 router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 

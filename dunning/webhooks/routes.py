@@ -5,22 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from dunning import bounds
-from dunning.deps import Caller, ClockDep, ResolverDep, RowId, SessionDep, SettingsDep, require
+from dunning.deps import Caller, ClockDep, RowId, SessionDep, SettingsDep, require
 from dunning.events import feed
 from dunning.events.catalogue import TYPES
 from dunning.inputs import BoundedRoute, Input
 from dunning.webhooks import service
-from dunning.webhooks.egress import MAX_URL
+from dunning.webhooks.egress import MAX_URL, Resolver
 from dunning.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(prefix="/v1", tags=["events"], route_class=BoundedRoute)
 MAX_EVENT_ID = 2**63 - 1  # event ids are BIGINT
 EventId = Annotated[int, Path(ge=1, le=MAX_EVENT_ID)]
 EventType = Literal[tuple(TYPES)]  # type: ignore[valid-type]
+
+
+def get_resolver(request: Request) -> Resolver:
+    resolve: Resolver = request.app.state.resolve  # set by create_app (tests give a DNS of their own)
+    return resolve
+
+
+ResolverDep = Annotated[Resolver, Depends(get_resolver)]  # names to addresses (webhook URLs are checked after it)
 
 
 class EventOut(BaseModel):

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from dunning.app import create_app
-from dunning.arrangements.models import Dispute, Promise
 from dunning.audit import AuditEvent
 from dunning.contacts import OptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_token, unsubscribe_token
+from dunning.records.arrangements import Dispute, Promise
 from tests.conftest import make_client, new_key
 from tests.replies.support import seed
 from tests.server import serving

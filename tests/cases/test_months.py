@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer
-from dunning.outbox.service import decide_approval
+from dunning.outbox.service import answer_approval
 from dunning.tasks.models import Task
 from tests.builders import customer, invoice
 from tests.outbox.support import ADDRESS, cycle, dispatch, messages
@@ -57,7 +57,7 @@ def test_two_customers_walk_their_paths_day_by_day(client, db, clock, settings):
         cycle(db, clock, settings)
         while waiting := messages(db, status="awaiting_approval"):
             with db.session() as s:  # a manager approves heavy steps the day they come up
-                decide_approval(s, clock, waiting[0].id, approve=True, actor="manager", note=None)
+                answer_approval(s, clock, waiting[0].id, approve=True, actor="manager", note=None)
         dispatch(db, clock, settings)
         clock.advance(days=1)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from dunning.channels.agency import AgencyWebhookTransport, sign, verify
-from dunning.channels.base import Envelope, TransportError
+from dunning.channels.contract import Envelope, TransportError
 from dunning.channels.files import FileAgencyTransport
 from tests.fakes import LoopbackHTTPServer, Reply
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dunning.channels.base import Envelope, TransportError
+from dunning.channels.contract import Envelope, TransportError
 from dunning.channels.email import SmtpTransport
 from dunning.channels.render import render_email, sample_context
 from dunning.config import Settings

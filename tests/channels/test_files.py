@@ -9,7 +9,7 @@ from email.policy import default as default_policy
 import pytest
 
 from dunning.channels.agency import AgencyWebhookTransport
-from dunning.channels.base import Envelope, TransportError
+from dunning.channels.contract import Envelope, TransportError
 from dunning.channels.email import MailIdentity, SmtpTransport
 from dunning.channels.files import (
     FileAgencyTransport,
@@ -18,8 +18,8 @@ from dunning.channels.files import (
     FileSmsTransport,
 )
 from dunning.channels.letter import HttpLetterProvider
-from dunning.channels.registry import build_transports, close_transports
 from dunning.channels.sms import TwilioSmsTransport
+from dunning.channels.transports import build_transports, close_transports
 from dunning.config import Settings
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from email.policy import default as default_policy
 import pytest
 from pypdf import PdfReader
 
-from dunning.channels.base import Envelope, TransportError
+from dunning.channels.contract import Envelope, TransportError
 from dunning.channels.files import FileDropLetterProvider
 from dunning.channels.letter import HttpLetterProvider, LetterTransport
 from dunning.channels.render import render_letter_html, render_letter_pdf, sample_context

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dunning.channels.base import Envelope, TransportError
+from dunning.channels.contract import Envelope, TransportError
 from dunning.channels.render import render_sms, sample_context, with_opt_out_line
 from dunning.channels.sms import TwilioSmsTransport
 from dunning.config import Settings

@@ -14,8 +14,8 @@ import pytest
 
 from dunning.arrangements.jobs import run_once
 from dunning.events.catalogue import TYPES
-from dunning.ledger import service as ledger
-from dunning.outbox import service as outbox
+from dunning.ledger import service as ledger_service
+from dunning.outbox import service as outbox_service
 from dunning.outbox.models import Message
 from dunning.tasks import service as task_service
 from tests.builders import customer, invoice, payment
@@ -149,11 +149,11 @@ def published(client, anonymous, db, clock, settings):  # noqa: F811
     in_flight = messages(db, customer_id=_id(db, "C3"))[0]
     with db.session() as session:  # a worker handed this one to its transport and died
         session.get(Message, in_flight.id).status = "queued"
-        outbox.claim(session, clock, "dead-worker", [in_flight.id])
-        outbox.hand_over(session, clock, [in_flight.id], "dead-worker")
+        outbox_service.claim(session, clock, "dead-worker", [in_flight.id])
+        outbox_service.hand_over(session, clock, [in_flight.id], "dead-worker")
     clock.advance(hours=1)
     with db.session() as session:
-        assert outbox.recover_stale(session, clock).in_doubt == [in_flight.id]  # message.in_doubt
+        assert outbox_service.recover_stale(session, clock).in_doubt == [in_flight.id]  # message.in_doubt
 
     for _ in range(21):  # three weeks: promises judged, plans paid or defaulted, C4's file to the agency
         day(client, db, clock, settings)
@@ -170,7 +170,7 @@ def published(client, anonymous, db, clock, settings):  # noqa: F811
 
 def _id(db, external_id: str) -> int:
     with db.session() as session:
-        return ledger.customer_ids(session, [external_id])[external_id]
+        return ledger_service.customer_ids(session, [external_id])[external_id]
 
 
 def test_every_type_is_published_with_the_payload_the_readme_shows(published):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dunning.channels.base import Envelope, ProviderReceipt, TransportError
+from dunning.channels.contract import Envelope, ProviderReceipt, TransportError
 
 
 class Crash(BaseException):

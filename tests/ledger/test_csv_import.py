@@ -11,7 +11,7 @@ from dunning.cli import app as cli
 from dunning.config import get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import InvalidInput
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.csv_import import import_file
 from dunning.ledger.models import Customer, Invoice, Payment
 from tests.datasets import IBM, IBM_MAP, needs_ibm
@@ -175,7 +175,7 @@ def test_a_payment_imported_with_the_stripe_reference_replaces_the_one_recorded_
     ledger_with_invoices(db, clock, tmp_path)
     with db.session() as s:
         kim = s.execute(select(Customer.id).where(Customer.external_id == "K1")).scalar_one()
-        ledger.record_payments(
+        ledger_service.record_payments(
             s,
             clock,
             [

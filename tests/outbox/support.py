@@ -11,15 +11,15 @@ from sqlalchemy import select
 
 from dunning.cases.compose import Composer
 from dunning.cases.cycle import CycleReport, run_cycle
-from dunning.channels.registry import build_transports
+from dunning.channels.transports import build_transports
 from dunning.config import Settings
 from dunning.contacts.models import Contact
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Message
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.tasks.models import Task
 
 ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
@@ -55,14 +55,14 @@ def smtp(port: int) -> dict[str, Any]:
 def seed(db, clock, customers: list[dict], invoices: list[dict]) -> dict[str, int]:
     """Customers and invoices as an accounting system pushes them; returns external id -> customer id."""
     with db.session() as session:
-        ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**c) for c in customers]))
-        ledger.push_invoices(session, clock, Batch.of(InvoiceIn, [InvoiceIn(**i) for i in invoices]))
-        return ledger.customer_ids(session, [c["external_id"] for c in customers])
+        ledger_service.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**c) for c in customers]))
+        ledger_service.push_invoices(session, clock, Batch.of(InvoiceIn, [InvoiceIn(**i) for i in invoices]))
+        return ledger_service.customer_ids(session, [c["external_id"] for c in customers])
 
 
 def use_policy(db, clock, document: str) -> None:
     with db.session() as session:
-        policies.save(session, clock, "default", document, "test")
+        policy_service.save(session, clock, "default", document, "test")
 
 
 def cycle(db, clock, settings) -> CycleReport:

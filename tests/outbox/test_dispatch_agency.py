@@ -11,7 +11,7 @@ import pytest
 from dunning.cases.models import Case
 from dunning.channels.agency import SIGNATURE_HEADER, verify
 from dunning.outbox.models import Message
-from dunning.outbox.service import decide_approval
+from dunning.outbox.service import answer_approval
 from tests.builders import customer, invoice
 from tests.fakes import LoopbackHTTPServer, Recorded, Reply
 from tests.outbox.support import ADDRESS, cycle, dispatch, messages, outbox_settings, seed, use_policy
@@ -80,7 +80,7 @@ def test_an_approved_handoff_is_received_signed_and_escalates_the_case(db, clock
     assert dispatch(db, clock, settings)["sent"] == 0 and not agency.requests
 
     with db.session() as session:
-        decided = decide_approval(session, clock, case_file.id, approve=True, actor="ops@example.com", note="go")
+        decided = answer_approval(session, clock, case_file.id, approve=True, actor="ops@example.com", note="go")
     assert {m.id for m in decided} == {notice.id, case_file.id}  # one decision for the whole step
     counts = dispatch(db, clock, settings)
 
@@ -108,7 +108,7 @@ def test_a_refused_signature_fails_and_the_case_stays(db, clock, settings, agenc
     settings = outbox_settings(settings, agency_webhook_url=agency.url + "/intake", agency_webhook_secret="wrong")
     notice, case_file, later = plan_handoff(db, clock, settings)
     with db.session() as session:
-        decide_approval(session, clock, case_file.id, approve=True, actor="ops@example.com", note=None)
+        answer_approval(session, clock, case_file.id, approve=True, actor="ops@example.com", note=None)
     counts = dispatch(db, clock, settings)
     assert counts["failed"] == 1 and counts["sent"] == 0
     assert messages(db, id=case_file.id)[0].last_error.startswith("401")

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from dunning.outbox.service import decide_approval
+from dunning.outbox.service import answer_approval
 from dunning.policies import rate_store, rates
 from dunning.tasks.models import Task
 from dunning.tasks.service import open_task
@@ -101,12 +101,12 @@ def test_french_and_german_notices_claim_their_fees_in_their_own_language(db, cl
 def test_a_part_payment_shows_as_a_new_line_from_the_day_after_it(db, clock, settings):
     use_policy(db, clock, NOTICE)
     seed(db, clock, [customer("FR1", address=ADDRESS)], [invoice("F1", "FR1", total="1000.00")])
-    from dunning.ledger import service as ledger
+    from dunning.ledger import service as ledger_service
     from dunning.ledger.batch import Batch
     from dunning.ledger.schemas import PaymentIn
 
     with db.session() as session:
-        ledger.push_payments(
+        ledger_service.push_payments(
             session,
             clock,
             Batch.of(
@@ -219,7 +219,7 @@ def test_the_agency_case_file_carries_the_fees_the_notice_claimed(db, clock, set
     cycle(db, clock, settings)
     handoff = [m for m in messages(db) if m.step_key == "agency"]
     with db.session() as session:  # approving the step approves its notice and its case file
-        decide_approval(session, clock, handoff[0].id, approve=True, actor="ops@example.com", note=None)
+        answer_approval(session, clock, handoff[0].id, approve=True, actor="ops@example.com", note=None)
     assert dispatch(db, clock, settings)["sent"] >= 1
     [case_file] = [m for m in messages(db) if m.channel == "agency"]
     document = json.loads((settings.outbox_dir / "agency" / f"{case_file.id}.json").read_text())["case_file"]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from pypdf import PdfReader
 
-from dunning.outbox.service import decide_approval
+from dunning.outbox.service import answer_approval
 from tests.builders import customer, invoice
 from tests.outbox.support import LEEDS, cycle, dispatch, messages, seed, use_policy
 
@@ -67,7 +67,7 @@ def test_a_reminder_letter_then_an_approved_registered_letter(db, clock, setting
     assert registered.status == "awaiting_approval"
     assert dispatch(db, clock, settings)["sent"] == 0  # nothing goes out unapproved
     with db.session() as session:
-        decide_approval(session, clock, registered.id, approve=True, actor="ops@example.com", note=None)
+        answer_approval(session, clock, registered.id, approve=True, actor="ops@example.com", note=None)
     assert dispatch(db, clock, settings)["sent"] == 1
 
     registered = messages(db, id=registered.id)[0]

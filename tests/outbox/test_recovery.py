@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from dunning.cases.compose import Composer
-from dunning.channels.base import TransportError
+from dunning.channels.contract import TransportError
 from dunning.outbox import service
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Attempt, Message
@@ -100,7 +100,7 @@ def test_a_worker_does_not_send_what_a_recovery_took_back(db, clock, settings):
     rows = plan(db, clock, settings, 3)
     slow = Dispatcher(db, clock, {"email": ScriptedTransport()}, Composer(settings, clock), worker="slow")
     batch = slow._claim()
-    decided = [(m, slow._decide(batch, m)) for m in batch.messages]
+    decided = [(m, slow._compose_one(batch, m)) for m in batch.messages]
     assert [p.action for _, p in decided] == ["send"] * 3
     clock.advance(LATER)  # the slow worker stalls past its lease; another worker recovers its claims
     with db.session() as session:

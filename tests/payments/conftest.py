@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from tests.fakes.stripe_api import FakeStripe
 from tests.payments.support import SECRET_KEY, WEBHOOK_SECRET
 
@@ -28,5 +28,5 @@ def settings(settings, fake_stripe):
 def app(app, db, clock):
     # what the app's start-up does; these clients are not run as context managers
     with db.session() as session:
-        policies.ensure_default(session, clock)
+        policy_service.ensure_default(session, clock)
     return app

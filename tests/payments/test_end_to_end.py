@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dunning.cases.models import CLOSED, Case
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import PaymentIn
-from dunning.webhooks import service as webhooks
+from dunning.webhooks import service as webhook_service
 from dunning.webhooks.egress import system_resolver
 from tests.builders import customer, invoice, payment
 from tests.fakes.webhooks import Receiver
@@ -43,7 +43,7 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
     # the clock is not today's: the receiver checks the signature, not the timestamp's age
     receiver = Receiver(tolerance=False).__enter__()
     with db.session() as session:
-        receiver.secret = webhooks.create_endpoint(
+        receiver.secret = webhook_service.create_endpoint(
             session,
             clock,
             settings,
@@ -85,7 +85,7 @@ def test_from_the_reminder_to_the_receipt(app, db, clock, settings, fake_stripe)
     assert deliver(browser, completed).json()["outcome"] == "recorded"
     assert deliver(browser, completed).json()["outcome"] == "duplicate"
     with db.session() as session:
-        ledger.push_payments(
+        ledger_service.push_payments(
             session,
             clock,
             Batch.of(

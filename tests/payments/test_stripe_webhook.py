@@ -18,7 +18,7 @@ from dunning.app import create_app
 from dunning.audit import AuditEvent
 from dunning.cases.models import CLOSED, Case
 from dunning.events.models import EventRecord
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Invoice
 from dunning.ledger.schemas import PaymentIn
@@ -238,7 +238,7 @@ def test_a_refund_takes_back_what_stripe_returned_and_the_case_reopens(app, db, 
 
 def push(db, clock, *rows: dict) -> None:
     with db.session() as session:
-        ledger.push_payments(session, clock, Batch.of(PaymentIn, [PaymentIn(**r) for r in rows]), "payment")
+        ledger_service.push_payments(session, clock, Batch.of(PaymentIn, [PaymentIn(**r) for r in rows]), "payment")
 
 
 def test_the_same_payment_pushed_later_by_the_accounting_system_takes_its_place(

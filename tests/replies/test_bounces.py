@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from dunning.contacts.models import Contact
 from dunning.outbox.models import CANCELLED, QUEUED
+from dunning.records.replies import InboundMessage
 from dunning.replies.bounces import ADDRESS, DELAYED, REFUSED, classify
 from dunning.replies.mail import parse_inbound
-from dunning.replies.models import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import mail_in, seed
 

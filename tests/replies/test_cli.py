@@ -10,17 +10,17 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dunning.arrangements import promises
-from dunning.arrangements.models import Promise
 from dunning.cli import app as cli
 from dunning.clock import FrozenClock
 from dunning.config import get_settings
 from dunning.db import Database, make_engine
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.migrate import upgrade
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
+from dunning.records.arrangements import Promise
 from tests.builders import customer, invoice
 
 
@@ -77,9 +77,9 @@ def database(tmp_path, monkeypatch):
 def test_arrangements_run_breaks_an_overdue_promise_once(database):
     clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     with database.session() as s:
-        policies.ensure_default(s, clock)  # what the service's start-up does
-        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
-        ledger.push_invoices(s, clock, Batch.of(InvoiceIn, [InvoiceIn(**invoice("I1"))]))
+        policy_service.ensure_default(s, clock)  # what the service's start-up does
+        ledger_service.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
+        ledger_service.push_invoices(s, clock, Batch.of(InvoiceIn, [InvoiceIn(**invoice("I1"))]))
         c1 = s.execute(select(Customer)).scalar_one()
         promises.record(
             s,

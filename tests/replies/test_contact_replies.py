@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dunning.contacts import OptOut
 from dunning.contacts.models import Contact, ContactOptOut
 from dunning.ledger.models import Customer
-from dunning.replies.models import InboundMessage
+from dunning.records.replies import InboundMessage
 from dunning.web.desk import timeline
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import mail_in, seed, text_in

@@ -11,8 +11,8 @@ from html import escape
 import pytest
 from sqlalchemy import select
 
-from dunning.arrangements.models import Promise
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Promise
+from dunning.records.replies import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, mail_in, seed, the_case
 

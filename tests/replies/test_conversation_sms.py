@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from dunning.arrangements.models import Promise
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Promise
+from dunning.records.replies import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import PHONE, day, seed, text_in, the_case
 

@@ -10,8 +10,8 @@ import time
 from sqlalchemy import select
 
 from dunning.audit import AuditEvent
+from dunning.records.replies import InboundMessage
 from dunning.replies.mail import MAX_CONTAINERS, parse_inbound, too_complex
-from dunning.replies.models import InboundMessage
 from tests.outbox.support import tasks
 from tests.replies.support import mail_in, seed, text_in
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from dunning.contacts import OptOut
 from dunning.contacts.models import ContactOptOut
-from dunning.replies.models import InboundMessage
+from dunning.records.replies import InboundMessage
 from tests.conftest import make_client, new_key
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import EMAIL_SECRET, day, mail_in, seed, the_case

@@ -11,8 +11,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from dunning.arrangements.models import Promise
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Promise
+from dunning.records.replies import InboundMessage
 from tests.builders import customer, invoice
 from tests.fakes.smtp import smtp_server
 from tests.outbox.support import cycle, dispatch, messages, outbox_settings, seed, smtp, use_policy

@@ -8,10 +8,10 @@ from xml.etree import ElementTree
 from sqlalchemy import select
 
 from dunning.arrangements.jobs import run_once
-from dunning.arrangements.models import Dispute, Promise
 from dunning.contacts import OptOut
 from dunning.contacts.models import Contact, ContactOptOut
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Dispute, Promise
+from dunning.records.replies import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, seed, text_in, the_case
 

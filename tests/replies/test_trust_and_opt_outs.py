@@ -9,9 +9,9 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from dunning.arrangements.models import Promise
 from dunning.contacts import OptOut
 from dunning.contacts.models import ContactOptOut
+from dunning.records.arrangements import Promise
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import day, mail_in, seed, text_in, the_case
 

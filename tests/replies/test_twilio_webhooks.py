@@ -10,10 +10,10 @@ import hmac
 import pytest
 from sqlalchemy import func, select
 
-from dunning.arrangements.models import Promise
 from dunning.contacts.models import Contact
 from dunning.outbox.models import Message
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Promise
+from dunning.records.replies import InboundMessage
 from tests.outbox.support import cycle, dispatch, messages, tasks
 from tests.replies.support import PUBLIC_URL, SMS_PATH, STATUS_PATH, seed, sign, sms_form, text_in, the_case
 

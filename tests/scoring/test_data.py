@@ -5,12 +5,12 @@ from datetime import UTC, date, datetime
 import pandas as pd
 from sqlalchemy import select
 
-from dunning.arrangements.models import Dispute, Promise
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Dispute, Promise
+from dunning.records.replies import InboundMessage
 from dunning.scoring.data import load_events, load_invoices
 from dunning.scoring.features import FEATURES, scoring_rows
 
@@ -31,8 +31,8 @@ def invoice(ext, total, currency="EUR", **over) -> InvoiceIn:
 
 
 def seed(session, clock):
-    ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
-    ledger.push_invoices(
+    ledger_service.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
+    ledger_service.push_invoices(
         session,
         clock,
         Batch.of(

@@ -10,26 +10,26 @@ from sqlalchemy import func, select
 
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
-from dunning.cases.risk import risks
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
-from dunning.scoring import rescore as scoring
+from dunning.scoring import rescore as rescoring
 from dunning.scoring import scores, service
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
 from dunning.scoring.features import scoring_rows, training_rows
 from dunning.scoring.models import Score
+from dunning.scoring.risk import risks
 from tests.outbox.support import cycle
 from tests.scoring.ledger import as_of, push, world
 
 WORLD = world()
 
 
-def rescore(db, clock, settings) -> scoring.RescoreResult:
+def rescore(db, clock, settings) -> rescoring.RescoreResult:
     with db.session() as s:
-        return scoring.rescore(s, clock, settings)
+        return rescoring.rescore(s, clock, settings)
 
 
 def stored(db) -> dict[int, scores.StoredScore]:
@@ -78,10 +78,10 @@ def test_scores_are_time_honest_later_payments_and_invoices_change_nothing(db, c
     clock.set(datetime(day.year, day.month, day.day, tzinfo=UTC))
     push(db, clock, as_of(WORLD, day))
     with db.session() as s:
-        then = scoring.score_customers(scoring.read_for_scoring(s, clock), 15)
+        then = rescoring.score_customers(rescoring.read_for_scoring(s, clock), 15)
     push(db, clock, as_of(WORLD, day + timedelta(days=90)))
     with db.session() as s:
-        later = scoring.score_customers(scoring.read_for_scoring(s, clock), 15)
+        later = rescoring.score_customers(rescoring.read_for_scoring(s, clock), 15)
     assert len(then) > 50 and then == later
 
 
@@ -140,8 +140,8 @@ def customer_with_two_accounts(db, clock):
             )
         )
     with db.session() as s:
-        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
-        ledger.push_invoices(s, clock, Batch.of(InvoiceIn, rows))
+        ledger_service.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C1", name="One")]))
+        ledger_service.push_invoices(s, clock, Batch.of(InvoiceIn, rows))
         return s.execute(select(Customer.id)).scalar_one()
 
 
@@ -168,7 +168,7 @@ def add_score(db, cid: int, p: float, at: datetime, version: str = "v1") -> None
 def test_risks_read_the_newest_score_and_fall_back_to_the_baseline(db, clock, settings):
     cid = customer_with_two_accounts(db, clock)
     with db.session() as s:
-        ledger.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C2", name="Two")]))
+        ledger_service.push_customers(s, clock, Batch.of(CustomerIn, [CustomerIn(external_id="C2", name="Two")]))
         never = s.execute(select(Customer.id).where(Customer.external_id == "C2")).scalar_one()
     now = clock.now()
     add_score(db, cid, 0.3, now - timedelta(days=2))

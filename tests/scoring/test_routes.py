@@ -3,14 +3,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dunning.ledger.models import Customer
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.scoring.models import Score
 from tests.builders import customer, invoice
 from tests.scoring.ledger import as_of, push, world
 
 
 def band(p: float) -> str:
-    return policies.validate(policies.DEFAULT, policies.default_document()).band_for(p).name
+    return policy_service.validate(policy_service.DEFAULT, policy_service.default_document()).band_for(p).name
 
 
 def test_a_customer_never_scored_gets_the_baseline_computed_now_and_is_told_so(client):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from dunning.app import create_app
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from tests.builders import customer, invoice
 from tests.outbox.support import REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, use_policy
 from tests.server import serving
@@ -51,7 +51,7 @@ def world(committed_db, clock, settings, request):
     """Acme's registered letter waits for approval; Dupont was emailed a reminder with its portal link."""
     db = committed_db
     with db.session() as session:
-        policies.ensure_default(session, clock)
+        policy_service.ensure_default(session, clock)
     use_policy(db, clock, POLICY)
     ids = seed(
         db,
@@ -216,7 +216,7 @@ def texts_world(committed_db, clock, settings):
     want the thread's event loop.)"""
     db = committed_db
     with db.session() as session:
-        policies.ensure_default(session, clock)
+        policy_service.ensure_default(session, clock)
     use_policy(db, clock, TEXTS)
     seed(
         db,

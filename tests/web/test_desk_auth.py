@@ -15,8 +15,8 @@ from dunning.app import create_app
 from dunning.audit import AuditEvent
 from dunning.cli import app as cli
 from dunning.db import Database, make_engine
+from dunning.records.desk import DeskUser
 from dunning.web.auth import sessions, users
-from dunning.web.auth.models import DeskUser
 from tests.server import serving
 from tests.web.support import PASSWORD, desk, form_token, make_user, sign_in
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from dunning.arrangements import disputes
-from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import Message
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
+from dunning.records.arrangements import Dispute, InstallmentPlan, Promise
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
 from tests.outbox.support import LEEDS, REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, tasks, use_policy
@@ -164,7 +164,7 @@ def test_an_agent_records_a_promise_and_the_case_pauses(app, db, clock, uk1):
 
 def test_a_manager_holds_resumes_and_changes_the_policy(app, db, clock, uk1):
     with db.session() as session:
-        policies.save(session, clock, "gentle", LETTERS.replace("name: default", "name: gentle"), "test")
+        policy_service.save(session, clock, "gentle", LETTERS.replace("name: default", "name: gentle"), "test")
         case_id = session.execute(select(Case.id)).scalar_one()
     client, token = desk(app, db, clock, "manager")
     until = (clock.now() + timedelta(days=10)).date()
@@ -242,7 +242,7 @@ def test_the_policy_editor_shows_errors_at_their_line_and_previews_before_saving
     assert "Registered letter" in r.text and "needs approval" in r.text  # the step by its name
     assert "€100.00" in r.text and "100.00 EUR" not in r.text  # amounts as people read them
     with db.session() as session:
-        assert policies.latest(session, "default").document == LETTERS  # a preview saves nothing
+        assert policy_service.latest(session, "default").document == LETTERS  # a preview saves nothing
 
     r = client.post(
         "/desk/policies/default",

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
 from dunning.cases.models import Case
 from dunning.ledger.models import Customer, Invoice
 from dunning.policies.service import default_document
+from dunning.records.arrangements import Dispute, InstallmentPlan, Promise
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, seed

@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from dunning.arrangements.models import Promise
 from dunning.cases.models import Case
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import PaymentIn
 from dunning.outbox.models import Message
+from dunning.records.arrangements import Promise
 from dunning.web import kpis
 from dunning.web.desk import figures
 from tests.builders import customer, invoice, payment
@@ -86,7 +86,7 @@ def test_overview_figures_from_a_small_ledger(db, clock):
     )
     now = clock.now()
     with db.session() as session:
-        ledger.push_payments(
+        ledger_service.push_payments(
             session,
             clock,
             Batch.of(
@@ -192,7 +192,7 @@ def test_cash_collected_counts_invoices_marked_paid_without_a_payment_once(db, c
         ],
     )
     with db.session() as session:
-        ledger.push_payments(
+        ledger_service.push_payments(
             session,
             clock,
             Batch.of(

@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from dunning.arrangements.models import Dispute, InstallmentPlan, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.clock import FrozenClock
 from dunning.contacts import OptOut
 from dunning.ledger.models import Customer, Invoice
 from dunning.links import portal_token
+from dunning.records.arrangements import Dispute, InstallmentPlan, Promise
 from tests.builders import customer, invoice
 from tests.outbox.support import cycle, dispatch, seed, tasks, use_policy
 from tests.web.support import form_token, portal

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from dunning.events.models import EventRecord
-from dunning.ledger import service as ledger
+from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
 from dunning.ledger.schemas import CustomerIn, PaymentIn
-from dunning.webhooks import service as webhooks
+from dunning.webhooks import service as webhook_service
 from dunning.webhooks.deliver import GROUP
 from dunning.webhooks.egress import system_resolver
 from tests.builders import customer, payment
@@ -35,9 +35,9 @@ HERE = Path(__file__).resolve().parent
 def payments_received(db, clock, n: int) -> list[int]:
     """n payment.received events, written as the ledger writes them; their ids."""
     with db.session() as session:
-        ledger.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
+        ledger_service.push_customers(session, clock, Batch.of(CustomerIn, [CustomerIn(**customer("C1"))]))
     with db.session() as session:
-        ledger.push_payments(
+        ledger_service.push_payments(
             session, clock, Batch.of(PaymentIn, [PaymentIn(**payment(f"P{i:04d}")) for i in range(n)]), "payment"
         )
     with db.session() as session:
@@ -46,7 +46,7 @@ def payments_received(db, clock, n: int) -> list[int]:
 
 def endpoint(db, clock, settings, url: str) -> str:
     with db.session() as session:
-        return webhooks.create_endpoint(
+        return webhook_service.create_endpoint(
             session,
             clock,
             settings,

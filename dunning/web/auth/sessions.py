@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.web.auth.models import DeskSession, DeskUser
+from dunning.records.desk import DeskSession, DeskUser
 
 COOKIE = "dunning_desk"
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often

@@ -16,8 +16,8 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import get_row
 from dunning.errors import Conflict, InvalidInput
+from dunning.records.desk import ROLES, DeskUser
 from dunning.web.auth import sessions
-from dunning.web.auth.models import ROLES, DeskUser
 
 MIN_PASSWORD = 12
 hasher = PasswordHasher()
@@ -39,16 +39,6 @@ def normalise_email(email: str) -> str:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
-
-
-def check_assignee(session: Session, assignee: str | None) -> None:
-    """Tasks go to the team: an active desk user, or nobody (None or "")."""
-    if assignee:
-        known = session.execute(
-            select(col(DeskUser.email)).where(col(DeskUser.email) == assignee, col(DeskUser.active).is_(True))
-        )
-        if known.first() is None:
-            raise InvalidInput(f"{assignee} is not an active desk user")
 
 
 def has_role(user_role: str, needed: str) -> bool:

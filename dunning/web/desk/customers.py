@@ -11,9 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from dunning import bounds, links
-from dunning.arrangements.models import Dispute
 from dunning.bounds import Day, Id
-from dunning.cases import service as cases
+from dunning.cases import service as case_service
 from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -24,8 +23,9 @@ from dunning.inputs import BoundedRoute, segment
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.queries import OPEN, contacts_of, get_customer
 from dunning.money import MAX_AMOUNT_LENGTH
-from dunning.policies import service as policies
-from dunning.web.desk import accounts, timeline
+from dunning.policies import service as policy_service
+from dunning.records.arrangements import Dispute
+from dunning.web.desk import customer_actions, timeline
 from dunning.web.desk.deps import Agent, Manager, act, render
 from dunning.web.desk.paging import PageNo, page_of
 from dunning.words import plural
@@ -76,7 +76,7 @@ def customer_list(
 
 def _cases(session: Session, clock: Clock, settings: Settings, customer: Customer):
     try:
-        return cases.case_detail(session, clock, settings, customer.external_id)
+        return case_service.case_detail(session, clock, settings, customer.external_id)
     except NotFound:
         return []
 
@@ -117,7 +117,7 @@ def customer_page(
         events=timeline.build(session, customer),
         opted_out=sorted(opted_out_channels(session, customer.id)),
         contacts=contacts_of(session, customer.id),
-        policies=[p.name for p in policies.list_latest(session)],
+        policies=[p.name for p in policy_service.list_latest(session)],
     )
 
 
@@ -139,7 +139,7 @@ def hold(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.hold(session, clock, customer, case_id, until, desk.actor),
+        lambda: customer_actions.hold(session, clock, customer, case_id, until, desk.actor),
         "Case on hold" + (f" through {until:%-d %b %Y}" if until else " until someone resumes it"),
     )
 
@@ -153,7 +153,7 @@ def resume(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.resume(session, clock, customer, case_id, desk.actor),
+        lambda: customer_actions.resume(session, clock, customer, case_id, desk.actor),
         "Case resumed",
     )
 
@@ -183,7 +183,7 @@ def change_policy(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.set_policy(session, clock, customer, policy_name, desk.actor),
+        lambda: customer_actions.set_policy(session, clock, customer, policy_name, desk.actor),
         f"Policy set to {policy_name or 'the default'}; it applies from the next step",
     )
 
@@ -203,7 +203,9 @@ def promise(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.promise(session, clock, customer, currency, promised_on, amount.strip() or None, desk.actor),
+        lambda: customer_actions.promise(
+            session, clock, customer, currency, promised_on, amount.strip() or None, desk.actor
+        ),
         lambda r: (
             "Promise recorded"
             + (": the case is paused until then" if r.paused else "; the case was not paused (see the worklist)")
@@ -229,7 +231,7 @@ def plan(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.plan(
+        lambda: customer_actions.plan(
             session, clock, customer, currency, count, first_due, outside_policy=outside, actor=desk.actor
         ),
         lambda c: (
@@ -253,6 +255,8 @@ def resolve_dispute(
         session,
         desk,
         _back(external_id),
-        lambda: accounts.resolve_dispute(session, clock, customer, dispute_id, outcome, note or None, desk.actor),
+        lambda: customer_actions.resolve_dispute(
+            session, clock, customer, dispute_id, outcome, note or None, desk.actor
+        ),
         f"Dispute {outcome}",
     )

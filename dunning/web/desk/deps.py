@@ -13,8 +13,8 @@ from sqlmodel import Session
 from dunning.deps import ClockDep, SessionDep, SettingsDep
 from dunning.errors import DomainError
 from dunning.inputs import form_problem
+from dunning.records.desk import DeskSession, DeskUser
 from dunning.web.auth import sessions
-from dunning.web.auth.models import DeskSession, DeskUser
 from dunning.web.auth.users import has_role
 from dunning.web.errors import CsrfRefused, FormRefused, LoginRequired, NotAllowed
 from dunning.web.templating import page

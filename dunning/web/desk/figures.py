@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from dunning.arrangements.models import Promise
 from dunning.cases.models import CLOSED, Case
 from dunning.clock import Clock
 from dunning.db import exact_sum
 from dunning.ledger.models import Allocation, Invoice, Payment
 from dunning.ledger.queries import BUCKETS, OPEN, aged_minor
 from dunning.outbox.models import SENT, Message
+from dunning.records.arrangements import Promise
 from dunning.web import kpis
 
 

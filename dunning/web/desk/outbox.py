@@ -15,15 +15,15 @@ from sqlmodel import Session, col
 from dunning import bounds
 from dunning.cases.compose import Composer, snapshot
 from dunning.cases.models import Case
-from dunning.channels import render as channels
 from dunning.channels.gsm import count_segments
+from dunning.channels.render import TemplateContextError, render_email, render_letter_html
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.deps import ClockDep, RowId, SessionDep, SettingsDep
 from dunning.errors import NotFound
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer, Invoice
-from dunning.outbox import service as outbox
+from dunning.outbox import service as outbox_service
 from dunning.outbox.models import PENDING, Attempt, Message
 from dunning.web.desk.deps import Agent, render
 from dunning.web.desk.paging import PageNo, page_of
@@ -118,14 +118,12 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
     try:
         ctx = composer.context(session, snap, message, customer, case, invoices, clock.now(), next(iter(to), None))
         if message.channel == "email":
-            email = channels.render_email(message.template, ctx)
+            email = render_email(message.template, ctx)
             return Rendered(False, email.subject, email.text, email.html, recipient=recipient)
         if message.channel == "sms":
             return Rendered(False, text=composer.sms_text(snap, message, customer, ctx), recipient=recipient)
-        return Rendered(
-            False, ctx.reference, html=channels.render_letter_html(message.template, ctx), recipient=recipient
-        )
-    except (TemplateError, channels.TemplateContextError, ValueError, LookupError) as e:
+        return Rendered(False, ctx.reference, html=render_letter_html(message.template, ctx), recipient=recipient)
+    except (TemplateError, TemplateContextError, ValueError, LookupError) as e:
         # a template the team broke must not take the outbox page down with it
         return Rendered(False, problem=f"could not render a preview: {e}", recipient=recipient)
 
@@ -134,7 +132,7 @@ def rendering(session: Session, clock: Clock, settings: Settings, message: Messa
 def message_page(
     message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HTMLResponse:
-    message = outbox.get(session, message_id)
+    message = outbox_service.get(session, message_id)
     attempts = (
         session.execute(select(Attempt).where(col(Attempt.message_id) == message.id).order_by(col(Attempt.started_at)))
         .scalars()
@@ -162,7 +160,7 @@ EMAIL_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sa
 def message_html(
     message_id: RowId, desk: Agent, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> HTMLResponse:
-    shown = rendering(session, clock, settings, outbox.get(session, message_id))
+    shown = rendering(session, clock, settings, outbox_service.get(session, message_id))
     if not shown.html:
         raise NotFound(f"message {message_id} has no HTML to show")
     return HTMLResponse(shown.html, headers={"content-security-policy": EMAIL_POLICY})
@@ -170,7 +168,7 @@ def message_html(
 
 @router.get("/{message_id}/pdf")
 def message_pdf(message_id: RowId, desk: Agent, session: SessionDep, settings: SettingsDep) -> FileResponse:
-    message = outbox.get(session, message_id)
+    message = outbox_service.get(session, message_id)
     path = Path(message.pdf_path) if message.pdf_path else None
     # the path is ours, but serve nothing outside the var directory whatever a row says
     if path is None or not path.is_file() or not path.resolve().is_relative_to(settings.var_dir.resolve()):

@@ -11,8 +11,8 @@ from dunning import bounds
 from dunning.deps import ClockDep, RowId, SessionDep
 from dunning.errors import Conflict
 from dunning.inputs import BoundedRoute
+from dunning.records.desk import ROLES
 from dunning.web.auth import users
-from dunning.web.auth.models import ROLES
 from dunning.web.desk.deps import Admin, act, render
 
 router = APIRouter(prefix="/desk/users", include_in_schema=False, route_class=BoundedRoute)

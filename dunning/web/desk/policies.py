@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dunning import bounds
+from dunning.cases import preview
 from dunning.deps import ClockDep, PolicyName, SessionDep, SettingsDep
 from dunning.inputs import BoundedRoute, segment
 from dunning.ledger.models import Customer
-from dunning.policies import preview as previews
 from dunning.policies import service
 from dunning.policies.document import MAX_DOCUMENT, PolicyError
 from dunning.web.auth import sessions
@@ -106,7 +106,7 @@ def submit(
             sessions.flash(desk.row, "ok", f"Policy {name} saved as version {row.version}")
             session.add(desk.row)
             return RedirectResponse(f"/desk/policies/{segment(name)}", status_code=303)
-        rows = previews.preview(session, clock, settings, name, document, PREVIEW_DAYS)
+        rows = preview.preview(session, clock, settings, name, document, PREVIEW_DAYS)
     except PolicyError as e:
         return _editor(session, desk, name, document, errors=e.errors, status=422, version=version)
     return _editor(session, desk, name, document, rows=rows, version=version)

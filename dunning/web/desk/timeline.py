@@ -10,14 +10,14 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
 from dunning.arrangements import plans
-from dunning.arrangements.models import Dispute, Promise
 from dunning.audit import AuditEvent
 from dunning.cases.models import Case
 from dunning.contacts.models import Contact
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import display
 from dunning.outbox.models import Message
-from dunning.replies.models import InboundMessage
+from dunning.records.arrangements import Dispute, Promise
+from dunning.records.replies import InboundMessage
 from dunning.scoring.models import Score
 from dunning.words import plural
 

@@ -15,9 +15,9 @@ from dunning import bounds
 from dunning.deps import ClockDep, RowId, SessionDep
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
-from dunning.outbox import service as outbox
+from dunning.outbox import service as outbox_service
 from dunning.outbox.models import AWAITING_APPROVAL, Message
-from dunning.tasks import service as tasks
+from dunning.tasks import service as task_service
 from dunning.tasks.models import Task
 from dunning.web.auth import users
 from dunning.web.desk.deps import Agent, Manager, act, render
@@ -121,8 +121,8 @@ def assign(
     assignee: Annotated[bounds.line(320), Form()] = "",
 ) -> RedirectResponse:
     def assign_to():
-        users.check_assignee(session, assignee)
-        return tasks.assign(session, clock, task_id, assignee or None, desk.actor)
+        task_service.check_assignee(session, assignee)
+        return task_service.assign(session, clock, task_id, assignee or None, desk.actor)
 
     return act(
         session,
@@ -141,7 +141,7 @@ def note(
         session,
         desk,
         _back(),
-        lambda: tasks.add_note(session, clock, task_id, text, desk.actor),
+        lambda: task_service.add_note(session, clock, task_id, text, desk.actor),
         f"Note added to task {task_id}",
     )
 
@@ -154,13 +154,13 @@ def done(
         session,
         desk,
         _back(),
-        lambda: tasks.complete(session, clock, task_id, desk.actor, note),
+        lambda: task_service.complete(session, clock, task_id, desk.actor, note),
         f"Task {task_id} done",
     )
 
 
 @router.post("/approvals/{message_id}")
-def decide(
+def answer_approval(
     message_id: RowId,
     desk: Manager,
     session: SessionDep,
@@ -174,7 +174,7 @@ def decide(
         session,
         desk,
         back if back.startswith("/desk/") else "/desk/worklist",
-        lambda: outbox.decide_approval(
+        lambda: outbox_service.answer_approval(
             session, clock, message_id, approve=approve, actor=desk.actor, note=note or None
         ),
         lambda ms: (
@@ -195,13 +195,13 @@ def resolve(
     back: Annotated[bounds.line(200), Form()] = "/desk/worklist",
 ) -> RedirectResponse:
     def resolve_and_close():
-        message = outbox.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
+        message = outbox_service.resolve_in_doubt(session, clock, message_id, outcome=outcome, actor=desk.actor)
         for task in session.execute(
             select(Task).where(
                 col(Task.message_id) == message_id, col(Task.kind) == "in_doubt", col(Task.status) == "open"
             )
         ).scalars():
-            tasks.complete(session, clock, task.id, desk.actor, f"message marked {outcome}")
+            task_service.complete(session, clock, task.id, desk.actor, f"message marked {outcome}")
         return message
 
     return act(

@@ -13,16 +13,16 @@ from dunning import audit, contacts, links
 from dunning.arrangements import accounts, disputes, plans, promises
 from dunning.clock import Clock
 from dunning.config import Settings
-from dunning.contacts import ingest as contact_rows
 from dunning.errors import InvalidInput, NotFound
+from dunning.ledger import contact_rows
 from dunning.ledger.models import Customer, Invoice
 from dunning.ledger.service import normalise_phone
 from dunning.money import display
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.tasks.service import open_task
 from dunning.web import installments
 from dunning.web.portal.statement import CHANNELS
-from dunning.web.portal.words import REASONS, Words
+from dunning.web.portal.strings import REASONS, Words
 
 
 def actor(customer: Customer) -> str:
@@ -71,7 +71,7 @@ def plan(
     if not 2 <= count <= installments.MAX_OFFERED:
         raise InvalidInput(f"choose between 2 and {installments.MAX_OFFERED} payments")
     today = accounts.local_today(clock, customer)
-    rules = policies.policy_for(session, customer.policy_name).plans
+    rules = policy_service.policy_for(session, customer.policy_name).plans
     covered = sum(i.balance_minor for i in accounts.open_invoices(session, customer.id, currency))
     bounds = dict(currency=currency, today=today, rules=rules)
     if not installments.policy_problems(covered, count, first_due, **bounds):

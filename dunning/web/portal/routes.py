@@ -23,7 +23,7 @@ from dunning.payments import checkout, stripe_api
 from dunning.web.auth import csrf
 from dunning.web.errors import CsrfRefused, FormRefused, WebRefusal
 from dunning.web.portal import actions, statement
-from dunning.web.portal.words import REASONS, Words, language, locale
+from dunning.web.portal.strings import REASONS, Words, language, locale
 from dunning.web.templating import page
 
 log = logging.getLogger(__name__)

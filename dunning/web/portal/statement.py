@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from dunning.arrangements import accounts, plans
-from dunning.arrangements.models import Dispute, Installment, InstallmentPlan, Promise
 from dunning.cases.models import Case
 from dunning.channels import fee_text
 from dunning.clock import Clock
@@ -23,9 +22,10 @@ from dunning.money import to_minor
 from dunning.outbox.models import SENT, Message
 from dunning.payments.models import PROCESSING, Checkout
 from dunning.policies import fees, rate_store
-from dunning.policies import service as policies
+from dunning.policies import service as policy_service
 from dunning.policies.document import PlanRules
 from dunning.policies.rates import MissingRate
+from dunning.records.arrangements import Dispute, Installment, InstallmentPlan, Promise
 from dunning.web import installments
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _fees(
 
 def load(session: Session, clock: Clock, customer: Customer) -> Statement:
     today = accounts.local_today(clock, customer)
-    policy = policies.policy_for(session, customer.policy_name)
+    policy = policy_service.policy_for(session, customer.policy_name)
     invoices = list(
         session.execute(
             select(Invoice)

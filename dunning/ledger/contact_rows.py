@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from dunning.cases.sweep import touch
 from dunning.clock import Clock
 from dunning.contacts.models import PRIMARY_KEY, Contact
 from dunning.driver import executemany, insert_for
 from dunning.ledger.batch import Batch
-from dunning.ledger.bulk import content_hash, lookup, one_of
+from dunning.ledger.bulk import accounts_changed, content_hash, lookup, one_of
 from dunning.ledger.models import Customer
 from dunning.ledger.schemas import ContactRowIn, UpsertResult
 
@@ -168,7 +167,7 @@ def write(session: Session, clock: Clock, contacts: list[dict[str, Any]]) -> Ups
         stmt = insert_for(session, CONTACT)
         set_ = {n: stmt.excluded[n] for n in rows[0] if n not in ("customer_id", "external_id", "created_at")}
         executemany(session, stmt.on_conflict_do_update(index_elements=["customer_id", "external_id"], set_=set_), rows)
-        touch(session, {r["customer_id"] for r in rows})  # who can be written to may have changed
+        accounts_changed(session, clock, (r["customer_id"] for r in rows))  # who can be written to may have changed
     if moved:  # links sent to an old address stop working (dunning/links.py)
         session.execute(
             update(Customer)

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from sqlmodel import Session
 
 from dunning.arrangements import accounts, disputes, plans, promises
-from dunning.arrangements.models import Dispute
-from dunning.cases import service as cases
+from dunning.cases import service as case_service
 from dunning.cases.models import Case
 from dunning.cases.schemas import DunningSettingsIn
 from dunning.clock import Clock
@@ -17,6 +16,7 @@ from dunning.errors import InvalidInput, NotFound
 from dunning.ledger.models import Customer, Invoice
 from dunning.money import check_currency, to_minor
 from dunning.policies import calendar
+from dunning.records.arrangements import Dispute
 from dunning.web import installments
 
 
@@ -33,16 +33,16 @@ def hold(session: Session, clock: Clock, customer: Customer, case_id: int, until
     if until is not None and until < accounts.local_today(clock, customer):
         raise InvalidInput("the hold would end in the past")
     end = calendar.start_of_day(until + timedelta(days=1), customer.timezone) if until else None
-    return cases.pause(session, clock, case_id, reason="hold", until=end, actor=actor)
+    return case_service.pause(session, clock, case_id, reason="hold", until=end, actor=actor)
 
 
 def resume(session: Session, clock: Clock, customer: Customer, case_id: int, actor: str) -> Case:
     case_of(session, customer, case_id)
-    return cases.resume(session, clock, case_id, actor=actor, why="resumed at the desk")
+    return case_service.resume(session, clock, case_id, actor=actor, why="resumed at the desk")
 
 
 def set_policy(session: Session, clock: Clock, customer: Customer, name: str | None, actor: str) -> Customer:
-    return cases.update_settings(
+    return case_service.update_settings(
         session, clock, customer.external_id, DunningSettingsIn(policy_name=name or None), actor
     )
 

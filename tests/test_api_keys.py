@@ -6,7 +6,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from dunning import auth
+from dunning import api_keys
 from dunning.app import create_app
 from tests.conftest import make_client, new_key
 
@@ -47,7 +47,7 @@ def test_every_v1_route_refuses_missing_wrong_and_underscoped_keys(app, db, cloc
         scope = required_scope(route)
         assert call(anonymous, method, route.path).status_code == 401, route.path
         assert call(wrong, method, route.path).status_code == 401, route.path
-        others = [s for s in auth.SCOPES if s not in (scope, "admin")]
+        others = [s for s in api_keys.SCOPES if s not in (scope, "admin")]
         underscoped = make_client(app, new_key(db, clock, others))
         r = call(underscoped, method, route.path)
         assert r.status_code == 403, (route.path, r.text)
@@ -59,8 +59,10 @@ def test_a_revoked_key_is_refused(app, db, clock):
     client = make_client(app, secret)
     assert client.get("/v1/customers").status_code == 200
     with db.session() as s:
-        key = s.exec(auth.select(auth.ApiKey).where(auth.ApiKey.key_hash == auth.hash_key(secret))).one()
-        auth.revoke_key(s, clock, key.id)
+        key = s.exec(
+            api_keys.select(api_keys.ApiKey).where(api_keys.ApiKey.key_hash == api_keys.hash_key(secret))
+        ).one()
+        api_keys.revoke_key(s, clock, key.id)
     assert client.get("/v1/customers").status_code == 401
 
 
@@ -71,16 +73,16 @@ def test_the_bootstrap_key_is_ensured_at_start_up(settings, db, clock):
         with TestClient(app, headers={"Authorization": "Bearer dk_bootstrap_for_tests_0123456789"}) as c:
             assert c.get("/v1/customers").status_code == 200
     with db.session() as s:
-        assert len(s.exec(auth.select(auth.ApiKey)).all()) == 1
+        assert len(s.exec(api_keys.select(api_keys.ApiKey)).all()) == 1
 
 
 def test_keys_are_stored_hashed(db, clock):
     with db.session() as s:
-        key, secret = auth.create_key(s, clock, "erp", ["ingest"])
+        key, secret = api_keys.create_key(s, clock, "erp", ["ingest"])
         assert secret not in (key.key_hash, key.hint) and len(secret) > 40
-        assert key.key_hash == auth.hash_key(secret)
+        assert key.key_hash == api_keys.hash_key(secret)
 
 
 def test_unknown_scopes_are_refused(db, clock):
-    with db.session() as s, pytest.raises(auth.InvalidInput):
-        auth.create_key(s, clock, "x", ["superuser"])
+    with db.session() as s, pytest.raises(api_keys.InvalidInput):
+        api_keys.create_key(s, clock, "x", ["superuser"])

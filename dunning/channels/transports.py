@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from dunning.channels.agency import AgencyWebhookTransport
-from dunning.channels.base import Transport
+from dunning.channels.contract import Transport
 from dunning.channels.email import MailIdentity, SmtpTransport
 from dunning.channels.files import (
     FileAgencyTransport,

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, deliveries of the event feed, and the egress guard."""
