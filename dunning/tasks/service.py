@@ -59,9 +59,8 @@ def open_task(
         session.add(task)
         session.flush()
         return _created(session, clock, task)
-    if key is not None and (existing := _by_key(session, key)) is not None:
-        return existing
-    # no conflict target: the key or the open call of the case, whichever the row meets
+    # No conflict target: the key or the open call of the case, whichever the row meets. Inserting
+    # first costs what a look-up would, and a new task (the cycle's usual case) needs no look-up before.
     inserted = (
         session.execute(
             insert_for(session, Task.__table__)
