@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from dunning import failures
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
 from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
+from dunning.cases.views import Account, CustomerRow
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts.roles import DEFAULT_TO
@@ -39,13 +41,17 @@ from dunning.outbox.service import cancel_for_case
 from dunning.policies import calendar
 from dunning.policies import service as policy_service
 from dunning.policies.document import Policy
-from dunning.policies.engine import CaseView, Decision, anchor_for, decide, record_step
+from dunning.policies.engine import CaseView, ContactView, Decision, anchor_for, decide, record_step
 from dunning.scoring.risk import Risk, risks
 from dunning.tasks.service import open_task
 from dunning.words import plural
 
 MAX_PASSES = 10
 CaseRow = SimpleNamespace  # a dunning_case row read with Core: the cycle writes its changes back in bulk
+# the tables written in bulk with Core; SQLModel sets __table__ without declaring it
+CASE: Table = Case.__table__  # type: ignore[attr-defined]
+MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
+AUDIT_EVENT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class Outcome:
 
 @dataclass
 class CycleReport:
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -114,6 +120,7 @@ def digest(view: CaseView, policy: Policy) -> str:
 
 def dedupe_key(case: CaseRow, decision: Decision, channel: str) -> str:
     step = decision.step
+    assert step is not None, "only a planned or passed step is keyed, and the engine names it"
     return f"{case.id}:{case.episode}:{step.path}:{step.index}:{channel}"
 
 
@@ -168,15 +175,17 @@ class Cycle:
                 self._undo(case, mark)
                 self._fail(case.customer_id, case, error)
         self._flush()
-        recorded = set()
-        for customer_id, case, error in self.failures:
-            subject = (customer_id, case.id if case is not None else None)
+        recorded: set[tuple[int, int | None]] = set()
+        for customer_id, failed, cause in self.failures:
+            subject = (customer_id, failed.id if failed is not None else None)
             if subject not in recorded:  # a customer owing in two currencies fails once
                 recorded.add(subject)
-                failures.record(self.session, self.clock, "cycle", error, customer_id=customer_id, case_id=subject[1])
+                failures.record(self.session, self.clock, "cycle", cause, customer_id=customer_id, case_id=subject[1])
         return self.report
 
-    def views(self, customer_ids: set[int] | None = None):
+    def views(
+        self, customer_ids: set[int] | None = None
+    ) -> Iterator[tuple[CaseRow, CustomerRow, CaseView, Policy, Risk]]:
         """Every case to decide on, with what the engine needs; opens and reopens cases on the way.
         A case or customer that cannot be read is left out and listed in `self.failures`."""
         policy_service.ensure_default(self.session, self.clock)
@@ -189,7 +198,7 @@ class Cycle:
         contacts = views.contacts(self.session, self.now, customer_ids)
         pending = views.cases_with_pending_messages(self.session, customer_ids)
         for customer_id, error in unreadable.items():
-            owned = [case for key, case in cases.items() if key[0] == customer_id] or [None]
+            owned: list[CaseRow | None] = [case for key, case in cases.items() if key[0] == customer_id] or [None]
             for case in owned:
                 self._fail(customer_id, case, error)
         for key, case in cases.items():
@@ -207,7 +216,7 @@ class Cycle:
     def _max_lead(self) -> int:
         """How far ahead invoices matter: the earliest any stored policy starts before a due date.
         A stored document that no longer parses fails its own customers, not the whole cycle."""
-        leads = []
+        leads: list[int] = []
         for row in policy_service.list_latest(self.session):
             try:
                 leads.extend(path.lead_days for path in policy_service.parsed(row).paths.values())
@@ -260,10 +269,16 @@ class Cycle:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(728145)"))
 
-    def _band(self, customer: views.CustomerRow, risk: Risk) -> str:
+    def _band(self, customer: CustomerRow, risk: Risk) -> str:
         return self.policy(customer.policy_name).band_for(risk.probability).name
 
-    def _open_cases(self, accounts, cases, customers, customer_risks) -> dict[tuple[int, str], CaseRow]:
+    def _open_cases(
+        self,
+        accounts: dict[tuple[int, str], Account],
+        cases: dict[tuple[int, str], CaseRow],
+        customers: dict[int, CustomerRow],
+        customer_risks: dict[int, Risk],
+    ) -> dict[tuple[int, str], CaseRow]:
         """New cases for accounts with something to chase; closed ones reopen as a new episode."""
         rows = []
         for key, account in accounts.items():
@@ -321,13 +336,12 @@ class Cycle:
                 self.report.counts["reopened"] += 1
         if rows:
             stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-                Case.__table__
+                CASE
             ).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
             executemany(self.session, stmt, rows)
             new_keys = {(r["customer_id"], r["currency"]) for r in rows}
-            table = Case.__table__
             for row in self.session.connection().execute(
-                select(table).where(table.c.state == ACTIVE, table.c.step_index == -1, table.c.opened_at == self.now)
+                select(CASE).where(CASE.c.state == ACTIVE, CASE.c.step_index == -1, CASE.c.opened_at == self.now)
             ):
                 key = (row.customer_id, row.currency)
                 if key in new_keys and key not in cases:
@@ -337,7 +351,15 @@ class Cycle:
                     self.report.counts["opened"] += 1
         return {k: c for k, c in cases.items() if c.state != CLOSED}
 
-    def _view(self, case: CaseRow, customer: views.CustomerRow, account, contacts, pending, customer_risks) -> CaseView:
+    def _view(
+        self,
+        case: CaseRow,
+        customer: CustomerRow,
+        account: Account | None,
+        contacts: dict[int, list[ContactView]],
+        pending: set[int],
+        customer_risks: dict[int, Risk],
+    ) -> CaseView:
         state = case.state
         if state == PAUSED and case.pause_reason == "hold" and case.paused_until and case.paused_until <= self.now:
             state = ACTIVE  # a manual hold with an end date ends by itself
@@ -364,7 +386,7 @@ class Cycle:
 
     # -- acting ---------------------------------------------------------------------------------
 
-    def _act(self, case: CaseRow, customer: views.CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
+    def _act(self, case: CaseRow, customer: CustomerRow, view: CaseView, d: Decision, risk: Risk) -> None:
         self.report.counts[d.action] += 1
         self.report.outcomes.append(
             Outcome(
@@ -410,6 +432,7 @@ class Cycle:
             self._audit_event("case.closed", case, customer, reason=d.reason)
             self._event("case.closed", case, customer, reason=d.reason)
         elif d.action in ("plan", "pass"):
+            assert d.step is not None, "a plan or a pass names its step"
             changes.update(
                 path_name=d.step.path,
                 policy_version=d.policy_version,
@@ -448,7 +471,8 @@ class Cycle:
         pending = self._case_updates.get(case.id)
         return pending[name] if pending and name in pending else getattr(case, name)
 
-    def _plan(self, case: CaseRow, customer: views.CustomerRow, d: Decision) -> None:
+    def _plan(self, case: CaseRow, customer: CustomerRow, d: Decision) -> None:
+        assert d.step is not None, "a plan names its step"
         channels = list(d.channels) + (["agency"] if d.escalates else [])
         step = dict(
             step=d.step.key,
@@ -512,7 +536,7 @@ class Cycle:
                 }
             )
 
-    def _audit_event(self, action: str, case: Case, customer: views.CustomerRow, **data: Any) -> None:
+    def _audit_event(self, action: str, case: CaseRow, customer: CustomerRow, **data: Any) -> None:
         self._audit.append(
             {
                 "at": self.now,
@@ -524,7 +548,7 @@ class Cycle:
             }
         )
 
-    def _event(self, event_type: str, case: CaseRow, customer: views.CustomerRow, **data: Any) -> None:
+    def _event(self, event_type: str, case: CaseRow, customer: CustomerRow, **data: Any) -> None:
         self._events.append(
             new(
                 self.clock,
@@ -540,30 +564,31 @@ class Cycle:
     def _with_message_ids(self) -> None:
         """approval.requested names the messages to approve (POST /v1/approvals/{message_id})."""
         keys = [key for _, step_keys in self._approvals for key in step_keys]
-        ids = lookup(self.session, col(Message.dedupe_key), keys, col(Message.id))
+        ids = lookup(self.session, MESSAGE.c.dedupe_key, keys, MESSAGE.c.id)
         for index, step_keys in self._approvals:
             event = self._events[index]
             found = [ids[key][1] for key in step_keys if key in ids]
             self._events[index] = replace(event, data={**event.data, "message_ids": found})
 
     def _flush(self) -> None:
-        table = Case.__table__
         dialect = self.session.get_bind().dialect.name
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in self._case_updates.values():
             by_columns.setdefault(tuple(sorted(row)), []).append(row)
         for columns, rows in by_columns.items():
             stmt = (
-                update(table)
-                .where(table.c.id == bindparam("_id"))
+                update(CASE)
+                .where(CASE.c.id == bindparam("_id"))
                 .values({c: bindparam(c) for c in columns if c != "_id"})
             )
             executemany(self.session, stmt, rows)
         if self._messages:
-            stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message.__table__)
-            executemany(self.session, stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages)
+            insert_messages = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MESSAGE)
+            executemany(
+                self.session, insert_messages.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages
+            )
         if self._audit:
-            executemany(self.session, insert(AuditEvent.__table__), self._audit)
+            executemany(self.session, insert(AUDIT_EVENT), self._audit)
         if self._approvals:
             self._with_message_ids()
         publish_all(self.session, self._events)

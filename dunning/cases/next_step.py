@@ -69,8 +69,10 @@ def in_words(d: Decision, policy: Policy, view: CaseView, send_on: date | None) 
                 else "paused until someone resumes the case"
             )
         case "hold":
+            assert view.customer.hold_until is not None, "the engine holds only a customer with a hold date"
             return f"the customer is on hold until {weekday(calendar.local_date(view.customer.hold_until, tz))}"
         case "below_minimum":
+            assert d.step is not None, "the engine names the step that waits for its minimum"
             step = policy.paths[d.step.path].steps[d.step.index]
             minimum = step.min_amount_minor(view.currency) or 0
             return f"{named} waits until {display(minimum, view.currency)} or more is overdue"
