@@ -26,7 +26,7 @@ from sqlmodel import Session
 from dunning import failures
 from dunning.audit import AuditEvent
 from dunning.cases import sweep, views
-from dunning.cases.models import ACTIVE, CLOSED, PAUSED, Case
+from dunning.cases.models import ACTIVE, CASE, CLOSED, PAUSED
 from dunning.cases.views import Account, CustomerRow
 from dunning.clock import Clock
 from dunning.config import Settings
@@ -49,7 +49,6 @@ from dunning.words import plural
 MAX_PASSES = 10
 CaseRow = SimpleNamespace  # a dunning_case row read with Core: the cycle writes its changes back in bulk
 # the tables written in bulk with Core; SQLModel sets __table__ without declaring it
-CASE: Table = Case.__table__  # type: ignore[attr-defined]
 MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
 AUDIT_EVENT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 

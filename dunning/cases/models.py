@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from dunning.db import utc_column
@@ -44,3 +44,7 @@ class Case(SQLModel, table=True):
     fingerprint: str | None = Field(default=None, max_length=32)
     decided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+# The table, for Core reads and bulk writes; SQLModel sets __table__ without declaring it
+CASE: Table = Case.__table__  # type: ignore[attr-defined]

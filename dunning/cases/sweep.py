@@ -15,13 +15,15 @@ Marking is conservative: a case looked at for nothing is decided on the same dig
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, time
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time
+from typing import Any
 
-from sqlalchemy import event, exists, func, or_, select, update
+from sqlalchemy import Connection, event, exists, func, or_, select, update
+from sqlalchemy.orm import Mapper
 from sqlmodel import Session, col
 
-from dunning.cases.models import CLOSED, Case
+from dunning.cases.models import CASE, CLOSED, Case
 from dunning.contacts import OptOut
 from dunning.events.publish import Event
 from dunning.ledger.bulk import one_of
@@ -30,8 +32,6 @@ from dunning.outbox.models import Message
 from dunning.policies.models import PolicyVersion
 from dunning.records.arrangements import Dispute
 from dunning.scoring.models import Score
-
-CASE = Case.__table__
 
 
 def touch(session: Session, customer_ids: Iterable[int]) -> None:
@@ -49,7 +49,7 @@ def touch(session: Session, customer_ids: Iterable[int]) -> None:
     )
 
 
-def _touch_on(connection, customer_id: int | None) -> None:
+def _touch_on(connection: Connection, customer_id: int | None) -> None:
     if customer_id is not None:
         connection.execute(
             update(CASE)
@@ -63,12 +63,12 @@ def on_accounts_changed(session: Session, changed: Event) -> None:
     touch(session, changed.data["customer_ids"])
 
 
-def _case_changed(_mapper, _connection, case: Case) -> None:
+def _case_changed(_mapper: Mapper[Case], _connection: Connection, case: Case) -> None:
     # an ORM write is never the cycle's own (it writes with Core): a pause, a resume, a rewind
     case.decided_at = None
 
 
-def _touch_by(column: str):
+def _touch_by(column: str) -> Callable[[Mapper[Any], Connection, object], None]:
     return lambda _mapper, connection, target: _touch_on(connection, getattr(target, column))
 
 
@@ -99,7 +99,7 @@ def stop_listening() -> None:
             event.remove(target, when, listener)
 
 
-def due_customers(session: Session, now: datetime, horizon) -> set[int]:
+def due_customers(session: Session, now: datetime, horizon: date) -> set[int]:
     """Customers with a case to look at (see the module's docstring)."""
     start_of_day = datetime.combine(now.date(), time(0), now.tzinfo)
     newest_policy = session.execute(select(func.max(col(PolicyVersion.created_at)))).scalar()

@@ -8,12 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
+from typing import Literal, TypeVarTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, select, type_coerce, union
+from sqlalchemy import CompoundSelect, Select, String, select, type_coerce, union
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
-from dunning.cases.models import CLOSED, Case
+from dunning.cases.models import CASE, CLOSED, Case
 from dunning.contacts import OptOut
 from dunning.contacts.models import Contact, ContactOptOut
 from dunning.ledger.models import Customer, Invoice
@@ -24,9 +26,11 @@ from dunning.records.arrangements import Dispute
 CONTACT_LOOKBACK = timedelta(days=14)  # the caps look at most 7 days back; spacing a few more
 CHANNELS = frozenset({"email", "sms", "letter"})  # those a contact's address serves
 FEW = 2_000  # up to this many customers, filter in SQL; beyond, one scan is cheaper than chunks
+Row = TypeVarTuple("Row")  # a select's column types, kept through the filter
+CustomerKind = Literal["business", "consumer"]
 
 
-def _only(stmt, column, ids: set[int] | None):
+def _only(stmt: Select[*Row], column: Mapped[int | None], ids: set[int] | None) -> Select[*Row]:
     """Restrict to these customers: by list when few, else to every customer with something open
     (the same set, found by the database instead of a huge IN list)."""
     if ids is None:
@@ -36,7 +40,7 @@ def _only(stmt, column, ids: set[int] | None):
     return stmt.where(column.in_(involved()))
 
 
-def involved():
+def involved() -> CompoundSelect[int]:
     return union(
         select(col(Invoice.customer_id)).where(col(Invoice.balance_minor) > 0, col(Invoice.voided).is_(False)),
         select(col(Case.customer_id)).where(col(Case.state) != CLOSED),
@@ -94,7 +98,7 @@ def cases(
     """Every case that is not closed, and the closed ones of accounts that owe again, as plain
     mutable records (the cycle writes them back in bulk; ORM objects would cost more than the cycle)."""
     found = {}
-    stmt = _only(select(Case.__table__), col(Case.customer_id), customer_ids)
+    stmt = _only(select(CASE), col(Case.customer_id), customer_ids)
     for row in session.connection().execute(stmt):
         if customer_ids is not None and row.customer_id not in customer_ids:
             continue
@@ -165,7 +169,7 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
                 CustomerView(
                     tz=tz,
                     country=country,
-                    kind=kind,
+                    kind=cast(CustomerKind, kind),  # the ledger admits no other (ledger/schemas.py)
                     excluded=bool(excluded),
                     hold_until=_hold_until(hold, tz),
                     refused_channels=frozenset(_channels(refused)),
@@ -210,7 +214,7 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
     )
     for (
         customer_id,
-        contact_id,
+        stored_id,
         name,
         roles,
         invalid,
@@ -218,19 +222,20 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
         has_phone,
         has_address,
     ) in session.connection().execute(stmt):
+        assert stored_id is not None, "a contact read from its table has its id"
         have = {c for c, has in (("email", has_email), ("sms", has_phone), ("letter", has_address)) if has}
         out[customer_id].append(
             Addressee(
-                contact_id,
+                stored_id,
                 frozenset(_channels(roles)),
-                frozenset(have - set(_channels(invalid)) - stopped[contact_id]),
+                frozenset(have - set(_channels(invalid)) - stopped[stored_id]),
                 name,
             )
         )
     return out
 
 
-def _channels(text: str | list | None) -> list[str]:
+def _channels(text: str | list[str] | None) -> list[str]:
     if not text or text == "[]":
         return []
     return text if isinstance(text, list) else json.loads(text)
