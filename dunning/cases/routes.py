@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import Field
 
@@ -41,13 +43,15 @@ def update_dunning_settings(
 @router.post("/cases/{case_id}/pause")
 def pause_case(
     case_id: RowId, body: PauseIn, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
-) -> dict:
+) -> dict[str, Any]:
     case = service.pause(session, clock, case_id, reason="hold", until=body.until, actor=caller.actor)
     return {"id": case.id, "state": case.state, "paused_until": case.paused_until}
 
 
 @router.post("/cases/{case_id}/resume")
-def resume_case(case_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")) -> dict:
+def resume_case(
+    case_id: RowId, session: SessionDep, clock: ClockDep, caller: Caller = require("manage")
+) -> dict[str, Any]:
     case = service.resume(session, clock, case_id, actor=caller.actor, why="resumed by a person")
     return {"id": case.id, "state": case.state}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dunning import audit, failures
-from dunning.cases.cycle import Cycle
+from dunning.cases.cycle import CaseRow, Cycle
 from dunning.cases.events import publish_for_case
 from dunning.cases.models import ACTIVE, PAUSED, Case
 from dunning.cases.next_step import next_step
@@ -21,6 +23,8 @@ from dunning.ledger.queries import get_customer
 from dunning.outbox.models import CANCELLED, FAILED, PENDING, REJECTED, SENDING, SENT, Message
 from dunning.outbox.schemas import MessageOut
 from dunning.policies import service as policy_service
+from dunning.policies.document import Policy
+from dunning.policies.engine import CaseView
 from dunning.tasks.service import open_task
 
 UNDELIVERED = (CANCELLED, FAILED, REJECTED)
@@ -30,6 +34,7 @@ def case_detail(
     session: Session, clock: Clock, settings: Settings, external_id: str, currency: str | None = None
 ) -> list[CaseOut]:
     customer = get_customer(session, external_id)
+    assert customer.id is not None, "a customer read from its table has its id"
     out = []
     nested = session.begin_nested()  # deciding may open a case: a reader must not write
     try:
@@ -81,7 +86,9 @@ def case_detail(
     return out
 
 
-def _next_step(decidable, error: Exception | None, clock: Clock, waiting: list[Message]) -> NextStep:
+def _next_step(
+    decidable: tuple[CaseRow, CaseView, Policy] | None, error: Exception | None, clock: Clock, waiting: list[Message]
+) -> NextStep:
     """What comes next (cases/next_step.py); a case the engine cannot decide shows why instead of
     failing the page."""
     if decidable is not None:
@@ -136,7 +143,7 @@ def get_case(session: Session, case_id: int) -> Case:
     return get_row(session, Case, case_id, "case")
 
 
-def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until, actor: str) -> Case:
+def pause(session: Session, clock: Clock, case_id: int, *, reason: str, until: datetime | None, actor: str) -> Case:
     case = get_case(session, case_id)
     if case.state not in (ACTIVE, PAUSED):
         raise Conflict(f"case {case_id} is {case.state}: only an active case can be paused")
@@ -224,9 +231,10 @@ def rewind_undelivered_step(
     )
     if any(status not in UNDELIVERED for status in siblings):
         return False
-    path = policy_service.policy_for(
+    policy = policy_service.policy_for(
         session, None if case.policy_name == policy_service.DEFAULT else case.policy_name
-    ).paths.get(path_name)
+    )
+    path = policy.paths.get(path_name) if path_name is not None else None
     previous = path.steps[step_index - 1] if path is not None and step_index > 0 else None
     case.step_index = step_index - 1
     case.step_key = previous.key if previous else None
