@@ -11,7 +11,8 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -50,6 +51,17 @@ HANDOFF_RECHECK = timedelta(minutes=15)
 RATE_RECHECK = timedelta(hours=1)  # a notice waiting for a reference rate looks again this often
 
 
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Stored) -> int:
+    """The id of a row read from its table (the models say `int | None` for one not yet inserted)."""
+    assert row.id is not None, "a row read from its table has its id"
+    return row.id
+
+
 @dataclass
 class Snapshot:
     """Everything the re-checks and the rendering read, loaded for a whole dispatch batch in a
@@ -64,10 +76,10 @@ class Snapshot:
     disputed: set[int]  # invoice ids with an open dispute
     open_invoices: dict[tuple[int, str], list[Invoice]]  # (customer, currency) -> oldest due first
     texted: set[int]  # customers who were already sent a text (and so had the opt-out line)
-    agency_status: dict[tuple[int, str | None, int | None], str]  # (case, path, step) -> the case file's status
+    agency_status: dict[tuple[int | None, str | None, int | None], str]  # (case, path, step) -> the case file's status
     policies: dict[str | None, Policy | None]  # by customer.policy_name; None: no such policy
     rates: RateBook  # the shipped reference-rate histories with the team's additions
-    payments: dict[int, list[tuple]] = field(default_factory=dict)  # invoice id -> [(received_on, amount)]
+    payments: dict[int, list[tuple[date, int]]] = field(default_factory=dict)  # invoice id -> [(received_on, amount)]
     sent_history: dict[int, list[Message]] = field(default_factory=dict)  # for case files: what was tried
     broken_promises: dict[int, list[Promise]] = field(default_factory=dict)
 
@@ -100,7 +112,7 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
         cases={c.id: c for c in session.execute(select(Case).where(col(Case.id).in_(case_ids))).scalars()},
         opted_out=opted,
         contacts=contacts,
-        contact_opted_out=contact_opt_outs(session, (c.id for rows in contacts.values() for c in rows)),
+        contact_opted_out=contact_opt_outs(session, (stored_id(c) for rows in contacts.values() for c in rows)),
         disputed=set(
             session.execute(
                 select(col(Dispute.invoice_id)).where(
@@ -114,7 +126,8 @@ def snapshot(session: Session, messages: list[Message]) -> Snapshot:
         policies={name: _policy(session, name) for name in {c.policy_name for c in customers.values()}},
         rates=rate_store.load_book(session),
         payments=payments_by_invoice(
-            session, {i.id for rows in invoices.values() for i in rows} if any(m.show_fees for m in messages) else set()
+            session,
+            {stored_id(i) for rows in invoices.values() for i in rows} if any(m.show_fees for m in messages) else set(),
         ),
     )
     _agency_history(session, snap, {m.customer_id for m in messages if m.channel == "agency"})
@@ -135,7 +148,9 @@ def _texted(session: Session, customer_ids: set[int]) -> set[int]:
     )
 
 
-def _case_file_status(session: Session, messages: list[Message]) -> dict:
+def _case_file_status(
+    session: Session, messages: list[Message]
+) -> dict[tuple[int | None, str | None, int | None], str]:
     """For each customer's notice of a hand-off: where the case file of the same step stands."""
     cases = {m.case_id for m in messages if m.kind == HANDOFF and m.channel != "agency" and m.case_id}
     if not cases:
@@ -219,15 +234,17 @@ class Composer:
         # queued before an opt-out never goes after it. The single exception is the confirmation
         # of that opt-out itself (FCC 24-24 allows one).
         if message.channel != "agency" and message.template != OPT_OUT_CONFIRMATION:
-            if message.channel in snap.opted_out.get(customer.id, ()):
+            if message.channel in snap.opted_out.get(stored_id(customer), ()):
                 return Prepared("cancel", f"the customer opted out of {message.channel}")
             if message.channel in customer.refused_channels:
                 return Prepared("cancel", f"{message.channel} is refused by this customer")
         if message.channel in ("email", "sms") and not transactional:  # an answer to the customer goes at once
             contact = self._policy(snap, customer).contact
+            # the two ignores go once calendar.Window declares its members read-only, like the
+            # policy's frozen ContactWindow (then mypy reports them as unused)
             window = (contact.window, contact.business_days_only, customer.country)
-            if not calendar.in_window(now, customer.timezone, *window):
-                until = calendar.next_contact_time(now, customer.timezone, *window)
+            if not calendar.in_window(now, customer.timezone, *window):  # type: ignore[arg-type]
+                until = calendar.next_contact_time(now, customer.timezone, *window)  # type: ignore[arg-type]
                 return Prepared("postpone", "outside the customer's contact window", until=until)
         if message.kind == HANDOFF and message.channel != "agency" and case is not None:
             waiting = self._handoff_notice(snap, message, now)
@@ -284,7 +301,7 @@ class Composer:
             return (
                 bool(c.address_for(channel))
                 and channel not in c.invalid_channels
-                and (confirming or channel not in snap.contact_opted_out.get(c.id, ()))
+                and (confirming or channel not in snap.contact_opted_out.get(stored_id(c), ()))
             )
 
         contacts = snap.contacts.get(message.customer_id, [])
@@ -301,9 +318,10 @@ class Composer:
         disputed invoices leave the notice while their dispute is open."""
         today = calendar.local_date(now, customer.timezone)
         planned = set(message.invoice_ids)
+        # a message without a currency matches no account: it lists no open invoice
         return [
             i
-            for i in snap.open_invoices.get((customer.id, message.currency), ())
+            for i in snap.open_invoices.get((stored_id(customer), message.currency or ""), ())
             if i.id not in snap.disputed and (i.due_on < today or i.id in planned)
         ]
 
@@ -334,7 +352,10 @@ class Composer:
         statement = None
         if message.show_fees:  # raises MissingRate when a reference rate it needs is not known yet
             statement = fees.late_payment_fees(
-                [fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(i.id, ()))) for i in invoices],
+                [
+                    fees.Debt(i.number, i.due_on, i.balance_minor, tuple(snap.payments.get(stored_id(i), ())))
+                    for i in invoices
+                ],
                 currency=currency,
                 customer_kind=customer.kind,
                 country=customer.country,
@@ -407,7 +428,7 @@ class Composer:
                 "issued_on": ctx.issued_on.isoformat(),
             },
         }
-        metadata = {
+        metadata: dict[str, Any] = {
             "case_id": message.case_id,
             "customer_external_id": customer.external_id,
             "reference": ctx.reference,
@@ -415,7 +436,9 @@ class Composer:
             "unsubscribe_url": ctx.unsubscribe_url,
             "registered": message.kind == "registered_letter",
         }
-        envelope = dict(message_id=message.id, channel=message.channel, recipient=recipient, metadata=metadata)
+        envelope: dict[str, Any] = dict(
+            message_id=message.id, channel=message.channel, recipient=recipient, metadata=metadata
+        )
         if message.channel == "email":
             envelope.update(recipient=to[0].email, to=tuple(c.email for c in to), cc=tuple(c.email for c in cc))
             metadata["recipient_names"] = {c.email: c.name or customer.name for c in (*to, *cc)}
@@ -465,11 +488,12 @@ class Composer:
     def after_sent(self, session: Session, message: Message) -> None:
         if message.channel == "agency" and message.case_id:
             case = session.get(Case, message.case_id)
+            assert case is not None, "a message's case is never deleted"
             if case.state != ESCALATED:
                 case.state, case.updated_at = ESCALATED, self.clock.now()
                 session.add(case)
                 cancel_for_case(
-                    session, self.clock, case.id, "the case went to the collection agency", keep_kind=HANDOFF
+                    session, self.clock, stored_id(case), "the case went to the collection agency", keep_kind=HANDOFF
                 )
                 audit.record(
                     session,
@@ -506,10 +530,10 @@ def address_lines(customer: Customer, to: Contact | None) -> tuple[str, ...]:
 
 def case_file(
     snap: Snapshot, customer: Customer, case: Case | None, invoices: list[Invoice], ctx: render.NoticeContext
-) -> dict:
+) -> dict[str, Any]:
     """What the agency needs to take the file over: who, what is owed, and what was already tried."""
-    history = snap.sent_history.get(customer.id, [])
-    broken = snap.broken_promises.get(customer.id, [])
+    history = snap.sent_history.get(stored_id(customer), [])
+    broken = snap.broken_promises.get(stored_id(customer), [])
     return {
         "customer": {
             "external_id": customer.external_id,
@@ -540,7 +564,7 @@ def case_file(
     }
 
 
-def fees_claimed(history: list[Message], case: Case | None, ctx: render.NoticeContext) -> dict:
+def fees_claimed(history: list[Message], case: Case | None, ctx: render.NoticeContext) -> dict[str, Any]:
     """The statutory fees the case's latest notice claimed (a hand-off step usually states none of
     its own): what the agency may pursue, as the customer was told it, and as of which day."""
     if ctx.fees_total_minor:
