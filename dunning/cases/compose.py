@@ -12,14 +12,14 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from dunning import audit
 from dunning.cases.events import publish_for_case
-from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case
+from dunning.cases.models import CLOSED, ESCALATED, PAUSED, Case, stored_id
 from dunning.cases.service import rewind_undelivered_step
 from dunning.channels import fee_text, render
 from dunning.channels.contract import Envelope
@@ -49,17 +49,6 @@ DEADLINE_DAYS = 8  # the usual delay a formal notice gives (eight days in French
 PAUSE_RECHECK = timedelta(hours=1)
 HANDOFF_RECHECK = timedelta(minutes=15)
 RATE_RECHECK = timedelta(hours=1)  # a notice waiting for a reference rate looks again this often
-
-
-class _Stored(Protocol):
-    @property
-    def id(self) -> int | None: ...
-
-
-def stored_id(row: _Stored) -> int:
-    """The id of a row read from its table (the models say `int | None` for one not yet inserted)."""
-    assert row.id is not None, "a row read from its table has its id"
-    return row.id
 
 
 @dataclass

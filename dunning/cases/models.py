@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -48,3 +49,14 @@ class Case(SQLModel, table=True):
 
 # The table, for Core reads and bulk writes; SQLModel sets __table__ without declaring it
 CASE: Table = Case.__table__  # type: ignore[attr-defined]
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Stored) -> int:
+    """The id of a row read from its table (the models say `int | None` for one not yet inserted)."""
+    assert row.id is not None, "a row read from its table has its id"
+    return row.id

@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 from dunning import audit, failures
 from dunning.cases.cycle import CaseRow, Cycle
 from dunning.cases.events import publish_for_case
-from dunning.cases.models import ACTIVE, PAUSED, Case
+from dunning.cases.models import ACTIVE, PAUSED, Case, stored_id
 from dunning.cases.next_step import next_step
 from dunning.cases.schemas import CaseOut, DunningSettingsIn, NextStep
 from dunning.clock import Clock, FrozenClock
@@ -34,12 +34,11 @@ def case_detail(
     session: Session, clock: Clock, settings: Settings, external_id: str, currency: str | None = None
 ) -> list[CaseOut]:
     customer = get_customer(session, external_id)
-    assert customer.id is not None, "a customer read from its table has its id"
     out = []
     nested = session.begin_nested()  # deciding may open a case: a reader must not write
     try:
         cycle = Cycle(session, clock, settings)
-        found = {case.id: (case, view, policy) for case, _c, view, policy, _r in cycle.views({customer.id})}
+        found = {case.id: (case, view, policy) for case, _c, view, policy, _r in cycle.views({stored_id(customer)})}
         broken = {case.id: error for _, case, error in cycle.failures if case is not None}
         cases = session.execute(
             select(Case).where(col(Case.customer_id) == customer.id).order_by(col(Case.currency))

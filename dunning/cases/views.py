@@ -214,7 +214,7 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
     )
     for (
         customer_id,
-        stored_id,
+        read_contact_id,
         name,
         roles,
         invalid,
@@ -222,13 +222,13 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
         has_phone,
         has_address,
     ) in session.connection().execute(stmt):
-        assert stored_id is not None, "a contact read from its table has its id"
+        assert read_contact_id is not None, "a contact read from its table has its id"
         have = {c for c, has in (("email", has_email), ("sms", has_phone), ("letter", has_address)) if has}
         out[customer_id].append(
             Addressee(
-                stored_id,
+                read_contact_id,
                 frozenset(_channels(roles)),
-                frozenset(have - set(_channels(invalid)) - stopped[stored_id]),
+                frozenset(have - set(_channels(invalid)) - stopped[read_contact_id]),
                 name,
             )
         )
