@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, SQLColumnExpression, Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning.clock import Clock
 from dunning.driver import executemany, insert_for
 from dunning.events.publish import publish
 from dunning.ledger.schemas import UpsertResult
+
+# The INSERT an upsert builds (driver.insert_for); `update` reads its `excluded` row.
+Upsert = postgresql.Insert | sqlite.Insert
 
 
 def accounts_changed(session: Session, clock: Clock, customer_ids: Iterable[int]) -> None:
@@ -71,7 +74,7 @@ def upsert(
     conflict: Sequence[str],
     existing: dict[Any, str],
     key_of: Callable[[dict[str, Any]], Any],
-    update: Callable[[Any], dict[str, Any]] | None = None,
+    update: Callable[[Upsert], dict[str, Any]] | None = None,
     insert_only: Sequence[str] = (),
 ) -> UpsertResult:
     """Write new and changed rows; `existing` maps each stored key to its content hash.
@@ -103,7 +106,7 @@ def insert_or_update(
     rows: list[dict[str, Any]],
     *,
     key: str = "external_id",
-    update: Callable[[Any], dict[str, Any]] | None = None,
+    update: Callable[[Upsert], dict[str, Any]] | None = None,
     insert_only: Sequence[str] = (),
 ) -> UpsertResult:
     """`upsert` without looking first: most pushes are new records, so insert them all (ON CONFLICT
@@ -128,7 +131,7 @@ def _write(
     table: Table,
     rows: list[dict[str, Any]],
     conflict: Sequence[str],
-    update: Callable[[Any], dict[str, Any]] | None,
+    update: Callable[[Upsert], dict[str, Any]] | None,
     insert_only: Sequence[str],
 ) -> None:
     stmt = insert_for(session, table)
