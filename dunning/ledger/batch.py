@@ -9,7 +9,7 @@ checks that need no database run on its other fields too.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
@@ -21,7 +21,7 @@ from dunning.errors import InvalidInput, TooLarge, row_error
 from dunning.ledger.schemas import MAX_BATCH, MULTILINE_FIELDS
 from dunning.words import refused
 
-M = TypeVar("M")  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
+M = TypeVar("M", bound=Mapping[str, Any])  # a row type of ledger.schemas: a TypedDict, so every item is a plain dict
 # JSON carries a control character in a string only escaped ("\n", "\u0007"), or as DEL, a C1
 # control (UTF-8 C2 80-9F) or a line separator (E2 80 A8/A9): a body with none of these bytes has
 # no text to check, and the bulk path pays nothing for the check.
@@ -29,21 +29,20 @@ CONTROL_HINTS = (b"\\", b"\x7f", b"\xc2", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
 @lru_cache
-def _one(row_type: type) -> TypeAdapter:
+def _one(row_type: type) -> TypeAdapter[Any]:
     return TypeAdapter(row_type)
 
 
 @lru_cache
-def _list_of(row_type: type) -> TypeAdapter:
+def _list_of(row_type: type) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[row_type])
 
 
 @lru_cache
-def _wrapped(key: str, row_type: type) -> TypeAdapter:
+def _wrapped(key: str, row_type: type) -> TypeAdapter[Any]:
     """{key: [rows]} with nothing else, up to the batch limit: validated straight from the bytes."""
-    wrapper = create_model(
-        f"{key}_batch", __config__=ConfigDict(extra="forbid"), **{key: (list[row_type], Field(max_length=MAX_BATCH))}
-    )
+    fields: dict[str, Any] = {key: (list[row_type], Field(max_length=MAX_BATCH))}
+    wrapper = create_model(f"{key}_batch", __config__=ConfigDict(extra="forbid"), **fields)
     return TypeAdapter(wrapper)
 
 
@@ -52,7 +51,7 @@ class Batch(Generic[M]):
     items: list[tuple[int, M]]
     errors: list[dict[str, Any]] = field(default_factory=list)
     # rows left out of `items` for their shape or their text, as sent (only mappings are kept)
-    refused: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    refused: list[tuple[int, Mapping[str, Any]]] = field(default_factory=list)
     _flagged: set[tuple[int, str]] = field(default_factory=set)
 
     @classmethod
@@ -151,7 +150,7 @@ class Batch(Generic[M]):
             raise InvalidInput(refused(len({e["index"] for e in self.errors}), what), detail=self.errors)
 
 
-def _text_problems(row: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+def _text_problems(row: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     """The first text problem of each field, nested rows (a customer's contacts) included."""
     found = []
     for name, value in row.items():

@@ -12,15 +12,17 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import JSON, SQLColumnExpression, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning.clock import Clock
 from dunning.driver import executemany, insert_for
 from dunning.events.publish import publish
 from dunning.ledger.schemas import UpsertResult
+
+# The INSERT an upsert builds (driver.insert_for); `update` reads its `excluded` row.
+Upsert = postgresql.Insert | sqlite.Insert
 
 
 def accounts_changed(session: Session, clock: Clock, customer_ids: Iterable[int]) -> None:
@@ -30,17 +32,17 @@ def accounts_changed(session: Session, clock: Clock, customer_ids: Iterable[int]
         publish(session, clock, "ledger.accounts_changed", customer_ids=ids)
 
 
-def content_hash(values: tuple) -> str:
+def content_hash(values: tuple[Any, ...]) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
 def lookup(
     session: Session,
-    column: ColumnElement,
+    column: SQLColumnExpression[Any],
     keys: Iterable[Any],
-    *extra: ColumnElement,
-    where: ColumnElement | None = None,
-) -> dict[Any, tuple]:
+    *extra: SQLColumnExpression[Any],
+    where: SQLColumnExpression[bool] | None = None,
+) -> dict[Any, tuple[Any, ...]]:
     """Map each key found to the row (column, *extra) of the table."""
     keys = list(dict.fromkeys(keys))
     if not keys:
@@ -52,14 +54,16 @@ def lookup(
     return {row[0]: tuple(row) for row in conn.execute(stmt, {"keys": keys})}
 
 
-def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement:
+def one_of(column: SQLColumnExpression[Any], name: str, dialect: str) -> SQLColumnExpression[bool]:
     """`column IN (the list bound to parameter name)`: one JSON array on SQLite, one array on
     PostgreSQL, both searched through the column's index. Thousands of keys as an IN list were
     thousands of parameters to name, bind and (for a literal list) compile on every call, which
     cost more than the query."""
     if dialect == "sqlite":
         return column.in_(select(func.json_each(bindparam(name, type_=JSON)).table_valued("value").c.value))
-    return column == func.any(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    # col() is typed Mapped, which declares no `type`; the attribute it returns has one.
+    element_type = column.type  # type: ignore[attr-defined]
+    return column == func.any(bindparam(name, type_=postgresql.ARRAY(element_type)))
 
 
 def upsert(
@@ -69,8 +73,8 @@ def upsert(
     *,
     conflict: Sequence[str],
     existing: dict[Any, str],
-    key_of: Callable[[dict], Any],
-    update: Callable[[Any], dict[str, Any]] | None = None,
+    key_of: Callable[[dict[str, Any]], Any],
+    update: Callable[[Upsert], dict[str, Any]] | None = None,
     insert_only: Sequence[str] = (),
 ) -> UpsertResult:
     """Write new and changed rows; `existing` maps each stored key to its content hash.
@@ -102,7 +106,7 @@ def insert_or_update(
     rows: list[dict[str, Any]],
     *,
     key: str = "external_id",
-    update: Callable[[Any], dict[str, Any]] | None = None,
+    update: Callable[[Upsert], dict[str, Any]] | None = None,
     insert_only: Sequence[str] = (),
 ) -> UpsertResult:
     """`upsert` without looking first: most pushes are new records, so insert them all (ON CONFLICT
@@ -127,7 +131,7 @@ def _write(
     table: Table,
     rows: list[dict[str, Any]],
     conflict: Sequence[str],
-    update: Callable[[Any], dict[str, Any]] | None,
+    update: Callable[[Upsert], dict[str, Any]] | None,
     insert_only: Sequence[str],
 ) -> None:
     stmt = insert_for(session, table)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlmodel import Session, col
 
 from dunning.clock import Clock
@@ -18,12 +18,12 @@ from dunning.ledger.bulk import accounts_changed, content_hash, lookup, one_of
 from dunning.ledger.models import Customer
 from dunning.ledger.schemas import ContactRowIn, UpsertResult
 
-CONTACT = Contact.__table__
+CONTACT: Table = Contact.__table__  # type: ignore[attr-defined]  # SQLModel sets it, undeclared
 HASHED = ("name", "email", "phone", "address", "language", "roles")
 ADDRESS_OF = {"email": "email", "sms": "phone", "letter": "address"}  # channel -> field
 
 
-def check(batch: Batch, index: int, contact: Any, prefix: str, country: str | None) -> dict[str, Any] | None:
+def check(batch: Batch[Any], index: int, contact: Any, prefix: str, country: str | None) -> dict[str, Any] | None:
     """A contact's checks that need no database, each problem named `prefix` + field; the contact
     as it is written (phone in E.164), or None when refused. `contact` may be a refused row as sent."""
     from dunning.ledger.service import normalise_phone  # the ledger's own rule, one of its rows
@@ -59,9 +59,10 @@ def check(batch: Batch, index: int, contact: Any, prefix: str, country: str | No
     }
 
 
-def check_nested(batch: Batch, index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+def check_nested(batch: Batch[Any], index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
     """The contacts a customer row carries, checked; duplicates named."""
-    out, first = [], {}
+    out: list[dict[str, Any]] = []
+    first: dict[Any, int] = {}
     country = row.get("country") if isinstance(row.get("country"), str) else None
     contacts = row.get("contacts")
     for position, contact in enumerate(contacts if isinstance(contacts, list) else ()):
@@ -92,10 +93,10 @@ def push(session: Session, clock: Clock, batch: Batch[ContactRowIn]) -> UpsertRe
     )
     first: dict[tuple[str, str], int] = {}
     rows = []
-    for i, r in batch.unflagged():  # every bad field of a row in one answer
-        key = r.get("customer_external_id")
+    for i, sent_row in batch.unflagged():  # every bad field of a row in one answer
+        key = sent_row.get("customer_external_id")
         customer = known.get(key) if isinstance(key, str) else None
-        check(batch, i, r, "", customer[2] if customer else None)
+        check(batch, i, sent_row, "", customer[2] if customer else None)
     for i, r in batch.items:
         key = (r["customer_external_id"], r["external_id"])
         if key in first:

@@ -120,7 +120,7 @@ def _rows(
 
 
 def _parse(
-    reader: csv.DictReader, columns: dict[str, str], date_format: str | None, defaults: dict[str, str]
+    reader: csv.DictReader[str], columns: dict[str, str], date_format: str | None, defaults: dict[str, str]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     for offset, raw in enumerate(reader):
         row: dict[str, Any] = dict(defaults)
@@ -162,7 +162,7 @@ def import_file(
         before = Ledgered.read(session) if kind == "invoices" else None
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
-            batch = Batch.validate(chunk, KINDS[kind]).refuse_text()
+            batch: Batch[Any] = Batch.validate(chunk, KINDS[kind]).refuse_text()
             for line, item in batch.items:  # duplicates across chunks; within one, the service finds them
                 key = item["external_id"]
                 if key in seen and seen[key] < chunk[0][0]:
@@ -171,6 +171,7 @@ def import_file(
                 if kind == "invoices":
                     file_customers.add(item["customer_external_id"])
             try:
+                result: UpsertResult
                 if kind == "customers":
                     result = service.push_customers(session, clock, batch)
                 elif kind == "invoices":

@@ -46,7 +46,9 @@ def customer_out(c: Customer) -> CustomerOut:
 
 
 def get_customer(session: Session, external_id: str) -> Customer:
-    customer = session.execute(select(Customer).where(col(Customer.external_id) == external_id)).scalar_one_or_none()
+    customer: Customer | None = session.execute(
+        select(Customer).where(col(Customer.external_id) == external_id)
+    ).scalar_one_or_none()
     if customer is None:
         raise NotFound(f"no customer with external_id '{external_id}'")
     return customer
@@ -60,11 +62,12 @@ def list_customers(session: Session, *, limit: int, cursor: str | None) -> Page[
         .scalars()
         .all()
     )
-    return page(rows, limit, customer_out)
+    return page(list(rows), limit, customer_out)
 
 
 def customer_detail(session: Session, external_id: str, today: date) -> CustomerDetail:
     c = get_customer(session, external_id)
+    assert c.id is not None  # a stored row
     overdue = col(Invoice.due_on) < today
     rows = session.execute(
         select(
@@ -158,7 +161,7 @@ def list_invoices(
     elif overdue is False:
         stmt = stmt.where(~and_(OPEN, col(Invoice.due_on) < today))
     rows = session.execute(stmt.order_by(col(Invoice.id)).limit(limit + 1)).all()
-    return page(rows, limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
+    return page(list(rows), limit, lambda row: invoice_out(row[0], row[1], today), last_id=lambda row: row[0].id)
 
 
 BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")

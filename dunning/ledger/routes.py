@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from dunning import bounds
 from dunning.bounds import Day
@@ -35,10 +36,10 @@ router = APIRouter(prefix="/v1", tags=["ledger"], route_class=BoundedRoute)
 
 # Bulk bodies are parsed by Batch, not by FastAPI, so that shape errors and business errors come
 # back together in one 422 (see app.document_extra_schemas for their OpenAPI description).
-BATCH_SCHEMAS = [CustomerBatch, ContactBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
+BATCH_SCHEMAS: list[type[BaseModel]] = [CustomerBatch, ContactBatch, InvoiceBatch, PaymentBatch, CreditNoteBatch]
 
 
-def documented(model) -> dict:
+def documented(model: type[BaseModel]) -> dict[str, Any]:
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 

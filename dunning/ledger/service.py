@@ -4,19 +4,29 @@ balances. No HTTP here; callers are the API routes and the CSV importer."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import phonenumbers
-from sqlalchemy import case, func, literal, or_, select
-from sqlmodel import Session, col
+from sqlalchemy import Table, case, func, literal, or_, select
+from sqlmodel import Session, SQLModel, col
 
 from dunning import audit
 from dunning.clock import Clock
 from dunning.events.publish import new, publish_all
 from dunning.ledger import contact_rows
 from dunning.ledger.batch import Batch
-from dunning.ledger.bulk import accounts_changed, content_hash, insert_or_update, lock_rows, lookup, one_of, upsert
+from dunning.ledger.bulk import (
+    Upsert,
+    accounts_changed,
+    content_hash,
+    insert_or_update,
+    lock_rows,
+    lookup,
+    one_of,
+    upsert,
+)
 from dunning.ledger.models import Allocation, Customer, Invoice, Payment
 from dunning.ledger.schemas import (
     CreditNoteIn,
@@ -29,12 +39,14 @@ from dunning.ledger.schemas import (
 )
 from dunning.money import LARGE_MINOR, MAX_ACCOUNT, as_string, check_currency, check_grammar, to_minor
 
-CUSTOMER = Customer.__table__
-INVOICE = Invoice.__table__
-PAYMENT = Payment.__table__
+# SQLModel sets __table__ on table models without declaring it.
+CUSTOMER: Table = Customer.__table__  # type: ignore[attr-defined]
+INVOICE: Table = Invoice.__table__  # type: ignore[attr-defined]
+PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
+Model = TypeVar("Model", bound=SQLModel)
 
 
-def _duplicates(batch: Batch) -> None:
+def _duplicates(batch: Batch[Any]) -> None:
     first: dict[str, int] = {}
     for i, row in batch.items:
         key = row["external_id"]
@@ -45,7 +57,7 @@ def _duplicates(batch: Batch) -> None:
 
 
 def _money(
-    batch: Batch, index: int, row: dict[str, Any], amounts: tuple[str, ...]
+    batch: Batch[Any], index: int, row: Mapping[str, Any], amounts: tuple[str, ...]
 ) -> tuple[str | None, dict[str, int | None]]:
     """The row's currency and its amounts in minor units (None: absent or refused), each problem
     recorded on its field. Without a known currency an amount is held to the grammar alone.
@@ -97,14 +109,14 @@ CUSTOMER_DEFAULTS = {
 CONTACTS = ("email", "phone", "address")
 
 
-def _links_follow_contacts(stmt) -> dict[str, Any]:
+def _links_follow_contacts(stmt: Upsert) -> dict[str, Any]:
     """A pushed change of email, phone or address moves the customer's link version on: the links
     sent to the old contact details stop working (dunning/links.py)."""
     changed = or_(*(CUSTOMER.c[name].is_distinct_from(stmt.excluded[name]) for name in CONTACTS))
     return {"link_version": case((changed, CUSTOMER.c.link_version + 1), else_=CUSTOMER.c.link_version)}
 
 
-def _phone(batch: Batch, index: int, row: dict[str, Any]) -> str | None:
+def _phone(batch: Batch[Any], index: int, row: Mapping[str, Any]) -> str | None:
     """The phone number in E.164, or None (refused, or none given)."""
     phone, country = row.get("phone"), row.get("country")
     if not phone or not isinstance(phone, str):
@@ -118,12 +130,13 @@ def _phone(batch: Batch, index: int, row: dict[str, Any]) -> str | None:
 
 def push_customers(session: Session, clock: Clock, batch: Batch[CustomerIn]) -> CustomerUpsertResult:
     _duplicates(batch)
-    for i, r in batch.unflagged():  # every bad field of a row in one answer
+    for i, sent_row in batch.unflagged():  # every bad field of a row in one answer
         if not batch.flagged(i, "country"):  # the country decides how a national number reads
-            _phone(batch, i, r)
-            contact_rows.check_nested(batch, i, r)
-    values = []
-    for i, r in batch.items:
+            _phone(batch, i, sent_row)
+            contact_rows.check_nested(batch, i, sent_row)
+    values: list[dict[str, Any]] = []
+    for i, item in batch.items:
+        r = cast(dict[str, Any], item)  # the valid row, rewritten in place into the table's row
         if r["phone"]:
             r["phone"] = _phone(batch, i, r)
         r["contacts"] = contact_rows.check_nested(batch, i, r)
@@ -153,7 +166,7 @@ def _write_customers(session: Session, clock: Clock, values: list[dict[str, Any]
     )
 
 
-def customer_ids(session: Session, external_ids) -> dict[str, int]:
+def customer_ids(session: Session, external_ids: Iterable[str]) -> dict[str, int]:
     return {k: v[1] for k, v in lookup(session, col(Customer.external_id), external_ids, col(Customer.id)).items()}
 
 
@@ -166,10 +179,10 @@ def push_invoices(
     _duplicates(batch)
     known = customer_ids(session, (r["customer_external_id"] for _, r in batch.items))
     missing = {r["customer_external_id"] for _, r in batch.items} - known.keys()
-    values = []
+    values: list[dict[str, Any]] = []
     large: dict[tuple[str, str], list[int]] = defaultdict(list)  # rows with an open balance of LARGE_MINOR or more
-    for i, r in batch.unflagged():  # every bad field of a row in one answer
-        _money(batch, i, r, ("total", "balance"))
+    for i, sent_row in batch.unflagged():  # every bad field of a row in one answer
+        _money(batch, i, sent_row, ("total", "balance"))
     for i, r in batch.items:
         currency, amounts = _money(batch, i, r, ("total", "balance"))
         total, balance = amounts["total"], amounts["balance"]
@@ -292,7 +305,7 @@ def _refuse_accounts_over_bound(
     batch.raise_if_any("invoices")
 
 
-def _invoice_update(stmt) -> dict[str, Any]:
+def _invoice_update(stmt: Upsert) -> dict[str, Any]:
     """On a re-push, the open balance is recomputed against what our payments already took off."""
     new, stored = stmt.excluded, INVOICE.c
     after_payments = new.total_minor - stored.allocated_minor
@@ -335,10 +348,11 @@ def push_payments(
         col(Invoice.currency),
     )
     dated = "received_on" if kind == "payment" else "issued_on"
-    for i, r in batch.unflagged():  # every bad field of a row in one answer
-        _money(batch, i, r, ("amount",))
+    for i, sent_row in batch.unflagged():  # every bad field of a row in one answer
+        _money(batch, i, sent_row, ("amount",))
     values = []
     for i, r in batch.items:
+        by_name: Mapping[str, Any] = r  # a payment's date and a credit note's have different keys
         currency, amounts = _money(batch, i, r, ("amount",))
         amount = amounts["amount"]
         if amount == 0:
@@ -365,7 +379,7 @@ def push_payments(
                 "invoice_ids": [invoice_id] if invoice_id else [],
                 "currency": currency,
                 "amount_minor": amount,
-                "received_on": r[dated],
+                "received_on": by_name[dated],
                 "provider_reference": r.get("provider_reference"),
             }
         )
@@ -455,7 +469,7 @@ def record_payments(session: Session, clock: Clock, values: list[dict[str, Any]]
             col(Payment.id),
             where=col(Payment.kind) == kind,
         )
-        _allocate(session, [session.get(Payment, ids[v["external_id"]][1]) for v in changed])
+        _allocate(session, [_stored(session, Payment, ids[v["external_id"]][1]) for v in changed])
     return result
 
 
@@ -514,12 +528,24 @@ def _provider_copies(session: Session, pushed: list[dict[str, Any]]) -> list[Pay
     )
 
 
+def _stored(session: Session, model: type[Model], row_id: int) -> Model:
+    """A row this transaction wrote or another row references: it exists."""
+    row = session.get(model, row_id)
+    assert row is not None, f"{model.__name__} {row_id} is referenced but missing"
+    return row
+
+
+def _id(row: Payment | Invoice) -> int:
+    assert row.id is not None, f"{type(row).__name__} is not stored: only stored rows are allocated"
+    return row.id
+
+
 def _reverse_allocations(session: Session, payment_ids: list[int]) -> None:
     if not payment_ids:
         return
     allocations = session.execute(select(Allocation).where(col(Allocation.payment_id).in_(payment_ids))).scalars().all()
     for a in allocations:
-        inv = session.get(Invoice, a.invoice_id)
+        inv = _stored(session, Invoice, a.invoice_id)
         inv.allocated_minor -= a.amount_minor
         inv.balance_minor = effective_balance(inv)
         if inv.balance_minor > 0 and inv.paid_on is not None:
@@ -536,7 +562,7 @@ def _allocate(session: Session, payments: list[Payment]) -> None:
     accounts = {(p.customer_id, p.currency) for p in payments}
     for customer_id, currency in accounts:
         open_by_account[(customer_id, currency)] = list(
-            session.exec(
+            session.execute(
                 select(Invoice)
                 .where(
                     col(Invoice.customer_id) == customer_id,
@@ -551,14 +577,14 @@ def _allocate(session: Session, payments: list[Payment]) -> None:
         remaining = p.amount_minor
         candidates = open_by_account[(p.customer_id, p.currency)]
         rank = {invoice_id: i for i, invoice_id in enumerate(p.invoice_ids)}
-        ordered = sorted(candidates, key=lambda inv: rank.get(inv.id, len(rank)))  # stable: named first
+        ordered = sorted(candidates, key=lambda inv: rank.get(_id(inv), len(rank)))  # stable: named first
         for inv in ordered:
             if remaining == 0:
                 break
             take = min(remaining, effective_balance(inv))
             if take <= 0:
                 continue
-            session.add(Allocation(payment_id=p.id, invoice_id=inv.id, amount_minor=take))
+            session.add(Allocation(payment_id=_id(p), invoice_id=_id(inv), amount_minor=take))
             inv.allocated_minor += take
             inv.balance_minor = effective_balance(inv)
             if inv.balance_minor == 0 and inv.paid_on is None:

@@ -20,8 +20,12 @@ UTC = UTC
 
 
 class Window(Protocol):
-    start: time
-    end: time
+    # Read-only members: the policy's ContactWindow is a frozen model.
+    @property
+    def start(self) -> time: ...
+
+    @property
+    def end(self) -> time: ...
 
 
 @lru_cache(maxsize=512)

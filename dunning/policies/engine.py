@@ -310,7 +310,8 @@ def send_time(not_before: datetime, earliest_day: date, case: CaseView, policy: 
 
 def usable_channels(step: Step, customer: CustomerView) -> tuple[tuple[str, ...], list[str]]:
     """R10: the step's channels the customer can receive, and why the others were dropped."""
-    kept, dropped = [], []
+    kept: list[str] = []
+    dropped: list[str] = []
     for channel in step.channels:
         if channel == "task":  # a task is for the team, not sent to the customer
             kept.append(channel)
@@ -362,7 +363,7 @@ def decide(case: CaseView, policy: Policy, now: datetime) -> Decision:
     # R3, R2
     anchor = anchor_for(case.invoices, today, current=case.anchor_due_on, lead_days=lead_days)
     context.anchor = anchor
-    if not still_owed(case.invoices, today, anchor):
+    if anchor is None or not still_owed(case.invoices, today, anchor):  # None: nothing to chase
         return context.decision("close", "paid", "nothing overdue is still owed: the case closes")
     if case.state == "escalated":
         return context.decision("none", "escalated", "handed to the collection agency: no more messages from us")

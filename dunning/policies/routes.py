@@ -12,6 +12,7 @@ from dunning.deps import Body, Caller, ClockDep, PolicyName, SessionDep, require
 from dunning.errors import InvalidInput
 from dunning.inputs import BoundedRoute
 from dunning.policies import service
+from dunning.policies.models import PolicyVersion
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=BoundedRoute)
 
@@ -25,7 +26,7 @@ class PolicyOut(BaseModel):
     created_at: datetime
 
 
-def _out(row) -> PolicyOut:
+def _out(row: PolicyVersion) -> PolicyOut:
     return PolicyOut.model_validate(row, from_attributes=True)
 
 
