@@ -229,11 +229,9 @@ class Composer:
                 return Prepared("cancel", f"{message.channel} is refused by this customer")
         if message.channel in ("email", "sms") and not transactional:  # an answer to the customer goes at once
             contact = self._policy(snap, customer).contact
-            # the two ignores go once calendar.Window declares its members read-only, like the
-            # policy's frozen ContactWindow (then mypy reports them as unused)
             window = (contact.window, contact.business_days_only, customer.country)
-            if not calendar.in_window(now, customer.timezone, *window):  # type: ignore[arg-type]
-                until = calendar.next_contact_time(now, customer.timezone, *window)  # type: ignore[arg-type]
+            if not calendar.in_window(now, customer.timezone, *window):
+                until = calendar.next_contact_time(now, customer.timezone, *window)
                 return Prepared("postpone", "outside the customer's contact window", until=until)
         if message.kind == HANDOFF and message.channel != "agency" and case is not None:
             waiting = self._handoff_notice(snap, message, now)
