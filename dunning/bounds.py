@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -166,7 +167,7 @@ def _decode_error(message: str, raw: bytes | str) -> json.JSONDecodeError:
 # ---- messages ---------------------------------------------------------------------------------
 
 
-def explain(error: dict[str, Any]) -> str:
+def explain(error: Mapping[str, Any]) -> str:
     """pydantic's message for one error, as the service words it (the date window's own words
     rather than "Input should be greater than or equal to 1900-01-01")."""
     if error.get("type") == "missing":
