@@ -12,10 +12,11 @@ import pytest
 from dunning.clock import FrozenClock
 from tests.builders import customer, invoice, payment
 from tests.fakes.webhooks import Receiver
-from tests.outbox.support import cycle, dispatch, tasks
+from tests.outbox.support import cycle, dispatch, tasks, use_policy
 from tests.webhooks.support import add_endpoint, deliver, deliveries, endpoint_row
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "dunning" / "policies" / "default.yaml"
 
 
 def readme_verify():
@@ -33,7 +34,16 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
+def around_the_clock() -> str:
+    """The default policy with a contact window of the whole day, every day: the clock here is the
+    wall clock (for the receiver's five minutes), and the reminder must go whatever time it is."""
+    document = DEFAULT_POLICY.read_text()
+    document = document.replace('start: "08:00"', 'start: "00:00"').replace('end: "20:00"', 'end: "23:59"')
+    return document.replace("business_days_only: true", "business_days_only: false")
+
+
 def test_a_receiver_gets_the_case_from_opening_to_closing_signed_and_verified(client, db, clock, settings):
+    use_policy(db, clock, around_the_clock())
     with Receiver() as receiver:
         created = add_endpoint(
             client,
