@@ -1,4 +1,4 @@
-"""`run-cycle`, `dispatch` and `worker`: the engine by hand, or running."""
+"""`run-cycle`, `dispatch`, `deliver-events` and `worker`: the service's jobs run by hand, or kept running."""
 
 from __future__ import annotations
 
