@@ -63,3 +63,23 @@ class Score(SQLModel, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     open_invoices: int = 0
     scored_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class PayDatePrediction(SQLModel, table=True):
+    """The newest payment-date prediction of an open invoice, replaced by each rescore.
+
+    Quantiles of signed days late (payment date minus due date) as the predictor gave them, the band
+    already calibrated: readers condition them on "still open today" (scoring/paydates.py), so the
+    figures stay right between two rescores. A row whose invoice is no longer open is ignored by
+    every reader and removed by the next rescore.
+    """
+
+    __tablename__ = "pay_date_prediction"
+
+    invoice_id: int = Field(foreign_key="invoice.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    q10_days: float
+    q50_days: float
+    q90_days: float
+    model_version: str = Field(max_length=100)  # a ModelVersion.version, or "baseline"
+    predicted_at: datetime = Field(sa_column=utc_column(nullable=False))
