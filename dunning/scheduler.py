@@ -141,7 +141,7 @@ async def webhooks_job() -> None:
     if _worker is not None:
         with metrics.timed("webhooks"):
             counts = await _worker.deliverer.run_once()
-        metrics.count(metrics.DELIVERIES, counts)
+        metrics.count(metrics.DELIVERIES, {k: counts[k] for k in ("delivered", "failed")})
         if counts["delivered"] or counts["failed"]:
             log.info("webhooks: %s", dict(counts))
 

@@ -62,11 +62,7 @@ def read(session: Session, now: datetime) -> Iterator[Metric]:
         )
     ).one()
     yield GaugeMetricFamily("dunning_outbox_due_messages", "Queued messages whose time to leave has come", value=due)
-    yield GaugeMetricFamily(
-        "dunning_outbox_oldest_due_age_seconds",
-        "How long the oldest due queued message has been waiting to leave (0 when none)",
-        value=_age(now, oldest),
-    )
+    yield _age("dunning_outbox_oldest_due_age_seconds", "the oldest due queued message", now, oldest)
     yield _counted(
         session,
         GaugeMetricFamily("dunning_webhook_deliveries", "Webhook deliveries by status", labels=["status"]),
@@ -77,11 +73,7 @@ def read(session: Session, now: datetime) -> Iterator[Metric]:
             col(WebhookDelivery.status) == PENDING, col(WebhookDelivery.next_attempt_at) <= now
         )
     ).scalar_one()
-    yield GaugeMetricFamily(
-        "dunning_webhook_oldest_due_age_seconds",
-        "How long the oldest due webhook delivery has been waiting (0 when none)",
-        value=_age(now, oldest),
-    )
+    yield _age("dunning_webhook_oldest_due_age_seconds", "the oldest due webhook delivery", now, oldest)
     yield _counted(
         session,
         CounterMetricFamily("dunning_inbound_messages", "Replies received, by channel", labels=["channel"]),
@@ -102,5 +94,6 @@ def _counted(session: Session, family: M, *columns: Any) -> M:
     return family
 
 
-def _age(now: datetime, since: datetime | None) -> float:
-    return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
+def _age(name: str, what: str, now: datetime, since: datetime | None) -> GaugeMetricFamily:
+    seconds = max(0.0, (now - since).total_seconds()) if since is not None else 0.0
+    return GaugeMetricFamily(name, f"How long {what} has been waiting (0 when none)", value=seconds)
