@@ -1,7 +1,7 @@
-"""Process metrics: those of the periodic jobs: how long each run took, when one last succeeded, how
-many failed, and what dispatch and webhook rounds did. Each process counts its own runs; a
-worker started with `DUNNING_WORKER_METRICS_PORT` serves them, an API process with the embedded
-worker serves them on its `/metrics` (Prometheus adds the processes up)."""
+"""This process's own metrics: of its periodic jobs, how long each run took, when one last
+succeeded, how many failed, and what dispatch and webhook rounds did; its CPU and memory. Each
+process counts its own runs; a worker started with `DUNNING_WORKER_METRICS_PORT` serves them, an
+API process with the embedded worker serves them on its `/metrics` (Prometheus adds them up)."""
 
 from __future__ import annotations
 
