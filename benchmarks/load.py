@@ -127,7 +127,7 @@ def locust(url: str, folder: Path, label: str) -> list[dict[str, str]]:
 @contextmanager
 def worker(env: dict[str, str], var: Path):
     """`main.py worker` (cycle every 15 s, dispatch every 2 s) sending to an aiosmtpd sink; yields
-    a function that says how many cycles ran so far, and the sink's count once stopped."""
+    a dict that holds, once both are stopped, the cycles and dispatch rounds logged and the sink's count."""
     import signal
 
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
