@@ -24,6 +24,9 @@ from dunning.guards import BodyLimit, LastResort, redact_access_log
 from dunning.inputs import UrlGuard
 from dunning.ledger.routes import BATCH_SCHEMAS
 from dunning.ledger.routes import router as ledger_router
+from dunning.monitoring import metrics
+from dunning.monitoring.routes import router as monitoring_router
+from dunning.monitoring.state import StateCollector
 from dunning.outbox.routes import router as outbox_router
 from dunning.payments.routes import router as payments_router
 from dunning.policies import rate_store
@@ -66,16 +69,16 @@ def create_app(
                 api_keys.ensure_key(session, clock, "bootstrap", settings.bootstrap_api_key, ["admin"])
         if settings.demo:
             await asyncio.to_thread(load_demo_if_empty, settings, database, clock)
-        worker = None
         if run_worker:
             from dunning.scheduler import start_embedded
 
-            worker = await start_embedded(settings, database, clock, app.state.resolve)
+            app.state.worker = await start_embedded(settings, database, clock, app.state.resolve)
         try:
             yield
         finally:
-            if worker is not None:
-                await worker.stop()
+            if app.state.worker is not None:
+                await app.state.worker.stop()
+                app.state.worker = None
 
     app = FastAPI(
         title="Dunning",
@@ -92,6 +95,12 @@ def create_app(
     app.add_middleware(UrlGuard)
     app.state.settings, app.state.db, app.state.clock = settings, database, clock
     app.state.resolve = resolve or system_resolver
+    app.state.worker = None  # the embedded worker, while it runs
+    # /readyz asks after the embedded scheduler only when this process is meant to run one
+    app.state.scheduler_running = (
+        (lambda: app.state.worker is not None and app.state.worker.running) if run_worker else None
+    )
+    app.state.metrics = metrics.registry(StateCollector(database, clock))
     for router in (
         ledger_router,
         cases_router,
@@ -104,6 +113,7 @@ def create_app(
         tasks_router,
         webhooks_router,
         payments_router,
+        monitoring_router,
     ):
         app.include_router(router)
     site.install(app)  # the desk, the portal and unsubscribe pages

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Work on the demo: its own database (see database_url), loaded at `serve` start-up when empty.
     demo: bool = False
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
+    # /metrics asks for an API key with the read scope (false: whoever reaches the port may scrape)
+    metrics_require_key: bool = True
+    # `worker` serves its own process metrics on this port (on DUNNING_HOST); unset: none
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
 
     # scheduler
     cycle_interval_seconds: int = Field(300, ge=1)

@@ -14,6 +14,7 @@ from datetime import UTC
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from dunning import subscriptions
 from dunning.arrangements import jobs as arrangement_jobs
@@ -23,6 +24,7 @@ from dunning.channels.transports import build_transports
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import Database
+from dunning.monitoring import metrics
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.dispatch import summary as dispatch_summary
 from dunning.scoring import jobs as scoring_jobs
@@ -56,20 +58,28 @@ class Worker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
 
+    @property
+    def running(self) -> bool:
+        """Firing jobs: neither stopped nor paused (APScheduler's own `running` is true when paused)."""
+        return bool(self.scheduler.state == STATE_RUNNING)
+
     def cycle(self) -> None:
-        with self.db.session() as session:
+        with metrics.timed("cycle"), self.db.session() as session:
             report = run_cycle(session, self.clock, self.settings)
         log.info("cycle: %s", report.summary(), extra={"counts": dict(report.counts)})
 
     def arrangements(self) -> None:
-        counts = arrangement_jobs.run_once(self.db, self.clock, self.settings)
+        with metrics.timed("arrangements"):
+            counts = arrangement_jobs.run_once(self.db, self.clock, self.settings)
         log.info("arrangements: %s", arrangement_jobs.summary(counts), extra={"counts": dict(counts)})
 
     def rescore(self) -> None:
-        scoring_jobs.rescore(self.db, self.clock, self.settings)
+        with metrics.timed("rescore"):
+            scoring_jobs.rescore(self.db, self.clock, self.settings)
 
     def retrain(self) -> None:
-        scoring_jobs.retrain(self.db, self.clock, self.settings)
+        with metrics.timed("retrain"):
+            scoring_jobs.retrain(self.db, self.clock, self.settings)
 
     async def start(self) -> None:
         global _worker
@@ -120,14 +130,18 @@ async def retrain_job() -> None:
 
 async def dispatch_job() -> None:
     if _worker is not None:
-        counts = await _worker.dispatcher.run_once()
+        with metrics.timed("dispatch"):
+            counts = await _worker.dispatcher.run_once()
+        metrics.count(metrics.DISPATCHED, counts)
         if any(counts.values()):  # every few seconds: only the rounds that did something
             log.info("dispatch: %s", dispatch_summary(counts), extra={"counts": dict(counts)})
 
 
 async def webhooks_job() -> None:
     if _worker is not None:
-        counts = await _worker.deliverer.run_once()
+        with metrics.timed("webhooks"):
+            counts = await _worker.deliverer.run_once()
+        metrics.count(metrics.DELIVERIES, {k: counts[k] for k in ("delivered", "failed")})
         if counts["delivered"] or counts["failed"]:
             log.info("webhooks: %s", dict(counts))
 

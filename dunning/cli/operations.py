@@ -229,6 +229,11 @@ def worker(json_logs: JsonLogs = False) -> None:
     logs.configure("json" if json_logs else settings.log_format)
     logs.startup(settings, "this process (`main.py worker`)")
     w = Worker(settings, open_database(settings), SystemClock())
+    if settings.worker_metrics_port:
+        from dunning.monitoring import metrics
+
+        metrics.serve(settings.host, settings.worker_metrics_port)
+        console.print(f"metrics on http://{settings.host}:{settings.worker_metrics_port}/metrics")
     settle_heap()
 
     async def go():
