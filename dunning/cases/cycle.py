@@ -155,16 +155,18 @@ class Cycle:
             self.report.counts["looked_at"] = len(customer_ids)
             if not customer_ids:
                 return self.report
-        for case, customer, view, policy, risk in self.views(customer_ids):
-            fingerprint = digest(view, policy)
-            if self._unchanged(case, fingerprint):
+        for case, customer, seen, policy, risk in self.views(customer_ids):
+            # Only a case with a fingerprint can be unchanged: a new one (most of a first cycle) is
+            # not digested unless its decision leaves it as it was (below).
+            fingerprint = digest(seen, policy) if case.fingerprint is not None else None
+            if fingerprint is not None and self._unchanged(case, fingerprint):
                 self.report.counts["unchanged"] += 1
                 continue
             # One case that raises (a date past what a calendar holds...) must not stop the
             # others: what it added to the bulk writes is taken back and the failure recorded.
             mark = self._mark(case)
             try:
-                self._update(case, fingerprint=fingerprint, decided_at=self.now)
+                view = seen
                 decision = decide(view, policy, self.now)
                 for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
                     self._act(case, customer, view, decision, risk)
@@ -172,6 +174,11 @@ class Cycle:
                         break
                     view = record_step(view, decision)
                     decision = decide(view, policy, self.now)
+                if decision.action in ("plan", "pass", "close"):
+                    fingerprint = None  # the case moved: its next view differs from this one whatever happens
+                elif fingerprint is None:
+                    fingerprint = digest(seen, policy)
+                self._update(case, fingerprint=fingerprint, decided_at=self.now)
             except Exception as error:
                 self._undo(case, mark)
                 self._fail(case.customer_id, case, error)
