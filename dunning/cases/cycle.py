@@ -6,7 +6,8 @@ with ON CONFLICT DO NOTHING, so a second cycle (or two workers at once) plans no
 decisions that change something are audit events (plan, pass, close, open, band change): a
 "not due yet" every five minutes for every case would drown the log. The same goes for the
 events neighbours see (case.opened, case.step_planned, approval.requested, case.closed), written
-in bulk with the rest.
+in bulk with the rest, and the call tasks that replace a message nobody can receive (with their
+task.created events: tasks.service.open_calls).
 """
 
 from __future__ import annotations
