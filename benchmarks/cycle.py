@@ -4,6 +4,7 @@ SQLite and psycopg on PostgreSQL.
 
 SQLite always; PostgreSQL too when DUNNING_BENCH_DATABASE_URL is set: the benchmark makes its own
 scratch schema there (every table, by the migrations) and drops it at the end.
+DUNNING_BENCH_CUSTOMERS sets another number of customers (ten invoices each), to profile smaller.
 """
 
 from __future__ import annotations
