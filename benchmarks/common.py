@@ -112,7 +112,8 @@ def load_portfolio(db_path: Path, portfolio) -> None:
     con.execute(
         "INSERT INTO contact (customer_id, external_id, name, email, phone, address, roles, invalid_channels,"
         " content_hash, created_at, updated_at)"
-        " SELECT id, 'primary', name, email, phone, address, '[]', '[]', '', created_at, updated_at FROM customer"
+        " SELECT id, 'primary', name, email, phone, address, '[\"primary\"]', '[]', '', created_at,"
+        " updated_at FROM customer"
     )
     inv = portfolio.invoices
     dates = {k: inv[k].dt.strftime("%Y-%m-%d").where(inv[k].notna(), None) for k in ("issued_on", "due_on", "paid_on")}

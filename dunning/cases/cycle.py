@@ -6,7 +6,8 @@ with ON CONFLICT DO NOTHING, so a second cycle (or two workers at once) plans no
 decisions that change something are audit events (plan, pass, close, open, band change): a
 "not due yet" every five minutes for every case would drown the log. The same goes for the
 events neighbours see (case.opened, case.step_planned, approval.requested, case.closed), written
-in bulk with the rest.
+in bulk with the rest, and the call tasks that replace a message nobody can receive (with their
+task.created events: tasks.service.open_calls).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from dunning.policies import service as policy_service
 from dunning.policies.document import Policy
 from dunning.policies.engine import CaseView, ContactView, Decision, anchor_for, decide, record_step
 from dunning.scoring.risk import Risk, risks
-from dunning.tasks.service import open_task
+from dunning.tasks.service import open_calls
 from dunning.words import plural
 
 MAX_PASSES = 10
@@ -134,6 +135,8 @@ class Cycle:
         self._audit: list[dict[str, Any]] = []
         self._events: list[Event] = []
         self._approvals: list[tuple[int, list[str]]] = []  # (index in _events, dedupe keys of the messages)
+        self._calls: list[dict[str, Any]] = []  # call tasks to open (tasks.service.open_calls)
+        self._customers: dict[int, str] = {}  # customer id -> external id, for the calls' events
         self.failures: list[tuple[int, CaseRow | None, Exception]] = []  # (customer, case or None, error)
 
     def policy(self, name: str | None) -> Policy:
@@ -153,16 +156,18 @@ class Cycle:
             self.report.counts["looked_at"] = len(customer_ids)
             if not customer_ids:
                 return self.report
-        for case, customer, view, policy, risk in self.views(customer_ids):
-            fingerprint = digest(view, policy)
-            if self._unchanged(case, fingerprint):
+        for case, customer, seen, policy, risk in self.views(customer_ids):
+            # Only a case with a fingerprint can be unchanged: a new one (most of a first cycle) is
+            # not digested unless its decision leaves it as it was (below).
+            fingerprint = digest(seen, policy) if case.fingerprint is not None else None
+            if fingerprint is not None and self._unchanged(case, fingerprint):
                 self.report.counts["unchanged"] += 1
                 continue
             # One case that raises (a date past what a calendar holds...) must not stop the
             # others: what it added to the bulk writes is taken back and the failure recorded.
             mark = self._mark(case)
             try:
-                self._update(case, fingerprint=fingerprint, decided_at=self.now)
+                view = seen
                 decision = decide(view, policy, self.now)
                 for _ in range(MAX_PASSES):  # a passed step (a nudge too late to send) makes the next one decidable now
                     self._act(case, customer, view, decision, risk)
@@ -170,6 +175,11 @@ class Cycle:
                         break
                     view = record_step(view, decision)
                     decision = decide(view, policy, self.now)
+                if decision.action in ("plan", "pass", "close"):
+                    fingerprint = None  # the case moved: its next view differs from this one whatever happens
+                elif fingerprint is None:
+                    fingerprint = digest(seen, policy)
+                self._update(case, fingerprint=fingerprint, decided_at=self.now)
             except Exception as error:
                 self._undo(case, mark)
                 self._fail(case.customer_id, case, error)
@@ -227,7 +237,7 @@ class Cycle:
         self.failures.append((customer_id, case, error))
         self.report.counts["failed"] += 1
 
-    def _mark(self, case: CaseRow) -> tuple[int, int, int, int, int, dict[str, Any] | None]:
+    def _mark(self, case: CaseRow) -> tuple[int, int, int, int, int, int, dict[str, Any] | None]:
         """Where the bulk writes stand before a case is decided, so that a failure can undo its part."""
         pending = self._case_updates.get(case.id)
         return (
@@ -235,13 +245,15 @@ class Cycle:
             len(self._audit),
             len(self._events),
             len(self._approvals),
+            len(self._calls),
             len(self.report.outcomes),
             dict(pending) if pending is not None else None,
         )
 
-    def _undo(self, case: CaseRow, mark: tuple[int, int, int, int, int, dict[str, Any] | None]) -> None:
-        messages, audit_events, events, approvals, outcomes, pending = mark
+    def _undo(self, case: CaseRow, mark: tuple[int, int, int, int, int, int, dict[str, Any] | None]) -> None:
+        messages, audit_events, events, approvals, calls, outcomes, pending = mark
         del self._messages[messages:], self._audit[audit_events:], self._events[events:], self._approvals[approvals:]
+        del self._calls[calls:]
         for outcome in self.report.outcomes[outcomes:]:
             self.report.counts[outcome.action] -= 1
         del self.report.outcomes[outcomes:]
@@ -489,16 +501,17 @@ class Cycle:
             invoices=[i.number for i in d.invoices],
         )
         if d.kind == "call_task":
-            open_task(
-                self.session,
-                self.clock,
-                kind="call",
-                key=dedupe_key(case, d, "task"),
-                customer_id=case.customer_id,
-                case_id=case.id,
-                due_at=d.send_not_before,
-                title=f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')} ({d.step.name})"[:300],
-                detail=d.reason,
+            title = f"Call {customer.name} about {plural(len(d.invoices), 'overdue invoice')} ({d.step.name})"
+            self._customers[case.customer_id] = customer.external_id
+            self._calls.append(
+                {
+                    "key": dedupe_key(case, d, "task"),
+                    "customer_id": case.customer_id,
+                    "case_id": case.id,
+                    "due_at": d.send_not_before,
+                    "title": title[:300],
+                    "detail": d.reason,
+                }
             )
             return
         if d.requires_approval:  # its message ids are known once the messages are written (_flush)
@@ -591,6 +604,7 @@ class Cycle:
         if self._approvals:
             self._with_message_ids()
         publish_all(self.session, self._events)
+        open_calls(self.session, self.clock, self._calls, self._customers)
         self.session.flush()
         self.session.expire_all()
 

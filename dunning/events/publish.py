@@ -122,8 +122,13 @@ def _known(event_type: str) -> None:
         raise ValueError(f"unknown event type {event_type!r}: add it to dunning/events/catalogue.py")
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # most of a payload: checked first, by exact type
+
+
 def plain(value: Any) -> Any:
     """JSON-ready: dates and moments as ISO 8601 text (UTC moments with a Z), Decimals as text."""
+    if type(value) in _AS_IS:  # the cycle publishes tens of thousands of events: the common case first
+        return value
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):

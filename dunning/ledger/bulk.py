@@ -54,16 +54,19 @@ def lookup(
     return {row[0]: tuple(row) for row in conn.execute(stmt, {"keys": keys})}
 
 
-def one_of(column: SQLColumnExpression[Any], name: str, dialect: str) -> SQLColumnExpression[bool]:
+def one_of(
+    column: SQLColumnExpression[Any], name: str, dialect: str, values: Iterable[Any] | None = None
+) -> SQLColumnExpression[bool]:
     """`column IN (the list bound to parameter name)`: one JSON array on SQLite, one array on
     PostgreSQL, both searched through the column's index. Thousands of keys as an IN list were
     thousands of parameters to name, bind and (for a literal list) compile on every call, which
-    cost more than the query."""
-    if dialect == "sqlite":
-        return column.in_(select(func.json_each(bindparam(name, type_=JSON)).table_valued("value").c.value))
+    cost more than the query. The list is given when the statement runs, or here as `values`."""
     # col() is typed Mapped, which declares no `type`; the attribute it returns has one.
-    element_type = column.type  # type: ignore[attr-defined]
-    return column == func.any(bindparam(name, type_=postgresql.ARRAY(element_type)))
+    array = JSON() if dialect == "sqlite" else postgresql.ARRAY(column.type)  # type: ignore[attr-defined]
+    param = bindparam(name, type_=array) if values is None else bindparam(name, list(values), type_=array)
+    if dialect == "sqlite":
+        return column.in_(select(func.json_each(param).table_valued("value").c.value))
+    return column == func.any(param)
 
 
 def upsert(

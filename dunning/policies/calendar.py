@@ -111,6 +111,13 @@ def next_contact_time(
     earliest: datetime, tz: str, window: Window, business_days_only: bool, country: str | None
 ) -> datetime:
     """The first moment at or after `earliest` inside the window, on a business day if required."""
+    return _next_contact_time(earliest, tz, window.start, window.end, business_days_only, country)
+
+
+@lru_cache(maxsize=65_536)  # a first cycle asks for the same first open slot for thousands of new cases
+def _next_contact_time(
+    earliest: datetime, tz: str, start: time, end: time, business_days_only: bool, country: str | None
+) -> datetime:
     earliest = earliest.astimezone(UTC)
     wall = local(earliest, tz)
     day = wall.date()
@@ -118,8 +125,8 @@ def next_contact_time(
     # window itself is impossible, which the policy validation already refuses.
     for _ in range(400):
         if not business_days_only or is_business_day(day, country):
-            opens = wall_to_utc(day, window.start, tz)
-            closes = wall_to_utc(day, window.end, tz)
+            opens = wall_to_utc(day, start, tz)
+            closes = wall_to_utc(day, end, tz)
             candidate = max(earliest, opens)
             if candidate < closes:
                 return candidate

@@ -26,9 +26,16 @@ def detect_format(text: str) -> Literal["yaml", "json"]:
     return "json" if text.lstrip().startswith("{") else "yaml"
 
 
+@lru_cache(maxsize=64)
+def _parse(document: str, fmt: str) -> Policy:
+    # Parsing the default takes a fifth of a second: saved on first start, it is not parsed again
+    # for the cycle that follows (a Policy is frozen, so sharing one is safe).
+    return parse_policy(document, fmt)
+
+
 @lru_cache(maxsize=256)
 def _parsed(document: str, fmt: str, version: int) -> Policy:
-    return parse_policy(document, fmt).model_copy(update={"version": version})
+    return _parse(document, fmt).model_copy(update={"version": version})
 
 
 def parsed(row: PolicyVersion) -> Policy:
@@ -36,7 +43,7 @@ def parsed(row: PolicyVersion) -> Policy:
 
 
 def validate(name: str, text: str) -> Policy:
-    policy = parse_policy(text, detect_format(text))
+    policy = _parse(text, detect_format(text))
     if policy.name != name:
         raise PolicyError(
             [

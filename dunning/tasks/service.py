@@ -12,9 +12,10 @@ from sqlmodel import Session, col
 from dunning import audit
 from dunning.clock import Clock
 from dunning.db import get_row
-from dunning.driver import insert_for
+from dunning.driver import executemany, insert_for
 from dunning.errors import Conflict, InvalidInput
-from dunning.events.publish import publish
+from dunning.events.publish import Event, new, publish, publish_all
+from dunning.ledger.bulk import lookup
 from dunning.ledger.models import Customer
 from dunning.records.desk import DeskUser
 from dunning.tasks.models import Task
@@ -103,18 +104,57 @@ def open_task(
     return task
 
 
+def open_calls(session: Session, clock: Clock, calls: list[dict[str, Any]], customers: dict[int, str]) -> None:
+    """`open_task(kind="call", ...)` for many cases at once (the cycle's calls): each call is a dict
+    of key, customer_id, case_id, due_at, title and detail, and `customers` maps the customer ids to
+    their external ids (for the events). One insert for all (ON CONFLICT DO NOTHING, as one by one)
+    and one task.created event per task opened. A call that meets its case's open call under another
+    key (uq_task_open_call_case) joins it as a note, through open_task: that is rare."""
+    if not calls:
+        return
+    table = Task.__table__
+    keys = [call["key"] for call in calls]
+    before = lookup(session, table.c.key, keys)
+    now = clock.now()
+    fresh = [c for c in calls if c["key"] not in before]
+    if fresh:
+        rows = [{**c, "kind": "call", "status": "open", "notes": [], "data": {}, "created_at": now} for c in fresh]
+        executemany(session, insert_for(session, table).on_conflict_do_nothing(), rows)
+    opened = lookup(session, table.c.key, [c["key"] for c in fresh], table.c.id)
+    events = []
+    for call in fresh:
+        if call["key"] in opened:
+            fields = {**call, "id": opened[call["key"]][1], "kind": "call", "assignee": None, "message_id": None}
+            events.append(_created_event(clock, fields, customers[call["customer_id"]]))
+        else:  # the case has an open call already, for another reason
+            open_task(session, clock, kind="call", **call)
+    publish_all(session, events)
+
+
 def _created(session: Session, clock: Clock, task: Task) -> Task:
-    _event(
-        session,
+    fields = {name: getattr(task, name) for name in CREATED_FIELDS}
+    publish_all(session, [_created_event(clock, fields, _external_id(session, task.customer_id))])
+    return task
+
+
+CREATED_FIELDS = ("id", "customer_id", "case_id", "kind", "title", "due_at", "assignee", "message_id")
+
+
+def _created_event(clock: Clock, task: dict[str, Any], customer: str | None) -> Event:
+    """task.created, from the task's CREATED_FIELDS and its customer's external id."""
+    return new(
         clock,
         "task.created",
-        task,
-        title=task.title,
-        due_at=task.due_at,
-        assignee=task.assignee,
-        message_id=task.message_id,
+        customer_id=task["customer_id"],
+        case_id=task["case_id"],
+        task_id=task["id"],
+        kind=task["kind"],
+        customer=customer,
+        title=task["title"],
+        due_at=task["due_at"],
+        assignee=task["assignee"],
+        message_id=task["message_id"],
     )
-    return task
 
 
 def _by_key(session: Session, key: str) -> Task | None:

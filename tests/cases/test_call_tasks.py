@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from dunning.cases.models import Case
+from dunning.events.models import EventRecord
 from dunning.tasks.models import Task
 from dunning.tasks.service import open_task
 from tests.builders import customer, invoice
@@ -56,6 +57,57 @@ def test_a_customer_nobody_can_reach_is_one_open_call_with_every_step_noted(db, 
     for _ in range(3):  # cycles that decide nothing new add nothing
         cycle(db, clock, settings)
     assert len(tasks(db, kind="call")[0].notes) == 3
+
+
+def test_the_cycle_opens_its_calls_together_each_with_its_event(db, clock, settings):
+    use_policy(db, clock, FOUR_STEPS)
+    names = ["NEWCO", "OLDCO", "MIDCO"]
+    seed(
+        db,
+        clock,
+        [customer(n, name=f"{n} Ltd", email=None, phone=None, address=None) for n in names]
+        + [customer("MAILCO")],  # reachable: an email, no call
+        [invoice(f"I-{n}", n, due=date(2026, 3, 1)) for n in [*names, "MAILCO"]],
+    )
+    cycle(db, clock, settings)
+
+    def created() -> list[EventRecord]:
+        with db.session() as session:
+            return list(session.execute(select(EventRecord).where(EventRecord.type == "task.created")).scalars())
+
+    calls = {t.id: t for t in tasks(db, kind="call")}
+    events = created()
+    assert sorted(e.data["customer"] for e in events) == sorted(names)
+    for event in events:
+        call = calls[event.data["task_id"]]
+        assert (event.case_id, event.customer_id, event.data["case_id"]) == (
+            call.case_id,
+            call.customer_id,
+            call.case_id,
+        )
+        assert (
+            event.data["title"]
+            == call.title
+            == f"Call {event.data['customer']} Ltd about 1 overdue invoice (First reminder)"
+        )
+        assert event.data["kind"] == "call" and event.data["assignee"] is None
+    clock.advance(hours=1)
+    cycle(db, clock, settings)  # nothing new to decide: no task, no event
+    assert len(tasks(db, kind="call")) == 3 and len(created()) == 3
+
+
+def test_a_call_for_a_case_with_an_open_call_joins_it_in_the_cycle(db, clock, settings):
+    unreachable(db, clock)
+    cycle(db, clock, settings)
+    with db.session() as session:  # the first call's task is someone else's reason now
+        session.execute(update(Task).values(key="another:reason"))
+    clock.advance(days=3)
+    cycle(db, clock, settings)
+    [call] = tasks(db, kind="call")
+    assert call.key == "another:reason"
+    assert [n["text"].splitlines()[0] for n in call.notes] == [
+        "Call NEWCO Ltd about 1 overdue invoice (Second reminder)"
+    ]
 
 
 def test_once_the_call_is_done_the_next_reason_opens_a_new_one(db, clock, settings):

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from dunning.audit import AuditEvent
+from dunning.cases.cycle import run_cycle
 from dunning.cases.models import Case
 from dunning.outbox.models import Message
 from tests.builders import customer, invoice, payment
@@ -128,3 +129,23 @@ def test_a_recent_debt_starts_at_the_first_step(client, db, clock, settings):
     report = cycle(db, clock, settings)
     assert "entry_by_age" not in [o.rule for o in report.outcomes]
     assert {m.step_name for m in messages(db)} == {"First reminder"}
+
+
+def test_only_a_case_left_as_it_was_keeps_a_fingerprint_and_is_skipped_while_nothing_changes(
+    client, db, clock, settings
+):
+    seed(client)
+    cycle(db, clock, settings)  # a step planned: the case moved, its next view differs anyway
+    with db.session() as s:
+        customer_id, fingerprint = s.execute(select(Case.customer_id, Case.fingerprint)).one()
+    assert fingerprint is None
+    clock.advance(hours=1)
+    with db.session() as s:  # the step is pending: the case waits, and keeps what it waited on
+        report = run_cycle(s, clock, settings, {customer_id})
+    assert report.counts["wait"] == 1
+    with db.session() as s:
+        assert s.execute(select(Case.fingerprint)).scalar() is not None
+    clock.advance(hours=1)
+    with db.session() as s:
+        again = run_cycle(s, clock, settings, {customer_id})
+    assert again.counts["unchanged"] == 1 and again.counts["wait"] == 0
