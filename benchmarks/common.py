@@ -282,7 +282,11 @@ def _insert_portfolio(con, portfolio, write: Callable, *, postgres: bool) -> Non
         " SELECT id, 'primary', name, email, phone, address, '[]', '[]', '', created_at, updated_at FROM customer"
     )
     inv = portfolio.invoices
-    dates = {k: inv[k].dt.strftime("%Y-%m-%d").where(inv[k].notna(), None) for k in ("issued_on", "due_on", "paid_on")}
+    # object first: a string column's where() would put NaN, not None (NULL), in the gaps
+    dates = {
+        k: inv[k].dt.strftime("%Y-%m-%d").astype(object).where(inv[k].notna(), None)
+        for k in ("issued_on", "due_on", "paid_on")
+    }
     balances = inv["balance_minor"].astype(int).tolist()
     write(
         con,

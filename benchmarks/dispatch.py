@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -301,7 +302,8 @@ def scale(tmp: Path) -> list[str]:
             lost = SCALE_MESSAGES - sink["distinct"]
             lines += [
                 f"{n} worker(s): {rates[n]:.1f} messages/s ({elapsed:.1f} s), {rates[n] / rates[WORKERS[0]]:.2f}x one",
-                f"  sent per worker {'/'.join(map(str, sent))}; {cpu_ms:.1f} ms of worker CPU a message",
+                f"  sent per worker {'/'.join(map(str, sent))}; {cpu_ms:.1f} ms of worker CPU a message;"
+                f" machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                 f"  at the sink: {sink['accepted']:,} accepted, {sink['distinct']:,} distinct messages,"
                 f" {sink['twice']} twice, {lost} lost",
             ]
