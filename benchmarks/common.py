@@ -172,7 +172,7 @@ def service(var_dir: Path, database_url: str | None = None, **env: str):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a busy machine imports slowly
         while True:
             try:
                 if httpx.get(f"{url}/v1/customers", headers=auth_header()).status_code == 200:
