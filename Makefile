@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench clean
+.PHONY: run test check bench bench-pg clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -29,9 +29,15 @@ test: check
 	$(BIN)/python -m pytest
 
 BENCHMARKS := $(filter-out benchmarks/common.py benchmarks/__init__.py,$(wildcard benchmarks/*.py))
+# The benchmarks run on SQLite, and on PostgreSQL too when DUNNING_BENCH_DATABASE_URL names a
+# database whose role may CREATE DATABASE (each measurement gets a fresh one beside it).
+BENCH_PG_DEFAULT := postgresql://dunning:dunning@127.0.0.1:5432/dunning_bench
 
 bench: $(STAMP)
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+bench-pg: export DUNNING_BENCH_DATABASE_URL ?= $(BENCH_PG_DEFAULT)
+bench-pg: bench
 
 clean:
 	rm -rf $(VENV) var

@@ -1,11 +1,12 @@
-"""Ingest over HTTP: 100,000 invoices for 10,000 customers in batches of 5,000 into a fresh SQLite
-service on loopback, against raw sqlite3 executemany of the same rows in the same run."""
+"""Ingest over HTTP: 100,000 invoices for 10,000 customers in batches of 5,000 into a fresh service
+on loopback, on SQLite and, when DUNNING_BENCH_DATABASE_URL is set, on PostgreSQL; against the same
+rows written the plainest way into the same database in the same run: executemany (sqlite3,
+psycopg) and, on PostgreSQL, COPY."""
 
 from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -15,9 +16,23 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import auth_header, peak_rss_mb, report, service  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    Compared,
+    auth_header,
+    best_of,
+    compared,
+    databases,
+    fresh_database,
+    kind_of,
+    label,
+    peak_rss_mb,
+    raw_connection,
+    report,
+    service,
+)
 
 CUSTOMERS, INVOICES, BATCH = 10_000, 100_000, 5_000
+FLOOR_RUNS = 3
 
 
 def generate(seed: int = 7):
@@ -53,18 +68,28 @@ def generate(seed: int = 7):
     return customers, invoices
 
 
-def raw_sqlite(invoices: list[dict], path: Path) -> float:
-    """The floor: the same rows, already parsed, into an equivalent table with plain executemany."""
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("""CREATE TABLE invoice (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE NOT NULL,
+COLUMNS = (
+    "external_id, customer_id, number, currency, total_minor, reported_balance_minor, allocated_minor,"
+    " balance_minor, issued_on, due_on, paid_on, voided, content_hash, created_at, updated_at"
+)
+# The floor's table: the invoice table's columns and the indexes a write must maintain
+RAW_TABLE = {
+    "sqlite": """CREATE TABLE raw_invoice (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE NOT NULL,
         customer_id INTEGER, number TEXT, currency TEXT, total_minor INTEGER, reported_balance_minor INTEGER,
         allocated_minor INTEGER, balance_minor INTEGER, issued_on TEXT, due_on TEXT, paid_on TEXT, voided INTEGER,
-        content_hash TEXT, created_at TEXT, updated_at TEXT)""")
-    con.execute("CREATE INDEX ix_due ON invoice (due_on)")
-    con.execute("CREATE INDEX ix_cc ON invoice (customer_id, currency)")
-    rows = [
+        content_hash TEXT, created_at TEXT, updated_at TEXT)""",
+    "postgresql": """CREATE TABLE raw_invoice (id BIGSERIAL PRIMARY KEY, external_id VARCHAR(100) UNIQUE NOT NULL,
+        customer_id INTEGER, number VARCHAR(100), currency VARCHAR(3), total_minor BIGINT,
+        reported_balance_minor BIGINT, allocated_minor BIGINT, balance_minor BIGINT, issued_on DATE, due_on DATE,
+        paid_on DATE, voided BOOLEAN, content_hash VARCHAR(64), created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ)""",
+}
+
+
+def floor_rows(invoices: list[dict], postgres: bool) -> list[tuple]:
+    """The rows already parsed, as the service will have them: minor units, dates, booleans."""
+    no = False if postgres else 0
+    stamp = "2026-01-01 00:00:00+00" if postgres else "2026-01-01 00:00:00"
+    return [
         (
             r["external_id"],
             int(r["customer_external_id"][1:]),
@@ -77,64 +102,112 @@ def raw_sqlite(invoices: list[dict], path: Path) -> float:
             r["issued_on"],
             r["due_on"],
             None,
-            0,
+            no,
             "h" * 32,
-            "2026-01-01 00:00:00",
-            "2026-01-01 00:00:00",
+            stamp,
+            stamp,
         )
         for r in invoices
     ]
-    started = time.perf_counter()
-    for part in range(0, len(rows), BATCH):
-        con.execute("BEGIN")
-        con.executemany(
-            "INSERT INTO invoice (external_id, customer_id, number, currency, total_minor, "
-            "reported_balance_minor, allocated_minor, balance_minor, issued_on, due_on, paid_on, "
-            "voided, content_hash, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows[part : part + BATCH],
-        )
-        con.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+
+
+def floors(url: str, invoices: list[dict]) -> dict[str, float]:
+    """Rows a second for each plain way of writing them, batch by batch, one transaction a batch;
+    best of FLOOR_RUNS, each into an emptied table."""
+    kind = kind_of(url)
+    rows = floor_rows(invoices, kind == "postgresql")
+    con = raw_connection(url)
+    con.execute(RAW_TABLE[kind])
+    con.execute("CREATE INDEX ix_raw_due ON raw_invoice (due_on)")
+    con.execute("CREATE INDEX ix_raw_cc ON raw_invoice (customer_id, currency)")
+    con.commit() if kind == "postgresql" else None
+    mark = "?" if kind == "sqlite" else "%s"
+    insert = f"INSERT INTO raw_invoice ({COLUMNS}) VALUES ({', '.join([mark] * 15)})"
+
+    def executemany() -> float:
+        con.execute("DELETE FROM raw_invoice")
+        con.commit() if kind == "postgresql" else None
+        started = time.perf_counter()
+        for part in range(0, len(rows), BATCH):
+            if kind == "sqlite":
+                con.execute("BEGIN")
+                con.executemany(insert, rows[part : part + BATCH])
+                con.execute("COMMIT")
+            else:
+                con.cursor().executemany(insert, rows[part : part + BATCH])
+                con.commit()
+        return time.perf_counter() - started
+
+    def copy() -> float:
+        con.execute("TRUNCATE raw_invoice")
+        con.commit()
+        started = time.perf_counter()
+        for part in range(0, len(rows), BATCH):
+            with con.cursor().copy(f"COPY raw_invoice ({COLUMNS}) FROM STDIN") as c:
+                for row in rows[part : part + BATCH]:
+                    c.write_row(row)
+            con.commit()
+        return time.perf_counter() - started
+
+    out = {"executemany": len(rows) / best_of(FLOOR_RUNS, executemany)}
+    if kind == "postgresql":
+        out["COPY"] = len(rows) / best_of(FLOOR_RUNS, copy)
     con.close()
-    return len(rows) / elapsed
+    return out
+
+
+def ingest(url: str, tmp: Path, customers: list[dict], invoices: list[dict]) -> dict:
+    """The service on this database: the first push of every invoice, then the same again."""
+    with (
+        service(tmp / "var", database_url=url) as (base, pid),
+        httpx.Client(base_url=base, headers=auth_header(), timeout=300) as client,
+    ):
+        for part in range(0, CUSTOMERS, BATCH):
+            client.post("/v1/customers/bulk", json={"customers": customers[part : part + BATCH]}).raise_for_status()
+        # the bodies are encoded beforehand, as the floor's rows are prepared beforehand: what is
+        # timed is the service (HTTP, parsing, validation, writing), not the client's JSON encoder
+        bodies = [
+            json.dumps({"invoices": invoices[part : part + BATCH]}).encode() for part in range(0, INVOICES, BATCH)
+        ]
+        headers = {"Content-Type": "application/json"}
+        started = time.perf_counter()
+        for body in bodies:
+            client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
+        elapsed = time.perf_counter() - started
+        replay_started = time.perf_counter()
+        for body in bodies:
+            client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
+        replay = time.perf_counter() - replay_started
+        return {"elapsed": elapsed, "replay": replay, "peak": peak_rss_mb(pid)}
 
 
 def main() -> None:
     customers, invoices = generate()
+    rows, details = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        floor = raw_sqlite(invoices, Path(tmp) / "raw.db")
-        with (
-            service(Path(tmp) / "var") as (url, pid),
-            httpx.Client(base_url=url, headers=auth_header(), timeout=300) as client,
-        ):
-            for part in range(0, CUSTOMERS, BATCH):
-                client.post("/v1/customers/bulk", json={"customers": customers[part : part + BATCH]}).raise_for_status()
-            # the bodies are encoded beforehand, as the floor's rows are prepared beforehand: what is
-            # timed is the service (HTTP, parsing, validation, writing), not the client's JSON encoder
-            bodies = [
-                json.dumps({"invoices": invoices[part : part + BATCH]}).encode() for part in range(0, INVOICES, BATCH)
+        for kind in databases():
+            with fresh_database(kind, Path(tmp), "ingest_floor") as url:
+                floor = floors(url, invoices)
+            with fresh_database(kind, Path(tmp), "ingest") as url:
+                m = ingest(url, Path(tmp), customers, invoices)
+            rate, name = INVOICES / m["elapsed"], label(kind)
+            details += [
+                (f"{name}: service", f"{rate:,.0f} invoices/s ({m['elapsed']:.2f} s)"),
+                (f"{name}: replay (all unchanged)", f"{INVOICES / m['replay']:,.0f} invoices/s"),
+                *((f"{name}: raw {way}, best of {FLOOR_RUNS}", f"{r:,.0f} rows/s") for way, r in floor.items()),
+                (f"{name}: service peak memory", f"{m['peak']:,.0f} MB"),
             ]
-            headers = {"Content-Type": "application/json"}
-            started = time.perf_counter()
-            for body in bodies:
-                client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
-            elapsed = time.perf_counter() - started
-            replay_started = time.perf_counter()
-            for body in bodies:
-                client.post("/v1/invoices/bulk", content=body, headers=headers).raise_for_status()
-            replay = time.perf_counter() - replay_started
-            server_peak = peak_rss_mb(pid)
-    rate = INVOICES / elapsed
-    report(
-        "ingest: 100,000 invoices / 10,000 customers over HTTP, batches of 5,000, fresh SQLite",
-        [
-            ("service", f"{rate:,.0f} invoices/s ({elapsed:.2f} s)"),
-            ("replay (all unchanged)", f"{INVOICES / replay:,.0f} invoices/s"),
-            ("raw sqlite3 executemany", f"{floor:,.0f} rows/s"),
-            ("ratio service / raw", f"{rate / floor:.3f}  (goal >= 0.25)"),
-            ("service peak memory", f"{server_peak:,.0f} MB"),
-        ],
-    )
+            rows.append(
+                Compared(
+                    name,
+                    f"{rate:,.0f} invoices/s",
+                    ", ".join(f"{way} {r:,.0f} rows/s" for way, r in floor.items()),
+                    ", ".join(f"{rate / r:.3f} of {way}" for way, r in floor.items())
+                    + " (goal >= 0.25 of executemany)",
+                )
+            )
+    report("ingest: 100,000 invoices / 10,000 customers over HTTP, batches of 5,000, fresh database", details)
+    compared("ingest: the service against raw writes of the same rows", rows)
 
 
 if __name__ == "__main__":

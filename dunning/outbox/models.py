@@ -17,7 +17,7 @@ FINAL = (SENT, FAILED, CANCELLED, REJECTED)
 
 
 class Message(SQLModel, table=True):
-    __table_args__ = (Index("ix_message_due", "status", "send_after"), Index("ix_message_case", "case_id"))
+    __table_args__ = (Index("ix_message_due", "status", "send_after", "id"), Index("ix_message_case", "case_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     # (case, episode, path, step, channel): planning the same step twice hits this unique key

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from dunning import audit, failures
@@ -49,15 +49,21 @@ def _move(session: Session, message_id: int, from_states: tuple[str, ...], **val
     return result.rowcount == 1
 
 
-def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """The sweep: queued messages whose time has come (dunning/claims.py: how workers share them)."""
+def due_query(session: Session, now: datetime, limit: int) -> Select:
+    """The sweep: queued messages whose time has come, soonest first (dunning/claims.py: how
+    workers share them). The index ix_message_due holds them in this very order, so that a pick
+    reads `limit` entries of it, however long the queue."""
     stmt = (
         select(col(Message.id))
         .where(col(Message.status) == QUEUED, col(Message.send_after) <= now)
         .order_by(col(Message.send_after), col(Message.id))
         .limit(limit)
     )
-    return list(session.execute(skip_locked(session, stmt)).scalars())
+    return skip_locked(session, stmt)
+
+
+def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(session.execute(due_query(session, now, limit)).scalars())
 
 
 def pending(session: Session, limit: int) -> tuple[int, list]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from dunning.cases.compose import Composer
 from dunning.cases.cycle import CycleReport, run_cycle
@@ -16,11 +17,13 @@ from dunning.config import Settings
 from dunning.contacts.models import Contact
 from dunning.ledger import service as ledger_service
 from dunning.ledger.batch import Batch
+from dunning.ledger.models import Invoice
 from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.outbox.dispatch import Dispatcher
 from dunning.outbox.models import Message
 from dunning.policies import service as policy_service
 from dunning.tasks.models import Task
+from tests.builders import customer, invoice
 
 ADDRESS = "12 rue de la Paix\n75002 Paris\nFrance"
 LEEDS = "Unit 4, Riverside Park\nLeeds LS1 4AB\nUnited Kingdom"
@@ -104,3 +107,40 @@ def contact_row(db, customer_id: int, external_id: str = "primary") -> Contact:
         return session.execute(
             select(Contact).where(Contact.customer_id == customer_id, Contact.external_id == external_id)
         ).scalar_one()
+
+
+def plan_emails(db, clock, send_after: datetime, n: int) -> None:
+    """n customers, one overdue invoice each, and a queued reminder each, inserted as the cycle would."""
+    ids = seed(
+        db,
+        clock,
+        [customer(f"K{i:05d}") for i in range(n)],
+        [invoice(f"KI{i:05d}", f"K{i:05d}", due=date(2026, 2, 20)) for i in range(n)],
+    )
+    with db.session() as session:
+        invoices = dict(session.execute(select(Invoice.customer_id, Invoice.id)).all())
+        session.execute(
+            insert(Message.__table__),
+            [
+                {
+                    "dedupe_key": f"crash:{cid}",
+                    "case_id": None,
+                    "customer_id": cid,
+                    "currency": "EUR",
+                    "channel": "email",
+                    "kind": "reminder",
+                    "template": "reminder",
+                    "status": "queued",
+                    "send_after": send_after,
+                    "requires_approval": False,
+                    "show_fees": False,
+                    "invoice_ids": [invoices[cid]],
+                    "amount_minor": 10_000,
+                    "context": {},
+                    "attempts": 0,
+                    "created_at": send_after,
+                    "updated_at": send_after,
+                }
+                for cid in ids.values()
+            ],
+        )

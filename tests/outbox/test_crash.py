@@ -15,17 +15,15 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from dunning.ledger.models import Invoice
 from dunning.outbox.models import Message
-from tests.builders import customer, invoice
 from tests.fakes.smtp import smtp_server
-from tests.outbox.support import seed
+from tests.outbox.support import plan_emails
 
 pytestmark = pytest.mark.committed
 
@@ -78,43 +76,6 @@ class Sink:
         return self._open
 
 
-def plan_emails(db, clock, n: int) -> None:
-    """n customers, one overdue invoice each, and a queued reminder each, inserted as the cycle would."""
-    ids = seed(
-        db,
-        clock,
-        [customer(f"K{i:05d}") for i in range(n)],
-        [invoice(f"KI{i:05d}", f"K{i:05d}", due=date(2026, 2, 20)) for i in range(n)],
-    )
-    with db.session() as session:
-        invoices = dict(session.execute(select(Invoice.customer_id, Invoice.id)).all())
-        session.execute(
-            insert(Message.__table__),
-            [
-                {
-                    "dedupe_key": f"crash:{cid}",
-                    "case_id": None,
-                    "customer_id": cid,
-                    "currency": "EUR",
-                    "channel": "email",
-                    "kind": "reminder",
-                    "template": "reminder",
-                    "status": "queued",
-                    "send_after": NOW,
-                    "requires_approval": False,
-                    "show_fees": False,
-                    "invoice_ids": [invoices[cid]],
-                    "amount_minor": 10_000,
-                    "context": {},
-                    "attempts": 0,
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for cid in ids.values()
-            ],
-        )
-
-
 def worker(db, tmp_path: Path, port: int, now: datetime, log: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -148,7 +109,7 @@ def outbox(db) -> dict[int, Message]:
 
 def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(committed_db, clock, tmp_path):
     n = 2000
-    plan_emails(committed_db, clock, n)
+    plan_emails(committed_db, clock, NOW, n)
     sink = Sink(delay=0.002, notify_at=500)
     with smtp_server(handler=sink) as server:
         first = worker(committed_db, tmp_path, server.port, NOW, "first.log")
@@ -178,7 +139,7 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(committed_db, clo
 
 def test_two_workers_at_once_send_each_message_once(committed_db, clock, tmp_path):
     n = 1000
-    plan_emails(committed_db, clock, n)
+    plan_emails(committed_db, clock, NOW, n)
     sink = Sink(gate=2)  # no message is accepted before both workers are in the middle of sending
     with smtp_server(handler=sink) as server:
         workers = [worker(committed_db, tmp_path, server.port, NOW, f"w{i}.log") for i in range(2)]
