@@ -20,8 +20,8 @@ from sklearn.metrics import roc_curve
 from dunning.scoring import paydate
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import payment_rows, scoring_rows, training_rows
-from dunning.scoring.paydates import PayDates
 from dunning.scoring.model import metrics, train
+from dunning.scoring.paydates import PayDates
 from dunning.words import plural
 
 HISTORY_GAP_DAYS = 365  # a business that invoiced at all issues an invoice at least once a year
@@ -92,11 +92,14 @@ def pay_date_backtest(invoices: pd.DataFrame, cutoff: pd.Timestamp, *, late_days
     test = ((m_all["moment"] >= cutoff) & m_all["days_late"].notna()).to_numpy()
     y = m_all["days_late"].to_numpy()[test]
     got = paydate.metrics(predictor.quantiles(X_all[test]), y)
+    got_base = paydate.metrics(base.quantiles(X_all[test]), y)
+    nan = float("nan")
     return {
         "pay_date_model": "model" if predictor is model else "baseline",
-        "days_late_mae": got.get("days_late_mae", float("nan")),
-        "days_late_mae_baseline": paydate.metrics(base.quantiles(X_all[test]), y).get("days_late_mae", float("nan")),
-        "coverage": got.get("coverage", float("nan")),
+        "days_late_mae": got.get("days_late_mae", nan),
+        "days_late_mae_baseline": got_base.get("days_late_mae", nan),
+        "coverage": got.get("coverage", nan),
+        "coverage_baseline": got_base.get("coverage", nan),
         "pay_date_rehearsal": model.metadata["metrics"] if model is not None else {},
         **weekly_cash(invoices, cutoff, predictor, X_all, m_all, late_days=late_days, events=events),
     }

@@ -332,10 +332,11 @@ def _ewm(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, decay: float = EWM_
     return out
 
 
-def _window_quantiles(values, lo, hi, qs, width: int = HISTORY_WINDOW, chunk: int = 65_536) -> list[np.ndarray]:
-    """Quantiles (numpy's linear rule) of values[max(lo, hi - width):hi] for each query, NaN when
-    empty. The windows are laid out as rows of a matrix, padded with +inf, and sorted together;
-    chunks bound the matrix to a few megabytes."""
+def _window_quantiles(values, lo, hi, qs, chunk: int = 65_536) -> list[np.ndarray]:
+    """Quantiles (numpy's linear rule) of values[max(lo, hi - HISTORY_WINDOW):hi] for each query,
+    NaN when empty. The windows are laid out as rows of a matrix, padded with +inf, and sorted
+    together; chunks bound the matrix to a few tens of megabytes."""
+    width = HISTORY_WINDOW
     out = [np.full(len(lo), np.nan) for _ in qs]
     if len(values) == 0:
         return out

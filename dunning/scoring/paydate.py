@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,7 +94,7 @@ class Labels:
         term = (meta["due_on"] - meta["issued_on"]).dt.days.to_numpy(np.float64)
         return cls(lower, censored, term)
 
-    def __getitem__(self, rows) -> Labels:
+    def __getitem__(self, rows: np.ndarray) -> Labels:
         return Labels(self.lower[rows], self.censored[rows], self.term[rows])
 
     def as_known_at(self, meta: pd.DataFrame, day: np.datetime64) -> Labels:
@@ -105,7 +107,7 @@ class Labels:
 
 
 def _matrix(X: pd.DataFrame, features: list[str]) -> np.ndarray:
-    return X[features].to_numpy(np.float32)
+    return np.asarray(X[features].to_numpy(np.float32))
 
 
 def impute_censored(X: pd.DataFrame, labels: Labels) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -138,7 +140,7 @@ def pseudo_labels(X: pd.DataFrame, labels: Labels) -> np.ndarray:
     u = np.clip(still_open[:, None] + qs[None, :] * (1 - still_open[:, None]), 1e-9, 1 - 1e-9)
     days_to_pay = np.exp(mu[:, None] + AFT_SIGMA * norm.ppf(u)) - 1
     # Rounding at the far tail (u clipped) must not move a label before the training day.
-    return np.maximum(days_to_pay - labels.term[cens][:, None], labels.lower[cens][:, None])
+    return np.asarray(np.maximum(days_to_pay - labels.term[cens][:, None], labels.lower[cens][:, None]))
 
 
 def fit_booster(X: pd.DataFrame, labels: Labels) -> xgb.Booster:
@@ -165,14 +167,14 @@ class PayDateModel:
     booster: xgb.Booster
     delta: float  # days added to each end of the raw 10-90 band
     features: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def quantiles(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 3) signed days late: q10, q50, q90, the band calibrated."""
         q = _raw(self.booster, X)
         return np.column_stack([q[:, 0] - self.delta, q[:, 1], q[:, 2] + self.delta])
 
-    def save(self, directory) -> Path:
+    def save(self, directory: str | Path) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(d / "booster.json")
@@ -181,7 +183,7 @@ class PayDateModel:
         return d
 
     @classmethod
-    def load(cls, directory) -> PayDateModel:
+    def load(cls, directory: str | Path) -> PayDateModel:
         d = Path(directory)
         meta = json.loads((d / "metadata.json").read_text())
         if meta.get("format") != FORMAT:
@@ -201,7 +203,7 @@ class PayDateBaseline:
     strength: float = 2.0
 
     @classmethod
-    def fit(cls, days_late, *, strength: float = 2.0) -> PayDateBaseline:
+    def fit(cls, days_late: Sequence[float] | np.ndarray | pd.Series, *, strength: float = 2.0) -> PayDateBaseline:
         y = np.asarray(days_late, dtype=np.float64)
         y = y[~np.isnan(y)]
         if len(y) == 0:
@@ -214,10 +216,10 @@ class PayDateBaseline:
         own = X[["q10_days_late", "median_days_late", "q90_days_late"]].to_numpy(np.float64)
         overall = np.asarray(self.overall)[None, :]
         own = np.where(np.isnan(own), overall, own)
-        return (n * own + self.strength * overall) / (n + self.strength)
+        return np.asarray((n * own + self.strength * overall) / (n + self.strength))
 
 
-def metrics(q: np.ndarray, y: np.ndarray) -> dict:
+def metrics(q: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """`days_late_mae` scores max(0, days late), the figure collectors (and the IBM sample's
     DaysLate column) use: the floored median predicts it, since quantiles survive monotone maps.
     Coverage is on the signed days, i.e. on dates."""

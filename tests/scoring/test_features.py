@@ -14,7 +14,6 @@ from dunning.scoring.features import (
     PAY_FEATURES,
     RECENT,
     features_at,
-    payment_rows,
     scoring_rows,
     training_rows,
 )
