@@ -99,7 +99,10 @@ def rescore() -> None:
     settings = get_settings()
     with console.status("scoring..."):
         r = jobs.rescore(open_database(settings), SystemClock(), settings)
-    console.print(f"{r.customers} customers scored with {r.scorer}; {r.written} new scores stored")
+    console.print(
+        f"{r.customers} customers scored with {r.scorer}; {r.written} new scores stored; "
+        f"payment dates of {r.pay_dates} open invoices"
+    )
 
 
 @model_app.command("backtest")

@@ -21,12 +21,11 @@ from dunning.scoring import paydate
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.features import payment_rows, scoring_rows, training_rows
 from dunning.scoring.model import metrics, train
-from dunning.scoring.paydates import PayDates
+from dunning.scoring.paydates import Z90, PayDates
 from dunning.words import plural
 
 HISTORY_GAP_DAYS = 365  # a business that invoiced at all issues an invoice at least once a year
 CASH_WEEKS = 13
-Z90 = 1.2815515655446004  # the normal's 90 % point: the weekly band is the mean +- Z90 sd
 
 
 def backtest(
@@ -129,6 +128,8 @@ def weekly_cash(invoices, cutoff, predictor, X_all, m_all, *, late_days: int, ev
         start = day + np.timedelta64(7 * k, "D")
         actual.append(float(amount[(paid >= start) & (paid < start + np.timedelta64(7, "D"))].sum()))
     expected_w, actual_w = np.array(expected), np.array(actual)
+    # The band: a normal approximation of a sum of independent invoices (it understates the spread
+    # when many customers slip together).
     low, high = expected_w - Z90 * np.array(spread), expected_w + Z90 * np.array(spread)
     return {
         "cash_weeks": CASH_WEEKS,
