@@ -78,7 +78,7 @@ PAY_FEATURES = [
 
 RECENT = 5  # "paid 4 of the last 5 invoices late" reads well and reacts within a quarter or two
 SHORT = 3
-HISTORY_WINDOW = 48  # settled invoices the quantiles look back over: two years of monthly invoices
+HISTORY_WINDOW = 48  # settled invoices the quantiles look back over: four years of monthly invoices
 EWM_DECAY = 0.7  # weight of each older payment relative to the next: half-life of about 2 invoices
 
 # Days are int64 days since 1970. Keys are account * _SPAN + (day + _OFFSET), so one sorted array
