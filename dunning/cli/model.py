@@ -99,7 +99,10 @@ def rescore() -> None:
     settings = get_settings()
     with console.status("scoring..."):
         r = jobs.rescore(open_database(settings), SystemClock(), settings)
-    console.print(f"{r.customers} customers scored with {r.scorer}; {r.written} new scores stored")
+    console.print(
+        f"{r.customers} customers scored with {r.scorer}; {r.written} new scores stored; "
+        f"payment dates of {r.pay_dates} open invoices"
+    )
 
 
 @model_app.command("backtest")
@@ -170,6 +173,29 @@ def backtest(
     )
     table.add_row("rule: prior late rate", _f(result["rule_auc"]), "", "")
     console.print(table)
+    dates = Table(
+        "",
+        "days late MAE",
+        "10-90 % band coverage",
+        title=f"payment dates of the {result['n_test']} test invoices (MAE of days late floored at 0, "
+        "coverage of the actual dates)",
+    )
+    model_row = "model" if result["pay_date_model"] == "model" else "model (did not beat the baseline: not used)"
+    dates.add_row(model_row, _f(result["days_late_mae"]), _pct(result["coverage"]))
+    dates.add_row(
+        "baseline (each customer's history)", _f(result["days_late_mae_baseline"]), _pct(result["coverage_baseline"])
+    )
+    console.print(dates)
+    console.print(
+        f"weekly cash, {result['cash_weeks']} weeks from the cutoff, {result['cash_invoices']} invoices open then "
+        "or raised since:",
+        highlight=False,
+    )
+    console.print(
+        f"expected cash WAPE {_pct(result['cash_wape'])}, actual inside the 10-90 % band in "
+        f"{result['cash_band_hits']} of {result['cash_weeks']} weeks",
+        highlight=False,
+    )
     for warning in result["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if plot is not None:
@@ -178,3 +204,7 @@ def backtest(
 
 def _f(x) -> str:
     return "" if x is None or x != x else f"{x:.3f}"
+
+
+def _pct(x) -> str:
+    return "" if x is None or x != x else f"{x:.1%}"

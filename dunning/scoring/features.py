@@ -63,8 +63,22 @@ FEATURES = [
     "replies",
 ]
 
+# What the payment-date model reads besides FEATURES (scoring/paydate.py). Built with them, so
+# both models describe an invoice at the same moment from the same history.
+PAY_FEATURES = [
+    "pos_mean_days_late",  # mean of max(0, days late): early payment does not offset a late one
+    "pos_recent_days_late",  # the same over the last SHORT settled
+    "q10_days_late",  # signed quantiles of the latest HISTORY_WINDOW settled: the customer's own spread
+    "median_days_late",
+    "q90_days_late",
+    "median_days_to_pay",
+    "issue_dow",  # weekday raised (0 = Monday): payment runs are weekly
+    "due_dow",
+]
+
 RECENT = 5  # "paid 4 of the last 5 invoices late" reads well and reacts within a quarter or two
 SHORT = 3
+HISTORY_WINDOW = 48  # settled invoices the quantiles look back over: four years of monthly invoices
 EWM_DECAY = 0.7  # weight of each older payment relative to the next: half-life of about 2 invoices
 
 # Days are int64 days since 1970. Keys are account * _SPAN + (day + _OFFSET), so one sorted array
@@ -110,6 +124,36 @@ def training_rows(
     meta["days_late"] = days_late
     meta["late"] = y
     return X, y, meta
+
+
+def payment_rows(
+    invoices: pd.DataFrame,
+    *,
+    as_of=None,
+    late_days: int = 15,
+    events: dict[str, pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every invoice issued before `as_of`, as of its own issue date, with what `as_of` knows of
+    its payment: `days_late` (signed) once paid, else NaN and `late_so_far`, the days late it
+    has already reached (it cannot be paid before `as_of`). Still-open invoices are rows too: the
+    payment-date model treats them as censored, since dropping them would keep only the early payers.
+    """
+    led = _Ledger.of(invoices)
+    end = _moment_day(as_of) if as_of is not None else led.last_day() + 1
+    rows = np.flatnonzero(led.issued < end)
+    paid = led.paid[rows] < end
+    X = _build(led, rows, led.issued[rows], late_days, events)
+    meta = _meta(led, rows, led.issued[rows])
+    meta["days_late"] = np.where(paid, led.paid[rows] - led.due[rows], np.nan)
+    meta["late_so_far"] = np.where(paid, np.nan, end - led.due[rows])
+    return X, meta
+
+
+def settled_days_late(invoices: pd.DataFrame, as_of) -> np.ndarray:
+    """Signed days late of every invoice paid before `as_of`: the history the baseline reads."""
+    paid, due = _days(invoices["paid_on"]), _days(invoices["due_on"])
+    known = (paid != _NAT) & (paid < _moment_day(as_of))  # no _Ledger: its grouping costs more than this
+    return (paid - due)[known]
 
 
 def scoring_rows(
@@ -288,6 +332,34 @@ def _ewm(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, decay: float = EWM_
     return out
 
 
+def _window_quantiles(values, lo, hi, qs, chunk: int = 65_536) -> list[np.ndarray]:
+    """Quantiles (numpy's linear rule) of values[max(lo, hi - HISTORY_WINDOW):hi] for each query,
+    NaN when empty. The windows are laid out as rows of a matrix, padded with +inf, and sorted
+    together; chunks bound the matrix to a few tens of megabytes."""
+    width = HISTORY_WINDOW
+    out = [np.full(len(lo), np.nan) for _ in qs]
+    if len(values) == 0:
+        return out
+    start = np.maximum(lo, hi - width)
+    count = hi - start
+    offsets = np.arange(width)
+    for a in range(0, len(lo), chunk):
+        s, k = start[a : a + chunk], count[a : a + chunk]
+        idx = np.minimum(s[:, None] + offsets, len(values) - 1)
+        window = np.where(offsets < k[:, None], values[idx].astype(np.float64), np.inf)
+        window.sort(axis=1)
+        has = k > 0
+        for q, o in zip(qs, out):
+            pos = q * np.maximum(k - 1, 0)
+            below = np.floor(pos).astype(np.int64)
+            above = np.minimum(below + 1, np.maximum(k - 1, 0))
+            low = np.take_along_axis(window, below[:, None], axis=1)[:, 0]
+            high = np.take_along_axis(window, above[:, None], axis=1)[:, 0]
+            with np.errstate(invalid="ignore"):
+                o[a : a + chunk] = np.where(has, low + (pos - below) * (high - low), np.nan)
+    return out
+
+
 def _ratio(num, den):
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
@@ -315,6 +387,7 @@ def _build(led: _Ledger, rows: np.ndarray, moments: np.ndarray, late_days: int, 
         days_late=s_late,
         days_late_sq=s_late * s_late,
         days_to_pay=(led.paid - led.issued)[settled],
+        pos_late=np.maximum(s_late, 0),
         cents=led.cents[settled],
     )
     lo, hi = pay.span(acc, m)
@@ -344,6 +417,12 @@ def _build(led: _Ledger, rows: np.ndarray, moments: np.ndarray, late_days: int, 
     f["recent_days_late"] = recent_days
     f["days_late_trend"] = recent_days - _ratio(pay.total("days_late", lo, sh_lo), sh_lo - lo)
     f["days_since_payment"] = np.where(has, m - (pay.day[last] if len(pay.day) else 0), np.nan)
+    f["pos_mean_days_late"] = _ratio(pay.total("pos_late", lo, hi), n)
+    f["pos_recent_days_late"] = _ratio(pay.total("pos_late", sh_lo, hi), hi - sh_lo)
+    f["q10_days_late"], f["median_days_late"], f["q90_days_late"] = _window_quantiles(
+        late_by_pay, lo, hi, (0.1, 0.5, 0.9)
+    )
+    (f["median_days_to_pay"],) = _window_quantiles((led.paid - led.issued)[settled][pay.order], lo, hi, (0.5,))
 
     # Invoices issued before the moment: relationship and usual amount.
     issue = _Timeline(led.account, led.issued, tb, one=np.ones(len(tb), np.int64), cents=led.cents)
@@ -387,9 +466,11 @@ def _build(led: _Ledger, rows: np.ndarray, moments: np.ndarray, late_days: int, 
     f["amount_ratio"] = _ratio(own_cents, usual)
     f["term_days"] = led.due[rows] - led.issued[rows]
     f["due_month"] = led.due[rows].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    f["issue_dow"] = (led.issued[rows] + 3) % 7  # day 0, 1970-01-01, was a Thursday
+    f["due_dow"] = (led.due[rows] + 3) % 7
 
     f.update(_event_counts(led, acc, m, events or {}))
-    X = pd.DataFrame({name: np.asarray(f[name], dtype=np.float64) for name in FEATURES})
+    X = pd.DataFrame({name: np.asarray(f[name], dtype=np.float64) for name in FEATURES + PAY_FEATURES})
     X.index = led.frame.index[rows]
     return X
 

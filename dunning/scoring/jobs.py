@@ -27,8 +27,14 @@ def rescore(db: Database, clock: Clock, settings: Settings) -> RescoreResult:
             data = read_for_scoring(session, clock)
         computed = score_customers(data, settings.late_days_threshold)
         with db.session() as session:
-            result = store_scores(session, clock, computed, data)
-    log.info("rescore with %s: %d customers scored, %d new scores", result.scorer, result.customers, result.written)
+            result = store_scores(session, clock, computed.scores, data, computed.pay_dates)
+    log.info(
+        "rescore with %s: %d customers scored, %d new scores, %d payment dates",
+        result.scorer,
+        result.customers,
+        result.written,
+        result.pay_dates,
+    )
     return result
 
 

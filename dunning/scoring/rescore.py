@@ -20,12 +20,13 @@ from dunning.config import Settings
 from dunning.errors import NotFound
 from dunning.ledger.models import Customer
 from dunning.policies import service as policy_service
-from dunning.scoring import registry, scores
+from dunning.scoring import paydate, predictions, registry, scores
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import History, load_history
-from dunning.scoring.features import scoring_rows, training_rows
+from dunning.scoring.features import scoring_rows, settled_days_late, training_rows
 from dunning.scoring.model import TrainedModel
 from dunning.scoring.models import BASELINE
+from dunning.scoring.predictions import PayDateRow
 from dunning.scoring.risk import NO_HISTORY_PRIOR, baseline_risks
 from dunning.scoring.schemas import ScoreOut
 
@@ -36,6 +37,7 @@ class RescoreResult:
     customers: int
     written: int
     scored_at: datetime
+    pay_dates: int | None = None  # predictions stored (None: this run did not compute them)
 
 
 @dataclass
@@ -44,28 +46,53 @@ class ScoringInput:
     history: History
     version: str
     model: TrainedModel | None  # None: the baseline scores
+    pay_model: paydate.PayDateModel | None = None  # None: the payment-date baseline predicts
+
+
+@dataclass
+class Computed:
+    scores: list[scores.StoredScore]
+    pay_dates: list[PayDateRow]
 
 
 def rescore(session: Session, clock: Clock, settings: Settings) -> RescoreResult:
     data = read_for_scoring(session, clock)
     computed = score_customers(data, settings.late_days_threshold)
-    return store_scores(session, clock, computed, data)
+    return store_scores(session, clock, computed.scores, data, computed.pay_dates)
 
 
 def read_for_scoring(session: Session, clock: Clock) -> ScoringInput:
     now = clock.now()
     current = registry.champion(session)
     model = registry.load(current) if current is not None else None
-    return ScoringInput(now, load_history(session), current.version if model is not None else BASELINE, model)
+    version = current.version if model is not None else BASELINE
+    pay_model = paydate.load_for(current.version, current.artifact_path) if model is not None else None
+    return ScoringInput(now, load_history(session), version, model, pay_model)
 
 
-def score_customers(data: ScoringInput, late_days: int) -> list[scores.StoredScore]:
-    """Each customer with open invoices at `now`, scored as of `now` (the steps below, in order)."""
+def score_customers(data: ScoringInput, late_days: int) -> Computed:
+    """Each customer with open invoices at `now`, scored as of `now` (the steps below, in order),
+    and each open invoice's payment date, from the same rows."""
     X, meta = open_invoice_rows(data, late_days)
     if X.empty:
-        return []
+        return Computed([], [])
     model = scorer(data, late_days)
-    return per_customer(data, X, meta, model.predict_proba(X), model)
+    return Computed(per_customer(data, X, meta, model.predict_proba(X), model), pay_dates(data, X, meta))
+
+
+def pay_dates(data: ScoringInput, X: pd.DataFrame, meta: pd.DataFrame) -> list[PayDateRow]:
+    """Quantiles of each open invoice's signed days late, unconditioned: readers condition them on
+    "still open" as of when they read (scoring/paydates.py)."""
+    if data.pay_model is not None:
+        q, version = data.pay_model.quantiles(X), data.version
+    else:
+        days_late = settled_days_late(data.history.invoices, data.now)
+        q, version = paydate.PayDateBaseline.fit(days_late).quantiles(X), BASELINE
+    q = np.round(q, 3)
+    return [
+        PayDateRow(int(i), int(c), lo, mid, hi, version, data.now)
+        for i, c, (lo, mid, hi) in zip(meta["invoice_id"], meta["customer_id"], q.tolist())
+    ]
 
 
 def open_invoice_rows(data: ScoringInput, late_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -130,14 +157,20 @@ def scored(data: ScoringInput, picked: pd.DataFrame, reasons: list[list[str]]) -
 
 
 def store_scores(
-    session: Session, clock: Clock, computed: list[scores.StoredScore], data: ScoringInput
+    session: Session,
+    clock: Clock,
+    computed: list[scores.StoredScore],
+    data: ScoringInput,
+    pay_dates: list[PayDateRow] | None = None,
 ) -> RescoreResult:
-    """The scores, and a failure recorded for each customer whose invoices could not be read: their
-    last score (or the baseline) stays, and the team sees why."""
+    """The scores and the payment dates (replacing every earlier prediction; None leaves them),
+    and a failure recorded for each customer whose invoices could not be read: their last score
+    (or the baseline) stays, and the team sees why."""
     written = scores.append(session, computed)
+    stored = None if pay_dates is None else predictions.replace(session, pay_dates)
     for customer_id, why in data.history.unusable.items():
         failures.record(session, clock, "rescore", ValueError(why), customer_id=customer_id)
-    return RescoreResult(data.version, len(computed), written, data.now)
+    return RescoreResult(data.version, len(computed), written, data.now, stored)
 
 
 def _baseline(data: ScoringInput, late_days: int) -> Baseline:

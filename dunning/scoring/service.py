@@ -34,10 +34,10 @@ from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.ledger.models import Invoice
 from dunning.scoring import model as xgb_model
-from dunning.scoring import registry
+from dunning.scoring import paydate, registry
 from dunning.scoring.baseline import Baseline
 from dunning.scoring.data import load_history
-from dunning.scoring.features import training_rows
+from dunning.scoring.features import payment_rows, training_rows
 from dunning.scoring.model import TrainedModel, beats, metrics
 from dunning.scoring.models import BASELINE, CHALLENGER, ModelVersion
 from dunning.words import agree, plural
@@ -73,6 +73,7 @@ class TrainingPlan:
     now: datetime
     late_days: int
     rows: tuple[pd.DataFrame, np.ndarray, pd.DataFrame] | None = None
+    pay_rows: tuple[pd.DataFrame, pd.DataFrame] | None = None  # every invoice issued, for the payment dates
     fingerprint: str = ""
     incumbent: Incumbent | None = None
     params: dict | None = None
@@ -86,6 +87,7 @@ class Candidate:
     model: TrainedModel
     promote: bool
     comparison: dict[str, Any]
+    pay_model: paydate.PayDateModel | None = None
 
 
 def train(
@@ -132,6 +134,7 @@ def prepare_training(
         )
         return plan
     plan.rows, plan.fingerprint = rows, fingerprint(rows, late_days, params, rounds)
+    plan.pay_rows = payment_rows(history.invoices, late_days=late_days, events=history.events, as_of=plan.now)
     existing = registry.by_fingerprint(session, plan.fingerprint)
     if existing is not None:
         plan.result = _unchanged(existing, n)
@@ -162,7 +165,18 @@ def fit_challenger(plan: TrainingPlan) -> Candidate:
         promote, comparison = _against_baseline(model)
     else:
         promote, comparison = _against_champion(plan, model)
-    return Candidate(plan, model, promote, comparison)
+    return Candidate(plan, model, promote, comparison, _pay_model(plan))
+
+
+def _pay_model(plan: TrainingPlan) -> paydate.PayDateModel | None:
+    """The version's payment-date model, marked to predict only if it beat the baseline on its
+    rehearsal; the risk model alone decides promotion (one version carries both)."""
+    if plan.pay_rows is None:
+        return None
+    pay = paydate.train(*plan.pay_rows)
+    if pay is not None:
+        pay.metadata["predicts"] = paydate.beats_baseline(pay)
+    return pay
 
 
 def record_training(
@@ -176,6 +190,8 @@ def record_training(
     version = model.version
     path = settings.model_dir / version
     model.save(path)  # before the row: a row never points at a missing artifact (a failed commit leaves a stray folder)
+    if candidate.pay_model is not None:
+        candidate.pay_model.save(path / paydate.ARTIFACT)
     meta = model.metadata
     row = ModelVersion(
         version=version,
@@ -191,6 +207,7 @@ def record_training(
                 "comparison": candidate.comparison,
                 "late_share": meta["late_share"],
                 "rounds": meta["rounds"],
+                "pay_dates": _pay_metrics(candidate.pay_model),
             }
         ),
         artifact_path=str(path),
@@ -217,6 +234,23 @@ def record_training(
             return TrainResult(PROMOTED, f"{version} promoted: {message}", version, candidate.comparison)
         message = f"the champion changed to {current.version if current else 'none'} during training; compare again"
     return TrainResult(KEPT, f"{version} kept as a challenger: {message}", version, candidate.comparison)
+
+
+def _pay_metrics(pay: paydate.PayDateModel | None) -> dict[str, Any]:
+    """days_late_mae, its baseline's and the band's coverage on the rehearsal, and whether it predicts."""
+    if pay is None:
+        return {"predicts": False, "summary": f"fewer than {paydate.MIN_SETTLED} paid invoices: the baseline predicts"}
+    r = pay.metadata["metrics"]
+    ours, base = r["model"], r["baseline"]
+    return {
+        "predicts": pay.metadata["predicts"],
+        "days_late_mae": ours["days_late_mae"],
+        "days_late_mae_baseline": base["days_late_mae"],
+        "signed_mae": ours["signed_mae"],
+        "signed_mae_baseline": base["signed_mae"],
+        "coverage": ours["coverage"],
+        "rehearsal": r,
+    }
 
 
 def fingerprint(rows, late_days: int, params: dict | None, rounds: int | None) -> str:

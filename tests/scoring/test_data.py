@@ -12,7 +12,7 @@ from dunning.ledger.schemas import CustomerIn, InvoiceIn
 from dunning.records.arrangements import Dispute, Promise
 from dunning.records.replies import InboundMessage
 from dunning.scoring.data import load_events, load_invoices
-from dunning.scoring.features import FEATURES, scoring_rows
+from dunning.scoring.features import FEATURES, PAY_FEATURES, scoring_rows
 
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -72,7 +72,7 @@ def test_the_loaded_frame_feeds_the_feature_builder(db, clock):
         seed(s, clock)
         frame, _ = load_invoices(s)
     X, meta = scoring_rows(frame, AT)
-    assert list(X.columns) == FEATURES
+    assert list(X.columns) == FEATURES + PAY_FEATURES
     assert len(X) == 3  # open, part, yen: open on 2026-03-01; "paid" was paid before
     assert set(meta["currency"]) == {"EUR", "JPY"}
 

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dunning.scoring.features import EWM_DECAY, FEATURES, RECENT, features_at, scoring_rows, training_rows
+from dunning.scoring.features import (
+    EWM_DECAY,
+    FEATURES,
+    PAY_FEATURES,
+    RECENT,
+    features_at,
+    scoring_rows,
+    training_rows,
+)
 from dunning.simulation import generate_portfolio
 
 
@@ -189,7 +197,7 @@ def test_scoring_rows_a_date_is_the_start_of_the_day_a_timestamp_sees_it():
 def test_features_have_the_advertised_columns_and_no_self_knowledge(portfolio):
     invoices, events = portfolio
     X, y, meta = training_rows(invoices, events=events)
-    assert list(X.columns) == FEATURES
+    assert list(X.columns) == FEATURES + PAY_FEATURES
     assert (meta["moment"] == meta["issued_on"]).all()
     # A row never counts itself: n_invoices excludes it, and nothing settled before issue.
     assert (X["n_settled"] <= X["n_invoices"]).all()

@@ -60,7 +60,13 @@ def test_a_first_model_must_beat_the_baseline_and_the_same_data_trains_nothing_n
             "booster.json",
             "calibrator.json",
             "metadata.json",
+            "paydate",
         ]
+        # The version carries the payment-date model too, with its rehearsal beside its baseline's.
+        pay = row.metrics["pay_dates"]
+        assert pay["rehearsal"]["model"]["n"] == pay["rehearsal"]["baseline"]["n"] >= 20
+        assert pay["days_late_mae"] >= 0 and pay["days_late_mae_baseline"] >= 0 and 0 < pay["coverage"] <= 1
+        assert pay["predicts"] == (pay["signed_mae"] <= pay["signed_mae_baseline"])
         json.dumps(row.metrics, allow_nan=False)  # stored as strict JSON (PostgreSQL's json refuses NaN)
         actions = [e.action for e in s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions == ["model.trained", "model.promoted"]
