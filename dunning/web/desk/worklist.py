@@ -9,6 +9,7 @@ no customer come after, by due time; the team can sort everything by due time in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query
@@ -89,7 +90,7 @@ def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me:
     return session.execute(stmt.order_by(*order).limit(SHOWN)).all()
 
 
-def at_stake(session: Session, settings: Settings, day, *, kind: str | None, who: str, me: str):
+def at_stake(session: Session, settings: Settings, day: date, *, kind: str | None, who: str, me: str):
     """The open tasks ranked by the cash at risk of their accounts, each with its reason in words.
 
     Every matching task is ranked (three columns each), then the first SHOWN are loaded."""
