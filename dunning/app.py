@@ -20,6 +20,7 @@ from dunning.clock import Clock, SystemClock
 from dunning.config import Settings, get_settings
 from dunning.db import Database, make_engine
 from dunning.errors import DomainError
+from dunning.forecast.routes import router as forecast_router
 from dunning.guards import BodyLimit, LastResort, redact_access_log
 from dunning.inputs import UrlGuard
 from dunning.ledger.routes import BATCH_SCHEMAS
@@ -114,6 +115,7 @@ def create_app(
         webhooks_router,
         payments_router,
         monitoring_router,
+        forecast_router,
     ):
         app.include_router(router)
     site.install(app)  # the desk, the portal and unsubscribe pages

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     # Hosts whose addresses are not checked (an internal CRM on a private address): comma-separated.
     webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
 
+    # the worklist ranked by what is at stake (README "The collections desk")
+    at_risk_days: int = Field(30, ge=1, le=365)  # cash at risk: likely still unpaid this many days from now
+    # What one unit of each currency is worth in one reference currency, to rank accounts in
+    # different currencies together ({"EUR": 1, "GBP": 1.17}); a currency not listed counts at par.
+    ranking_rates: dict[Annotated[str, Field(pattern="^[A-Z]{3}$")], Annotated[float, Field(gt=0, le=1e6)]] = {}
+
     # customer portal links
     portal_link_days: int = Field(30, ge=1)
 

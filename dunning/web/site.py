@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from dunning.web.desk import customers, login, outbox, overview, people, policies, worklist
+from dunning.web.desk import customers, forecast, login, outbox, overview, people, policies, worklist
 from dunning.web.errors import LoginRequired, WebRefusal, refused, to_login
 from dunning.web.portal import routes as portal
 from dunning.web.templating import STATIC
@@ -71,7 +71,7 @@ def favicon() -> FileResponse:
 
 
 def install(app: FastAPI) -> None:
-    for module in (login, overview, worklist, customers, policies, outbox, people, portal):
+    for module in (login, overview, worklist, forecast, customers, policies, outbox, people, portal):
         app.include_router(module.router)
     app.include_router(unsubscribe)
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)

@@ -79,3 +79,10 @@ def test_the_findings_sum_over_ten_customers_is_exact_everywhere(app, client, db
     browser, _ = desk(app, db, clock, "manager")
     for page in ("/desk", "/desk/customers", "/desk/customers/C0", "/desk/worklist"):
         assert browser.get(page).status_code == 200, page
+
+    # the cash forecast: its weeks, beyond and disputed add up to the sum no 64-bit integer holds
+    [eur] = client.get("/v1/reports/cash-forecast").json()["currencies"]
+    assert eur["open"] == f"{expected // 100}.{expected % 100:02d}"
+    parts = [w["expected"] for w in eur["weeks"]] + [eur["beyond"]["expected"], eur["disputed"]]
+    assert sum(int(p.replace(".", "")) for p in parts) == expected
+    assert browser.get("/desk/forecast").status_code == 200

@@ -50,3 +50,11 @@ def portal(app, settings, customer_id: int) -> tuple[TestClient, str, str]:
     page = client.get(path)
     assert page.status_code == 200, page.text
     return client, path, form_token(page.text)
+
+
+def sign_in_page(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in at the desk in a browser page (Playwright)."""
+    page.goto(f"{base}/desk")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form#login button[type=submit]")

@@ -20,7 +20,7 @@ from dunning.policies import service as policy_service
 from tests.builders import customer, invoice
 from tests.outbox.support import REMINDER_THEN_REGISTERED, cycle, dispatch, messages, seed, use_policy
 from tests.server import serving
-from tests.web.support import PASSWORD, make_user
+from tests.web.support import PASSWORD, make_user, sign_in_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -255,10 +255,7 @@ def test_the_portal_and_the_desk_keep_their_own_policy(texts_world, browser):
     assert violations(customer_page) == []
 
     desk = watched(browser, viewport={"width": 1280, "height": 900})
-    desk.goto(f"{base}/desk")
-    desk.fill("#email", "maria@example.com")
-    desk.fill("#password", PASSWORD)
-    desk.click("form#login button[type=submit]")
+    sign_in_page(desk, base, "maria@example.com")
     desk.wait_for_selector("#currency-EUR svg.aging")
     # Dupont's page: the next step by its name, on the Monday it goes out
     desk.goto(f"{base}/desk/customers/FR1")

@@ -1,9 +1,15 @@
 """The worklist: steps waiting for approval, then the team's open tasks (calls, disputes, replies
-nobody could read, messages in doubt...), each with its assignee, notes and completion."""
+nobody could read, messages in doubt...), each with its assignee, notes and completion.
+
+Open tasks come ranked by what is at stake: the cash at risk of the task's account (its case's, or
+all of its customer's accounts), the unpromised balance times the chance it is still unpaid in
+`at_risk_days` days if nobody acts (forecast/service.py), with the reason in words. Tasks about
+no customer come after, by due time; the team can sort everything by due time instead."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query
@@ -12,7 +18,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dunning import bounds
-from dunning.deps import ClockDep, RowId, SessionDep
+from dunning.cases.models import Case
+from dunning.clock import today
+from dunning.config import Settings
+from dunning.deps import ClockDep, RowId, SessionDep, SettingsDep
+from dunning.forecast import service as forecast
 from dunning.inputs import BoundedRoute
 from dunning.ledger.models import Customer
 from dunning.outbox import service as outbox_service
@@ -50,35 +60,91 @@ def approvals(session: Session) -> list[Approval]:
     return list(grouped.values())
 
 
-def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me: str):
-    stmt = (
-        select(Task, Customer)
-        .outerjoin(Customer, col(Customer.id) == col(Task.customer_id))
-        .where(col(Task.status) == status)
-    )
+SHOWN = 200  # tasks on the page
+
+
+def _filtered(stmt, *, status: str, kind: str | None, who: str, me: str):
+    stmt = stmt.where(col(Task.status) == status)
     if kind:
         stmt = stmt.where(col(Task.kind) == kind)
     if who == "mine":
         stmt = stmt.where(col(Task.assignee) == me)
     elif who == "unassigned":
         stmt = stmt.where(col(Task.assignee).is_(None))
-    order = (
-        (col(Task.done_at).desc(),)
-        if status == "done"
-        else (col(Task.due_at).is_(None), col(Task.due_at), col(Task.created_at))
+    return stmt
+
+
+BY_DUE = (col(Task.due_at).is_(None), col(Task.due_at), col(Task.created_at), col(Task.id))
+
+
+def open_tasks(session: Session, *, status: str, kind: str | None, who: str, me: str):
+    """The tasks in due order (done ones: the latest done first), with their customers."""
+    stmt = _filtered(
+        select(Task, Customer).outerjoin(Customer, col(Customer.id) == col(Task.customer_id)),
+        status=status,
+        kind=kind,
+        who=who,
+        me=me,
     )
-    return session.execute(stmt.order_by(*order, col(Task.id)).limit(200)).all()
+    order = (col(Task.done_at).desc(), col(Task.id)) if status == "done" else BY_DUE
+    return session.execute(stmt.order_by(*order).limit(SHOWN)).all()
+
+
+def at_stake(session: Session, settings: Settings, day: date, *, kind: str | None, who: str, me: str):
+    """The open tasks ranked by the cash at risk of their accounts, each with its reason in words.
+
+    Every matching task is ranked (three columns each), then the first SHOWN are loaded."""
+    light = session.execute(
+        _filtered(
+            select(col(Task.id), col(Task.customer_id), col(Case.currency)).outerjoin(
+                Case, col(Case.id) == col(Task.case_id)
+            ),
+            status="open",
+            kind=kind,
+            who=who,
+            me=me,
+        ).order_by(*BY_DUE)
+    ).all()
+    risks = forecast.at_risk(session, day, settings.at_risk_days, {c for _, c, _ in light if c is not None})
+    by_customer: dict[int, list[forecast.AtRisk]] = {}
+    for account in risks.values():
+        by_customer.setdefault(account.customer_id, []).append(account)
+    accounts = {
+        task_id: [a for a in by_customer.get(customer_id, ()) if currency in (None, a.currency)]
+        for task_id, customer_id, currency in light
+        if customer_id is not None
+    }
+    stakes = {task_id: forecast.stake(a, settings.ranking_rates) for task_id, a in accounts.items()}
+    # sorted() is stable: equal stakes (and tasks about no customer) keep their due order
+    ranked = sorted((task_id for task_id, _, _ in light), key=lambda t: -stakes.get(t, 0.0))[:SHOWN]
+    rows = {
+        task.id: (task, customer)
+        for task, customer in session.execute(
+            select(Task, Customer)
+            .outerjoin(Customer, col(Customer.id) == col(Task.customer_id))
+            .where(col(Task.id).in_(ranked))
+        )
+    }
+    reasons = {t: forecast.reason(a, settings.at_risk_days) for t, a in accounts.items()}
+    return [rows[t] for t in ranked], reasons
 
 
 @router.get("/worklist")
 def worklist(
     desk: Agent,
     session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
     kind: Annotated[bounds.line(40) | None, Query()] = None,
     who: Literal["all", "mine", "unassigned"] = "all",
     status: Literal["open", "done"] = "open",
+    order: Literal["at_stake", "due"] = "at_stake",
 ) -> HTMLResponse:
-    rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
+    reasons: dict[int, str] = {}
+    if status == "open" and order == "at_stake":
+        rows, reasons = at_stake(session, settings, today(clock), kind=kind, who=who, me=desk.user.email)
+    else:
+        rows = open_tasks(session, status=status, kind=kind, who=who, me=desk.user.email)
     message_ids = [t.message_id for t, _ in rows if t.message_id]
     message_status = (
         dict(
@@ -103,6 +169,9 @@ def worklist(
         kind=kind,
         who=who,
         status=status,
+        order=order,
+        reasons=reasons,
+        at_risk_days=settings.at_risk_days,
         message_status=message_status,
         people=[u for u in users.list_all(session) if u.active],
     )
