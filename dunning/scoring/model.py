@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,12 +151,7 @@ class TrainedModel:
     @classmethod
     def load(cls, directory) -> TrainedModel:
         d = Path(directory)
-        meta = json.loads((d / "metadata.json").read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"model artifact format {meta.get('format')!r}, this code reads {FORMAT}")
-        booster = xgb.Booster()
-        booster.load_model(d / "booster.json")
-        booster.set_param({"nthread": PARAMS["nthread"]})
+        meta, booster = read_artifact(d, "model", FORMAT)
         cal = json.loads((d / "calibrator.json").read_text())
         return cls(booster, Platt(cal["a"], cal["b"]), list(meta["features"]), meta)
 
@@ -308,3 +304,14 @@ def train(
         "xgboost": xgb.__version__,
     }
     return model
+
+
+def read_artifact(directory: Path, what: str, fmt: int) -> tuple[dict[str, Any], xgb.Booster]:
+    """An artifact folder's metadata and booster, refused when written in another format."""
+    meta = json.loads((directory / "metadata.json").read_text())
+    if meta.get("format") != fmt:
+        raise ValueError(f"{what} artifact format {meta.get('format')!r}, this code reads {fmt}")
+    booster = xgb.Booster()
+    booster.load_model(directory / "booster.json")
+    booster.set_param({"nthread": PARAMS["nthread"]})
+    return meta, booster

@@ -36,7 +36,7 @@ from scipy.stats import norm
 
 from dunning.scoring.features import FEATURES
 from dunning.scoring.model import PARAMS as RISK_PARAMS
-from dunning.scoring.model import split_day
+from dunning.scoring.model import read_artifact, split_day
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +184,7 @@ class PayDateModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> PayDateModel:
-        d = Path(directory)
-        meta = json.loads((d / "metadata.json").read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"payment-date artifact format {meta.get('format')!r}, this code reads {FORMAT}")
-        booster = xgb.Booster()
-        booster.load_model(d / "booster.json")
-        booster.set_param({"nthread": PARAMS["nthread"]})
+        meta, booster = read_artifact(Path(directory), "payment-date", FORMAT)
         return cls(booster, float(meta["delta"]), list(meta["features"]), meta)
 
 
