@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import BENCH_KEY, auth_header, load_portfolio, report, service  # noqa: E402
-from benchmarks.dispatch import SINK  # noqa: E402
+from benchmarks.dispatch import smtp_sink  # noqa: E402
 from benchmarks.ingest import BATCH, generate  # noqa: E402
 from dunning.cases.cycle import run_cycle  # noqa: E402
 from dunning.clock import FrozenClock, SystemClock  # noqa: E402
@@ -128,41 +129,36 @@ def locust(url: str, folder: Path, label: str) -> list[dict[str, str]]:
 def worker(env: dict[str, str], var: Path):
     """`main.py worker` (cycle every 15 s, dispatch every 2 s) sending to an aiosmtpd sink; yields
     a dict that holds, once both are stopped, the cycles and dispatch rounds logged and the sink's count."""
-    import signal
-
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
-    port = int(sink.stdout.readline())
-    log = var / "worker.log"
-    environment = {
-        **env,
-        "DUNNING_CYCLE_INTERVAL_SECONDS": "15",
-        "DUNNING_DISPATCH_INTERVAL_SECONDS": "2",
-        "DUNNING_SMTP_HOST": "127.0.0.1",
-        "DUNNING_SMTP_PORT": str(port),
-        "DUNNING_SMTP_SECURITY": "none",
-        "DUNNING_SMTP_REPLY_DOMAIN": "replies.example.com",
-    }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "worker"], env=environment, cwd=ROOT, stdout=out, stderr=out
-        )
     found: dict[str, int] = {}
-    try:
-        deadline = time.monotonic() + 120
-        while "worker running" not in log.read_text():  # the clients start once the jobs do
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield found
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(60)
-        sink.send_signal(signal.SIGTERM)
-        found["sent"] = int(sink.stdout.read().split()[-1])
-        sink.wait(30)
-        lines = log.read_text().splitlines()
-        found["cycles"] = sum(" cycle: " in line for line in lines)
-        found["dispatch rounds"] = sum(" dispatch: " in line for line in lines)
+    with smtp_sink() as (port, counts):
+        log = var / "worker.log"
+        environment = {
+            **env,
+            "DUNNING_CYCLE_INTERVAL_SECONDS": "15",
+            "DUNNING_DISPATCH_INTERVAL_SECONDS": "2",
+            "DUNNING_SMTP_HOST": "127.0.0.1",
+            "DUNNING_SMTP_PORT": str(port),
+            "DUNNING_SMTP_SECURITY": "none",
+            "DUNNING_SMTP_REPLY_DOMAIN": "replies.example.com",
+        }
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "main.py"), "worker"], env=environment, cwd=ROOT, stdout=out, stderr=out
+            )
+        try:
+            deadline = time.monotonic() + 120
+            while "worker running" not in log.read_text():  # the clients start once the jobs do
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not start:\n{log.read_text()[-2000:]}")
+                time.sleep(0.2)
+            yield found
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+            lines = log.read_text().splitlines()
+            found["cycles"] = sum(" cycle: " in line for line in lines)
+            found["dispatch rounds"] = sum(" dispatch: " in line for line in lines)
+    found["sent"] = counts["accepted"]
 
 
 def rows(stats: list[dict[str, str]], label: str) -> list[tuple[str, str]]:
