@@ -71,9 +71,21 @@ def _sqlite_pragmas(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take control of it.
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
     # of one failing with "database is locked" when it upgrades a read lock mid-transaction.
+    # A read-only transaction takes no lock at all: WAL lets it read its snapshot beside the one
+    # writer (a cycle holding the lock for seconds), and query_only makes a write in it an error
+    # at once rather than a lock upgrade that fails only when another writer got in between.
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        info = conn.connection.info
+        read_only = bool(conn.get_execution_options().get(READ_ONLY))
+        if info.get(READ_ONLY, False) != read_only:
+            conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+            info[READ_ONLY] = read_only
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# An execution option: this transaction only reads (SQLite: a deferred BEGIN, writes refused).
+READ_ONLY = "dunning_read_only"
 
 
 class Database:
@@ -90,15 +102,26 @@ class Database:
         return Session(bind=self.bind, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, read_only: bool = False) -> Iterator[Session]:
+        """A transaction committed at the end, rolled back on error. `read_only` is for work that
+        must not write (the API's GET requests): on SQLite it reads beside a running writer."""
         session = self.new_session()
+        sqlite_reader = read_only and self.engine.dialect.name == "sqlite"
         try:
+            if sqlite_reader and isinstance(self.bind, Connection):
+                # a test's connection: its outer transaction is open, so there is no BEGIN to
+                # choose; refusing writes is what can be checked, and is
+                self.bind.exec_driver_sql("PRAGMA query_only=1")
+            elif sqlite_reader:
+                session.connection(execution_options={READ_ONLY: True})
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
+            if sqlite_reader and isinstance(self.bind, Connection):
+                self.bind.exec_driver_sql("PRAGMA query_only=0")
             session.close()
 
 
