@@ -131,7 +131,9 @@ async def retrain_job() -> None:
 async def dispatch_job() -> None:
     if _worker is not None:
         with metrics.timed("dispatch"):
-            counts = await _worker.dispatcher.run_once()
+            # everything due, batch after batch: one batch per interval would cap a worker at
+            # `dispatch_batch` messages every few seconds, however fast the provider takes them
+            counts = await _worker.dispatcher.drain()
         metrics.count(metrics.DISPATCHED, counts)
         if any(counts.values()):  # every few seconds: only the rounds that did something
             log.info("dispatch: %s", dispatch_summary(counts), extra={"counts": dict(counts)})
@@ -140,7 +142,7 @@ async def dispatch_job() -> None:
 async def webhooks_job() -> None:
     if _worker is not None:
         with metrics.timed("webhooks"):
-            counts = await _worker.deliverer.run_once()
+            counts = await _worker.deliverer.drain()
         metrics.count(metrics.DELIVERIES, {k: counts[k] for k in ("delivered", "failed")})
         if counts["delivered"] or counts["failed"]:
             log.info("webhooks: %s", dict(counts))

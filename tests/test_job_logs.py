@@ -58,6 +58,29 @@ def test_a_dispatch_round_logs_sent_failed_deferred_and_in_doubt(worker, caplog,
     assert line.getMessage() == "dispatch: 1 sent, 0 failed, 0 deferred, 0 in doubt"
 
 
+def test_a_dispatch_round_sends_everything_due_batch_after_batch(db, clock, settings, caplog):
+    # three customers, batches of one: a round that sent one batch and waited for the next
+    # interval would leave two behind, and a busy queue would grow faster than it is sent
+    names = ["C1", "C2", "C3"]
+    seed(
+        db,
+        clock,
+        [customer(name, address=ADDRESS) for name in names],
+        [invoice(f"I{n}", n, due=date(2026, 2, 20)) for n in names],
+    )
+    w = scheduler.Worker(settings.model_copy(update={"dispatch_batch": 1}), db, clock)
+    scheduler._worker = w
+    try:
+        w.cycle()
+        with caplog.at_level(logging.INFO, logger="dunning.scheduler"):
+            asyncio.run(scheduler.dispatch_job())
+    finally:
+        scheduler._worker = None
+        asyncio.run(w.dispatcher.close())
+    (line,) = lines(caplog, "dispatch: ")
+    assert line.getMessage() == "dispatch: 3 sent, 0 failed, 0 deferred, 0 in doubt"
+
+
 def test_the_arrangements_run_is_logged_even_when_idle(worker, caplog):
     with caplog.at_level(logging.INFO, logger="dunning.scheduler"):
         worker.arrangements()

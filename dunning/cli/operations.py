@@ -203,10 +203,10 @@ async def _drain(job: Dispatcher | Deliverer) -> Counter:
 
 
 async def _forever(job: Dispatcher | Deliverer, interval: int, said: Callable[[Counter], str]) -> None:
-    """A round every `interval` seconds, saying what each round did when it did something."""
+    """Everything due, then a pause of `interval` seconds; says what each round did, if anything."""
     try:
         while True:
-            counts = await job.run_once()
+            counts = await job.drain()
             if any(counts.values()):
                 console.print(said(counts), highlight=False)
             await asyncio.sleep(interval)

@@ -356,7 +356,7 @@ class Dispatcher:
         return await self._process(await asyncio.to_thread(self._claim))
 
     async def drain(self, rounds: int = 1000) -> Counter:
-        """Run until nothing due is left (dispatch --once, tests)."""
+        """Batches until nothing due is left (each worker round, `dispatch --once`)."""
         total: Counter = Counter()
         next_batch = asyncio.ensure_future(asyncio.to_thread(self._claim))
         try:

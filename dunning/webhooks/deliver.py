@@ -132,7 +132,7 @@ class Deliverer:
         return counts
 
     async def drain(self, rounds: int = 1000) -> Counter:
-        """Rounds until nothing is due (deliver-events --once, tests)."""
+        """Rounds until nothing is due (each worker round, `deliver-events --once`)."""
         total: Counter = Counter()
         for _ in range(rounds):
             counts = await self.run_once()
