@@ -21,7 +21,7 @@ from dunning.contacts.models import Contact, ContactOptOut
 from dunning.ledger.bulk import one_of
 from dunning.ledger.models import Customer, Invoice
 from dunning.outbox.models import IN_DOUBT, PENDING, SENDING, SENT, Message
-from dunning.policies.engine import Addressee, ContactView, CustomerView, InvoiceView
+from dunning.policies.engine import Addressee, ContactView, CustomerView, InvoiceView, Names
 from dunning.records.arrangements import Dispute
 
 CONTACT_LOOKBACK = timedelta(days=14)  # the caps look at most 7 days back; spacing a few more
@@ -162,9 +162,9 @@ def customers(session: Session, ids: set[int]) -> tuple[dict[int, CustomerRow], 
                     kind=cast(CustomerKind, kind),  # the ledger admits no other (ledger/schemas.py)
                     excluded=bool(excluded),
                     hold_until=_hold_until(hold, tz),
-                    refused_channels=frozenset(_channels(refused)),
-                    invalid_channels=frozenset(CHANNELS - {c for a in reachable for c in a.channels}),
-                    opted_out_channels=frozenset(opted.get(cid, ())),
+                    refused_channels=Names(_channels(refused)),
+                    invalid_channels=Names(CHANNELS - {c for a in reachable for c in a.channels}),
+                    opted_out_channels=Names(opted.get(cid, ())),
                     addressees=tuple(reachable),
                 ),
             )
@@ -219,8 +219,8 @@ def addressees(session: Session, ids: set[int]) -> dict[int, list[Addressee]]:
         out[customer_id].append(
             Addressee(
                 read_contact_id,
-                frozenset(_channels(roles)),
-                frozenset(have - set(_channels(invalid)) - stopped[read_contact_id]),
+                Names(_channels(roles)),
+                Names(have - set(_channels(invalid)) - stopped[read_contact_id]),
                 name,
             )
         )

@@ -94,6 +94,17 @@ class InvoiceView:
     disputed: bool = False
 
 
+class Names(frozenset[str]):
+    """A set of names (channels, roles) whose repr is sorted. A frozenset's repr follows the string
+    hashes, which change with each process's hash seed: the cycle digests a view's repr to know it
+    unchanged, and two workers, or one restarted, must agree on it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Names({sorted(self)!r})"
+
+
 @dataclass(frozen=True)
 class ContactView:
     at: datetime  # UTC; include messages planned but not yet sent, at their send time
