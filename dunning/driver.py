@@ -1,5 +1,12 @@
-"""Bulk writes through the driver: a statement compiled once, plain values handed to the driver's
-executemany. Used where rows go by the thousand (ingest, the cycle, the rescore, events)."""
+"""Bulk writes through the driver. Used where rows go by the thousand (ingest, the cycle, the
+rescore, events).
+
+SQLite: a statement compiled once and plain values handed to sqlite3's executemany, which runs in C.
+PostgreSQL: psycopg's executemany still sends one statement per row (pipelined, each parsed, bound
+and executed by the server), so plain inserts and updates go through COPY instead: the rows stream
+in one command, into the table itself or, when existing rows must be skipped or updated, into a
+scratch table that one INSERT ... SELECT or UPDATE ... FROM then applies.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,10 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from psycopg.types.json import Json
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -32,6 +41,93 @@ def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> int:
     columns = [_column(rows, name, compiled.params, convert) for name in names]
     params = list(zip(*columns)) if compiled.positional else [dict(zip(names, values)) for values in zip(*columns)]
     return conn.exec_driver_sql(str(compiled), params).rowcount
+
+
+def insert_rows(
+    session: Session, table: Table, rows: list[dict[str, Any]], skip_existing: list[str] | None = None
+) -> int:
+    """Insert `rows` (dicts with the same keys). With `skip_existing` (the columns of a unique
+    constraint), a row that meets an existing one is left out, as ON CONFLICT DO NOTHING; an empty
+    list means any unique constraint. Returns the rows written (on SQLite with skip_existing, the
+    driver's count)."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = insert_for(session, table)
+        if skip_existing is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=skip_existing or None)
+        return executemany(session, stmt, rows)
+    names = list(rows[0])
+    cursor = _raw_cursor(session)
+    if skip_existing is None:
+        return _copy(cursor, sql.Identifier(table.name), names, rows)
+    scratch = _scratch(cursor, table, names)
+    _copy(cursor, scratch, names, rows)
+    columns = sql.SQL(", ").join(map(sql.Identifier, names))
+    target = (
+        sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, skip_existing)))
+        if skip_existing
+        else sql.SQL("")
+    )
+    cursor.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT{} DO NOTHING").format(
+            sql.Identifier(table.name), columns, columns, scratch, target
+        )
+    )
+    written: int = cursor.rowcount
+    cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
+    return written
+
+
+def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Set, in each row whose id is a dict's "_id", that dict's other columns (every dict has the same keys)."""
+    if not rows:
+        return 0
+    names = [name for name in rows[0] if name != "_id"]
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
+        return executemany(session, stmt, rows)
+    cursor = _raw_cursor(session)
+    scratch = _scratch(cursor, table, ["id", *names])
+    _copy(cursor, scratch, ["id", *names], [{"id": row["_id"], **row} for row in rows])
+    cursor.execute(
+        sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE t.id = s.id").format(
+            sql.Identifier(table.name),
+            sql.SQL(", ").join(sql.SQL("{} = s.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names),
+            scratch,
+        )
+    )
+    written: int = cursor.rowcount
+    cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
+    return written
+
+
+def _raw_cursor(session: Session) -> psycopg.Cursor:
+    """A psycopg cursor inside the session's transaction."""
+    connection = session.connection().connection.driver_connection
+    assert isinstance(connection, psycopg.Connection), "COPY is PostgreSQL's, through psycopg"
+    return connection.cursor()
+
+
+def _scratch(cursor: psycopg.Cursor, table: Table, names: list[str]) -> sql.Identifier:
+    """An empty temporary table with these columns of `table`, their types and nothing else."""
+    scratch = sql.Identifier(f"scratch_{table.name}")
+    cursor.execute(
+        sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            scratch, sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table.name)
+        )
+    )
+    return scratch
+
+
+def _copy(cursor: psycopg.Cursor, into: sql.Composable, names: list[str], rows: list[dict[str, Any]]) -> int:
+    columns = [_column(rows, name, {}, _postgres_value) for name in names]
+    with cursor.copy(
+        sql.SQL("COPY {} ({}) FROM STDIN").format(into, sql.SQL(", ").join(map(sql.Identifier, names)))
+    ) as copy:
+        for values in zip(*columns):
+            copy.write_row(values)
+    return len(rows)
 
 
 def _column(rows: list[dict[str, Any]], name: str, literals: dict[str, Any], convert) -> list[Any]:

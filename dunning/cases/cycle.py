@@ -20,8 +20,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, text
 from sqlmodel import Session
 
 from dunning import failures
@@ -32,7 +31,7 @@ from dunning.cases.views import Account, CustomerRow
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.contacts.roles import DEFAULT_TO
-from dunning.driver import executemany
+from dunning.driver import insert_rows, update_rows
 from dunning.events.publish import Event, new, publish_all
 from dunning.ledger.bulk import lookup
 from dunning.memory import collector_paused
@@ -346,10 +345,7 @@ class Cycle:
                 self._event("case.opened", existing, customer, episode=existing.episode)
                 self.report.counts["reopened"] += 1
         if rows:
-            stmt = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-                CASE
-            ).on_conflict_do_nothing(index_elements=["customer_id", "currency"])
-            executemany(self.session, stmt, rows)
+            insert_rows(self.session, CASE, rows, skip_existing=["customer_id", "currency"])
             new_keys = {(r["customer_id"], r["currency"]) for r in rows}
             for row in self.session.connection().execute(
                 select(CASE).where(CASE.c.state == ACTIVE, CASE.c.step_index == -1, CASE.c.opened_at == self.now)
@@ -583,24 +579,13 @@ class Cycle:
             self._events[index] = replace(event, data={**event.data, "message_ids": found})
 
     def _flush(self) -> None:
-        dialect = self.session.get_bind().dialect.name
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in self._case_updates.values():
             by_columns.setdefault(tuple(sorted(row)), []).append(row)
-        for columns, rows in by_columns.items():
-            stmt = (
-                update(CASE)
-                .where(CASE.c.id == bindparam("_id"))
-                .values({c: bindparam(c) for c in columns if c != "_id"})
-            )
-            executemany(self.session, stmt, rows)
-        if self._messages:
-            insert_messages = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MESSAGE)
-            executemany(
-                self.session, insert_messages.on_conflict_do_nothing(index_elements=["dedupe_key"]), self._messages
-            )
-        if self._audit:
-            executemany(self.session, insert(AUDIT_EVENT), self._audit)
+        for rows in by_columns.values():
+            update_rows(self.session, CASE, rows)
+        insert_rows(self.session, MESSAGE, self._messages, skip_existing=["dedupe_key"])
+        insert_rows(self.session, AUDIT_EVENT, self._audit)
         if self._approvals:
             self._with_message_ids()
         publish_all(self.session, self._events)

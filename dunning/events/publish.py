@@ -25,12 +25,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Session as SQLModelSession
 
 from dunning.clock import Clock
-from dunning.driver import executemany
+from dunning.driver import insert_rows
 from dunning.events.catalogue import INTERNAL, TYPES
 from dunning.events.models import EventRecord
 
@@ -176,7 +176,7 @@ def _write(session: Session) -> None:
     rows = [event.row() for _, events in staged for event in events]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK})
-    executemany(session, insert(EventRecord.__table__), rows)
+    insert_rows(session, EventRecord.__table__, rows)
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

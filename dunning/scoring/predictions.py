@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, insert, text
+from sqlalchemy import Table, delete, text
 from sqlmodel import Session
 
-from dunning.driver import executemany
+from dunning.driver import insert_rows
 from dunning.scoring.models import PayDatePrediction
 
 
@@ -34,4 +34,5 @@ def replace(session: Session, rows: list[PayDateRow]) -> int:
     session.execute(delete(PayDatePrediction))
     if not rows:
         return 0
-    return executemany(session, insert(PayDatePrediction), [row._asdict() for row in rows])
+    table: Table = PayDatePrediction.__table__  # type: ignore[attr-defined]  # set by SQLModel, not declared
+    return insert_rows(session, table, [row._asdict() for row in rows])

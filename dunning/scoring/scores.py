@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
-from dunning.driver import executemany
+from dunning.driver import insert_rows
 from dunning.scoring.models import Score
 
 FEW = 1_000  # up to this many customers are asked for by id; more, and reading all newest rows is cheaper
@@ -97,6 +97,6 @@ def append(session: Session, scores: list[StoredScore]) -> int:
         if s.customer_id not in before or not s.same_as(before[s.customer_id])
     ]
     if rows:
-        executemany(session, insert(Score.__table__), rows)  # one statement, compiled once
+        insert_rows(session, Score.__table__, rows)
     session.flush()
     return len(rows)

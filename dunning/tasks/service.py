@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 from dunning import audit
 from dunning.clock import Clock
 from dunning.db import get_row
-from dunning.driver import executemany, insert_for
+from dunning.driver import insert_for, insert_rows
 from dunning.errors import Conflict, InvalidInput
 from dunning.events.publish import Event, new, publish, publish_all
 from dunning.ledger.bulk import lookup
@@ -119,7 +119,7 @@ def open_calls(session: Session, clock: Clock, calls: list[dict[str, Any]], cust
     fresh = [c for c in calls if c["key"] not in before]
     if fresh:
         rows = [{**c, "kind": "call", "status": "open", "notes": [], "data": {}, "created_at": now} for c in fresh]
-        executemany(session, insert_for(session, table).on_conflict_do_nothing(), rows)
+        insert_rows(session, table, rows, skip_existing=[])
     opened = lookup(session, table.c.key, [c["key"] for c in fresh], table.c.id)
     events = []
     for call in fresh:

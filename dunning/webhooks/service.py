@@ -30,7 +30,7 @@ from dunning.claims import backoff, skip_locked
 from dunning.clock import Clock
 from dunning.config import Settings
 from dunning.db import get_row
-from dunning.driver import executemany, insert_for
+from dunning.driver import insert_rows
 from dunning.errors import Conflict, InvalidInput, row_error
 from dunning.events import feed
 from dunning.events.models import EventRecord
@@ -197,10 +197,7 @@ def _add_deliveries(session: Session, now: datetime, pairs: list[tuple[int, int]
         }
         for event_id, endpoint_id in pairs
     ]
-    stmt = insert_for(session, WebhookDelivery.__table__).on_conflict_do_nothing(
-        index_elements=["event_id", "endpoint_id"]
-    )
-    return executemany(session, stmt, rows)
+    return insert_rows(session, WebhookDelivery.__table__, rows, skip_existing=["event_id", "endpoint_id"])
 
 
 def redeliver(session: Session, clock: Clock, event_id: int, endpoint_id: int | None = None) -> list[WebhookDelivery]:
