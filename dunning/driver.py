@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -38,7 +39,8 @@ def executemany(session: Session, stmt, rows: list[dict[str, Any]]) -> int:
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     convert = _sqlite_value if conn.dialect.name == "sqlite" else _postgres_value
     names = compiled.positiontup if compiled.positional else list(compiled.params)
-    columns = [_column(rows, name, compiled.params, convert) for name in names]
+    literals = {**compiled.params, **_defaults(stmt.table, rows[0])} if stmt.is_insert else compiled.params
+    columns = [_column(rows, name, literals, convert) for name in names]
     params = list(zip(*columns)) if compiled.positional else [dict(zip(names, values)) for values in zip(*columns)]
     return conn.exec_driver_sql(str(compiled), params).rowcount
 
@@ -57,12 +59,13 @@ def insert_rows(
         if skip_existing is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=skip_existing or None)
         return executemany(session, stmt, rows)
-    names = list(rows[0])
+    literals = _defaults(table, rows[0])
+    names = [*rows[0], *literals]
     cursor = _raw_cursor(session)
     if skip_existing is None:
-        return _copy(cursor, sql.Identifier(table.name), names, rows)
+        return _copy(cursor, sql.Identifier(table.name), names, rows, literals)
     scratch = _scratch(cursor, table, names)
-    _copy(cursor, scratch, names, rows)
+    _copy(cursor, scratch, names, rows, literals)
     columns = sql.SQL(", ").join(map(sql.Identifier, names))
     target = (
         sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, skip_existing)))
@@ -102,6 +105,16 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> i
     return written
 
 
+def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The values of the columns `row` leaves out that have a default of their own ("en", False...):
+    the compiled statement names them, but its parameters hold None until SQLAlchemy executes it."""
+    return {
+        c.name: c.default.arg
+        for c in table.c
+        if c.name not in row and isinstance(c.default, ScalarElementColumnDefault)
+    }
+
+
 def _raw_cursor(session: Session) -> psycopg.Cursor:
     """A psycopg cursor inside the session's transaction."""
     connection = session.connection().connection.driver_connection
@@ -120,8 +133,14 @@ def _scratch(cursor: psycopg.Cursor, table: Table, names: list[str]) -> sql.Iden
     return scratch
 
 
-def _copy(cursor: psycopg.Cursor, into: sql.Composable, names: list[str], rows: list[dict[str, Any]]) -> int:
-    columns = [_column(rows, name, {}, _postgres_value) for name in names]
+def _copy(
+    cursor: psycopg.Cursor,
+    into: sql.Composable,
+    names: list[str],
+    rows: list[dict[str, Any]],
+    literals: dict[str, Any] | None = None,
+) -> int:
+    columns = [_column(rows, name, literals or {}, _postgres_value) for name in names]
     with cursor.copy(
         sql.SQL("COPY {} ({}) FROM STDIN").format(into, sql.SQL(", ").join(map(sql.Identifier, names)))
     ) as copy:
