@@ -11,15 +11,19 @@ scratch table that one INSERT ... SELECT or UPDATE ... FROM then applies.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
-from sqlalchemy import Table, bindparam, update
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session
 
 
@@ -64,7 +68,7 @@ def insert_rows(
     cursor = _raw_cursor(session)
     if skip_existing is None:
         return _copy(cursor, sql.Identifier(table.name), names, rows, literals)
-    scratch = _scratch(cursor, table, names)
+    scratch = sql.Identifier(_scratch(cursor, table, names))
     _copy(cursor, scratch, names, rows, literals)
     columns = sql.SQL(", ").join(map(sql.Identifier, names))
     target = (
@@ -82,6 +86,33 @@ def insert_rows(
     return written
 
 
+def upsert_rows(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict: Sequence[str],
+    assignments: Callable[[Insert], dict[str, Any]],
+) -> int:
+    """INSERT ... ON CONFLICT (`conflict`) DO UPDATE SET `assignments(stmt)`: SQL over the stored
+    row and `stmt.excluded`, the row offered."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = insert_for(session, table)
+        return executemany(session, stmt.on_conflict_do_update(index_elements=conflict, set_=assignments(stmt)), rows)
+    literals = _defaults(table, rows[0])
+    names = [*rows[0], *literals]
+    cursor = _raw_cursor(session)
+    scratch = _scratch(cursor, table, names)
+    _copy(cursor, sql.Identifier(scratch), names, rows, literals)
+    offered = sa_table(scratch, *(sa_column(name) for name in names))
+    stmt = postgresql.insert(table).from_select(names, select(*offered.c))
+    stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=assignments(stmt))
+    written: int = session.connection().execute(stmt).rowcount
+    cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(scratch)))
+    return written
+
+
 def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
     """Set, in each row whose id is a dict's "_id", that dict's other columns (every dict has the same keys)."""
     if not rows:
@@ -91,7 +122,7 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> i
         stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
         return executemany(session, stmt, rows)
     cursor = _raw_cursor(session)
-    scratch = _scratch(cursor, table, ["id", *names])
+    scratch = sql.Identifier(_scratch(cursor, table, ["id", *names]))
     _copy(cursor, scratch, ["id", *names], [{"id": row["_id"], **row} for row in rows])
     cursor.execute(
         sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE t.id = s.id").format(
@@ -122,15 +153,15 @@ def _raw_cursor(session: Session) -> psycopg.Cursor:
     return connection.cursor()
 
 
-def _scratch(cursor: psycopg.Cursor, table: Table, names: list[str]) -> sql.Identifier:
+def _scratch(cursor: psycopg.Cursor, table: Table, names: list[str]) -> str:
     """An empty temporary table with these columns of `table`, their types and nothing else."""
-    scratch = sql.Identifier(f"scratch_{table.name}")
+    name = f"scratch_{table.name}"
     cursor.execute(
         sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            scratch, sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table.name)
+            sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table.name)
         )
     )
-    return scratch
+    return name
 
 
 def _copy(

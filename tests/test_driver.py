@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Table, select
 
-from dunning.driver import insert_rows, update_rows
+from dunning.driver import insert_rows, update_rows, upsert_rows
 from dunning.ledger.models import Customer
 
 CUSTOMER: Table = Customer.__table__  # type: ignore[attr-defined]
@@ -69,3 +69,16 @@ def test_updates_set_each_rows_columns_by_id(db, clock):
     assert (found["C1"].name, found["C1"].hold_until, found["C1"].updated_at) == ("First", None, moved)
     assert (found["C3"].name, found["C3"].hold_until) == ("Third", date(2026, 5, 1))
     assert (found["C2"].name, found["C2"].updated_at) == ("Name of C2", clock.now())  # untouched
+
+
+def test_an_upsert_updates_the_rows_that_exist_with_what_it_is_told_and_inserts_the_others(db, clock):
+    later = clock.now() + timedelta(days=1)
+    with db.session() as session:
+        insert_rows(session, CUSTOMER, [row("C1", clock)])
+        offered = [row("C1", clock, name="Renamed", created_at=later), row("C2", clock, created_at=later)]
+        # created_at stays as first written, the name comes from the row offered
+        upsert_rows(session, CUSTOMER, offered, ["external_id"], lambda stmt: {"name": stmt.excluded.name})
+        session.expire_all()
+        found = read(session)
+    assert (found["C1"].name, found["C1"].created_at) == ("Renamed", clock.now())
+    assert (found["C2"].name, found["C2"].created_at) == ("Name of C2", later)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dunning.clock import Clock
-from dunning.driver import executemany, insert_for
+from dunning.driver import insert_rows, upsert_rows
 from dunning.events.publish import publish
 from dunning.ledger.schemas import UpsertResult
 
@@ -118,8 +118,7 @@ def insert_or_update(
     content when it differs, so nothing pushed is silently dropped."""
     if not rows:
         return UpsertResult()
-    stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=[key])
-    created = executemany(session, stmt, rows)
+    created = insert_rows(session, table, rows, skip_existing=[key])
     if created == len(rows):
         return UpsertResult(created=created)
     stored = lookup(session, table.c[key], (r[key] for r in rows), table.c.content_hash)
@@ -137,10 +136,11 @@ def _write(
     update: Callable[[Upsert], dict[str, Any]] | None,
     insert_only: Sequence[str],
 ) -> None:
-    stmt = insert_for(session, table)
-    set_ = {name: stmt.excluded[name] for name in rows[0] if name not in (*conflict, *insert_only, "created_at")}
-    set_.update(update(stmt) if update else {})
-    executemany(session, stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_), rows)
+    def assignments(stmt: Upsert) -> dict[str, Any]:
+        kept = (*conflict, *insert_only, "created_at")
+        return {name: stmt.excluded[name] for name in rows[0] if name not in kept} | (update(stmt) if update else {})
+
+    upsert_rows(session, table, rows, conflict, assignments)
 
 
 def lock_rows(session: Session, table: Table, ids: Iterable[int]) -> None:

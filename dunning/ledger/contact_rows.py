@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from dunning.clock import Clock
 from dunning.contacts.models import PRIMARY_KEY, Contact
-from dunning.driver import executemany, insert_for
+from dunning.driver import upsert_rows
 from dunning.ledger.batch import Batch
 from dunning.ledger.bulk import accounts_changed, content_hash, lookup, one_of
 from dunning.ledger.models import Customer
@@ -165,9 +165,14 @@ def write(session: Session, clock: Clock, contacts: list[dict[str, Any]]) -> Ups
                 moved.add(c["customer_id"])
         rows.append({**c, "invalid_channels": invalid, "content_hash": digest, "created_at": now, "updated_at": now})
     if rows:
-        stmt = insert_for(session, CONTACT)
-        set_ = {n: stmt.excluded[n] for n in rows[0] if n not in ("customer_id", "external_id", "created_at")}
-        executemany(session, stmt.on_conflict_do_update(index_elements=["customer_id", "external_id"], set_=set_), rows)
+        key = ["customer_id", "external_id"]
+        upsert_rows(
+            session,
+            CONTACT,
+            rows,
+            key,
+            lambda stmt: {n: stmt.excluded[n] for n in rows[0] if n not in (*key, "created_at")},
+        )
         accounts_changed(session, clock, (r["customer_id"] for r in rows))  # who can be written to may have changed
     if moved:  # links sent to an old address stop working (dunning/links.py)
         session.execute(

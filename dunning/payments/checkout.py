@@ -24,8 +24,8 @@ from dunning import audit
 from dunning.arrangements import accounts
 from dunning.clock import Clock
 from dunning.config import Settings
+from dunning.driver import insert_for
 from dunning.errors import InvalidInput, NotFound
-from dunning.ledger.bulk import insert_for
 from dunning.ledger.models import Customer, Invoice
 from dunning.payments import stripe_api
 from dunning.payments.models import OPEN, PROCESSING, Checkout
