@@ -8,6 +8,8 @@ an old address (a former employee, a recycled number) loses the portal with it."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlmodel import Session
@@ -17,6 +19,8 @@ from dunning.clock import Clock, SystemClock
 from dunning.config import Settings
 from dunning.errors import Forbidden
 from dunning.ledger.models import Customer
+
+_SYSTEM_CLOCK = SystemClock()
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,25 @@ class LinkClaims:
         return self.version == customer.link_version
 
 
+class _ClockSigner(TimestampSigner):
+    """Signing and expiry on the service's clock, so that replays and tests move link time too."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock.now().timestamp())
+
+
+@lru_cache(maxsize=32)
+def _serializer_for(key: str, purpose: str, clock: Clock) -> URLSafeTimedSerializer:
+    # kept: building one costs more than signing with it, and dispatch signs two links a message
+    return URLSafeTimedSerializer(key, salt=f"dunning.{purpose}", signer=_ClockSigner, signer_kwargs={"clock": clock})
+
+
 def _serializer(settings: Settings, purpose: str, clock: Clock | None) -> URLSafeTimedSerializer:
-    now = clock or SystemClock()
-
-    class ClockSigner(TimestampSigner):
-        # signing and expiry on the service's clock, so replays and tests move link time too
-        def get_timestamp(self) -> int:
-            return int(now.now().timestamp())
-
-    return URLSafeTimedSerializer(settings.signing_key, salt=f"dunning.{purpose}", signer=ClockSigner)
+    return _serializer_for(settings.signing_key, purpose, clock or _SYSTEM_CLOCK)
 
 
 def portal_token(settings: Settings, customer_id: int, clock: Clock | None = None, version: int = 1) -> str:
