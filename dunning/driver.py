@@ -11,7 +11,8 @@ scratch table that one INSERT ... SELECT or UPDATE ... FROM then applies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -65,25 +66,22 @@ def insert_rows(
         return executemany(session, stmt, rows)
     literals = _defaults(table, rows[0])
     names = [*rows[0], *literals]
-    cursor = _raw_cursor(session)
     if skip_existing is None:
-        return _copy(cursor, sql.Identifier(table.name), names, rows, literals)
-    scratch = sql.Identifier(_scratch(cursor, table, names))
-    _copy(cursor, scratch, names, rows, literals)
+        with _raw_cursor(session) as cursor:
+            return _copy(cursor, sql.Identifier(table.name), names, rows, literals)
     columns = sql.SQL(", ").join(map(sql.Identifier, names))
-    target = (
-        sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, skip_existing)))
-        if skip_existing
-        else sql.SQL("")
-    )
-    cursor.execute(
-        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT{} DO NOTHING").format(
-            sql.Identifier(table.name), columns, columns, scratch, target
+    target = sql.SQL(", ").join(map(sql.Identifier, skip_existing))
+    with _staged(session, table, names, rows, literals) as (cursor, scratch):
+        cursor.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT {} DO NOTHING").format(
+                sql.Identifier(table.name),
+                columns,
+                columns,
+                sql.Identifier(scratch),
+                sql.SQL("({})").format(target) if skip_existing else sql.SQL(""),
+            )
         )
-    )
-    written: int = cursor.rowcount
-    cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
-    return written
+        return cursor.rowcount
 
 
 def upsert_rows(
@@ -102,14 +100,11 @@ def upsert_rows(
         return executemany(session, stmt.on_conflict_do_update(index_elements=conflict, set_=assignments(stmt)), rows)
     literals = _defaults(table, rows[0])
     names = [*rows[0], *literals]
-    cursor = _raw_cursor(session)
-    scratch = _scratch(cursor, table, names)
-    _copy(cursor, sql.Identifier(scratch), names, rows, literals)
-    offered = sa_table(scratch, *(sa_column(name) for name in names))
-    stmt = postgresql.insert(table).from_select(names, select(*offered.c))
-    stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=assignments(stmt))
-    written: int = session.connection().execute(stmt).rowcount
-    cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(scratch)))
+    with _staged(session, table, names, rows, literals) as (_, scratch):
+        offered = sa_table(scratch, *(sa_column(name) for name in names))
+        stmt = postgresql.insert(table).from_select(names, select(*offered.c))
+        stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=assignments(stmt))
+        written: int = session.connection().execute(stmt).rowcount
     return written
 
 
@@ -121,19 +116,15 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> i
     if session.get_bind().dialect.name != "postgresql":
         stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
         return executemany(session, stmt, rows)
-    cursor = _raw_cursor(session)
-    scratch = sql.Identifier(_scratch(cursor, table, ["id", *names]))
-    _copy(cursor, scratch, ["id", *names], [{"id": row["_id"], **row} for row in rows])
-    cursor.execute(
-        sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE t.id = s.id").format(
-            sql.Identifier(table.name),
-            sql.SQL(", ").join(sql.SQL("{} = s.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names),
-            scratch,
+    with _staged(session, table, ["id", *names], [{"id": row["_id"], **row} for row in rows]) as (cursor, scratch):
+        cursor.execute(
+            sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE t.id = s.id").format(
+                sql.Identifier(table.name),
+                sql.SQL(", ").join(sql.SQL("{} = s.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names),
+                sql.Identifier(scratch),
+            )
         )
-    )
-    written: int = cursor.rowcount
-    cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
-    return written
+        return cursor.rowcount
 
 
 def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
@@ -153,15 +144,22 @@ def _raw_cursor(session: Session) -> psycopg.Cursor:
     return connection.cursor()
 
 
-def _scratch(cursor: psycopg.Cursor, table: Table, names: list[str]) -> str:
-    """An empty temporary table with these columns of `table`, their types and nothing else."""
-    name = f"scratch_{table.name}"
-    cursor.execute(
-        sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table.name)
+@contextmanager
+def _staged(
+    session: Session, table: Table, names: list[str], rows: list[dict[str, Any]], literals: dict[str, Any] | None = None
+) -> Iterator[tuple[psycopg.Cursor, str]]:
+    """The rows copied into a temporary table that has these columns of `table`, their types and
+    nothing else; yields a cursor and the table's name, and drops the table after."""
+    scratch = f"scratch_{table.name}"
+    with _raw_cursor(session) as cursor:
+        cursor.execute(
+            sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                sql.Identifier(scratch), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table.name)
+            )
         )
-    )
-    return name
+        _copy(cursor, sql.Identifier(scratch), names, rows, literals)
+        yield cursor, scratch
+        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(scratch)))
 
 
 def _copy(
