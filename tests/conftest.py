@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from dunning.clock import FrozenClock
 from dunning.config import Settings
 from dunning.db import Database, make_engine
 from dunning.migrate import upgrade
+from dunning.scoring import paydate
 from dunning.tables import metadata
 from dunning.web.auth import users
 
@@ -47,6 +49,39 @@ def cheap_password_hashes():
     verify dozens). Still argon2id hashes verified by the same code; only the work factor differs."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(users, "hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        yield
+
+
+# The columns of payment_rows' meta that paydate.train reads (ids are not among them: they differ
+# between the databases).
+_PAY_LABELS = ["days_late", "late_so_far", "issued_on", "due_on", "paid_on", "moment"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def payment_date_models_trained_once():
+    """paydate.train is a pure function of its rows (seeded, fixed threads): the same ledger trained
+    by several tests (every `model train` and backtest trains one), and by one test on each database,
+    gets a copy of the model the first training fitted. What it computes is unchanged; the
+    payment-date model itself is tested in tests/scoring/test_paydate.py."""
+    fitted: dict[tuple, paydate.PayDateModel | None] = {}
+    train = paydate.train
+
+    def once(X: pd.DataFrame, meta: pd.DataFrame, **kw) -> paydate.PayDateModel | None:
+        key = (
+            tuple(X.columns),
+            pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes(),
+            pd.util.hash_pandas_object(meta[_PAY_LABELS], index=False).to_numpy().tobytes(),
+            tuple(sorted(kw.items())),
+        )
+        if key not in fitted:
+            fitted[key] = train(X, meta, **kw)
+        model = fitted[key]
+        if model is None:
+            return None
+        return paydate.PayDateModel(model.booster.copy(), model.delta, list(model.features), dict(model.metadata))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paydate, "train", once)
         yield
 
 
