@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
@@ -20,7 +22,9 @@ from dunning.clock import FrozenClock
 from dunning.config import Settings
 from dunning.db import Database, make_engine
 from dunning.migrate import upgrade
+from dunning.scoring import paydate
 from dunning.tables import metadata
+from dunning.web.auth import users
 
 # Property tests explore the same examples on every run, so a red build names a real regression and
 # can be replayed; HYPOTHESIS_PROFILE=explore draws new examples when hunting for bugs on purpose.
@@ -37,6 +41,46 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
 def subscribed() -> None:
     """The layers' event subscriptions, connected as every entry point connects them."""
     subscriptions.connect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """argon2's documented test profile: a hash takes 0.1 ms instead of ~0.3 s (the lock-out tests
+    verify dozens). Still argon2id hashes verified by the same code; only the work factor differs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def payment_date_models_trained_once():
+    """paydate.train is a pure function of its rows (seeded, fixed threads): the same ledger trained
+    by several tests (every `model train` and backtest trains one), and by one test on each database,
+    gets a copy of the model the first training fitted. What it computes is unchanged; the
+    payment-date model itself is tested in tests/scoring/test_paydate.py."""
+    fitted: dict[tuple, paydate.PayDateModel | None] = {}
+    train = paydate.train
+
+    def once(X: pd.DataFrame, meta: pd.DataFrame, **kw) -> paydate.PayDateModel | None:
+        key = (
+            tuple(X.columns),
+            pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes(),
+            # every column of the labels but the ids, which differ between the databases
+            pd.util.hash_pandas_object(meta.drop(columns=["invoice_id", "customer_id"]), index=False)
+            .to_numpy()
+            .tobytes(),
+            tuple(sorted(kw.items())),
+        )
+        if key not in fitted:
+            fitted[key] = train(X, meta, **kw)
+        model = fitted[key]
+        if model is None:
+            return None
+        return paydate.PayDateModel(model.booster.copy(), model.delta, list(model.features), dict(model.metadata))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paydate, "train", once)
+        yield
 
 
 @pytest.fixture(scope="session", params=DB_KINDS)

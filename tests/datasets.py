@@ -4,6 +4,7 @@ lay them out), or up the tree from a work tree nested deeper; DUNNING_DATASETS_D
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,12 @@ needs_ibm = pytest.mark.skipif(
     reason="the IBM accounts-receivable sample is not beside the repository "
     "(shared/datasets/ibm-accounts-receivable.csv, or set DUNNING_DATASETS_DIR)",
 )
+
+
+@cache
+def ibm_backtest(cutoff: str, late_days: int = 15) -> dict:
+    """The IBM sample backtested at a cutoff, once per run: several tests read the same figures
+    (they read them only)."""
+    from dunning.scoring.backtest import backtest, load_ibm_csv
+
+    return backtest(load_ibm_csv(IBM), cutoff, late_days=late_days)

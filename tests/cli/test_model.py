@@ -6,8 +6,7 @@ import pytest
 
 from dunning.cli.base import open_database
 from dunning.clock import SystemClock
-from dunning.scoring.backtest import backtest, load_ibm_csv
-from tests.datasets import IBM, IBM_MAP, needs_ibm
+from tests.datasets import IBM, IBM_MAP, ibm_backtest, needs_ibm
 from tests.scoring.ledger import push, world
 
 IBM_IMPORT = [
@@ -34,7 +33,7 @@ def test_the_ibm_yardstick_from_the_services_own_database(shell, tmp_path):
     assert r["auc"] == pytest.approx(0.920, abs=0.002) and r["auc"] >= 0.87
     assert r["auc"] > r["baseline_auc"] and r["auc"] > r["rule_auc"]
     assert (r["n_train"], r["n_test"], r["late_days"]) == (1763, 536, 15)
-    assert r["auc"] == backtest(load_ibm_csv(IBM), "2013-07-01")["auc"]
+    assert r["auc"] == ibm_backtest("2013-07-01")["auc"]
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     table = shell.run("model", "backtest", "--cutoff", "2013-07-01").output

@@ -108,9 +108,9 @@ def outbox(db) -> dict[int, Message]:
 
 
 def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(committed_db, clock, tmp_path):
-    n = 2000
+    n = 1000
     plan_emails(committed_db, clock, NOW, n)
-    sink = Sink(delay=0.002, notify_at=500)
+    sink = Sink(delay=0.002, notify_at=250)
     with smtp_server(handler=sink) as server:
         first = worker(committed_db, tmp_path, server.port, NOW, "first.log")
         try:
@@ -120,7 +120,7 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(committed_db, clo
             first.wait()
         assert first.returncode == -9
         killed_at = sum(sink.seen.values())
-        assert 500 <= killed_at < n
+        assert 250 <= killed_at < n
 
         sink.delay = 0
         recovery = worker(committed_db, tmp_path, server.port, NOW + timedelta(hours=1), "recovery.log")

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from dunning.scoring.backtest import backtest, load_ibm_csv, plot
-from tests.datasets import IBM, needs_ibm
+from tests.datasets import IBM, ibm_backtest, needs_ibm
 
 TOLERANCE = 0.01
 
@@ -44,7 +44,7 @@ def test_loader_maps_the_file(ibm):
     [(15, "2013-07-01", 0.920), (0, "2013-07-01", 0.857), (15, "2013-04-01", 0.883)],
 )
 def test_ibm_yardstick(ibm, late_days, cutoff, reached):
-    r = backtest(ibm, cutoff, late_days=late_days)
+    r = ibm_backtest(cutoff, late_days)
     assert r["auc"] >= reached - TOLERANCE
     assert r["auc"] >= r["baseline_auc"]
     assert r["brier"] <= r["baseline_brier"] + 0.005
@@ -56,7 +56,7 @@ def test_ibm_yardstick(ibm, late_days, cutoff, reached):
 @needs_ibm
 def test_training_never_sees_the_test_period(ibm):
     cutoff = pd.Timestamp("2013-07-01")
-    honest = backtest(ibm, cutoff)
+    honest = ibm_backtest("2013-07-01")
     # Scramble every payment made on or after the cutoff: the model trained at the cutoff must
     # not notice (same version hash), only the test labels move.
     rng = np.random.default_rng(0)
@@ -72,8 +72,8 @@ def test_training_never_sees_the_test_period(ibm):
 
 
 @needs_ibm
-def test_plot_writes_a_png(ibm, tmp_path):
-    r = backtest(ibm, "2013-07-01", late_days=0)
+def test_plot_writes_a_png(tmp_path):
+    r = ibm_backtest("2013-07-01", late_days=0)
     assert {"fpr", "tpr", "predicted", "observed"} <= set(r["curves"]["model"])
     out = plot(r, tmp_path / "bt.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000

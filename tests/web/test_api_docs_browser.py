@@ -33,27 +33,34 @@ def site(tmp_path):
         yield base, operations
 
 
-@pytest.fixture
-def page():
+@pytest.fixture(scope="module")
+def browser():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            page.set_default_timeout(20_000)
-            page.outside, page.errors = [], []
-
-            def only_loopback(route):
-                if urlsplit(route.request.url).hostname in LOOPBACK:
-                    route.continue_()
-                else:
-                    page.outside.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_loopback)
-            page.on("pageerror", lambda error: page.errors.append(str(error)))
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.outside, page.errors = [], []
+
+    def only_loopback(route):
+        if urlsplit(route.request.url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            page.outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
 
 
 def test_swagger_ui_renders_every_operation_without_leaving_the_machine(site, page):
