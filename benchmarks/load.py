@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import BENCH_KEY, auth_header, load_portfolio, report, service  # noqa: E402
-from benchmarks.dispatch import smtp_sink  # noqa: E402
+from benchmarks.dispatch import ONE_REMINDER, smtp_sink  # noqa: E402
 from benchmarks.ingest import BATCH, generate  # noqa: E402
 from dunning.cases.cycle import run_cycle  # noqa: E402
 from dunning.clock import FrozenClock, SystemClock  # noqa: E402
@@ -49,15 +49,9 @@ READ_GOAL_MS = 200  # p99 of every read
 # One email reminder, contact window open at every hour: whenever this runs, the first cycle plans
 # an email for every customer with an overdue invoice and dispatch can send it (the shipped policy
 # enters this dataset's year-old debts at steps that wait for a manager's approval).
-REMIND_BY_EMAIL = """
-name: default
-bands: [{name: all}]
-paths:
-  all:
-    steps:
-      - {key: r1, after_days: 3, kind: reminder, channels: [email]}
-contact: {window: {start: "00:00", end: "23:59"}, business_days_only: false, min_days_between_contacts: 1}
-"""
+REMIND_BY_EMAIL = ONE_REMINDER + (
+    'contact: {window: {start: "00:00", end: "23:59"}, business_days_only: false, min_days_between_contacts: 1}\n'
+)
 
 
 def fresh_postgresql(url: str) -> None:
