@@ -82,3 +82,12 @@ def test_an_upsert_updates_the_rows_that_exist_with_what_it_is_told_and_inserts_
         found = read(session)
     assert (found["C1"].name, found["C1"].created_at) == ("Renamed", clock.now())
     assert (found["C2"].name, found["C2"].created_at) == ("Name of C2", later)
+
+
+def test_text_that_copy_must_escape_reads_back_unchanged(db, clock):
+    # COPY's text format gives tab, newline, backslash and \N meanings of their own
+    awkward = "Müller\tGmbH\nBackslash \\ and \\N, 株式会社, ' \" ;--"
+    with db.session() as session:
+        insert_rows(session, CUSTOMER, [row("C1", clock, name=awkward, tags=["a\tb", "\\N"])])
+        found = read(session)
+    assert (found["C1"].name, found["C1"].tags) == (awkward, ["a\tb", "\\N"])
